@@ -1,1 +1,129 @@
-//! sdn-store
+//! The cluster-wide configuration store of sdnd.
+//!
+//! A store is a versioned key-value map with etcd-like semantics and nothing SDN-specific:
+//! every committed transaction gets the next global *revision*, every entry remembers the
+//! revision that last modified it (`mod_revision`), and a transaction commits all of its
+//! operations or none, and only if all of its guards hold. That is enough to build the lock
+//! rule on top: read the lock entry, check the token, commit the change guarded on the lock
+//! entry's revision being unchanged.
+//!
+//! Backends implement [`Store`]: [`SqliteStore`] (one file, the embedded default) and, in
+//! a multi-node cluster, etcd. Every acknowledged commit is durable.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use std::time::Duration;
+
+/// A global, monotonically increasing revision number. `0` means "never written".
+pub type Revision = u64;
+
+/// One stored entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: Vec<u8>,
+    /// The revision of the transaction that last wrote this entry.
+    pub mod_revision: Revision,
+}
+
+/// A precondition of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guard {
+    /// The key's `mod_revision` equals the given revision; `0` means the key must be absent.
+    ModRevision { key: String, revision: Revision },
+    /// The key's current value equals the given bytes (`None`: the key must be absent).
+    Value { key: String, value: Option<Vec<u8>> },
+}
+
+/// One write of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Put { key: String, value: Vec<u8> },
+    Delete { key: String },
+    /// Deletes every key starting with `prefix`.
+    DeletePrefix { prefix: String },
+}
+
+/// An atomic, guarded multi-entry write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Txn {
+    pub guards: Vec<Guard>,
+    pub ops: Vec<Op>,
+}
+
+impl Txn {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn guard(mut self, guard: Guard) -> Self {
+        self.guards.push(guard);
+        self
+    }
+
+    /// Guards on `key` still having been last written at `revision` (`0`: still absent).
+    pub fn unchanged(self, key: impl Into<String>, revision: Revision) -> Self {
+        self.guard(Guard::ModRevision { key: key.into(), revision })
+    }
+
+    pub fn put(mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.ops.push(Op::Put { key: key.into(), value: value.into() });
+        self
+    }
+
+    pub fn delete(mut self, key: impl Into<String>) -> Self {
+        self.ops.push(Op::Delete { key: key.into() });
+        self
+    }
+
+    pub fn delete_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.ops.push(Op::DeletePrefix { prefix: prefix.into() });
+        self
+    }
+}
+
+/// What happened to a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// Every guard held; all operations are durable at this revision.
+    Committed(Revision),
+    /// A guard failed; nothing was written.
+    GuardFailed,
+}
+
+/// Why a store operation failed. None of these mean a half-written state.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend can't be reached or has no quorum right now; retrying later may succeed.
+    #[error("configuration store unavailable: {0}")]
+    Unavailable(String),
+    /// The backend failed (I/O error, corrupt file, ...).
+    #[error("configuration store error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The backend-independent store interface. Calls block; async callers run them on a
+/// blocking thread.
+pub trait Store: Send + Sync + 'static {
+    /// Reads one entry.
+    fn get(&self, key: &str) -> Result<Option<Entry>>;
+
+    /// Reads every entry whose key starts with `prefix`, ordered by key, together with the
+    /// store revision the read reflects (a consistent snapshot).
+    fn list(&self, prefix: &str) -> Result<(Vec<Entry>, Revision)>;
+
+    /// The current global revision (the revision of the last commit).
+    fn revision(&self) -> Result<Revision>;
+
+    /// Commits `txn` atomically and durably if all of its guards hold.
+    fn commit(&self, txn: Txn) -> Result<Commit>;
+
+    /// Blocks until an entry under `prefix` is written with a revision greater than `after`,
+    /// or `timeout` passes. Returns the store's revision at wake-up. Changes made by other
+    /// processes sharing the backend are seen too (possibly with a short delay).
+    fn wait_for_change(&self, prefix: &str, after: Revision, timeout: Duration) -> Result<Revision>;
+}

@@ -1,0 +1,501 @@
+//! The embedded [`Store`] backend: one SQLite file, shared by every process of a node.
+//!
+//! The server and short-lived commands (`sdnd token add`) open the same file at the same
+//! time, so the file runs in WAL mode (readers never wait for the writer), every write runs
+//! in a `BEGIN IMMEDIATE` transaction (one writer at a time, guards checked under the same
+//! lock as the writes) and `synchronous=FULL` makes every acknowledged commit survive a
+//! power loss. Writers that find the file locked wait up to the busy timeout, then report
+//! [`StoreError::Unavailable`].
+//!
+//! Schema: `meta` holds the global revision, `kv` the entries, and `changelog` one row per
+//! key changed (written or deleted) per revision, so that a watcher on a prefix notices
+//! deletes too. The changelog keeps the last [`CHANGELOG_RETAIN`] revisions; a watcher
+//! asking about older history is woken at once, since it can no longer be told apart.
+
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+
+use crate::{Commit, Entry, Guard, Op, Result, Revision, Store, StoreError, Txn};
+
+/// Marks the file as an sdnd store ("SDND"), so a foreign SQLite file is refused.
+const APPLICATION_ID: i32 = 0x5344_4e44;
+/// The schema this code reads and writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i32 = 1;
+/// How long a writer waits for another process's write transaction before giving up.
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a waiter looks for commits made through other handles or processes.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// How many revisions of changelog are kept for `wait_for_change`.
+const CHANGELOG_RETAIN: Revision = 10_000;
+/// Connections kept open for reuse; more are opened on demand under load.
+const MAX_IDLE_CONNECTIONS: usize = 4;
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        revision INTEGER NOT NULL,
+        compacted INTEGER NOT NULL
+    );
+    INSERT OR IGNORE INTO meta (id, revision, compacted) VALUES (1, 0, 0);
+    CREATE TABLE IF NOT EXISTS kv (
+        key TEXT PRIMARY KEY NOT NULL,
+        value BLOB NOT NULL,
+        mod_revision INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS changelog (
+        revision INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        PRIMARY KEY (revision, key)
+    ) WITHOUT ROWID;
+";
+
+/// A [`Store`] kept in one SQLite file. Cheap to share behind an `Arc`; every method may be
+/// called from any thread.
+pub struct SqliteStore {
+    path: PathBuf,
+    busy_timeout: Duration,
+    /// Idle connections; SQLite connections are not `Sync`, so each call borrows one.
+    idle: Mutex<Vec<Connection>>,
+    local: LocalCommits,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating the file and its schema if missing.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        Self::open_with_busy_timeout(path, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Like [`SqliteStore::open`], with the time a write waits for another writer before it
+    /// fails with [`StoreError::Unavailable`].
+    pub fn open_with_busy_timeout(path: &Path, busy_timeout: Duration) -> Result<SqliteStore> {
+        let existed = path.exists();
+        let store = SqliteStore {
+            path: path.to_path_buf(),
+            busy_timeout,
+            idle: Mutex::new(Vec::new()),
+            local: LocalCommits::default(),
+        };
+        let mut conn = store.connect()?;
+        store.init(&mut conn)?;
+        if !existed {
+            store.sync_parent_dir()?;
+        }
+        lock(&store.idle).push(conn);
+        Ok(store)
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens and configures one connection. `synchronous` and the busy timeout are
+    /// per-connection settings, so every pooled connection gets them.
+    fn connect(&self) -> Result<Connection> {
+        let conn = Connection::open(&self.path).map_err(self.err("opening the database"))?;
+        conn.busy_timeout(self.busy_timeout).map_err(self.err("setting the busy timeout"))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(self.err("setting synchronous=FULL"))?;
+        Ok(conn)
+    }
+
+    /// Switches the file to WAL and creates or checks the schema.
+    fn init(&self, conn: &mut Connection) -> Result<()> {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(self.err("switching to WAL mode"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!(
+                "{}: journal_mode is {mode:?}, the store needs \"wal\" (is it on a filesystem without shared memory support?)",
+                self.path.display()
+            )));
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err("starting the schema transaction"))?;
+        let app_id: i32 = tx
+            .query_row("PRAGMA application_id", [], |row| row.get(0))
+            .map_err(self.err("reading application_id"))?;
+        let version: i32 = tx
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(self.err("reading user_version"))?;
+        let has_tables: bool = tx
+            .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table')", [], |row| {
+                row.get(0)
+            })
+            .map_err(self.err("reading the schema"))?;
+        if app_id != APPLICATION_ID && (app_id != 0 || has_tables) {
+            return Err(StoreError::Backend(format!(
+                "{} is not an sdnd store (application_id {app_id:#x}, expected {APPLICATION_ID:#x} or a new file)",
+                self.path.display()
+            )));
+        }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Backend(format!(
+                "{} has store schema version {version}; this sdnd supports up to {SCHEMA_VERSION}",
+                self.path.display()
+            )));
+        }
+        tx.execute_batch(SCHEMA).map_err(self.err("creating the schema"))?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(self.err("setting application_id"))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(self.err("setting user_version"))?;
+        tx.commit().map_err(self.err("committing the schema"))
+    }
+
+    /// Makes the new file's directory entry durable; SQLite syncs file contents only.
+    fn sync_parent_dir(&self) -> Result<()> {
+        let parent = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(parent).and_then(|dir| dir.sync_all()).map_err(|e| {
+            StoreError::Backend(format!("syncing directory {}: {e}", parent.display()))
+        })
+    }
+
+    /// Runs `f` on a pooled connection. A connection left inside a transaction (a failed
+    /// rollback) is dropped rather than reused.
+    fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let pooled = lock(&self.idle).pop();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => self.connect()?,
+        };
+        let out = f(&mut conn);
+        if conn.is_autocommit() {
+            let mut idle = lock(&self.idle);
+            if idle.len() < MAX_IDLE_CONNECTIONS {
+                idle.push(conn);
+            }
+        }
+        out
+    }
+
+    /// Maps a SQLite error to a [`StoreError`] naming what was being done.
+    fn err(&self, context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |e| {
+            let busy = matches!(
+                e.sqlite_error_code(),
+                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+            );
+            if busy {
+                StoreError::Unavailable(format!(
+                    "{context}: {} stayed locked by another writer for more than {:?}",
+                    self.path.display(),
+                    self.busy_timeout
+                ))
+            } else {
+                StoreError::Backend(format!("{context} ({}): {e}", self.path.display()))
+            }
+        }
+    }
+
+    fn guard_holds(&self, conn: &Connection, guard: &Guard) -> Result<bool> {
+        match guard {
+            Guard::ModRevision { key, revision } => {
+                let current: Option<Revision> = conn
+                    .prepare_cached("SELECT mod_revision FROM kv WHERE key = ?1")
+                    .and_then(|mut st| st.query_row([key], |row| row.get(0)).optional())
+                    .map_err(self.err("checking a mod_revision guard"))?;
+                Ok(current.unwrap_or(0) == *revision)
+            }
+            Guard::Value { key, value } => {
+                let current: Option<Vec<u8>> = conn
+                    .prepare_cached("SELECT value FROM kv WHERE key = ?1")
+                    .and_then(|mut st| st.query_row([key], |row| row.get(0)).optional())
+                    .map_err(self.err("checking a value guard"))?;
+                Ok(current == *value)
+            }
+        }
+    }
+
+    fn apply(&self, conn: &Connection, op: &Op, rev: Revision) -> Result<()> {
+        match op {
+            Op::Put { key, value } => {
+                conn.prepare_cached(
+                    "INSERT INTO kv (key, value, mod_revision) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision",
+                )
+                .and_then(|mut st| st.execute(params![key, value, rev]))
+                .map_err(self.err("writing an entry"))?;
+                self.log_change(conn, key, rev)
+            }
+            Op::Delete { key } => {
+                let deleted = conn
+                    .prepare_cached("DELETE FROM kv WHERE key = ?1")
+                    .and_then(|mut st| st.execute([key]))
+                    .map_err(self.err("deleting an entry"))?;
+                if deleted > 0 {
+                    self.log_change(conn, key, rev)?;
+                }
+                Ok(())
+            }
+            Op::DeletePrefix { prefix } => {
+                let end = prefix_end(prefix);
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO changelog (revision, key)
+                     SELECT ?1, key FROM kv WHERE key >= ?2 AND key < ?3",
+                )
+                .and_then(|mut st| st.execute(params![rev, prefix, end]))
+                .map_err(self.err("logging a prefix deletion"))?;
+                conn.prepare_cached("DELETE FROM kv WHERE key >= ?1 AND key < ?2")
+                    .and_then(|mut st| st.execute(params![prefix, end]))
+                    .map_err(self.err("deleting a prefix"))?;
+                Ok(())
+            }
+        }
+    }
+
+    fn log_change(&self, conn: &Connection, key: &str, rev: Revision) -> Result<()> {
+        conn.prepare_cached("INSERT OR IGNORE INTO changelog (revision, key) VALUES (?1, ?2)")
+            .and_then(|mut st| st.execute(params![rev, key]))
+            .map_err(self.err("logging a change"))?;
+        Ok(())
+    }
+
+    /// Reads the current revision and whether a key in `[start, end)` changed after
+    /// `after`, in one snapshot.
+    fn changed_since(&self, start: &str, end: &Value, after: Revision) -> Result<(Revision, bool)> {
+        self.with_conn(|conn| {
+            let tx = conn.transaction().map_err(self.err("starting a read transaction"))?;
+            let (revision, compacted): (Revision, Revision) = tx
+                .prepare_cached("SELECT revision, compacted FROM meta WHERE id = 1")
+                .and_then(|mut st| st.query_row([], |row| Ok((row.get(0)?, row.get(1)?))))
+                .map_err(self.err("reading the revision"))?;
+            if revision <= after {
+                return Ok((revision, false));
+            }
+            if after < compacted {
+                return Ok((revision, true));
+            }
+            let changed: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM changelog WHERE revision > ?1 AND key >= ?2 AND key < ?3)",
+                )
+                .and_then(|mut st| st.query_row(params![after, start, end], |row| row.get(0)))
+                .map_err(self.err("reading the changelog"))?;
+            Ok((revision, changed))
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn get(&self, key: &str) -> Result<Option<Entry>> {
+        self.with_conn(|conn| {
+            conn.prepare_cached("SELECT value, mod_revision FROM kv WHERE key = ?1")
+                .and_then(|mut st| {
+                    st.query_row([key], |row| {
+                        Ok(Entry { key: key.to_owned(), value: row.get(0)?, mod_revision: row.get(1)? })
+                    })
+                    .optional()
+                })
+                .map_err(self.err("reading an entry"))
+        })
+    }
+
+    fn list(&self, prefix: &str) -> Result<(Vec<Entry>, Revision)> {
+        self.with_conn(|conn| {
+            let tx = conn.transaction().map_err(self.err("starting a read transaction"))?;
+            let revision: Revision = tx
+                .prepare_cached("SELECT revision FROM meta WHERE id = 1")
+                .and_then(|mut st| st.query_row([], |row| row.get(0)))
+                .map_err(self.err("reading the revision"))?;
+            let entries = tx
+                .prepare_cached(
+                    "SELECT key, value, mod_revision FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key",
+                )
+                .and_then(|mut st| {
+                    st.query_map(params![prefix, prefix_end(prefix)], |row| {
+                        Ok(Entry { key: row.get(0)?, value: row.get(1)?, mod_revision: row.get(2)? })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(self.err("listing entries"))?;
+            tx.finish().map_err(self.err("ending a read transaction"))?;
+            Ok((entries, revision))
+        })
+    }
+
+    fn revision(&self) -> Result<Revision> {
+        self.with_conn(|conn| {
+            conn.prepare_cached("SELECT revision FROM meta WHERE id = 1")
+                .and_then(|mut st| st.query_row([], |row| row.get(0)))
+                .map_err(self.err("reading the revision"))
+        })
+    }
+
+    fn commit(&self, txn: Txn) -> Result<Commit> {
+        let outcome = self.with_conn(|conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(self.err("starting a write transaction"))?;
+            for guard in &txn.guards {
+                if !self.guard_holds(&tx, guard)? {
+                    // Dropping `tx` rolls back; nothing was written yet anyway.
+                    return Ok(Commit::GuardFailed);
+                }
+            }
+            let (current, compacted): (Revision, Revision) = tx
+                .prepare_cached("SELECT revision, compacted FROM meta WHERE id = 1")
+                .and_then(|mut st| st.query_row([], |row| Ok((row.get(0)?, row.get(1)?))))
+                .map_err(self.err("reading the revision"))?;
+            let rev = current.checked_add(1).ok_or_else(|| {
+                StoreError::Backend(format!("{}: revision counter exhausted", self.path.display()))
+            })?;
+            for op in &txn.ops {
+                self.apply(&tx, op, rev)?;
+            }
+            // Prune the oldest changelog revisions: a range delete at the start of the
+            // primary key, so it costs the rows removed, not the table size.
+            let keep_from = rev.saturating_sub(CHANGELOG_RETAIN).max(compacted);
+            if keep_from > compacted {
+                tx.prepare_cached("DELETE FROM changelog WHERE revision <= ?1")
+                    .and_then(|mut st| st.execute([keep_from]))
+                    .map_err(self.err("pruning the changelog"))?;
+            }
+            tx.prepare_cached("UPDATE meta SET revision = ?1, compacted = ?2 WHERE id = 1")
+                .and_then(|mut st| st.execute([rev, keep_from]))
+                .map_err(self.err("bumping the revision"))?;
+            tx.commit().map_err(self.err("committing"))?;
+            Ok(Commit::Committed(rev))
+        })?;
+        if let Commit::Committed(_) = outcome {
+            self.local.notify();
+        }
+        Ok(outcome)
+    }
+
+    fn wait_for_change(&self, prefix: &str, after: Revision, timeout: Duration) -> Result<Revision> {
+        // `None`: a timeout too large to represent, i.e. wait until a change.
+        let deadline = Instant::now().checked_add(timeout);
+        let end = prefix_end(prefix);
+        loop {
+            // Read the local commit count before looking, so a commit landing between the
+            // look and the wait still wakes us.
+            let seen = self.local.generation();
+            let (revision, changed) = self.changed_since(prefix, &end, after)?;
+            if changed {
+                return Ok(revision);
+            }
+            let wait = match deadline {
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Ok(revision);
+                    }
+                    (deadline - now).min(POLL_INTERVAL)
+                }
+                None => POLL_INTERVAL,
+            };
+            self.local.wait_past(seen, wait);
+        }
+    }
+}
+
+/// Wakes waiters of this handle as soon as it commits; commits by other handles and
+/// processes are found by polling.
+#[derive(Default)]
+struct LocalCommits {
+    generation: Mutex<u64>,
+    committed: Condvar,
+}
+
+impl LocalCommits {
+    fn generation(&self) -> u64 {
+        *lock(&self.generation)
+    }
+
+    fn notify(&self) {
+        let mut generation = lock(&self.generation);
+        *generation = generation.wrapping_add(1);
+        self.committed.notify_all();
+    }
+
+    /// Sleeps until a local commit after `seen`, or `timeout`.
+    fn wait_past(&self, seen: u64, timeout: Duration) {
+        let generation = lock(&self.generation);
+        let _woken = self
+            .committed
+            .wait_timeout_while(generation, timeout, |g| *g == seen)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+/// Locks a mutex whose data stays valid even if a holder panicked (a counter, a pool).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The exclusive upper bound of the keys starting with `prefix`, for an index range scan
+/// `key >= prefix AND key < end` (no LIKE, so `%` and `_` in keys are plain characters).
+///
+/// Keys compare as UTF-8 bytes, which orders like code points, so replacing the last
+/// character by its successor bounds the range. Without a successor (an empty prefix, or
+/// only U+10FFFF) the bound is an empty BLOB: SQLite orders every TEXT value before any
+/// BLOB, so the range is then open-ended.
+fn prefix_end(prefix: &str) -> Value {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = char_successor(last) {
+            chars.push(next);
+            return Value::Text(chars.into_iter().collect());
+        }
+    }
+    Value::Blob(Vec::new())
+}
+
+fn char_successor(c: char) -> Option<char> {
+    match c {
+        '\u{D7FF}' => Some('\u{E000}'),
+        char::MAX => None,
+        c => char::from_u32(u32::from(c) + 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_bounds() {
+        assert_eq!(prefix_end("sdn/"), Value::Text("sdn0".into()));
+        assert_eq!(prefix_end("a\u{D7FF}"), Value::Text("a\u{E000}".into()));
+        assert_eq!(prefix_end("a\u{10FFFF}"), Value::Text("b".into()));
+        assert_eq!(prefix_end(""), Value::Blob(Vec::new()));
+        assert_eq!(prefix_end("\u{10FFFF}\u{10FFFF}"), Value::Blob(Vec::new()));
+    }
+
+    /// Prefix reads and deletes must be index range scans, not table scans.
+    #[test]
+    fn prefix_queries_use_the_primary_key_range() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("s.db")).expect("open");
+        let plan = store
+            .with_conn(|conn| {
+                let mut st = conn
+                    .prepare("EXPLAIN QUERY PLAN SELECT key FROM kv WHERE key >= ?1 AND key < ?2")
+                    .map_err(store.err("explain"))?;
+                let rows = st
+                    .query_map(params!["a", prefix_end("a")], |row| row.get::<_, String>(3))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(store.err("explain"))?;
+                Ok(rows.join("\n"))
+            })
+            .expect("plan");
+        assert!(plan.contains("SEARCH kv USING PRIMARY KEY (key>? AND key<?)"), "{plan}");
+    }
+}
