@@ -60,6 +60,8 @@ const SCHEMA: &str = "
 pub struct SqliteStore {
     path: PathBuf,
     busy_timeout: Duration,
+    /// Revisions of changelog kept; [`CHANGELOG_RETAIN`] except in tests of the pruning.
+    changelog_retain: Revision,
     /// Idle connections; SQLite connections are not `Sync`, so each call borrows one.
     idle: Mutex<Vec<Connection>>,
     local: LocalCommits,
@@ -84,6 +86,7 @@ impl SqliteStore {
         let store = SqliteStore {
             path: path.to_path_buf(),
             busy_timeout,
+            changelog_retain: CHANGELOG_RETAIN,
             idle: Mutex::new(Vec::new()),
             local: LocalCommits::default(),
         };
@@ -361,7 +364,7 @@ impl Store for SqliteStore {
             }
             // Prune the oldest changelog revisions: a range delete at the start of the
             // primary key, so it costs the rows removed, not the table size.
-            let keep_from = rev.saturating_sub(CHANGELOG_RETAIN).max(compacted);
+            let keep_from = rev.saturating_sub(self.changelog_retain).max(compacted);
             if keep_from > compacted {
                 tx.prepare_cached("DELETE FROM changelog WHERE revision <= ?1")
                     .and_then(|mut st| st.execute([keep_from]))
@@ -497,5 +500,41 @@ mod tests {
             })
             .expect("plan");
         assert!(plan.contains("SEARCH kv USING PRIMARY KEY (key>? AND key<?)"), "{plan}");
+    }
+
+    fn changelog_bounds(store: &SqliteStore) -> (u64, Option<u64>, Option<u64>) {
+        store
+            .with_conn(|conn| {
+                conn.query_row("SELECT count(*), min(revision), max(revision) FROM changelog", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .map_err(store.err("counting"))
+            })
+            .expect("changelog")
+    }
+
+    #[test]
+    fn changelog_is_pruned_and_old_waiters_wake_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = SqliteStore::open(&dir.path().join("s.db")).expect("open");
+        store.changelog_retain = 5;
+        for i in 0..20 {
+            let txn = Txn::new().put(format!("k/{i}"), "v").put("other", "v");
+            assert!(matches!(store.commit(txn).expect("commit"), Commit::Committed(_)));
+        }
+        // Revisions 16..=20 kept, two keys each.
+        assert_eq!(changelog_bounds(&store), (10, Some(16), Some(20)));
+        // Within retained history the answer is exact: nothing under w/ ever changed.
+        assert_eq!(store.changed_since("w/", &prefix_end("w/"), 15).expect("check"), (20, false));
+        assert_eq!(store.changed_since("k/", &prefix_end("k/"), 19).expect("check"), (20, true));
+        // Older history is gone, so a waiter from before it is woken conservatively.
+        let start = Instant::now();
+        assert_eq!(store.wait_for_change("w/", 3, Duration::from_secs(10)).expect("wait"), 20);
+        assert!(start.elapsed() < Duration::from_secs(1));
+        // Reopening keeps the compaction point.
+        drop(store);
+        let store = SqliteStore::open(&dir.path().join("s.db")).expect("reopen");
+        assert_eq!(store.changed_since("w/", &prefix_end("w/"), 14).expect("check"), (20, true));
+        assert_eq!(store.changed_since("w/", &prefix_end("w/"), 15).expect("check"), (20, false));
     }
 }
