@@ -40,10 +40,17 @@ pub enum Guard {
 /// One write of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    Put { key: String, value: Vec<u8> },
-    Delete { key: String },
+    Put {
+        key: String,
+        value: Vec<u8>,
+    },
+    Delete {
+        key: String,
+    },
     /// Deletes every key starting with `prefix`.
-    DeletePrefix { prefix: String },
+    DeletePrefix {
+        prefix: String,
+    },
 }
 
 /// An atomic, guarded multi-entry write.
@@ -65,11 +72,17 @@ impl Txn {
 
     /// Guards on `key` still having been last written at `revision` (`0`: still absent).
     pub fn unchanged(self, key: impl Into<String>, revision: Revision) -> Self {
-        self.guard(Guard::ModRevision { key: key.into(), revision })
+        self.guard(Guard::ModRevision {
+            key: key.into(),
+            revision,
+        })
     }
 
     pub fn put(mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
-        self.ops.push(Op::Put { key: key.into(), value: value.into() });
+        self.ops.push(Op::Put {
+            key: key.into(),
+            value: value.into(),
+        });
         self
     }
 
@@ -79,7 +92,9 @@ impl Txn {
     }
 
     pub fn delete_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.ops.push(Op::DeletePrefix { prefix: prefix.into() });
+        self.ops.push(Op::DeletePrefix {
+            prefix: prefix.into(),
+        });
         self
     }
 }
@@ -125,5 +140,6 @@ pub trait Store: Send + Sync + 'static {
     /// Blocks until an entry under `prefix` is written with a revision greater than `after`,
     /// or `timeout` passes. Returns the store's revision at wake-up. Changes made by other
     /// processes sharing the backend are seen too (possibly with a short delay).
-    fn wait_for_change(&self, prefix: &str, after: Revision, timeout: Duration) -> Result<Revision>;
+    fn wait_for_change(&self, prefix: &str, after: Revision, timeout: Duration)
+        -> Result<Revision>;
 }

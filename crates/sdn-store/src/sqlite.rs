@@ -69,7 +69,9 @@ pub struct SqliteStore {
 
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -108,7 +110,8 @@ impl SqliteStore {
     /// per-connection settings, so every pooled connection gets them.
     fn connect(&self) -> Result<Connection> {
         let conn = Connection::open(&self.path).map_err(self.err("opening the database"))?;
-        conn.busy_timeout(self.busy_timeout).map_err(self.err("setting the busy timeout"))?;
+        conn.busy_timeout(self.busy_timeout)
+            .map_err(self.err("setting the busy timeout"))?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(self.err("setting synchronous=FULL"))?;
         Ok(conn)
@@ -135,9 +138,11 @@ impl SqliteStore {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(self.err("reading user_version"))?;
         let has_tables: bool = tx
-            .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table')", [], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table')",
+                [],
+                |row| row.get(0),
+            )
             .map_err(self.err("reading the schema"))?;
         if app_id != APPLICATION_ID && (app_id != 0 || has_tables) {
             return Err(StoreError::Backend(format!(
@@ -151,7 +156,8 @@ impl SqliteStore {
                 self.path.display()
             )));
         }
-        tx.execute_batch(SCHEMA).map_err(self.err("creating the schema"))?;
+        tx.execute_batch(SCHEMA)
+            .map_err(self.err("creating the schema"))?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(self.err("setting application_id"))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -165,9 +171,11 @@ impl SqliteStore {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        File::open(parent).and_then(|dir| dir.sync_all()).map_err(|e| {
-            StoreError::Backend(format!("syncing directory {}: {e}", parent.display()))
-        })
+        File::open(parent)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| {
+                StoreError::Backend(format!("syncing directory {}: {e}", parent.display()))
+            })
     }
 
     /// Runs `f` on a pooled connection. A connection left inside a transaction (a failed
@@ -302,7 +310,11 @@ impl Store for SqliteStore {
             conn.prepare_cached("SELECT value, mod_revision FROM kv WHERE key = ?1")
                 .and_then(|mut st| {
                     st.query_row([key], |row| {
-                        Ok(Entry { key: key.to_owned(), value: row.get(0)?, mod_revision: row.get(1)? })
+                        Ok(Entry {
+                            key: key.to_owned(),
+                            value: row.get(0)?,
+                            mod_revision: row.get(1)?,
+                        })
                     })
                     .optional()
                 })
@@ -357,7 +369,10 @@ impl Store for SqliteStore {
                 .and_then(|mut st| st.query_row([], |row| Ok((row.get(0)?, row.get(1)?))))
                 .map_err(self.err("reading the revision"))?;
             let rev = current.checked_add(1).ok_or_else(|| {
-                StoreError::Backend(format!("{}: revision counter exhausted", self.path.display()))
+                StoreError::Backend(format!(
+                    "{}: revision counter exhausted",
+                    self.path.display()
+                ))
             })?;
             for op in &txn.ops {
                 self.apply(&tx, op, rev)?;
@@ -382,7 +397,12 @@ impl Store for SqliteStore {
         Ok(outcome)
     }
 
-    fn wait_for_change(&self, prefix: &str, after: Revision, timeout: Duration) -> Result<Revision> {
+    fn wait_for_change(
+        &self,
+        prefix: &str,
+        after: Revision,
+        timeout: Duration,
+    ) -> Result<Revision> {
         // `None`: a timeout too large to represent, i.e. wait until a change.
         let deadline = Instant::now().checked_add(timeout);
         let end = prefix_end(prefix);
@@ -499,15 +519,20 @@ mod tests {
                 Ok(rows.join("\n"))
             })
             .expect("plan");
-        assert!(plan.contains("SEARCH kv USING PRIMARY KEY (key>? AND key<?)"), "{plan}");
+        assert!(
+            plan.contains("SEARCH kv USING PRIMARY KEY (key>? AND key<?)"),
+            "{plan}"
+        );
     }
 
     fn changelog_bounds(store: &SqliteStore) -> (u64, Option<u64>, Option<u64>) {
         store
             .with_conn(|conn| {
-                conn.query_row("SELECT count(*), min(revision), max(revision) FROM changelog", [], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                })
+                conn.query_row(
+                    "SELECT count(*), min(revision), max(revision) FROM changelog",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
                 .map_err(store.err("counting"))
             })
             .expect("changelog")
@@ -520,21 +545,49 @@ mod tests {
         store.changelog_retain = 5;
         for i in 0..20 {
             let txn = Txn::new().put(format!("k/{i}"), "v").put("other", "v");
-            assert!(matches!(store.commit(txn).expect("commit"), Commit::Committed(_)));
+            assert!(matches!(
+                store.commit(txn).expect("commit"),
+                Commit::Committed(_)
+            ));
         }
         // Revisions 16..=20 kept, two keys each.
         assert_eq!(changelog_bounds(&store), (10, Some(16), Some(20)));
         // Within retained history the answer is exact: nothing under w/ ever changed.
-        assert_eq!(store.changed_since("w/", &prefix_end("w/"), 15).expect("check"), (20, false));
-        assert_eq!(store.changed_since("k/", &prefix_end("k/"), 19).expect("check"), (20, true));
+        assert_eq!(
+            store
+                .changed_since("w/", &prefix_end("w/"), 15)
+                .expect("check"),
+            (20, false)
+        );
+        assert_eq!(
+            store
+                .changed_since("k/", &prefix_end("k/"), 19)
+                .expect("check"),
+            (20, true)
+        );
         // Older history is gone, so a waiter from before it is woken conservatively.
         let start = Instant::now();
-        assert_eq!(store.wait_for_change("w/", 3, Duration::from_secs(10)).expect("wait"), 20);
+        assert_eq!(
+            store
+                .wait_for_change("w/", 3, Duration::from_secs(10))
+                .expect("wait"),
+            20
+        );
         assert!(start.elapsed() < Duration::from_secs(1));
         // Reopening keeps the compaction point.
         drop(store);
         let store = SqliteStore::open(&dir.path().join("s.db")).expect("reopen");
-        assert_eq!(store.changed_since("w/", &prefix_end("w/"), 14).expect("check"), (20, true));
-        assert_eq!(store.changed_since("w/", &prefix_end("w/"), 15).expect("check"), (20, false));
+        assert_eq!(
+            store
+                .changed_since("w/", &prefix_end("w/"), 14)
+                .expect("check"),
+            (20, true)
+        );
+        assert_eq!(
+            store
+                .changed_since("w/", &prefix_end("w/"), 15)
+                .expect("check"),
+            (20, false)
+        );
     }
 }
