@@ -1,0 +1,109 @@
+//! The six kinds of SDN objects and the names the API and the files use for them.
+
+use std::fmt;
+
+/// One kind of SDN object; each kind has its own section-config file and API collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Zones,
+    Vnets,
+    Subnets,
+    Controllers,
+    Ipams,
+    Dns,
+}
+
+impl Kind {
+    /// Every kind, in the order the running config and the pending checks visit them.
+    pub const ALL: [Kind; 6] = [
+        Kind::Zones,
+        Kind::Vnets,
+        Kind::Subnets,
+        Kind::Controllers,
+        Kind::Ipams,
+        Kind::Dns,
+    ];
+
+    /// The API parameter carrying an object's id (`zone`, `vnet`, ...).
+    pub fn id_param(self) -> &'static str {
+        match self {
+            Kind::Zones => "zone",
+            Kind::Vnets => "vnet",
+            Kind::Subnets => "subnet",
+            Kind::Controllers => "controller",
+            Kind::Ipams => "ipam",
+            Kind::Dns => "dns",
+        }
+    }
+
+    /// The collection's last path segment under `/cluster/sdn` (and its key in the running config).
+    pub fn path_segment(self) -> &'static str {
+        match self {
+            Kind::Zones => "zones",
+            Kind::Vnets => "vnets",
+            Kind::Subnets => "subnets",
+            Kind::Controllers => "controllers",
+            Kind::Ipams => "ipams",
+            Kind::Dns => "dns",
+        }
+    }
+
+    /// The section-config file under `/etc/pve/sdn`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Kind::Zones => "zones.cfg",
+            Kind::Vnets => "vnets.cfg",
+            Kind::Subnets => "subnets.cfg",
+            Kind::Controllers => "controllers.cfg",
+            Kind::Ipams => "ipams.cfg",
+            Kind::Dns => "dns.cfg",
+        }
+    }
+
+    /// Whether apply copies this kind into the running config (IPAMs and DNS take effect at once).
+    pub fn in_running_config(self) -> bool {
+        matches!(
+            self,
+            Kind::Zones | Kind::Vnets | Kind::Subnets | Kind::Controllers
+        )
+    }
+
+    /// The inverse of [`Kind::path_segment`].
+    pub fn from_path_segment(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.path_segment() == s)
+    }
+
+    /// Singular noun for messages ("sdn zone 'x' does not exist").
+    pub fn noun(self) -> &'static str {
+        self.id_param()
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.path_segment())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::from_path_segment(k.path_segment()), Some(k));
+            assert!(k.file_name().starts_with(k.path_segment()));
+            assert_eq!(Kind::ALL[k.index()], k);
+        }
+        assert_eq!(Kind::from_path_segment("fabrics"), None);
+        assert_eq!(Kind::Dns.file_name(), "dns.cfg");
+        assert_eq!(Kind::Subnets.id_param(), "subnet");
+        assert!(Kind::Controllers.in_running_config());
+        assert!(!Kind::Ipams.in_running_config());
+    }
+}

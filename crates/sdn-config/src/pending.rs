@@ -1,0 +1,92 @@
+//! The pending view (`pending=1`): what apply would change, per object, in the reference's shape
+//! (`PVE::Network::SDN::pending_config` followed by the API's per-kind formatting).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value as Json};
+
+use crate::config::{equivalent, Config};
+use crate::kind::Kind;
+use crate::object::{add_subnet_api_fields, api_value, SdnObject};
+use crate::schema::PropType;
+
+/// Running ∪ current for `kind`, sorted by id, each entry an API object with `state`
+/// (`new`/`changed`/`deleted`) and `pending` (differing values; removed ones as `"deleted"`)
+/// where it differs. Kinds outside the running config are listed as they are.
+pub fn pending_view(kind: Kind, current: &Config, running: &Config) -> Vec<Json> {
+    if !kind.in_running_config() {
+        return current.list(kind).map(SdnObject::to_api_json).collect();
+    }
+    let ids: BTreeSet<&str> = running.list(kind).chain(current.list(kind)).map(SdnObject::id).collect();
+    ids.into_iter()
+        .map(|id| entry(kind, id, running.get(kind, id), current.get(kind, id)))
+        .collect()
+}
+
+fn ty(o: &SdnObject, name: &str) -> PropType {
+    o.type_def().prop(name).map_or(PropType::Text { max: 0 }, |p| p.ty)
+}
+
+fn entry(kind: Kind, id: &str, run: Option<&SdnObject>, cur: Option<&SdnObject>) -> Json {
+    let mut top = Map::new();
+    top.insert(kind.id_param().into(), Json::String(id.into()));
+    let mut pending = Map::new();
+    let mut state: Option<&str> = None;
+    if let Some(r) = run {
+        top.insert("type".into(), Json::String(r.type_name().into()));
+        for (k, v) in r.props() {
+            top.insert(k.into(), api_value(ty(r, k), v));
+        }
+    }
+    match (run, cur) {
+        (Some(_), None) => state = Some("deleted"),
+        (None, Some(c)) => {
+            state = Some("new");
+            top.insert("type".into(), Json::String(c.type_name().into()));
+            for (k, v) in c.props() {
+                if k == "vnet" {
+                    top.insert(k.into(), api_value(ty(c, k), v));
+                } else {
+                    pending.insert(k.into(), api_value(ty(c, k), v));
+                }
+            }
+        }
+        (Some(r), Some(c)) => {
+            if !equivalent(r, c) {
+                state = Some("changed");
+            }
+            // Like the reference, `type` and `vnet` always show the current value at top level.
+            top.insert("type".into(), Json::String(c.type_name().into()));
+            for (k, _) in r.props() {
+                if c.get(k).is_none() && k != "vnet" {
+                    pending.insert(k.into(), Json::String("deleted".into()));
+                }
+            }
+            for (k, v) in c.props() {
+                let same = r.get(k).is_some_and(|rv| rv.canonical() == v.canonical());
+                if k == "vnet" {
+                    top.insert(k.into(), api_value(ty(c, k), v));
+                } else if !same {
+                    pending.insert(k.into(), api_value(ty(c, k), v));
+                }
+            }
+        }
+        (None, None) => {}
+    }
+    if kind == Kind::Subnets {
+        add_subnet_api_fields(&mut top, id, run.and_then(|r| r.get("dhcp-range")));
+    }
+    if let Some(s) = state {
+        top.insert("state".into(), Json::String(s.into()));
+        top.insert("pending".into(), Json::Object(pending));
+    }
+    Json::Object(top)
+}
+
+/// True when any zone, vnet, subnet or controller differs between current and running.
+pub fn has_pending_changes(current: &Config, running: &Config) -> bool {
+    Kind::ALL.into_iter().filter(|k| k.in_running_config()).any(|kind| {
+        current.len(kind) != running.len(kind)
+            || current.list(kind).any(|c| running.get(kind, c.id()).is_none_or(|r| !equivalent(r, c)))
+    })
+}

@@ -1,0 +1,374 @@
+//! The property schema of every object type, transcribed from the reference's plugins, and the
+//! id formats of every kind.
+
+use crate::kind::Kind;
+
+/// How a property's value is checked and represented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PropType {
+    /// An integer within an inclusive range.
+    Int { min: i64, max: i64 },
+    /// A boolean, written `0`/`1`.
+    Bool,
+    /// One of a fixed set of strings.
+    Enum(&'static [&'static str]),
+    /// Free text without control characters, at most `max` characters.
+    Text { max: usize },
+    /// The id of another object of the given kind.
+    Ref(Kind),
+    /// A bridge or loopback interface name.
+    Bridge,
+    /// A VNet alias (the reference's `[\(\)-_.\w\d\s]{0,256}`).
+    Alias,
+    /// One cluster node name.
+    Node,
+    /// A list of node names (`a,b` or `["a","b"]`; `{"a":1}` in the running config).
+    NodeList,
+    /// One IP address.
+    Ip,
+    /// A list of IP addresses.
+    IpList,
+    /// A unicast MAC address.
+    Mac,
+    /// A DNS name.
+    DnsName,
+    /// A list of BGP route targets `ASN:NN`.
+    RouteTargetList,
+    /// An SDN fabric id.
+    FabricId,
+    /// A list of interface names.
+    IfaceList,
+    /// An IS-IS network entity title.
+    IsisNet,
+    /// A SHA-256 certificate fingerprint.
+    Fingerprint,
+    /// Repeated `start-address=IP,end-address=IP` ranges.
+    DhcpRanges,
+}
+
+impl PropType {
+    /// Whether values of this type are lists (rendered comma-separated).
+    pub fn is_list(self) -> bool {
+        matches!(
+            self,
+            PropType::NodeList | PropType::IpList | PropType::RouteTargetList | PropType::IfaceList
+        )
+    }
+}
+
+/// One property of one object type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PropDef {
+    pub name: &'static str,
+    pub ty: PropType,
+    pub required: bool,
+}
+
+/// One object type (`zone` type `evpn`, `vnet`, `subnet`, controller `bgp`, ...).
+#[derive(Debug, PartialEq, Eq)]
+pub struct TypeDef {
+    pub kind: Kind,
+    pub name: &'static str,
+    pub props: &'static [PropDef],
+}
+
+impl TypeDef {
+    pub fn prop(&self, name: &str) -> Option<&'static PropDef> {
+        self.props.iter().find(|p| p.name == name)
+    }
+}
+
+const fn opt(name: &'static str, ty: PropType) -> PropDef {
+    PropDef { name, ty, required: false }
+}
+
+const fn req(name: &'static str, ty: PropType) -> PropDef {
+    PropDef { name, ty, required: true }
+}
+
+/// VLAN tags and VNIs share one range in the vnet schema; zone types narrow it.
+pub const MAX_VNI: i64 = 16_777_215;
+/// The largest VLAN tag the reference accepts on vlan/qinq vnets.
+pub const MAX_VLAN_TAG: i64 = 4096;
+
+const MTU: PropDef = opt("mtu", PropType::Int { min: 1, max: 65535 });
+const NODES: PropDef = opt("nodes", PropType::NodeList);
+const IPAM: PropDef = opt("ipam", PropType::Ref(Kind::Ipams));
+const DNS: PropDef = opt("dns", PropType::Ref(Kind::Dns));
+const REVERSEDNS: PropDef = opt("reversedns", PropType::Ref(Kind::Dns));
+const DNSZONE: PropDef = opt("dnszone", PropType::DnsName);
+const BRIDGE: PropDef = req("bridge", PropType::Bridge);
+const NO_MAC_LEARNING: PropDef = opt("bridge-disable-mac-learning", PropType::Bool);
+// The reference allows 65536; a UDP port cannot be, so sdnd stops at 65535.
+const VXLAN_PORT: PropDef = opt("vxlan-port", PropType::Int { min: 1, max: 65535 });
+const FINGERPRINT: PropDef = opt("fingerprint", PropType::Fingerprint);
+const URL: PropDef = req("url", PropType::Text { max: 2048 });
+const LOOPBACK: PropDef = opt("loopback", PropType::Bridge);
+const CTRL_NODE: PropDef = req("node", PropType::Node);
+const ASN: PropDef = req("asn", PropType::Int { min: 0, max: 4_294_967_295 });
+
+static ZONE_TYPES: [TypeDef; 5] = [
+    TypeDef {
+        kind: Kind::Zones,
+        name: "evpn",
+        props: &[
+            req("controller", PropType::Ref(Kind::Controllers)),
+            req("vrf-vxlan", PropType::Int { min: 1, max: MAX_VNI }),
+            opt("advertise-subnets", PropType::Bool),
+            NO_MAC_LEARNING,
+            opt("disable-arp-nd-suppression", PropType::Bool),
+            DNS,
+            DNSZONE,
+            opt("exitnodes", PropType::NodeList),
+            opt("exitnodes-local-routing", PropType::Bool),
+            opt("exitnodes-primary", PropType::Node),
+            IPAM,
+            opt("mac", PropType::Mac),
+            MTU,
+            NODES,
+            REVERSEDNS,
+            opt("rt-import", PropType::RouteTargetList),
+            VXLAN_PORT,
+        ],
+    },
+    TypeDef {
+        kind: Kind::Zones,
+        name: "qinq",
+        props: &[
+            BRIDGE,
+            req("tag", PropType::Int { min: 0, max: MAX_VLAN_TAG }),
+            NO_MAC_LEARNING,
+            DNS,
+            DNSZONE,
+            IPAM,
+            MTU,
+            NODES,
+            REVERSEDNS,
+            opt("vlan-protocol", PropType::Enum(&["802.1q", "802.1ad"])),
+        ],
+    },
+    TypeDef {
+        kind: Kind::Zones,
+        name: "simple",
+        props: &[
+            opt("dhcp", PropType::Enum(&["dnsmasq"])),
+            DNS,
+            DNSZONE,
+            IPAM,
+            MTU,
+            NODES,
+            REVERSEDNS,
+        ],
+    },
+    TypeDef {
+        kind: Kind::Zones,
+        name: "vlan",
+        props: &[BRIDGE, NO_MAC_LEARNING, DNS, DNSZONE, IPAM, MTU, NODES, REVERSEDNS],
+    },
+    TypeDef {
+        kind: Kind::Zones,
+        name: "vxlan",
+        props: &[
+            DNS,
+            DNSZONE,
+            opt("fabric", PropType::FabricId),
+            IPAM,
+            MTU,
+            NODES,
+            opt("peers", PropType::IpList),
+            REVERSEDNS,
+            VXLAN_PORT,
+        ],
+    },
+];
+
+static VNET_TYPES: [TypeDef; 1] = [TypeDef {
+    kind: Kind::Vnets,
+    name: "vnet",
+    props: &[
+        req("zone", PropType::Ref(Kind::Zones)),
+        opt("alias", PropType::Alias),
+        opt("isolate-ports", PropType::Bool),
+        opt("tag", PropType::Int { min: 1, max: MAX_VNI }),
+        opt("vlanaware", PropType::Bool),
+    ],
+}];
+
+static SUBNET_TYPES: [TypeDef; 1] = [TypeDef {
+    kind: Kind::Subnets,
+    name: "subnet",
+    props: &[
+        req("vnet", PropType::Ref(Kind::Vnets)),
+        opt("dhcp-dns-server", PropType::Ip),
+        opt("dhcp-range", PropType::DhcpRanges),
+        opt("dnszoneprefix", PropType::DnsName),
+        opt("gateway", PropType::Ip),
+        opt("snat", PropType::Bool),
+    ],
+}];
+
+static CONTROLLER_TYPES: [TypeDef; 3] = [
+    TypeDef {
+        kind: Kind::Controllers,
+        name: "bgp",
+        props: &[
+            ASN,
+            CTRL_NODE,
+            req("peers", PropType::IpList),
+            opt("bgp-multipath-as-path-relax", PropType::Bool),
+            opt("ebgp", PropType::Bool),
+            opt("ebgp-multihop", PropType::Int { min: 1, max: 255 }),
+            LOOPBACK,
+        ],
+    },
+    TypeDef {
+        kind: Kind::Controllers,
+        name: "evpn",
+        props: &[
+            ASN,
+            opt("fabric", PropType::FabricId),
+            opt("peers", PropType::IpList),
+        ],
+    },
+    TypeDef {
+        kind: Kind::Controllers,
+        name: "isis",
+        props: &[
+            req("isis-domain", PropType::Text { max: 256 }),
+            req("isis-ifaces", PropType::IfaceList),
+            req("isis-net", PropType::IsisNet),
+            CTRL_NODE,
+            LOOPBACK,
+        ],
+    },
+];
+
+static IPAM_TYPES: [TypeDef; 3] = [
+    TypeDef {
+        kind: Kind::Ipams,
+        name: "netbox",
+        props: &[req("token", PropType::Text { max: 4096 }), URL, FINGERPRINT],
+    },
+    TypeDef {
+        kind: Kind::Ipams,
+        name: "phpipam",
+        props: &[
+            req("section", PropType::Int { min: 0, max: i32::MAX as i64 }),
+            req("token", PropType::Text { max: 4096 }),
+            URL,
+            FINGERPRINT,
+        ],
+    },
+    TypeDef {
+        kind: Kind::Ipams,
+        name: "pve",
+        props: &[],
+    },
+];
+
+static DNS_TYPES: [TypeDef; 1] = [TypeDef {
+    kind: Kind::Dns,
+    name: "powerdns",
+    props: &[
+        req("key", PropType::Text { max: 4096 }),
+        URL,
+        FINGERPRINT,
+        opt("reversemaskv6", PropType::Int { min: 0, max: 128 }),
+        opt("ttl", PropType::Int { min: 0, max: i32::MAX as i64 }),
+    ],
+}];
+
+/// Every type of a kind, sorted by name.
+pub fn types(kind: Kind) -> &'static [TypeDef] {
+    match kind {
+        Kind::Zones => &ZONE_TYPES,
+        Kind::Vnets => &VNET_TYPES,
+        Kind::Subnets => &SUBNET_TYPES,
+        Kind::Controllers => &CONTROLLER_TYPES,
+        Kind::Ipams => &IPAM_TYPES,
+        Kind::Dns => &DNS_TYPES,
+    }
+}
+
+/// The type called `name` within `kind`.
+pub fn type_def(kind: Kind, name: &str) -> Option<&'static TypeDef> {
+    types(kind).iter().find(|t| t.name == name)
+}
+
+/// The message the reference gives for a value outside an enumeration.
+pub(crate) fn enum_message(value: &str, allowed: &[&str]) -> String {
+    format!(
+        "value '{}' does not have a value in the enumeration '{}'",
+        crate::net::shorten(value),
+        allowed.join(", ")
+    )
+}
+
+/// Checks an object id of `kind` (not subnets: their ids are derived, see [`crate::SubnetId`]).
+///
+/// zone, vnet: `[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]`, 2-8 characters; controller:
+/// `[a-zA-Z][a-zA-Z0-9_-]*[a-zA-Z0-9]`, 2-64; ipam, dns: `[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]`,
+/// at least 2 (the reference sets no maximum; sdnd refuses more than 64).
+pub fn check_id(kind: Kind, id: &str) -> Result<(), String> {
+    if kind == Kind::Subnets {
+        return crate::object::SubnetId::parse(id).map(|_| ());
+    }
+    let (max, extra, pattern): (usize, &[u8], &str) = match kind {
+        Kind::Zones | Kind::Vnets => (8, b"", "[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]"),
+        Kind::Controllers => (64, b"_-", "[a-zA-Z][a-zA-Z0-9_-]*[a-zA-Z0-9]"),
+        _ => (64, b"", "[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]"),
+    };
+    let b = id.as_bytes();
+    if b.len() > max {
+        return Err(format!("value may only be {max} characters long"));
+    }
+    if b.len() < 2 {
+        return Err("value must be at least 2 characters long".into());
+    }
+    let ok = b[0].is_ascii_alphabetic()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("value does not match the regex pattern {pattern}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_sorted_and_unique() {
+        for kind in Kind::ALL {
+            let ts = types(kind);
+            assert!(ts.windows(2).all(|w| w[0].name < w[1].name), "{kind}");
+            for t in ts {
+                assert_eq!(t.kind, kind);
+                let mut names: Vec<_> = t.props.iter().map(|p| p.name).collect();
+                names.sort();
+                names.dedup();
+                assert_eq!(names.len(), t.props.len(), "{}", t.name);
+            }
+        }
+        assert!(type_def(Kind::Zones, "faucet").is_none());
+        assert!(type_def(Kind::Zones, "evpn").unwrap().prop("controller").unwrap().required);
+    }
+
+    #[test]
+    fn ids() {
+        assert!(check_id(Kind::Zones, "myzone").is_ok());
+        assert!(check_id(Kind::Zones, "z").unwrap_err().contains("at least 2"));
+        assert!(check_id(Kind::Zones, "zone12345").unwrap_err().contains("8 characters"));
+        assert!(check_id(Kind::Vnets, "1vnet").is_err());
+        assert!(check_id(Kind::Vnets, "vnet-1").is_err());
+        assert!(check_id(Kind::Controllers, "my-ctrl_1").is_ok());
+        assert!(check_id(Kind::Controllers, "my-ctrl-").is_err());
+        assert!(check_id(Kind::Ipams, "pve").is_ok());
+        assert!(check_id(Kind::Ipams, "my-ipam").is_err());
+        assert!(check_id(Kind::Dns, &"d".repeat(65)).is_err());
+        assert!(check_id(Kind::Subnets, "myzone-10.0.0.0-24").is_ok());
+        assert!(check_id(Kind::Subnets, "myzone-10.0.0.0/24").is_err());
+    }
+}

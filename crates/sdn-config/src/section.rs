@@ -1,0 +1,183 @@
+//! The section-config text format of `/etc/pve/sdn/*.cfg`, byte-exact with the reference's
+//! writer (`PVE::SectionConfig::write_config`).
+//!
+//! ```text
+//! evpn: myzone
+//! <TAB>controller evpnctl      <- required properties first, sorted by name
+//! <TAB>vrf-vxlan 1000
+//! <TAB>exitnodes pve1,pve2     <- then optional ones, sorted by name
+//!                              <- a blank line after every section
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value as Json};
+
+use crate::error::{ConfigError, FieldErrors};
+use crate::kind::Kind;
+use crate::object::SdnObject;
+use crate::schema::{self, PropType};
+use crate::value::Value;
+
+/// Writes objects (already in file order) as the reference would.
+pub(crate) fn write<'a>(objects: impl Iterator<Item = &'a SdnObject>) -> String {
+    let mut out = String::new();
+    for obj in objects {
+        out.push_str(obj.type_name());
+        out.push_str(": ");
+        out.push_str(obj.id());
+        out.push('\n');
+        for required in [true, false] {
+            for (name, value) in obj.props() {
+                let is_required = obj.type_def().prop(name).is_some_and(|p| p.required);
+                if is_required != required {
+                    continue;
+                }
+                write_prop(&mut out, name, value);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn write_prop(out: &mut String, name: &str, value: &Value) {
+    let mut line = |text: &str| {
+        if !text.is_empty() {
+            out.push('\t');
+            out.push_str(name);
+            out.push(' ');
+            out.push_str(text);
+            out.push('\n');
+        }
+    };
+    match value {
+        Value::Ranges(ranges) => ranges.iter().for_each(|r| line(&r.to_string())),
+        other => line(&other.to_text()),
+    }
+}
+
+/// Parses a whole file; every error names the section (and property) it was found in.
+pub(crate) fn parse(kind: Kind, text: &str) -> Result<Vec<SdnObject>, ConfigError> {
+    let mut errors = FieldErrors::new();
+    let mut objects = Vec::new();
+    let mut seen = BTreeSet::new();
+    // Like the reference: lines are split on '\n' and comment lines are skipped everywhere.
+    let mut lines = text
+        .split('\n')
+        .enumerate()
+        .filter(|(_, l)| !l.trim_start().starts_with('#'))
+        .peekable();
+    while let Some((lineno, line)) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+        let Some((type_name, id)) = parse_header(line) else {
+            errors.add(format!("line {}", lineno + 1), "expected a section header 'TYPE: ID'");
+            // Skip the rest of this block: it has no header to belong to.
+            while lines.next_if(|(_, l)| !l.is_empty()).is_some() {}
+            continue;
+        };
+        let mut raw: BTreeMap<String, Vec<(usize, Option<String>)>> = BTreeMap::new();
+        while let Some((n, l)) = lines.next_if(|(_, l)| !l.is_empty()) {
+            match parse_prop_line(l) {
+                Some((k, v)) => raw.entry(k.to_string()).or_default().push((n, v.map(str::to_string))),
+                None => errors.add(
+                    format!("{id}"),
+                    format!("line {}: expected '<TAB>key value', got '{}'", n + 1, crate::net::shorten(l)),
+                ),
+            }
+        }
+        if !seen.insert(id.clone()) {
+            errors.add(id.clone(), "duplicate section id");
+            continue;
+        }
+        match build(kind, &type_name, &id, raw) {
+            Ok(mut obj) => {
+                obj.seq = objects.len() as u64 + 1;
+                objects.push(obj);
+            }
+            Err(e) => {
+                for (k, v) in e.0 {
+                    errors.add(format!("{id}.{k}"), v);
+                }
+            }
+        }
+    }
+    errors.into_result()?;
+    Ok(objects)
+}
+
+fn parse_header(line: &str) -> Option<(String, String)> {
+    let (ty, rest) = line.split_once(':')?;
+    if ty.is_empty() || ty.chars().any(char::is_whitespace) {
+        return None;
+    }
+    let id = rest.trim();
+    if id.is_empty() || id.chars().any(char::is_whitespace) {
+        return None;
+    }
+    Some((ty.to_ascii_lowercase(), id.to_string()))
+}
+
+/// `^\s+(\S+)(\s+(.*\S))?\s*$`
+fn parse_prop_line(line: &str) -> Option<(&str, Option<&str>)> {
+    if !line.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let rest = line.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    match rest.split_once(char::is_whitespace) {
+        Some((k, v)) => Some((k, Some(v.trim_start()))),
+        None => Some((rest, None)),
+    }
+}
+
+fn build(
+    kind: Kind,
+    type_name: &str,
+    id: &str,
+    raw: BTreeMap<String, Vec<(usize, Option<String>)>>,
+) -> Result<SdnObject, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let tdef = schema::type_def(kind, type_name);
+    let mut values = Map::new();
+    for (key, entries) in raw {
+        let ty = tdef.and_then(|t| t.prop(&key)).map(|p| p.ty);
+        if ty != Some(PropType::DhcpRanges) && entries.len() > 1 {
+            errors.add(key.as_str(), format!("line {}: duplicate attribute", entries[1].0 + 1));
+            continue;
+        }
+        let texts: Vec<String> = entries
+            .into_iter()
+            // A bare boolean key means true, as in the reference.
+            .map(|(_, v)| v.unwrap_or_else(|| if ty == Some(PropType::Bool) { "1".into() } else { String::new() }))
+            .collect();
+        if texts.iter().any(String::is_empty) {
+            errors.add(key.as_str(), "got undefined value");
+            continue;
+        }
+        let v = if ty == Some(PropType::DhcpRanges) {
+            Json::Array(texts.into_iter().map(Json::String).collect())
+        } else {
+            Json::String(texts.into_iter().next().unwrap_or_default())
+        };
+        values.insert(key, v);
+    }
+    match SdnObject::from_values(kind, id, type_name, &values) {
+        Ok(obj) if errors.is_empty() => Ok(obj),
+        Ok(_) => Err(errors),
+        Err(ConfigError::Invalid(e)) => {
+            for (k, v) in e.0 {
+                errors.add(k, v);
+            }
+            Err(errors)
+        }
+        Err(other) => {
+            errors.add("section", other.to_string());
+            Err(errors)
+        }
+    }
+}
