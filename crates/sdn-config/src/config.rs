@@ -45,7 +45,9 @@ pub struct Config {
 
 impl PartialEq for Config {
     fn eq(&self, other: &Self) -> bool {
-        Kind::ALL.iter().all(|k| self.maps[k.index()].objects == other.maps[k.index()].objects)
+        Kind::ALL
+            .iter()
+            .all(|k| self.maps[k.index()].objects == other.maps[k.index()].objects)
             && self.fabrics == other.fabrics
     }
 }
@@ -53,7 +55,8 @@ impl PartialEq for Config {
 impl Eq for Config {}
 
 /// The reference's answer to a stale `digest`.
-pub const DIGEST_MISMATCH: &str = "detected modified configuration - file changed by other user? Try again.";
+pub const DIGEST_MISMATCH: &str =
+    "detected modified configuration - file changed by other user? Try again.";
 
 /// The Proxmox OUI the reference uses as default MAC prefix.
 const MAC_PREFIX: [u8; 3] = [0xBC, 0x24, 0x11];
@@ -142,7 +145,9 @@ impl Config {
         }
         map.next_seq = map.next_seq.max(object.seq.saturating_add(1));
         self.index_add(&object);
-        self.maps[kind.index()].objects.insert(object.id.clone(), object);
+        self.maps[kind.index()]
+            .objects
+            .insert(object.id.clone(), object);
     }
 
     fn remove(&mut self, kind: Kind, id: &str) -> Option<SdnObject> {
@@ -155,15 +160,24 @@ impl Config {
         match o.kind() {
             Kind::Vnets => {
                 if let Some(zone) = o.get_str("zone") {
-                    self.vnets_by_zone.entry(zone.to_string()).or_default().insert(o.id.clone());
+                    self.vnets_by_zone
+                        .entry(zone.to_string())
+                        .or_default()
+                        .insert(o.id.clone());
                 }
                 if let Some(tag) = o.get_int("tag") {
-                    self.vnets_by_tag.entry(tag).or_default().insert(o.id.clone());
+                    self.vnets_by_tag
+                        .entry(tag)
+                        .or_default()
+                        .insert(o.id.clone());
                 }
             }
             Kind::Subnets => {
                 if let Some(vnet) = o.get_str("vnet") {
-                    self.subnets_by_vnet.entry(vnet.to_string()).or_default().insert(o.id.clone());
+                    self.subnets_by_vnet
+                        .entry(vnet.to_string())
+                        .or_default()
+                        .insert(o.id.clone());
                 }
             }
             _ => {}
@@ -252,7 +266,8 @@ impl Config {
             },
             (_, raw) => raw.map(str::to_string),
         };
-        let built = SdnObject::from_values(kind, id.as_deref().unwrap_or("xx"), &type_name, &values);
+        let built =
+            SdnObject::from_values(kind, id.as_deref().unwrap_or("xx"), &type_name, &values);
         let mut obj = match built {
             Ok(o) => Some(o),
             Err(ConfigError::Invalid(e)) => {
@@ -280,11 +295,19 @@ impl Config {
         self.check_rules(obj, None)?;
         let mut obj = obj.clone();
         obj.seq = self.maps[kind.index()].next_seq.max(1);
-        Ok(Change { kind, id, object: Some(obj) })
+        Ok(Change {
+            kind,
+            id,
+            object: Some(obj),
+        })
     }
 
     /// For subnet creation: the `subnet` parameter is a CIDR, the id is derived from the vnet's zone.
-    fn subnet_id_for_create(&self, raw: &str, values: &Map<String, Json>) -> Result<String, FieldErrors> {
+    fn subnet_id_for_create(
+        &self,
+        raw: &str,
+        values: &Map<String, Json>,
+    ) -> Result<String, FieldErrors> {
         let mut errors = FieldErrors::new();
         let cidr = match raw.parse::<Cidr>() {
             Ok(c) => Some(c),
@@ -316,13 +339,23 @@ impl Config {
     }
 
     /// Validates an update: `delete` lists properties to remove, `digest` must match if given.
-    pub fn plan_update(&self, kind: Kind, id: &str, params: &Params) -> Result<Change, ConfigError> {
+    pub fn plan_update(
+        &self,
+        kind: Kind,
+        id: &str,
+        params: &Params,
+    ) -> Result<Change, ConfigError> {
         let old = self.get(kind, id).ok_or_else(|| not_found(kind, id))?;
         if let Some(d) = params.get("digest") {
             match d {
                 Json::String(d) if d.is_empty() || *d == self.digest(kind) => {}
                 Json::String(_) => return Err(ConfigError::Conflict(DIGEST_MISMATCH.into())),
-                _ => return Err(FieldErrors::single("digest", "type check ('string') failed")),
+                _ => {
+                    return Err(FieldErrors::single(
+                        "digest",
+                        "type check ('string') failed",
+                    ))
+                }
             }
         }
         let tdef = old.type_def();
@@ -333,7 +366,14 @@ impl Config {
                 "digest" | "delete" => continue,
                 "type" => {
                     if v.as_str() != Some(old.type_name()) {
-                        errors.add("type", format!("can't change the type of {} '{id}' (it is '{}')", kind.noun(), old.type_name()));
+                        errors.add(
+                            "type",
+                            format!(
+                                "can't change the type of {} '{id}' (it is '{}')",
+                                kind.noun(),
+                                old.type_name()
+                            ),
+                        );
                     }
                     continue;
                 }
@@ -341,7 +381,10 @@ impl Config {
             }
             if k == kind.id_param() {
                 if v.as_str() != Some(id) {
-                    errors.add(k.as_str(), format!("does not match the {} being updated ('{id}')", kind.noun()));
+                    errors.add(
+                        k.as_str(),
+                        format!("does not match the {} being updated ('{id}')", kind.noun()),
+                    );
                 }
                 continue;
             }
@@ -357,7 +400,8 @@ impl Config {
             }
         }
         if kind == Kind::Subnets {
-            if let (Some(Some(Value::Str(new))), Some(cur)) = (set.get("vnet"), old.get_str("vnet")) {
+            if let (Some(Some(Value::Str(new))), Some(cur)) = (set.get("vnet"), old.get_str("vnet"))
+            {
                 if new != cur {
                     errors.add("vnet", format!("subnet '{id}' belongs to vnet '{cur}'; a subnet can't move to another vnet"));
                 }
@@ -380,10 +424,14 @@ impl Config {
         for name in &delete {
             match tdef.prop(name) {
                 None => errors.add("delete", format!("no such option '{}'", shorten(name))),
-                Some(p) if p.required => errors.add("delete", format!("unable to delete required option '{name}'")),
-                Some(p) if matches!(set.get(p.name), Some(Some(_))) => {
-                    errors.add("delete", format!("cannot set and delete property '{name}' at the same time!"))
-                }
+                Some(p) if p.required => errors.add(
+                    "delete",
+                    format!("unable to delete required option '{name}'"),
+                ),
+                Some(p) if matches!(set.get(p.name), Some(Some(_))) => errors.add(
+                    "delete",
+                    format!("cannot set and delete property '{name}' at the same time!"),
+                ),
                 Some(p) => {
                     new.props.remove(p.name);
                 }
@@ -404,7 +452,11 @@ impl Config {
         errors.into_result()?;
         fill_defaults(&mut new);
         self.check_rules(&new, Some(old))?;
-        Ok(Change { kind, id: id.to_string(), object: Some(new) })
+        Ok(Change {
+            kind,
+            id: id.to_string(),
+            object: Some(new),
+        })
     }
 
     /// Validates a delete: objects still referenced can't go.
@@ -428,14 +480,20 @@ impl Config {
                 .map(|s| format!("can't delete vnet {id}: subnet {} still exists", s.id())),
             Kind::Controllers => used_by_zone(&["controller"])
                 .map(|z| format!("controller {id} is used by zone {z}")),
-            Kind::Ipams => used_by_zone(&["ipam"]).map(|z| format!("ipam {id} is used by zone {z}")),
+            Kind::Ipams => {
+                used_by_zone(&["ipam"]).map(|z| format!("ipam {id} is used by zone {z}"))
+            }
             Kind::Dns => used_by_zone(&["dns", "reversedns"])
                 .map(|z| format!("dns server {id} is used by zone {z}")),
             Kind::Subnets => None,
         };
         match conflict {
             Some(msg) => Err(ConfigError::Conflict(msg)),
-            None => Ok(Change { kind, id: id.to_string(), object: None }),
+            None => Ok(Change {
+                kind,
+                id: id.to_string(),
+                object: None,
+            }),
         }
     }
 
@@ -472,8 +530,13 @@ impl Config {
             }
         }
         if let Some(old) = old {
-            if old.get_str("ipam") != z.get_str("ipam") && self.subnets_in_zone(z.id()).next().is_some() {
-                e.add("ipam", "can't change ipam if a subnet is already defined in this zone");
+            if old.get_str("ipam") != z.get_str("ipam")
+                && self.subnets_in_zone(z.id()).next().is_some()
+            {
+                e.add(
+                    "ipam",
+                    "can't change ipam if a subnet is already defined in this zone",
+                );
             }
         }
         match z.type_name() {
@@ -481,9 +544,10 @@ impl Config {
                 if let Some(c) = z.get_str("controller") {
                     match self.get(Kind::Controllers, c) {
                         None => e.add("controller", format!("controller '{c}' does not exist")),
-                        Some(ctl) if ctl.type_name() != "evpn" => {
-                            e.add("controller", format!("controller '{c}' is not an evpn controller"))
-                        }
+                        Some(ctl) if ctl.type_name() != "evpn" => e.add(
+                            "controller",
+                            format!("controller '{c}' is not an evpn controller"),
+                        ),
                         Some(_) => {}
                     }
                 }
@@ -492,7 +556,10 @@ impl Config {
                         .list(Kind::Zones)
                         .find(|o| o.id() != z.id() && o.get_int("vrf-vxlan") == Some(vrf))
                     {
-                        e.add("vrf-vxlan", format!("vrf-vxlan {vrf} is already declared in zone {}", other.id()));
+                        e.add(
+                            "vrf-vxlan",
+                            format!("vrf-vxlan {vrf} is already declared in zone {}", other.id()),
+                        );
                     }
                 }
             }
@@ -502,7 +569,9 @@ impl Config {
     }
 
     fn check_vnet(&self, v: &SdnObject, old: Option<&SdnObject>, e: &mut FieldErrors) {
-        let Some(zone_id) = v.get_str("zone") else { return };
+        let Some(zone_id) = v.get_str("zone") else {
+            return;
+        };
         let Some(zone) = self.get(Kind::Zones, zone_id) else {
             e.add("zone", format!("zone '{zone_id}' does not exist"));
             return;
@@ -538,14 +607,29 @@ impl Config {
             ty @ ("vlan" | "qinq") => match tag {
                 None if ty == "vlan" => e.add("tag", "missing vlan tag"),
                 None => {
-                    if let Some(o) = self.vnets_in_zone(zone_id).find(|o| o.id() != v.id() && o.get("tag").is_none()) {
-                        e.add("tag", format!("tag-less vnet already exists in zone {zone_id} vnet {}", o.id()));
+                    if let Some(o) = self
+                        .vnets_in_zone(zone_id)
+                        .find(|o| o.id() != v.id() && o.get("tag").is_none())
+                    {
+                        e.add(
+                            "tag",
+                            format!(
+                                "tag-less vnet already exists in zone {zone_id} vnet {}",
+                                o.id()
+                            ),
+                        );
                     }
                 }
-                Some(t) if t > MAX_VLAN_TAG => e.add("tag", format!("vlan tag max value is {MAX_VLAN_TAG}")),
+                Some(t) if t > MAX_VLAN_TAG => {
+                    e.add("tag", format!("vlan tag max value is {MAX_VLAN_TAG}"))
+                }
                 Some(t) => {
-                    if let Some(o) = others_with_tag(t).find(|o| o.get_str("zone") == Some(zone_id)) {
-                        e.add("tag", format!("tag {t} already exist in zone {zone_id} vnet {}", o.id()));
+                    if let Some(o) = others_with_tag(t).find(|o| o.get_str("zone") == Some(zone_id))
+                    {
+                        e.add(
+                            "tag",
+                            format!("tag {t} already exist in zone {zone_id} vnet {}", o.id()),
+                        );
                     }
                 }
             },
@@ -560,7 +644,11 @@ impl Config {
                     if let Some(o) = clash {
                         e.add(
                             "tag",
-                            format!("vxlan tag {t} already exist in vnet {} in zone {}", o.id(), o.get_str("zone").unwrap_or("")),
+                            format!(
+                                "vxlan tag {t} already exist in vnet {} in zone {}",
+                                o.id(),
+                                o.get_str("zone").unwrap_or("")
+                            ),
                         );
                     }
                 }
@@ -574,10 +662,16 @@ impl Config {
         if let Some(vnet_id) = s.get_str("vnet") {
             match self.get(Kind::Vnets, vnet_id) {
                 None => e.add("vnet", format!("vnet '{vnet_id}' does not exist")),
-                Some(v) if v.get_bool("vlanaware") => e.add("vnet", "you can't add a subnet on a vlanaware vnet"),
+                Some(v) if v.get_bool("vlanaware") => {
+                    e.add("vnet", "you can't add a subnet on a vlanaware vnet")
+                }
                 Some(v) if v.get_str("zone") != Some(sid.zone.as_str()) => e.add(
                     "vnet",
-                    format!("vnet '{vnet_id}' is in zone '{}', not in zone '{}'", v.get_str("zone").unwrap_or(""), sid.zone),
+                    format!(
+                        "vnet '{vnet_id}' is in zone '{}', not in zone '{}'",
+                        v.get_str("zone").unwrap_or(""),
+                        sid.zone
+                    ),
                 ),
                 Some(_) => {}
             }
@@ -592,9 +686,15 @@ impl Config {
             let mut seen: Vec<(IpAddr, IpAddr)> = Vec::with_capacity(ranges.len());
             for r in ranges {
                 let msg = if r.start.is_ipv4() != r.end.is_ipv4() {
-                    Some(format!("start-address {} and end-address {} are of different IP families", r.start, r.end))
+                    Some(format!(
+                        "start-address {} and end-address {} are of different IP families",
+                        r.start, r.end
+                    ))
                 } else if r.start > r.end {
-                    Some(format!("start-address {} must be smaller than end-address {}", r.start, r.end))
+                    Some(format!(
+                        "start-address {} must be smaller than end-address {}",
+                        r.start, r.end
+                    ))
                 } else if !cidr.contains(r.start) {
                     Some(format!("start-address {} is not in subnet {cidr}", r.start))
                 } else if !cidr.contains(r.end) {
@@ -614,11 +714,20 @@ impl Config {
     }
 
     fn check_controller(&self, c: &SdnObject, e: &mut FieldErrors) {
-        let others = || self.list(Kind::Controllers).filter(|o| o.id() != c.id() && o.type_name() == c.type_name());
+        let others = || {
+            self.list(Kind::Controllers)
+                .filter(|o| o.id() != c.id() && o.type_name() == c.type_name())
+        };
         match c.type_name() {
             "evpn" => {
                 if let Some(o) = others().next() {
-                    e.add("type", format!("only 1 global evpn controller can be defined ('{}' exists)", o.id()));
+                    e.add(
+                        "type",
+                        format!(
+                            "only 1 global evpn controller can be defined ('{}' exists)",
+                            o.id()
+                        ),
+                    );
                 }
                 check_peers_or_fabric(c, e);
             }
@@ -678,7 +787,10 @@ impl Config {
     pub fn from_running_config(json: &Json) -> Result<(u64, Config), ConfigError> {
         let mut errors = FieldErrors::new();
         let Some(root) = json.as_object() else {
-            return Err(FieldErrors::single("running-config", "must be a JSON object"));
+            return Err(FieldErrors::single(
+                "running-config",
+                "must be a JSON object",
+            ));
         };
         let version = match root.get("version") {
             None | Some(Json::Null) => 0,
@@ -713,7 +825,9 @@ impl Config {
                 };
                 let type_name = match obj.get("type") {
                     Some(Json::String(t)) => t.clone(),
-                    None if !matches!(kind, Kind::Zones | Kind::Controllers) => schema::types(kind)[0].name.to_string(),
+                    None if !matches!(kind, Kind::Zones | Kind::Controllers) => {
+                        schema::types(kind)[0].name.to_string()
+                    }
                     _ => {
                         errors.add(format!("{seg}.{id}.type"), MISSING);
                         continue;
@@ -743,7 +857,11 @@ impl Config {
 }
 
 fn not_found(kind: Kind, id: &str) -> ConfigError {
-    ConfigError::NotFound(format!("sdn {} '{}' does not exist", kind.noun(), shorten(id)))
+    ConfigError::NotFound(format!(
+        "sdn {} '{}' does not exist",
+        kind.noun(),
+        shorten(id)
+    ))
 }
 
 fn check_peers_or_fabric(o: &SdnObject, e: &mut FieldErrors) {
@@ -759,8 +877,19 @@ fn check_peers_or_fabric(o: &SdnObject, e: &mut FieldErrors) {
 fn fill_defaults(o: &mut SdnObject) {
     if o.kind() == Kind::Zones && o.type_name() == "evpn" && o.get("mac").is_none() {
         let h = Sha1::digest(format!("sdnd evpn anycast mac {}", o.id()).as_bytes());
-        let b = [MAC_PREFIX[0], MAC_PREFIX[1], MAC_PREFIX[2], h[0], h[1], h[2]];
-        let mac = b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":");
+        let b = [
+            MAC_PREFIX[0],
+            MAC_PREFIX[1],
+            MAC_PREFIX[2],
+            h[0],
+            h[1],
+            h[2],
+        ];
+        let mac = b
+            .iter()
+            .map(|x| format!("{x:02X}"))
+            .collect::<Vec<_>>()
+            .join(":");
         o.props.insert("mac", Value::Str(mac));
     }
 }
@@ -770,5 +899,9 @@ fn fill_defaults(o: &mut SdnObject) {
 pub(crate) fn equivalent(a: &SdnObject, b: &SdnObject) -> bool {
     a.type_name() == b.type_name()
         && a.props.len() == b.props.len()
-        && a.props.iter().all(|(k, v)| b.props.get(k).is_some_and(|w| w.canonical() == v.canonical()))
+        && a.props.iter().all(|(k, v)| {
+            b.props
+                .get(k)
+                .is_some_and(|w| w.canonical() == v.canonical())
+        })
 }

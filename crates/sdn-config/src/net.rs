@@ -53,7 +53,11 @@ fn mask_addr(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
             let bits = u32::from(a);
-            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix.min(32)))
+            };
             IpAddr::V4((bits & mask).into())
         }
         IpAddr::V6(a) => {
@@ -158,7 +162,8 @@ pub fn check_iface(s: &str) -> Result<(), String> {
     let name_ok = (2..=21).contains(&b.len())
         && b[0].is_ascii_alphabetic()
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
-    let suffix_ok = suffix.is_none_or(|x| !x.is_empty() && x.len() <= 9 && x.bytes().all(|c| c.is_ascii_digit()));
+    let suffix_ok = suffix
+        .is_none_or(|x| !x.is_empty() && x.len() <= 9 && x.bytes().all(|c| c.is_ascii_digit()));
     if name_ok && suffix_ok {
         Ok(())
     } else {
@@ -213,7 +218,10 @@ pub fn check_fabric_id(s: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("Fabric ID '{}' contains illegal characters", shorten(s)))
+        Err(format!(
+            "Fabric ID '{}' contains illegal characters",
+            shorten(s)
+        ))
     }
 }
 
@@ -282,7 +290,16 @@ mod tests {
         assert!(!c.contains("::1".parse().unwrap()));
         let v6: Cidr = "FD00:0::1/64".parse().unwrap();
         assert_eq!(v6.network().to_string(), "fd00::/64");
-        for bad in ["10.0.0.0", "10.0.0.0/7", "10.0.0.0/33", "x/24", "10.0.0.0/", "::/129", "10.0.0.0/+8", "010.0.0.0/24"] {
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/7",
+            "10.0.0.0/33",
+            "x/24",
+            "10.0.0.0/",
+            "::/129",
+            "10.0.0.0/+8",
+            "010.0.0.0/24",
+        ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
         let host: Cidr = "1.2.3.4/32".parse().unwrap();
@@ -317,7 +334,10 @@ mod tests {
         assert!(check_bridge_name("vmbr0").is_ok());
         assert!(check_bridge_name("a bridge").is_err());
         assert!(check_bridge_name("averyveryverylongbridge").is_err());
-        assert_eq!(split_list(" a, b;c  d,,").collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+        assert_eq!(
+            split_list(" a, b;c  d,,").collect::<Vec<_>>(),
+            ["a", "b", "c", "d"]
+        );
         assert_eq!(shorten(&"x".repeat(100)).len(), 67);
     }
 }

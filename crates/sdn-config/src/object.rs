@@ -21,23 +21,42 @@ pub struct SubnetId {
 impl SubnetId {
     /// Parses an id as the reference splits it (zone ids cannot contain `-`).
     pub fn parse(id: &str) -> Result<SubnetId, String> {
-        let bad = || format!("invalid subnet id '{}' (expected ZONE-ADDRESS-PREFIXLEN)", shorten(id));
+        let bad = || {
+            format!(
+                "invalid subnet id '{}' (expected ZONE-ADDRESS-PREFIXLEN)",
+                shorten(id)
+            )
+        };
         let (zone, rest) = id.split_once('-').ok_or_else(bad)?;
         let (addr, len) = rest.rsplit_once('-').ok_or_else(bad)?;
         check_id(Kind::Zones, zone).map_err(|e| format!("{}: zone {e}", bad()))?;
-        let cidr: Cidr = format!("{addr}/{len}").parse().map_err(|e| format!("{}: {e}", bad()))?;
-        Ok(SubnetId { zone: zone.to_string(), cidr })
+        let cidr: Cidr = format!("{addr}/{len}")
+            .parse()
+            .map_err(|e| format!("{}: {e}", bad()))?;
+        Ok(SubnetId {
+            zone: zone.to_string(),
+            cidr,
+        })
     }
 
     /// The id of the subnet `cidr` (normalized to its network address) in `zone`.
     pub fn new(zone: &str, cidr: Cidr) -> SubnetId {
-        SubnetId { zone: zone.to_string(), cidr: cidr.network() }
+        SubnetId {
+            zone: zone.to_string(),
+            cidr: cidr.network(),
+        }
     }
 }
 
 impl fmt::Display for SubnetId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}-{}", self.zone, self.cidr.addr(), self.cidr.prefix())
+        write!(
+            f,
+            "{}-{}-{}",
+            self.zone,
+            self.cidr.addr(),
+            self.cidr.prefix()
+        )
     }
 }
 
@@ -63,7 +82,12 @@ impl SdnObject {
     /// Builds an object from raw values (API parameters, running-config or store JSON), checking
     /// every value and that required ones are present; no cross-object checks.
     /// Keys that are not properties of the type are errors. Field errors name the property.
-    pub fn from_values(kind: Kind, id: &str, type_name: &str, values: &Map<String, Json>) -> Result<SdnObject, ConfigError> {
+    pub fn from_values(
+        kind: Kind,
+        id: &str,
+        type_name: &str,
+        values: &Map<String, Json>,
+    ) -> Result<SdnObject, ConfigError> {
         let mut errors = FieldErrors::new();
         if let Err(e) = check_id(kind, id) {
             errors.add(kind.id_param(), e);
@@ -95,7 +119,12 @@ impl SdnObject {
             }
         }
         errors.into_result()?;
-        Ok(SdnObject { tdef, id: id.to_string(), props, seq: 0 })
+        Ok(SdnObject {
+            tdef,
+            id: id.to_string(),
+            props,
+            seq: 0,
+        })
     }
 
     pub fn kind(&self) -> Kind {
@@ -146,11 +175,15 @@ impl SdnObject {
 
     /// For subnets: the zone and prefix encoded in the id.
     pub fn subnet_id(&self) -> Option<SubnetId> {
-        (self.kind() == Kind::Subnets).then(|| SubnetId::parse(&self.id).ok()).flatten()
+        (self.kind() == Kind::Subnets)
+            .then(|| SubnetId::parse(&self.id).ok())
+            .flatten()
     }
 
     fn prop_type(&self, name: &str) -> PropType {
-        self.tdef.prop(name).map_or(PropType::Text { max: 0 }, |p| p.ty)
+        self.tdef
+            .prop(name)
+            .map_or(PropType::Text { max: 0 }, |p| p.ty)
     }
 
     /// The properties as the running config stores them, with `type` (no id).
@@ -199,13 +232,28 @@ impl SdnObject {
 
     pub fn from_store_bytes(kind: Kind, bytes: &[u8]) -> Result<SdnObject, ConfigError> {
         let corrupt = |what: &str| {
-            FieldErrors::single(kind.id_param(), format!("stored {} entry is corrupt: {what}", kind.noun()))
+            FieldErrors::single(
+                kind.id_param(),
+                format!("stored {} entry is corrupt: {what}", kind.noun()),
+            )
         };
         let v: Json = serde_json::from_slice(bytes).map_err(|e| corrupt(&e.to_string()))?;
-        let id = v.get("id").and_then(Json::as_str).ok_or_else(|| corrupt("no id"))?;
-        let ty = v.get("type").and_then(Json::as_str).ok_or_else(|| corrupt("no type"))?;
-        let seq = v.get("seq").and_then(Json::as_u64).ok_or_else(|| corrupt("no seq"))?;
-        let props = v.get("props").and_then(Json::as_object).ok_or_else(|| corrupt("no props"))?;
+        let id = v
+            .get("id")
+            .and_then(Json::as_str)
+            .ok_or_else(|| corrupt("no id"))?;
+        let ty = v
+            .get("type")
+            .and_then(Json::as_str)
+            .ok_or_else(|| corrupt("no type"))?;
+        let seq = v
+            .get("seq")
+            .and_then(Json::as_u64)
+            .ok_or_else(|| corrupt("no seq"))?;
+        let props = v
+            .get("props")
+            .and_then(Json::as_object)
+            .ok_or_else(|| corrupt("no props"))?;
         let mut obj = SdnObject::from_values(kind, id, ty, props)?;
         obj.seq = seq;
         Ok(obj)
@@ -263,18 +311,32 @@ mod tests {
         assert_eq!(v6.cidr.prefix(), 64);
         assert!(SubnetId::parse("myzone-10.0.0.0").is_err());
         assert!(SubnetId::parse("my_zone-10.0.0.0-24").is_err());
-        assert_eq!(SubnetId::new("z1", "10.1.2.3/16".parse().unwrap()).to_string(), "z1-10.1.0.0-16");
+        assert_eq!(
+            SubnetId::new("z1", "10.1.2.3/16".parse().unwrap()).to_string(),
+            "z1-10.1.0.0-16"
+        );
     }
 
     #[test]
     fn unknown_missing_and_bad_values() {
-        let e = obj(Kind::Zones, "z1", "vlan", json!({"peers": "10.0.0.1", "mtu": "x"})).unwrap_err();
+        let e = obj(
+            Kind::Zones,
+            "z1",
+            "vlan",
+            json!({"peers": "10.0.0.1", "mtu": "x"}),
+        )
+        .unwrap_err();
         let f = e.field_errors().unwrap();
         assert_eq!(f.get("peers"), Some(NOT_IN_SCHEMA));
         assert_eq!(f.get("bridge"), Some(MISSING));
         assert!(f.get("mtu").unwrap().contains("integer"));
         let e = obj(Kind::Zones, "z1", "foo", json!({})).unwrap_err();
-        assert!(e.field_errors().unwrap().get("type").unwrap().contains("evpn, qinq, simple, vlan, vxlan"));
+        assert!(e
+            .field_errors()
+            .unwrap()
+            .get("type")
+            .unwrap()
+            .contains("evpn, qinq, simple, vlan, vxlan"));
         let e = obj(Kind::Zones, "toolongzone", "simple", json!({})).unwrap_err();
         assert!(e.field_errors().unwrap().get("zone").is_some());
     }
@@ -296,7 +358,11 @@ mod tests {
         assert_eq!(back, z);
         assert_eq!(back.get_list("exitnodes"), ["pve2", "pve1"]);
         assert!(SdnObject::from_store_bytes(Kind::Zones, b"{").is_err());
-        assert!(SdnObject::from_store_bytes(Kind::Zones, br#"{"id":"z1","type":"simple","props":{}}"#).is_err());
+        assert!(SdnObject::from_store_bytes(
+            Kind::Zones,
+            br#"{"id":"z1","type":"simple","props":{}}"#
+        )
+        .is_err());
     }
 
     #[test]

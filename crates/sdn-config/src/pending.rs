@@ -17,14 +17,20 @@ pub fn pending_view(kind: Kind, current: &Config, running: &Config) -> Vec<Json>
     if !kind.in_running_config() {
         return current.list(kind).map(SdnObject::to_api_json).collect();
     }
-    let ids: BTreeSet<&str> = running.list(kind).chain(current.list(kind)).map(SdnObject::id).collect();
+    let ids: BTreeSet<&str> = running
+        .list(kind)
+        .chain(current.list(kind))
+        .map(SdnObject::id)
+        .collect();
     ids.into_iter()
         .map(|id| entry(kind, id, running.get(kind, id), current.get(kind, id)))
         .collect()
 }
 
 fn ty(o: &SdnObject, name: &str) -> PropType {
-    o.type_def().prop(name).map_or(PropType::Text { max: 0 }, |p| p.ty)
+    o.type_def()
+        .prop(name)
+        .map_or(PropType::Text { max: 0 }, |p| p.ty)
 }
 
 fn entry(kind: Kind, id: &str, run: Option<&SdnObject>, cur: Option<&SdnObject>) -> Json {
@@ -85,8 +91,13 @@ fn entry(kind: Kind, id: &str, run: Option<&SdnObject>, cur: Option<&SdnObject>)
 
 /// True when any zone, vnet, subnet or controller differs between current and running.
 pub fn has_pending_changes(current: &Config, running: &Config) -> bool {
-    Kind::ALL.into_iter().filter(|k| k.in_running_config()).any(|kind| {
-        current.len(kind) != running.len(kind)
-            || current.list(kind).any(|c| running.get(kind, c.id()).is_none_or(|r| !equivalent(r, c)))
-    })
+    Kind::ALL
+        .into_iter()
+        .filter(|k| k.in_running_config())
+        .any(|kind| {
+            current.len(kind) != running.len(kind)
+                || current
+                    .list(kind)
+                    .any(|c| running.get(kind, c.id()).is_none_or(|r| !equivalent(r, c)))
+        })
 }

@@ -79,11 +79,19 @@ impl TypeDef {
 }
 
 const fn opt(name: &'static str, ty: PropType) -> PropDef {
-    PropDef { name, ty, required: false }
+    PropDef {
+        name,
+        ty,
+        required: false,
+    }
 }
 
 const fn req(name: &'static str, ty: PropType) -> PropDef {
-    PropDef { name, ty, required: true }
+    PropDef {
+        name,
+        ty,
+        required: true,
+    }
 }
 
 /// VLAN tags and VNIs share one range in the vnet schema; zone types narrow it.
@@ -105,7 +113,13 @@ const FINGERPRINT: PropDef = opt("fingerprint", PropType::Fingerprint);
 const URL: PropDef = req("url", PropType::Text { max: 2048 });
 const LOOPBACK: PropDef = opt("loopback", PropType::Bridge);
 const CTRL_NODE: PropDef = req("node", PropType::Node);
-const ASN: PropDef = req("asn", PropType::Int { min: 0, max: 4_294_967_295 });
+const ASN: PropDef = req(
+    "asn",
+    PropType::Int {
+        min: 0,
+        max: 4_294_967_295,
+    },
+);
 
 static ZONE_TYPES: [TypeDef; 5] = [
     TypeDef {
@@ -113,7 +127,13 @@ static ZONE_TYPES: [TypeDef; 5] = [
         name: "evpn",
         props: &[
             req("controller", PropType::Ref(Kind::Controllers)),
-            req("vrf-vxlan", PropType::Int { min: 1, max: MAX_VNI }),
+            req(
+                "vrf-vxlan",
+                PropType::Int {
+                    min: 1,
+                    max: MAX_VNI,
+                },
+            ),
             opt("advertise-subnets", PropType::Bool),
             NO_MAC_LEARNING,
             opt("disable-arp-nd-suppression", PropType::Bool),
@@ -136,7 +156,13 @@ static ZONE_TYPES: [TypeDef; 5] = [
         name: "qinq",
         props: &[
             BRIDGE,
-            req("tag", PropType::Int { min: 0, max: MAX_VLAN_TAG }),
+            req(
+                "tag",
+                PropType::Int {
+                    min: 0,
+                    max: MAX_VLAN_TAG,
+                },
+            ),
             NO_MAC_LEARNING,
             DNS,
             DNSZONE,
@@ -163,7 +189,16 @@ static ZONE_TYPES: [TypeDef; 5] = [
     TypeDef {
         kind: Kind::Zones,
         name: "vlan",
-        props: &[BRIDGE, NO_MAC_LEARNING, DNS, DNSZONE, IPAM, MTU, NODES, REVERSEDNS],
+        props: &[
+            BRIDGE,
+            NO_MAC_LEARNING,
+            DNS,
+            DNSZONE,
+            IPAM,
+            MTU,
+            NODES,
+            REVERSEDNS,
+        ],
     },
     TypeDef {
         kind: Kind::Zones,
@@ -189,7 +224,13 @@ static VNET_TYPES: [TypeDef; 1] = [TypeDef {
         req("zone", PropType::Ref(Kind::Zones)),
         opt("alias", PropType::Alias),
         opt("isolate-ports", PropType::Bool),
-        opt("tag", PropType::Int { min: 1, max: MAX_VNI }),
+        opt(
+            "tag",
+            PropType::Int {
+                min: 1,
+                max: MAX_VNI,
+            },
+        ),
         opt("vlanaware", PropType::Bool),
     ],
 }];
@@ -253,7 +294,13 @@ static IPAM_TYPES: [TypeDef; 3] = [
         kind: Kind::Ipams,
         name: "phpipam",
         props: &[
-            req("section", PropType::Int { min: 0, max: i32::MAX as i64 }),
+            req(
+                "section",
+                PropType::Int {
+                    min: 0,
+                    max: i32::MAX as i64,
+                },
+            ),
             req("token", PropType::Text { max: 4096 }),
             URL,
             FINGERPRINT,
@@ -274,7 +321,13 @@ static DNS_TYPES: [TypeDef; 1] = [TypeDef {
         URL,
         FINGERPRINT,
         opt("reversemaskv6", PropType::Int { min: 0, max: 128 }),
-        opt("ttl", PropType::Int { min: 0, max: i32::MAX as i64 }),
+        opt(
+            "ttl",
+            PropType::Int {
+                min: 0,
+                max: i32::MAX as i64,
+            },
+        ),
     ],
 }];
 
@@ -327,7 +380,8 @@ pub fn check_id(kind: Kind, id: &str) -> Result<(), String> {
     }
     let ok = b[0].is_ascii_alphabetic()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
     if ok {
         Ok(())
     } else {
@@ -353,14 +407,24 @@ mod tests {
             }
         }
         assert!(type_def(Kind::Zones, "faucet").is_none());
-        assert!(type_def(Kind::Zones, "evpn").unwrap().prop("controller").unwrap().required);
+        assert!(
+            type_def(Kind::Zones, "evpn")
+                .unwrap()
+                .prop("controller")
+                .unwrap()
+                .required
+        );
     }
 
     #[test]
     fn ids() {
         assert!(check_id(Kind::Zones, "myzone").is_ok());
-        assert!(check_id(Kind::Zones, "z").unwrap_err().contains("at least 2"));
-        assert!(check_id(Kind::Zones, "zone12345").unwrap_err().contains("8 characters"));
+        assert!(check_id(Kind::Zones, "z")
+            .unwrap_err()
+            .contains("at least 2"));
+        assert!(check_id(Kind::Zones, "zone12345")
+            .unwrap_err()
+            .contains("8 characters"));
         assert!(check_id(Kind::Vnets, "1vnet").is_err());
         assert!(check_id(Kind::Vnets, "vnet-1").is_err());
         assert!(check_id(Kind::Controllers, "my-ctrl_1").is_ok());

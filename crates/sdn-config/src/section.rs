@@ -73,7 +73,10 @@ pub(crate) fn parse(kind: Kind, text: &str) -> Result<Vec<SdnObject>, ConfigErro
             continue;
         }
         let Some((type_name, id)) = parse_header(line) else {
-            errors.add(format!("line {}", lineno + 1), "expected a section header 'TYPE: ID'");
+            errors.add(
+                format!("line {}", lineno + 1),
+                "expected a section header 'TYPE: ID'",
+            );
             // Skip the rest of this block: it has no header to belong to.
             while lines.next_if(|(_, l)| !l.is_empty()).is_some() {}
             continue;
@@ -81,10 +84,17 @@ pub(crate) fn parse(kind: Kind, text: &str) -> Result<Vec<SdnObject>, ConfigErro
         let mut raw: BTreeMap<String, Vec<(usize, Option<String>)>> = BTreeMap::new();
         while let Some((n, l)) = lines.next_if(|(_, l)| !l.is_empty()) {
             match parse_prop_line(l) {
-                Some((k, v)) => raw.entry(k.to_string()).or_default().push((n, v.map(str::to_string))),
+                Some((k, v)) => raw
+                    .entry(k.to_string())
+                    .or_default()
+                    .push((n, v.map(str::to_string))),
                 None => errors.add(
-                    format!("{id}"),
-                    format!("line {}: expected '<TAB>key value', got '{}'", n + 1, crate::net::shorten(l)),
+                    id.clone(),
+                    format!(
+                        "line {}: expected '<TAB>key value', got '{}'",
+                        n + 1,
+                        crate::net::shorten(l)
+                    ),
                 ),
             }
         }
@@ -147,13 +157,24 @@ fn build(
     for (key, entries) in raw {
         let ty = tdef.and_then(|t| t.prop(&key)).map(|p| p.ty);
         if ty != Some(PropType::DhcpRanges) && entries.len() > 1 {
-            errors.add(key.as_str(), format!("line {}: duplicate attribute", entries[1].0 + 1));
+            errors.add(
+                key.as_str(),
+                format!("line {}: duplicate attribute", entries[1].0 + 1),
+            );
             continue;
         }
         let texts: Vec<String> = entries
             .into_iter()
             // A bare boolean key means true, as in the reference.
-            .map(|(_, v)| v.unwrap_or_else(|| if ty == Some(PropType::Bool) { "1".into() } else { String::new() }))
+            .map(|(_, v)| {
+                v.unwrap_or_else(|| {
+                    if ty == Some(PropType::Bool) {
+                        "1".into()
+                    } else {
+                        String::new()
+                    }
+                })
+            })
             .collect();
         if texts.iter().any(String::is_empty) {
             errors.add(key.as_str(), "got undefined value");

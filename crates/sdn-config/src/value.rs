@@ -43,9 +43,9 @@ impl DhcpRange {
     pub fn parse(s: &str) -> Result<DhcpRange, String> {
         let (mut start, mut end) = (None, None);
         for part in s.split(',') {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| format!("invalid dhcp range '{}': expected key=value", shorten(s)))?;
+            let (k, v) = part.split_once('=').ok_or_else(|| {
+                format!("invalid dhcp range '{}': expected key=value", shorten(s))
+            })?;
             let slot = match k.trim() {
                 "start-address" => &mut start,
                 "end-address" => &mut end,
@@ -79,13 +79,19 @@ impl DhcpRange {
                         None => Err(format!("dhcp range is missing {k}")),
                     }
                 };
-                if let Some(k) = m.keys().find(|k| *k != "start-address" && *k != "end-address") {
+                if let Some(k) = m
+                    .keys()
+                    .find(|k| *k != "start-address" && *k != "end-address")
+                {
                     return Err(format!(
                         "invalid dhcp range key '{}' (allowed: start-address, end-address)",
                         shorten(k)
                     ));
                 }
-                Ok(DhcpRange { start: get("start-address")?, end: get("end-address")? })
+                Ok(DhcpRange {
+                    start: get("start-address")?,
+                    end: get("end-address")?,
+                })
             }
             _ => Err("dhcp range must be a string 'start-address=IP,end-address=IP'".into()),
         }
@@ -114,7 +120,10 @@ impl Value {
             },
             (PropType::Int { .. }, Json::Number(n)) => match n.as_i64() {
                 Some(i) => int_in_range(ty, i).map(Some),
-                None => Err(format!("type check ('integer') failed - got '{}'", shorten(&n.to_string()))),
+                None => Err(format!(
+                    "type check ('integer') failed - got '{}'",
+                    shorten(&n.to_string())
+                )),
             },
             (_, Json::String(s)) => Value::from_text(ty, s),
             (_, Json::Number(n)) if !matches!(ty, PropType::Bool | PropType::Int { .. }) => {
@@ -124,7 +133,10 @@ impl Value {
                 if items.len() > MAX_LIST_ITEMS {
                     return Err(format!("at most {MAX_LIST_ITEMS} ranges are allowed"));
                 }
-                let ranges = items.iter().map(DhcpRange::from_json).collect::<Result<Vec<_>, _>>()?;
+                let ranges = items
+                    .iter()
+                    .map(DhcpRange::from_json)
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok((!ranges.is_empty()).then_some(Value::Ranges(ranges)))
             }
             (t, Json::Array(items)) if t.is_list() => {
@@ -138,9 +150,7 @@ impl Value {
                 list_value(t, out)
             }
             // The running config stores node lists as {"node": 1}.
-            (t, Json::Object(m)) if t.is_list() => {
-                list_value(t, m.keys().cloned().collect())
-            }
+            (t, Json::Object(m)) if t.is_list() => list_value(t, m.keys().cloned().collect()),
             (t, other) => Err(format!(
                 "type check ('{}') failed - got {}",
                 type_word(t),
@@ -160,8 +170,14 @@ impl Value {
         match ty {
             PropType::Int { .. } => {
                 let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-                if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(format!("type check ('integer') failed - got '{}'", shorten(s)));
+                if digits.is_empty()
+                    || digits.len() > 18
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return Err(format!(
+                        "type check ('integer') failed - got '{}'",
+                        shorten(s)
+                    ));
                 }
                 let i: i64 = s
                     .parse()
@@ -171,7 +187,10 @@ impl Value {
             PropType::Bool => match s.to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "on" => Ok(Some(Value::Bool(true))),
                 "0" | "false" | "no" | "off" => Ok(Some(Value::Bool(false))),
-                _ => Err(format!("type check ('boolean') failed - got '{}'", shorten(s))),
+                _ => Err(format!(
+                    "type check ('boolean') failed - got '{}'",
+                    shorten(s)
+                )),
             },
             PropType::Enum(allowed) => {
                 if allowed.contains(&s) {
@@ -185,7 +204,8 @@ impl Value {
                 Ok(Some(Value::Str(s.to_string())))
             }
             PropType::Ref(kind) => {
-                check_id(kind, s).map_err(|e| format!("invalid {} id '{}': {e}", kind.noun(), shorten(s)))?;
+                check_id(kind, s)
+                    .map_err(|e| format!("invalid {} id '{}': {e}", kind.noun(), shorten(s)))?;
                 Ok(Some(Value::Str(s.to_string())))
             }
             PropType::Alias => {
@@ -201,7 +221,10 @@ impl Value {
             PropType::IsisNet => single(s, net::check_isis_net),
             PropType::Fingerprint => single(s, net::check_fingerprint),
             PropType::DhcpRanges => Ok(Some(Value::Ranges(vec![DhcpRange::parse(s)?]))),
-            PropType::NodeList | PropType::IpList | PropType::RouteTargetList | PropType::IfaceList => {
+            PropType::NodeList
+            | PropType::IpList
+            | PropType::RouteTargetList
+            | PropType::IfaceList => {
                 list_value(ty, net::split_list(s).map(str::to_string).collect())
             }
         }
@@ -214,7 +237,11 @@ impl Value {
             Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
             Value::Str(s) => s.clone(),
             Value::List(l) => l.join(","),
-            Value::Ranges(r) => r.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            Value::Ranges(r) => r
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
         }
     }
 
@@ -246,7 +273,9 @@ impl Value {
                 Json::Object(l.iter().map(|n| (n.clone(), Json::from(1))).collect())
             }
             Value::List(l) => Json::String(l.join(",")),
-            Value::Ranges(r) => Json::Array(r.iter().map(|x| Json::String(x.to_string())).collect()),
+            Value::Ranges(r) => {
+                Json::Array(r.iter().map(|x| Json::String(x.to_string())).collect())
+            }
         }
     }
 
@@ -341,9 +370,14 @@ fn check_plain(s: &str, max: usize) -> Result<(), String> {
 fn check_alias(s: &str) -> Result<(), String> {
     check_plain(s, 256)?;
     // The reference's class `[\(\)-_.\w\d\s]`: note `\)-_` is the range ')'..='_'.
-    let ok = s
-        .chars()
-        .all(|c| c == '(' || (')'..='_').contains(&c) || c == '.' || c == ' ' || c.is_alphanumeric() || c == '_');
+    let ok = s.chars().all(|c| {
+        c == '('
+            || (')'..='_').contains(&c)
+            || c == '.'
+            || c == ' '
+            || c.is_alphanumeric()
+            || c == '_'
+    });
     if ok {
         Ok(())
     } else {
@@ -380,12 +414,27 @@ mod tests {
 
     #[test]
     fn ints() {
-        assert_eq!(Value::from_json(INT, &json!("100")).unwrap(), Some(Value::Int(100)));
-        assert_eq!(Value::from_json(INT, &json!(100)).unwrap(), Some(Value::Int(100)));
-        assert_eq!(Value::from_json(INT, &json!("+7")).unwrap(), Some(Value::Int(7)));
-        assert!(Value::from_json(INT, &json!("0")).unwrap_err().contains("minimum value of 1"));
-        assert!(Value::from_json(INT, &json!(4097)).unwrap_err().contains("maximum value of 4096"));
-        assert!(Value::from_json(INT, &json!("1e3")).unwrap_err().contains("integer"));
+        assert_eq!(
+            Value::from_json(INT, &json!("100")).unwrap(),
+            Some(Value::Int(100))
+        );
+        assert_eq!(
+            Value::from_json(INT, &json!(100)).unwrap(),
+            Some(Value::Int(100))
+        );
+        assert_eq!(
+            Value::from_json(INT, &json!("+7")).unwrap(),
+            Some(Value::Int(7))
+        );
+        assert!(Value::from_json(INT, &json!("0"))
+            .unwrap_err()
+            .contains("minimum value of 1"));
+        assert!(Value::from_json(INT, &json!(4097))
+            .unwrap_err()
+            .contains("maximum value of 4096"));
+        assert!(Value::from_json(INT, &json!("1e3"))
+            .unwrap_err()
+            .contains("integer"));
         assert!(Value::from_json(INT, &json!(1.5)).is_err());
         assert!(Value::from_json(INT, &json!("99999999999999999999999")).is_err());
         assert!(Value::from_json(INT, &json!(true)).is_err());
@@ -394,8 +443,20 @@ mod tests {
 
     #[test]
     fn bools() {
-        for (v, b) in [(json!("1"), true), (json!("0"), false), (json!(true), true), (json!(false), false), (json!(1), true), (json!(0), false), (json!("true"), true)] {
-            assert_eq!(Value::from_json(PropType::Bool, &v).unwrap(), Some(Value::Bool(b)), "{v}");
+        for (v, b) in [
+            (json!("1"), true),
+            (json!("0"), false),
+            (json!(true), true),
+            (json!(false), false),
+            (json!(1), true),
+            (json!(0), false),
+            (json!("true"), true),
+        ] {
+            assert_eq!(
+                Value::from_json(PropType::Bool, &v).unwrap(),
+                Some(Value::Bool(b)),
+                "{v}"
+            );
         }
         assert!(Value::from_json(PropType::Bool, &json!(2)).is_err());
         assert!(Value::from_json(PropType::Bool, &json!("maybe")).is_err());
@@ -404,9 +465,15 @@ mod tests {
 
     #[test]
     fn lists() {
-        let a = Value::from_json(PropType::NodeList, &json!("b,a")).unwrap().unwrap();
-        let b = Value::from_json(PropType::NodeList, &json!(["b", "a", "b"])).unwrap().unwrap();
-        let c = Value::from_json(PropType::NodeList, &json!({"b": 1, "a": 1})).unwrap().unwrap();
+        let a = Value::from_json(PropType::NodeList, &json!("b,a"))
+            .unwrap()
+            .unwrap();
+        let b = Value::from_json(PropType::NodeList, &json!(["b", "a", "b"]))
+            .unwrap()
+            .unwrap();
+        let c = Value::from_json(PropType::NodeList, &json!({"b": 1, "a": 1}))
+            .unwrap()
+            .unwrap();
         assert_eq!(a, b);
         assert_eq!(a, c);
         assert_eq!(a.to_text(), "b,a");
@@ -414,7 +481,10 @@ mod tests {
         assert_eq!(a.to_raw_json(PropType::NodeList), json!({"b": 1, "a": 1}));
         assert!(Value::from_json(PropType::NodeList, &json!("a,b_c")).is_err());
         assert!(Value::from_json(PropType::IpList, &json!("10.0.0.1,300.0.0.1")).is_err());
-        assert_eq!(Value::from_json(PropType::IpList, &json!([])).unwrap(), None);
+        assert_eq!(
+            Value::from_json(PropType::IpList, &json!([])).unwrap(),
+            None
+        );
         assert!(Value::from_json(PropType::IpList, &json!([1])).is_err());
         let many: Vec<String> = (0..2000).map(|i| format!("n{i}")).collect();
         assert!(Value::from_json(PropType::NodeList, &json!(many)).is_err());
@@ -427,21 +497,32 @@ mod tests {
         assert!(Value::from_text(PropType::Text { max: 10 }, " a").is_err());
         assert!(Value::from_text(PropType::Text { max: 10 }, "a\tb").is_err());
         assert!(Value::from_text(PropType::Text { max: 10 }, "a\nb").is_err());
-        assert!(Value::from_text(PropType::Alias, "My VNet (prod) #1").is_err(), "# is outside the class");
+        assert!(
+            Value::from_text(PropType::Alias, "My VNet (prod) #1").is_err(),
+            "# is outside the class"
+        );
         assert!(Value::from_text(PropType::Alias, "My VNet (prod) 1/2").is_ok());
         assert!(Value::from_text(PropType::Alias, &"a".repeat(257)).is_err());
-        assert!(Value::from_text(PropType::Enum(&["802.1q", "802.1ad"]), "802.1x")
-            .unwrap_err()
-            .contains("enumeration '802.1q, 802.1ad'"));
+        assert!(
+            Value::from_text(PropType::Enum(&["802.1q", "802.1ad"]), "802.1x")
+                .unwrap_err()
+                .contains("enumeration '802.1q, 802.1ad'")
+        );
         assert!(Value::from_text(PropType::Ip, "10.0.0.256").is_err());
         assert!(Value::from_text(PropType::Ref(crate::Kind::Zones), "bad-zone").is_err());
-        assert_eq!(Value::from_json(PropType::Text { max: 9 }, &json!(42)).unwrap(), Some(Value::Str("42".into())));
+        assert_eq!(
+            Value::from_json(PropType::Text { max: 9 }, &json!(42)).unwrap(),
+            Some(Value::Str("42".into()))
+        );
     }
 
     #[test]
     fn ranges() {
         let r = DhcpRange::parse("end-address=10.0.0.20,start-address=10.0.0.10").unwrap();
-        assert_eq!(r.to_string(), "start-address=10.0.0.10,end-address=10.0.0.20");
+        assert_eq!(
+            r.to_string(),
+            "start-address=10.0.0.10,end-address=10.0.0.20"
+        );
         assert!(DhcpRange::parse("start-address=10.0.0.10").is_err());
         assert!(DhcpRange::parse("start-address=10.0.0.10,end-address=x").is_err());
         assert!(DhcpRange::parse("start-address=1.1.1.1,end-address=1.1.1.2,foo=1").is_err());
@@ -452,6 +533,9 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(v.as_ranges().unwrap().len(), 2);
-        assert_eq!(r.to_json(), json!({"start-address": "10.0.0.10", "end-address": "10.0.0.20"}));
+        assert_eq!(
+            r.to_json(),
+            json!({"start-address": "10.0.0.10", "end-address": "10.0.0.20"})
+        );
     }
 }
