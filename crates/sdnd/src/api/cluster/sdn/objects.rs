@@ -1,0 +1,216 @@
+//! The object collections: `/cluster/sdn/{zones,vnets,controllers,ipams,dns}` and
+//! `/cluster/sdn/vnets/{vnet}/subnets`. One set of handlers serves every kind; the config
+//! model validates the objects, the lock rule admits the writes.
+
+use hyper::Method;
+use serde_json::{json, Map, Value};
+
+use super::take_lock_token;
+use crate::app::App;
+use crate::auth::Privilege;
+use crate::http::params::Args;
+use crate::http::reply::ApiError;
+use crate::http::router::Route;
+use crate::sdn::lock::Intent;
+use crate::sdn::{Mutation, Snapshot};
+use sdn_config::{Config, Kind};
+
+/// Collection path and object path of each kind.
+const PATHS: [(Kind, &str, &str); 6] = [
+    (Kind::Zones, "/cluster/sdn/zones", "/cluster/sdn/zones/{zone}"),
+    (Kind::Vnets, "/cluster/sdn/vnets", "/cluster/sdn/vnets/{vnet}"),
+    (Kind::Subnets, "/cluster/sdn/vnets/{vnet}/subnets", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}"),
+    (Kind::Controllers, "/cluster/sdn/controllers", "/cluster/sdn/controllers/{controller}"),
+    (Kind::Ipams, "/cluster/sdn/ipams", "/cluster/sdn/ipams/{ipam}"),
+    (Kind::Dns, "/cluster/sdn/dns", "/cluster/sdn/dns/{dns}"),
+];
+
+pub fn routes() -> Vec<Route> {
+    let mut routes = Vec::new();
+    for (kind, collection, object) in PATHS {
+        routes.push(Route::new(Method::GET, collection, Privilege::SdnAudit, move |app, _, args| list(app, kind, args)));
+        routes.push(Route::new(Method::POST, collection, Privilege::SdnAllocate, move |app, _, args| create(app, kind, args)));
+        routes.push(Route::new(Method::GET, object, Privilege::SdnAudit, move |app, _, args| read(app, kind, args)));
+        routes.push(Route::new(Method::PUT, object, Privilege::SdnAllocate, move |app, _, args| update(app, kind, args)));
+        routes.push(Route::new(Method::DELETE, object, Privilege::SdnAllocate, move |app, _, args| delete(app, kind, args)));
+    }
+    routes
+}
+
+/// Which configuration a read looks at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum View {
+    Pending,
+    Running,
+    /// Running and pending merged, with `state` per object.
+    Diff,
+}
+
+fn take_view(kind: Kind, args: &mut Args) -> View {
+    if !kind.in_running_config() {
+        return View::Pending;
+    }
+    let running = args.take_bool("running", false);
+    let pending = args.take_bool("pending", false);
+    match (pending, running) {
+        (true, _) => View::Diff,
+        (false, true) => View::Running,
+        (false, false) => View::Pending,
+    }
+}
+
+/// The objects of `kind` as the view shows them, each with its `digest`.
+fn objects(snapshot: &Snapshot, kind: Kind, view: View) -> Vec<Value> {
+    let (mut items, digest): (Vec<Value>, String) = match view {
+        View::Pending => (
+            snapshot.pending.list(kind).map(|o| o.to_api_json()).collect(),
+            snapshot.pending.digest(kind),
+        ),
+        View::Running => (
+            snapshot.running.list(kind).map(|o| o.to_api_json()).collect(),
+            snapshot.running.digest(kind),
+        ),
+        View::Diff => (
+            sdn_config::pending_view(kind, &snapshot.pending, &snapshot.running),
+            snapshot.pending.digest(kind),
+        ),
+    };
+    for item in &mut items {
+        if let Value::Object(map) = item {
+            map.insert("digest".into(), json!(digest));
+        }
+    }
+    items
+}
+
+fn config_of(snapshot: &Snapshot, view: View) -> &Config {
+    match view {
+        View::Running => &snapshot.running,
+        View::Pending | View::Diff => &snapshot.pending,
+    }
+}
+
+fn field<'a>(object: &'a Value, name: &str) -> Option<&'a str> {
+    object.get(name).and_then(Value::as_str)
+}
+
+/// For subnets: the vnet of the path must exist in the configuration looked at.
+fn require_vnet(config: &Config, vnet: &str) -> Result<(), ApiError> {
+    match config.get(Kind::Vnets, vnet) {
+        Some(_) => Ok(()),
+        None => Err(ApiError::NotFound(format!("sdn vnet '{vnet}' does not exist"))),
+    }
+}
+
+/// A subnet is addressed by its id (`ZONE-10.0.0.0-24`) or by its CIDR; returns the id.
+fn subnet_id(config: &Config, vnet: &str, given: &str) -> String {
+    config.resolve_subnet_id(vnet, given).unwrap_or_else(|| given.to_string())
+}
+
+fn list(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+    let view = take_view(kind, &mut args);
+    let type_filter = args.take_string("type");
+    let vnet = (kind == Kind::Subnets).then(|| args.take_string("vnet")).flatten();
+    args.finish()?;
+    let snapshot = app.sdn.snapshot()?;
+    if let Some(vnet) = &vnet {
+        if view != View::Diff {
+            require_vnet(config_of(&snapshot, view), vnet)?;
+        }
+    }
+    let items = objects(&snapshot, kind, view)
+        .into_iter()
+        .filter(|o| type_filter.as_deref().is_none_or(|t| field(o, "type") == Some(t)))
+        .filter(|o| vnet.as_deref().is_none_or(|v| field(o, "vnet") == Some(v)))
+        .collect();
+    Ok(Value::Array(items))
+}
+
+fn read(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+    let view = take_view(kind, &mut args);
+    let id_param = kind.id_param();
+    let given = args.take_string(id_param).unwrap_or_default();
+    let vnet = (kind == Kind::Subnets).then(|| args.take_string("vnet")).flatten();
+    args.finish()?;
+    let snapshot = app.sdn.snapshot()?;
+    let config = config_of(&snapshot, view);
+    let id = match &vnet {
+        Some(vnet) => subnet_id(config, vnet, &given),
+        None => given,
+    };
+    let missing = || ApiError::NotFound(format!("sdn {} '{id}' does not exist", id_param));
+    let found = match view {
+        View::Diff => objects(&snapshot, kind, view).into_iter().find(|o| field(o, id_param) == Some(id.as_str())),
+        _ => config.get(kind, &id).map(|o| {
+            let mut value = o.to_api_json();
+            value["digest"] = json!(config.digest(kind));
+            value
+        }),
+    }
+    .ok_or_else(missing)?;
+    if let Some(vnet) = &vnet {
+        if field(&found, "vnet") != Some(vnet.as_str()) {
+            return Err(missing());
+        }
+    }
+    Ok(found)
+}
+
+fn create(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+    let token = take_lock_token(&mut args);
+    let params = args.into_rest()?;
+    app.sdn.mutate(Intent::Change { token: token.as_deref() }, |snapshot, _| {
+        if kind == Kind::Subnets {
+            if let Some(vnet) = params.get("vnet").and_then(Value::as_str) {
+                require_vnet(&snapshot.pending, vnet)?;
+            }
+        }
+        let change = snapshot.pending.plan_create(kind, &params)?;
+        Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
+    })?;
+    Ok(Value::Null)
+}
+
+/// Splits the object's id (and a subnet's vnet) off the parameters of an update or delete.
+fn target(kind: Kind, args: &mut Args) -> (String, Option<String>) {
+    let id = args.take_string(kind.id_param()).unwrap_or_default();
+    let vnet = (kind == Kind::Subnets).then(|| args.take_string("vnet")).flatten();
+    (id, vnet)
+}
+
+/// Resolves the object an update or delete addresses in the pending configuration.
+fn resolve(snapshot: &Snapshot, kind: Kind, id: &str, vnet: Option<&str>) -> Result<String, ApiError> {
+    let Some(vnet) = vnet else { return Ok(id.to_string()) };
+    require_vnet(&snapshot.pending, vnet)?;
+    let id = subnet_id(&snapshot.pending, vnet, id);
+    let belongs = snapshot.pending.get(kind, &id).is_some_and(|o| o.get_str("vnet") == Some(vnet));
+    if belongs {
+        Ok(id)
+    } else {
+        Err(ApiError::NotFound(format!("sdn subnet '{id}' does not exist in vnet '{vnet}'")))
+    }
+}
+
+fn update(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+    let token = take_lock_token(&mut args);
+    let (id, vnet) = target(kind, &mut args);
+    let params: Map<String, Value> = args.into_rest()?;
+    app.sdn.mutate(Intent::Change { token: token.as_deref() }, |snapshot, _| {
+        let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
+        let change = snapshot.pending.plan_update(kind, &id, &params)?;
+        Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
+    })?;
+    Ok(Value::Null)
+}
+
+fn delete(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+    let token = take_lock_token(&mut args);
+    let (id, vnet) = target(kind, &mut args);
+    args.finish()?;
+    app.sdn.mutate(Intent::Change { token: token.as_deref() }, |snapshot, _| {
+        let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
+        let change = snapshot.pending.plan_delete(kind, &id)?;
+        Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
+    })?;
+    Ok(Value::Null)
+}

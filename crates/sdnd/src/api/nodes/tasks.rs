@@ -1,0 +1,49 @@
+//! `/nodes/{node}/tasks/{upid}/status` and `.../log`.
+
+use hyper::Method;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::auth::{Caller, Privilege};
+use crate::http::params::Args;
+use crate::http::reply::ApiError;
+use crate::http::router::Route;
+use crate::sdn::keys;
+use crate::tasks::{TaskRecord, Upid};
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(Method::GET, "/nodes/{node}/tasks/{upid}/status", Privilege::SdnAudit, status),
+        Route::new(Method::GET, "/nodes/{node}/tasks/{upid}/log", Privilege::SdnAudit, log),
+    ]
+}
+
+/// Reads the task the path names; the node in the path must be the UPID's.
+fn task(app: &App, args: &mut Args) -> Result<(Upid, TaskRecord), ApiError> {
+    let node = args.take_string("node").unwrap_or_default();
+    let text = args.take_string("upid").unwrap_or_default();
+    let upid: Upid = text.parse().map_err(|err: String| ApiError::param("upid", err))?;
+    if upid.node != node {
+        return Err(ApiError::param("upid", format!("task belongs to node '{}', not '{node}'", upid.node)));
+    }
+    let entry = app.store.get(&keys::task(&text))?.ok_or_else(|| ApiError::NotFound(format!("no such task '{text}'")))?;
+    let record = serde_json::from_slice(&entry.value)
+        .map_err(|err| ApiError::Internal(format!("task record of '{text}' is unreadable: {err}")))?;
+    Ok((upid, record))
+}
+
+fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
+    let found = task(app, &mut args);
+    args.finish()?;
+    let (upid, record) = found?;
+    Ok(record.status_json(&upid))
+}
+
+fn log(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
+    let found = task(app, &mut args);
+    let start = args.take_u64("start", 0, u64::from(u32::MAX)).unwrap_or(0);
+    let limit = args.take_u64("limit", 0, u64::from(u32::MAX)).unwrap_or(50);
+    args.finish()?;
+    let (_, record) = found?;
+    Ok(record.log_json(start as usize, limit as usize))
+}

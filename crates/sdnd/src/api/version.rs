@@ -1,0 +1,18 @@
+//! `GET /version`: clients call it first to test their credentials.
+
+use hyper::Method;
+use serde_json::json;
+
+use crate::auth::Privilege;
+use crate::http::router::Route;
+
+pub fn route() -> Route {
+    Route::new(Method::GET, "/version", Privilege::Authenticated, |_, _, args| {
+        args.finish()?;
+        Ok(json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "release": env!("CARGO_PKG_VERSION"),
+            "repoid": option_env!("SDND_REPOID").unwrap_or("sdnd"),
+        }))
+    })
+}

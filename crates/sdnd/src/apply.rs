@@ -1,0 +1,147 @@
+//! The apply task: created in the same transaction as the new running version, finished once
+//! every node has reported that version (or failed, or the timeout passed).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sdn_store::{Op, Store, Txn};
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::sdn::keys;
+use crate::tasks::{TaskRecord, Upid};
+
+/// What a node agent reports about itself (also its registration: `version` 0 before its
+/// first apply).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeReport {
+    pub node: String,
+    /// The running version this node last applied successfully.
+    pub version: u64,
+    /// The version of its last attempt (equal to `version` unless that attempt failed).
+    pub attempted: u64,
+    /// When it last attempted (epoch seconds).
+    pub time: i64,
+    /// Why the last attempt failed, if it did.
+    pub error: Option<String>,
+}
+
+impl NodeReport {
+    /// Whether this node is done with `version`: applied it (or a newer one), or failed trying.
+    fn outcome(&self, version: u64) -> Option<Result<(), &str>> {
+        if self.version >= version {
+            Some(Ok(()))
+        } else if self.attempted >= version {
+            Some(Err(self.error.as_deref().unwrap_or("unknown error")))
+        } else {
+            None
+        }
+    }
+}
+
+/// Builds the UPID and the task record's store write for a new apply of `version`.
+pub fn start_task(app: &App, caller: &Caller, version: u64) -> (Upid, Op) {
+    let upid = Upid {
+        node: app.node.clone(),
+        pid: std::process::id(),
+        pstart: app.pstart,
+        starttime: crate::now(),
+        task_type: "reloadnetworkall".into(),
+        id: version.to_string(),
+        user: caller.auth_id(),
+    };
+    let record = TaskRecord::start(&upid, format!("applying SDN configuration version {version}"));
+    let op = Op::Put { key: keys::task(&upid.to_string()), value: encode(&record) };
+    (upid, op)
+}
+
+fn encode(record: &TaskRecord) -> Vec<u8> {
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+/// Follows the apply task of `version` on a background thread until it can be finished.
+pub fn watch_task(app: &App, upid: Upid, version: u64) {
+    let store = app.store.clone();
+    let timeout = app.apply_timeout;
+    let spawned = std::thread::Builder::new()
+        .name("apply-task".into())
+        .spawn(move || finish_task(store, upid, version, timeout));
+    if let Err(err) = spawned {
+        tracing::error!("could not start the apply task watcher: {err}");
+    }
+}
+
+/// Restarts the watchers of this node's tasks that were still running when it stopped.
+pub fn resume_tasks(app: &App) {
+    let Ok((entries, _)) = app.store.list("tasks/") else { return };
+    for entry in entries {
+        let Ok(record) = serde_json::from_slice::<TaskRecord>(&entry.value) else { continue };
+        let Ok(upid) = record.upid.parse::<Upid>() else { continue };
+        if record.exitstatus.is_none() && upid.node == app.node {
+            let version = upid.id.parse().unwrap_or(0);
+            watch_task(app, upid, version);
+        }
+    }
+}
+
+/// The nodes an apply waits for: every registered node agent.
+fn reports(store: &dyn Store) -> BTreeMap<String, NodeReport> {
+    let Ok((entries, _)) = store.list(keys::NODES_PREFIX) else { return BTreeMap::new() };
+    entries
+        .iter()
+        .filter_map(|entry| serde_json::from_slice::<NodeReport>(&entry.value).ok())
+        .map(|report| (report.node.clone(), report))
+        .collect()
+}
+
+fn finish_task(store: Arc<dyn Store>, upid: Upid, version: u64, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let mut revision = 0;
+    let outcome = loop {
+        let nodes = reports(store.as_ref());
+        let done = nodes.values().all(|r| r.outcome(version).is_some());
+        if done || Instant::now() >= deadline {
+            break nodes;
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match store.wait_for_change(keys::NODES_PREFIX, revision, remaining.min(Duration::from_secs(5))) {
+            Ok(rev) => revision = rev,
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    };
+
+    let key = keys::task(&upid.to_string());
+    let mut record = match store.get(&key) {
+        Ok(Some(entry)) => serde_json::from_slice(&entry.value).unwrap_or_else(|_| TaskRecord::start(&upid, String::new())),
+        _ => TaskRecord::start(&upid, String::new()),
+    };
+    let mut failed = Vec::new();
+    if outcome.is_empty() {
+        record.log.push("no node agent is registered; nodes render this version when their agent starts".into());
+    }
+    for (node, report) in &outcome {
+        let line = match report.outcome(version) {
+            Some(Ok(())) => format!("{node}: applied version {}", report.version),
+            Some(Err(error)) => {
+                failed.push(node.clone());
+                format!("{node}: failed to apply version {version}: {error}")
+            }
+            None => {
+                failed.push(node.clone());
+                format!("{node}: did not report version {version} within {}s", timeout.as_secs())
+            }
+        };
+        record.log.push(line);
+    }
+    record.exitstatus = Some(if failed.is_empty() {
+        "OK".to_string()
+    } else {
+        format!("{} node(s) did not apply version {version}: {}", failed.len(), failed.join(", "))
+    });
+    record.endtime = Some(crate::now());
+    if let Err(err) = store.commit(Txn::new().put(key, encode(&record))) {
+        tracing::error!("could not record the end of task {upid}: {err}");
+    }
+}

@@ -1,0 +1,184 @@
+//! HTTPS front: TLS, the two API prefixes, parameter decoding, authentication and dispatch.
+
+pub mod params;
+pub mod reply;
+pub mod router;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{Map, Value};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::app::App;
+use crate::auth;
+use params::{Args, MAX_BODY_BYTES};
+use reply::{render, ApiError, Body, Format};
+use router::{Lookup, Router};
+
+/// Serves the API on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: Arc<App>, router: Arc<Router>) {
+    let acceptor = TlsAcceptor::from(tls);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::warn!("accept failed: {err}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let router = router.clone();
+        tokio::spawn(async move {
+            let tls_stream = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(err)) => {
+                    tracing::debug!("TLS handshake with {peer} failed: {err}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = hyper::service::service_fn(move |req| {
+                let app = app.clone();
+                let router = router.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(app, router, peer, req).await) }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(err) = builder.serve_connection(TokioIo::new(tls_stream), service).await {
+                tracing::debug!("connection from {peer} ended: {err}");
+            }
+        });
+    }
+}
+
+async fn handle(app: Arc<App>, router: Arc<Router>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let (format, rest) = if let Some(rest) = path.strip_prefix("/api2/json") {
+        (Format::Json, rest)
+    } else if let Some(rest) = path.strip_prefix("/api2/extjs") {
+        (Format::Extjs, rest)
+    } else {
+        return render(Format::Json, Err(ApiError::NotFound(format!("no such path '{path}' (the API lives under /api2/json)"))));
+    };
+    if !rest.is_empty() && !rest.starts_with('/') {
+        return render(format, Err(ApiError::NotFound(format!("no such path '{path}'"))));
+    }
+    let outcome = dispatch(&app, &router, peer, req, rest.to_string()).await;
+    render(format, outcome)
+}
+
+async fn dispatch(
+    app: &Arc<App>,
+    router: &Arc<Router>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    path: String,
+) -> Result<Value, ApiError> {
+    let method = req.method().clone();
+    let decoded: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode(s).ok_or_else(|| ApiError::NotFound(format!("malformed path '{path}'"))))
+        .collect::<Result<_, _>>()?;
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    let (route, captured) = match router.lookup(&method, &segments) {
+        Lookup::Found(route, captured) => (route, captured),
+        Lookup::NotFound => return Err(ApiError::NotFound(format!("no such path '{path}'"))),
+        Lookup::WrongMethod => {
+            return Err(ApiError::MethodNotAllowed(format!("Method '{method} {path}' not implemented")))
+        }
+    };
+
+    let credentials = auth::Credentials::from_headers(req.headers());
+    let content_type = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let body = read_body(req.into_body()).await?;
+
+    let mut values = Map::new();
+    params::decode_form(query.as_bytes(), &mut values)?;
+    if method == Method::POST || method == Method::PUT {
+        if content_type.starts_with("application/json") {
+            params::decode_json(&body, &mut values)?;
+        } else {
+            params::decode_form(&body, &mut values)?;
+        }
+    }
+    for (name, value) in captured {
+        match values.get(&name) {
+            Some(given) if given != &value => {
+                return Err(ApiError::param(&name, "the value in the path and the parameter differ"));
+            }
+            _ => {
+                values.insert(name, value);
+            }
+        }
+    }
+
+    let app = app.clone();
+    let handler = route.handler.clone();
+    let privilege = route.privilege;
+    tokio::task::spawn_blocking(move || {
+        let caller = app.auth.authenticate(&credentials, peer)?;
+        app.auth.authorize(&caller, privilege)?;
+        handler(&app, &caller, Args::new(values))
+    })
+    .await
+    .map_err(|err| ApiError::Internal(format!("request handler failed: {err}")))?
+}
+
+async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::param(
+            "body",
+            format!("request body too large (at most {MAX_BODY_BYTES} bytes)"),
+        )),
+        Err(err) => Err(ApiError::param("body", format!("could not read the request body: {err}"))),
+    }
+}
+
+/// Decodes `%XX` escapes of one path segment; `None` if the result is not UTF-8.
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn decodes_escaped_segments() {
+        assert_eq!(percent_decode("10.0.0.0%2F24").as_deref(), Some("10.0.0.0/24"));
+        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
+        assert_eq!(percent_decode("bad%zz"), None);
+        assert_eq!(percent_decode("%ff"), None);
+        assert_eq!(percent_decode("trailing%2").as_deref(), Some("trailing%2"));
+    }
+}

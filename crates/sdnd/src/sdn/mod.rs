@@ -1,0 +1,278 @@
+//! The SDN state service: a cached view of the pending and running configuration, kept
+//! current against the store, and the single transactional write path every change uses.
+
+pub mod keys;
+pub mod lock;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sdn_config::{Change, Config, Kind, SdnObject};
+use sdn_store::{Commit, Entry, Op, Revision, Store, Txn};
+
+use crate::http::reply::ApiError;
+use lock::{Intent, LockRecord};
+
+/// A consistent view of the configuration at one point in time. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Snapshot {
+    pub pending: Arc<Config>,
+    pub running: Arc<Config>,
+    /// 0 when nothing was ever applied.
+    pub running_version: u64,
+    pending_rev: Revision,
+    running_rev: Revision,
+}
+
+/// How a planned write changes the lock entry (`None` in [`Mutation::lock`]: not at all).
+#[derive(Debug, Clone)]
+pub enum LockUpdate {
+    Set(LockRecord),
+    Remove,
+}
+
+/// A planned write, built by a handler from a snapshot and committed by [`Sdn::mutate`].
+#[derive(Default)]
+pub struct Mutation {
+    /// Changes to single pending objects.
+    pub changes: Vec<Change>,
+    /// Replaces the whole pending configuration (rollback, import).
+    pub replace_pending: Option<Config>,
+    /// A new running configuration: its version and exact JSON text.
+    pub running: Option<(u64, Vec<u8>)>,
+    pub lock: Option<LockUpdate>,
+    /// Further entries written in the same transaction (task records).
+    pub extra: Vec<Op>,
+}
+
+/// How often a transaction is retried when another writer (another node, or a CLI) got in
+/// between our read and our commit.
+const MAX_ATTEMPTS: usize = 5;
+
+pub struct Sdn {
+    store: Arc<dyn Store>,
+    cache: Mutex<Snapshot>,
+    /// Serializes this process's writers, so that they queue instead of failing guards.
+    writer: Mutex<()>,
+}
+
+fn lock_mutex<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock can't leave the snapshot half-updated (it is replaced
+    // whole), so poisoning carries no meaning here.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Sdn {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store, cache: Mutex::new(Snapshot::default()), writer: Mutex::new(()) }
+    }
+
+    /// The current configuration, reloaded from the store only if someone else changed it.
+    pub fn snapshot(&self) -> Result<Snapshot, ApiError> {
+        let cached = lock_mutex(&self.cache).clone();
+        let pending_rev = mod_revision(self.store.get(keys::PENDING_MARK)?);
+        let running_rev = mod_revision(self.store.get(keys::RUNNING_VERSION)?);
+        // Revision 0 (never written) matches the empty default snapshot, which is right.
+        if pending_rev == cached.pending_rev && running_rev == cached.running_rev {
+            return Ok(cached);
+        }
+        let mut snapshot = cached;
+        if pending_rev != snapshot.pending_rev {
+            let (pending, rev) = self.load_pending()?;
+            snapshot.pending = Arc::new(pending);
+            snapshot.pending_rev = rev;
+        }
+        if running_rev != snapshot.running_rev {
+            let (running, version, rev) = self.load_running()?;
+            snapshot.running = Arc::new(running);
+            snapshot.running_version = version;
+            snapshot.running_rev = rev;
+        }
+        *lock_mutex(&self.cache) = snapshot.clone();
+        Ok(snapshot)
+    }
+
+    fn load_pending(&self) -> Result<(Config, Revision), ApiError> {
+        let (entries, _) = self.store.list(keys::PENDING_PREFIX)?;
+        let mut config = Config::default();
+        let mut mark = 0;
+        for entry in entries {
+            if entry.key == keys::PENDING_MARK {
+                mark = entry.mod_revision;
+                continue;
+            }
+            let Some(kind) = entry
+                .key
+                .strip_prefix(keys::PENDING_PREFIX)
+                .and_then(|rest| rest.split('/').next())
+                .and_then(Kind::from_path_segment)
+            else {
+                return Err(ApiError::Internal(format!("unexpected store entry '{}'", entry.key)));
+            };
+            let object = SdnObject::from_store_bytes(kind, &entry.value).map_err(|err| {
+                ApiError::Internal(format!("store entry '{}' is unreadable: {err}", entry.key))
+            })?;
+            config.insert(object);
+        }
+        Ok((config, mark))
+    }
+
+    fn load_running(&self) -> Result<(Config, u64, Revision), ApiError> {
+        let (entries, _) = self.store.list(keys::RUNNING_PREFIX)?;
+        let mut config = None;
+        let mut rev = 0;
+        for entry in entries {
+            if entry.key == keys::RUNNING_VERSION {
+                rev = entry.mod_revision;
+            } else if entry.key == keys::RUNNING_CONFIG {
+                config = Some(parse_running(&entry.value)?);
+            }
+        }
+        match config {
+            Some((version, config)) => Ok((config, version, rev)),
+            None => Ok((Config::default(), 0, rev)),
+        }
+    }
+
+    /// The exact `.running-config` text, if anything was ever applied.
+    pub fn running_config_text(&self) -> Result<Option<Vec<u8>>, ApiError> {
+        Ok(self.store.get(keys::RUNNING_CONFIG)?.map(|e| e.value))
+    }
+
+    /// The lock entry as stored (possibly expired).
+    pub fn lock_record(&self) -> Result<(Option<LockRecord>, Revision), ApiError> {
+        let entry = self.store.get(keys::LOCK)?;
+        let revision = mod_revision(entry.clone());
+        let record = match entry {
+            None => None,
+            Some(entry) => Some(serde_json::from_slice(&entry.value).map_err(|err| {
+                ApiError::Internal(format!("the stored lock entry is unreadable: {err}"))
+            })?),
+        };
+        Ok((record, revision))
+    }
+
+    /// The one write path: admits `intent` under the lock rule, lets `plan` build the write from
+    /// a current snapshot, and commits it in one transaction guarded on the lock entry and the
+    /// configuration being exactly what was checked.
+    pub fn mutate<T>(
+        &self,
+        intent: Intent<'_>,
+        mut plan: impl FnMut(&Snapshot, Option<&LockRecord>) -> Result<(Mutation, T), ApiError>,
+    ) -> Result<T, ApiError> {
+        let _writer = lock_mutex(&self.writer);
+        for _ in 0..MAX_ATTEMPTS {
+            let snapshot = self.snapshot()?;
+            let (lock, lock_rev) = self.lock_record()?;
+            let now = crate::now();
+            lock::admit(intent, lock.as_ref(), now)?;
+            let live_lock = lock.as_ref().filter(|l| !l.is_expired(now));
+            let (mutation, result) = plan(&snapshot, live_lock)?;
+
+            let mut txn = Txn::new()
+                .unchanged(keys::LOCK, lock_rev)
+                .unchanged(keys::PENDING_MARK, snapshot.pending_rev)
+                .unchanged(keys::RUNNING_VERSION, snapshot.running_rev);
+            let touches_pending = !mutation.changes.is_empty() || mutation.replace_pending.is_some();
+            if let Some(config) = &mutation.replace_pending {
+                txn = txn.delete_prefix(keys::PENDING_PREFIX);
+                for kind in Kind::ALL {
+                    for object in config.list(kind) {
+                        txn = txn.put(keys::object(kind, object.id()), object.to_store_bytes());
+                    }
+                }
+            }
+            for change in &mutation.changes {
+                let key = keys::object(change.kind, &change.id);
+                txn = match &change.object {
+                    Some(object) => txn.put(key, object.to_store_bytes()),
+                    None => txn.delete(key),
+                };
+            }
+            if touches_pending {
+                txn = txn.put(keys::PENDING_MARK, Vec::new());
+            }
+            if let Some((version, text)) = &mutation.running {
+                txn = txn.put(keys::RUNNING_CONFIG, text.clone()).put(keys::RUNNING_VERSION, version.to_string());
+            }
+            match &mutation.lock {
+                Some(LockUpdate::Set(record)) => {
+                    let value = serde_json::to_vec(record).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    txn = txn.put(keys::LOCK, value);
+                }
+                Some(LockUpdate::Remove) => txn = txn.delete(keys::LOCK),
+                // An expired lock is cleaned up by the next write that passes by.
+                None if lock.is_some() && live_lock.is_none() => txn = txn.delete(keys::LOCK),
+                None => {}
+            }
+            txn.ops.extend(mutation.extra);
+
+            match self.store.commit(txn)? {
+                Commit::GuardFailed => continue,
+                Commit::Committed(revision) => {
+                    self.after_commit(snapshot, mutation.changes, mutation.replace_pending, mutation.running.is_some(), touches_pending, revision);
+                    return Ok(result);
+                }
+            }
+        }
+        Err(ApiError::Conflict(
+            "the SDN configuration kept changing concurrently; nothing was written, please retry".into(),
+        ))
+    }
+
+    /// Brings the cache up to the state just committed without reading it back.
+    fn after_commit(
+        &self,
+        mut snapshot: Snapshot,
+        changes: Vec<Change>,
+        replace_pending: Option<Config>,
+        running_changed: bool,
+        touches_pending: bool,
+        revision: Revision,
+    ) {
+        if let Some(config) = replace_pending {
+            snapshot.pending = Arc::new(config);
+        }
+        if !changes.is_empty() {
+            let pending = Arc::make_mut(&mut snapshot.pending);
+            for change in changes {
+                pending.apply(change);
+            }
+        }
+        if touches_pending {
+            snapshot.pending_rev = revision;
+        }
+        if running_changed {
+            // Re-read on next use: parsing it here would cost the writer for every reader.
+            snapshot.running_rev = u64::MAX;
+        }
+        let mut cache = lock_mutex(&self.cache);
+        *cache = snapshot;
+    }
+}
+
+fn mod_revision(entry: Option<Entry>) -> Revision {
+    entry.map_or(0, |e| e.mod_revision)
+}
+
+impl Sdn {
+    /// Creates the built-in `pve` IPAM if it is missing, as the reference always has it.
+    pub fn ensure_builtin_ipam(&self) -> Result<(), ApiError> {
+        if self.snapshot()?.pending.get(Kind::Ipams, "pve").is_some() {
+            return Ok(());
+        }
+        let params: sdn_config::Params =
+            [("ipam", "pve"), ("type", "pve")].into_iter().map(|(k, v)| (k.to_string(), v.into())).collect();
+        self.mutate(Intent::Change { token: None }, |snapshot, _| {
+            let change = snapshot.pending.plan_create(Kind::Ipams, &params)?;
+            Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
+        })
+    }
+}
+
+/// Parses stored `.running-config` text.
+pub fn parse_running(text: &[u8]) -> Result<(u64, Config), ApiError> {
+    let json: serde_json::Value = serde_json::from_slice(text)
+        .map_err(|err| ApiError::Internal(format!("the running configuration is not valid JSON: {err}")))?;
+    Config::from_running_config(&json)
+        .map_err(|err| ApiError::Internal(format!("the running configuration is invalid: {err}")))
+}
