@@ -324,14 +324,20 @@ impl Config {
                     None
                 }
             },
-            // A missing or malformed vnet is reported by the schema check.
-            _ => None,
+            Some(_) => {
+                errors.add("vnet", "type check ('string') failed");
+                None
+            }
+            None => {
+                errors.add("vnet", MISSING);
+                None
+            }
         };
         match (cidr, zone) {
             (Some(c), Some(z)) => Ok(SubnetId::new(z, c).to_string()),
             _ => {
                 if errors.is_empty() {
-                    errors.add("vnet", MISSING);
+                    errors.add("vnet", format!("vnet of subnet {raw} has no zone"));
                 }
                 Err(errors)
             }
@@ -380,7 +386,14 @@ impl Config {
                 _ => {}
             }
             if k == kind.id_param() {
-                if v.as_str() != Some(id) {
+                let given = v.as_str().unwrap_or_default();
+                let same = given == id
+                    || (kind == Kind::Subnets
+                        && old
+                            .get_str("vnet")
+                            .and_then(|vnet| self.resolve_subnet_id(vnet, given))
+                            .is_some_and(|resolved| resolved == id));
+                if !same {
                     errors.add(
                         k.as_str(),
                         format!("does not match the {} being updated ('{id}')", kind.noun()),

@@ -63,10 +63,12 @@ pub(crate) fn parse(kind: Kind, text: &str) -> Result<Vec<SdnObject>, ConfigErro
     let mut objects = Vec::new();
     let mut seen = BTreeSet::new();
     // Like the reference: lines are split on '\n' and comment lines are skipped everywhere.
+    // Whitespace-only lines are dropped too: the reference ignores them (with a warning).
     let mut lines = text
         .split('\n')
         .enumerate()
         .filter(|(_, l)| !l.trim_start().starts_with('#'))
+        .filter(|(_, l)| l.is_empty() || !l.trim().is_empty())
         .peekable();
     while let Some((lineno, line)) = lines.next() {
         if line.is_empty() {

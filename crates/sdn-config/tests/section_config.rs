@@ -198,7 +198,7 @@ fn new_objects_are_appended_and_deleted_ones_leave_the_rest_in_place() {
 
 #[test]
 fn reader_accepts_what_the_reference_reader_accepts() {
-    let text = "# comment\nsimple: s1\n\tipam pve\n  # indented comment\n\nVLAN:   v1  \n   bridge    vmbr0   \n\tbridge-disable-mac-learning\n\n\n";
+    let text = "# comment\nsimple: s1\n\tipam pve\n  # indented comment\n \t\n\nVLAN:   v1  \n   bridge    vmbr0   \n\tbridge-disable-mac-learning\n\n\n";
     let objs = Config::parse_section_config(Kind::Zones, text).unwrap();
     assert_eq!(objs.len(), 2);
     assert_eq!(objs[1].type_name(), "vlan");
