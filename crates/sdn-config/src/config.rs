@@ -420,6 +420,13 @@ impl Config {
                 }
             }
         }
+        if params
+            .get("delete")
+            .and_then(Json::as_str)
+            .is_some_and(|d| d.len() > 4096)
+        {
+            errors.add("delete", "value may only be 4096 characters long");
+        }
         let delete: Vec<String> = match params.get("delete") {
             None => Vec::new(),
             Some(Json::String(s)) => net::split_list(s).map(str::to_string).collect(),
@@ -508,6 +515,23 @@ impl Config {
                 object: None,
             }),
         }
+    }
+
+    /// Checks every cross-object rule over the whole configuration, e.g. after importing files
+    /// or a running config (which are only checked object by object). Errors are keyed
+    /// `KIND.ID.FIELD` (`vnets.v1.tag`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut all = FieldErrors::new();
+        for kind in Kind::ALL {
+            for obj in self.list(kind) {
+                if let Err(ConfigError::Invalid(e)) = self.check_rules(obj, None) {
+                    for (field, msg) in e.0 {
+                        all.add(format!("{kind}.{}.{field}", obj.id()), msg);
+                    }
+                }
+            }
+        }
+        all.into_result()
     }
 
     fn check_rules(&self, new: &SdnObject, old: Option<&SdnObject>) -> Result<(), ConfigError> {

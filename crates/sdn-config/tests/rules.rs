@@ -725,6 +725,12 @@ fn update_semantics() {
     assert!(field_err(r, "delete").contains("no such option"));
     let r = c.plan_update(Kind::Zones, "vlan1", &params(json!({"bridge": ""})));
     assert_eq!(field_err(r, "bridge"), MISSING);
+    let r = c.plan_update(
+        Kind::Zones,
+        "vlan1",
+        &params(json!({"delete": "mtu,".repeat(1000)})),
+    );
+    assert!(field_err(r, "delete").contains("4096"));
     // delete as array and as comma list; empty value unsets.
     update(&mut c, Kind::Zones, "vlan1", json!({"delete": ["mtu"]}));
     assert!(c.get(Kind::Zones, "vlan1").unwrap().get("mtu").is_none());

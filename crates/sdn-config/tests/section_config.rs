@@ -240,3 +240,23 @@ fn errors_name_section_and_property() {
     let e = errors(Kind::Subnets, "subnet: z1-10.0.0.0/24\n\tvnet v1\n");
     assert!(e.contains_key("z1-10.0.0.0/24.subnet"), "{e:?}");
 }
+
+#[test]
+fn validate_checks_cross_object_rules_of_imported_files() {
+    let cfg = load();
+    cfg.validate().unwrap_or_else(|e| panic!("{e}"));
+    // Files from elsewhere may break rules the API would have enforced.
+    let mut bad = load();
+    let vnets = "vnet: v1\n\tzone simple1\n\ttag 5\n\nvnet: v2\n\tzone nozone\n\n";
+    for o in Config::parse_section_config(Kind::Vnets, vnets).unwrap() {
+        bad.insert(o);
+    }
+    match bad.validate() {
+        Err(ConfigError::Invalid(e)) => {
+            assert!(e.get("vnets.v1.tag").is_some(), "{e}");
+            assert!(e.get("vnets.v2.zone").is_some(), "{e}");
+            assert!(e.get("subnets.simple1-10.0.0.0-24.vnet").is_none(), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
