@@ -728,7 +728,7 @@ fn update_semantics() {
     let r = c.plan_update(
         Kind::Zones,
         "vlan1",
-        &params(json!({"delete": "mtu,".repeat(1000)})),
+        &params(json!({"delete": "mtu,".repeat(2000)})),
     );
     assert!(field_err(r, "delete").contains("4096"));
     // delete as array and as comma list; empty value unsets.
