@@ -124,7 +124,7 @@ impl Config {
         self.get(Kind::Subnets, &id).map(|_| id)
     }
 
-    /// The running config's fabrics section, if one was loaded.
+    /// The running config's fabrics section, if a non-empty one was loaded.
     pub fn fabrics(&self) -> Option<&Map<String, Json>> {
         self.fabrics.as_ref()
     }
@@ -813,9 +813,13 @@ impl Config {
             section.insert("ids".into(), Json::Object(ids));
             root.insert(kind.path_segment().into(), Json::Object(section));
         }
-        if let Some(f) = &self.fabrics {
-            root.insert("fabrics".into(), Json::Object(f.clone()));
-        }
+        // The reference always writes a fabrics section, empty when no fabric is configured.
+        let fabrics = self.fabrics.clone().unwrap_or_else(|| {
+            let mut empty = Map::new();
+            empty.insert("ids".into(), Json::Object(Map::new()));
+            empty
+        });
+        root.insert("fabrics".into(), Json::Object(fabrics));
         Json::Object(root)
     }
 
@@ -884,7 +888,14 @@ impl Config {
             }
         }
         match root.get("fabrics") {
-            Some(Json::Object(f)) => cfg.fabrics = Some(f.clone()),
+            Some(Json::Object(f)) => {
+                let empty = f.is_empty()
+                    || (f.len() == 1
+                        && f.get("ids")
+                            .and_then(Json::as_object)
+                            .is_some_and(Map::is_empty));
+                cfg.fabrics = (!empty).then(|| f.clone());
+            }
             None | Some(Json::Null) => {}
             Some(_) => errors.add("fabrics", "must be an object"),
         }
