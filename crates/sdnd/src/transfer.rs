@@ -28,6 +28,13 @@ pub fn import(sdn: &Sdn, dir: &Path) -> Result<String, String> {
             config.insert(object);
         }
     }
+    // The reference always has its built-in IPAM, whether ipams.cfg names it or not.
+    if config.get(Kind::Ipams, "pve").is_none() {
+        let builtin = sdn_config::SdnObject::from_values(Kind::Ipams, "pve", "pve", &Default::default())
+            .map_err(|err| err.to_string())?;
+        config.insert(builtin);
+    }
+    config.validate().map_err(|err| format!("{}: the files don't form a valid configuration: {err}", dir.display()))?;
     let running_path = dir.join(RUNNING_FILE);
     let running = match std::fs::read(&running_path) {
         Ok(text) => {

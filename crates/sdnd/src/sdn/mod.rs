@@ -222,31 +222,40 @@ impl Sdn {
     /// Brings the cache up to the state just committed without reading it back.
     fn after_commit(
         &self,
-        mut snapshot: Snapshot,
+        snapshot: Snapshot,
         changes: Vec<Change>,
         replace_pending: Option<Config>,
         running_changed: bool,
         touches_pending: bool,
         revision: Revision,
     ) {
+        let mut cache = lock_mutex(&self.cache);
+        // Writers are serialized, so the cache still holds the snapshot we planned against.
+        // Dropping our copy first leaves the cache's the only handle, so the changes below
+        // apply in place instead of cloning the whole configuration.
+        let mut updated = std::mem::take(&mut *cache);
+        if updated.pending_rev != snapshot.pending_rev || updated.running_rev != snapshot.running_rev {
+            updated = snapshot;
+        } else {
+            drop(snapshot);
+        }
         if let Some(config) = replace_pending {
-            snapshot.pending = Arc::new(config);
+            updated.pending = Arc::new(config);
         }
         if !changes.is_empty() {
-            let pending = Arc::make_mut(&mut snapshot.pending);
+            let pending = Arc::make_mut(&mut updated.pending);
             for change in changes {
                 pending.apply(change);
             }
         }
         if touches_pending {
-            snapshot.pending_rev = revision;
+            updated.pending_rev = revision;
         }
         if running_changed {
             // Re-read on next use: parsing it here would cost the writer for every reader.
-            snapshot.running_rev = u64::MAX;
+            updated.running_rev = u64::MAX;
         }
-        let mut cache = lock_mutex(&self.cache);
-        *cache = snapshot;
+        *cache = updated;
     }
 }
 

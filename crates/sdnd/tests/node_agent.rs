@@ -1,0 +1,57 @@
+//! The node agent: apply renders this node's files and reports; dry-run diffs against them;
+//! a failing reload fails the apply task and names the node.
+
+mod common;
+
+use common::{node_dir, Server};
+
+const SDN: &str = "/api2/json/cluster/sdn";
+
+#[test]
+fn apply_renders_node_files_and_dry_run_diffs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let client = server.client("agent");
+    let files = node_dir(dir.path());
+
+    client.post(&format!("{SDN}/zones"), &[("zone", "zvlan"), ("type", "vlan"), ("bridge", "vmbr0")]).ok();
+    client.post(&format!("{SDN}/vnets"), &[("vnet", "vnet1"), ("zone", "zvlan"), ("tag", "100")]).ok();
+
+    let dry = client.get(&format!("{SDN}/dry-run"), &[("node", "testnode")]).ok();
+    let diff = dry["interfaces-diff"].as_str().expect("a pending vnet changes the interfaces file");
+    assert!(diff.contains("+auto vnet1"), "{diff}");
+    client.get(&format!("{SDN}/dry-run"), &[("node", "nosuchnode")]).expect(404);
+    client.get(&format!("{SDN}/dry-run"), &[]).expect(400);
+
+    let upid = client.put(SDN, &[]).ok();
+    assert_eq!(client.wait_task(upid.as_str().unwrap()), "OK");
+    let rendered = std::fs::read_to_string(files.join("sdn")).expect("the agent wrote the interfaces file");
+    assert!(rendered.contains("auto vnet1"), "{rendered}");
+    let log = client.get(&format!("/api2/json/nodes/testnode/tasks/{}/log", upid.as_str().unwrap()), &[]).ok();
+    assert!(log.to_string().contains("testnode: applied version 1"), "{log}");
+
+    let status = client.get("/api2/json/nodes/testnode/sdn", &[]).ok();
+    assert_eq!(status["version"], 1);
+    assert_eq!(status["status"], "available");
+
+    // Nothing pending any more: the dry-run shows no difference.
+    let dry = client.get(&format!("{SDN}/dry-run"), &[("node", "testnode")]).ok();
+    assert!(dry["interfaces-diff"].is_null(), "{dry}");
+}
+
+#[test]
+fn a_failing_reload_fails_the_task_and_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--reload-interfaces", "echo reload refused >&2; exit 3"]);
+    let client = server.client("agent");
+    client.post(&format!("{SDN}/zones"), &[("zone", "zs"), ("type", "simple")]).ok();
+    let upid = client.put(SDN, &[]).ok();
+    let exit = client.wait_task(upid.as_str().unwrap());
+    assert!(exit.contains("testnode"), "{exit}");
+    let log = client.get(&format!("/api2/json/nodes/testnode/tasks/{}/log", upid.as_str().unwrap()), &[]).ok();
+    assert!(log.to_string().contains("reload refused"), "{log}");
+    let status = client.get("/api2/json/nodes/testnode/sdn", &[]).ok();
+    assert_eq!(status["status"], "error");
+    // Still serving.
+    client.get(&format!("{SDN}/zones"), &[]).ok();
+}
