@@ -8,6 +8,7 @@ mod auth;
 mod fsutil;
 mod http;
 mod sdn;
+mod store;
 mod tasks;
 mod tls;
 mod transfer;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use sdn_store::{SqliteStore, Store};
+use store::{open_store, StoreArgs};
 
 /// Seconds since the epoch.
 pub fn now() -> i64 {
@@ -42,13 +43,6 @@ pub fn hostname() -> String {
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(clap::Args)]
-struct StoreArgs {
-    /// Directory holding the embedded store (sdnd.db) and the TLS certificate.
-    #[arg(long, default_value = "/var/lib/sdnd")]
-    data_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -147,13 +141,6 @@ enum TokenCommand {
     },
 }
 
-fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, String> {
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
-    let path = data_dir.join("sdnd.db");
-    let store = SqliteStore::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
-    Ok(Arc::new(store))
-}
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -183,23 +170,23 @@ fn run(cli: Cli) -> Result<(), String> {
                 reload_frr: agent.reload_frr,
                 facts_file: agent.node_facts,
             });
-            serve(&store.data_dir, listen, agent, cert.as_deref(), key.as_deref(), Duration::from_secs(apply_timeout))
+            serve(&store, listen, agent, cert.as_deref(), key.as_deref(), Duration::from_secs(apply_timeout))
         }
         Command::Token { command: TokenCommand::Add { userid, tokenid, store } } => {
             let user = auth::UserId::parse(&userid)?;
             let token = auth::TokenName::parse(&tokenid)?;
-            let store = open_store(&store.data_dir)?;
+            let store = open_store(&store)?;
             let secret = auth::Auth::new(store).add_token(&user, &token)?;
             println!("{user}!{}={secret}", token.as_str());
             Ok(())
         }
         Command::Import { store, from } => {
-            let sdn = sdn::Sdn::new(open_store(&store.data_dir)?);
+            let sdn = sdn::Sdn::new(open_store(&store)?);
             println!("{}", transfer::import(&sdn, &from)?);
             Ok(())
         }
         Command::Export { store, to } => {
-            let sdn = sdn::Sdn::new(open_store(&store.data_dir)?);
+            let sdn = sdn::Sdn::new(open_store(&store)?);
             println!("{}", transfer::export(&sdn, &to)?);
             Ok(())
         }
@@ -210,14 +197,15 @@ fn run(cli: Cli) -> Result<(), String> {
 }
 
 fn serve(
-    data_dir: &Path,
+    store_args: &StoreArgs,
     listen: SocketAddr,
     agent: Option<agent::AgentConfig>,
     cert: Option<&Path>,
     key: Option<&Path>,
     apply_timeout: Duration,
 ) -> Result<(), String> {
-    let store = open_store(data_dir)?;
+    let store = open_store(store_args)?;
+    let data_dir = &store_args.data_dir;
     let identity = tls::load_or_create(data_dir, cert, key)?;
     let node = agent.as_ref().map_or_else(hostname, |a| a.node.clone());
     let app = app::App::new(store.clone(), node, apply_timeout);
