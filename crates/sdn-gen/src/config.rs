@@ -67,6 +67,8 @@ pub(crate) struct RunningConfig<'a> {
     pub(crate) zones: Option<BTreeMap<String, Zone>>,
     pub(crate) vnets: Option<BTreeMap<String, Vnet>>,
     pub(crate) subnets: BTreeMap<String, Subnet>,
+    /// Subnet ids by vnet, each list ordered by id: generation looks subnets up per vnet.
+    subnets_by_vnet: BTreeMap<String, Vec<String>>,
     pub(crate) controllers: Option<BTreeMap<String, Controller>>,
     /// The raw `fabrics.ids` section; interpreted by [`crate::fabrics`].
     pub(crate) fabrics: Option<&'a serde_json::Map<String, Value>>,
@@ -211,11 +213,20 @@ impl<'a> RunningConfig<'a> {
                 ))
             }
         };
+        let subnets: BTreeMap<String, Subnet> =
+            section(root, "subnets", "subnet", parse_subnet)?.unwrap_or_default();
+        let mut subnets_by_vnet: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (id, subnet) in &subnets {
+            if let Some(vnet) = &subnet.vnet {
+                subnets_by_vnet.entry(vnet.clone()).or_default().push(id.clone());
+            }
+        }
         Ok(RunningConfig {
             version,
             zones: section(root, "zones", "zone", parse_zone)?,
             vnets: section(root, "vnets", "vnet", parse_vnet)?,
-            subnets: section(root, "subnets", "subnet", parse_subnet)?.unwrap_or_default(),
+            subnets,
+            subnets_by_vnet,
             controllers: section(root, "controllers", "controller", parse_controller)?,
             fabrics: ids(root, "fabrics")?,
         })
@@ -223,9 +234,11 @@ impl<'a> RunningConfig<'a> {
 
     /// The subnets of `vnet`, ordered by subnet id.
     pub(crate) fn vnet_subnets<'s>(&'s self, vnet: &'s str) -> impl Iterator<Item = &'s Subnet> {
-        self.subnets
-            .values()
-            .filter(move |s| s.vnet.as_deref() == Some(vnet))
+        self.subnets_by_vnet
+            .get(vnet)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.subnets.get(id))
     }
 }
 

@@ -1,6 +1,7 @@
 //! FRR configuration of the controllers (evpn, bgp, isis), their zones and vnets, following
 //! the reference's controller plugins.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::config::{BgpController, Controller, EvpnZone, Ip, IsisController, RunningConfig, Zone, ZoneKind};
@@ -316,16 +317,16 @@ fn evpn_zone(
     if is_gateway {
         // Null routes for the other zones' subnets keep traffic between zones from being
         // routed through the exit node.
-        let mut networks: Vec<(&str, IpAddr, u8)> = Vec::new();
+        let mut by_network: BTreeMap<&str, (IpAddr, u8)> = BTreeMap::new();
         for subnet in ctx.cfg.subnets.values() {
-            if subnet.vnet.is_none() || subnet.zone == zone_id {
-                continue;
-            }
-            match networks.iter_mut().find(|(text, _, _)| *text == subnet.network_text) {
-                Some(entry) => entry.2 = subnet.mask,
-                None => networks.push((&subnet.network_text, subnet.network, subnet.mask)),
+            if subnet.vnet.is_some() && subnet.zone != zone_id {
+                by_network.insert(&subnet.network_text, (subnet.network, subnet.mask));
             }
         }
+        let mut networks: Vec<(&str, IpAddr, u8)> = by_network
+            .into_iter()
+            .map(|(text, (ip, mask))| (text, ip, mask))
+            .collect();
         networks.sort_by(|a, b| int_ip(&a.1).cmp(&int_ip(&b.1)).then(a.0.cmp(b.0)));
         for (text, ip, mask) in networks {
             bgp_vrf.ip_routes.push(IpRoute {

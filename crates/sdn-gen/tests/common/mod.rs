@@ -1,0 +1,72 @@
+//! Large generated configurations, shared by the benchmark and the parser checks.
+#![allow(dead_code)]
+
+use serde_json::{json, Map, Value};
+
+use sdn_gen::NodeFacts;
+
+/// The node the large configurations are generated for.
+pub fn facts() -> NodeFacts {
+    serde_json::from_value(json!({
+        "node": "node1",
+        "route-iface": "vmbr0",
+        "route-ip": "10.0.0.1",
+        "mac": "bc:24:11:1d:69:60",
+        "bridge-ports": {"vmbr0": ["eth0"]}
+    }))
+    .expect("valid facts")
+}
+
+/// The node's own interfaces file: a plain (not vlan-aware) bridge, so every vlan vnet needs
+/// a veth pair and a VLAN bridge (the most output per vnet).
+pub const INTERFACES: &str = "auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet manual\n\nauto vmbr0\niface vmbr0 inet static\n\taddress 10.0.0.1/24\n\tgateway 10.0.0.254\n\tbridge-ports eth0\n\tbridge-stp off\n\tbridge-fd 0\n";
+
+/// `evpn_vnets` vnets spread over `evpn_zones` EVPN zones of one controller, each vnet with an
+/// IPv4 subnet and gateway; plus `vlan_vnets` vnets in one VLAN zone. The node is an exit node
+/// of every tenth zone.
+pub fn config(evpn_zones: usize, evpn_vnets: usize, vlan_vnets: usize) -> Value {
+    let mut zones = Map::new();
+    let mut vnets = Map::new();
+    let mut subnets = Map::new();
+    for z in 0..evpn_zones {
+        let mut zone = json!({"type": "evpn", "controller": "evpnctl", "vrf-vxlan": 10_000 + z,
+                              "ipam": "pve", "mac": "BC:24:11:00:00:01"});
+        if z % 10 == 0 {
+            zone["exitnodes"] = json!({"node1": 1});
+        }
+        zones.insert(format!("zone{z}"), zone);
+    }
+    for v in 0..evpn_vnets {
+        let zone = format!("zone{}", v % evpn_zones.max(1));
+        let (a, b) = (v / 256, v % 256);
+        vnets.insert(
+            format!("ev{v}"),
+            json!({"type": "vnet", "zone": zone, "tag": 100_000 + v}),
+        );
+        subnets.insert(
+            format!("{zone}-10.{a}.{b}.0-24"),
+            json!({"type": "subnet", "vnet": format!("ev{v}"), "gateway": format!("10.{a}.{b}.1")}),
+        );
+    }
+    if vlan_vnets > 0 {
+        zones.insert("vlanz".into(), json!({"type": "vlan", "bridge": "vmbr0", "ipam": "pve"}));
+    }
+    for v in 0..vlan_vnets {
+        vnets.insert(
+            format!("vl{v}"),
+            json!({"type": "vnet", "zone": "vlanz", "tag": (v % 4094) + 1}),
+        );
+    }
+    let mut config = json!({
+        "version": 7,
+        "zones": {"ids": zones},
+        "vnets": {"ids": vnets},
+        "subnets": {"ids": subnets},
+    });
+    if evpn_zones > 0 {
+        config["controllers"] = json!({"ids": {"evpnctl": {
+            "type": "evpn", "asn": 65000, "peers": "10.0.0.1,10.0.0.2,10.0.0.3"
+        }}});
+    }
+    config
+}
