@@ -34,7 +34,8 @@ fn median_time(config: &serde_json::Value) -> Duration {
     }
     let mut samples: Vec<Duration> = Vec::new();
     let started = Instant::now();
-    while samples.len() < 15 || (started.elapsed() < Duration::from_secs(2) && samples.len() < 201) {
+    while samples.len() < 15 || (started.elapsed() < Duration::from_secs(2) && samples.len() < 201)
+    {
         samples.push(run());
     }
     samples.sort();
@@ -42,14 +43,17 @@ fn median_time(config: &serde_json::Value) -> Duration {
 }
 
 fn main() {
-    let scenarios: [(&str, fn(usize) -> serde_json::Value); 3] = [
-        ("evpn: 1 controller, 50 zones, N vnets with IPv4 subnet+gateway", |n| {
-            common::config(50, n, 0)
-        }),
+    type Builder = fn(usize) -> serde_json::Value;
+    let scenarios: [(&str, Builder); 3] = [
+        (
+            "evpn: 1 controller, 50 zones, N vnets with IPv4 subnet+gateway",
+            |n| common::config(50, n, 0),
+        ),
         ("vlan: 1 zone, N vnets", |n| common::config(0, 0, n)),
-        ("both: the evpn and the vlan vnets together (2N vnets)", |n| {
-            common::config(50, n, n)
-        }),
+        (
+            "both: the evpn and the vlan vnets together (2N vnets)",
+            |n| common::config(50, n, n),
+        ),
     ];
     let mut over_budget = Vec::new();
     for (name, build) in scenarios {

@@ -218,7 +218,10 @@ impl<'a> RunningConfig<'a> {
         let mut subnets_by_vnet: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (id, subnet) in &subnets {
             if let Some(vnet) = &subnet.vnet {
-                subnets_by_vnet.entry(vnet.clone()).or_default().push(id.clone());
+                subnets_by_vnet
+                    .entry(vnet.clone())
+                    .or_default()
+                    .push(id.clone());
             }
         }
         Ok(RunningConfig {
@@ -302,7 +305,8 @@ fn ip_list(p: &Props, field: &str) -> Result<Option<Vec<Ip>>, GenError> {
 }
 
 fn asn(p: &Props) -> Result<Option<u32>, GenError> {
-    Ok(p.uint("asn", u64::from(u32::MAX))?.and_then(|v| u32::try_from(v).ok()))
+    Ok(p.uint("asn", u64::from(u32::MAX))?
+        .and_then(|v| u32::try_from(v).ok()))
 }
 
 fn parse_zone(_id: &str, p: &Props) -> Result<Zone, GenError> {
@@ -367,11 +371,7 @@ fn parse_subnet(id: &str, p: &Props) -> Result<Subnet, GenError> {
     };
     let network: IpAddr = network_text.parse().map_err(|_| bad_id())?;
     let max = if network.is_ipv6() { 128 } else { 32 };
-    let mask: u8 = mask
-        .parse()
-        .ok()
-        .filter(|m| *m <= max)
-        .ok_or_else(bad_id)?;
+    let mask: u8 = mask.parse().ok().filter(|m| *m <= max).ok_or_else(bad_id)?;
     let gateway = match p.word("gateway")? {
         None => None,
         Some(text) => Some(Ip::parse(&text).ok_or_else(|| {
@@ -449,7 +449,10 @@ mod tests {
         let vnet = &cfg.vnets.as_ref().unwrap()["v1"];
         assert!(vnet.vlanaware && vnet.tag == Some(100));
         let subnet = &cfg.subnets["z1-10.0.0.0-24"];
-        assert_eq!((subnet.zone.as_str(), subnet.cidr().as_str()), ("z1", "10.0.0.0/24"));
+        assert_eq!(
+            (subnet.zone.as_str(), subnet.cidr().as_str()),
+            ("z1", "10.0.0.0/24")
+        );
         assert!(subnet.snat);
         let Controller::Evpn { asn, peers, .. } = &cfg.controllers.as_ref().unwrap()["c"] else {
             panic!("not evpn")

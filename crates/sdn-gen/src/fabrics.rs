@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use crate::error::GenError;
 use crate::frr::{
-    AccessListRule, Action, FrrConfig, ListRef, OpenfabricInterface, OspfInterface,
-    RouteMapEntry, RouteMapMatch, RouteMapSet,
+    AccessListRule, Action, FrrConfig, ListRef, OpenfabricInterface, OspfInterface, RouteMapEntry,
+    RouteMapMatch, RouteMapSet,
 };
 use crate::lenient::{check_word, Props};
 
@@ -104,13 +104,21 @@ fn parse_cidr(p: &Props, field: &str, want_v6: bool) -> Result<Option<Cidr>, Gen
     }
 }
 
-fn parse_addr<T: std::str::FromStr>(p: &Props, field: &str, what: &str) -> Result<Option<T>, GenError> {
+fn parse_addr<T: std::str::FromStr>(
+    p: &Props,
+    field: &str,
+    what: &str,
+) -> Result<Option<T>, GenError> {
     let Some(text) = p.word(field)? else {
         return Ok(None);
     };
-    text.parse()
-        .map(Some)
-        .map_err(|_| GenError::field(p.object(), field, format!("\"{text}\" is not an {what} address")))
+    text.parse().map(Some).map_err(|_| {
+        GenError::field(
+            p.object(),
+            field,
+            format!("\"{text}\" is not an {what} address"),
+        )
+    })
 }
 
 /// Parses one `name=IFACE,ip=CIDR,...` interface property string.
@@ -140,9 +148,10 @@ fn parse_interface(object: &str, text: &str) -> Result<FabricInterface, GenError
                 }
             }
             "hello_multiplier" | "hello-multiplier" => {
-                iface.hello_multiplier = Some(value.parse().map_err(|_| {
-                    err(format!("hello_multiplier \"{value}\" is not a number"))
-                })?);
+                iface.hello_multiplier =
+                    Some(value.parse().map_err(|_| {
+                        err(format!("hello_multiplier \"{value}\" is not a number"))
+                    })?);
             }
             _ => {}
         }
@@ -250,7 +259,10 @@ impl Fabrics {
     pub(crate) fn interfaces(&self, node: &str) -> Result<String, GenError> {
         fn stanza(out: &mut String, name: &str, cidr: &str, ipv6: bool, dummy: bool) {
             let family = if ipv6 { "inet6" } else { "inet" };
-            let _ = write!(out, "\nauto {name}\niface {name} {family} static\n\taddress {cidr}\n");
+            let _ = write!(
+                out,
+                "\nauto {name}\niface {name} {family} static\n\taddress {cidr}\n"
+            );
             if dummy {
                 out.push_str("\tlink-type dummy\n");
             }
@@ -294,7 +306,13 @@ impl Fabrics {
                     }
                 };
                 let len = if ip.is_ipv6() { 128 } else { 32 };
-                stanza(&mut out, &iface.name, &format!("{ip}/{len}"), ip.is_ipv6(), false);
+                stanza(
+                    &mut out,
+                    &iface.name,
+                    &format!("{ip}/{len}"),
+                    ip.is_ipv6(),
+                    false,
+                );
             }
         }
         Ok(out)
@@ -319,9 +337,9 @@ impl Fabrics {
                             (None, None) => None,
                         };
                     }
-                    let net = net.clone().ok_or_else(|| {
-                        GenError::shape(&object, "no IPv4 or IPv6 set for node")
-                    })?;
+                    let net = net
+                        .clone()
+                        .ok_or_else(|| GenError::shape(&object, "no IPv4 or IPv6 set for node"))?;
                     frr.openfabric.router.insert(fabric_id.clone(), net);
                     frr.openfabric.interfaces.insert(
                         format!("dummy_{fabric_id}"),
@@ -350,10 +368,12 @@ impl Fabrics {
                     let v4_list = format!("pve_openfabric_{fabric_id}_ips");
                     let v6_list = format!("pve_openfabric_{fabric_id}_ip6s");
                     if let Some(prefix) = &fabric.ip_prefix {
-                        frr.access_lists.insert(v4_list.clone(), vec![permit(prefix, false)]);
+                        frr.access_lists
+                            .insert(v4_list.clone(), vec![permit(prefix, false)]);
                     }
                     if let Some(prefix) = &fabric.ip6_prefix {
-                        frr.access_lists.insert(v6_list.clone(), vec![permit(prefix, true)]);
+                        frr.access_lists
+                            .insert(v6_list.clone(), vec![permit(prefix, true)]);
                     }
                     if let Some(ip) = n.ip {
                         add_src_routemap(frr, "pve_openfabric", &v4_list, ip.into(), seq);
@@ -373,10 +393,18 @@ impl Fabrics {
                         GenError::field(&object, "ip", "an OSPF node must have an IPv4 address")
                     })?;
                     let area = fabric.area.clone().ok_or_else(|| {
-                        GenError::field(format!("fabric '{fabric_id}'"), "area", "an OSPF fabric needs an area")
+                        GenError::field(
+                            format!("fabric '{fabric_id}'"),
+                            "area",
+                            "an OSPF fabric needs an area",
+                        )
                     })?;
                     let prefix = fabric.ip_prefix.as_ref().ok_or_else(|| {
-                        GenError::field(format!("fabric '{fabric_id}'"), "ip_prefix", "an OSPF fabric needs an IPv4 prefix")
+                        GenError::field(
+                            format!("fabric '{fabric_id}'"),
+                            "ip_prefix",
+                            "an OSPF fabric needs an IPv4 prefix",
+                        )
                     })?;
                     let router_id = *ospf_router_id.get_or_insert(ip);
                     frr.ospf.router_id.get_or_insert(router_id);
@@ -399,7 +427,8 @@ impl Fabrics {
                         );
                     }
                     let list = format!("pve_ospf_{fabric_id}_ips");
-                    frr.access_lists.insert(list.clone(), vec![permit(prefix, false)]);
+                    frr.access_lists
+                        .insert(list.clone(), vec![permit(prefix, false)]);
                     add_src_routemap(frr, "pve_ospf", &list, ip.into(), seq);
                     seq += 10;
                     frr.protocol_routemaps.entry("ospf").or_default().v4 = Some("pve_ospf".into());
@@ -426,7 +455,10 @@ fn add_src_routemap(frr: &mut FrrConfig, name: &str, list: &str, src: IpAddr, se
         list: ListRef::AccessList(list.to_string()),
     });
     entry.sets.push(RouteMapSet::Src(src));
-    frr.routemaps.entry(name.to_string()).or_default().push(entry);
+    frr.routemaps
+        .entry(name.to_string())
+        .or_default()
+        .push(entry);
 }
 
 /// The IS-IS style NET derived from a node's IPv4 address (`49.0001.SYSTEM-ID.00`).
@@ -456,9 +488,18 @@ mod tests {
 
     #[test]
     fn net_derivation() {
-        assert_eq!(net_from_ipv4("172.20.3.1".parse().unwrap()), "49.0001.1720.2000.3001.00");
-        assert_eq!(net_from_ipv4("10.255.123.45".parse().unwrap()), "49.0001.0102.5512.3045.00");
-        assert_eq!(net_from_ipv6("fd00::1:2:3".parse().unwrap()), "49.0001.0001.0002.0003.00");
+        assert_eq!(
+            net_from_ipv4("172.20.3.1".parse().unwrap()),
+            "49.0001.1720.2000.3001.00"
+        );
+        assert_eq!(
+            net_from_ipv4("10.255.123.45".parse().unwrap()),
+            "49.0001.0102.5512.3045.00"
+        );
+        assert_eq!(
+            net_from_ipv6("fd00::1:2:3".parse().unwrap()),
+            "49.0001.0001.0002.0003.00"
+        );
     }
 
     #[test]
@@ -469,7 +510,10 @@ mod tests {
             "f_n2": {"type": "ospf_node", "ip": "10.0.0.2"}
         });
         let fabrics = Fabrics::parse(v.as_object()).unwrap();
-        assert_eq!(fabrics.node_ip("f", "n1").unwrap(), Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(
+            fabrics.node_ip("f", "n1").unwrap(),
+            Ipv4Addr::new(10, 0, 0, 1)
+        );
         assert!(fabrics.node_ip("f", "n3").is_err());
         assert_eq!(fabrics.node_ips("f").len(), 2);
         let text = fabrics.interfaces("n1").unwrap();

@@ -132,10 +132,8 @@ impl HostInterfaces {
                 current = Some((name.to_string(), family));
                 continue;
             }
-            let starts_stanza = matches!(
-                first,
-                "mapping" | "auto" | "source" | "source-directory"
-            ) || first.starts_with("allow-");
+            let starts_stanza = matches!(first, "mapping" | "auto" | "source" | "source-directory")
+                || first.starts_with("allow-");
             let Some((name, family)) = &current else {
                 continue;
             };
@@ -161,8 +159,10 @@ impl HostInterfaces {
                 }
                 "bridge-ports" | "bridge_ports" => iface.is_bridge = true,
                 "bridge-vlan-aware" | "bridge_vlan_aware" => {
-                    iface.vlan_aware =
-                        matches!(value.to_ascii_lowercase().as_str(), "yes" | "on" | "1" | "true")
+                    iface.vlan_aware = matches!(
+                        value.to_ascii_lowercase().as_str(),
+                        "yes" | "on" | "1" | "true"
+                    )
                 }
                 "ovs_type" => iface.is_ovs_bridge = value == "OVSBridge",
                 "uplink-id" => iface.uplink_id = Some(value.to_string()),
@@ -251,7 +251,10 @@ mod tests {
         assert!(vmbr0.is_bridge && vmbr0.vlan_aware && !vmbr0.is_ovs_bridge);
         assert!(h.get("ovs0").unwrap().is_ovs_bridge);
         assert_eq!(h.get("v6").unwrap().address, None);
-        assert_eq!(h.get("dummy1").unwrap().address.as_deref(), Some("10.0.0.1"));
+        assert_eq!(
+            h.get("dummy1").unwrap().address.as_deref(),
+            Some("10.0.0.1")
+        );
     }
 
     #[test]
@@ -259,10 +262,19 @@ mod tests {
         let h = HostInterfaces::parse(IFACES);
         let f = facts();
         let peers = vec!["10.9.9.9".to_string(), "10.0.0.1".to_string()];
-        assert_eq!(h.local_ip_for_peers(&f, &peers, Some("dummy1")).1, Some("dummy1"));
-        assert_eq!(h.local_ip_for_peers(&f, &peers, None), (Some("10.0.0.1".into()), Some("dummy1")));
+        assert_eq!(
+            h.local_ip_for_peers(&f, &peers, Some("dummy1")).1,
+            Some("dummy1")
+        );
+        assert_eq!(
+            h.local_ip_for_peers(&f, &peers, None),
+            (Some("10.0.0.1".into()), Some("dummy1"))
+        );
         let remote = vec!["10.9.9.9".to_string()];
-        assert_eq!(h.local_ip_for_peers(&f, &remote, None), (Some("192.168.0.1".into()), Some("vmbr0")));
+        assert_eq!(
+            h.local_ip_for_peers(&f, &remote, None),
+            (Some("192.168.0.1".into()), Some("vmbr0"))
+        );
         assert_eq!(h.local_ip_for_peers(&f, &[], None), (None, None));
     }
 

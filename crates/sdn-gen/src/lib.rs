@@ -63,8 +63,8 @@ pub fn generate(input: &GenInput) -> Result<GenOutput, GenError> {
     let host = HostInterfaces::parse(input.interfaces);
     let mut warnings = Vec::new();
 
-    let mut interfaces = zones::generate(&cfg, input.facts, &host, &fabrics, &mut warnings)
-        .unwrap_or_default();
+    let mut interfaces =
+        zones::generate(&cfg, input.facts, &host, &fabrics, &mut warnings).unwrap_or_default();
     interfaces.push_str(&fabrics.interfaces(&input.facts.node)?);
 
     let has_controllers = cfg.controllers.as_ref().is_some_and(|c| !c.is_empty());

@@ -73,7 +73,11 @@ fn run_case(dir: &Path) -> Vec<String> {
             .to_string();
         failures.push(format!(
             "{name} differs (expected {}, generated {}):\n{diff}",
-            if expected.is_some() { "a file" } else { "no file" },
+            if expected.is_some() {
+                "a file"
+            } else {
+                "no file"
+            },
             if got.is_some() { "a file" } else { "no file" },
         ));
     };
@@ -93,10 +97,18 @@ fn run_case(dir: &Path) -> Vec<String> {
 #[test]
 fn corpus_cases_are_byte_identical() {
     let cases = cases();
-    assert!(cases.len() >= 40, "corpus not found or incomplete at {}", corpus_dir().display());
+    assert!(
+        cases.len() >= 40,
+        "corpus not found or incomplete at {}",
+        corpus_dir().display()
+    );
     let mut failed = Vec::new();
     for dir in &cases {
-        let name = dir.strip_prefix(corpus_dir()).unwrap_or(dir).display().to_string();
+        let name = dir
+            .strip_prefix(corpus_dir())
+            .unwrap_or(dir)
+            .display()
+            .to_string();
         let failures = run_case(dir);
         if !failures.is_empty() {
             eprintln!("=== FAIL {name}");
@@ -106,6 +118,10 @@ fn corpus_cases_are_byte_identical() {
             failed.push(name);
         }
     }
-    eprintln!("{} of {} corpus cases pass", cases.len() - failed.len(), cases.len());
+    eprintln!(
+        "{} of {} corpus cases pass",
+        cases.len() - failed.len(),
+        cases.len()
+    );
     assert!(failed.is_empty(), "failing cases: {failed:?}");
 }

@@ -47,7 +47,13 @@ struct Generated {
     local_lines: BTreeSet<String>,
 }
 
-fn generate_case(name: String, config: &serde_json::Value, facts: &NodeFacts, interfaces: &str, local: Option<&str>) -> Generated {
+fn generate_case(
+    name: String,
+    config: &serde_json::Value,
+    facts: &NodeFacts,
+    interfaces: &str,
+    local: Option<&str>,
+) -> Generated {
     let out = generate(&GenInput {
         running_config: config,
         facts,
@@ -85,8 +91,18 @@ fn all_outputs() -> Vec<Generated> {
             serde_json::from_str(&read("facts.json").unwrap_or_default()).expect("facts");
         let interfaces = read("interfaces").unwrap_or_default();
         let local = read("frr.conf.local");
-        let name = dir.strip_prefix(corpus_dir()).unwrap_or(&dir).display().to_string();
-        outputs.push(generate_case(name, &config, &facts, &interfaces, local.as_deref()));
+        let name = dir
+            .strip_prefix(corpus_dir())
+            .unwrap_or(&dir)
+            .display()
+            .to_string();
+        outputs.push(generate_case(
+            name,
+            &config,
+            &facts,
+            &interfaces,
+            local.as_deref(),
+        ));
     }
     let bench = common::config(50, 2000, 2000);
     outputs.push(generate_case(
@@ -119,7 +135,10 @@ fn frr_accepts_generated_configs() {
         let Some(frr) = &g.out.frr else { continue };
         checked += 1;
         let file = temp_file(&g.name, frr);
-        let result = Command::new(&vtysh).arg(file.path()).output().expect("run vtysh");
+        let result = Command::new(&vtysh)
+            .arg(file.path())
+            .output()
+            .expect("run vtysh");
         let output = format!(
             "{}{}",
             String::from_utf8_lossy(&result.stdout),
@@ -134,7 +153,10 @@ fn frr_accepts_generated_configs() {
                 .strip_prefix("line ")
                 .and_then(|r| r.split(':').next())
                 .and_then(|n| n.parse().ok());
-            let text = number.and_then(|n| lines.get(n - 1)).map(|l| l.trim());
+            let text = number
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|n| lines.get(n))
+                .map(|l| l.trim());
             let explained = text.is_some_and(|t| {
                 g.local_lines.contains(t) || NEWER_THAN_FRR_8_4.iter().any(|c| t.starts_with(c))
             });
@@ -153,7 +175,11 @@ fn frr_accepts_generated_configs() {
         }
     }
     assert!(checked >= 20, "only {checked} FRR configs were checked");
-    assert!(failures.is_empty(), "FRR rejected generated lines:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "FRR rejected generated lines:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -161,18 +187,23 @@ fn ifupdown2_accepts_generated_interfaces() {
     let Some(ifquery) = tool(".tools/ifupdown2/ifquery-file") else {
         return;
     };
-    let attributes: BTreeSet<String> = fs::read_to_string(repo_root().join(".tools/ifupdown2/attributes.txt"))
-        .expect("attributes.txt")
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let attributes: BTreeSet<String> =
+        fs::read_to_string(repo_root().join(".tools/ifupdown2/attributes.txt"))
+            .expect("attributes.txt")
+            .lines()
+            .map(str::to_string)
+            .collect();
     let mut failures = Vec::new();
     for g in all_outputs() {
         for line in g.out.interfaces.lines().filter(|l| l.starts_with('\t')) {
-            let key = line.trim().split_whitespace().next().unwrap_or("");
+            let key = line.split_whitespace().next().unwrap_or("");
             // ifupdown2 treats `_` and `-` in attribute names alike.
             if !attributes.contains(&key.replace('_', "-")) {
-                failures.push(format!("{}: unknown attribute in \"{}\"", g.name, line.trim()));
+                failures.push(format!(
+                    "{}: unknown attribute in \"{}\"",
+                    g.name,
+                    line.trim()
+                ));
             }
         }
         if !g.out.interfaces.contains("\niface ") {
@@ -180,7 +211,10 @@ fn ifupdown2_accepts_generated_interfaces() {
             continue;
         }
         let file = temp_file(&g.name, &g.out.interfaces);
-        let result = Command::new(&ifquery).arg(file.path()).output().expect("run ifquery");
+        let result = Command::new(&ifquery)
+            .arg(file.path())
+            .output()
+            .expect("run ifquery");
         let stderr = String::from_utf8_lossy(&result.stderr);
         if !result.status.success() || stderr.contains("error") || stderr.contains("warning") {
             failures.push(format!("{}: ifquery failed: {stderr}", g.name));

@@ -4,14 +4,16 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::config::{BgpController, Controller, EvpnZone, Ip, IsisController, RunningConfig, Zone, ZoneKind};
+use crate::config::{
+    BgpController, Controller, EvpnZone, Ip, IsisController, RunningConfig, Zone, ZoneKind,
+};
 use crate::error::GenError;
 use crate::fabrics::Fabrics;
 use crate::host::{HostInterfaces, NodeFacts};
 
 use super::{
-    Action, AfNeighbor, BgpRouter, FrrConfig, IpRoute, IsisInterface, IsisRouter, L2vpnEvpnAf,
-    ListRef, NeighborGroup, PrefixListRule, RemoteAs, RouteMapEntry, RouteMapMatch, RouteMapSet,
+    Action, AfNeighbor, BgpRouter, FrrConfig, IpRoute, IsisRouter, L2vpnEvpnAf, ListRef,
+    NeighborGroup, PrefixListRule, RemoteAs, RouteMapEntry, RouteMapMatch, RouteMapSet,
     RouteTargets, UnicastAf, DEFAULT_VRF,
 };
 
@@ -39,17 +41,25 @@ impl Ctx<'_> {
 
     /// The bgp (or isis) controller of this node, the first by id if there are several.
     fn bgp_controller(&self) -> Option<&BgpController> {
-        self.cfg.controllers.iter().flatten().find_map(|(_, c)| match c {
-            Controller::Bgp(b) if b.node.as_deref() == Some(self.node()) => Some(b),
-            _ => None,
-        })
+        self.cfg
+            .controllers
+            .iter()
+            .flatten()
+            .find_map(|(_, c)| match c {
+                Controller::Bgp(b) if b.node.as_deref() == Some(self.node()) => Some(b),
+                _ => None,
+            })
     }
 
     fn isis_controller(&self) -> Option<&IsisController> {
-        self.cfg.controllers.iter().flatten().find_map(|(_, c)| match c {
-            Controller::Isis(i) if i.node.as_deref() == Some(self.node()) => Some(i),
-            _ => None,
-        })
+        self.cfg
+            .controllers
+            .iter()
+            .flatten()
+            .find_map(|(_, c)| match c {
+                Controller::Isis(i) if i.node.as_deref() == Some(self.node()) => Some(i),
+                _ => None,
+            })
     }
 
     /// The reference's `get_router_id`: an IPv4 address is used as is, otherwise the last four
@@ -271,7 +281,14 @@ fn int_ip(ip: &IpAddr) -> u128 {
 fn default_only_match(ipv6: bool) -> RouteMapMatch {
     RouteMapMatch {
         ipv6,
-        list: ListRef::PrefixList(if ipv6 { "only_default_v6" } else { "only_default" }.into()),
+        list: ListRef::PrefixList(
+            if ipv6 {
+                "only_default_v6"
+            } else {
+                "only_default"
+            }
+            .into(),
+        ),
     }
 }
 
@@ -340,7 +357,9 @@ fn evpn_zone(
 
     let afs = &mut vrf_router.address_families;
     if let Some(autort) = autort_as {
-        afs.l2vpn_evpn.get_or_insert_with(Default::default).route_targets = Some(RouteTargets {
+        afs.l2vpn_evpn
+            .get_or_insert_with(Default::default)
+            .route_targets = Some(RouteTargets {
             import: vec![format!("{autort}:{vrf_vxlan}")],
             export: vec![format!("{autort}:{vrf_vxlan}")],
         });
@@ -351,17 +370,15 @@ fn evpn_zone(
             ("only_default", false, "0.0.0.0/0"),
             ("only_default_v6", true, "::/0"),
         ] {
-            frr.prefix_lists
-                .entry(name.to_string())
-                .or_insert_with(|| {
-                    vec![PrefixListRule {
-                        seq: Some(1),
-                        action: Action::Permit,
-                        network: network.into(),
-                        le: None,
-                        is_ipv6: ipv6,
-                    }]
-                });
+            frr.prefix_lists.entry(name.to_string()).or_insert_with(|| {
+                vec![PrefixListRule {
+                    seq: Some(1),
+                    action: Action::Permit,
+                    network: network.into(),
+                    le: None,
+                    is_ipv6: ipv6,
+                }]
+            });
         }
         let primary = zone.exitnodes_primary.as_deref();
         if primary.is_none_or(|p| p == ctx.node()) {
@@ -395,8 +412,9 @@ fn evpn_zone(
             }
             redistribute_connected(afs);
         }
-        afs.l2vpn_evpn.get_or_insert_with(Default::default).default_originate =
-            vec!["ipv4", "ipv6"];
+        afs.l2vpn_evpn
+            .get_or_insert_with(Default::default)
+            .default_originate = vec!["ipv4", "ipv6"];
     } else if zone.advertise_subnets {
         redistribute_connected(afs);
         let evpn = afs.l2vpn_evpn.get_or_insert_with(Default::default);
@@ -576,11 +594,7 @@ fn isis_controller(ctx: &Ctx, frr: &mut FrrConfig, isis: &IsisController) {
     router.log_adjacency_changes = true;
     router.redistribute_connected = Some(("level-1", "level-1"));
     for iface in &isis.ifaces {
-        let entry = frr
-            .isis
-            .interfaces
-            .entry(iface.clone())
-            .or_insert_with(IsisInterface::default);
+        let entry = frr.isis.interfaces.entry(iface.clone()).or_default();
         entry.domain = domain.clone();
         entry.is_ipv4 = true;
         entry.is_ipv6 = false;

@@ -343,7 +343,14 @@ fn push(config: &mut FrrConfig, section: &Section, line: String) {
                 None => return,
             }
         }
-        Section::Vrf(name) => &mut config.bgp.vrfs.entry(name.clone()).or_default().custom_frr_config,
+        Section::Vrf(name) => {
+            &mut config
+                .bgp
+                .vrfs
+                .entry(name.clone())
+                .or_default()
+                .custom_frr_config
+        }
         Section::IsisInterface(name) => match config.isis.interfaces.get_mut(name) {
             Some(iface) => &mut iface.custom_frr_config,
             None => return,

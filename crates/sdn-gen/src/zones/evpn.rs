@@ -9,10 +9,22 @@ use super::{snat_options, Stanzas, VnetCtx};
 /// The VRF's unreachable default route: lowest priority, so any real default route wins.
 const UNREACHABLE_METRIC: u64 = 4_278_198_272;
 
-pub(super) fn generate(ctx: &VnetCtx, zone: &EvpnZone, stanzas: &mut Stanzas) -> Result<(), String> {
+pub(super) fn generate(
+    ctx: &VnetCtx,
+    zone: &EvpnZone,
+    stanzas: &mut Stanzas,
+) -> Result<(), String> {
     let tag = ctx.vnet.tag.ok_or("missing vxlan tag")?;
-    let Some(Controller::Evpn { peers, fabric, .. }) = ctx.controller else {
-        return Err("missing controller".into());
+    // The reference takes the peers (or fabric) of whatever controller the zone names.
+    let no_fabric = None;
+    let (peers, fabric) = match ctx.controller {
+        Some(Controller::Evpn { peers, fabric, .. }) => (peers.as_deref(), fabric),
+        Some(Controller::Bgp(bgp)) => (
+            Some(bgp.peers.as_slice()).filter(|p| !p.is_empty()),
+            &no_fabric,
+        ),
+        Some(Controller::Isis(_) | Controller::Other) => (None, &no_fabric),
+        None => return Err("missing controller".into()),
     };
     let zone_id = ctx.zone_id;
     let node = ctx.facts.node.as_str();
@@ -21,9 +33,7 @@ pub(super) fn generate(ctx: &VnetCtx, zone: &EvpnZone, stanzas: &mut Stanzas) ->
         (Some(peers), _) => {
             // Unlike the controller, the zone falls back to the IS-IS loopback when the bgp
             // controller has none.
-            let node_controllers = || {
-                ctx.cfg.controllers.iter().flatten().map(|(_, c)| c)
-            };
+            let node_controllers = || ctx.cfg.controllers.iter().flatten().map(|(_, c)| c);
             let loopback = node_controllers()
                 .find_map(|c| match c {
                     Controller::Bgp(b) if b.node.as_deref() == Some(node) => b.loopback.as_deref(),
@@ -150,7 +160,10 @@ pub(super) fn generate(ctx: &VnetCtx, zone: &EvpnZone, stanzas: &mut Stanzas) ->
         let xvrf = format!("xvrf_{zone_id}");
         let xvrfp = format!("xvrfp_{zone_id}");
         let veth_mtu = mtu + 50;
-        let mut options = vec!["link-type veth".to_string(), "address 10.255.255.1/30".into()];
+        let mut options = vec![
+            "link-type veth".to_string(),
+            "address 10.255.255.1/30".into(),
+        ];
         if ipv6 {
             options.push("address fe80::1/126".into());
         }
@@ -158,7 +171,10 @@ pub(super) fn generate(ctx: &VnetCtx, zone: &EvpnZone, stanzas: &mut Stanzas) ->
         options.push(format!("mtu {veth_mtu}"));
         stanzas.define(&xvrf, options);
 
-        let mut options = vec!["link-type veth".to_string(), "address 10.255.255.2/30".into()];
+        let mut options = vec![
+            "link-type veth".to_string(),
+            "address 10.255.255.2/30".into(),
+        ];
         if ipv6 {
             options.push("address fe80::2/126".into());
         }

@@ -33,7 +33,10 @@ impl Stanzas {
 
     /// Appends options to `name` (ifupdown2 merges repeated stanzas of a bridge).
     pub(crate) fn append(&mut self, name: &str, option: String) {
-        self.ifaces.entry(name.to_string()).or_default().push(option);
+        self.ifaces
+            .entry(name.to_string())
+            .or_default()
+            .push(option);
     }
 
     pub(crate) fn options_mut(&mut self, name: &str) -> &mut Vec<String> {
@@ -141,7 +144,9 @@ pub(crate) fn generate(
     let mut stanzas = Stanzas::default();
     for (vnet_id, vnet) in cfg.vnets.iter().flatten() {
         let Some(zone_id) = vnet.zone.as_deref() else {
-            warnings.push(format!("can't generate vnet '{vnet_id}': no zone assigned!"));
+            warnings.push(format!(
+                "can't generate vnet '{vnet_id}': no zone assigned!"
+            ));
             continue;
         };
         let Some(zone) = zones.get(zone_id) else {
@@ -183,7 +188,13 @@ pub(crate) fn generate(
                 peers,
                 fabric,
                 vxlan_port,
-            } => vxlan::generate(&ctx, peers.as_deref(), fabric.as_deref(), *vxlan_port, &mut stanzas),
+            } => vxlan::generate(
+                &ctx,
+                peers.as_deref(),
+                fabric.as_deref(),
+                *vxlan_port,
+                &mut stanzas,
+            ),
             ZoneKind::Evpn(evpn) => evpn::generate(&ctx, evpn, &mut stanzas),
             ZoneKind::Other(ty) => Err(format!("zone type '{ty}' is not supported")),
         };

@@ -26,7 +26,10 @@ pub(super) fn generate(
     if ctx.bridge_is_ovs(bridge) {
         let protocol = vlan_protocol.unwrap_or("802.1q");
         let svlan = format!("sv_{zone_id}");
-        let mut options = vec!["ovs_type OVSIntPort".to_string(), format!("ovs_bridge {bridge}")];
+        let mut options = vec![
+            "ovs_type OVSIntPort".to_string(),
+            format!("ovs_bridge {bridge}"),
+        ];
         if let Some(mtu) = mtu {
             options.push(format!("ovs_mtu {mtu}"));
         }
@@ -54,7 +57,10 @@ pub(super) fn generate(
         zone_bridge_ports = format!("{bridge}.{stag}");
         if let Some(protocol) = vlan_protocol {
             stanzas.define(bridge, vec![format!("bridge-vlan-protocol {protocol}")]);
-            stanzas.define(&zone_bridge_ports, vec![format!("vlan-protocol {protocol}")]);
+            stanzas.define(
+                &zone_bridge_ports,
+                vec![format!("vlan-protocol {protocol}")],
+            );
         }
     } else if let Some(port) = ctx.bridge_ports(bridge).first() {
         let svlan = format!("sv_{zone_id}");
@@ -68,11 +74,17 @@ pub(super) fn generate(
 
     stanzas.define(
         &notag_uplink,
-        vec!["link-type veth".into(), format!("veth-peer-name {notag_uplink_peer}")],
+        vec![
+            "link-type veth".into(),
+            format!("veth-peer-name {notag_uplink_peer}"),
+        ],
     );
     stanzas.define(
         &notag_uplink_peer,
-        vec!["link-type veth".into(), format!("veth-peer-name {notag_uplink}")],
+        vec![
+            "link-type veth".into(),
+            format!("veth-peer-name {notag_uplink}"),
+        ],
     );
 
     let mut options = Vec::new();

@@ -15,7 +15,10 @@ pub(super) fn generate(
     let uplink_peer = format!("pr_{vnet_id}");
 
     if ctx.bridge_is_ovs(bridge) {
-        let mut options = vec!["ovs_type OVSIntPort".to_string(), format!("ovs_bridge {bridge}")];
+        let mut options = vec![
+            "ovs_type OVSIntPort".to_string(),
+            format!("ovs_bridge {bridge}"),
+        ];
         if let Some(mtu) = mtu {
             options.push(format!("ovs_mtu {mtu}"));
         }
@@ -38,7 +41,10 @@ pub(super) fn generate(
         }
         let mtu_option = mtu.map(|mtu| format!("mtu {mtu}"));
         let veth = |peer: &str| {
-            let mut options = vec!["link-type veth".to_string(), format!("veth-peer-name {peer}")];
+            let mut options = vec![
+                "link-type veth".to_string(),
+                format!("veth-peer-name {peer}"),
+            ];
             options.extend(mtu_option.clone());
             options
         };

@@ -49,7 +49,10 @@ pub fn config(evpn_zones: usize, evpn_vnets: usize, vlan_vnets: usize) -> Value 
         );
     }
     if vlan_vnets > 0 {
-        zones.insert("vlanz".into(), json!({"type": "vlan", "bridge": "vmbr0", "ipam": "pve"}));
+        zones.insert(
+            "vlanz".into(),
+            json!({"type": "vlan", "bridge": "vmbr0", "ipam": "pve"}),
+        );
     }
     for v in 0..vlan_vnets {
         vnets.insert(
