@@ -8,10 +8,12 @@
 //! entry's revision being unchanged.
 //!
 //! Backends implement [`Store`]: [`SqliteStore`] (one file, the embedded default) and, in
-//! a multi-node cluster, etcd. Every acknowledged commit is durable.
+//! a multi-node cluster, [`EtcdStore`]. Every acknowledged commit is durable.
 
+mod etcd;
 mod sqlite;
 
+pub use etcd::{EtcdOptions, EtcdStore};
 pub use sqlite::SqliteStore;
 
 use std::time::Duration;
@@ -51,6 +53,14 @@ pub enum Op {
     DeletePrefix {
         prefix: String,
     },
+    /// Writes an entry that vanishes by itself `ttl` after the commit (a lock held by a
+    /// client that may crash). Until then it is an ordinary entry; once expired, every read
+    /// and guard sees it as absent. etcd attaches a lease; SQLite stores the deadline.
+    PutExpiring {
+        key: String,
+        value: Vec<u8>,
+        ttl: Duration,
+    },
 }
 
 /// An atomic, guarded multi-entry write.
@@ -82,6 +92,21 @@ impl Txn {
         self.ops.push(Op::Put {
             key: key.into(),
             value: value.into(),
+        });
+        self
+    }
+
+    /// Puts an entry that expires `ttl` after the commit (see [`Op::PutExpiring`]).
+    pub fn put_expiring(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<Vec<u8>>,
+        ttl: Duration,
+    ) -> Self {
+        self.ops.push(Op::PutExpiring {
+            key: key.into(),
+            value: value.into(),
+            ttl,
         });
         self
     }

@@ -11,12 +11,17 @@
 //! key changed (written or deleted) per revision, so that a watcher on a prefix notices
 //! deletes too. The changelog keeps the last [`CHANGELOG_RETAIN`] revisions; a watcher
 //! asking about older history is woken at once, since it can no longer be told apart.
+//!
+//! Expiring entries ([`Op::PutExpiring`]) carry a wall-clock deadline in `kv.expires`
+//! (milliseconds since the epoch). Every read and guard treats an entry past its deadline as
+//! absent, so expiry needs no background task; the next commit deletes such rows for good
+//! and logs the deletion, which is when watchers hear of it.
 
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
@@ -25,8 +30,9 @@ use crate::{Commit, Entry, Guard, Op, Result, Revision, Store, StoreError, Txn};
 
 /// Marks the file as an sdnd store ("SDND"), so a foreign SQLite file is refused.
 const APPLICATION_ID: i32 = 0x5344_4e44;
-/// The schema this code reads and writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i32 = 1;
+/// The schema this code reads and writes (`PRAGMA user_version`). Version 2 added
+/// `kv.expires`; version 1 files are upgraded in place on open.
+const SCHEMA_VERSION: i32 = 2;
 /// How long a writer waits for another process's write transaction before giving up.
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a waiter looks for commits made through other handles or processes.
@@ -46,8 +52,10 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS kv (
         key TEXT PRIMARY KEY NOT NULL,
         value BLOB NOT NULL,
-        mod_revision INTEGER NOT NULL
+        mod_revision INTEGER NOT NULL,
+        expires INTEGER
     ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS kv_expiring ON kv (expires) WHERE expires IS NOT NULL;
     CREATE TABLE IF NOT EXISTS changelog (
         revision INTEGER NOT NULL,
         key TEXT NOT NULL,
@@ -156,6 +164,10 @@ impl SqliteStore {
                 self.path.display()
             )));
         }
+        if version == 1 {
+            tx.execute_batch("ALTER TABLE kv ADD COLUMN expires INTEGER")
+                .map_err(self.err("upgrading the schema to version 2"))?;
+        }
         tx.execute_batch(SCHEMA)
             .map_err(self.err("creating the schema"))?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)
@@ -215,35 +227,49 @@ impl SqliteStore {
         }
     }
 
-    fn guard_holds(&self, conn: &Connection, guard: &Guard) -> Result<bool> {
+    fn guard_holds(&self, conn: &Connection, guard: &Guard, now: i64) -> Result<bool> {
         match guard {
             Guard::ModRevision { key, revision } => {
                 let current: Option<Revision> = conn
-                    .prepare_cached("SELECT mod_revision FROM kv WHERE key = ?1")
-                    .and_then(|mut st| st.query_row([key], |row| row.get(0)).optional())
+                    .prepare_cached(
+                        "SELECT mod_revision FROM kv WHERE key = ?1 AND (expires IS NULL OR expires > ?2)",
+                    )
+                    .and_then(|mut st| st.query_row(params![key, now], |row| row.get(0)).optional())
                     .map_err(self.err("checking a mod_revision guard"))?;
                 Ok(current.unwrap_or(0) == *revision)
             }
             Guard::Value { key, value } => {
                 let current: Option<Vec<u8>> = conn
-                    .prepare_cached("SELECT value FROM kv WHERE key = ?1")
-                    .and_then(|mut st| st.query_row([key], |row| row.get(0)).optional())
+                    .prepare_cached(
+                        "SELECT value FROM kv WHERE key = ?1 AND (expires IS NULL OR expires > ?2)",
+                    )
+                    .and_then(|mut st| st.query_row(params![key, now], |row| row.get(0)).optional())
                     .map_err(self.err("checking a value guard"))?;
                 Ok(current == *value)
             }
         }
     }
 
-    fn apply(&self, conn: &Connection, op: &Op, rev: Revision) -> Result<()> {
+    /// Deletes the entries whose deadline passed, logged at `rev` like any deletion.
+    fn purge_expired(&self, conn: &Connection, now: i64, rev: Revision) -> Result<()> {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO changelog (revision, key)
+             SELECT ?1, key FROM kv WHERE expires IS NOT NULL AND expires <= ?2",
+        )
+        .and_then(|mut st| st.execute(params![rev, now]))
+        .map_err(self.err("logging expired entries"))?;
+        conn.prepare_cached("DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?1")
+            .and_then(|mut st| st.execute([now]))
+            .map_err(self.err("deleting expired entries"))?;
+        Ok(())
+    }
+
+    fn apply(&self, conn: &Connection, op: &Op, rev: Revision, now: i64) -> Result<()> {
         match op {
-            Op::Put { key, value } => {
-                conn.prepare_cached(
-                    "INSERT INTO kv (key, value, mod_revision) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision",
-                )
-                .and_then(|mut st| st.execute(params![key, value, rev]))
-                .map_err(self.err("writing an entry"))?;
-                self.log_change(conn, key, rev)
+            Op::Put { key, value } => self.upsert(conn, key, value, rev, None),
+            Op::PutExpiring { key, value, ttl } => {
+                let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+                self.upsert(conn, key, value, rev, Some(now.saturating_add(ttl_ms)))
             }
             Op::Delete { key } => {
                 let deleted = conn
@@ -269,6 +295,24 @@ impl SqliteStore {
                 Ok(())
             }
         }
+    }
+
+    fn upsert(
+        &self,
+        conn: &Connection,
+        key: &str,
+        value: &[u8],
+        rev: Revision,
+        expires: Option<i64>,
+    ) -> Result<()> {
+        conn.prepare_cached(
+            "INSERT INTO kv (key, value, mod_revision, expires) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value,
+                 mod_revision = excluded.mod_revision, expires = excluded.expires",
+        )
+        .and_then(|mut st| st.execute(params![key, value, rev, expires]))
+        .map_err(self.err("writing an entry"))?;
+        self.log_change(conn, key, rev)
     }
 
     fn log_change(&self, conn: &Connection, key: &str, rev: Revision) -> Result<()> {
@@ -307,9 +351,11 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<Entry>> {
         self.with_conn(|conn| {
-            conn.prepare_cached("SELECT value, mod_revision FROM kv WHERE key = ?1")
+            conn.prepare_cached(
+                "SELECT value, mod_revision FROM kv WHERE key = ?1 AND (expires IS NULL OR expires > ?2)",
+            )
                 .and_then(|mut st| {
-                    st.query_row([key], |row| {
+                    st.query_row(params![key, now_ms()], |row| {
                         Ok(Entry {
                             key: key.to_owned(),
                             value: row.get(0)?,
@@ -324,18 +370,25 @@ impl Store for SqliteStore {
 
     fn list(&self, prefix: &str) -> Result<(Vec<Entry>, Revision)> {
         self.with_conn(|conn| {
-            let tx = conn.transaction().map_err(self.err("starting a read transaction"))?;
+            let tx = conn
+                .transaction()
+                .map_err(self.err("starting a read transaction"))?;
             let revision: Revision = tx
                 .prepare_cached("SELECT revision FROM meta WHERE id = 1")
                 .and_then(|mut st| st.query_row([], |row| row.get(0)))
                 .map_err(self.err("reading the revision"))?;
             let entries = tx
                 .prepare_cached(
-                    "SELECT key, value, mod_revision FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key",
+                    "SELECT key, value, mod_revision FROM kv WHERE key >= ?1 AND key < ?2
+                     AND (expires IS NULL OR expires > ?3) ORDER BY key",
                 )
                 .and_then(|mut st| {
-                    st.query_map(params![prefix, prefix_end(prefix)], |row| {
-                        Ok(Entry { key: row.get(0)?, value: row.get(1)?, mod_revision: row.get(2)? })
+                    st.query_map(params![prefix, prefix_end(prefix), now_ms()], |row| {
+                        Ok(Entry {
+                            key: row.get(0)?,
+                            value: row.get(1)?,
+                            mod_revision: row.get(2)?,
+                        })
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()
                 })
@@ -358,8 +411,9 @@ impl Store for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(self.err("starting a write transaction"))?;
+            let now = now_ms();
             for guard in &txn.guards {
-                if !self.guard_holds(&tx, guard)? {
+                if !self.guard_holds(&tx, guard, now)? {
                     // Dropping `tx` rolls back; nothing was written yet anyway.
                     return Ok(Commit::GuardFailed);
                 }
@@ -374,8 +428,9 @@ impl Store for SqliteStore {
                     self.path.display()
                 ))
             })?;
+            self.purge_expired(&tx, now, rev)?;
             for op in &txn.ops {
-                self.apply(&tx, op, rev)?;
+                self.apply(&tx, op, rev, now)?;
             }
             // Prune the oldest changelog revisions: a range delete at the start of the
             // primary key, so it costs the rows removed, not the table size.
@@ -456,6 +511,14 @@ impl LocalCommits {
             .wait_timeout_while(generation, timeout, |g| *g == seen)
             .unwrap_or_else(PoisonError::into_inner);
     }
+}
+
+/// Wall-clock milliseconds since the epoch, the unit of `kv.expires`. A clock before 1970
+/// reads as 0, which only makes expiring entries live longer, never vanish early.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Locks a mutex whose data stays valid even if a holder panicked (a counter, a pool).

@@ -1,0 +1,682 @@
+//! The multi-node [`Store`] backend: an etcd cluster, reached with the `etcd-client` crate.
+//!
+//! The mapping is direct, since the store's model is etcd's: revisions are etcd revisions,
+//! an entry's `mod_revision` is etcd's, guards are the compares of one etcd `Txn`
+//! (absence is `mod_revision == 0` / `create_revision == 0`), [`Op::DeletePrefix`] is a
+//! range delete and [`Op::PutExpiring`] attaches a lease granted just before the commit.
+//! `wait_for_change` is an etcd watch starting right after the caller's revision, so it
+//! also reports changes made while the caller was not waiting.
+//!
+//! Every key is stored under a prefix (`/sdnd/` by default), so several clusters, or test
+//! runs, can share one etcd.
+//!
+//! The client is async; the store owns a small private tokio runtime and blocks on it, so
+//! it must be called from plain threads (or `spawn_blocking`), never from async code. Each
+//! request is bounded by a timeout, and the client asks etcd to refuse requests while the
+//! member it talks to has no leader, so a cluster without quorum is reported as
+//! [`StoreError::Unavailable`] within seconds. The underlying gRPC channel reconnects by
+//! itself, so service resumes when quorum returns without any action here.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KvClient, LeaseClient,
+    PutOptions, TxnOp, WatchClient, WatchOptions,
+};
+use tokio::runtime::Runtime;
+
+use crate::{Commit, Entry, Guard, Op, Result, Revision, Store, StoreError, Txn};
+
+/// How long a single request may take before the store is reported unavailable.
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long establishing a connection to one member may take.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where the etcd cluster is and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdOptions {
+    /// Client URLs or `HOST:PORT` of the members; any one of them can serve a request.
+    pub endpoints: Vec<String>,
+    /// Prepended to every key; keeps one cluster's entries apart from anything else in etcd.
+    pub prefix: String,
+    /// Upper bound of one request; past it the store is reported unavailable.
+    pub request_timeout: Duration,
+    /// Upper bound of connecting to one member.
+    pub connect_timeout: Duration,
+}
+
+impl EtcdOptions {
+    /// Options with the default timeouts.
+    pub fn new(endpoints: Vec<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            endpoints,
+            prefix: prefix.into(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+/// A [`Store`] kept in etcd. Cheap to share behind an `Arc`; call it from plain threads.
+pub struct EtcdStore {
+    /// `Option` only so that `Drop` can shut it down without blocking (see there).
+    runtime: Option<Runtime>,
+    kv: KvClient,
+    watch: WatchClient,
+    lease: LeaseClient,
+    prefix: String,
+    /// The endpoints, comma-separated, for error messages.
+    endpoints: String,
+    request_timeout: Duration,
+}
+
+impl fmt::Debug for EtcdStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EtcdStore")
+            .field("endpoints", &self.endpoints)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EtcdStore {
+    /// Connects to the cluster and checks that it answers (so a wrong address is reported
+    /// at start, not at the first request).
+    pub fn connect(options: EtcdOptions) -> Result<EtcdStore> {
+        if options.endpoints.is_empty() {
+            return Err(StoreError::Backend(
+                "etcd: no endpoints given (expected HOST:PORT[,HOST:PORT...])".into(),
+            ));
+        }
+        let endpoints = options.endpoints.join(",");
+        if options.prefix.is_empty() {
+            return Err(StoreError::Backend(format!(
+                "etcd at {endpoints}: the key prefix must not be empty (default: /sdnd/)"
+            )));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("etcd-client")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Backend(format!("etcd: starting the client runtime: {e}")))?;
+        let connect = ConnectOptions::new()
+            .with_timeout(options.request_timeout)
+            .with_connect_timeout(options.connect_timeout)
+            // Notice a member that died without closing the connection within seconds.
+            .with_keep_alive(Duration::from_secs(1), options.request_timeout)
+            .with_keep_alive_while_idle(true)
+            // A member cut off from the leader refuses at once instead of hanging.
+            .with_require_leader(true);
+        let client = runtime
+            .block_on(async {
+                tokio::time::timeout(
+                    options.request_timeout,
+                    Client::connect(&options.endpoints, Some(connect)),
+                )
+                .await
+            })
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "etcd at {endpoints}: no connection within {:?}",
+                    options.request_timeout
+                ))
+            })?
+            .map_err(|e| classify(&endpoints, "connecting", e))?;
+        let store = EtcdStore {
+            kv: client.kv_client().max_decoding_message_size(usize::MAX),
+            watch: client.watch_client().max_decoding_message_size(usize::MAX),
+            lease: client.lease_client(),
+            runtime: Some(runtime),
+            prefix: options.prefix,
+            endpoints,
+            request_timeout: options.request_timeout,
+        };
+        store.revision()?;
+        Ok(store)
+    }
+
+    /// The key prefix every entry is stored under.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn runtime(&self) -> &Runtime {
+        // Only `Drop` takes the runtime out, and nothing runs after it.
+        self.runtime
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the runtime lives as long as the store"))
+    }
+
+    /// Runs one request on the private runtime, bounded by the request timeout.
+    fn call<T, F>(&self, what: &str, request: F) -> Result<T>
+    where
+        F: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let timeout = self.request_timeout;
+        match self
+            .runtime()
+            .block_on(async { tokio::time::timeout(timeout, request).await })
+        {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(classify(&self.endpoints, what, e)),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "etcd at {}: {what}: no answer within {timeout:?} (no quorum, or no member reachable)",
+                self.endpoints
+            ))),
+        }
+    }
+
+    fn full_key(&self, key: &str) -> Vec<u8> {
+        let mut full = Vec::with_capacity(self.prefix.len() + key.len());
+        full.extend_from_slice(self.prefix.as_bytes());
+        full.extend_from_slice(key.as_bytes());
+        full
+    }
+
+    /// Turns an etcd key-value back into an entry with the store prefix removed.
+    fn entry(&self, kv: &etcd_client::KeyValue) -> Result<Entry> {
+        let key = kv
+            .key()
+            .strip_prefix(self.prefix.as_bytes())
+            .and_then(|rest| std::str::from_utf8(rest).ok())
+            .ok_or_else(|| {
+                StoreError::Backend(format!(
+                    "etcd at {}: key {:?} is not valid UTF-8 under the prefix {:?}",
+                    self.endpoints,
+                    String::from_utf8_lossy(kv.key()),
+                    self.prefix
+                ))
+            })?;
+        Ok(Entry {
+            key: key.to_owned(),
+            value: kv.value().to_vec(),
+            mod_revision: to_revision(kv.mod_revision()),
+        })
+    }
+
+    fn compare(&self, guard: &Guard) -> Compare {
+        match guard {
+            Guard::ModRevision { key, revision } => Compare::mod_revision(
+                self.full_key(key),
+                CompareOp::Equal,
+                i64::try_from(*revision).unwrap_or(i64::MAX),
+            ),
+            Guard::Value {
+                key,
+                value: Some(value),
+            } => Compare::value(self.full_key(key), CompareOp::Equal, value.clone()),
+            Guard::Value { key, value: None } => {
+                Compare::create_revision(self.full_key(key), CompareOp::Equal, 0)
+            }
+        }
+    }
+
+    /// Grants a lease that ends `ttl` from now (whole seconds, rounded up; etcd may raise
+    /// very short ones to its minimum).
+    fn grant(&self, ttl: Duration) -> Result<i64> {
+        let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+        let seconds = i64::try_from(seconds.max(1)).unwrap_or(i64::MAX);
+        let mut lease = self.lease.clone();
+        let granted = self.call("granting a lease", async move {
+            lease.grant(seconds, None).await
+        })?;
+        Ok(granted.id())
+    }
+
+    /// Revokes leases of a transaction that did not commit. Best effort and not waited for:
+    /// an orphaned lease only ends by itself at its ttl, attached to nothing.
+    fn revoke_later(&self, leases: Vec<i64>) {
+        for id in leases {
+            let mut lease = self.lease.clone();
+            let timeout = self.request_timeout;
+            self.runtime().spawn(async move {
+                let _ = tokio::time::timeout(timeout, lease.revoke(id)).await;
+            });
+        }
+    }
+
+    /// Translates the store's ordered operations into etcd's operation list, which must
+    /// not name a key twice nor put a key inside a deleted range. See [`normalize`].
+    fn txn_ops(&self, ops: &[Op]) -> Result<(Vec<TxnOp>, Vec<i64>)> {
+        let mut leases = Vec::new();
+        let mut etcd_ops = Vec::new();
+        let plan = normalize(ops.iter().map(|op| self.full_op(op)));
+        for (start, end) in plan.ranges {
+            etcd_ops.push(TxnOp::delete(
+                start,
+                Some(DeleteOptions::new().with_range(end)),
+            ));
+        }
+        for (key, write) in plan.points {
+            let op = match write {
+                PointWrite::Put(value) => TxnOp::put(key, value, None),
+                PointWrite::PutExpiring(value, ttl) => {
+                    let lease = match self.grant(ttl) {
+                        Ok(lease) => lease,
+                        Err(e) => {
+                            self.revoke_later(leases);
+                            return Err(e);
+                        }
+                    };
+                    leases.push(lease);
+                    TxnOp::put(key, value, Some(PutOptions::new().with_lease(lease)))
+                }
+                PointWrite::Delete => TxnOp::delete(key, None),
+            };
+            etcd_ops.push(op);
+        }
+        Ok((etcd_ops, leases))
+    }
+
+    fn full_op(&self, op: &Op) -> FullOp {
+        match op {
+            Op::Put { key, value } => {
+                FullOp::Point(self.full_key(key), PointWrite::Put(value.clone()))
+            }
+            Op::PutExpiring { key, value, ttl } => FullOp::Point(
+                self.full_key(key),
+                PointWrite::PutExpiring(value.clone(), *ttl),
+            ),
+            Op::Delete { key } => FullOp::Point(self.full_key(key), PointWrite::Delete),
+            Op::DeletePrefix { prefix } => {
+                let start = self.full_key(prefix);
+                let end = prefix_end(&start);
+                FullOp::Range(start, end)
+            }
+        }
+    }
+
+    /// Waits for the first event of a watch on `prefix` after `after`; `Ok(None)` on timeout.
+    async fn watch_once(
+        mut watch: WatchClient,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        after: Revision,
+    ) -> Result<Option<Revision>, WatchFailure> {
+        let from = i64::try_from(after.saturating_add(1)).unwrap_or(i64::MAX);
+        let options = WatchOptions::new()
+            .with_range(end)
+            .with_start_revision(from);
+        let mut stream = watch
+            .watch(start, Some(options))
+            .await
+            .map_err(WatchFailure::Client)?;
+        loop {
+            let Some(response) = stream.message().await.map_err(WatchFailure::Client)? else {
+                return Err(WatchFailure::Ended("the watch stream closed".into()));
+            };
+            if response.compact_revision() > 0 {
+                // History before `after` was compacted: report a change, conservatively.
+                return Ok(Some(to_revision(response.compact_revision())));
+            }
+            let changed = response
+                .events()
+                .iter()
+                .filter_map(|e| e.kv())
+                .map(|kv| kv.mod_revision())
+                .max();
+            if let Some(revision) = changed {
+                let header = response.header().map_or(0, |h| h.revision());
+                return Ok(Some(to_revision(header.max(revision))));
+            }
+            if response.canceled() {
+                return Err(WatchFailure::Ended(format!(
+                    "the watch was canceled: {}",
+                    response.cancel_reason()
+                )));
+            }
+        }
+    }
+}
+
+impl Drop for EtcdStore {
+    fn drop(&mut self) {
+        // The last handle may be dropped on an async thread, where a blocking shutdown panics.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+enum WatchFailure {
+    Client(etcd_client::Error),
+    Ended(String),
+}
+
+impl Store for EtcdStore {
+    fn get(&self, key: &str) -> Result<Option<Entry>> {
+        let mut kv = self.kv.clone();
+        let full = self.full_key(key);
+        let response = self.call("reading an entry", async move { kv.get(full, None).await })?;
+        response.kvs().first().map(|kv| self.entry(kv)).transpose()
+    }
+
+    fn list(&self, prefix: &str) -> Result<(Vec<Entry>, Revision)> {
+        let mut kv = self.kv.clone();
+        let start = self.full_key(prefix);
+        let end = prefix_end(&start);
+        let response = self.call("listing entries", async move {
+            kv.get(start, Some(GetOptions::new().with_range(end))).await
+        })?;
+        let entries = response
+            .kvs()
+            .iter()
+            .map(|kv| self.entry(kv))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((entries, header_revision(response.header())))
+    }
+
+    fn revision(&self) -> Result<Revision> {
+        let mut kv = self.kv.clone();
+        let key = self.full_key("");
+        let response = self.call("reading the revision", async move {
+            kv.get(key, Some(GetOptions::new().with_count_only())).await
+        })?;
+        Ok(header_revision(response.header()))
+    }
+
+    fn commit(&self, txn: Txn) -> Result<Commit> {
+        let compares: Vec<Compare> = txn.guards.iter().map(|g| self.compare(g)).collect();
+        let (ops, leases) = self.txn_ops(&txn.ops)?;
+        let request = etcd_client::Txn::new().when(compares).and_then(ops);
+        let mut kv = self.kv.clone();
+        let outcome = self.call(
+            "committing a transaction",
+            async move { kv.txn(request).await },
+        );
+        match outcome {
+            Ok(response) if response.succeeded() => {
+                Ok(Commit::Committed(header_revision(response.header())))
+            }
+            Ok(_) => {
+                self.revoke_later(leases);
+                Ok(Commit::GuardFailed)
+            }
+            Err(e) => {
+                // The leases may be attached if the commit did land after all; leave them.
+                Err(e)
+            }
+        }
+    }
+
+    fn wait_for_change(
+        &self,
+        prefix: &str,
+        after: Revision,
+        timeout: Duration,
+    ) -> Result<Revision> {
+        let start = self.full_key(prefix);
+        let end = prefix_end(&start);
+        let watch = self.watch.clone();
+        let waited = self.runtime().block_on(async move {
+            tokio::time::timeout(timeout, Self::watch_once(watch, start, end, after)).await
+        });
+        match waited {
+            Ok(Ok(Some(revision))) => Ok(revision),
+            // A watch that waits for a future revision simply never fires before the timeout.
+            Ok(Ok(None)) | Err(_) => self.revision(),
+            Ok(Err(WatchFailure::Client(e))) => Err(classify(&self.endpoints, "watching", e)),
+            Ok(Err(WatchFailure::Ended(why))) => Err(StoreError::Unavailable(format!(
+                "etcd at {}: watching: {why}",
+                self.endpoints
+            ))),
+        }
+    }
+}
+
+/// Maps a client error to the store's error kinds: anything that a later retry can cure
+/// (unreachable members, no leader, timeouts) is `Unavailable`, the rest `Backend`.
+fn classify(endpoints: &str, what: &str, error: etcd_client::Error) -> StoreError {
+    use etcd_client::Error as E;
+    use tonic::Code;
+    match error {
+        E::GRpcStatus(status) => {
+            let message = status.message().to_owned();
+            let transient = matches!(
+                status.code(),
+                Code::Unavailable
+                    | Code::DeadlineExceeded
+                    | Code::Cancelled
+                    | Code::Aborted
+                    | Code::Unknown
+            ) && !message.contains("too many operations")
+                || message.contains("no leader")
+                || message.contains("timed out")
+                || message.contains("leader changed");
+            if message.contains("too many operations") {
+                StoreError::Backend(format!(
+                    "etcd at {endpoints}: {what}: {message} (start etcd with a larger --max-txn-ops)"
+                ))
+            } else if message.contains("request is too large") {
+                StoreError::Backend(format!(
+                    "etcd at {endpoints}: {what}: {message} (start etcd with a larger --max-request-bytes)"
+                ))
+            } else if transient {
+                StoreError::Unavailable(format!(
+                    "etcd at {endpoints}: {what}: {message} (no quorum, or no member reachable)"
+                ))
+            } else {
+                StoreError::Backend(format!("etcd at {endpoints}: {what}: {message}"))
+            }
+        }
+        E::TransportError(e) => StoreError::Unavailable(format!(
+            "etcd at {endpoints}: {what}: {e} (no member reachable)"
+        )),
+        E::IoError(e) => StoreError::Unavailable(format!("etcd at {endpoints}: {what}: {e}")),
+        E::InvalidArgs(e) | E::EndpointError(e) => {
+            StoreError::Backend(format!("etcd at {endpoints}: {what}: {e}"))
+        }
+        E::InvalidUri(e) => StoreError::Backend(format!(
+            "etcd at {endpoints}: {what}: invalid endpoint address: {e}"
+        )),
+        other => StoreError::Backend(format!("etcd at {endpoints}: {what}: {other}")),
+    }
+}
+
+fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> Revision {
+    header.map_or(0, |h| to_revision(h.revision()))
+}
+
+/// etcd revisions are positive `i64`s; a negative one can't occur and reads as "never".
+fn to_revision(revision: i64) -> Revision {
+    Revision::try_from(revision).unwrap_or(0)
+}
+
+/// The exclusive end of the key range starting with `prefix`: etcd's convention is the
+/// prefix with its last byte below 0xff incremented, or `\0` (no end) if there is none.
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+/// The smallest key after `key`.
+fn successor(key: &[u8]) -> Vec<u8> {
+    let mut next = key.to_vec();
+    next.push(0);
+    next
+}
+
+/// Whether `key` lies in the range `[start, end)` (`end == "\0"`: unbounded).
+fn in_range(key: &[u8], start: &[u8], end: &[u8]) -> bool {
+    key >= start && (end == [0] || key < end)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PointWrite {
+    Put(Vec<u8>),
+    PutExpiring(Vec<u8>, Duration),
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FullOp {
+    Point(Vec<u8>, PointWrite),
+    /// Delete `[start, end)`.
+    Range(Vec<u8>, Vec<u8>),
+}
+
+/// The effect of an ordered operation list as etcd accepts it.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Plan {
+    /// Disjoint ranges to delete, none containing a key of `points`.
+    ranges: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The last write of each key.
+    points: BTreeMap<Vec<u8>, PointWrite>,
+}
+
+/// etcd refuses a transaction that writes one key twice or puts a key inside a range it
+/// deletes, but the store's operations apply in order (a rollback deletes a prefix and
+/// puts its new contents back). This computes the same end state in etcd's form: later
+/// writes of a key replace earlier ones, a range delete drops earlier point writes inside
+/// it, and each range is split around the keys written after it.
+fn normalize(ops: impl IntoIterator<Item = FullOp>) -> Plan {
+    let mut ranges: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut points: BTreeMap<Vec<u8>, PointWrite> = BTreeMap::new();
+    for op in ops {
+        match op {
+            FullOp::Point(key, write) => {
+                points.insert(key, write);
+            }
+            FullOp::Range(start, end) => {
+                points.retain(|key, _| !in_range(key, &start, &end));
+                ranges.push((start, end));
+            }
+        }
+    }
+    // A point delete inside a deleted range is redundant; drop it so the range needn't split.
+    points.retain(|key, write| {
+        !(matches!(write, PointWrite::Delete) && ranges.iter().any(|(s, e)| in_range(key, s, e)))
+    });
+    let mut split = Vec::new();
+    for (start, end) in ranges {
+        let mut from = start;
+        let inside: Vec<&Vec<u8>> = points
+            .keys()
+            .filter(|key| in_range(key, &from, &end))
+            .collect();
+        for key in inside {
+            if from < *key {
+                split.push((from, key.clone()));
+            }
+            from = successor(key);
+        }
+        if end == [0] || from < end {
+            split.push((from, end));
+        }
+    }
+    Plan {
+        ranges: merge(split),
+        points,
+    }
+}
+
+/// Sorts ranges and merges overlapping ones, so that no key is deleted by two of them.
+fn merge(mut ranges: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    ranges.sort();
+    let mut merged: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for (start, end) in ranges {
+        if let Some(last) = merged.last_mut() {
+            let last_unbounded = last.1 == [0];
+            if last_unbounded || start <= last.1 {
+                if !last_unbounded && (end == [0] || end > last.1) {
+                    last.1 = end;
+                }
+                continue;
+            }
+        }
+        merged.push((start, end));
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(key: &str, value: &str) -> FullOp {
+        FullOp::Point(key.into(), PointWrite::Put(value.into()))
+    }
+    fn del(key: &str) -> FullOp {
+        FullOp::Point(key.into(), PointWrite::Delete)
+    }
+    fn range(prefix: &str) -> FullOp {
+        FullOp::Range(prefix.into(), prefix_end(prefix.as_bytes()))
+    }
+    fn r(start: &str, end: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        (start.as_bytes().to_vec(), end.to_vec())
+    }
+
+    #[test]
+    fn prefix_end_follows_etcd() {
+        assert_eq!(prefix_end(b"/sdnd/"), b"/sdnd0".to_vec());
+        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
+        assert_eq!(prefix_end(b""), vec![0]);
+        assert_eq!(prefix_end(b"\xff\xff"), vec![0]);
+    }
+
+    #[test]
+    fn later_writes_of_a_key_win() {
+        let plan = normalize([put("a", "1"), del("a"), put("b", "1"), put("b", "2")]);
+        assert!(plan.ranges.is_empty());
+        assert_eq!(
+            plan.points.into_iter().collect::<Vec<_>>(),
+            vec![
+                (b"a".to_vec(), PointWrite::Delete),
+                (b"b".to_vec(), PointWrite::Put(b"2".to_vec()))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_range_delete_is_split_around_later_puts() {
+        let plan = normalize([
+            put("p/x", "old"),
+            range("p/"),
+            put("p/b", "1"),
+            put("p/d", "2"),
+            put("q", "3"),
+        ]);
+        assert_eq!(
+            plan.ranges,
+            vec![
+                r("p/", b"p/b"),
+                (b"p/b\0".to_vec(), b"p/d".to_vec()),
+                (b"p/d\0".to_vec(), b"p0".to_vec())
+            ]
+        );
+        let keys: Vec<_> = plan.points.keys().cloned().collect();
+        assert_eq!(keys, vec![b"p/b".to_vec(), b"p/d".to_vec(), b"q".to_vec()]);
+    }
+
+    #[test]
+    fn point_deletes_inside_a_range_fold_into_it() {
+        let plan = normalize([range("p/"), del("p/a"), range("p/sub/")]);
+        assert_eq!(plan.ranges, vec![r("p/", b"p0")]);
+        assert!(plan.points.is_empty());
+    }
+
+    #[test]
+    fn a_put_at_the_range_start_leaves_no_empty_range() {
+        let plan = normalize([range("p/"), put("p/", "x")]);
+        assert_eq!(plan.ranges, vec![(b"p/\0".to_vec(), b"p0".to_vec())]);
+    }
+
+    #[test]
+    fn unbounded_ranges_merge() {
+        let plan = normalize([range(""), range("a"), put("k", "v")]);
+        assert_eq!(
+            plan.ranges,
+            vec![(Vec::new(), b"k".to_vec()), (b"k\0".to_vec(), vec![0])]
+        );
+    }
+}

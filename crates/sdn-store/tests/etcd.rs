@@ -1,0 +1,554 @@
+//! The etcd backend against a real single-member etcd on loopback, and the behaviour both
+//! backends must share (guards, ordered prefix deletes, expiring entries, watches), run on
+//! each. Needs the `etcd` binary (scripts/install-etcd.sh).
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sdn_store::{Commit, EtcdOptions, EtcdStore, Guard, SqliteStore, Store, StoreError, Txn};
+
+/// One etcd for the whole test binary; each test gets its own key prefix.
+struct Etcd {
+    child: Child,
+    client_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+fn start_etcd(dir: &Path) -> (Child, u16) {
+    let client = free_port();
+    let peer = free_port();
+    let child = Command::new("etcd")
+        .arg("--name=t")
+        .arg(format!("--data-dir={}", dir.join("data").display()))
+        .arg(format!("--listen-client-urls=http://127.0.0.1:{client}"))
+        .arg(format!("--advertise-client-urls=http://127.0.0.1:{client}"))
+        .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer}"))
+        .arg(format!(
+            "--initial-advertise-peer-urls=http://127.0.0.1:{peer}"
+        ))
+        .arg(format!("--initial-cluster=t=http://127.0.0.1:{peer}"))
+        .arg("--max-txn-ops=100000")
+        .arg("--logger=zap")
+        .arg("--log-outputs=stderr")
+        .arg("--log-level=error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start etcd (is it installed? run scripts/install-etcd.sh)");
+    (child, client)
+}
+
+/// The shared etcd of this test process, started on first use (nextest runs every test in
+/// its own process, so this is one etcd per test there, one per binary under cargo test).
+fn etcd() -> &'static Etcd {
+    static ETCD: OnceLock<Etcd> = OnceLock::new();
+    ETCD.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (child, client_port) = start_etcd(dir.path());
+        let etcd = Etcd {
+            child,
+            client_port,
+            _dir: dir,
+        };
+        kill_on_exit(etcd.child.id());
+        etcd
+    })
+}
+
+/// Statics are never dropped, so the shared etcd is killed from an exit handler.
+fn kill_on_exit(pid: u32) {
+    static PID: AtomicU32 = AtomicU32::new(0);
+    extern "C" fn reap() {
+        let pid = PID.load(Ordering::SeqCst);
+        if pid != 0 {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+    }
+    PID.store(pid, Ordering::SeqCst);
+    extern "C" {
+        fn atexit(f: extern "C" fn()) -> i32;
+    }
+    // SAFETY: registers a plain function with no captured state.
+    unsafe {
+        atexit(reap);
+    }
+}
+
+static PREFIX: AtomicU32 = AtomicU32::new(0);
+
+fn options(port: u16) -> EtcdOptions {
+    let n = PREFIX.fetch_add(1, Ordering::SeqCst);
+    let mut options = EtcdOptions::new(
+        vec![format!("127.0.0.1:{port}")],
+        format!("/t-{}-{n}/", std::process::id()),
+    );
+    options.request_timeout = Duration::from_secs(2);
+    options
+}
+
+/// A store on a fresh prefix of the shared etcd, waiting for it to come up.
+fn etcd_store() -> EtcdStore {
+    let port = etcd().client_port;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match EtcdStore::connect(options(port)) {
+            Ok(store) => return store,
+            Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(100)),
+            Err(e) => panic!("etcd did not come up: {e}"),
+        }
+    }
+}
+
+fn sqlite_store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("s.db")).expect("open");
+    (dir, store)
+}
+
+/// Runs `check` on both backends.
+fn on_both(check: impl Fn(&dyn Store)) {
+    let (_dir, sqlite) = sqlite_store();
+    check(&sqlite);
+    check(&etcd_store());
+}
+
+fn committed(c: Commit) -> u64 {
+    match c {
+        Commit::Committed(rev) => rev,
+        Commit::GuardFailed => panic!("expected a commit, the guards failed"),
+    }
+}
+
+#[test]
+fn put_get_list_and_revisions() {
+    on_both(|store| {
+        let r1 = committed(
+            store
+                .commit(Txn::new().put("a/1", "x").put("a/2", "y").put("b", "z"))
+                .expect("commit"),
+        );
+        assert!(r1 > 0);
+        let e = store.get("a/1").expect("get").expect("present");
+        assert_eq!(
+            (e.key.as_str(), e.value.as_slice(), e.mod_revision),
+            ("a/1", &b"x"[..], r1)
+        );
+        let (entries, rev) = store.list("a/").expect("list");
+        assert_eq!(
+            entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+            ["a/1", "a/2"]
+        );
+        assert_eq!(rev, r1);
+        assert_eq!(store.revision().expect("revision"), r1);
+        let r2 = committed(store.commit(Txn::new().delete("a/1")).expect("commit"));
+        assert!(r2 > r1);
+        assert_eq!(store.get("a/1").expect("get"), None);
+    });
+}
+
+#[test]
+fn guards_are_checked_atomically() {
+    on_both(|store| {
+        // Absence, by revision 0 and by value None.
+        let r1 = committed(
+            store
+                .commit(
+                    Txn::new()
+                        .unchanged("k", 0)
+                        .guard(Guard::Value {
+                            key: "v".into(),
+                            value: None,
+                        })
+                        .put("k", "1")
+                        .put("v", "a"),
+                )
+                .expect("commit"),
+        );
+        assert_eq!(
+            store
+                .commit(Txn::new().unchanged("k", 0).put("k", "2"))
+                .expect("commit"),
+            Commit::GuardFailed
+        );
+        assert_eq!(store.get("k").expect("get").expect("k").value, b"1");
+        committed(
+            store
+                .commit(Txn::new().unchanged("k", r1).put("k", "2"))
+                .expect("commit"),
+        );
+        // A failing guard among holding ones writes nothing.
+        let failed = store
+            .commit(
+                Txn::new()
+                    .guard(Guard::Value {
+                        key: "v".into(),
+                        value: Some(b"a".to_vec()),
+                    })
+                    .unchanged("k", r1)
+                    .put("other", "x"),
+            )
+            .expect("commit");
+        assert_eq!(failed, Commit::GuardFailed);
+        assert_eq!(store.get("other").expect("get"), None);
+        committed(
+            store
+                .commit(
+                    Txn::new()
+                        .guard(Guard::Value {
+                            key: "v".into(),
+                            value: Some(b"a".to_vec()),
+                        })
+                        .put("other", "x"),
+                )
+                .expect("commit"),
+        );
+    });
+}
+
+/// A rollback deletes a prefix and writes its new contents in the same transaction; etcd
+/// refuses that shape natively, the backend must still produce the ordered result.
+#[test]
+fn delete_prefix_then_put_under_it_applies_in_order() {
+    on_both(|store| {
+        committed(
+            store
+                .commit(
+                    Txn::new()
+                        .put("p/a", "1")
+                        .put("p/b", "1")
+                        .put("p/c", "1")
+                        .put("pz", "keep"),
+                )
+                .expect("commit"),
+        );
+        committed(
+            store
+                .commit(
+                    Txn::new()
+                        .put("p/x", "lost")
+                        .delete_prefix("p/")
+                        .put("p/b", "2")
+                        .put("p/d", "2")
+                        .put("p/d", "3")
+                        .delete("p/zz"),
+                )
+                .expect("commit"),
+        );
+        let (entries, _) = store.list("p").expect("list");
+        let got: Vec<(&str, &[u8])> = entries
+            .iter()
+            .map(|e| (e.key.as_str(), e.value.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            [("p/b", &b"2"[..]), ("p/d", &b"3"[..]), ("pz", &b"keep"[..])]
+        );
+    });
+}
+
+#[test]
+fn expiring_entries_vanish_for_reads_and_guards() {
+    on_both(|store| {
+        let rev = committed(
+            store
+                .commit(
+                    Txn::new()
+                        .put_expiring("lock", "held", Duration::from_secs(1))
+                        .put("plain", "stays"),
+                )
+                .expect("commit"),
+        );
+        let entry = store
+            .get("lock")
+            .expect("get")
+            .expect("present before expiry");
+        assert_eq!(entry.mod_revision, rev);
+        // Taking an unexpired entry as absent fails.
+        assert_eq!(
+            store
+                .commit(Txn::new().unchanged("lock", 0).put("lock", "mine"))
+                .expect("commit"),
+            Commit::GuardFailed
+        );
+        // etcd may round a lease up to its minimum ttl and expires it on the leader's tick.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.get("lock").expect("get").is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "the expiring entry never expired"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        assert!(store
+            .list("")
+            .expect("list")
+            .0
+            .iter()
+            .all(|e| e.key != "lock"));
+        assert_eq!(
+            store
+                .commit(Txn::new().guard(Guard::Value {
+                    key: "lock".into(),
+                    value: Some(b"held".to_vec())
+                }))
+                .expect("commit"),
+            Commit::GuardFailed
+        );
+        committed(
+            store
+                .commit(Txn::new().unchanged("lock", 0).put("lock", "mine"))
+                .expect("commit"),
+        );
+        // A plain put over an expiring entry does not expire.
+        assert_eq!(
+            store.get("lock").expect("get").expect("lock").value,
+            b"mine"
+        );
+        assert_eq!(
+            store.get("plain").expect("get").expect("plain").value,
+            b"stays"
+        );
+    });
+}
+
+#[test]
+fn overwriting_an_expiring_entry_with_a_plain_put_keeps_it() {
+    on_both(|store| {
+        committed(
+            store
+                .commit(Txn::new().put_expiring("k", "a", Duration::from_secs(1)))
+                .expect("commit"),
+        );
+        committed(store.commit(Txn::new().put("k", "b")).expect("commit"));
+        thread::sleep(Duration::from_millis(3500));
+        assert_eq!(store.get("k").expect("get").expect("kept").value, b"b");
+    });
+}
+
+#[test]
+fn wait_for_change_sees_past_and_future_writes() {
+    on_both(|store| {
+        let before = committed(store.commit(Txn::new().put("w/a", "1")).expect("commit"));
+        let after = committed(store.commit(Txn::new().put("w/b", "1")).expect("commit"));
+        // A change already made after `before` wakes at once.
+        let start = Instant::now();
+        assert!(
+            store
+                .wait_for_change("w/", before, Duration::from_secs(5))
+                .expect("wait")
+                >= after
+        );
+        assert!(start.elapsed() < Duration::from_secs(2));
+        // Nothing under x/: the wait times out and reports the current revision.
+        let start = Instant::now();
+        assert_eq!(
+            store
+                .wait_for_change("x/", before, Duration::from_millis(500))
+                .expect("wait"),
+            after
+        );
+        assert!(start.elapsed() >= Duration::from_millis(450));
+    });
+}
+
+#[test]
+fn wait_for_change_wakes_on_a_write_from_another_handle() {
+    let store = Arc::new(etcd_store());
+    let other = {
+        let mut o = options(etcd().client_port);
+        o.prefix = store.prefix().to_string();
+        EtcdStore::connect(o).expect("second handle")
+    };
+    let now = store.revision().expect("revision");
+    let writer = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(300));
+        committed(other.commit(Txn::new().put("n/x", "1")).expect("commit"))
+    });
+    let start = Instant::now();
+    let woke = store
+        .wait_for_change("n/", now, Duration::from_secs(10))
+        .expect("wait");
+    let written = writer.join().expect("writer");
+    assert_eq!(woke, written);
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "a watch, not a poll or the timeout"
+    );
+}
+
+#[test]
+fn prefixes_keep_stores_apart() {
+    let a = etcd_store();
+    let b = etcd_store();
+    committed(a.commit(Txn::new().put("k", "a")).expect("commit"));
+    assert_eq!(b.get("k").expect("get"), None);
+    assert!(b.list("").expect("list").0.is_empty());
+    committed(b.commit(Txn::new().delete_prefix("")).expect("commit"));
+    assert_eq!(a.get("k").expect("get").expect("kept").value, b"a");
+}
+
+#[test]
+fn concurrent_compare_and_swap_loses_no_increment() {
+    let store = Arc::new(etcd_store());
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            thread::spawn(move || {
+                for _ in 0..25 {
+                    loop {
+                        let current = store.get("counter").expect("get");
+                        let (value, rev) = current.map_or((0u64, 0), |e| {
+                            (
+                                String::from_utf8_lossy(&e.value).parse().expect("number"),
+                                e.mod_revision,
+                            )
+                        });
+                        let txn = Txn::new()
+                            .unchanged("counter", rev)
+                            .put("counter", (value + 1).to_string());
+                        if let Commit::Committed(_) = store.commit(txn).expect("commit") {
+                            break;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    assert_eq!(
+        store.get("counter").expect("get").expect("counter").value,
+        b"100"
+    );
+}
+
+#[test]
+fn unreachable_etcd_is_unavailable_fast_and_named() {
+    let port = free_port();
+    let mut o = options(port);
+    o.request_timeout = Duration::from_millis(800);
+    let start = Instant::now();
+    let err = EtcdStore::connect(o).expect_err("nothing listens there");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains(&format!("etcd at 127.0.0.1:{port}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_endpoints_and_prefix_are_refused() {
+    let err = EtcdStore::connect(EtcdOptions::new(vec![], "/x/")).expect_err("no endpoints");
+    assert!(err.to_string().contains("no endpoints"), "{err}");
+    let err = EtcdStore::connect(EtcdOptions::new(vec!["127.0.0.1:1".into()], ""))
+        .expect_err("empty prefix");
+    assert!(
+        err.to_string().contains("prefix must not be empty"),
+        "{err}"
+    );
+}
+
+/// A member that goes away makes requests fail as unavailable; when it returns, the same
+/// handle works again without being reopened.
+#[test]
+fn service_resumes_after_etcd_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (child, port) = start_etcd(dir.path());
+    let mut child = KillOnDrop(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let store = loop {
+        let mut o = options(port);
+        o.request_timeout = Duration::from_secs(1);
+        match EtcdStore::connect(o) {
+            Ok(store) => break store,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "etcd did not come up: {e}");
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    committed(store.commit(Txn::new().put("k", "1")).expect("commit"));
+    child.kill();
+    let start = Instant::now();
+    let err = store.get("k").expect_err("etcd is down");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(start.elapsed() < Duration::from_secs(3));
+    // Restart on the same ports and data.
+    let restarted = restart_etcd(dir.path(), port);
+    let _restarted = KillOnDrop(restarted);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match store.get("k") {
+            Ok(entry) => {
+                assert_eq!(entry.expect("k survived").value, b"1");
+                break;
+            }
+            Err(e) => {
+                assert!(Instant::now() < deadline, "never recovered: {e}");
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+}
+
+/// Restarts the single member started by `start_etcd` in `dir` (its peer URL is in the
+/// data dir, so only the client port is needed).
+fn restart_etcd(dir: &Path, client: u16) -> Child {
+    Command::new("etcd")
+        .arg("--name=t")
+        .arg(format!("--data-dir={}", dir.join("data").display()))
+        .arg(format!("--listen-client-urls=http://127.0.0.1:{client}"))
+        .arg(format!("--advertise-client-urls=http://127.0.0.1:{client}"))
+        .arg(format!(
+            "--listen-peer-urls=http://127.0.0.1:{}",
+            free_port()
+        ))
+        .arg("--logger=zap")
+        .arg("--log-outputs=stderr")
+        .arg("--log-level=error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("restart etcd")
+}
+
+struct KillOnDrop(Child);
+
+impl KillOnDrop {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
