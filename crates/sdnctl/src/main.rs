@@ -1,1 +1,522 @@
-fn main() {}
+//! sdnctl: a thin command line over the sdnctl library.
+
+mod progress;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use serde_json::{json, Value};
+
+use sdnctl::render::{pending_diff, render, OutputFormat};
+use sdnctl::{ApiPath, ChangeSet, Client, ClientError, LockOptions, LockToken, LockedClients, Method, Params, Remotes, TxnOptions};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (txn: every remote applied and every node reported OK)
+  1  the server refused the request; txn: it failed and every remote was rolled back or released
+  2  bad usage, remotes file or change set (nothing was sent)
+  3  a remote could not be reached (connection, TLS, certificate fingerprint)
+  4  the SDN lock refused (held by someone else, or a wrong lock token)
+  5  an apply task finished with an error (a node did not apply)
+  6  txn: a remote was left locked, half-applied or unknown; the summary lists the commands to fix it";
+
+#[derive(Parser)]
+#[command(
+    name = "sdnctl",
+    version,
+    about = "Client for sdnd and the Proxmox VE SDN API, and SDN transactions across clusters",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    /// Remotes file [default: $XDG_CONFIG_HOME/sdnctl/remotes.toml or ~/.config/sdnctl/remotes.toml].
+    #[arg(long, value_name = "FILE")]
+    remotes: Option<PathBuf>,
+    /// Remote to talk to [default: the file's `default`, or its only remote].
+    #[arg(long, value_name = "NAME")]
+    remote: Option<String>,
+    /// How answers are printed.
+    #[arg(long, value_enum, default_value = "text")]
+    output_format: OutputFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// GET an API path, like pvesh: sdnctl get /cluster/sdn/vnets --pending 1
+    Get(CallArgs),
+    /// PUT an API path: sdnctl set /cluster/sdn/vnets/v1 --alias web
+    Set(CallArgs),
+    /// POST an API path: sdnctl create /cluster/sdn/vnets --vnet v1 --zone z1 --tag 100
+    Create(CallArgs),
+    /// DELETE an API path: sdnctl delete /cluster/sdn/vnets/v1
+    Delete(CallArgs),
+    /// Take the global SDN lock; prints the lock token.
+    Lock {
+        /// Lock even if there are pending changes.
+        #[arg(long)]
+        allow_pending: bool,
+        /// Seconds after which the lock expires by itself.
+        #[arg(long, value_name = "S")]
+        ttl: Option<u64>,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Release the global SDN lock.
+    Unlock {
+        #[arg(long, value_name = "TOKEN")]
+        lock_token: Option<String>,
+        /// Release someone else's lock (their pending changes stay).
+        #[arg(long)]
+        force: bool,
+    },
+    /// What apply would change: the pending objects as a diff (and a node's file diffs).
+    Pending {
+        /// Also show the interfaces and FRR diffs for this node.
+        #[arg(long)]
+        node: Option<String>,
+    },
+    /// Apply the pending configuration (prints the task id, or follows it with --wait).
+    Apply {
+        /// Follow the apply task until every node reported.
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, value_name = "TOKEN")]
+        lock_token: Option<String>,
+        /// With --lock-token: keep the lock after applying.
+        #[arg(long, requires = "lock_token")]
+        keep_lock: bool,
+        /// Seconds to follow the task with --wait.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Discard every pending change.
+    Rollback {
+        #[arg(long, value_name = "TOKEN")]
+        lock_token: Option<String>,
+        /// With --lock-token: keep the lock after rolling back.
+        #[arg(long, requires = "lock_token")]
+        keep_lock: bool,
+    },
+    /// Lock holder, running version and each node's state.
+    Status {
+        /// Nodes to report on (added to the remote's `nodes`).
+        #[arg(long)]
+        node: Vec<String>,
+    },
+    /// Transactions across several remotes.
+    Txn {
+        #[command(subcommand)]
+        command: TxnCommand,
+    },
+    /// Print a shell completion script.
+    Completion { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand)]
+enum TxnCommand {
+    /// Lock every remote, run the change set on each, then apply everywhere or roll back everywhere.
+    Run {
+        /// The change set (YAML, or JSON if it ends in .json).
+        changeset: PathBuf,
+        /// Remotes taking part, comma separated.
+        #[arg(long = "remotes", value_name = "A,B,...", value_delimiter = ',', required = true)]
+        names: Vec<String>,
+        /// Lock even if a remote has pending changes (they are applied with the transaction).
+        #[arg(long)]
+        allow_pending: bool,
+        /// Lock lifetime in seconds, so a crashed run doesn't block the clusters forever.
+        #[arg(long, value_name = "S")]
+        ttl: Option<u64>,
+        /// Make the changes and release the locks without applying (changes stay pending).
+        #[arg(long)]
+        no_apply: bool,
+        /// Seconds to follow each apply task.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Check a change set without contacting any remote.
+    Check { changeset: PathBuf },
+}
+
+#[derive(clap::Args)]
+struct CallArgs {
+    /// API path below /api2/json.
+    path: String,
+    /// Parameters: --NAME VALUE or --NAME=VALUE (a bare --NAME means 1).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "--PARAM VALUE")]
+    params: Vec<String>,
+}
+
+/// A failure as one line plus the exit code.
+#[derive(Debug)]
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Failure { code: 2, message: message.into() }
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(err: ClientError) -> Self {
+        let (code, hint) = match &err {
+            ClientError::Unreachable { message, .. } if message.contains("fingerprint mismatch") => {
+                (3, "check `fingerprint` in the remotes file: sdnd prints the right one at start")
+            }
+            ClientError::Unreachable { .. } => (3, "is the server running and the url in the remotes file right?"),
+            ClientError::Refused { status: 401, .. } => (1, "check `token` in the remotes file"),
+            ClientError::Refused { status: 403, .. } => (1, "the token lacks the privilege (SDN.Allocate on /sdn to change, SDN.Audit to read)"),
+            ClientError::Refused { status: 423, .. } => (4, ""),
+            ClientError::Refused { .. } | ClientError::Protocol { .. } => (1, ""),
+        };
+        let message = if hint.is_empty() { err.to_string() } else { format!("{err} ({hint})") };
+        Failure { code, message }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("sdnctl: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// The remotes file and the name it is known by in fix commands.
+fn load_remotes(cli: &Cli) -> Result<(Remotes, String, String), Failure> {
+    let (path, prefix) = match &cli.remotes {
+        Some(path) => (path.clone(), format!("sdnctl --remotes {}", path.display())),
+        None => (
+            Remotes::default_path().ok_or_else(|| Failure::usage("no remotes file: pass --remotes FILE (HOME is not set)"))?,
+            "sdnctl".to_string(),
+        ),
+    };
+    if !path.exists() {
+        return Err(Failure::usage(format!(
+            "{}: no such file: create it with [remotes.NAME] url, token and fingerprint (see sdnctl's README), or pass --remotes FILE",
+            path.display()
+        )));
+    }
+    let remotes = Remotes::load(&path).map_err(|e| Failure::usage(e.to_string()))?;
+    Ok((remotes, path.display().to_string(), prefix))
+}
+
+fn client(cli: &Cli) -> Result<Client, Failure> {
+    let (remotes, origin, _) = load_remotes(cli)?;
+    let remote = remotes.pick(cli.remote.as_deref(), &origin).map_err(|e| Failure::usage(e.to_string()))?;
+    Client::new(remote).map_err(|e| Failure { code: 3, message: e })
+}
+
+fn print(value: &Value, format: OutputFormat) {
+    print!("{}", render(value, format));
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    let format = cli.output_format;
+    match &cli.command {
+        Command::Get(call) => pvesh(&cli, Method::Get, call),
+        Command::Set(call) => pvesh(&cli, Method::Set, call),
+        Command::Create(call) => pvesh(&cli, Method::Create, call),
+        Command::Delete(call) => pvesh(&cli, Method::Delete, call),
+        Command::Lock { allow_pending, ttl, comment } => {
+            let options = LockOptions { allow_pending: *allow_pending, ttl: *ttl, comment: comment.clone() };
+            let token = client(&cli)?.lock(&options)?;
+            print(&json!(token.as_str()), format);
+            Ok(0)
+        }
+        Command::Unlock { lock_token, force } => {
+            client(&cli)?.unlock(lock_token.clone().map(LockToken::new).as_ref(), *force)?;
+            Ok(0)
+        }
+        Command::Pending { node } => pending(&cli, node.as_deref()),
+        Command::Apply { wait, lock_token, keep_lock, timeout } => {
+            let client = client(&cli)?;
+            let upid = client.apply(lock_token.clone().map(LockToken::new).as_ref(), !keep_lock)?;
+            if !wait {
+                print(&json!(upid.as_str()), format);
+                return Ok(0);
+            }
+            eprintln!("applying: task {upid}");
+            let exit = client.wait_task(&upid, Duration::from_secs(*timeout), |line| eprintln!("  {line}"))?;
+            if exit == "OK" {
+                eprintln!("applied on every node");
+                Ok(0)
+            } else {
+                Err(Failure {
+                    code: 5,
+                    message: format!("apply task failed: {exit} (see `sdnctl status`, fix the node, then `sdnctl apply --wait`)"),
+                })
+            }
+        }
+        Command::Rollback { lock_token, keep_lock } => {
+            client(&cli)?.rollback(lock_token.clone().map(LockToken::new).as_ref(), !keep_lock)?;
+            Ok(0)
+        }
+        Command::Status { node } => status(&cli, node),
+        Command::Txn { command: TxnCommand::Check { changeset } } => {
+            let changes = ChangeSet::load(changeset).map_err(|e| Failure::usage(e.to_string()))?;
+            println!("{}: {} step(s)", changeset.display(), changes.steps.len());
+            for step in &changes.steps {
+                println!("  {step}");
+            }
+            Ok(0)
+        }
+        Command::Txn { command: TxnCommand::Run { changeset, names, allow_pending, ttl, no_apply, timeout } } => {
+            txn_run(&cli, changeset, names, *allow_pending, *ttl, *no_apply, *timeout)
+        }
+        Command::Completion { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "sdnctl", &mut std::io::stdout());
+            Ok(0)
+        }
+    }
+}
+
+/// Parses pvesh-style `--name value` pairs; `--output-format` among them is honoured too.
+fn parse_params(raw: &[String]) -> Result<(Params, Option<OutputFormat>), Failure> {
+    let mut params = Params::new();
+    let mut format = None;
+    let mut iter = raw.iter().peekable();
+    while let Some(arg) = iter.next() {
+        let Some(name) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+            return Err(Failure::usage(format!("unexpected argument '{arg}': parameters are --NAME VALUE")));
+        };
+        let (name, value) = match name.split_once('=') {
+            Some((name, value)) => (name.to_string(), value.to_string()),
+            None => {
+                let value = match iter.peek() {
+                    Some(next) if !(next.starts_with("--") && next.len() > 2) => iter.next().cloned().unwrap_or_default(),
+                    _ => "1".to_string(),
+                };
+                (name.to_string(), value)
+            }
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(Failure::usage(format!("'{arg}' is not a parameter name")));
+        }
+        if name == "output-format" {
+            let parsed = <OutputFormat as clap::ValueEnum>::from_str(&value, false)
+                .map_err(|_| Failure::usage(format!("--output-format {value}: expected text, json or json-pretty")))?;
+            format = Some(parsed);
+            continue;
+        }
+        params.push((name, value));
+    }
+    Ok((params, format))
+}
+
+fn pvesh(cli: &Cli, method: Method, call: &CallArgs) -> Result<u8, Failure> {
+    let path: ApiPath = call.path.parse().map_err(Failure::usage)?;
+    let (params, format) = parse_params(&call.params)?;
+    let data = client(cli)?.call(method, &path, &params)?;
+    print(&data, format.unwrap_or(cli.output_format));
+    Ok(0)
+}
+
+/// The kinds with a pending view: list path, id parameter, label.
+const PENDING_KINDS: [(&str, &str, &str); 3] = [
+    ("/cluster/sdn/zones", "zone", "zone"),
+    ("/cluster/sdn/vnets", "vnet", "vnet"),
+    ("/cluster/sdn/controllers", "controller", "controller"),
+];
+
+fn pending(cli: &Cli, node: Option<&str>) -> Result<u8, Failure> {
+    let client = client(cli)?;
+    let pending = vec![("pending".to_string(), "1".to_string())];
+    let list = |path: &str| -> Result<Vec<Value>, Failure> {
+        let path: ApiPath = path.parse().map_err(Failure::usage)?;
+        Ok(client.call(Method::Get, &path, &pending)?.as_array().cloned().unwrap_or_default())
+    };
+    let mut lines = Vec::new();
+    let mut raw = serde_json::Map::new();
+    for (path, id, label) in PENDING_KINDS {
+        let items = list(path)?;
+        lines.extend(pending_diff(label, id, &items));
+        if label == "vnet" {
+            let mut subnets = Vec::new();
+            for vnet in items.iter().filter_map(|v| v.get("vnet").and_then(Value::as_str)) {
+                subnets.extend(list(&format!("/cluster/sdn/vnets/{vnet}/subnets"))?);
+            }
+            lines.extend(pending_diff("subnet", "subnet", &subnets));
+            raw.insert("subnets".into(), Value::Array(subnets.into_iter().filter(|s| s.get("state").is_some()).collect()));
+        }
+        raw.insert(format!("{label}s"), Value::Array(items.into_iter().filter(|s| s.get("state").is_some()).collect()));
+    }
+    let diffs = match node {
+        Some(node) => {
+            let params = vec![("node".to_string(), node.to_string())];
+            let path: ApiPath = "/cluster/sdn/dry-run".parse().map_err(Failure::usage)?;
+            Some(client.call(Method::Get, &path, &params)?)
+        }
+        None => None,
+    };
+    if cli.output_format != OutputFormat::Text {
+        if let Some(diffs) = &diffs {
+            raw.insert("dry-run".into(), diffs.clone());
+        }
+        print(&Value::Object(raw), cli.output_format);
+        return Ok(0);
+    }
+    if lines.is_empty() {
+        println!("no pending changes");
+    }
+    for line in lines {
+        println!("{line}");
+    }
+    if let Some(diffs) = diffs {
+        for key in ["interfaces-diff", "frr-diff"] {
+            if let Some(diff) = diffs.get(key).and_then(Value::as_str) {
+                print!("\n{diff}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
+    let client = client(cli)?;
+    let lock = client.lock_status()?;
+    let mut nodes: Vec<String> = client.remote().nodes.clone();
+    nodes.extend(extra_nodes.iter().cloned());
+    let mut reports = Vec::new();
+    for node in &nodes {
+        let path: ApiPath = format!("/nodes/{node}/sdn").parse().map_err(Failure::usage)?;
+        match client.call(Method::Get, &path, &[]) {
+            Ok(report) => reports.push(report),
+            Err(ClientError::Refused { status: 404, message, .. }) => {
+                reports.push(json!({ "node": node, "status": "unknown", "error": message }))
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let running = reports.iter().find_map(|r| r.get("running-version").and_then(Value::as_u64));
+    if cli.output_format != OutputFormat::Text {
+        let lock_json = json!({
+            "locked": u8::from(lock.locked), "holder": lock.holder, "since": lock.since,
+            "expires": lock.expires, "comment": lock.comment,
+        });
+        print(&json!({ "remote": client.remote().name.as_str(), "lock": lock_json, "running-version": running, "nodes": reports }), cli.output_format);
+        return Ok(0);
+    }
+    println!("remote: {} ({})", client.remote().name, client.remote().url);
+    if lock.locked {
+        let mut line = format!("lock: held by {}", lock.holder.as_deref().unwrap_or("unknown"));
+        if let Some(since) = lock.since {
+            line.push_str(&format!(" since {since}"));
+        }
+        if let Some(expires) = lock.expires {
+            line.push_str(&format!(", expires {expires}"));
+        }
+        if let Some(comment) = &lock.comment {
+            line.push_str(&format!(" ({comment})"));
+        }
+        println!("{line}");
+    } else {
+        println!("lock: free");
+    }
+    match running {
+        Some(version) => println!("running version: {version}"),
+        None => println!("running version: unknown"),
+    }
+    if reports.is_empty() {
+        println!("nodes: none configured (add nodes = [\"NAME\", ...] to the remote, or pass --node NAME)");
+    } else {
+        print!("{}", render(&Value::Array(reports), OutputFormat::Text));
+    }
+    Ok(0)
+}
+
+fn txn_run(
+    cli: &Cli,
+    changeset: &Path,
+    names: &[String],
+    allow_pending: bool,
+    ttl: Option<u64>,
+    no_apply: bool,
+    timeout: u64,
+) -> Result<u8, Failure> {
+    let changes = ChangeSet::load(changeset).map_err(|e| Failure::usage(e.to_string()))?;
+    let (remotes, origin, command) = load_remotes(cli)?;
+    let mut clients = Vec::new();
+    for name in names {
+        if clients.iter().any(|c: &Client| c.remote().name.as_str() == name) {
+            return Err(Failure::usage(format!("--remotes: '{name}' is listed twice")));
+        }
+        let remote = remotes.pick(Some(name), &origin).map_err(|e| Failure::usage(e.to_string()))?;
+        clients.push(Client::new(remote).map_err(|e| Failure { code: 3, message: e })?);
+    }
+    let options = TxnOptions {
+        lock: LockOptions {
+            allow_pending,
+            ttl,
+            comment: Some(format!("sdnctl txn {}", changeset.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))),
+        },
+        task_timeout: Duration::from_secs(timeout),
+        command,
+    };
+    let view = progress::Progress::new(clients.iter().map(|c| c.remote().name.clone()).collect(), std::io::stderr().is_terminal());
+    let report = match LockedClients::lock_all(clients, options, &view) {
+        Err(report) => report,
+        Ok(mut txn) => {
+            if !txn.run(&changes) {
+                txn.rollback_all();
+            } else if no_apply {
+                txn.release_all();
+            } else {
+                txn.apply_all(true);
+            }
+            txn.report()
+        }
+    };
+    view.finish();
+    print!("\n{report}");
+    let pending_ok = no_apply && report.remotes.iter().all(|r| r.state == sdnctl::RemoteState::ChangesPending);
+    Ok(if report.all_applied() || pending_ok {
+        0
+    } else if !report.clean() {
+        6
+    } else if report.remotes.iter().all(|r| r.state.has_applied()) {
+        5
+    } else {
+        1
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn pvesh_params() {
+        let (params, format) =
+            parse_params(&strings(&["--vnet", "v1", "--tag=100", "--isolate-ports", "--output-format", "json", "-zone", "z"])).unwrap();
+        let expect: Params = [("vnet", "v1"), ("tag", "100"), ("isolate-ports", "1"), ("zone", "z")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(params, expect);
+        assert_eq!(format, Some(OutputFormat::Json));
+        assert!(parse_params(&strings(&["v1"])).is_err());
+        assert!(parse_params(&strings(&["--output-format", "xml"])).is_err());
+        assert_eq!(parse_params(&strings(&["--alias", "-"])).unwrap().0[0].1, "-");
+    }
+
+    #[test]
+    fn help_documents_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit codes:") && help.contains("6  txn:"), "{help}");
+    }
+}
