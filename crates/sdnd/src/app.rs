@@ -22,10 +22,10 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, node: String, apply_timeout: Duration) -> Arc<Self> {
+    pub fn new(store: Arc<dyn Store>, node: String, apply_timeout: Duration, ticket_lifetime: i64) -> Arc<Self> {
         Arc::new(Self {
             sdn: Sdn::new(store.clone()),
-            auth: Auth::new(store.clone()),
+            auth: Auth::new(store.clone(), ticket_lifetime),
             store,
             node,
             apply_timeout,

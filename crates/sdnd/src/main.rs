@@ -1,5 +1,6 @@
 //! sdnd: the SDN control plane daemon and its administration commands.
 
+mod admin;
 mod agent;
 mod api;
 mod app;
@@ -94,11 +95,29 @@ enum Command {
         /// Seconds an apply task waits for node agents to report.
         #[arg(long, default_value_t = 120)]
         apply_timeout: u64,
+        /// Seconds a login ticket stays valid (PVE: 7200).
+        #[arg(long, default_value_t = auth::ticket::DEFAULT_LIFETIME, hide = true)]
+        ticket_lifetime: i64,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: admin::UserCommand,
     },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
-        command: TokenCommand,
+        command: admin::TokenCommand,
+    },
+    /// Manage access control lists.
+    Acl {
+        #[command(subcommand)]
+        command: admin::AclCommand,
+    },
+    /// Manage roles.
+    Role {
+        #[command(subcommand)]
+        command: admin::RoleCommand,
     },
     /// Replace the configuration with the reference's files from a directory.
     Import {
@@ -130,17 +149,6 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Create an API token; prints USERID!TOKENID=SECRET as the last line.
-    Add {
-        userid: String,
-        tokenid: String,
-        #[command(flatten)]
-        store: StoreArgs,
-    },
-}
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -159,7 +167,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve { store, listen, node, agent, cert, key, apply_timeout } => {
+        Command::Serve { store, listen, node, agent, cert, key, apply_timeout, ticket_lifetime } => {
             let agent = node.map(|node| agent::AgentConfig {
                 node,
                 host_interfaces: agent.host_interfaces,
@@ -170,16 +178,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 reload_frr: agent.reload_frr,
                 facts_file: agent.node_facts,
             });
-            serve(&store, listen, agent, cert.as_deref(), key.as_deref(), Duration::from_secs(apply_timeout))
+            serve(&store, listen, agent, cert.as_deref(), key.as_deref(), Duration::from_secs(apply_timeout), ticket_lifetime)
         }
-        Command::Token { command: TokenCommand::Add { userid, tokenid, store } } => {
-            let user = auth::UserId::parse(&userid)?;
-            let token = auth::TokenName::parse(&tokenid)?;
-            let store = open_store(&store)?;
-            let secret = auth::Auth::new(store).add_token(&user, &token)?;
-            println!("{user}!{}={secret}", token.as_str());
-            Ok(())
-        }
+        Command::User { command } => admin::user(command),
+        Command::Token { command } => admin::token(command),
+        Command::Acl { command } => admin::acl(command),
+        Command::Role { command } => admin::role(command),
         Command::Import { store, from } => {
             let sdn = sdn::Sdn::new(open_store(&store)?);
             println!("{}", transfer::import(&sdn, &from)?);
@@ -203,12 +207,13 @@ fn serve(
     cert: Option<&Path>,
     key: Option<&Path>,
     apply_timeout: Duration,
+    ticket_lifetime: i64,
 ) -> Result<(), String> {
     let store = open_store(store_args)?;
     let data_dir = &store_args.data_dir;
     let identity = tls::load_or_create(data_dir, cert, key)?;
     let node = agent.as_ref().map_or_else(hostname, |a| a.node.clone());
-    let app = app::App::new(store.clone(), node, apply_timeout);
+    let app = app::App::new(store.clone(), node, apply_timeout, ticket_lifetime);
     app.sdn.snapshot().map_err(|e| format!("loading the configuration: {e}"))?;
     if let Err(err) = app.sdn.ensure_builtin_ipam() {
         tracing::warn!("could not create the built-in 'pve' IPAM: {err}");

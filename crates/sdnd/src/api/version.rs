@@ -3,11 +3,11 @@
 use hyper::Method;
 use serde_json::json;
 
-use crate::auth::Privilege;
+use crate::auth::Permission;
 use crate::http::router::Route;
 
 pub fn route() -> Route {
-    Route::new(Method::GET, "/version", Privilege::Authenticated, |_, _, args| {
+    Route::new(Method::GET, "/version", Permission::Authenticated, |_, _, args| {
         args.finish()?;
         Ok(json!({
             "version": env!("CARGO_PKG_VERSION"),

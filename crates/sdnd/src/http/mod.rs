@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
-use crate::auth;
+use crate::auth::{self, Permission};
 use params::{Args, MAX_BODY_BYTES};
 use reply::{render, ApiError, Body, Format};
 use router::{Lookup, Router};
@@ -130,11 +130,16 @@ async fn dispatch(
 
     let app = app.clone();
     let handler = route.handler.clone();
-    let privilege = route.privilege;
+    let permission = route.permission;
     tokio::task::spawn_blocking(move || {
-        let caller = app.auth.authenticate(&credentials, peer)?;
-        app.auth.authorize(&caller, privilege)?;
-        handler(&app, &caller, Args::new(values))
+        let caller = match permission {
+            Permission::Public => app.auth.nobody(),
+            _ => app.auth.authenticate(&credentials, &method, peer)?,
+        };
+        app.auth.authorize(&caller, permission, &values)?;
+        let mut args = Args::new(values);
+        args.set_peer(peer);
+        handler(&app, &caller, args)
     })
     .await
     .map_err(|err| ApiError::Internal(format!("request handler failed: {err}")))?

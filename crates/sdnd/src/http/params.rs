@@ -57,11 +57,21 @@ pub fn decode_json(body: &[u8], into: &mut Map<String, Value>) -> Result<(), Api
 pub struct Args {
     values: Map<String, Value>,
     errors: BTreeMap<String, String>,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl Args {
     pub fn new(values: Map<String, Value>) -> Self {
-        Self { values, errors: BTreeMap::new() }
+        Self { values, errors: BTreeMap::new(), peer: None }
+    }
+
+    /// Records the client's address (for the login's failure log).
+    pub fn set_peer(&mut self, peer: std::net::SocketAddr) {
+        self.peer = Some(peer);
+    }
+
+    pub fn peer(&self) -> std::net::SocketAddr {
+        self.peer.unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     fn fail(&mut self, name: &str, message: impl Into<String>) {

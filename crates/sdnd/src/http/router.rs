@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::params::Args;
 use super::reply::ApiError;
 use crate::app::App;
-use crate::auth::{Caller, Privilege};
+use crate::auth::{Caller, Permission};
 
 /// A handler runs on a blocking thread: store calls block, and handlers stay plain functions.
 pub type Handler = Arc<dyn Fn(&App, &Caller, Args) -> Result<Value, ApiError> + Send + Sync>;
@@ -22,7 +22,7 @@ pub struct Route {
     /// Path below the API prefix; `{name}` segments become parameters.
     pub pattern: &'static str,
     /// What the caller needs, checked before the handler runs.
-    pub privilege: Privilege,
+    pub permission: Permission,
     pub handler: Handler,
 }
 
@@ -30,10 +30,10 @@ impl Route {
     pub fn new(
         method: Method,
         pattern: &'static str,
-        privilege: Privilege,
+        permission: Permission,
         handler: impl Fn(&App, &Caller, Args) -> Result<Value, ApiError> + Send + Sync + 'static,
     ) -> Self {
-        Self { method, pattern, privilege, handler: Arc::new(handler) }
+        Self { method, pattern, permission, handler: Arc::new(handler) }
     }
 
     /// Matches `path` (already split into segments), returning the placeholder values.

@@ -197,7 +197,15 @@ impl Sdn {
             match &mutation.lock {
                 Some(LockUpdate::Set(record)) => {
                     let value = serde_json::to_vec(record).map_err(|e| ApiError::Internal(e.to_string()))?;
-                    txn = txn.put(keys::LOCK, value);
+                    // A lock with a ttl also vanishes from the store by itself (an etcd lease),
+                    // so a crashed holder's lock ends on every node even if nobody writes.
+                    txn = match record.expires {
+                        Some(expires) => {
+                            let ttl = u64::try_from(expires.saturating_sub(now)).unwrap_or(0).max(1);
+                            txn.put_expiring(keys::LOCK, value, std::time::Duration::from_secs(ttl))
+                        }
+                        None => txn.put(keys::LOCK, value),
+                    };
                 }
                 Some(LockUpdate::Remove) => txn = txn.delete(keys::LOCK),
                 // An expired lock is cleaned up by the next write that passes by.

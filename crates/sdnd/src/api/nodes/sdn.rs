@@ -5,14 +5,14 @@ use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::apply::NodeReport;
-use crate::auth::{Caller, Privilege};
+use crate::auth::{Caller, Permission, SDN_AUDIT};
 use crate::http::params::Args;
 use crate::http::reply::ApiError;
 use crate::http::router::Route;
 use crate::sdn::keys;
 
 pub fn routes() -> Vec<Route> {
-    vec![Route::new(Method::GET, "/nodes/{node}/sdn", Privilege::SdnAudit, status)]
+    vec![Route::new(Method::GET, "/nodes/{node}/sdn", Permission::Path("/sdn", &[SDN_AUDIT]), status)]
 }
 
 fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {

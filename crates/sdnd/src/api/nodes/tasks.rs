@@ -4,7 +4,7 @@ use hyper::Method;
 use serde_json::Value;
 
 use crate::app::App;
-use crate::auth::{Caller, Privilege};
+use crate::auth::{Caller, Permission, SYS_AUDIT};
 use crate::http::params::Args;
 use crate::http::reply::ApiError;
 use crate::http::router::Route;
@@ -13,18 +13,24 @@ use crate::tasks::{TaskRecord, Upid};
 
 pub fn routes() -> Vec<Route> {
     vec![
-        Route::new(Method::GET, "/nodes/{node}/tasks/{upid}/status", Privilege::SdnAudit, status),
-        Route::new(Method::GET, "/nodes/{node}/tasks/{upid}/log", Privilege::SdnAudit, log),
+        Route::new(Method::GET, "/nodes/{node}/tasks/{upid}/status", Permission::PerObject, status),
+        Route::new(Method::GET, "/nodes/{node}/tasks/{upid}/log", Permission::PerObject, log),
     ]
 }
 
-/// Reads the task the path names; the node in the path must be the UPID's.
-fn task(app: &App, args: &mut Args) -> Result<(Upid, TaskRecord), ApiError> {
+/// Reads the task the path names; the node in the path must be the UPID's. Its owner may read
+/// it, and so may whoever holds Sys.Audit on the node (as in PVE).
+fn task(app: &App, caller: &Caller, args: &mut Args) -> Result<(Upid, TaskRecord), ApiError> {
     let node = args.take_string("node").unwrap_or_default();
     let text = args.take_string("upid").unwrap_or_default();
     let upid: Upid = text.parse().map_err(|err: String| ApiError::param("upid", err))?;
     if upid.node != node {
         return Err(ApiError::param("upid", format!("task belongs to node '{}', not '{node}'", upid.node)));
+    }
+    let owner = upid.user == caller.auth_id()
+        || caller.user().is_some_and(|u| upid.user.split('!').next() == Some(u.as_str()) && !caller.auth_id().contains('!'));
+    if !owner {
+        caller.require(&format!("/nodes/{node}"), &[SYS_AUDIT])?;
     }
     let entry = app.store.get(&keys::task(&text))?.ok_or_else(|| ApiError::NotFound(format!("no such task '{text}'")))?;
     let record = serde_json::from_slice(&entry.value)
@@ -32,15 +38,15 @@ fn task(app: &App, args: &mut Args) -> Result<(Upid, TaskRecord), ApiError> {
     Ok((upid, record))
 }
 
-fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
-    let found = task(app, &mut args);
+fn status(app: &App, caller: &Caller, mut args: Args) -> Result<Value, ApiError> {
+    let found = task(app, caller, &mut args);
     args.finish()?;
     let (upid, record) = found?;
     Ok(record.status_json(&upid))
 }
 
-fn log(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
-    let found = task(app, &mut args);
+fn log(app: &App, caller: &Caller, mut args: Args) -> Result<Value, ApiError> {
+    let found = task(app, caller, &mut args);
     let start = args.take_u64("start", 0, u64::from(u32::MAX)).unwrap_or(0);
     let limit = args.take_u64("limit", 0, u64::from(u32::MAX)).unwrap_or(50);
     args.finish()?;

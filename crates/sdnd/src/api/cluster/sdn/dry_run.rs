@@ -7,13 +7,13 @@ use similar::TextDiff;
 
 use crate::agent::{self, NodeFiles};
 use crate::app::App;
-use crate::auth::{Caller, Privilege};
+use crate::auth::{Caller, Permission, SYS_AUDIT};
 use crate::http::params::Args;
 use crate::http::reply::ApiError;
 use crate::http::router::Route;
 
 pub fn routes() -> Vec<Route> {
-    vec![Route::new(Method::GET, "/cluster/sdn/dry-run", Privilege::SdnAudit, dry_run)]
+    vec![Route::new(Method::GET, "/cluster/sdn/dry-run", Permission::Path("/nodes/{node}", &[SYS_AUDIT]), dry_run)]
 }
 
 /// `diff -u` of `current` (missing: empty) against `new`; `None` when identical.
@@ -43,7 +43,8 @@ fn dry_run(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
     let files: NodeFiles = serde_json::from_slice(&entry.value)
         .map_err(|err| ApiError::Internal(format!("published files of node '{node}' are unreadable: {err}")))?;
     let snapshot = app.sdn.snapshot()?;
-    let pending = snapshot.pending.to_running_config(snapshot.running_version + 1);
+    // Like the reference, the dry-run keeps the running version: only real changes show.
+    let pending = snapshot.pending.to_running_config(snapshot.running_version);
     let output = agent::generate(&pending, &files)
         .map_err(|err| ApiError::Conflict(format!("the pending configuration can't be rendered for node '{node}': {err}")))?;
     Ok(json!({

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::take_lock_token;
 use crate::app::App;
-use crate::auth::{Caller, Privilege};
+use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
 use crate::http::reply::ApiError;
 use crate::http::router::Route;
@@ -18,9 +18,9 @@ const MAX_COMMENT: usize = 256;
 
 pub fn routes() -> Vec<Route> {
     vec![
-        Route::new(Method::GET, "/cluster/sdn/lock", Privilege::SdnAudit, status),
-        Route::new(Method::POST, "/cluster/sdn/lock", Privilege::SdnAllocate, acquire),
-        Route::new(Method::DELETE, "/cluster/sdn/lock", Privilege::SdnAllocate, release),
+        Route::new(Method::GET, "/cluster/sdn/lock", Permission::Path("/sdn", &[SDN_AUDIT, SDN_ALLOCATE]), status),
+        Route::new(Method::POST, "/cluster/sdn/lock", Permission::Path("/sdn", &[SDN_ALLOCATE]), acquire),
+        Route::new(Method::DELETE, "/cluster/sdn/lock", Permission::Path("/sdn", &[SDN_ALLOCATE]), release),
     ]
 }
 

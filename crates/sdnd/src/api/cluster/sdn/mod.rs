@@ -8,7 +8,7 @@ use hyper::Method;
 use serde_json::{json, Value};
 
 use crate::app::App;
-use crate::auth::{Caller, Privilege};
+use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
 use crate::http::reply::ApiError;
 use crate::http::router::Route;
@@ -18,9 +18,9 @@ use sdn_config::Kind;
 
 pub fn routes() -> Vec<Route> {
     let mut routes = vec![
-        Route::new(Method::GET, "/cluster/sdn", Privilege::SdnAudit, index),
-        Route::new(Method::PUT, "/cluster/sdn", Privilege::SdnAllocate, apply),
-        Route::new(Method::POST, "/cluster/sdn/rollback", Privilege::SdnAllocate, rollback),
+        Route::new(Method::GET, "/cluster/sdn", Permission::Path("/sdn", &[SDN_AUDIT]), index),
+        Route::new(Method::PUT, "/cluster/sdn", Permission::Path("/sdn", &[SDN_ALLOCATE]), apply),
+        Route::new(Method::POST, "/cluster/sdn/rollback", Permission::Path("/sdn", &[SDN_ALLOCATE]), rollback),
     ];
     routes.extend(dry_run::routes());
     routes.extend(lock::routes());

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::take_lock_token;
 use crate::app::App;
-use crate::auth::Privilege;
+use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
 use crate::http::reply::ApiError;
 use crate::http::router::Route;
@@ -28,13 +28,55 @@ const PATHS: [(Kind, &str, &str); 6] = [
 pub fn routes() -> Vec<Route> {
     let mut routes = Vec::new();
     for (kind, collection, object) in PATHS {
-        routes.push(Route::new(Method::GET, collection, Privilege::SdnAudit, move |app, _, args| list(app, kind, args)));
-        routes.push(Route::new(Method::POST, collection, Privilege::SdnAllocate, move |app, _, args| create(app, kind, args)));
-        routes.push(Route::new(Method::GET, object, Privilege::SdnAudit, move |app, _, args| read(app, kind, args)));
-        routes.push(Route::new(Method::PUT, object, Privilege::SdnAllocate, move |app, _, args| update(app, kind, args)));
-        routes.push(Route::new(Method::DELETE, object, Privilege::SdnAllocate, move |app, _, args| delete(app, kind, args)));
+        // Each object is guarded by its own ACL path, known only once it is looked up.
+        let per_object = Permission::PerObject;
+        routes.push(Route::new(Method::GET, collection, per_object, move |app, caller, args| list(app, caller, kind, args)));
+        routes.push(Route::new(Method::POST, collection, per_object, move |app, caller, args| create(app, caller, kind, args)));
+        routes.push(Route::new(Method::GET, object, per_object, move |app, caller, args| read(app, caller, kind, args)));
+        routes.push(Route::new(Method::PUT, object, per_object, move |app, caller, args| update(app, caller, kind, args)));
+        routes.push(Route::new(Method::DELETE, object, per_object, move |app, caller, args| delete(app, caller, kind, args)));
     }
     routes
+}
+
+const READ: &[&str] = &[SDN_AUDIT, SDN_ALLOCATE];
+const WRITE: &[&str] = &[SDN_ALLOCATE];
+
+/// The ACL path guarding an object (API JSON), as in PVE: vnets and their subnets live under
+/// their zone, `/sdn/zones/ZONE/VNET`.
+fn acl_path(kind: Kind, object: &Value) -> String {
+    let get = |name: &str| field(object, name).unwrap_or("");
+    match kind {
+        Kind::Zones => format!("/sdn/zones/{}", get("zone")),
+        Kind::Vnets => format!("/sdn/zones/{}/{}", get("zone"), get("vnet")),
+        Kind::Subnets => format!("/sdn/zones/{}/{}", get("zone"), get("vnet")),
+        other => format!("/sdn/{}/{}", other.path_segment(), get(other.id_param())),
+    }
+}
+
+/// The ACL path a create needs `SDN.Allocate` on.
+fn create_path(kind: Kind, config: &Config, params: &Map<String, Value>) -> String {
+    let param = |name: &str| params.get(name).and_then(Value::as_str).unwrap_or("");
+    match kind {
+        Kind::Zones => "/sdn/zones".to_string(),
+        Kind::Vnets => format!("/sdn/zones/{}", param("zone")),
+        Kind::Subnets => {
+            let zone = config.get(Kind::Vnets, param("vnet")).and_then(|v| v.get_str("zone")).unwrap_or("");
+            format!("/sdn/zones/{zone}/{}", param("vnet"))
+        }
+        other => format!("/sdn/{}", other.path_segment()),
+    }
+}
+
+/// The ACL path an update or delete of an existing object needs `SDN.Allocate` on
+/// (the reference guards controllers, ipams and dns on their collection).
+fn change_path(kind: Kind, config: &Config, id: &str) -> String {
+    match kind {
+        Kind::Zones | Kind::Vnets | Kind::Subnets => {
+            config.get(kind, id).map(|o| acl_path(kind, &o.to_api_json())).unwrap_or_default()
+        }
+        other => format!("/sdn/{}", other.path_segment()),
+    }
 }
 
 /// Which configuration a read looks at.
@@ -107,7 +149,7 @@ fn subnet_id(config: &Config, vnet: &str, given: &str) -> String {
     config.resolve_subnet_id(vnet, given).unwrap_or_else(|| given.to_string())
 }
 
-fn list(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+fn list(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
     let view = take_view(kind, &mut args);
     let type_filter = args.take_string("type");
     let vnet = (kind == Kind::Subnets).then(|| args.take_string("vnet")).flatten();
@@ -122,11 +164,12 @@ fn list(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
         .into_iter()
         .filter(|o| type_filter.as_deref().is_none_or(|t| field(o, "type") == Some(t)))
         .filter(|o| vnet.as_deref().is_none_or(|v| field(o, "vnet") == Some(v)))
+        .filter(|o| caller.has_any(&acl_path(kind, o), READ))
         .collect();
     Ok(Value::Array(items))
 }
 
-fn read(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+fn read(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
     let view = take_view(kind, &mut args);
     let id_param = kind.id_param();
     let given = args.take_string(id_param).unwrap_or_default();
@@ -153,10 +196,11 @@ fn read(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
             return Err(missing());
         }
     }
+    caller.require(&acl_path(kind, &found), READ)?;
     Ok(found)
 }
 
-fn create(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+fn create(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
     let token = take_lock_token(&mut args);
     let params = args.into_rest()?;
     app.sdn.mutate(Intent::Change { token: token.as_deref() }, |snapshot, _| {
@@ -165,6 +209,7 @@ fn create(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
                 require_vnet(&snapshot.pending, vnet)?;
             }
         }
+        caller.require(&create_path(kind, &snapshot.pending, &params), WRITE)?;
         let change = snapshot.pending.plan_create(kind, &params)?;
         Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
     })?;
@@ -191,24 +236,34 @@ fn resolve(snapshot: &Snapshot, kind: Kind, id: &str, vnet: Option<&str>) -> Res
     }
 }
 
-fn update(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+fn update(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
     let token = take_lock_token(&mut args);
     let (id, vnet) = target(kind, &mut args);
     let params: Map<String, Value> = args.into_rest()?;
     app.sdn.mutate(Intent::Change { token: token.as_deref() }, |snapshot, _| {
         let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
+        if snapshot.pending.get(kind, &id).is_some() {
+            caller.require(&change_path(kind, &snapshot.pending, &id), WRITE)?;
+        }
+        if let (Kind::Vnets, Some(zone)) = (kind, params.get("zone").and_then(Value::as_str)) {
+            // Moving a vnet needs the right to add to the target zone, too.
+            caller.require(&format!("/sdn/zones/{zone}"), WRITE)?;
+        }
         let change = snapshot.pending.plan_update(kind, &id, &params)?;
         Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
     })?;
     Ok(Value::Null)
 }
 
-fn delete(app: &App, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+fn delete(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
     let token = take_lock_token(&mut args);
     let (id, vnet) = target(kind, &mut args);
     args.finish()?;
     app.sdn.mutate(Intent::Change { token: token.as_deref() }, |snapshot, _| {
         let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
+        if snapshot.pending.get(kind, &id).is_some() {
+            caller.require(&change_path(kind, &snapshot.pending, &id), WRITE)?;
+        }
         let change = snapshot.pending.plan_delete(kind, &id)?;
         Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
     })?;

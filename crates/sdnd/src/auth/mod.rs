@@ -1,0 +1,328 @@
+//! Authentication and privileges: the one place that decides who a request comes from and
+//! whether it may do what its route needs.
+//!
+//! Callers authenticate with an API token (`Authorization: PVEAPIToken=USER@REALM!ID=SECRET`)
+//! or a ticket (`Cookie: PVEAuthCookie=...`, plus a `CSRFPreventionToken` header on every
+//! non-GET request). Users, tokens, ACLs, roles and the ticket key live in the store, so every
+//! node of a cluster and the admin commands (run beside a serving process) share them.
+
+pub mod acl;
+pub mod ids;
+pub mod records;
+pub mod ticket;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::{HeaderMap, Method};
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+
+use crate::http::reply::ApiError;
+use records::{AccessData, TokenRecord};
+use sdn_store::Store;
+
+pub use ids::{TokenName, UserId};
+
+pub const SDN_AUDIT: &str = "SDN.Audit";
+pub const SDN_ALLOCATE: &str = "SDN.Allocate";
+pub const SYS_AUDIT: &str = "Sys.Audit";
+
+/// What a route requires of its caller: data in the route table, checked by the dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// No authentication (the login itself).
+    Public,
+    /// Any authenticated caller (e.g. `/version`).
+    Authenticated,
+    /// Any one of the privileges on the path; `{name}` segments are filled from the parameters.
+    Path(&'static str, &'static [&'static str]),
+    /// The handler checks each object it touches against its own ACL path, and lists show only
+    /// what the caller may see.
+    PerObject,
+}
+
+/// Credentials as they arrived, not yet checked.
+#[derive(Debug, Clone, Default)]
+pub enum Credentials {
+    #[default]
+    None,
+    ApiToken { user: String, token: String, secret: String },
+    Ticket { ticket: String, csrf: Option<String> },
+    Malformed(String),
+}
+
+impl Credentials {
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        if let Some(value) = headers.get(hyper::header::AUTHORIZATION) {
+            return Self::from_authorization(value.to_str().unwrap_or(""));
+        }
+        let cookie = headers
+            .get_all(hyper::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|pair| pair.trim().strip_prefix("PVEAuthCookie=").map(str::to_string));
+        match cookie {
+            Some(ticket) => Credentials::Ticket {
+                ticket: percent_decode_cookie(&ticket),
+                csrf: headers.get("CSRFPreventionToken").and_then(|v| v.to_str().ok()).map(str::to_string),
+            },
+            None => Credentials::None,
+        }
+    }
+
+    fn from_authorization(value: &str) -> Self {
+        let Some(rest) = value.trim().strip_prefix("PVEAPIToken=") else {
+            return Credentials::Malformed(
+                "unsupported Authorization scheme (expected PVEAPIToken=USER@REALM!TOKENID=SECRET)".into(),
+            );
+        };
+        // USER@REALM!TOKENID=SECRET (older clients used ':' before the secret)
+        let Some((full_id, secret)) = rest.split_once(['=', ':']) else {
+            return Credentials::Malformed("API token without secret".into());
+        };
+        let Some((user, token)) = full_id.split_once('!') else {
+            return Credentials::Malformed("API token id must be USER@REALM!TOKENID".into());
+        };
+        Credentials::ApiToken { user: user.to_string(), token: token.to_string(), secret: secret.to_string() }
+    }
+}
+
+/// Browsers and some clients percent-encode the ticket in the cookie.
+fn percent_decode_cookie(text: &str) -> String {
+    if !text.contains('%') {
+        return text.to_string();
+    }
+    form_urlencoded::parse(format!("t={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| text.to_string())
+}
+
+#[derive(Debug, Clone)]
+enum Principal {
+    /// A request to a public route.
+    Nobody,
+    User { user: UserId, token: Option<(String, TokenRecord)> },
+}
+
+/// Who is calling, after authentication, with what they may do.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    principal: Principal,
+    access: Arc<AccessData>,
+}
+
+impl Caller {
+    /// The id PVE shows for this caller: `USER@REALM` or `USER@REALM!TOKENID`.
+    pub fn auth_id(&self) -> String {
+        match &self.principal {
+            Principal::Nobody => "nobody".to_string(),
+            Principal::User { user, token: Some((name, _)) } => format!("{user}!{name}"),
+            Principal::User { user, token: None } => user.to_string(),
+        }
+    }
+
+    /// The user behind the caller (for a token: its owner).
+    pub fn user(&self) -> Option<&UserId> {
+        match &self.principal {
+            Principal::Nobody => None,
+            Principal::User { user, .. } => Some(user),
+        }
+    }
+
+    pub fn privileges(&self, path: &str) -> BTreeSet<String> {
+        match &self.principal {
+            Principal::Nobody => BTreeSet::new(),
+            Principal::User { user, token } => {
+                let token_id = token.as_ref().map(|(name, _)| format!("{user}!{name}"));
+                self.access.privileges(user, token.as_ref().map(|(_, r)| r), token_id.as_deref(), path)
+            }
+        }
+    }
+
+    /// Whether the caller holds any one of `privs` on `path`.
+    pub fn has_any(&self, path: &str, privs: &[&str]) -> bool {
+        let held = self.privileges(path);
+        privs.iter().any(|p| held.contains(*p))
+    }
+
+    /// 403 naming the path and privilege unless the caller holds one of `privs` on `path`.
+    pub fn require(&self, path: &str, privs: &[&str]) -> Result<(), ApiError> {
+        if self.has_any(path, privs) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("Permission check failed ({path}, {})", privs.join(" | "))))
+        }
+    }
+}
+
+/// Fills `{name}` segments of an ACL path template from the request parameters.
+fn fill_path(template: &str, params: &Map<String, Value>) -> String {
+    template
+        .split('/')
+        .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => params.get(name).and_then(Value::as_str).unwrap_or("").to_string(),
+            None => segment.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Authentication and authorization against the store.
+pub struct Auth {
+    store: Arc<dyn Store>,
+    ticket_lifetime: i64,
+}
+
+/// How long a failed login is held back: slows down guessing without a lockout to abuse.
+const FAILED_LOGIN_DELAY: std::time::Duration = std::time::Duration::from_millis(400);
+
+const AUTH_FAILURE: &str = "authentication failure";
+
+impl Auth {
+    pub fn new(store: Arc<dyn Store>, ticket_lifetime: i64) -> Self {
+        Self { store, ticket_lifetime }
+    }
+
+    fn load(&self) -> Result<Arc<AccessData>, ApiError> {
+        Ok(Arc::new(AccessData::load(self.store.as_ref())?))
+    }
+
+    /// The caller of a public route.
+    pub fn nobody(&self) -> Caller {
+        Caller { principal: Principal::Nobody, access: Arc::new(AccessData::default()) }
+    }
+
+    /// Who sent this request; 401 if nobody we know.
+    pub fn authenticate(&self, credentials: &Credentials, method: &Method, peer: SocketAddr) -> Result<Caller, ApiError> {
+        match credentials {
+            Credentials::None => Err(ApiError::Unauthorized(
+                "No ticket or API token (send Authorization: PVEAPIToken=USER@REALM!TOKENID=SECRET)".into(),
+            )),
+            Credentials::Malformed(why) => Err(ApiError::Unauthorized(format!("{AUTH_FAILURE}: {why}"))),
+            Credentials::ApiToken { user, token, secret } => {
+                let refused = || {
+                    tracing::warn!("{AUTH_FAILURE}; rhost={peer} tokenid={user}!{token}");
+                    ApiError::Unauthorized(format!("{AUTH_FAILURE}: invalid API token"))
+                };
+                let (Ok(user_id), Ok(token_name)) = (UserId::parse(user), TokenName::parse(token)) else {
+                    return Err(refused());
+                };
+                let access = self.load()?;
+                let record = access.active_token(&user_id, &token_name, crate::now());
+                // Compare even when the token is unknown, so timing tells nothing.
+                let stored = record.as_ref().map_or_else(|| "0".repeat(64), |r| r.secret_sha256.clone());
+                let presented = records::sha256_hex(secret.as_bytes());
+                let equal: bool = stored.as_bytes().ct_eq(presented.as_bytes()).into();
+                match record {
+                    Some(record) if equal => Ok(Caller {
+                        principal: Principal::User { user: user_id, token: Some((token_name.as_str().to_string(), record)) },
+                        access,
+                    }),
+                    _ => Err(refused()),
+                }
+            }
+            Credentials::Ticket { ticket, csrf } => {
+                let key = records::ticket_key(self.store.as_ref())?;
+                let now = crate::now();
+                let user = ticket::verify_ticket(&key, ticket, now, self.ticket_lifetime)
+                    .and_then(|u| UserId::parse(&u).ok())
+                    .ok_or_else(|| ApiError::Unauthorized(format!("{AUTH_FAILURE}: invalid or expired ticket")))?;
+                let access = self.load()?;
+                if access.active_user(&user, now).is_none() {
+                    return Err(ApiError::Unauthorized(format!("{AUTH_FAILURE}: account disabled or expired")));
+                }
+                let safe_method = matches!(*method, Method::GET | Method::HEAD);
+                let csrf_ok = csrf
+                    .as_deref()
+                    .is_some_and(|c| ticket::verify_csrf(&key, user.as_str(), c, now, self.ticket_lifetime));
+                if !safe_method && !csrf_ok {
+                    return Err(ApiError::Unauthorized("Permission denied - invalid csrf token".into()));
+                }
+                Ok(Caller { principal: Principal::User { user, token: None }, access })
+            }
+        }
+    }
+
+    /// Checks the route's permission for `caller` with the request's parameters.
+    pub fn authorize(&self, caller: &Caller, permission: Permission, params: &Map<String, Value>) -> Result<(), ApiError> {
+        match permission {
+            Permission::Public | Permission::Authenticated | Permission::PerObject => Ok(()),
+            Permission::Path(template, privs) => caller.require(&fill_path(template, params), privs),
+        }
+    }
+
+    /// `POST /access/ticket`: a new ticket for a password, or for a still-valid ticket (renewal).
+    pub fn login(&self, username: &str, password: &str, peer: SocketAddr) -> Result<(UserId, String, String, Caller), ApiError> {
+        let now = crate::now();
+        let refused = |why: &str| {
+            tracing::warn!("{AUTH_FAILURE}; rhost={peer} user={username} msg={why}");
+            std::thread::sleep(FAILED_LOGIN_DELAY);
+            ApiError::Unauthorized(AUTH_FAILURE.to_string())
+        };
+        let key = records::ticket_key(self.store.as_ref())?;
+        let access = self.load()?;
+        let Ok(user) = UserId::parse(username) else {
+            records::verify_password(None, password);
+            return Err(refused("invalid user id"));
+        };
+        let record = access.active_user(&user, now);
+        let genuine = if password.starts_with("PVE:") {
+            ticket::verify_ticket(&key, password, now, self.ticket_lifetime).as_deref() == Some(user.as_str())
+        } else {
+            records::verify_password(record.as_ref(), password)
+        };
+        if !genuine || record.is_none() {
+            return Err(refused("invalid credentials"));
+        }
+        let caller = Caller { principal: Principal::User { user: user.clone(), token: None }, access };
+        Ok((user.clone(), ticket::issue_ticket(&key, user.as_str(), now), ticket::issue_csrf(&key, user.as_str(), now), caller))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(hyper::header::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn parses_pve_token_header() {
+        match Credentials::from_headers(&headers(&[("authorization", "PVEAPIToken=root@pam!ci=abc-def")])) {
+            Credentials::ApiToken { user, token, secret } => {
+                assert_eq!((user.as_str(), token.as_str(), secret.as_str()), ("root@pam", "ci", "abc-def"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(Credentials::from_headers(&headers(&[("authorization", "Basic xyz")])), Credentials::Malformed(_)));
+        assert!(matches!(Credentials::from_headers(&HeaderMap::new()), Credentials::None));
+    }
+
+    #[test]
+    fn parses_ticket_cookie_and_csrf() {
+        let h = headers(&[("cookie", "a=b; PVEAuthCookie=PVE%3Aalice%40pve%3A0001::ff"), ("csrfpreventiontoken", "0001:ab")]);
+        match Credentials::from_headers(&h) {
+            Credentials::Ticket { ticket, csrf } => {
+                assert_eq!(ticket, "PVE:alice@pve:0001::ff");
+                assert_eq!(csrf.as_deref(), Some("0001:ab"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn path_templates_fill_from_parameters() {
+        let params: Map<String, Value> = [("node".to_string(), Value::from("n1"))].into_iter().collect();
+        assert_eq!(fill_path("/nodes/{node}", &params), "/nodes/n1");
+        assert_eq!(fill_path("/sdn", &params), "/sdn");
+    }
+}
