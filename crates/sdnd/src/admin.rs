@@ -48,7 +48,7 @@ pub enum TokenCommand {
         tokenid: String,
         /// 1: the token only has what its own ACL grants (intersected with its user's);
         /// 0: the token has its user's privileges.
-        #[arg(long, default_value = "0", value_parser = parse_bool)]
+        #[arg(long, default_value = "0", value_parser = parse_bool, action = clap::ArgAction::Set)]
         privsep: bool,
         /// Token expiry, epoch seconds (0: never).
         #[arg(long, default_value_t = 0)]
@@ -72,9 +72,9 @@ pub enum AclCommand {
         /// Comma-separated role names.
         #[arg(long)]
         roles: String,
-        #[arg(long, default_value = "1", value_parser = parse_bool)]
+        #[arg(long, default_value = "1", value_parser = parse_bool, action = clap::ArgAction::Set)]
         propagate: bool,
-        #[arg(long, default_value = "0", value_parser = parse_bool)]
+        #[arg(long, default_value = "0", value_parser = parse_bool, action = clap::ArgAction::Set)]
         delete: bool,
         #[command(flatten)]
         store: StoreArgs,

@@ -181,6 +181,10 @@ fn read(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value,
         Some(vnet) => subnet_id(config, vnet, &given),
         None => given,
     };
+    if !matches!(kind, Kind::Vnets | Kind::Subnets) {
+        // The ACL path follows from the id alone: check it before saying whether it exists.
+        caller.require(&format!("/sdn/{}/{id}", kind.path_segment()), READ)?;
+    }
     let missing = || ApiError::NotFound(format!("sdn {} '{id}' does not exist", id_param));
     let found = match view {
         View::Diff => objects(&snapshot, kind, view).into_iter().find(|o| field(o, id_param) == Some(id.as_str())),
