@@ -1,1 +1,40 @@
-fn main() {}
+//! Wall time of one transaction (lock, 1 zone + 100 vnets, apply and wait) over 10 local
+//! sdnd servers against the same transaction over 1 server. Target: ratio <= 1.5.
+//! Needs the sdnd binary of the same profile: `cargo build --release -p sdnd` first.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::Instant;
+
+use sdnctl::changeset::Syntax;
+use sdnctl::txn::Quiet;
+use sdnctl::{ChangeSet, LockedClients, TxnOptions};
+
+fn transaction(servers: usize, vnets: usize) -> std::time::Duration {
+    let root = tempfile::tempdir().expect("temp dir");
+    let running = common::servers(root.path(), servers);
+    let file = common::remotes_file(root.path(), &running);
+    let names: Vec<String> = running.iter().map(|s| s.name.clone()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let clients = common::clients(&file, &names);
+    let changes = ChangeSet::parse(&common::zone_and_vnets("z1", vnets), Syntax::Yaml, "bench").expect("change set");
+    let start = Instant::now();
+    let mut txn = match LockedClients::lock_all(clients, TxnOptions::default(), &Quiet) {
+        Ok(txn) => txn,
+        Err(report) => panic!("lock failed:\n{report}"),
+    };
+    assert!(txn.run(&changes), "{}", txn.report());
+    assert!(txn.apply_all(true), "{}", txn.report());
+    start.elapsed()
+}
+
+fn main() {
+    let vnets = 100;
+    let one = transaction(1, vnets);
+    let ten = transaction(10, vnets);
+    let ratio = ten.as_secs_f64() / one.as_secs_f64();
+    println!("transaction, 1 server  x {vnets} vnets: {:>8.1} ms", one.as_secs_f64() * 1000.0);
+    println!("transaction, 10 servers x {vnets} vnets: {:>8.1} ms", ten.as_secs_f64() * 1000.0);
+    println!("ratio 10/1: {ratio:.2}x (target <= 1.5x) {}", if ratio <= 1.5 { "OK" } else { "OVER TARGET" });
+}
