@@ -26,6 +26,17 @@ pub enum UserCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Enable or disable a user, or change its expiry.
+    Modify {
+        userid: String,
+        #[arg(long, value_parser = parse_bool, action = clap::ArgAction::Set)]
+        enable: Option<bool>,
+        /// Account expiry, epoch seconds (0: never).
+        #[arg(long)]
+        expire: Option<i64>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Delete a user with its tokens and ACL entries.
     Delete {
         userid: String,
@@ -123,6 +134,11 @@ pub fn user(command: UserCommand) -> Result<(), String> {
             let password = password_stdin.then(read_password).transpose()?;
             records::add_user(open_store(&store)?.as_ref(), &user, password.as_deref(), expire, comment)?;
             println!("created user {user}");
+        }
+        UserCommand::Modify { userid, enable, expire, store } => {
+            let user = UserId::parse(&userid)?;
+            records::modify_user(open_store(&store)?.as_ref(), &user, enable, expire)?;
+            println!("modified user {user}");
         }
         UserCommand::Delete { userid, store } => {
             let user = UserId::parse(&userid)?;

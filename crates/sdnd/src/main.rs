@@ -265,6 +265,9 @@ fn generate(
         frr_local: frr_local.as_deref(),
     })
     .map_err(|e| e.to_string())?;
+    for warning in &output.warnings {
+        eprintln!("sdnd: warning: {warning}");
+    }
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     fsutil::write_atomic(&out.join("sdn"), output.interfaces.as_bytes(), 0o644).map_err(|e| e.to_string())?;
     if let Some(frr) = output.frr {

@@ -285,6 +285,13 @@ fn logins_tickets_and_tokens() {
     let header = format!("PVEAPIToken={}", String::from_utf8(expired.stdout).unwrap().lines().last().unwrap());
     Client::new(&base, Some(header)).get("/api2/json/version", &[]).expect(401);
 
+    // A disabled user can neither log in nor use its tokens.
+    admin(d, &["user", "modify", "dave@pve", "--enable", "0"], None);
+    login(&base, "dave@pve", PASSWORD).expect(401);
+    sep.get("/api2/json/version", &[]).expect(401);
+    admin(d, &["user", "modify", "dave@pve", "--enable", "1"], None);
+    sep.get("/api2/json/version", &[]).ok();
+
     // Deleting the user takes its tokens along.
     admin(d, &["user", "delete", "dave@pve"], None);
     sep.get("/api2/json/version", &[]).expect(401);

@@ -167,6 +167,9 @@ pub fn generate(running: &Value, files: &NodeFiles) -> Result<sdn_gen::GenOutput
 /// Renders, replaces each file atomically, then reloads; a generation error writes nothing.
 fn render(config: &AgentConfig, running: &Value, files: &NodeFiles) -> Result<(), String> {
     let output = generate(running, files)?;
+    for warning in &output.warnings {
+        tracing::warn!("node agent: {warning}");
+    }
     let mut targets = vec![(&config.interfaces_out, output.interfaces.as_str(), &config.reload_interfaces)];
     if let Some(frr) = &output.frr {
         targets.push((&config.frr_out, frr.as_str(), &config.reload_frr));

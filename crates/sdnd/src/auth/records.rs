@@ -193,8 +193,8 @@ pub fn add_user(store: &dyn Store, user: &UserId, password: Option<&str>, expire
     commit(store, Txn::new().unchanged(key.clone(), 0).put(key, encode(&record)), || format!("user '{user}' already exists"))
 }
 
-/// `sdnd user passwd`.
-pub fn set_password(store: &dyn Store, user: &UserId, password: &str) -> Result<(), String> {
+/// Reads a user's record, changes it with `edit`, and writes it back guarded on it being unchanged.
+fn update_user(store: &dyn Store, user: &UserId, edit: impl FnOnce(&mut UserRecord)) -> Result<(), String> {
     let key = format!("{USERS}{user}");
     let entry = store.get(&key).map_err(|e| e.to_string())?;
     let (mut record, revision) = match entry {
@@ -202,9 +202,30 @@ pub fn set_password(store: &dyn Store, user: &UserId, password: &str) -> Result<
         None if user.as_str() == SUPERUSER => (UserRecord { enable: true, ..UserRecord::default() }, 0),
         None => return Err(format!("user '{user}' does not exist")),
     };
-    record.password_hash = Some(hash_password(password)?);
+    edit(&mut record);
     commit(store, Txn::new().unchanged(key.clone(), revision).put(key, encode(&record)), || {
         format!("user '{user}' changed concurrently; retry")
+    })
+}
+
+/// `sdnd user passwd`.
+pub fn set_password(store: &dyn Store, user: &UserId, password: &str) -> Result<(), String> {
+    let hash = hash_password(password)?;
+    update_user(store, user, |record| record.password_hash = Some(hash))
+}
+
+/// `sdnd user modify`: enable/disable, expiry. The superuser can't be locked out.
+pub fn modify_user(store: &dyn Store, user: &UserId, enable: Option<bool>, expire: Option<i64>) -> Result<(), String> {
+    if user.as_str() == SUPERUSER {
+        return Err(format!("{SUPERUSER} is built in and always enabled"));
+    }
+    update_user(store, user, |record| {
+        if let Some(enable) = enable {
+            record.enable = enable;
+        }
+        if let Some(expire) = expire {
+            record.expire = expire;
+        }
     })
 }
 
