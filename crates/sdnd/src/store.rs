@@ -14,13 +14,21 @@ pub struct StoreArgs {
     #[arg(long, default_value = "/var/lib/sdnd")]
     pub data_dir: PathBuf,
     /// Keep the configuration in an etcd cluster shared by several nodes,
-    /// etcd://HOST:PORT[,HOST:PORT...] (default: the SQLite file in the data dir).
+    /// etcd://HOST:PORT[,HOST:PORT...] (default: $SDND_STORE, else the SQLite file in the
+    /// data dir).
     #[arg(long, value_name = "etcd://HOST:PORT[,...]")]
     pub store: Option<StoreUrl>,
-    /// Prefix of every etcd key; one per cluster sharing an etcd.
-    #[arg(long, default_value = "/sdnd/", requires = "store", value_parser = parse_prefix)]
-    pub store_prefix: String,
+    /// Prefix of every etcd key, one per cluster sharing an etcd (default:
+    /// $SDND_STORE_PREFIX, else /sdnd/).
+    #[arg(long, value_parser = parse_prefix)]
+    pub store_prefix: Option<String>,
 }
+
+/// Environment defaults of `--store` and `--store-prefix`, so that the admin commands of a
+/// node (`sdnd token add`, ...) reach the cluster's store without repeating them.
+const STORE_ENV: &str = "SDND_STORE";
+const PREFIX_ENV: &str = "SDND_STORE_PREFIX";
+const DEFAULT_PREFIX: &str = "/sdnd/";
 
 /// A `--store` value: the members of an etcd cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,17 +104,43 @@ fn parse_prefix(text: &str) -> Result<String, String> {
 
 /// Opens the store `args` select.
 pub fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>, String> {
-    if let Some(url) = &args.store {
+    let url = match &args.store {
+        Some(url) => Some(url.clone()),
+        None => env_var(STORE_ENV)?
+            .map(|text| text.parse::<StoreUrl>().map_err(|e| format!("{STORE_ENV}: {e}")))
+            .transpose()?,
+    };
+    let prefix = match &args.store_prefix {
+        Some(prefix) => Some(prefix.clone()),
+        None => env_var(PREFIX_ENV)?
+            .map(|text| parse_prefix(&text).map_err(|e| format!("{PREFIX_ENV}: {e}")))
+            .transpose()?,
+    };
+    if let Some(url) = url {
         let endpoints = url.endpoints.iter().map(Endpoint::to_string).collect();
-        let store = EtcdStore::connect(EtcdOptions::new(endpoints, args.store_prefix.clone()))
+        let prefix = prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_string());
+        let store = EtcdStore::connect(EtcdOptions::new(endpoints, prefix))
             .map_err(|e| format!("opening the store: {e}"))?;
         return Ok(Arc::new(store));
+    }
+    if args.store_prefix.is_some() {
+        return Err("--store-prefix only applies to an etcd store; give --store etcd://HOST:PORT too".into());
     }
     let data_dir = &args.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
     let path = data_dir.join("sdnd.db");
     let store = SqliteStore::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
     Ok(Arc::new(store))
+}
+
+/// An environment variable; unset and empty both mean "not given".
+fn env_var(name: &str) -> Result<Option<String>, String> {
+    match std::env::var(name) {
+        Ok(value) if value.is_empty() => Ok(None),
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+    }
 }
 
 #[cfg(test)]

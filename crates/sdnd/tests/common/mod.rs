@@ -1,6 +1,8 @@
 //! Test harness: a real sdnd process on an ephemeral loopback port, and a small PVE-style client.
 #![allow(dead_code)]
 
+pub mod etcd;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,16 +18,44 @@ pub struct Server {
     pub base: String,
     pub data_dir: PathBuf,
     pub fingerprint: String,
+    /// The `--store ...` arguments it was started with (empty: SQLite in the data dir).
+    pub store: Vec<String>,
+}
+
+/// The store the tests run on: SQLite in each data dir, or with SDND_TEST_STORE=etcd an etcd
+/// started per test process, on a key prefix of its own per process (nextest runs each test
+/// in its own process). The prefix and address are also put in the environment
+/// (SDND_STORE, SDND_STORE_PREFIX), so sdnd commands a test runs itself use the same store.
+pub fn store_args() -> Vec<String> {
+    static ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    ARGS.get_or_init(|| match std::env::var("SDND_TEST_STORE").as_deref() {
+        Ok("etcd") => {
+            let url = etcd::shared().to_string();
+            let prefix = format!("/t-{}/", std::process::id());
+            std::env::set_var("SDND_STORE", &url);
+            std::env::set_var("SDND_STORE_PREFIX", &prefix);
+            vec!["--store".into(), url, "--store-prefix".into(), prefix]
+        }
+        Ok("sqlite") | Ok("") | Err(_) => Vec::new(),
+        Ok(other) => panic!("SDND_TEST_STORE={other}: expected etcd or sqlite"),
+    })
+    .clone()
 }
 
 impl Server {
     /// Starts `sdnd serve` on `data_dir` with extra arguments.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_node(data_dir, "testnode", &store_args(), extra)
+    }
+
+    /// Starts `sdnd serve` as node `node` on the given store (several nodes may share one).
+    pub fn start_node(data_dir: &Path, node: &str, store: &[String], extra: &[&str]) -> Server {
         let node_dir = node_dir(data_dir);
         let mut child = Command::new(SDND)
             .args(["serve", "--data-dir"])
             .arg(data_dir)
-            .args(["--listen", "127.0.0.1:0", "--node", "testnode"])
+            .args(store)
+            .args(["--listen", "127.0.0.1:0", "--node", node])
             .arg("--host-interfaces")
             .arg(node_dir.join("interfaces"))
             .arg("--interfaces-out")
@@ -62,7 +92,7 @@ impl Server {
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let base = base.expect("sdnd did not report its address");
-        Server { child, base, data_dir: data_dir.to_path_buf(), fingerprint }
+        Server { child, base, data_dir: data_dir.to_path_buf(), fingerprint, store: store.to_vec() }
     }
 
     pub fn start(data_dir: &Path) -> Server {
@@ -71,7 +101,7 @@ impl Server {
 
     /// Creates an API token with `sdnd token add` (while the server runs) and returns a client.
     pub fn client(&self, tokenid: &str) -> Client {
-        let header = add_token(&self.data_dir, "root@pam", tokenid);
+        let header = add_token_in(&self.data_dir, &self.store, "root@pam", tokenid);
         Client::new(&self.base, Some(header))
     }
 
@@ -109,9 +139,15 @@ pub fn node_dir(data_dir: &Path) -> PathBuf {
 
 /// Runs `sdnd token add` and returns the `Authorization` header value.
 pub fn add_token(data_dir: &Path, user: &str, tokenid: &str) -> String {
+    add_token_in(data_dir, &store_args(), user, tokenid)
+}
+
+/// Like [`add_token`], on the given store.
+pub fn add_token_in(data_dir: &Path, store: &[String], user: &str, tokenid: &str) -> String {
     let out = Command::new(SDND)
         .args(["token", "add", user, tokenid, "--data-dir"])
         .arg(data_dir)
+        .args(store)
         .env("SDND_LOG", "warn")
         .output()
         .expect("run sdnd token add");
