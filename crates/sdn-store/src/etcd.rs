@@ -32,6 +32,8 @@ use crate::{Commit, Entry, Guard, Op, Result, Revision, Store, StoreError, Txn};
 
 /// How long a single request may take before the store is reported unavailable.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+/// The pause before sending a refused request again (see [`EtcdStore::call`]).
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// How long establishing a connection to one member may take.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -152,15 +154,30 @@ impl EtcdStore {
     }
 
     /// Runs one request on the private runtime, bounded by the request timeout.
-    fn call<T, F>(&self, what: &str, request: F) -> Result<T>
+    ///
+    /// A request refused for a reason that passes by itself (the member it reached died, or
+    /// the cluster is electing a leader) is sent again, to whichever member is up, until the
+    /// timeout; so losing a minority of the members costs latency, not errors.
+    fn call<T, F>(&self, what: &str, mut request: impl FnMut() -> F) -> Result<T>
     where
         F: Future<Output = Result<T, etcd_client::Error>>,
     {
         let timeout = self.request_timeout;
-        match self
-            .runtime()
-            .block_on(async { tokio::time::timeout(timeout, request).await })
-        {
+        let outcome = self.runtime().block_on(async {
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                match tokio::time::timeout_at(deadline, request()).await {
+                    Ok(Err(e))
+                        if is_retryable(&e)
+                            && tokio::time::Instant::now() + RETRY_PAUSE < deadline =>
+                    {
+                        tokio::time::sleep(RETRY_PAUSE).await;
+                    }
+                    other => return other,
+                }
+            }
+        });
+        match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(classify(&self.endpoints, what, e)),
             Err(_) => Err(StoreError::Unavailable(format!(
@@ -220,9 +237,9 @@ impl EtcdStore {
     fn grant(&self, ttl: Duration) -> Result<i64> {
         let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
         let seconds = i64::try_from(seconds.max(1)).unwrap_or(i64::MAX);
-        let mut lease = self.lease.clone();
-        let granted = self.call("granting a lease", async move {
-            lease.grant(seconds, None).await
+        let granted = self.call("granting a lease", || {
+            let mut lease = self.lease.clone();
+            async move { lease.grant(seconds, None).await }
         })?;
         Ok(granted.id())
     }
@@ -349,18 +366,20 @@ enum WatchFailure {
 
 impl Store for EtcdStore {
     fn get(&self, key: &str) -> Result<Option<Entry>> {
-        let mut kv = self.kv.clone();
         let full = self.full_key(key);
-        let response = self.call("reading an entry", async move { kv.get(full, None).await })?;
+        let response = self.call("reading an entry", || {
+            let (mut kv, full) = (self.kv.clone(), full.clone());
+            async move { kv.get(full, None).await }
+        })?;
         response.kvs().first().map(|kv| self.entry(kv)).transpose()
     }
 
     fn list(&self, prefix: &str) -> Result<(Vec<Entry>, Revision)> {
-        let mut kv = self.kv.clone();
         let start = self.full_key(prefix);
         let end = prefix_end(&start);
-        let response = self.call("listing entries", async move {
-            kv.get(start, Some(GetOptions::new().with_range(end))).await
+        let response = self.call("listing entries", || {
+            let (mut kv, start, end) = (self.kv.clone(), start.clone(), end.clone());
+            async move { kv.get(start, Some(GetOptions::new().with_range(end))).await }
         })?;
         let entries = response
             .kvs()
@@ -371,10 +390,10 @@ impl Store for EtcdStore {
     }
 
     fn revision(&self) -> Result<Revision> {
-        let mut kv = self.kv.clone();
         let key = self.full_key("");
-        let response = self.call("reading the revision", async move {
-            kv.get(key, Some(GetOptions::new().with_count_only())).await
+        let response = self.call("reading the revision", || {
+            let (mut kv, key) = (self.kv.clone(), key.clone());
+            async move { kv.get(key, Some(GetOptions::new().with_count_only())).await }
         })?;
         Ok(header_revision(response.header()))
     }
@@ -383,11 +402,13 @@ impl Store for EtcdStore {
         let compares: Vec<Compare> = txn.guards.iter().map(|g| self.compare(g)).collect();
         let (ops, leases) = self.txn_ops(&txn.ops)?;
         let request = etcd_client::Txn::new().when(compares).and_then(ops);
-        let mut kv = self.kv.clone();
-        let outcome = self.call(
-            "committing a transaction",
-            async move { kv.txn(request).await },
-        );
+        // A retry after a lost answer finds its own write: a guarded transaction then fails
+        // its guards (a conflict the caller re-plans), an unguarded one writes the same
+        // values again. Neither half-writes.
+        let outcome = self.call("committing a transaction", || {
+            let (mut kv, request) = (self.kv.clone(), request.clone());
+            async move { kv.txn(request).await }
+        });
         match outcome {
             Ok(response) if response.succeeded() => {
                 Ok(Commit::Committed(header_revision(response.header())))
@@ -474,6 +495,16 @@ fn classify(endpoints: &str, what: &str, error: etcd_client::Error) -> StoreErro
             "etcd at {endpoints}: {what}: invalid endpoint address: {e}"
         )),
         other => StoreError::Backend(format!("etcd at {endpoints}: {what}: {other}")),
+    }
+}
+
+/// Whether a failed request may be sent again: the member was unreachable or had no
+/// leader. Anything else (bad request, too large, ...) would fail again the same way.
+fn is_retryable(error: &etcd_client::Error) -> bool {
+    match error {
+        etcd_client::Error::GRpcStatus(status) => status.code() == tonic::Code::Unavailable,
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        _ => false,
     }
 }
 
