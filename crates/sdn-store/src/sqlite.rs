@@ -588,6 +588,40 @@ mod tests {
         );
     }
 
+    /// A file written by schema version 1 (no `kv.expires`) is upgraded in place on open.
+    #[test]
+    fn version_1_files_are_upgraded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        {
+            let conn = Connection::open(&path).expect("create v1 file");
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL, compacted INTEGER NOT NULL);
+                 INSERT INTO meta VALUES (1, 7, 0);
+                 CREATE TABLE kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, mod_revision INTEGER NOT NULL) WITHOUT ROWID;
+                 INSERT INTO kv VALUES ('old', X'31', 7);
+                 CREATE TABLE changelog (revision INTEGER NOT NULL, key TEXT NOT NULL, PRIMARY KEY (revision, key)) WITHOUT ROWID;
+                 PRAGMA application_id = 1396985412;
+                 PRAGMA user_version = 1;",
+            )
+            .expect("v1 schema");
+        }
+        let store = SqliteStore::open(&path).expect("open upgrades");
+        let old = store.get("old").expect("get").expect("old entry kept");
+        assert_eq!((old.value.as_slice(), old.mod_revision), (&b"1"[..], 7));
+        let txn = Txn::new().put_expiring("lock", "x", Duration::from_secs(60));
+        assert_eq!(store.commit(txn).expect("commit"), Commit::Committed(8));
+        assert!(store.get("lock").expect("get").is_some());
+        let version: i32 = store
+            .with_conn(|conn| {
+                conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+                    .map_err(store.err("version"))
+            })
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
     fn changelog_bounds(store: &SqliteStore) -> (u64, Option<u64>, Option<u64>) {
         store
             .with_conn(|conn| {

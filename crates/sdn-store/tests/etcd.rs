@@ -157,8 +157,9 @@ fn put_get_list_and_revisions() {
             entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
             ["a/1", "a/2"]
         );
-        assert_eq!(rev, r1);
-        assert_eq!(store.revision().expect("revision"), r1);
+        // Revisions are global: on a shared etcd other prefixes may have moved them on.
+        assert!(rev >= r1);
+        assert!(store.revision().expect("revision") >= rev);
         let r2 = committed(store.commit(Txn::new().delete("a/1")).expect("commit"));
         assert!(r2 > r1);
         assert_eq!(store.get("a/1").expect("get"), None);
@@ -358,13 +359,14 @@ fn wait_for_change_sees_past_and_future_writes() {
                 >= after
         );
         assert!(start.elapsed() < Duration::from_secs(2));
-        // Nothing under x/: the wait times out and reports the current revision.
+        // Nothing under x/: the wait times out and reports the current revision (on a
+        // shared etcd, other tests' prefixes may have moved it on).
         let start = Instant::now();
-        assert_eq!(
+        assert!(
             store
                 .wait_for_change("x/", before, Duration::from_millis(500))
-                .expect("wait"),
-            after
+                .expect("wait")
+                >= after
         );
         assert!(start.elapsed() >= Duration::from_millis(450));
     });
@@ -388,7 +390,7 @@ fn wait_for_change_wakes_on_a_write_from_another_handle() {
         .wait_for_change("n/", now, Duration::from_secs(10))
         .expect("wait");
     let written = writer.join().expect("writer");
-    assert_eq!(woke, written);
+    assert!(woke >= written, "woke at {woke}, written at {written}");
     assert!(
         start.elapsed() < Duration::from_secs(3),
         "a watch, not a poll or the timeout"
