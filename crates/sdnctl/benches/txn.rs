@@ -11,6 +11,15 @@ use sdnctl::changeset::Syntax;
 use sdnctl::txn::Quiet;
 use sdnctl::{ChangeSet, LockedClients, TxnOptions};
 
+/// CPU time of this (client) process so far, from /proc (0 where unavailable).
+fn client_cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat, 11 and 12 after the command name.
+    (ticks(11) + ticks(12)) * 10.0
+}
+
 fn transaction(servers: usize, vnets: usize) -> std::time::Duration {
     let root = tempfile::tempdir().expect("temp dir");
     let running = common::servers(root.path(), servers);
@@ -19,14 +28,26 @@ fn transaction(servers: usize, vnets: usize) -> std::time::Duration {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let clients = common::clients(&file, &names);
     let changes = ChangeSet::parse(&common::zone_and_vnets("z1", vnets), Syntax::Yaml, "bench").expect("change set");
+    let cpu = client_cpu_ms();
     let start = Instant::now();
     let mut txn = match LockedClients::lock_all(clients, TxnOptions::default(), &Quiet) {
         Ok(txn) => txn,
         Err(report) => panic!("lock failed:\n{report}"),
     };
+    let locked = start.elapsed();
     assert!(txn.run(&changes), "{}", txn.report());
+    let changed = start.elapsed();
     assert!(txn.apply_all(true), "{}", txn.report());
-    start.elapsed()
+    let total = start.elapsed();
+    println!(
+        "  {servers:>2} server(s): lock {:.1} ms, {} steps {:.1} ms, apply+wait {:.1} ms; client CPU {:.0} ms",
+        locked.as_secs_f64() * 1e3,
+        changes.steps.len(),
+        (changed - locked).as_secs_f64() * 1e3,
+        (total - changed).as_secs_f64() * 1e3,
+        client_cpu_ms() - cpu
+    );
+    total
 }
 
 fn main() {
