@@ -7,6 +7,11 @@
 //! `wait_for_change` is an etcd watch starting right after the caller's revision, so it
 //! also reports changes made while the caller was not waiting.
 //!
+//! A transaction that replaces a whole configuration (import, rollback) carries one operation
+//! per object, so etcd must run with `--max-txn-ops` and `--max-request-bytes` above the
+//! largest configuration (etcd's defaults, 128 operations and 1.5 MiB, fit about a hundred
+//! objects); the error names the flag when they don't.
+//!
 //! Every key is stored under a prefix (`/sdnd/` by default), so several clusters, or test
 //! runs, can share one etcd.
 //!

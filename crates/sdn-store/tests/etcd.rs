@@ -47,6 +47,7 @@ fn start_etcd(dir: &Path) -> (Child, u16) {
         ))
         .arg(format!("--initial-cluster=t=http://127.0.0.1:{peer}"))
         .arg("--max-txn-ops=100000")
+        .arg("--max-request-bytes=33554432")
         .arg("--logger=zap")
         .arg("--log-outputs=stderr")
         .arg("--log-level=error")

@@ -61,7 +61,9 @@ impl Member {
             // Quick elections on loopback keep the fault tests short.
             .arg("--heartbeat-interval=50")
             .arg("--election-timeout=500")
+            // sdnd writes an import or rollback of the whole configuration in one transaction.
             .arg("--max-txn-ops=100000")
+            .arg("--max-request-bytes=33554432")
             .arg("--logger=zap")
             .arg("--log-outputs=stderr")
             .arg("--log-level=error")
