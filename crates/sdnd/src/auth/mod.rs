@@ -125,14 +125,6 @@ impl Caller {
         }
     }
 
-    /// The user behind the caller (for a token: its owner).
-    pub fn user(&self) -> Option<&UserId> {
-        match &self.principal {
-            Principal::Nobody => None,
-            Principal::User { user, .. } => Some(user),
-        }
-    }
-
     pub fn privileges(&self, path: &str) -> BTreeSet<String> {
         match &self.principal {
             Principal::Nobody => BTreeSet::new(),

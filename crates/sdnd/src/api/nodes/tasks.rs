@@ -27,8 +27,10 @@ fn task(app: &App, caller: &Caller, args: &mut Args) -> Result<(Upid, TaskRecord
     if upid.node != node {
         return Err(ApiError::param("upid", format!("task belongs to node '{}', not '{node}'", upid.node)));
     }
-    let owner = upid.user == caller.auth_id()
-        || caller.user().is_some_and(|u| upid.user.split('!').next() == Some(u.as_str()) && !caller.auth_id().contains('!'));
+    // A user owns its own tasks and those of its tokens; a token only its own.
+    let caller_id = caller.auth_id();
+    let task_user = upid.user.split('!').next().unwrap_or_default();
+    let owner = upid.user == caller_id || task_user == caller_id;
     if !owner {
         caller.require(&format!("/nodes/{node}"), &[SYS_AUDIT])?;
     }
