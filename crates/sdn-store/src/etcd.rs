@@ -39,6 +39,8 @@ use crate::{Commit, Entry, Guard, Op, Result, Revision, Store, StoreError, Txn};
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 /// The pause before sending a refused request again (see [`EtcdStore::call`]).
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// HTTP/2 ping interval on open streams (watches), above etcd's 5 s minimum.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// How long establishing a connection to one member may take.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -113,9 +115,11 @@ impl EtcdStore {
         let connect = ConnectOptions::new()
             .with_timeout(options.request_timeout)
             .with_connect_timeout(options.connect_timeout)
-            // Notice a member that died without closing the connection within seconds.
-            .with_keep_alive(Duration::from_secs(1), options.request_timeout)
-            .with_keep_alive_while_idle(true)
+            // Notice a member that died without closing the connection. etcd closes the
+            // connection of a client that pings more often than every 5 s, or at all while
+            // no request or watch is open (--grpc-keepalive-min-time), so stay above that.
+            .with_keep_alive(KEEP_ALIVE_INTERVAL, options.request_timeout)
+            .with_keep_alive_while_idle(false)
             // A member cut off from the leader refuses at once instead of hanging.
             .with_require_leader(true);
         let client = runtime
@@ -312,7 +316,9 @@ impl EtcdStore {
         }
     }
 
-    /// Waits for the first event of a watch on `prefix` after `after`; `Ok(None)` on timeout.
+    /// Waits for the first event of a watch on `prefix` after `after` and returns its
+    /// revision; `Ok(None)` when the history since `after` is gone, so a change must be
+    /// assumed.
     async fn watch_once(
         mut watch: WatchClient,
         start: Vec<u8>,
@@ -332,8 +338,9 @@ impl EtcdStore {
                 return Err(WatchFailure::Ended("the watch stream closed".into()));
             };
             if response.compact_revision() > 0 {
-                // History before `after` was compacted: report a change, conservatively.
-                return Ok(Some(to_revision(response.compact_revision())));
+                // History after `after` was compacted away: report a change, conservatively,
+                // at the current revision (the caller re-reads and waits from there).
+                return Ok(None);
             }
             let changed = response
                 .events()
@@ -443,7 +450,7 @@ impl Store for EtcdStore {
         });
         match waited {
             Ok(Ok(Some(revision))) => Ok(revision),
-            // A watch that waits for a future revision simply never fires before the timeout.
+            // Compacted history (a change is assumed), or the timeout passed.
             Ok(Ok(None)) | Err(_) => self.revision(),
             Ok(Err(WatchFailure::Client(e))) => Err(classify(&self.endpoints, "watching", e)),
             Ok(Err(WatchFailure::Ended(why))) => Err(StoreError::Unavailable(format!(

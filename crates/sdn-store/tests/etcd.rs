@@ -555,3 +555,48 @@ impl Drop for KillOnDrop {
         self.kill();
     }
 }
+
+/// A waiter whose history was compacted away can't be told whether it missed a change, so
+/// it is woken at once (like the SQLite changelog's pruning).
+#[test]
+fn compacted_history_wakes_waiters_at_once() {
+    let store = etcd_store();
+    let old = committed(store.commit(Txn::new().put("c/a", "1")).expect("commit"));
+    committed(store.commit(Txn::new().put("c/a", "2")).expect("commit"));
+    let now = committed(store.commit(Txn::new().put("c/a", "3")).expect("commit"));
+    let compacted = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints=127.0.0.1:{}", etcd().client_port))
+        .args(["compact", &now.to_string()])
+        .output()
+        .expect("run etcdctl (scripts/install-etcd.sh installs it)");
+    assert!(
+        compacted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compacted.stderr)
+    );
+    let start = Instant::now();
+    let woke = store
+        .wait_for_change("quiet/", old, Duration::from_secs(10))
+        .expect("wait");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(woke >= now);
+}
+
+/// A long wait on a quiet prefix ends at its timeout, not with a connection error (etcd
+/// drops clients whose keep-alive pings come too often).
+#[test]
+fn long_waits_survive_etcds_keepalive_policy() {
+    let store = etcd_store();
+    let now = store.revision().expect("revision");
+    let start = Instant::now();
+    let woke = store
+        .wait_for_change("silent/", now, Duration::from_secs(12))
+        .expect("a quiet wait is not an error");
+    assert!(start.elapsed() >= Duration::from_secs(11));
+    assert!(woke >= now);
+}
