@@ -387,6 +387,13 @@ fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
     let lock = client.lock_status()?;
     let mut nodes: Vec<String> = client.remote().nodes.clone();
     nodes.extend(extra_nodes.iter().cloned());
+    if nodes.is_empty() {
+        // Ask the cluster which nodes run an agent (servers without GET /nodes answer 404).
+        let index: ApiPath = "/nodes".parse().map_err(Failure::usage)?;
+        if let Ok(Value::Array(listed)) = client.call(Method::Get, &index, &[]) {
+            nodes.extend(listed.iter().filter_map(|n| n["node"].as_str().map(str::to_string)));
+        }
+    }
     let mut reports = Vec::new();
     for node in &nodes {
         let path: ApiPath = format!("/nodes/{node}/sdn").parse().map_err(Failure::usage)?;
@@ -428,7 +435,7 @@ fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
         None => println!("running version: unknown"),
     }
     if reports.is_empty() {
-        println!("nodes: none configured (add nodes = [\"NAME\", ...] to the remote, or pass --node NAME)");
+        println!("nodes: none registered (no node agent has reported; or add nodes = [\"NAME\", ...] to the remote)");
     } else {
         print!("{}", render(&Value::Array(reports), OutputFormat::Text));
     }

@@ -30,6 +30,8 @@ fn apply_renders_node_files_and_dry_run_diffs_them() {
     let log = client.get(&format!("/api2/json/nodes/testnode/tasks/{}/log", upid.as_str().unwrap()), &[]).ok();
     assert!(log.to_string().contains("testnode: applied version 1"), "{log}");
 
+    let nodes = client.get("/api2/json/nodes", &[]).ok();
+    assert_eq!(nodes, serde_json::json!([{"node": "testnode", "type": "node", "id": "node/testnode"}]));
     let status = client.get("/api2/json/nodes/testnode/sdn", &[]).ok();
     assert_eq!(status["version"], 1);
     assert_eq!(status["status"], "available");
