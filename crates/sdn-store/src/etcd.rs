@@ -120,7 +120,8 @@ impl EtcdStore {
             // no request or watch is open (--grpc-keepalive-min-time), so stay above that.
             .with_keep_alive(KEEP_ALIVE_INTERVAL, options.request_timeout)
             .with_keep_alive_while_idle(false)
-            // A member cut off from the leader refuses at once instead of hanging.
+            // A member cut off from the leader refuses at once instead of hanging, so the
+            // request can be sent again, to a member that has one.
             .with_require_leader(true);
         let client = runtime
             .block_on(async {

@@ -130,6 +130,17 @@ impl Cluster {
         format!("etcd://{}", self.members.iter().map(Member::endpoint).collect::<Vec<_>>().join(","))
     }
 
+    /// The index of the member that currently leads, if a running member knows one.
+    pub fn leader(&self) -> Option<usize> {
+        let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(1)).build().expect("http client");
+        self.members.iter().enumerate().filter(|(_, m)| m.child.is_some()).find_map(|(index, member)| {
+            let status: serde_json::Value =
+                http.post(format!("http://{}/v3/maintenance/status", member.endpoint())).body("{}").send().ok()?.json().ok()?;
+            let me = status["header"]["member_id"].as_str()?;
+            (status["leader"].as_str()? == me).then_some(index)
+        })
+    }
+
     /// Waits until every running member reports a healthy cluster.
     pub fn wait_healthy(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
