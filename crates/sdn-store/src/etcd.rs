@@ -469,7 +469,7 @@ fn classify(endpoints: &str, what: &str, error: etcd_client::Error) -> StoreErro
     use tonic::Code;
     match error {
         E::GRpcStatus(status) => {
-            let message = status.message().to_owned();
+            let message = with_causes(status.message(), std::error::Error::source(&status));
             let transient = matches!(
                 status.code(),
                 Code::Unavailable
@@ -498,7 +498,8 @@ fn classify(endpoints: &str, what: &str, error: etcd_client::Error) -> StoreErro
             }
         }
         E::TransportError(e) => StoreError::Unavailable(format!(
-            "etcd at {endpoints}: {what}: {e} (no member reachable)"
+            "etcd at {endpoints}: {what}: {} (no member reachable)",
+            with_causes(&e.to_string(), std::error::Error::source(&e))
         )),
         E::IoError(e) => StoreError::Unavailable(format!("etcd at {endpoints}: {what}: {e}")),
         E::InvalidArgs(e) | E::EndpointError(e) => {
@@ -519,6 +520,21 @@ fn is_retryable(error: &etcd_client::Error) -> bool {
         etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
         _ => false,
     }
+}
+
+/// `message` followed by the distinct messages of its causes ("tcp connect error: Connection
+/// refused"), which the gRPC layer keeps out of its own message.
+fn with_causes(message: &str, mut cause: Option<&(dyn std::error::Error + 'static)>) -> String {
+    let mut text = message.to_owned();
+    while let Some(error) = cause {
+        let part = error.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = error.source();
+    }
+    text
 }
 
 fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> Revision {
