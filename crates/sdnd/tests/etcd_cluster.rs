@@ -150,9 +150,9 @@ fn an_apply_on_one_node_is_rendered_by_every_agent() {
     for name in NODES {
         assert!(log.contains(&format!("{name}: applied version 1")), "{name} missing in {log}");
     }
-    for index in 0..3 {
+    for (index, name) in NODES.iter().enumerate() {
         let rendered = nodes.rendered(index);
-        assert!(rendered.contains("auto vnet1"), "{} rendered {rendered:?}", NODES[index]);
+        assert!(rendered.contains("auto vnet1"), "{name} rendered {rendered:?}");
     }
     for client in [a, b, c] {
         assert_eq!(client.get(&format!("{SDN}/lock"), &[]).ok()["locked"], 0);
@@ -274,9 +274,10 @@ fn etcd_member_crashes_lose_nothing_and_service_resumes() {
     // And the cluster still applies on every node.
     let upid = nodes.clients[1].put(SDN, &[("lock-token", &token), ("release-lock", "1")]).ok();
     assert_eq!(nodes.clients[0].wait_task(upid.as_str().unwrap()), "OK");
-    for index in 0..3 {
-        let version = nodes.clients[index].get(&format!("/api2/json/nodes/{}/sdn", NODES[index]), &[]).ok();
-        assert_eq!(version["version"], 1, "{version}");
+    // Each node's agent rendered the new version after the outage.
+    for (client, name) in nodes.clients.iter().zip(NODES) {
+        let version = client.get(&format!("/api2/json/nodes/{name}/sdn"), &[]).ok();
+        assert_eq!(version["version"], 1, "{name}: {version}");
     }
 }
 
