@@ -240,6 +240,13 @@ fn etcd_member_crashes_lose_nothing_and_service_resumes() {
 
     // A second member dies: no quorum. Requests fail fast and say why.
     nodes.cluster.members[survivor].kill();
+    // Once the last member knows it has no leader, no write can be committed at all.
+    let last = &nodes.cluster.members[3 - leader - survivor];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while last.healthy() {
+        assert!(Instant::now() < deadline, "the last member never noticed the lost quorum");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     for client in &nodes.clients {
         let start = Instant::now();
         let reply = zone(client, "noquorum", Some(&token));
@@ -271,6 +278,7 @@ fn etcd_member_crashes_lose_nothing_and_service_resumes() {
         assert!(seen.contains(name), "acknowledged {name} was lost");
     }
     assert!(!seen.contains("intruder"));
+    assert!(!seen.contains("noquorum"), "a write refused with 503 was applied after all");
     // And the cluster still applies on every node.
     let upid = nodes.clients[1].put(SDN, &[("lock-token", &token), ("release-lock", "1")]).ok();
     assert_eq!(nodes.clients[0].wait_task(upid.as_str().unwrap()), "OK");
