@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KvClient, LeaseClient,
-    PutOptions, TxnOp, WatchClient, WatchOptions,
+    PutOptions, Txn as EtcdTxn, TxnOp, TxnOpResponse, WatchClient, WatchOptions,
 };
 use tokio::runtime::Runtime;
 
@@ -385,6 +385,23 @@ impl Store for EtcdStore {
             async move { kv.get(full, None).await }
         })?;
         response.kvs().first().map(|kv| self.entry(kv)).transpose()
+    }
+
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Entry>>> {
+        let fulls: Vec<Vec<u8>> = keys.iter().map(|key| self.full_key(key)).collect();
+        let response = self.call("reading entries", || {
+            let mut kv = self.kv.clone();
+            let gets: Vec<TxnOp> = fulls.iter().map(|full| TxnOp::get(full.clone(), None)).collect();
+            async move { kv.txn(EtcdTxn::new().and_then(gets)).await }
+        })?;
+        response
+            .op_responses()
+            .into_iter()
+            .map(|op| match op {
+                TxnOpResponse::Get(get) => get.kvs().first().map(|kv| self.entry(kv)).transpose(),
+                _ => Err(StoreError::Backend("etcd answered a read with something else".into())),
+            })
+            .collect()
     }
 
     fn list(&self, prefix: &str) -> Result<(Vec<Entry>, Revision)> {

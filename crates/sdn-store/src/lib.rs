@@ -152,6 +152,12 @@ pub trait Store: Send + Sync + 'static {
     /// Reads one entry.
     fn get(&self, key: &str) -> Result<Option<Entry>>;
 
+    /// Reads several entries at once, from one consistent snapshot and (where the backend is
+    /// remote) in one round trip. The answer has one slot per key, in order.
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Entry>>> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
+
     /// Reads every entry whose key starts with `prefix`, ordered by key, together with the
     /// store revision the read reflects (a consistent snapshot).
     fn list(&self, prefix: &str) -> Result<(Vec<Entry>, Revision)>;

@@ -368,6 +368,32 @@ impl Store for SqliteStore {
         })
     }
 
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Entry>>> {
+        self.with_conn(|conn| {
+            let tx = conn.transaction().map_err(self.err("starting a read transaction"))?;
+            let now = now_ms();
+            let mut entries = Vec::with_capacity(keys.len());
+            {
+                let mut st = tx
+                    .prepare_cached(
+                        "SELECT value, mod_revision FROM kv WHERE key = ?1 AND (expires IS NULL OR expires > ?2)",
+                    )
+                    .map_err(self.err("reading entries"))?;
+                for key in keys {
+                    let entry = st
+                        .query_row(params![key, now], |row| {
+                            Ok(Entry { key: (*key).to_owned(), value: row.get(0)?, mod_revision: row.get(1)? })
+                        })
+                        .optional()
+                        .map_err(self.err("reading entries"))?;
+                    entries.push(entry);
+                }
+            }
+            tx.commit().map_err(self.err("ending a read transaction"))?;
+            Ok(entries)
+        })
+    }
+
     fn list(&self, prefix: &str) -> Result<(Vec<Entry>, Revision)> {
         self.with_conn(|conn| {
             let tx = conn

@@ -600,3 +600,15 @@ fn long_waits_survive_etcds_keepalive_policy() {
     assert!(start.elapsed() >= Duration::from_secs(11));
     assert!(woke >= now);
 }
+
+#[test]
+fn get_many_reads_every_slot_in_order() {
+    on_both(|store| {
+        let revision = committed(store.commit(Txn::new().put("m/a", "1").put("m/b", "2")).expect("commit"));
+        let entries = store.get_many(&["m/b", "m/missing", "m/a"]).expect("get_many");
+        let summary: Vec<Option<(Vec<u8>, u64)>> =
+            entries.into_iter().map(|e| e.map(|e| (e.value, e.mod_revision))).collect();
+        assert_eq!(summary, vec![Some((b"2".to_vec(), revision)), None, Some((b"1".to_vec(), revision))]);
+        assert_eq!(store.get_many(&[]).expect("empty read"), vec![]);
+    });
+}

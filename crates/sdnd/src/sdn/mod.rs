@@ -68,9 +68,25 @@ impl Sdn {
 
     /// The current configuration, reloaded from the store only if someone else changed it.
     pub fn snapshot(&self) -> Result<Snapshot, ApiError> {
+        Ok(self.read_current()?.0)
+    }
+
+    /// The snapshot and the lock entry (possibly expired) with its revision, from one read of
+    /// the three marker entries: one round trip on a remote store.
+    fn read_current(&self) -> Result<(Snapshot, Option<LockRecord>, Revision), ApiError> {
+        let marks = self.store.get_many(&[keys::PENDING_MARK, keys::RUNNING_VERSION, keys::LOCK])?;
+        let [pending, running, lock]: [Option<Entry>; 3] = marks
+            .try_into()
+            .map_err(|_| ApiError::Internal("the store answered a read of three entries with another count".into()))?;
+        let lock_rev = mod_revision(lock.as_ref());
+        let lock = lock.map(|entry| parse_lock(&entry.value)).transpose()?;
+        let snapshot = self.refresh(mod_revision(pending.as_ref()), mod_revision(running.as_ref()))?;
+        Ok((snapshot, lock, lock_rev))
+    }
+
+    /// The cached snapshot, brought up to the given marker revisions.
+    fn refresh(&self, pending_rev: Revision, running_rev: Revision) -> Result<Snapshot, ApiError> {
         let cached = lock_mutex(&self.cache).clone();
-        let pending_rev = mod_revision(self.store.get(keys::PENDING_MARK)?);
-        let running_rev = mod_revision(self.store.get(keys::RUNNING_VERSION)?);
         // Revision 0 (never written) matches the empty default snapshot, which is right.
         if pending_rev == cached.pending_rev && running_rev == cached.running_rev {
             return Ok(cached);
@@ -139,16 +155,8 @@ impl Sdn {
     }
 
     /// The lock entry as stored (possibly expired).
-    pub fn lock_record(&self) -> Result<(Option<LockRecord>, Revision), ApiError> {
-        let entry = self.store.get(keys::LOCK)?;
-        let revision = mod_revision(entry.clone());
-        let record = match entry {
-            None => None,
-            Some(entry) => Some(serde_json::from_slice(&entry.value).map_err(|err| {
-                ApiError::Internal(format!("the stored lock entry is unreadable: {err}"))
-            })?),
-        };
-        Ok((record, revision))
+    pub fn lock_record(&self) -> Result<Option<LockRecord>, ApiError> {
+        self.store.get(keys::LOCK)?.map(|entry| parse_lock(&entry.value)).transpose()
     }
 
     /// The one write path: admits `intent` under the lock rule, lets `plan` build the write from
@@ -161,8 +169,7 @@ impl Sdn {
     ) -> Result<T, ApiError> {
         let _writer = lock_mutex(&self.writer);
         for _ in 0..MAX_ATTEMPTS {
-            let snapshot = self.snapshot()?;
-            let (lock, lock_rev) = self.lock_record()?;
+            let (snapshot, lock, lock_rev) = self.read_current()?;
             let now = crate::now();
             lock::admit(intent, lock.as_ref(), now)?;
             let live_lock = lock.as_ref().filter(|l| !l.is_expired(now));
@@ -267,8 +274,12 @@ impl Sdn {
     }
 }
 
-fn mod_revision(entry: Option<Entry>) -> Revision {
+fn mod_revision(entry: Option<&Entry>) -> Revision {
     entry.map_or(0, |e| e.mod_revision)
+}
+
+fn parse_lock(bytes: &[u8]) -> Result<LockRecord, ApiError> {
+    serde_json::from_slice(bytes).map_err(|err| ApiError::Internal(format!("the stored lock entry is unreadable: {err}")))
 }
 
 impl Sdn {

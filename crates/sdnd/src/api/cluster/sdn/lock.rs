@@ -26,7 +26,7 @@ pub fn routes() -> Vec<Route> {
 
 fn status(app: &App, _: &Caller, args: Args) -> Result<Value, ApiError> {
     args.finish()?;
-    let (record, _) = app.sdn.lock_record()?;
+    let record = app.sdn.lock_record()?;
     let now = crate::now();
     Ok(match record.filter(|lock| !lock.is_expired(now)) {
         None => json!({ "locked": 0 }),
