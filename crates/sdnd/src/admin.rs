@@ -105,6 +105,16 @@ pub enum RoleCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub enum NodeCommand {
+    /// Forget a node that left the cluster, so applies stop waiting for its agent.
+    Remove {
+        node: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
 fn parse_bool(text: &str) -> Result<bool, String> {
     match text {
         "1" | "true" => Ok(true),
@@ -185,6 +195,23 @@ pub fn acl(command: AclCommand) -> Result<(), String> {
     for subject in subjects {
         records::modify_acl(store.as_ref(), &path, subject, &roles, propagate, delete)?;
     }
+    Ok(())
+}
+
+pub fn node(command: NodeCommand) -> Result<(), String> {
+    let NodeCommand::Remove { node, store } = command;
+    let valid = !node.is_empty() && node.len() <= 63 && node.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !valid {
+        return Err(format!("invalid node name '{node}'"));
+    }
+    let store = open_store(&store)?;
+    let prefix = format!("{}{node}/", crate::sdn::keys::NODES_PREFIX);
+    let (entries, _) = store.list(&prefix).map_err(|e| e.to_string())?;
+    if entries.is_empty() {
+        return Err(format!("node '{node}' is not registered"));
+    }
+    store.commit(sdn_store::Txn::new().delete_prefix(prefix)).map_err(|e| e.to_string())?;
+    println!("removed node {node}; a running agent for it registers again");
     Ok(())
 }
 

@@ -119,6 +119,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::RoleCommand,
     },
+    /// Manage the nodes whose agents report to this cluster.
+    Node {
+        #[command(subcommand)]
+        command: admin::NodeCommand,
+    },
     /// Replace the configuration with the reference's files from a directory.
     Import {
         #[command(flatten)]
@@ -184,6 +189,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Token { command } => admin::token(command),
         Command::Acl { command } => admin::acl(command),
         Command::Role { command } => admin::role(command),
+        Command::Node { command } => admin::node(command),
         Command::Import { store, from } => {
             let sdn = sdn::Sdn::new(open_store(&store)?);
             println!("{}", transfer::import(&sdn, &from)?);

@@ -42,6 +42,32 @@ fn apply_renders_node_files_and_dry_run_diffs_them() {
 }
 
 #[test]
+fn a_node_that_left_can_be_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path());
+    let client = server.client("agent");
+    client.post(&format!("{SDN}/zones"), &[("zone", "zs"), ("type", "simple")]).ok();
+    let upid = client.put(SDN, &[]).ok();
+    assert_eq!(client.wait_task(upid.as_str().unwrap()), "OK");
+    server.kill();
+
+    let remove = |node: &str| {
+        std::process::Command::new(common::SDND)
+            .args(["node", "remove", node])
+            .args(common::store_args())
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(remove("testnode").status.success());
+    let again = remove("testnode");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not registered"));
+    assert!(!remove("bad name!").status.success());
+}
+
+#[test]
 fn a_failing_reload_fails_the_task_and_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_in(dir.path(), &["--reload-interfaces", "echo reload refused >&2; exit 3"]);

@@ -167,6 +167,8 @@ fn fill_path(template: &str, params: &Map<String, Value>) -> String {
 pub struct Auth {
     store: Arc<dyn Store>,
     ticket_lifetime: i64,
+    /// The cluster's ticket key never changes once created: read it once.
+    ticket_key: std::sync::OnceLock<Vec<u8>>,
 }
 
 /// How long a failed login is held back: slows down guessing without a lockout to abuse.
@@ -176,7 +178,15 @@ const AUTH_FAILURE: &str = "authentication failure";
 
 impl Auth {
     pub fn new(store: Arc<dyn Store>, ticket_lifetime: i64) -> Self {
-        Self { store, ticket_lifetime }
+        Self { store, ticket_lifetime, ticket_key: std::sync::OnceLock::new() }
+    }
+
+    fn ticket_key(&self) -> Result<&[u8], ApiError> {
+        if let Some(key) = self.ticket_key.get() {
+            return Ok(key);
+        }
+        let key = records::ticket_key(self.store.as_ref())?;
+        Ok(self.ticket_key.get_or_init(|| key))
     }
 
     fn load(&self) -> Result<Arc<AccessData>, ApiError> {
@@ -218,9 +228,9 @@ impl Auth {
                 }
             }
             Credentials::Ticket { ticket, csrf } => {
-                let key = records::ticket_key(self.store.as_ref())?;
+                let key = self.ticket_key()?;
                 let now = crate::now();
-                let user = ticket::verify_ticket(&key, ticket, now, self.ticket_lifetime)
+                let user = ticket::verify_ticket(key, ticket, now, self.ticket_lifetime)
                     .and_then(|u| UserId::parse(&u).ok())
                     .ok_or_else(|| ApiError::Unauthorized(format!("{AUTH_FAILURE}: invalid or expired ticket")))?;
                 let access = self.load()?;
@@ -230,7 +240,7 @@ impl Auth {
                 let safe_method = matches!(*method, Method::GET | Method::HEAD);
                 let csrf_ok = csrf
                     .as_deref()
-                    .is_some_and(|c| ticket::verify_csrf(&key, user.as_str(), c, now, self.ticket_lifetime));
+                    .is_some_and(|c| ticket::verify_csrf(key, user.as_str(), c, now, self.ticket_lifetime));
                 if !safe_method && !csrf_ok {
                     return Err(ApiError::Unauthorized("Permission denied - invalid csrf token".into()));
                 }
@@ -255,7 +265,7 @@ impl Auth {
             std::thread::sleep(FAILED_LOGIN_DELAY);
             ApiError::Unauthorized(AUTH_FAILURE.to_string())
         };
-        let key = records::ticket_key(self.store.as_ref())?;
+        let key = self.ticket_key()?;
         let access = self.load()?;
         let Ok(user) = UserId::parse(username) else {
             records::verify_password(None, password);
@@ -263,7 +273,7 @@ impl Auth {
         };
         let record = access.active_user(&user, now);
         let genuine = if password.starts_with("PVE:") {
-            ticket::verify_ticket(&key, password, now, self.ticket_lifetime).as_deref() == Some(user.as_str())
+            ticket::verify_ticket(key, password, now, self.ticket_lifetime).as_deref() == Some(user.as_str())
         } else {
             records::verify_password(record.as_ref(), password)
         };
@@ -271,7 +281,7 @@ impl Auth {
             return Err(refused("invalid credentials"));
         }
         let caller = Caller { principal: Principal::User { user: user.clone(), token: None }, access };
-        Ok((user.clone(), ticket::issue_ticket(&key, user.as_str(), now), ticket::issue_csrf(&key, user.as_str(), now), caller))
+        Ok((user.clone(), ticket::issue_ticket(key, user.as_str(), now), ticket::issue_csrf(key, user.as_str(), now), caller))
     }
 }
 
