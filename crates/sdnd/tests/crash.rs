@@ -90,7 +90,7 @@ fn drive(client: Client, journal: Arc<Mutex<Journal>>, token: Arc<Mutex<Option<S
             }
         };
         journal.lock().unwrap().in_flight = Some(next.clone());
-        let reply = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| request())) {
+        let reply = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&request)) {
             Ok(reply) => reply,
             Err(_) => return Ok(()), // the server died under us
         };

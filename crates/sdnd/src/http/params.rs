@@ -185,7 +185,7 @@ mod tests {
         let mut map = Map::new();
         decode_form(b"force=2&ttl=abc&bogus=1", &mut map).unwrap();
         let mut args = Args::new(map);
-        assert!(args.take_bool("force", false) == false);
+        assert!(!args.take_bool("force", false));
         assert_eq!(args.take_u64("ttl", 1, 10), None);
         let Err(ApiError::BadParams(errors)) = args.finish() else { panic!("must fail") };
         assert_eq!(errors.len(), 3);
