@@ -41,8 +41,10 @@ impl NodeReport {
     }
 }
 
-/// Builds the UPID and the task record's store write for a new apply of `version`.
-pub fn start_task(app: &App, caller: &Caller, version: u64) -> (Upid, Op) {
+/// Builds the UPID and the task record's store write for a new apply of `version`, which
+/// waits for every registered node agent and for every node in `named` (the nodes the
+/// configuration names).
+pub fn start_task(app: &App, caller: &Caller, version: u64, named: Vec<String>) -> (Upid, Op) {
     let upid = Upid {
         node: app.node.clone(),
         pid: std::process::id(),
@@ -52,7 +54,8 @@ pub fn start_task(app: &App, caller: &Caller, version: u64) -> (Upid, Op) {
         id: version.to_string(),
         user: caller.auth_id(),
     };
-    let record = TaskRecord::start(&upid, format!("applying SDN configuration version {version}"));
+    let mut record = TaskRecord::start(&upid, format!("applying SDN configuration version {version}"));
+    record.nodes = named;
     let op = Op::Put { key: keys::task(&upid.to_string()), value: encode(&record) };
     (upid, op)
 }
@@ -96,12 +99,27 @@ fn reports(store: &dyn Store) -> BTreeMap<String, NodeReport> {
         .collect()
 }
 
+/// The outcome per node: every registered agent and every node the configuration names.
+/// `None` for a named node that never registered.
+fn outcomes(store: &dyn Store, named: &[String]) -> BTreeMap<String, Option<NodeReport>> {
+    let mut all: BTreeMap<String, Option<NodeReport>> = named.iter().map(|n| (n.clone(), None)).collect();
+    for (node, report) in reports(store) {
+        all.insert(node, Some(report));
+    }
+    all
+}
+
 fn finish_task(store: Arc<dyn Store>, upid: Upid, version: u64, timeout: Duration) {
+    let key = keys::task(&upid.to_string());
+    let mut record = match store.get(&key) {
+        Ok(Some(entry)) => serde_json::from_slice(&entry.value).unwrap_or_else(|_| TaskRecord::start(&upid, String::new())),
+        _ => TaskRecord::start(&upid, String::new()),
+    };
     let deadline = Instant::now() + timeout;
     let mut revision = 0;
     let outcome = loop {
-        let nodes = reports(store.as_ref());
-        let done = nodes.values().all(|r| r.outcome(version).is_some());
+        let nodes = outcomes(store.as_ref(), &record.nodes);
+        let done = nodes.values().all(|r| r.as_ref().is_some_and(|r| r.outcome(version).is_some()));
         if done || Instant::now() >= deadline {
             break nodes;
         }
@@ -112,21 +130,20 @@ fn finish_task(store: Arc<dyn Store>, upid: Upid, version: u64, timeout: Duratio
         }
     };
 
-    let key = keys::task(&upid.to_string());
-    let mut record = match store.get(&key) {
-        Ok(Some(entry)) => serde_json::from_slice(&entry.value).unwrap_or_else(|_| TaskRecord::start(&upid, String::new())),
-        _ => TaskRecord::start(&upid, String::new()),
-    };
     let mut failed = Vec::new();
     if outcome.is_empty() {
         record.log.push("no node agent is registered; nodes render this version when their agent starts".into());
     }
     for (node, report) in &outcome {
-        let line = match report.outcome(version) {
-            Some(Ok(())) => format!("{node}: applied version {}", report.version),
+        let line = match report.as_ref().and_then(|r| r.outcome(version)) {
+            Some(Ok(())) => format!("{node}: applied version {version}"),
             Some(Err(error)) => {
                 failed.push(node.clone());
                 format!("{node}: failed to apply version {version}: {error}")
+            }
+            None if report.is_none() => {
+                failed.push(node.clone());
+                format!("{node}: named in the configuration, but no node agent has ever reported from it")
             }
             None => {
                 failed.push(node.clone());

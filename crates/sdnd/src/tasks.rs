@@ -73,11 +73,14 @@ pub struct TaskRecord {
     pub exitstatus: Option<String>,
     pub endtime: Option<i64>,
     pub log: Vec<String>,
+    /// The nodes an apply task waits for besides the registered agents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
 }
 
 impl TaskRecord {
     pub fn start(upid: &Upid, first_line: String) -> Self {
-        Self { upid: upid.to_string(), exitstatus: None, endtime: None, log: vec![first_line] }
+        Self { upid: upid.to_string(), exitstatus: None, endtime: None, log: vec![first_line], nodes: Vec::new() }
     }
 
     /// The `/status` answer.

@@ -42,6 +42,21 @@ fn apply_renders_node_files_and_dry_run_diffs_them() {
 }
 
 #[test]
+fn apply_waits_for_every_node_the_configuration_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--apply-timeout", "2"]);
+    let client = server.client("agent");
+    client.post(&format!("{SDN}/zones"), &[("zone", "zs"), ("type", "simple"), ("nodes", "testnode,ghost")]).ok();
+    let upid = client.put(SDN, &[]).ok();
+    let exit = client.wait_task(upid.as_str().unwrap());
+    assert!(exit.contains("ghost") && !exit.contains("testnode"), "{exit}");
+    let log = client.get(&format!("/api2/json/nodes/testnode/tasks/{}/log", upid.as_str().unwrap()), &[]).ok();
+    let log = log.to_string();
+    assert!(log.contains("testnode: applied version 1"), "{log}");
+    assert!(log.contains("ghost: named in the configuration"), "{log}");
+}
+
+#[test]
 fn a_node_that_left_can_be_forgotten() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path());
