@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use store::{open_store, StoreArgs};
+use store::{open_store, open_store_waiting, StoreArgs};
 
 /// Seconds since the epoch.
 pub fn now() -> i64 {
@@ -215,12 +215,17 @@ fn serve(
     apply_timeout: Duration,
     ticket_lifetime: i64,
 ) -> Result<(), String> {
-    let store = open_store(store_args)?;
+    let store = open_store_waiting(store_args)?;
     let data_dir = &store_args.data_dir;
     let identity = tls::load_or_create(data_dir, cert, key)?;
     let node = agent.as_ref().map_or_else(hostname, |a| a.node.clone());
     let app = app::App::new(store.clone(), node, apply_timeout, ticket_lifetime);
-    app.sdn.snapshot().map_err(|e| format!("loading the configuration: {e}"))?;
+    match app.sdn.snapshot() {
+        Ok(_) => {}
+        // Lost quorum between connecting and loading: requests answer 503 until it is back.
+        Err(err @ http::reply::ApiError::Unavailable(_)) => tracing::warn!("loading the configuration: {err}"),
+        Err(err) => return Err(format!("loading the configuration: {err}")),
+    }
     if let Err(err) = app.sdn.ensure_builtin_ipam() {
         tracing::warn!("could not create the built-in 'pve' IPAM: {err}");
     }

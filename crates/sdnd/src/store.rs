@@ -102,8 +102,18 @@ fn parse_prefix(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
-/// Opens the store `args` select.
+/// Opens the store `args` select; fails at once when it can't be reached (admin commands).
 pub fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>, String> {
+    open(args, false)
+}
+
+/// Opens the store `args` select, waiting for a remote store that can't be reached yet
+/// (`serve`: a node that boots before its etcd quorum comes up by itself once it is there).
+pub fn open_store_waiting(args: &StoreArgs) -> Result<Arc<dyn Store>, String> {
+    open(args, true)
+}
+
+fn open(args: &StoreArgs, wait: bool) -> Result<Arc<dyn Store>, String> {
     let url = match &args.store {
         Some(url) => Some(url.clone()),
         None => env_var(STORE_ENV)?
@@ -117,11 +127,20 @@ pub fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>, String> {
             .transpose()?,
     };
     if let Some(url) = url {
-        let endpoints = url.endpoints.iter().map(Endpoint::to_string).collect();
+        let endpoints: Vec<String> = url.endpoints.iter().map(Endpoint::to_string).collect();
         let prefix = prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_string());
-        let store = EtcdStore::connect(EtcdOptions::new(endpoints, prefix))
-            .map_err(|e| format!("opening the store: {e}"))?;
-        return Ok(Arc::new(store));
+        let mut pause = std::time::Duration::from_secs(1);
+        loop {
+            match EtcdStore::connect(EtcdOptions::new(endpoints.clone(), prefix.clone())) {
+                Ok(store) => return Ok(Arc::new(store)),
+                Err(err @ sdn_store::StoreError::Unavailable(_)) if wait => {
+                    tracing::warn!("waiting for the configuration store: {err}; retrying in {}s", pause.as_secs());
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_secs(10));
+                }
+                Err(err) => return Err(format!("opening the store: {err}")),
+            }
+        }
     }
     if args.store_prefix.is_some() {
         return Err("--store-prefix only applies to an etcd store; give --store etcd://HOST:PORT too".into());

@@ -351,3 +351,26 @@ fn clients_on_all_nodes_race_for_the_lock() {
     assert!(violations.lock().unwrap().is_empty(), "changes accepted without the token while locked: {violations:?}");
     assert!(acquisitions.load(Ordering::SeqCst) > 0, "nobody ever got the lock");
 }
+
+#[test]
+fn a_node_started_before_its_etcd_comes_up_by_itself() {
+    let mut cluster = Cluster::start(1);
+    let store = vec!["--store".to_string(), cluster.url(), "--store-prefix".to_string(), PREFIX.to_string()];
+    cluster.members[0].kill();
+    let dir = tempfile::tempdir().unwrap();
+    write_node_files(dir.path(), NODES[0]);
+    // Starting blocks until sdnd listens, which it only does once etcd answers. The member is
+    // restarted from this thread: test etcds die with the thread that started them.
+    let starting = {
+        let (data_dir, store) = (dir.path().to_path_buf(), store.clone());
+        std::thread::spawn(move || Server::start_node(&data_dir, NODES[0], &store, &[]))
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!starting.is_finished(), "sdnd came up without its store");
+    cluster.members[0].start();
+    let server = starting.join().expect("sdnd started once etcd was back");
+    cluster.wait_healthy(Duration::from_secs(30));
+    let client = server.client("late");
+    client.post("/api2/json/cluster/sdn/zones", &[("zone", "zl"), ("type", "simple")]).ok();
+    assert!(zones(&client).contains("zl"));
+}
