@@ -234,6 +234,11 @@ fn permission_matrix() {
     let bobs = bob.get(&format!("{SDN}/vnets"), &[]).ok();
     let names: Vec<&str> = bobs.as_array().unwrap().iter().map(|v| v["vnet"].as_str().unwrap()).collect();
     assert_eq!(names, ["vb", "vb2"]);
+    bob.post(&format!("{SDN}/vnets/vb/subnets"), &[("subnet", "10.8.0.0/24"), ("type", "subnet")]).ok();
+    bob.get(&format!("{SDN}/vnets/vb/subnets/zb-10.8.0.0-24"), &[]).ok();
+    let subnets = bob.get(&format!("{SDN}/vnets/vb/subnets"), &[]).ok();
+    assert_eq!(subnets.as_array().map(Vec::len), Some(1), "{subnets}");
+    bob.delete(&format!("{SDN}/vnets/vb/subnets/zb-10.8.0.0-24"), &[]).ok();
 }
 
 #[test]
