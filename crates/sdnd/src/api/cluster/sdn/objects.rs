@@ -48,8 +48,7 @@ fn acl_path(kind: Kind, object: &Value) -> String {
     let get = |name: &str| field(object, name).unwrap_or("");
     match kind {
         Kind::Zones => format!("/sdn/zones/{}", get("zone")),
-        Kind::Vnets => format!("/sdn/zones/{}/{}", get("zone"), get("vnet")),
-        Kind::Subnets => format!("/sdn/zones/{}/{}", get("zone"), get("vnet")),
+        Kind::Vnets | Kind::Subnets => format!("/sdn/zones/{}/{}", get("zone"), get("vnet")),
         other => format!("/sdn/{}/{}", other.path_segment(), get(other.id_param())),
     }
 }
