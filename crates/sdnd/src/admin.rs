@@ -200,10 +200,7 @@ pub fn acl(command: AclCommand) -> Result<(), String> {
 
 pub fn node(command: NodeCommand) -> Result<(), String> {
     let NodeCommand::Remove { node, store } = command;
-    let valid = !node.is_empty() && node.len() <= 63 && node.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !valid {
-        return Err(format!("invalid node name '{node}'"));
-    }
+    sdn_config::net::check_node_name(&node).map_err(|e| format!("node: {e}"))?;
     let store = open_store(&store)?;
     let prefix = format!("{}{node}/", crate::sdn::keys::NODES_PREFIX);
     let (entries, _) = store.list(&prefix).map_err(|e| e.to_string())?;
