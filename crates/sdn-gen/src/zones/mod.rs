@@ -100,10 +100,25 @@ impl VnetCtx<'_> {
 }
 
 /// The bridge options a vlan-aware vnet adds.
-pub(crate) fn vlan_aware_options(vnet: &Vnet, options: &mut Vec<String>) {
+fn vlan_aware_options(vnet: &Vnet, options: &mut Vec<String>) {
     if vnet.vlanaware {
         options.push("bridge-vlan-aware yes".into());
         options.push("bridge-vids 2-4094".into());
+    }
+}
+
+/// The lines every vnet bridge starts with, whatever its zone type: ports, no STP, vlan
+/// awareness, MTU and alias.
+pub(crate) fn vnet_bridge_options(vnet: &Vnet, ports: &str, mtu: Option<impl std::fmt::Display>, options: &mut Vec<String>) {
+    options.push(format!("bridge_ports {ports}"));
+    options.push("bridge_stp off".into());
+    options.push("bridge_fd 0".into());
+    vlan_aware_options(vnet, options);
+    if let Some(mtu) = mtu {
+        options.push(format!("mtu {mtu}"));
+    }
+    if let Some(alias) = &vnet.alias {
+        options.push(format!("alias {alias}"));
     }
 }
 

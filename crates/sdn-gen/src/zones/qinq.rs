@@ -1,6 +1,6 @@
 //! QinQ zones: a vlan-aware zone bridge on a service VLAN, vnets on customer VLANs of it.
 
-use super::{vlan_aware_options, Stanzas, VnetCtx};
+use super::{vnet_bridge_options, Stanzas, VnetCtx};
 
 pub(super) fn generate(
     ctx: &VnetCtx,
@@ -98,18 +98,8 @@ pub(super) fn generate(
     options.push("bridge-vids 2-4094".into());
     stanzas.define(&zone_bridge, options);
 
-    let mut options = vec![
-        format!("bridge_ports {vnet_bridge_ports}"),
-        "bridge_stp off".to_string(),
-        "bridge_fd 0".to_string(),
-    ];
-    vlan_aware_options(ctx.vnet, &mut options);
-    if let Some(mtu) = mtu {
-        options.push(format!("mtu {mtu}"));
-    }
-    if let Some(alias) = &ctx.vnet.alias {
-        options.push(format!("alias {alias}"));
-    }
+    let mut options = Vec::new();
+    vnet_bridge_options(ctx.vnet, &vnet_bridge_ports, mtu, &mut options);
     stanzas.define(ctx.vnet_id, options);
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Simple zones: a plain bridge per vnet, with the subnet gateways as addresses.
 
-use super::{snat_options, vlan_aware_options, Stanzas, VnetCtx};
+use super::{snat_options, vnet_bridge_options, Stanzas, VnetCtx};
 
 pub(super) fn generate(ctx: &VnetCtx, stanzas: &mut Stanzas) {
     if stanzas.contains(ctx.vnet_id) {
@@ -36,16 +36,7 @@ pub(super) fn generate(ctx: &VnetCtx, stanzas: &mut Stanzas) {
     if let Some(mac) = &ctx.vnet.mac {
         options.push(format!("hwaddress {mac}"));
     }
-    options.push("bridge_ports none".into());
-    options.push("bridge_stp off".into());
-    options.push("bridge_fd 0".into());
-    vlan_aware_options(ctx.vnet, &mut options);
-    if let Some(mtu) = ctx.zone.mtu {
-        options.push(format!("mtu {mtu}"));
-    }
-    if let Some(alias) = &ctx.vnet.alias {
-        options.push(format!("alias {alias}"));
-    }
+    vnet_bridge_options(ctx.vnet, "none", ctx.zone.mtu, &mut options);
     if forward_v4 {
         options.push("ip-forward on".into());
     }

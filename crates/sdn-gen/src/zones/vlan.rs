@@ -1,6 +1,6 @@
 //! VLAN zones: each vnet is a bridge on a VLAN of an existing bridge (Linux or OVS).
 
-use super::{vlan_aware_options, Stanzas, VnetCtx};
+use super::{vnet_bridge_options, Stanzas, VnetCtx};
 
 pub(super) fn generate(
     ctx: &VnetCtx,
@@ -59,18 +59,8 @@ pub(super) fn generate(
         stanzas.define(&format!("{bridge}v{tag}"), options);
     }
 
-    let mut options = vec![
-        format!("bridge_ports {uplink}"),
-        "bridge_stp off".to_string(),
-        "bridge_fd 0".to_string(),
-    ];
-    vlan_aware_options(ctx.vnet, &mut options);
-    if let Some(mtu) = mtu {
-        options.push(format!("mtu {mtu}"));
-    }
-    if let Some(alias) = &ctx.vnet.alias {
-        options.push(format!("alias {alias}"));
-    }
+    let mut options = Vec::new();
+    vnet_bridge_options(ctx.vnet, &uplink, mtu, &mut options);
     stanzas.define(vnet_id, options);
     Ok(())
 }

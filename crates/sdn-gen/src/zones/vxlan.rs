@@ -2,7 +2,7 @@
 
 use crate::config::Ip;
 
-use super::{vlan_aware_options, Stanzas, VnetCtx};
+use super::{vnet_bridge_options, Stanzas, VnetCtx};
 
 /// Without an explicit zone MTU the VXLAN overhead (50 bytes) is subtracted from 1500. (The
 /// reference means to subtract it from the uplink's MTU, but looks it up at the wrong level of
@@ -58,16 +58,8 @@ pub(super) fn generate(
     options.push(format!("mtu {mtu}"));
     stanzas.define(&vxlan_iface, options);
 
-    let mut options = vec![
-        format!("bridge_ports {vxlan_iface}"),
-        "bridge_stp off".to_string(),
-        "bridge_fd 0".to_string(),
-    ];
-    vlan_aware_options(ctx.vnet, &mut options);
-    options.push(format!("mtu {mtu}"));
-    if let Some(alias) = &ctx.vnet.alias {
-        options.push(format!("alias {alias}"));
-    }
+    let mut options = Vec::new();
+    vnet_bridge_options(ctx.vnet, &vxlan_iface, Some(mtu), &mut options);
     stanzas.define(ctx.vnet_id, options);
     Ok(())
 }
