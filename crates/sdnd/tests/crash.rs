@@ -48,8 +48,9 @@ impl Rng {
     }
 }
 
-/// Runs random operations until the server dies, journaling each.
-fn drive(client: Client, journal: Arc<Mutex<Journal>>, token: Arc<Mutex<Option<String>>>, seed: u64) -> Result<(), String> {
+/// Runs random operations until the server dies, journaling each. Vnet names carry the round
+/// so that no round re-creates a name an earlier one left behind.
+fn drive(client: Client, journal: Arc<Mutex<Journal>>, token: Arc<Mutex<Option<String>>>, round: u32, seed: u64) -> Result<(), String> {
     let mut rng = Rng(seed | 1);
     let mut counter = 0u64;
     loop {
@@ -65,7 +66,7 @@ fn drive(client: Client, journal: Arc<Mutex<Journal>>, token: Arc<Mutex<Option<S
             }
             (Some(t), 0..=4) => {
                 counter += 1;
-                let name = format!("v{}x{counter}", seed % 97);
+                let name = format!("v{round}x{counter}");
                 next.pending.insert(name.clone());
                 let c = client.clone();
                 Box::new(move || c.post(&format!("{SDN}/vnets"), &[("vnet", &name), ("zone", "z1"), ("lock-token", &t)]))
@@ -125,7 +126,7 @@ fn kill_9_leaves_an_acknowledged_state() {
         let driver = {
             let (client, journal, token) = (client.clone(), journal.clone(), token.clone());
             let s = seed;
-            std::thread::spawn(move || drive(client, journal, token, s))
+            std::thread::spawn(move || drive(client, journal, token, round, s))
         };
         seed = Rng(seed | 1).next();
         std::thread::sleep(Duration::from_millis(150 + seed % 500));
