@@ -1,39 +1,15 @@
-//! Every case of the generation corpus must come out byte for byte.
-//!
-//! The corpus lives in the shared directory next to the repository
-//! (`shared/corpus/pve-zones/<type>/<case>/`), see its README.md.
+//! Every case of the generation corpus must come out byte for byte: the shared corpus
+//! (`../shared/corpus/pve-zones/<type>/<case>/`, see its README.md), read in place, and the
+//! reference's fixtures it leaves out (`tests/reference-cases/`, same layout).
+
+mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::{case_dirs, corpus_dir, reference_cases_dir};
 use sdn_gen::{generate, GenInput, NodeFacts};
 use similar::TextDiff;
-
-/// The corpus; `SDN_GEN_CORPUS` points elsewhere (e.g. at a modified copy to see the test fail).
-fn corpus_dir() -> PathBuf {
-    match std::env::var_os("SDN_GEN_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/pve-zones"),
-    }
-}
-
-fn cases() -> Vec<PathBuf> {
-    let mut cases = Vec::new();
-    let root = corpus_dir();
-    let types = fs::read_dir(&root).unwrap_or_else(|e| panic!("reading {}: {e}", root.display()));
-    for ty in types.flatten() {
-        if !ty.path().is_dir() {
-            continue;
-        }
-        for case in fs::read_dir(ty.path()).into_iter().flatten().flatten() {
-            if case.path().join("running-config.json").is_file() {
-                cases.push(case.path());
-            }
-        }
-    }
-    cases.sort();
-    cases
-}
 
 fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
@@ -94,21 +70,18 @@ fn run_case(dir: &Path) -> Vec<String> {
     failures
 }
 
-#[test]
-fn corpus_cases_are_byte_identical() {
-    let cases = cases();
+/// Runs every case under `root`; fails naming each case that differs.
+fn check_all(root: &Path, at_least: usize) {
+    let cases = case_dirs(root);
     assert!(
-        cases.len() >= 40,
-        "corpus not found or incomplete at {}",
-        corpus_dir().display()
+        cases.len() >= at_least,
+        "cases not found or incomplete at {} ({} of at least {at_least})",
+        root.display(),
+        cases.len()
     );
     let mut failed = Vec::new();
     for dir in &cases {
-        let name = dir
-            .strip_prefix(corpus_dir())
-            .unwrap_or(dir)
-            .display()
-            .to_string();
+        let name = dir.strip_prefix(root).unwrap_or(dir).display().to_string();
         let failures = run_case(dir);
         if !failures.is_empty() {
             eprintln!("=== FAIL {name}");
@@ -118,10 +91,17 @@ fn corpus_cases_are_byte_identical() {
             failed.push(name);
         }
     }
-    eprintln!(
-        "{} of {} corpus cases pass",
-        cases.len() - failed.len(),
-        cases.len()
-    );
+    eprintln!("{} of {} cases pass", cases.len() - failed.len(), cases.len());
     assert!(failed.is_empty(), "failing cases: {failed:?}");
+}
+
+#[test]
+fn corpus_cases_are_byte_identical() {
+    check_all(&corpus_dir(), 42);
+}
+
+/// The reference's own fixtures that the shared corpus leaves out: other configurations, same rules.
+#[test]
+fn reference_cases_beyond_the_corpus_are_byte_identical() {
+    check_all(&reference_cases_dir(), 17);
 }

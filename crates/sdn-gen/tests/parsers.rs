@@ -17,10 +17,6 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/pve-zones")
-}
-
 /// The tool's path, or `None` when the checks are skipped on purpose.
 fn tool(relative: &str) -> Option<PathBuf> {
     if std::env::var("SDN_SKIP_FRR").as_deref() == Ok("1") {
@@ -72,37 +68,21 @@ fn generate_case(
     }
 }
 
-/// Every corpus case plus the benchmark configuration.
+/// Every corpus case, every extra reference case, and the benchmark configuration.
 fn all_outputs() -> Vec<Generated> {
     let mut outputs = Vec::new();
-    let mut dirs: Vec<PathBuf> = fs::read_dir(corpus_dir())
-        .expect("corpus directory")
-        .flatten()
-        .flat_map(|ty| fs::read_dir(ty.path()).into_iter().flatten().flatten())
-        .map(|case| case.path())
-        .filter(|p| p.join("running-config.json").is_file())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        let read = |f: &str| fs::read_to_string(dir.join(f)).ok();
-        let config: serde_json::Value =
-            serde_json::from_str(&read("running-config.json").unwrap_or_default()).expect("json");
-        let facts: NodeFacts =
-            serde_json::from_str(&read("facts.json").unwrap_or_default()).expect("facts");
-        let interfaces = read("interfaces").unwrap_or_default();
-        let local = read("frr.conf.local");
-        let name = dir
-            .strip_prefix(corpus_dir())
-            .unwrap_or(&dir)
-            .display()
-            .to_string();
-        outputs.push(generate_case(
-            name,
-            &config,
-            &facts,
-            &interfaces,
-            local.as_deref(),
-        ));
+    for root in [common::corpus_dir(), common::reference_cases_dir()] {
+        for dir in common::case_dirs(&root) {
+            let read = |f: &str| fs::read_to_string(dir.join(f)).ok();
+            let config: serde_json::Value =
+                serde_json::from_str(&read("running-config.json").unwrap_or_default()).expect("json");
+            let facts: NodeFacts =
+                serde_json::from_str(&read("facts.json").unwrap_or_default()).expect("facts");
+            let interfaces = read("interfaces").unwrap_or_default();
+            let local = read("frr.conf.local");
+            let name = dir.strip_prefix(&root).unwrap_or(&dir).display().to_string();
+            outputs.push(generate_case(name, &config, &facts, &interfaces, local.as_deref()));
+        }
     }
     let bench = common::config(50, 2000, 2000);
     outputs.push(generate_case(

@@ -1,9 +1,41 @@
 //! Large generated configurations, shared by the benchmark and the parser checks.
 #![allow(dead_code)]
 
+use std::fs;
+use std::path::{Path, PathBuf};
+
 use serde_json::{json, Map, Value};
 
 use sdn_gen::NodeFacts;
+
+/// The shared generation corpus (`../shared/corpus/pve-zones`); `SDN_GEN_CORPUS` points
+/// elsewhere (e.g. at a modified copy, to see the tests fail).
+pub fn corpus_dir() -> PathBuf {
+    match std::env::var_os("SDN_GEN_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/pve-zones"),
+    }
+}
+
+/// The reference's own generator fixtures that the shared corpus leaves out, converted by
+/// `scripts/convert-reference-case.pl` (see its README.md).
+pub fn reference_cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference-cases")
+}
+
+/// Every case directory (`<root>/<type>/<case>/` with a running-config.json), sorted.
+pub fn case_dirs(root: &Path) -> Vec<PathBuf> {
+    let types = fs::read_dir(root).unwrap_or_else(|e| panic!("reading {}: {e}", root.display()));
+    let mut cases: Vec<PathBuf> = types
+        .flatten()
+        .filter(|ty| ty.path().is_dir())
+        .flat_map(|ty| fs::read_dir(ty.path()).into_iter().flatten().flatten())
+        .map(|case| case.path())
+        .filter(|case| case.join("running-config.json").is_file())
+        .collect();
+    cases.sort();
+    cases
+}
 
 /// The node the large configurations are generated for.
 pub fn facts() -> NodeFacts {
