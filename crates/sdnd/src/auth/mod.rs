@@ -177,6 +177,9 @@ pub struct Auth {
     ticket_lifetime: i64,
     /// The cluster's ticket key never changes once created: read it once.
     ticket_key: std::sync::OnceLock<Vec<u8>>,
+    /// The parsed access records and the generation they were read at: a request then costs
+    /// one point read, not a parse of every user, token and ACL.
+    cached: std::sync::Mutex<Option<(sdn_store::Revision, Arc<AccessData>)>>,
 }
 
 /// How long a failed login is held back: slows down guessing without a lockout to abuse.
@@ -186,7 +189,7 @@ const AUTH_FAILURE: &str = "authentication failure";
 
 impl Auth {
     pub fn new(store: Arc<dyn Store>, ticket_lifetime: i64) -> Self {
-        Self { store, ticket_lifetime, ticket_key: std::sync::OnceLock::new() }
+        Self { store, ticket_lifetime, ticket_key: std::sync::OnceLock::new(), cached: Default::default() }
     }
 
     fn ticket_key(&self) -> Result<&[u8], ApiError> {
@@ -197,8 +200,19 @@ impl Auth {
         Ok(self.ticket_key.get_or_init(|| key))
     }
 
+    /// The access records as of now. The generation is read before the records, so a change
+    /// landing in between only makes the next request read them again.
     fn load(&self) -> Result<Arc<AccessData>, ApiError> {
-        Ok(Arc::new(AccessData::load(self.store.as_ref())?))
+        let generation = records::generation(self.store.as_ref())?;
+        let mut cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let (Some(now), Some((seen, data))) = (generation, cached.as_ref()) {
+            if now == *seen {
+                return Ok(data.clone());
+            }
+        }
+        let data = Arc::new(AccessData::load(self.store.as_ref())?);
+        *cached = generation.map(|g| (g, data.clone()));
+        Ok(data)
     }
 
     /// The caller of a public route.
@@ -334,5 +348,32 @@ mod tests {
         let params: Map<String, Value> = [("node".to_string(), Value::from("n1"))].into_iter().collect();
         assert_eq!(fill_path("/nodes/{node}", &params), "/nodes/n1");
         assert_eq!(fill_path("/sdn", &params), "/sdn");
+    }
+
+    /// The parsed records are kept between requests, yet a change made by another process
+    /// (the admin CLI on the same store) counts from the very next request.
+    #[test]
+    fn cached_access_records_follow_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(sdn_store::SqliteStore::open(&dir.path().join("store.db")).unwrap());
+        let cli = sdn_store::SqliteStore::open(&dir.path().join("store.db")).unwrap();
+        let auth = Auth::new(store, 7200);
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let alice = UserId::parse("alice@pve").unwrap();
+        let token = TokenName::parse("ci").unwrap();
+        let with = |secret: &str| Credentials::ApiToken { user: "alice@pve".into(), token: "ci".into(), secret: secret.into() };
+
+        records::add_user(&cli, &alice, None, 0, None).unwrap();
+        let secret = records::add_token(&cli, &alice, &token, false, 0).unwrap();
+        let first = auth.authenticate(&with(&secret), &Method::GET, peer).expect("new token works at once");
+        let second = auth.authenticate(&with(&secret), &Method::GET, peer).expect("token still works");
+        assert!(Arc::ptr_eq(&first.access, &second.access), "unchanged records are not read again");
+
+        records::delete_user(&cli, &alice).unwrap();
+        assert!(auth.authenticate(&with(&secret), &Method::GET, peer).is_err(), "a deleted user's token is refused at once");
+        records::add_user(&cli, &alice, None, 0, None).unwrap();
+        let renewed = records::add_token(&cli, &alice, &token, false, 0).unwrap();
+        assert!(auth.authenticate(&with(&secret), &Method::GET, peer).is_err(), "the old secret stays refused");
+        auth.authenticate(&with(&renewed), &Method::GET, peer).expect("the new secret works");
     }
 }

@@ -20,6 +20,9 @@ const TOKENS: &str = "access/tokens/";
 const ACLS: &str = "access/acl/";
 const ROLES: &str = "access/roles/";
 const TICKET_KEY: &str = "access/ticket-key";
+/// Rewritten in the same transaction as every change to users, tokens, ACLs and roles, so a
+/// server may keep its parsed [`AccessData`] for as long as this entry's revision stays put.
+const GENERATION: &str = "access-generation";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserRecord {
@@ -62,6 +65,12 @@ pub struct AccessData {
     users: BTreeMap<String, UserRecord>,
     tokens: BTreeMap<String, TokenRecord>,
     pub acl: AclTree,
+}
+
+/// The revision of the last change to the access records; `None` before the first one (or
+/// on a store written by a version that didn't keep the marker: then nothing may be cached).
+pub fn generation(store: &dyn Store) -> Result<Option<sdn_store::Revision>, sdn_store::StoreError> {
+    Ok(store.get(GENERATION)?.map(|entry| entry.mod_revision))
 }
 
 impl AccessData {
@@ -164,8 +173,9 @@ pub fn ticket_key(store: &dyn Store) -> Result<Vec<u8>, sdn_store::StoreError> {
     }
 }
 
+/// Every change to the access records goes through here, and moves the generation with it.
 fn commit(store: &dyn Store, txn: Txn, conflict: impl FnOnce() -> String) -> Result<(), String> {
-    match store.commit(txn).map_err(|e| e.to_string())? {
+    match store.commit(txn.put(GENERATION, Vec::new())).map_err(|e| e.to_string())? {
         Commit::Committed(_) => Ok(()),
         Commit::GuardFailed => Err(conflict()),
     }
