@@ -92,6 +92,26 @@ impl Config {
             .filter_map(|id| self.get(Kind::Vnets, id))
     }
 
+    /// Every node the configuration names: zone members, exit nodes, controllers' nodes.
+    pub fn named_nodes(&self) -> BTreeSet<String> {
+        let mut nodes = BTreeSet::new();
+        for zone in self.list(Kind::Zones) {
+            nodes.extend(zone.get_list("nodes").iter().cloned());
+            nodes.extend(zone.get_list("exitnodes").iter().cloned());
+            nodes.extend(zone.get_str("exitnodes-primary").map(str::to_string));
+        }
+        for controller in self.list(Kind::Controllers) {
+            nodes.extend(controller.get_str("node").map(str::to_string));
+        }
+        nodes
+    }
+
+    /// Whether a zone reaches `node`: a zone without a `nodes` list spans every node.
+    pub fn zone_spans_node(zone: &SdnObject, node: &str) -> bool {
+        let members = zone.get_list("nodes");
+        members.is_empty() || members.iter().any(|member| member == node)
+    }
+
     /// The subnets of a vnet, sorted by id.
     pub fn subnets_of_vnet<'a>(&'a self, vnet: &str) -> impl Iterator<Item = &'a SdnObject> + 'a {
         self.subnets_by_vnet

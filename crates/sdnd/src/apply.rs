@@ -28,6 +28,43 @@ pub struct NodeReport {
     pub error: Option<String>,
 }
 
+/// Where a node stands against the running version, in the reference's terms
+/// (`available` / `pending` / `error`, with the reason where it isn't available).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeState {
+    Available,
+    Pending(&'static str),
+    Error(String),
+}
+
+impl NodeState {
+    /// `report` is what the node's agent last said, if it ever did.
+    pub fn of(report: Option<&NodeReport>, running: u64) -> NodeState {
+        match report {
+            None => NodeState::Pending("local sdn network configuration is not yet generated, please reload"),
+            Some(report) if report.version >= running => NodeState::Available,
+            Some(NodeReport { error: Some(error), .. }) => NodeState::Error(error.clone()),
+            Some(_) => NodeState::Pending("local sdn network configuration is too old, please reload"),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            NodeState::Available => "available",
+            NodeState::Pending(_) => "pending",
+            NodeState::Error(_) => "error",
+        }
+    }
+
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            NodeState::Available => None,
+            NodeState::Pending(why) => Some(why),
+            NodeState::Error(why) => Some(why),
+        }
+    }
+}
+
 impl NodeReport {
     /// Whether this node is done with `version`: applied it (or a newer one), or failed trying.
     fn outcome(&self, version: u64) -> Option<Result<(), &str>> {

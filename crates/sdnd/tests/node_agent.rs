@@ -36,6 +36,16 @@ fn apply_renders_node_files_and_dry_run_diffs_them() {
     assert_eq!(status["version"], 1);
     assert_eq!(status["status"], "available");
 
+    // The reference's per-node status paths.
+    let zones = client.get("/api2/json/nodes/testnode/sdn/zones", &[]).ok();
+    assert_eq!(zones, serde_json::json!([{"zone": "zvlan", "status": "available"}]));
+    let index = client.get("/api2/json/nodes/testnode/sdn/zones/zvlan", &[]).ok();
+    assert_eq!(index, serde_json::json!([{"subdir": "content"}]));
+    let content = client.get("/api2/json/nodes/testnode/sdn/zones/zvlan/content", &[]).ok();
+    assert_eq!(content, serde_json::json!([{"vnet": "vnet1", "status": "available"}]));
+    client.get("/api2/json/nodes/testnode/sdn/zones/nozone/content", &[]).expect(404);
+    client.get("/api2/json/nodes/nosuchnode/sdn/zones", &[]).expect(404);
+
     // Nothing pending any more: the dry-run shows no difference.
     let dry = client.get(&format!("{SDN}/dry-run"), &[("node", "testnode")]).ok();
     assert!(dry["interfaces-diff"].is_null(), "{dry}");
@@ -54,6 +64,21 @@ fn apply_waits_for_every_node_the_configuration_names() {
     let log = log.to_string();
     assert!(log.contains("testnode: applied version 1"), "{log}");
     assert!(log.contains("ghost: named in the configuration"), "{log}");
+
+    // A named node that never reported has its zones pending, saying why; the one that
+    // applied has them available; a zone that doesn't reach a node isn't listed for it.
+    client.post(&format!("{SDN}/zones"), &[("zone", "zother"), ("type", "simple"), ("nodes", "testnode")]).ok();
+    client.post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "zs")]).ok();
+    let upid = client.put(SDN, &[]).ok();
+    client.wait_task(upid.as_str().unwrap());
+    let ghost = client.get("/api2/json/nodes/ghost/sdn/zones", &[]).ok();
+    assert_eq!(ghost, serde_json::json!([{"zone": "zs", "status": "pending"}]));
+    let content = client.get("/api2/json/nodes/ghost/sdn/zones/zs/content", &[]).ok();
+    assert_eq!(content[0]["status"], "pending");
+    assert!(content[0]["statusmsg"].as_str().unwrap().contains("not yet generated"), "{content}");
+    client.get("/api2/json/nodes/ghost/sdn/zones/zother/content", &[]).expect(404);
+    let here = client.get("/api2/json/nodes/testnode/sdn/zones", &[]).ok();
+    assert_eq!(here, serde_json::json!([{"zone": "zother", "status": "available"}, {"zone": "zs", "status": "available"}]));
 }
 
 #[test]
@@ -95,6 +120,8 @@ fn a_failing_reload_fails_the_task_and_keeps_serving() {
     assert!(log.to_string().contains("reload refused"), "{log}");
     let status = client.get("/api2/json/nodes/testnode/sdn", &[]).ok();
     assert_eq!(status["status"], "error");
+    let zones = client.get("/api2/json/nodes/testnode/sdn/zones", &[]).ok();
+    assert_eq!(zones, serde_json::json!([{"zone": "zs", "status": "error"}]));
     // Still serving.
     client.get(&format!("{SDN}/zones"), &[]).ok();
 }

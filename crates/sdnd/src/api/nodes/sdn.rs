@@ -1,29 +1,53 @@
-//! `GET /nodes/{node}/sdn`: what a node's agent last reported.
+//! `/nodes/{node}/sdn...`: a node's SDN state, from what its agent last reported.
+//!
+//! `GET /nodes/{node}/sdn` is sdnd's own summary of the node's last apply. The reference's
+//! per-node status paths answer the same question per zone and vnet: `zones` lists the zones
+//! that reach the node with `available`, `pending` (the node has not applied the running version
+//! yet) or `error` (its last apply failed), and `zones/{zone}/content` the same per vnet, with
+//! the reason in `statusmsg`.
 
 use hyper::Method;
 use serde_json::{json, Value};
 
+use sdn_config::{Config, Kind};
+
 use crate::app::App;
-use crate::apply::NodeReport;
-use crate::auth::{Caller, Permission, SDN_AUDIT};
+use crate::apply::{NodeReport, NodeState};
+use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
 use crate::http::reply::ApiError;
 use crate::http::router::Route;
 use crate::sdn::keys;
 
+const ZONE_READ: Permission = Permission::Path("/sdn/zones/{zone}", &[SDN_AUDIT, SDN_ALLOCATE]);
+
 pub fn routes() -> Vec<Route> {
-    vec![Route::new(Method::GET, "/nodes/{node}/sdn", Permission::Path("/sdn", &[SDN_AUDIT]), status)]
+    vec![
+        Route::new(Method::GET, "/nodes/{node}/sdn", Permission::Path("/sdn", &[SDN_AUDIT]), status),
+        Route::new(Method::GET, "/nodes/{node}/sdn/zones", Permission::Authenticated, zones),
+        Route::new(Method::GET, "/nodes/{node}/sdn/zones/{zone}", ZONE_READ, zone_index),
+        Route::new(Method::GET, "/nodes/{node}/sdn/zones/{zone}/content", ZONE_READ, zone_content),
+    ]
+}
+
+/// The node's last report, if its agent ever sent one.
+fn report(app: &App, node: &str) -> Result<Option<NodeReport>, ApiError> {
+    let Some(entry) = app.store.get(&keys::node_status(node))? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&entry.value)
+        .map(Some)
+        .map_err(|err| ApiError::Internal(format!("status of node '{node}' is unreadable: {err}")))
+}
+
+fn unknown_node(node: &str) -> ApiError {
+    ApiError::NotFound(format!("node '{node}' has no SDN agent registered"))
 }
 
 fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
     let node = args.take_string("node").unwrap_or_default();
     args.finish()?;
-    let entry = app
-        .store
-        .get(&keys::node_status(&node))?
-        .ok_or_else(|| ApiError::NotFound(format!("node '{node}' has no SDN agent registered")))?;
-    let report: NodeReport = serde_json::from_slice(&entry.value)
-        .map_err(|err| ApiError::Internal(format!("status of node '{node}' is unreadable: {err}")))?;
+    let report = report(app, &node)?.ok_or_else(|| unknown_node(&node))?;
     let running = app.sdn.snapshot()?.running_version;
     Ok(json!({
         "node": report.node,
@@ -31,11 +55,72 @@ fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
         "running-version": running,
         "attempted": report.attempted,
         "time": report.time,
-        "status": match (&report.error, report.version >= running) {
-            (Some(_), _) => "error",
-            (None, true) => "available",
-            (None, false) => "pending",
-        },
+        "status": NodeState::of(Some(&report), running).name(),
         "error": report.error,
     }))
+}
+
+/// The running configuration and the node's state against it; 404 for a node that neither
+/// runs an agent nor is named by the configuration.
+fn node_view(app: &App, node: &str) -> Result<(std::sync::Arc<Config>, NodeState), ApiError> {
+    let snapshot = app.sdn.snapshot()?;
+    let report = report(app, node)?;
+    if report.is_none() && !snapshot.running.named_nodes().contains(node) {
+        return Err(unknown_node(node));
+    }
+    let state = NodeState::of(report.as_ref(), snapshot.running_version);
+    Ok((snapshot.running, state))
+}
+
+/// `GET /nodes/{node}/sdn/zones`: the running zones that reach the node, those the caller may see.
+fn zones(app: &App, caller: &Caller, mut args: Args) -> Result<Value, ApiError> {
+    let node = args.take_string("node").unwrap_or_default();
+    args.finish()?;
+    let (running, state) = node_view(app, &node)?;
+    let zones: Vec<Value> = running
+        .list(Kind::Zones)
+        .filter(|zone| Config::zone_spans_node(zone, &node))
+        .filter(|zone| caller.has_any(&format!("/sdn/zones/{}", zone.id()), &[SDN_AUDIT, SDN_ALLOCATE]))
+        .map(|zone| json!({ "zone": zone.id(), "status": state.name() }))
+        .collect();
+    Ok(Value::Array(zones))
+}
+
+/// The running zone `zone` if it reaches `node`.
+fn running_zone(running: &Config, zone: &str, node: &str) -> Result<(), ApiError> {
+    match running.get(Kind::Zones, zone) {
+        Some(object) if Config::zone_spans_node(object, node) => Ok(()),
+        Some(_) => Err(ApiError::NotFound(format!("zone '{zone}' does not reach node '{node}'"))),
+        None => Err(ApiError::NotFound(format!("zone '{zone}' is not in the running configuration"))),
+    }
+}
+
+/// `GET /nodes/{node}/sdn/zones/{zone}`: the zone's status subdirectories.
+fn zone_index(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
+    let node = args.take_string("node").unwrap_or_default();
+    let zone = args.take_string("zone").unwrap_or_default();
+    args.finish()?;
+    let (running, _) = node_view(app, &node)?;
+    running_zone(&running, &zone, &node)?;
+    Ok(json!([{ "subdir": "content" }]))
+}
+
+/// `GET /nodes/{node}/sdn/zones/{zone}/content`: the zone's vnets on the node.
+fn zone_content(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
+    let node = args.take_string("node").unwrap_or_default();
+    let zone = args.take_string("zone").unwrap_or_default();
+    args.finish()?;
+    let (running, state) = node_view(app, &node)?;
+    running_zone(&running, &zone, &node)?;
+    let vnets: Vec<Value> = running
+        .vnets_in_zone(&zone)
+        .map(|vnet| {
+            let mut item = json!({ "vnet": vnet.id(), "status": state.name() });
+            if let Some(why) = state.message() {
+                item["statusmsg"] = json!(why);
+            }
+            item
+        })
+        .collect();
+    Ok(Value::Array(vnets))
 }

@@ -14,7 +14,7 @@ use crate::http::reply::ApiError;
 use crate::http::router::Route;
 use crate::sdn::lock::Intent;
 use crate::sdn::{LockUpdate, Mutation};
-use sdn_config::{Config, Kind};
+use sdn_config::Kind;
 
 pub fn routes() -> Vec<Route> {
     let mut routes = vec![
@@ -55,7 +55,7 @@ fn apply(app: &App, caller: &Caller, mut args: Args) -> Result<Value, ApiError> 
         let version = snapshot.running_version + 1;
         let running = snapshot.pending.to_running_config(version);
         let text = serde_json::to_vec(&running).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let (upid, record) = crate::apply::start_task(app, caller, version, named_nodes(&snapshot.pending));
+        let (upid, record) = crate::apply::start_task(app, caller, version, snapshot.pending.named_nodes().into_iter().collect());
         let mutation = Mutation {
             running: Some((version, text)),
             lock: (token.is_some() && release).then_some(LockUpdate::Remove),
@@ -66,20 +66,6 @@ fn apply(app: &App, caller: &Caller, mut args: Args) -> Result<Value, ApiError> 
     })?;
     crate::apply::watch_task(app, upid.0.clone(), upid.1);
     Ok(json!(upid.0.to_string()))
-}
-
-/// Every node the configuration names: zone members, exit nodes, controllers' nodes.
-fn named_nodes(config: &Config) -> Vec<String> {
-    let mut nodes = std::collections::BTreeSet::new();
-    for zone in config.list(Kind::Zones) {
-        nodes.extend(zone.get_list("nodes").iter().cloned());
-        nodes.extend(zone.get_list("exitnodes").iter().cloned());
-        nodes.extend(zone.get_str("exitnodes-primary").map(str::to_string));
-    }
-    for controller in config.list(Kind::Controllers) {
-        nodes.extend(controller.get_str("node").map(str::to_string));
-    }
-    nodes.into_iter().collect()
 }
 
 /// `POST /cluster/sdn/rollback`: throws away every pending change.
