@@ -28,8 +28,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KvClient, LeaseClient,
-    PutOptions, Txn as EtcdTxn, TxnOp, TxnOpResponse, WatchClient, WatchOptions,
+    Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, Identity,
+    KvClient, LeaseClient, PutOptions, TlsOptions, Txn as EtcdTxn, TxnOp, TxnOpResponse, WatchClient, WatchOptions,
 };
 use tokio::runtime::Runtime;
 
@@ -45,7 +45,7 @@ const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where the etcd cluster is and how to talk to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct EtcdOptions {
     /// Client URLs or `HOST:PORT` of the members; any one of them can serve a request.
     pub endpoints: Vec<String>,
@@ -55,6 +55,41 @@ pub struct EtcdOptions {
     pub request_timeout: Duration,
     /// Upper bound of connecting to one member.
     pub connect_timeout: Duration,
+    /// TLS to the members; `None` talks plain HTTP/2.
+    pub tls: Option<EtcdTls>,
+    /// User name and password, for an etcd with authentication enabled.
+    pub credentials: Option<(String, String)>,
+}
+
+/// TLS towards the etcd members: the CA their certificates must chain to, and this client's
+/// own certificate for members that demand one (`--client-cert-auth`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct EtcdTls {
+    /// PEM of the CA certificate(s) that sign the members' certificates.
+    pub ca_pem: Vec<u8>,
+    /// PEM of the client certificate and of its private key.
+    pub identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl fmt::Debug for EtcdOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The password stays out of logs and panics.
+        f.debug_struct("EtcdOptions")
+            .field("endpoints", &self.endpoints)
+            .field("prefix", &self.prefix)
+            .field("request_timeout", &self.request_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("tls", &self.tls)
+            .field("user", &self.credentials.as_ref().map(|(user, _)| user))
+            .finish()
+    }
+}
+
+impl fmt::Debug for EtcdTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the private key.
+        f.debug_struct("EtcdTls").field("client_identity", &self.identity.is_some()).finish_non_exhaustive()
+    }
 }
 
 impl EtcdOptions {
@@ -65,6 +100,8 @@ impl EtcdOptions {
             prefix: prefix.into(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            tls: None,
+            credentials: None,
         }
     }
 }
@@ -123,6 +160,20 @@ impl EtcdStore {
             // A member cut off from the leader refuses at once instead of hanging, so the
             // request can be sent again, to a member that has one.
             .with_require_leader(true);
+        let connect = match &options.tls {
+            Some(tls) => {
+                let mut config = TlsOptions::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+                if let Some((cert, key)) = &tls.identity {
+                    config = config.identity(Identity::from_pem(cert, key));
+                }
+                connect.with_tls(config)
+            }
+            None => connect,
+        };
+        let connect = match &options.credentials {
+            Some((user, password)) => connect.with_user(user.clone(), password.clone()),
+            None => connect,
+        };
         let client = runtime
             .block_on(async {
                 tokio::time::timeout(
@@ -481,12 +532,24 @@ impl Store for EtcdStore {
 
 /// Maps a client error to the store's error kinds: anything that a later retry can cure
 /// (unreachable members, no leader, timeouts) is `Unavailable`, the rest `Backend`.
+/// Whether a transport failure is about certificates or the TLS handshake (a configuration
+/// problem) rather than an unreachable member.
+fn is_tls_failure(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    ["certificate", "handshake", "unknownissuer", "tls:", "alert"].iter().any(|needle| message.contains(needle))
+}
+
 fn classify(endpoints: &str, what: &str, error: etcd_client::Error) -> StoreError {
     use etcd_client::Error as E;
     use tonic::Code;
     match error {
         E::GRpcStatus(status) => {
             let message = with_causes(status.message(), std::error::Error::source(&status));
+            if is_tls_failure(&message) {
+                return StoreError::Backend(format!(
+                    "etcd at {endpoints}: {what}: {message} (TLS to etcd failed: check the CA, client certificate and key)"
+                ));
+            }
             let transient = matches!(
                 status.code(),
                 Code::Unavailable
@@ -506,6 +569,14 @@ fn classify(endpoints: &str, what: &str, error: etcd_client::Error) -> StoreErro
                 StoreError::Backend(format!(
                     "etcd at {endpoints}: {what}: {message} (start etcd with a larger --max-request-bytes)"
                 ))
+            } else if message.contains("user name is empty") {
+                StoreError::Backend(format!(
+                    "etcd at {endpoints}: {what}: {message} (authentication is enabled there: give a user and password)"
+                ))
+            } else if message.contains("permission denied") {
+                StoreError::Backend(format!(
+                    "etcd at {endpoints}: {what}: {message} (the etcd user may not read and write the keys under the store prefix)"
+                ))
             } else if transient {
                 StoreError::Unavailable(format!(
                     "etcd at {endpoints}: {what}: {message} (no quorum, or no member reachable)"
@@ -514,10 +585,17 @@ fn classify(endpoints: &str, what: &str, error: etcd_client::Error) -> StoreErro
                 StoreError::Backend(format!("etcd at {endpoints}: {what}: {message}"))
             }
         }
-        E::TransportError(e) => StoreError::Unavailable(format!(
-            "etcd at {endpoints}: {what}: {} (no member reachable)",
-            with_causes(&e.to_string(), std::error::Error::source(&e))
-        )),
+        E::TransportError(e) => {
+            let message = with_causes(&e.to_string(), std::error::Error::source(&e));
+            if is_tls_failure(&message) {
+                // Waiting won't fix a certificate: report it as the misconfiguration it is.
+                StoreError::Backend(format!(
+                    "etcd at {endpoints}: {what}: {message} (TLS to etcd failed: check the CA, client certificate and key)"
+                ))
+            } else {
+                StoreError::Unavailable(format!("etcd at {endpoints}: {what}: {message} (no member reachable)"))
+            }
+        }
         E::IoError(e) => StoreError::Unavailable(format!("etcd at {endpoints}: {what}: {e}")),
         E::InvalidArgs(e) | E::EndpointError(e) => {
             StoreError::Backend(format!("etcd at {endpoints}: {what}: {e}"))

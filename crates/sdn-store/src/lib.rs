@@ -13,7 +13,7 @@
 mod etcd;
 mod sqlite;
 
-pub use etcd::{EtcdOptions, EtcdStore};
+pub use etcd::{EtcdOptions, EtcdStore, EtcdTls};
 pub use sqlite::SqliteStore;
 
 use std::time::Duration;

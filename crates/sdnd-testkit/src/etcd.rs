@@ -1,13 +1,73 @@
 //! etcd for the tests: a single member shared by a test process (SDND_TEST_STORE=etcd), and
-//! three-member clusters whose members a test can kill and restart. Everything listens on
-//! free loopback ports, lives in a temp dir and dies with the test process.
+//! three-member clusters whose members a test can kill and restart; optionally with TLS and
+//! client certificates ([`Pki`]) or with authentication. Everything listens on free loopback
+//! ports, lives in a temp dir and dies with the test process.
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// Test certificates as PEM files: a CA, a server certificate for 127.0.0.1 signed by it,
+/// and a client certificate signed by it.
+#[derive(Debug, Clone)]
+pub struct Pki {
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+impl Pki {
+    /// Creates a fresh CA and its two certificates in `dir`.
+    pub fn create(dir: &Path) -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+        std::fs::create_dir_all(dir).expect("pki dir");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "sdnd test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key")).expect("ca");
+        let write = |name: &str, pem: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, pem).expect("write pem");
+            path
+        };
+        let issue = |names: Vec<String>, usage: ExtendedKeyUsagePurpose, common_name: &str| {
+            let key = KeyPair::generate().expect("key");
+            let mut params = CertificateParams::new(names).expect("params");
+            params.distinguished_name.push(DnType::CommonName, common_name);
+            params.extended_key_usages = vec![usage];
+            let cert = params.signed_by(&key, &ca).expect("sign");
+            (cert.pem(), key.serialize_pem())
+        };
+        let (server_cert, server_key) =
+            issue(vec!["127.0.0.1".into(), "localhost".into()], ExtendedKeyUsagePurpose::ServerAuth, "etcd");
+        let (client_cert, client_key) = issue(Vec::new(), ExtendedKeyUsagePurpose::ClientAuth, "sdnd");
+        Pki {
+            ca: write("ca.pem", ca.pem()),
+            server_cert: write("server.pem", server_cert),
+            server_key: write("server-key.pem", server_key),
+            client_cert: write("client.pem", client_cert),
+            client_key: write("client-key.pem", client_key),
+        }
+    }
+
+    /// An HTTP client that trusts the CA and presents the client certificate.
+    fn http(&self) -> reqwest::blocking::Client {
+        let read = |path: &Path| std::fs::read(path).expect("read pem");
+        let mut identity = read(&self.client_cert);
+        identity.extend(read(&self.client_key));
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(1))
+            .add_root_certificate(reqwest::Certificate::from_pem(&read(&self.ca)).expect("ca certificate"))
+            .identity(reqwest::Identity::from_pem(&identity).expect("client identity"))
+            .build()
+            .expect("http client")
+    }
+}
 
 /// One etcd member; killed when dropped.
 pub struct Member {
@@ -16,6 +76,8 @@ pub struct Member {
     peer_port: u16,
     dir: PathBuf,
     initial_cluster: String,
+    /// Serve clients over TLS with these certificates, demanding client certificates.
+    tls: Option<Pki>,
     child: Option<Child>,
 }
 
@@ -31,7 +93,22 @@ impl Member {
             peer_port: free_port(),
             dir,
             initial_cluster: String::new(),
+            tls: None,
             child: None,
+        }
+    }
+
+    /// The client URL (`http://` or, with TLS, `https://`).
+    fn client_url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.endpoint())
+    }
+
+    /// A client for the member's HTTP gateway.
+    fn http(&self) -> reqwest::blocking::Client {
+        match &self.tls {
+            Some(pki) => pki.http(),
+            None => reqwest::blocking::Client::builder().timeout(Duration::from_secs(1)).build().expect("http client"),
         }
     }
 
@@ -46,8 +123,15 @@ impl Member {
     /// Starts (or restarts, on the same data dir and ports) this member.
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "member {} already runs", self.name);
-        let client_url = format!("http://{}", self.endpoint());
+        let client_url = self.client_url();
         let mut command = Command::new("etcd");
+        if let Some(pki) = &self.tls {
+            command
+                .arg(format!("--cert-file={}", pki.server_cert.display()))
+                .arg(format!("--key-file={}", pki.server_key.display()))
+                .arg(format!("--trusted-ca-file={}", pki.ca.display()))
+                .arg("--client-cert-auth");
+        }
         command
             .arg(format!("--name={}", self.name))
             .arg(format!("--data-dir={}", self.dir.display()))
@@ -89,8 +173,8 @@ impl Member {
 
     /// Whether this member answers `/health` with a leader in its cluster.
     pub fn healthy(&self) -> bool {
-        let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(1)).build().expect("http client");
-        http.get(format!("http://{}/health", self.endpoint()))
+        self.http()
+            .get(format!("{}/health", self.client_url()))
             .send()
             .and_then(|r| r.text())
             .is_ok_and(|body| body.contains("\"health\":\"true\""))
@@ -112,9 +196,18 @@ pub struct Cluster {
 impl Cluster {
     /// Starts `n` members and waits until the cluster has a leader.
     pub fn start(n: usize) -> Cluster {
+        Cluster::start_with(n, None)
+    }
+
+    /// Like [`Cluster::start`], the members serving clients over TLS with `tls`'s
+    /// certificates and demanding a client certificate signed by its CA.
+    pub fn start_with(n: usize, tls: Option<&Pki>) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut members: Vec<Member> =
             (0..n).map(|i| Member::new(&format!("m{i}"), dir.path().join(format!("m{i}")))).collect();
+        for member in &mut members {
+            member.tls = tls.cloned();
+        }
         let initial = members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect::<Vec<_>>().join(",");
         for member in &mut members {
             member.initial_cluster = initial.clone();
@@ -130,12 +223,45 @@ impl Cluster {
         format!("etcd://{}", self.members.iter().map(Member::endpoint).collect::<Vec<_>>().join(","))
     }
 
+    /// Turns on etcd's authentication: a `root` user (password `root_password`) and `user`
+    /// (password `password`), who may read and write only the keys under `prefix`.
+    pub fn enable_auth(&self, root_password: &str, user: &str, password: &str, prefix: &str) {
+        let member = &self.members[0];
+        let call = |path: &str, body: serde_json::Value| {
+            let response = member
+                .http()
+                .post(format!("{}/v3/{path}", member.client_url()))
+                .json(&body)
+                .send()
+                .unwrap_or_else(|e| panic!("etcd {path}: {e}"));
+            assert!(response.status().is_success(), "etcd {path}: {}", response.text().unwrap_or_default());
+        };
+        let mut range_end = prefix.as_bytes().to_vec();
+        *range_end.last_mut().expect("non-empty prefix") += 1;
+        call("auth/role/add", serde_json::json!({"name": "root"}));
+        call("auth/user/add", serde_json::json!({"name": "root", "password": root_password}));
+        call("auth/user/grant", serde_json::json!({"user": "root", "role": "root"}));
+        call("auth/role/add", serde_json::json!({"name": user}));
+        call(
+            "auth/role/grant",
+            serde_json::json!({"name": user, "perm": {"permType": "READWRITE", "key": base64(prefix.as_bytes()), "range_end": base64(&range_end)}}),
+        );
+        call("auth/user/add", serde_json::json!({"name": user, "password": password}));
+        call("auth/user/grant", serde_json::json!({"user": user, "role": user}));
+        call("auth/enable", serde_json::json!({}));
+    }
+
     /// The index of the member that currently leads, if a running member knows one.
     pub fn leader(&self) -> Option<usize> {
-        let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(1)).build().expect("http client");
         self.members.iter().enumerate().filter(|(_, m)| m.child.is_some()).find_map(|(index, member)| {
-            let status: serde_json::Value =
-                http.post(format!("http://{}/v3/maintenance/status", member.endpoint())).body("{}").send().ok()?.json().ok()?;
+            let status: serde_json::Value = member
+                .http()
+                .post(format!("{}/v3/maintenance/status", member.client_url()))
+                .body("{}")
+                .send()
+                .ok()?
+                .json()
+                .ok()?;
             let me = status["header"]["member_id"].as_str()?;
             (status["leader"].as_str()? == me).then_some(index)
         })
@@ -169,4 +295,33 @@ pub fn shared() -> &'static str {
         });
         rx.recv().expect("the shared etcd did not start")
     })
+}
+
+/// Standard base64 with padding, as etcd's JSON gateway wants keys.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64(b"/sdnd/"), "L3NkbmQv");
+    }
 }

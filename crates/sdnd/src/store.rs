@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use sdn_store::{EtcdOptions, EtcdStore, SqliteStore, Store};
+use sdn_store::{EtcdOptions, EtcdStore, EtcdTls, SqliteStore, Store};
 
 /// Where the configuration lives; every command that touches it takes these.
 #[derive(clap::Args)]
@@ -22,12 +22,37 @@ pub struct StoreArgs {
     /// $SDND_STORE_PREFIX, else /sdnd/).
     #[arg(long, value_parser = parse_prefix)]
     pub store_prefix: Option<String>,
+    /// Speak TLS to etcd, trusting this CA certificate (PEM) for the members' certificates
+    /// (default: $SDND_STORE_CA; without it, plain HTTP/2).
+    #[arg(long, value_name = "FILE")]
+    pub store_ca: Option<PathBuf>,
+    /// This node's client certificate (PEM), for etcd members started with
+    /// --client-cert-auth (default: $SDND_STORE_CERT). Needs --store-key and --store-ca.
+    #[arg(long, value_name = "FILE")]
+    pub store_cert: Option<PathBuf>,
+    /// The private key (PEM) of --store-cert (default: $SDND_STORE_KEY).
+    #[arg(long, value_name = "FILE")]
+    pub store_key: Option<PathBuf>,
+    /// etcd user, for an etcd with authentication enabled (default: $SDND_STORE_USER). The
+    /// password is read from $SDND_STORE_PASSWORD or --store-password-file, never from the
+    /// command line.
+    #[arg(long, value_name = "USER")]
+    pub store_user: Option<String>,
+    /// File holding the etcd user's password (default: $SDND_STORE_PASSWORD_FILE).
+    #[arg(long, value_name = "FILE")]
+    pub store_password_file: Option<PathBuf>,
 }
 
 /// Environment defaults of `--store` and `--store-prefix`, so that the admin commands of a
 /// node (`sdnd token add`, ...) reach the cluster's store without repeating them.
 const STORE_ENV: &str = "SDND_STORE";
 const PREFIX_ENV: &str = "SDND_STORE_PREFIX";
+const CA_ENV: &str = "SDND_STORE_CA";
+const CERT_ENV: &str = "SDND_STORE_CERT";
+const KEY_ENV: &str = "SDND_STORE_KEY";
+const USER_ENV: &str = "SDND_STORE_USER";
+const PASSWORD_ENV: &str = "SDND_STORE_PASSWORD";
+const PASSWORD_FILE_ENV: &str = "SDND_STORE_PASSWORD_FILE";
 const DEFAULT_PREFIX: &str = "/sdnd/";
 
 /// A `--store` value: the members of an etcd cluster.
@@ -114,6 +139,30 @@ pub fn open_store_waiting(args: &StoreArgs) -> Result<Arc<dyn Store>, String> {
 }
 
 fn open(args: &StoreArgs, wait: bool) -> Result<Arc<dyn Store>, String> {
+    if let Some(options) = etcd_options(args)? {
+        let mut pause = std::time::Duration::from_secs(1);
+        loop {
+            match EtcdStore::connect(options.clone()) {
+                Ok(store) => return Ok(Arc::new(store)),
+                Err(err @ sdn_store::StoreError::Unavailable(_)) if wait => {
+                    tracing::warn!("waiting for the configuration store: {err}; retrying in {}s", pause.as_secs());
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_secs(10));
+                }
+                Err(err) => return Err(format!("opening the store: {err}")),
+            }
+        }
+    }
+    let data_dir = &args.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
+    let path = data_dir.join("sdnd.db");
+    let store = SqliteStore::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// How to reach etcd, from the flags and their environment defaults; `None` for the
+/// embedded store (then no etcd-only flag may be given).
+fn etcd_options(args: &StoreArgs) -> Result<Option<EtcdOptions>, String> {
     let url = match &args.store {
         Some(url) => Some(url.clone()),
         None => env_var(STORE_ENV)?
@@ -126,30 +175,98 @@ fn open(args: &StoreArgs, wait: bool) -> Result<Arc<dyn Store>, String> {
             .map(|text| parse_prefix(&text).map_err(|e| format!("{PREFIX_ENV}: {e}")))
             .transpose()?,
     };
-    if let Some(url) = url {
-        let endpoints: Vec<String> = url.endpoints.iter().map(Endpoint::to_string).collect();
-        let prefix = prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_string());
-        let mut pause = std::time::Duration::from_secs(1);
-        loop {
-            match EtcdStore::connect(EtcdOptions::new(endpoints.clone(), prefix.clone())) {
-                Ok(store) => return Ok(Arc::new(store)),
-                Err(err @ sdn_store::StoreError::Unavailable(_)) if wait => {
-                    tracing::warn!("waiting for the configuration store: {err}; retrying in {}s", pause.as_secs());
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(std::time::Duration::from_secs(10));
-                }
-                Err(err) => return Err(format!("opening the store: {err}")),
-            }
+    let path_or_env = |given: &Option<PathBuf>, env: &str| -> Result<Option<PathBuf>, String> {
+        Ok(given.clone().or(env_var(env)?.map(PathBuf::from)))
+    };
+    let ca = path_or_env(&args.store_ca, CA_ENV)?;
+    let cert = path_or_env(&args.store_cert, CERT_ENV)?;
+    let key = path_or_env(&args.store_key, KEY_ENV)?;
+    let user = args.store_user.clone().map(Some).unwrap_or(env_var(USER_ENV)?);
+    let password_file = path_or_env(&args.store_password_file, PASSWORD_FILE_ENV)?;
+
+    let Some(url) = url else {
+        let etcd_only = [
+            ("--store-prefix", args.store_prefix.is_some()),
+            ("--store-ca", args.store_ca.is_some()),
+            ("--store-cert", args.store_cert.is_some()),
+            ("--store-key", args.store_key.is_some()),
+            ("--store-user", args.store_user.is_some()),
+            ("--store-password-file", args.store_password_file.is_some()),
+        ];
+        if let Some((flag, _)) = etcd_only.iter().find(|(_, given)| *given) {
+            return Err(format!("{flag} only applies to an etcd store; give --store etcd://HOST:PORT too"));
         }
+        return Ok(None);
+    };
+
+    let mut options = EtcdOptions::new(
+        url.endpoints.iter().map(Endpoint::to_string).collect(),
+        prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_string()),
+    );
+    options.tls = match (ca, cert, key) {
+        (None, None, None) => None,
+        (None, _, _) => return Err("--store-cert and --store-key need --store-ca (the CA the etcd members' certificates chain to)".into()),
+        (Some(_), Some(_), None) | (Some(_), None, Some(_)) => {
+            return Err("--store-cert and --store-key go together: give both, or neither".into())
+        }
+        (Some(ca), cert, key) => Some(EtcdTls {
+            ca_pem: read_pem(&ca, "--store-ca", Pem::Certificate)?,
+            identity: match (cert, key) {
+                (Some(cert), Some(key)) => Some((
+                    read_pem(&cert, "--store-cert", Pem::Certificate)?,
+                    read_pem(&key, "--store-key", Pem::PrivateKey)?,
+                )),
+                _ => None,
+            },
+        }),
+    };
+    options.credentials = match (user, password_file) {
+        (None, None) if env_var(PASSWORD_ENV)?.is_none() => None,
+        (None, _) => return Err("an etcd password is set but no --store-user (or SDND_STORE_USER) to go with it".into()),
+        (Some(user), file) => {
+            let password = match file {
+                Some(file) => std::fs::read_to_string(&file)
+                    .map_err(|e| format!("--store-password-file {}: {e}", file.display()))?
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string(),
+                None => env_var(PASSWORD_ENV)?.ok_or_else(|| {
+                    format!("etcd user '{user}' needs a password: set {PASSWORD_ENV} or give --store-password-file")
+                })?,
+            };
+            Some((user, password))
+        }
+    };
+    Ok(Some(options))
+}
+
+/// What a PEM file given to a flag must hold.
+#[derive(Clone, Copy)]
+enum Pem {
+    Certificate,
+    PrivateKey,
+}
+
+/// A PEM file's bytes; refuses a file without the expected PEM block, naming the flag.
+fn read_pem(path: &std::path::Path, flag: &str, expected: Pem) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let found = text.lines().any(|line| {
+        let Some(label) = line.trim().strip_prefix("-----BEGIN ").and_then(|l| l.strip_suffix("-----")) else {
+            return false;
+        };
+        match expected {
+            Pem::Certificate => label == "CERTIFICATE",
+            Pem::PrivateKey => label.ends_with("PRIVATE KEY"),
+        }
+    });
+    if !found {
+        let what = match expected {
+            Pem::Certificate => "a PEM certificate (-----BEGIN CERTIFICATE-----)",
+            Pem::PrivateKey => "a PEM private key (-----BEGIN ... PRIVATE KEY-----)",
+        };
+        return Err(format!("{flag} {}: expected {what}", path.display()));
     }
-    if args.store_prefix.is_some() {
-        return Err("--store-prefix only applies to an etcd store; give --store etcd://HOST:PORT too".into());
-    }
-    let data_dir = &args.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
-    let path = data_dir.join("sdnd.db");
-    let store = SqliteStore::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
-    Ok(Arc::new(store))
+    Ok(bytes)
 }
 
 /// An environment variable; unset and empty both mean "not given".
