@@ -6,6 +6,8 @@
 //! yet) or `error` (its last apply failed), and `zones/{zone}/content` the same per vnet, with
 //! the reason in `statusmsg`.
 
+use std::sync::Arc;
+
 use hyper::Method;
 use serde_json::{json, Value};
 
@@ -62,7 +64,7 @@ fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
 
 /// The running configuration and the node's state against it; 404 for a node that neither
 /// runs an agent nor is named by the configuration.
-fn node_view(app: &App, node: &str) -> Result<(std::sync::Arc<Config>, NodeState), ApiError> {
+fn node_view(app: &App, node: &str) -> Result<(Arc<Config>, NodeState), ApiError> {
     let snapshot = app.sdn.snapshot()?;
     let report = report(app, node)?;
     if report.is_none() && !snapshot.running.named_nodes().contains(node) {
@@ -86,32 +88,29 @@ fn zones(app: &App, caller: &Caller, mut args: Args) -> Result<Value, ApiError> 
     Ok(Value::Array(zones))
 }
 
-/// The running zone `zone` if it reaches `node`.
-fn running_zone(running: &Config, zone: &str, node: &str) -> Result<(), ApiError> {
-    match running.get(Kind::Zones, zone) {
-        Some(object) if Config::zone_spans_node(object, node) => Ok(()),
+/// The node and zone of a per-zone path, with the running configuration and the node's state;
+/// 404 unless the zone is running and reaches the node.
+fn zone_view(app: &App, mut args: Args) -> Result<(String, Arc<Config>, NodeState), ApiError> {
+    let node = args.take_string("node").unwrap_or_default();
+    let zone = args.take_string("zone").unwrap_or_default();
+    args.finish()?;
+    let (running, state) = node_view(app, &node)?;
+    match running.get(Kind::Zones, &zone) {
+        Some(object) if Config::zone_spans_node(object, &node) => Ok((zone, running, state)),
         Some(_) => Err(ApiError::NotFound(format!("zone '{zone}' does not reach node '{node}'"))),
         None => Err(ApiError::NotFound(format!("zone '{zone}' is not in the running configuration"))),
     }
 }
 
 /// `GET /nodes/{node}/sdn/zones/{zone}`: the zone's status subdirectories.
-fn zone_index(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
-    let node = args.take_string("node").unwrap_or_default();
-    let zone = args.take_string("zone").unwrap_or_default();
-    args.finish()?;
-    let (running, _) = node_view(app, &node)?;
-    running_zone(&running, &zone, &node)?;
+fn zone_index(app: &App, _: &Caller, args: Args) -> Result<Value, ApiError> {
+    zone_view(app, args)?;
     Ok(json!([{ "subdir": "content" }]))
 }
 
 /// `GET /nodes/{node}/sdn/zones/{zone}/content`: the zone's vnets on the node.
-fn zone_content(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
-    let node = args.take_string("node").unwrap_or_default();
-    let zone = args.take_string("zone").unwrap_or_default();
-    args.finish()?;
-    let (running, state) = node_view(app, &node)?;
-    running_zone(&running, &zone, &node)?;
+fn zone_content(app: &App, _: &Caller, args: Args) -> Result<Value, ApiError> {
+    let (zone, running, state) = zone_view(app, args)?;
     let vnets: Vec<Value> = running
         .vnets_in_zone(&zone)
         .map(|vnet| {
