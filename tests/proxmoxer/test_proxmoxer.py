@@ -85,6 +85,10 @@ def test_every_endpoint_and_the_whole_flow(server, prox):
     assert sdn.lock.get()["locked"] == 0
     assert "zpy" in ids(sdn.zones.get(running=1), "zone")
     assert prox.nodes("pynode").sdn.get()["status"] == "available"
+    node_zones = {z["zone"]: z["status"] for z in prox.nodes("pynode").sdn.zones.get()}
+    assert node_zones["zpy"] == "available", node_zones
+    content = prox.nodes("pynode").sdn.zones("zpy").content.get()
+    assert {"vnet": "vpy", "status": "available"} in content, content
 
     # A stale token is refused; roll back a change; clean up.
     refused(423, sdn.zones.post, zone="zstale", type="simple", **lt)
