@@ -1,0 +1,460 @@
+#!/usr/bin/env python3
+"""Differential testing of sdn-gen against the reference generator (pve-network).
+
+Generates random valid SDN configurations (zones simple/vlan/qinq/vxlan/evpn, vnets, subnets,
+evpn/bgp/isis controllers, exit nodes, ...), node interfaces files and frr.conf.local snippets,
+runs ./run (the reference) and sdn-gen (through ours/, a tiny driver) on each, and compares the
+outputs byte for byte. Cases that differ are kept under the work dir, grouped by a signature of
+the first differing line, so each distinct difference can be minimised and turned into a
+regression case.
+
+    fuzz.py [-n COUNT] [--seed SEED] [--work DIR] [--keep-all]
+
+Python 3.11, standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import ipaddress
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OURS = Path(os.environ.get("SDN_GEN_RUN", "/work/target-diff/release/sdn-gen-run"))
+
+NODES = ["localhost", "pve1", "pve2", "pve3"]
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def ident(r: random.Random, used: set[str], prefix: str = "", max_len: int = 8) -> str:
+    """An id matching the reference's zone/vnet pattern [a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9], 2..8."""
+    while True:
+        n = r.randint(2, max_len)
+        s = (prefix + "".join(r.choice(LETTERS + "0123456789") for _ in range(n)))[:max_len]
+        if not s[0].isalpha():
+            s = r.choice(LETTERS) + s[1:]
+        if r.random() < 0.2:
+            s = s[0].upper() + s[1:]
+        if s not in used and len(s) >= 2:
+            used.add(s)
+            return s
+
+
+def num(r: random.Random, v: int):
+    """Running configs hold numbers as strings or as numbers; use both."""
+    return v if r.random() < 0.5 else str(v)
+
+
+def flag(r: random.Random):
+    return r.choice([1, "1", 1])
+
+
+class Gen:
+    def __init__(self, r: random.Random):
+        self.r = r
+        self.node = r.choice(NODES)
+        self.used_ids: set[str] = set()
+        self.local_ip = None  # IPv4 of the route interface
+        self.route_iface = "vmbr0"
+        self.ifaces: dict[str, dict] = {}
+        self.bridges: list[str] = []
+        self.bridge_ports: dict[str, list[str]] = {}
+
+    # --- node interfaces -------------------------------------------------------------------
+
+    def interfaces(self) -> str:
+        r = self.r
+        out = ["auto lo", "iface lo inet loopback", ""]
+        for eth in ["eth0", "eth1"]:
+            out += [f"iface {eth} inet manual", ""]
+        nbr = r.choice([1, 1, 2])
+        ovs_mode = r.random() < 0.2
+        for i in range(nbr):
+            name = f"vmbr{i}"
+            self.bridges.append(name)
+            ovs = ovs_mode and i == 0 or (r.random() < 0.1)
+            vlan_aware = (not ovs) and r.random() < 0.4
+            addr = None
+            if i == 0 or r.random() < 0.3:
+                addr = f"192.168.{i}.{r.randint(1, 3)}"
+            info = {"ovs": ovs, "vlan_aware": vlan_aware, "address": addr}
+            self.ifaces[name] = info
+            out.append(f"auto {name}")
+            out.append(f"iface {name} inet {'static' if addr else 'manual'}")
+            if addr:
+                out.append(f"\taddress {addr}/24")
+                if i == 0:
+                    out.append(f"\tgateway 192.168.{i}.254")
+            if ovs:
+                out.append("\tovs_type OVSBridge")
+                out.append(f"\tovs_ports eth{i}")
+            else:
+                out.append(f"\tbridge-ports eth{i}")
+                out.append("\tbridge-stp off")
+                out.append("\tbridge-fd 0")
+                if vlan_aware:
+                    out.append("\tbridge-vlan-aware yes")
+                    out.append("\tbridge-vids 2-4094")
+            if r.random() < 0.2:
+                out.append(f"\tmtu {r.choice([1500, 9000])}")
+            if r.random() < 0.15:
+                out.append(f"\tinet6 address fd00:{i}::{r.randint(1, 3)}/64")
+            out.append("")
+            self.bridge_ports[name] = [f"eth{i}"] if r.random() < 0.9 else []
+        # a loopback-ish dummy interface some controllers use
+        if r.random() < 0.4:
+            self.ifaces["dummy1"] = {"address": f"10.{r.randint(0, 9)}.0.{r.randint(1, 3)}"}
+            out += ["auto dummy1", "iface dummy1 inet static",
+                    f"\taddress {self.ifaces['dummy1']['address']}/32", "\tlink-type dummy", ""]
+        if r.random() < 0.2:
+            out += ["auto lo0", "iface lo0 inet6 static", f"\taddress fd99::{r.randint(1, 3)}/128",
+                    "\tlink-type dummy", ""]
+            self.ifaces["lo0"] = {"address": None}
+        if r.random() < 0.1:
+            out += ["auto eth1", "iface eth1 inet manual", f"\tuplink-id {r.randint(1, 2)}", ""]
+        self.route_iface = r.choice(self.bridges) if r.random() < 0.9 else "eth1"
+        rinfo = self.ifaces.get(self.route_iface, {})
+        self.local_ip = rinfo.get("address")
+        if self.local_ip is None and r.random() < 0.3:
+            self.local_ip = "192.168.0.1"
+        return "\n".join(out)
+
+    def facts(self) -> dict:
+        r = self.r
+        mac = r.choice(["bc:24:11:1d:69:60", "52:54:00:12:34:56", "00:00:00:00:00:00", None])
+        return {
+            "node": self.node,
+            "route-iface": self.route_iface,
+            "route-ip": self.local_ip,
+            "mac": mac if mac is not None or r.random() < 0.5 else "aa:bb:cc:dd:ee:ff",
+            "bridge-ports": self.bridge_ports,
+        }
+
+    # --- sdn config ------------------------------------------------------------------------
+
+    def peers(self) -> str:
+        r = self.r
+        pool = [f"192.168.0.{i}" for i in range(1, 5)] + [f"10.0.0.{i}" for i in range(1, 3)]
+        if "dummy1" in self.ifaces:
+            pool.append(self.ifaces["dummy1"]["address"])
+        if r.random() < 0.1:
+            pool = [f"fd00:0::{i}" for i in range(1, 4)]
+        k = r.randint(1, min(4, len(pool)))
+        sel = r.sample(pool, k)
+        sep = r.choice([",", ",", ", ", ";", " "])
+        return sep.join(sel)
+
+    def nodes_map(self, allow_absent=True):
+        r = self.r
+        if allow_absent and r.random() < 0.5:
+            return None
+        k = r.randint(1, 3)
+        sel = set(r.sample(NODES, k))
+        if r.random() < 0.7:
+            sel.add(self.node)
+        return {n: 1 for n in sorted(sel)}
+
+    def config(self) -> tuple[dict, list[str]]:
+        r = self.r
+        zones: dict[str, dict] = {}
+        vnets: dict[str, dict] = {}
+        subnets: dict[str, dict] = {}
+        controllers: dict[str, dict] = {}
+
+        types = r.choices(["simple", "vlan", "qinq", "vxlan", "evpn"], k=r.randint(1, 3))
+        evpn_ctl = None
+        if "evpn" in types or r.random() < 0.15:
+            evpn_ctl = ident(r, self.used_ids)
+            c = {"type": "evpn", "asn": num(r, r.choice([65000, 65001, 4200000000]))}
+            c["peers"] = self.peers()
+            controllers[evpn_ctl] = c
+        if r.random() < 0.35:
+            # bgp controller for some node (often ours)
+            node = self.node if r.random() < 0.8 else r.choice(NODES)
+            c = {"type": "bgp", "node": node, "asn": num(r, r.choice([65000, 65001, 65002])),
+                 "peers": self.peers()}
+            if r.random() < 0.5:
+                c["ebgp"] = flag(r)
+                if r.random() < 0.5:
+                    c["ebgp-multihop"] = num(r, r.randint(1, 10))
+            if r.random() < 0.5:
+                c["loopback"] = r.choice(["dummy1", "lo", "vmbr0", "lo0"])
+            if r.random() < 0.3:
+                c["bgp-multipath-as-path-relax"] = flag(r)
+            controllers[f"bgp{node}"[:20] if r.random() < 0.5 else ident(r, self.used_ids)] = c
+        if r.random() < 0.25:
+            node = self.node if r.random() < 0.8 else r.choice(NODES)
+            c = {"type": "isis", "node": node, "isis-domain": r.choice(["isis1", "dom2"]),
+                 "isis-net": "47.0023.0000.0000.0000.0000.0000.0000.1900.0004.00",
+                 "isis-ifaces": r.choice(["eth0", "eth1", "eth0,eth1", "eth1,eth0"])}
+            if r.random() < 0.5:
+                c["loopback"] = r.choice(["dummy1", "lo"])
+            controllers[ident(r, self.used_ids)] = c
+
+        vrf_vxlans: set[int] = set()
+        tags: set[int] = set()
+        for t in types:
+            zid = ident(r, self.used_ids)
+            z: dict = {"type": t, "ipam": "pve"}
+            nodes = self.nodes_map()
+            if nodes is not None:
+                z["nodes"] = nodes
+            if r.random() < 0.3:
+                z["mtu"] = num(r, r.choice([1280, 1400, 1450, 1500, 9000]))
+            if t in ("vlan", "qinq"):
+                z["bridge"] = r.choice(self.bridges)
+            if t == "qinq":
+                z["tag"] = num(r, r.randint(1, 4094))
+                if r.random() < 0.4:
+                    z["vlan-protocol"] = r.choice(["802.1q", "802.1ad"])
+            if t == "vxlan":
+                z["peers"] = self.peers()
+                if r.random() < 0.3:
+                    z["vxlan-port"] = num(r, r.choice([4789, 4790, 8472]))
+            if t == "evpn":
+                if evpn_ctl is None:
+                    continue
+                z["controller"] = evpn_ctl
+                v = r.randint(1, 20000)
+                while v in vrf_vxlans:
+                    v += 1
+                vrf_vxlans.add(v)
+                z["vrf-vxlan"] = num(r, v)
+                if r.random() < 0.4:
+                    z["exitnodes"] = self.nodes_map(allow_absent=False)
+                    if r.random() < 0.4:
+                        z["exitnodes-local-routing"] = flag(r)
+                    if r.random() < 0.4:
+                        z["exitnodes-primary"] = r.choice(list(z["exitnodes"]))
+                if r.random() < 0.3:
+                    z["advertise-subnets"] = flag(r)
+                if r.random() < 0.2:
+                    z["disable-arp-nd-suppression"] = flag(r)
+                if r.random() < 0.2:
+                    z["rt-import"] = r.choice(["65000:1000", "65001:2000,65002:3000"])
+                if r.random() < 0.2:
+                    z["vxlan-port"] = num(r, r.choice([4789, 4790]))
+                if r.random() < 0.2:
+                    z["mac"] = "A2:1D:CB:1A:C0:8B"
+            zones[zid] = z
+
+            for _ in range(r.randint(1, 3)):
+                vid = ident(r, self.used_ids)
+                v: dict = {"type": "vnet", "zone": zid}
+                if t != "simple":
+                    if t == "qinq" and r.random() < 0.3:
+                        pass  # untagged qinq vnet
+                    else:
+                        tag = r.randint(1, 4094 if t in ("vlan", "qinq") else 16000000)
+                        while tag in tags:
+                            tag += 1
+                        tags.add(tag)
+                        v["tag"] = num(r, tag)
+                if r.random() < 0.25:
+                    v["vlanaware"] = flag(r)
+                if r.random() < 0.2:
+                    v["alias"] = r.choice(["my vnet", "prod-net", "a_b.c"])
+                vnets[vid] = v
+                if t in ("simple", "evpn") or r.random() < 0.2:
+                    self.subnets(r, zid, vid, subnets)
+
+        cfg: dict = {"version": r.randint(1, 20)}
+        cfg["zones"] = {"ids": zones}
+        cfg["vnets"] = {"ids": vnets}
+        if subnets:
+            cfg["subnets"] = {"ids": subnets}
+        if controllers:
+            cfg["controllers"] = {"ids": controllers}
+        return cfg, types
+
+    def subnets(self, r, zid, vid, subnets):
+        for _ in range(r.randint(0, 3)):
+            if r.random() < 0.7:
+                plen = r.choice([24, 24, 16, 28, 32])
+                base = ipaddress.ip_network(f"10.{r.randint(0, 3)}.{r.randint(0, 3)}.0/{max(plen, 16)}",
+                                            strict=False)
+                net = ipaddress.ip_network(f"{base.network_address}/{plen}", strict=False)
+            else:
+                plen = r.choice([64, 64, 48, 128])
+                net = ipaddress.ip_network(f"fd{r.randint(0, 3):02x}:{r.randint(0, 3)}::/{plen}",
+                                           strict=False)
+            sid = f"{zid}-{net.network_address}-{plen}"
+            if sid in subnets:
+                continue
+            s: dict = {"type": "subnet", "vnet": vid}
+            hosts = ([net.network_address + i for i in range(1, min(5, net.num_addresses))]
+                     if net.num_addresses > 1 else [net.network_address])
+            if hosts and r.random() < 0.8:
+                s["gateway"] = str(r.choice(hosts))
+            if r.random() < 0.3:
+                s["snat"] = flag(r)
+            subnets[sid] = s
+
+
+FRR_SNIPPETS = [
+    "router bgp {asn}\n bgp router-id 1.1.1.1\n neighbor 10.0.0.9 remote-as {asn}\n!\n",
+    "router bgp {asn}\n address-family ipv4 unicast\n  network 10.9.9.0/24\n exit-address-family\nexit\n!\n",
+    "ip prefix-list test seq 5 permit 10.0.0.0/8\n!\n",
+    "route-map MAP_VTEP_IN permit 1\n match ip address prefix-list test\nexit\n!\n",
+    "route-map MY_MAP deny 10\nexit\n!\n",
+    "router isis isis1\n net 49.0001.1111.1111.1111.00\nexit\n!\n",
+    "interface eth0\n ip ospf area 0\nexit\n!\n",
+    "ip route 10.99.0.0/16 null0\n",
+    "router bgp {asn} vrf vrf_x\n bgp router-id 2.2.2.2\nexit\n!\n",
+    "access-list acl1 permit 10.0.0.0/8\n",
+    "line vty\n!\n",
+    "log syslog debugging\n",
+    "router bgp {asn}\n neighbor VTEP update-source dummy1\n address-family l2vpn evpn\n  advertise-svi-ip\n exit-address-family\nexit\n",
+]
+
+
+def frr_local(r: random.Random, cfg: dict) -> str | None:
+    if r.random() < 0.75:
+        return None
+    asns = [c.get("asn") for c in cfg.get("controllers", {}).get("ids", {}).values() if c.get("asn")]
+    asn = r.choice(asns) if asns and r.random() < 0.8 else 65123
+    parts = r.sample(FRR_SNIPPETS, r.randint(1, 3))
+    out = "".join(p.format(asn=asn) for p in parts)
+    for vrf in [z for z, v in cfg["zones"]["ids"].items() if v["type"] == "evpn"][:1]:
+        if r.random() < 0.5:
+            out += f"router bgp {asn} vrf vrf_{vrf}\n address-family ipv4 unicast\n  redistribute static\n exit-address-family\nexit\n!\n"
+    return out
+
+
+def make_case(seed: int, dest: Path) -> None:
+    r = random.Random(seed)
+    g = Gen(r)
+    ifaces = g.interfaces()
+    cfg, _ = g.config()
+    facts = g.facts()
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "running-config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    (dest / "facts.json").write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n")
+    (dest / "interfaces").write_text(ifaces + "\n")
+    local = frr_local(r, cfg)
+    if local is not None:
+        (dest / "frr.conf.local").write_text(local)
+
+
+def run_ref(case: Path, out: Path, hash_seed: int) -> None:
+    # Perl's hash order decides some reference outputs: run with fixed, different seeds.
+    env = dict(os.environ, PERL_HASH_SEED=str(hash_seed), PERL_PERTURB_KEYS="0")
+    subprocess.run([str(HERE / "run"), str(case), str(out)], capture_output=True, timeout=120,
+                   env=env)
+
+
+def same_dir(a: Path, b: Path) -> bool:
+    for f in ("sdn", "frr.conf", "error"):
+        fa, fb = a / f, b / f
+        if fa.exists() != fb.exists():
+            return False
+        if fa.exists() and fa.read_bytes() != fb.read_bytes():
+            return False
+    return True
+
+
+def run_both(case: Path) -> tuple[Path, Path, bool]:
+    """Runs the reference (twice, with two hash seeds) and ours; the flag says whether the
+    reference gave the same output both times."""
+    ref, ref2, ours = case / "ref", case / "ref-seed2", case / "ours"
+    for d in (ref, ref2, ours):
+        shutil.rmtree(d, ignore_errors=True)
+    run_ref(case, ref, 1)
+    run_ref(case, ref2, 2)
+    subprocess.run([str(OURS), str(case), str(ours)], capture_output=True, timeout=60)
+    return ref, ours, same_dir(ref, ref2)
+
+
+def signature(ref: Path, ours: Path) -> str | None:
+    """None when equal; otherwise a short key naming the first difference."""
+    if (ref / "error").exists():
+        # The reference died: nothing to compare (noted separately).
+        return None
+    for f in ("sdn", "frr.conf"):
+        a = ref / f
+        b = ours / f
+        if not a.exists():
+            continue
+        if not b.exists():
+            err = (ours / "error").read_text().strip() if (ours / "error").exists() else ""
+            return f"{f}: ours missing ({err[:80]})"
+        ta, tb = a.read_text().splitlines(), b.read_text().splitlines()
+        if ta == tb and a.read_bytes() == b.read_bytes():
+            continue
+        for line in difflib.unified_diff(ta, tb, lineterm="", n=0):
+            if line.startswith(("---", "+++", "@@")):
+                continue
+            key = re.sub(r"\d+", "N", line.strip())
+            key = re.sub(r"[a-zA-Z0-9]+_[a-zA-Z0-9]+", "ID", key)
+            return f"{f}: {key[:100]}"
+        return f"{f}: trailing bytes"
+    return None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--work", type=Path, default=HERE / "work")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--keep-all", action="store_true")
+    args = ap.parse_args()
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    sigs: dict[str, list[int]] = {}
+    ref_errors: dict[str, list[int]] = {}
+    equal = 0
+    nondet: list[int] = []
+
+    def one(seed: int):
+        case = args.work / f"case-{seed}"
+        shutil.rmtree(case, ignore_errors=True)
+        make_case(seed, case)
+        ref, ours, stable = run_both(case)
+        sig = signature(ref, ours)
+        if not stable:
+            sig = f"UNSTABLE-REFERENCE {sig}" if sig else None
+            if sig is None:
+                nondet.append(seed)
+        return seed, case, ref, ours, sig
+
+    with ThreadPoolExecutor(args.jobs) as ex:
+        for seed, case, ref, ours, sig in ex.map(one, range(args.seed, args.seed + args.n)):
+            if (ref / "error").exists():
+                msg = (ref / "error").read_text().strip().splitlines()[0]
+                msg = re.sub(r"\d+", "N", msg)[:120]
+                ref_errors.setdefault(msg, []).append(seed)
+                ours_state = "error" if (ours / "error").exists() else "output"
+                ref_errors.setdefault(f"  -> ours: {ours_state}", []).append(seed)
+                if not args.keep_all:
+                    pass
+            elif sig is None:
+                equal += 1
+                if not args.keep_all:
+                    shutil.rmtree(case, ignore_errors=True)
+                continue
+            else:
+                sigs.setdefault(sig, []).append(seed)
+
+    print(f"reference output depends on Perl's hash order in {len(nondet)} (ours matched one)"
+          f" seeds {nondet[:8]}")
+    print(f"compared {args.n} configs: {equal} equal, {sum(map(len, sigs.values()))} differ, "
+          f"{sum(len(v) for k, v in ref_errors.items() if not k.startswith('  ->'))} reference errors")
+    for sig, seeds in sorted(sigs.items(), key=lambda kv: -len(kv[1])):
+        print(f"DIFF x{len(seeds)} [{sig}] seeds {seeds[:8]}")
+    for msg, seeds in sorted(ref_errors.items()):
+        print(f"REF-ERROR x{len(seeds)} [{msg}] seeds {seeds[:8]}")
+    return 1 if sigs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
