@@ -3,28 +3,13 @@
 //! each. Needs the `etcd` binary (scripts/install-etcd.sh).
 
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use sdn_store::{Commit, EtcdOptions, EtcdStore, Guard, SqliteStore, Store, StoreError, Txn};
-
-/// One etcd for the whole test binary; each test gets its own key prefix.
-struct Etcd {
-    child: Child,
-    client_port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -33,65 +18,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_etcd(dir: &Path) -> (Child, u16) {
-    let client = free_port();
-    let peer = free_port();
-    let child = Command::new("etcd")
-        .arg("--name=t")
-        .arg(format!("--data-dir={}", dir.join("data").display()))
-        .arg(format!("--listen-client-urls=http://127.0.0.1:{client}"))
-        .arg(format!("--advertise-client-urls=http://127.0.0.1:{client}"))
-        .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer}"))
-        .arg(format!(
-            "--initial-advertise-peer-urls=http://127.0.0.1:{peer}"
-        ))
-        .arg(format!("--initial-cluster=t=http://127.0.0.1:{peer}"))
-        .arg("--max-txn-ops=100000")
-        .arg("--max-request-bytes=33554432")
-        .arg("--logger=zap")
-        .arg("--log-outputs=stderr")
-        .arg("--log-level=error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start etcd (is it installed? run scripts/install-etcd.sh)");
-    (child, client)
-}
-
-/// The shared etcd of this test process, started on first use (nextest runs every test in
-/// its own process, so this is one etcd per test there, one per binary under cargo test).
-fn etcd() -> &'static Etcd {
-    static ETCD: OnceLock<Etcd> = OnceLock::new();
-    ETCD.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (child, client_port) = start_etcd(dir.path());
-        let etcd = Etcd {
-            child,
-            client_port,
-            _dir: dir,
-        };
-        kill_on_exit(etcd.child.id());
-        etcd
-    })
-}
-
-/// Statics are never dropped, so the shared etcd is killed from an exit handler.
-fn kill_on_exit(pid: u32) {
-    static PID: AtomicU32 = AtomicU32::new(0);
-    extern "C" fn reap() {
-        let pid = PID.load(Ordering::SeqCst);
-        if pid != 0 {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-        }
-    }
-    PID.store(pid, Ordering::SeqCst);
-    extern "C" {
-        fn atexit(f: extern "C" fn()) -> i32;
-    }
-    // SAFETY: registers a plain function with no captured state.
-    unsafe {
-        atexit(reap);
-    }
+/// The client port of this test process's shared etcd (the test harness's: one member,
+/// started on first use, killed and its data dir removed when the process is gone).
+fn shared_port() -> u16 {
+    let url = sdnd_testkit::etcd::shared();
+    url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("etcd://127.0.0.1:PORT")
 }
 
 static PREFIX: AtomicU32 = AtomicU32::new(0);
@@ -108,7 +39,7 @@ fn options(port: u16) -> EtcdOptions {
 
 /// A store on a fresh prefix of the shared etcd, waiting for it to come up.
 fn etcd_store() -> EtcdStore {
-    let port = etcd().client_port;
+    let port = shared_port();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         match EtcdStore::connect(options(port)) {
@@ -377,7 +308,7 @@ fn wait_for_change_sees_past_and_future_writes() {
 fn wait_for_change_wakes_on_a_write_from_another_handle() {
     let store = Arc::new(etcd_store());
     let other = {
-        let mut o = options(etcd().client_port);
+        let mut o = options(shared_port());
         o.prefix = store.prefix().to_string();
         EtcdStore::connect(o).expect("second handle")
     };
@@ -481,30 +412,19 @@ fn empty_endpoints_and_prefix_are_refused() {
 /// handle works again without being reopened.
 #[test]
 fn service_resumes_after_etcd_restarts() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (child, port) = start_etcd(dir.path());
-    let mut child = KillOnDrop(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let store = loop {
-        let mut o = options(port);
-        o.request_timeout = Duration::from_secs(1);
-        match EtcdStore::connect(o) {
-            Ok(store) => break store,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "etcd did not come up: {e}");
-                thread::sleep(Duration::from_millis(100));
-            }
-        }
-    };
+    let mut cluster = sdnd_testkit::etcd::Cluster::start(1);
+    let port = cluster.members[0].client_port;
+    let mut o = options(port);
+    o.request_timeout = Duration::from_secs(1);
+    let store = EtcdStore::connect(o).expect("connect");
     committed(store.commit(Txn::new().put("k", "1")).expect("commit"));
-    child.kill();
+    cluster.members[0].kill();
     let start = Instant::now();
     let err = store.get("k").expect_err("etcd is down");
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(start.elapsed() < Duration::from_secs(3));
     // Restart on the same ports and data.
-    let restarted = restart_etcd(dir.path(), port);
-    let _restarted = KillOnDrop(restarted);
+    cluster.members[0].start();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         match store.get("k") {
@@ -520,42 +440,6 @@ fn service_resumes_after_etcd_restarts() {
     }
 }
 
-/// Restarts the single member started by `start_etcd` in `dir` (its peer URL is in the
-/// data dir, so only the client port is needed).
-fn restart_etcd(dir: &Path, client: u16) -> Child {
-    Command::new("etcd")
-        .arg("--name=t")
-        .arg(format!("--data-dir={}", dir.join("data").display()))
-        .arg(format!("--listen-client-urls=http://127.0.0.1:{client}"))
-        .arg(format!("--advertise-client-urls=http://127.0.0.1:{client}"))
-        .arg(format!(
-            "--listen-peer-urls=http://127.0.0.1:{}",
-            free_port()
-        ))
-        .arg("--logger=zap")
-        .arg("--log-outputs=stderr")
-        .arg("--log-level=error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("restart etcd")
-}
-
-struct KillOnDrop(Child);
-
-impl KillOnDrop {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// A waiter whose history was compacted away can't be told whether it missed a change, so
 /// it is woken at once (like the SQLite changelog's pruning).
 #[test]
@@ -566,7 +450,7 @@ fn compacted_history_wakes_waiters_at_once() {
     let now = committed(store.commit(Txn::new().put("c/a", "3")).expect("commit"));
     let compacted = Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
-        .arg(format!("--endpoints=127.0.0.1:{}", etcd().client_port))
+        .arg(format!("--endpoints=127.0.0.1:{}", shared_port()))
         .args(["compact", &now.to_string()])
         .output()
         .expect("run etcdctl (scripts/install-etcd.sh installs it)");

@@ -187,6 +187,34 @@ impl Drop for Member {
     }
 }
 
+/// Names the data dirs of test etcd members, `sdnd-etcd-<pid>-...` in the temp dir.
+const DIR_PREFIX: &str = "sdnd-etcd-";
+
+/// A fresh temp dir for a cluster's members, named after this process. Members preallocate
+/// 64 MiB write-ahead logs, and the shared member's dir is never dropped (statics aren't), so
+/// first the dirs of test processes that no longer run are swept away.
+fn data_dir() -> tempfile::TempDir {
+    sweep_dead_dirs(&std::env::temp_dir());
+    tempfile::Builder::new()
+        .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
+        .tempdir()
+        .expect("tempdir")
+}
+
+/// Removes `sdnd-etcd-<pid>-*` dirs in `parent` whose process is gone.
+fn sweep_dead_dirs(parent: &Path) {
+    for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)).and_then(|rest| rest.split('-').next()) else {
+            continue;
+        };
+        let alive = pid.parse::<u32>().map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// An etcd cluster of `n` members on loopback.
 pub struct Cluster {
     pub members: Vec<Member>,
@@ -202,7 +230,7 @@ impl Cluster {
     /// Like [`Cluster::start`], the members serving clients over TLS with `tls`'s
     /// certificates and demanding a client certificate signed by its CA.
     pub fn start_with(n: usize, tls: Option<&Pki>) -> Cluster {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = data_dir();
         let mut members: Vec<Member> =
             (0..n).map(|i| Member::new(&format!("m{i}"), dir.path().join(format!("m{i}")))).collect();
         for member in &mut members {
@@ -316,6 +344,21 @@ fn base64(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sweeps_only_dirs_of_processes_that_are_gone() {
+        let parent = tempfile::tempdir().unwrap();
+        let mine = parent.path().join(format!("{}{}-abc", super::DIR_PREFIX, std::process::id()));
+        // Pids are below 2^22 on Linux: this one can't run.
+        let dead = parent.path().join(format!("{}{}-abc", super::DIR_PREFIX, 1u32 << 30));
+        let other = parent.path().join("unrelated-123");
+        for dir in [&mine, &dead, &other] {
+            std::fs::create_dir_all(dir.join("m0")).unwrap();
+        }
+        super::sweep_dead_dirs(parent.path());
+        assert!(mine.exists() && other.exists());
+        assert!(!dead.exists());
+    }
+
     #[test]
     fn base64_matches_the_standard() {
         assert_eq!(super::base64(b""), "");
