@@ -50,12 +50,26 @@ fn transaction(servers: usize, vnets: usize) -> std::time::Duration {
     total
 }
 
+/// Median of a few durations.
+fn median(mut times: Vec<std::time::Duration>) -> std::time::Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
 fn main() {
     let vnets = 100;
-    let one = transaction(1, vnets);
-    let ten = transaction(10, vnets);
+    // Alternate the two cases and compare medians: a shared machine's noise (another
+    // process's burst, a slow disk flush) then hits both sides alike.
+    let rounds = 5;
+    let (mut ones, mut tens) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        println!("round {round} of {rounds}");
+        ones.push(transaction(1, vnets));
+        tens.push(transaction(10, vnets));
+    }
+    let (one, ten) = (median(ones), median(tens));
     let ratio = ten.as_secs_f64() / one.as_secs_f64();
-    println!("transaction, 1 server  x {vnets} vnets: {:>8.1} ms", one.as_secs_f64() * 1000.0);
-    println!("transaction, 10 servers x {vnets} vnets: {:>8.1} ms", ten.as_secs_f64() * 1000.0);
+    println!("transaction, 1 server  x {vnets} vnets, median of {rounds}: {:>8.1} ms", one.as_secs_f64() * 1000.0);
+    println!("transaction, 10 servers x {vnets} vnets, median of {rounds}: {:>8.1} ms", ten.as_secs_f64() * 1000.0);
     println!("ratio 10/1: {ratio:.2}x (target <= 1.5x) {}", if ratio <= 1.5 { "OK" } else { "OVER TARGET" });
 }
