@@ -78,6 +78,8 @@ pub struct Member {
     initial_cluster: String,
     /// Serve clients over TLS with these certificates, demanding client certificates.
     tls: Option<Pki>,
+    /// Keep etcd's stock request limits instead of the raised ones sdnd's README asks for.
+    stock_limits: bool,
     child: Option<Child>,
 }
 
@@ -94,6 +96,7 @@ impl Member {
             dir,
             initial_cluster: String::new(),
             tls: None,
+            stock_limits: false,
             child: None,
         }
     }
@@ -125,6 +128,10 @@ impl Member {
         assert!(self.child.is_none(), "member {} already runs", self.name);
         let client_url = self.client_url();
         let mut command = Command::new("etcd");
+        if !self.stock_limits {
+            // sdnd writes an import of a whole configuration in one transaction.
+            command.arg("--max-txn-ops=100000").arg("--max-request-bytes=33554432");
+        }
         if let Some(pki) = &self.tls {
             command
                 .arg(format!("--cert-file={}", pki.server_cert.display()))
@@ -145,9 +152,6 @@ impl Member {
             // Quick elections on loopback keep the fault tests short.
             .arg("--heartbeat-interval=50")
             .arg("--election-timeout=500")
-            // sdnd writes an import or rollback of the whole configuration in one transaction.
-            .arg("--max-txn-ops=100000")
-            .arg("--max-request-bytes=33554432")
             .arg("--logger=zap")
             .arg("--log-outputs=stderr")
             .arg("--log-level=error")
@@ -227,14 +231,25 @@ impl Cluster {
         Cluster::start_with(n, None)
     }
 
+    /// Like [`Cluster::start`], with etcd's stock limits (128 operations per transaction,
+    /// 1.5 MiB per request).
+    pub fn start_stock(n: usize) -> Cluster {
+        Cluster::start_members(n, None, true)
+    }
+
     /// Like [`Cluster::start`], the members serving clients over TLS with `tls`'s
     /// certificates and demanding a client certificate signed by its CA.
     pub fn start_with(n: usize, tls: Option<&Pki>) -> Cluster {
+        Cluster::start_members(n, tls, false)
+    }
+
+    fn start_members(n: usize, tls: Option<&Pki>, stock_limits: bool) -> Cluster {
         let dir = data_dir();
         let mut members: Vec<Member> =
             (0..n).map(|i| Member::new(&format!("m{i}"), dir.path().join(format!("m{i}")))).collect();
         for member in &mut members {
             member.tls = tls.cloned();
+            member.stock_limits = stock_limits;
         }
         let initial = members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect::<Vec<_>>().join(",");
         for member in &mut members {

@@ -181,10 +181,22 @@ impl Sdn {
                 .unchanged(keys::RUNNING_VERSION, snapshot.running_rev);
             let touches_pending = !mutation.changes.is_empty() || mutation.replace_pending.is_some();
             if let Some(config) = &mutation.replace_pending {
-                txn = txn.delete_prefix(keys::PENDING_PREFIX);
+                // Only what differs from the pending configuration read above (the guard on
+                // its marker makes that read exact): a rollback of a few changes stays a few
+                // operations however large the configuration, well inside etcd's default
+                // --max-txn-ops.
                 for kind in Kind::ALL {
                     for object in config.list(kind) {
-                        txn = txn.put(keys::object(kind, object.id()), object.to_store_bytes());
+                        // Bytes, not object equality: they also carry the section order.
+                        let bytes = object.to_store_bytes();
+                        if snapshot.pending.get(kind, object.id()).map(|o| o.to_store_bytes()) != Some(bytes.clone()) {
+                            txn = txn.put(keys::object(kind, object.id()), bytes);
+                        }
+                    }
+                    for object in snapshot.pending.list(kind) {
+                        if config.get(kind, object.id()).is_none() {
+                            txn = txn.delete(keys::object(kind, object.id()));
+                        }
                     }
                 }
             }

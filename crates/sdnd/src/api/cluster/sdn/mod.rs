@@ -76,6 +76,15 @@ fn rollback(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
     app.sdn.mutate(Intent::Change { token: token.as_deref() }, |snapshot, _| {
         // ipams and dns are not part of the running configuration: they stay as they are.
         let mut restored = (*snapshot.running).clone();
+        // An object the pending changes left alone keeps its place in the pending files, so
+        // the rollback writes only what the changes touched.
+        for kind in Kind::ALL.into_iter().filter(|kind| kind.in_running_config()) {
+            for object in snapshot.running.list(kind) {
+                if let Some(kept) = snapshot.pending.get(kind, object.id()).filter(|pending| *pending == object) {
+                    restored.insert(kept.clone());
+                }
+            }
+        }
         for kind in [Kind::Ipams, Kind::Dns] {
             for object in snapshot.pending.list(kind) {
                 restored.insert(object.clone());
