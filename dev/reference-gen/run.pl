@@ -5,7 +5,8 @@
 # The mocks are those of pve-network's own test harness (src/test/run_test_zones.pl), fed from the
 # case's facts.json instead of fixed values: node name, route towards peers, bridge ports and the
 # MAC come from the facts; whether a bridge is vlan-aware or OVS comes from the case's interfaces
-# file (the harness always asked about vmbr0; here each bridge answers for itself).
+# file (the harness always asked about vmbr0; here each bridge answers for itself), and a bridge
+# exists when the interfaces file or the facts' bridge ports name it.
 # OUT_DIR/sdn is always written; OUT_DIR/frr.conf when the config has a controllers section (as
 # the harness does). If the reference dies, OUT_DIR/error holds its message and the exit status is 2.
 use strict;
@@ -74,7 +75,14 @@ $zones_plugin->mock(
         my ($bridge) = @_;
         return @{ $bridge_ports->{$bridge} // [] };
     },
-    find_bridge => sub { return; },
+    # The real check is -d /sys/class/net/$bridge: a bridge the node has (in its interfaces
+    # file or its facts' bridge ports). The original harness never died here.
+    find_bridge => sub {
+        my ($bridge) = @_;
+        die "can't find bridge $bridge"
+            if !$interfaces_config->{ifaces}->{$bridge} && !$bridge_ports->{$bridge};
+        return;
+    },
 );
 
 my $sdn = Test::MockModule->new('PVE::Network::SDN');
