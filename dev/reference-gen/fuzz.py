@@ -8,7 +8,7 @@ outputs byte for byte. Cases that differ are kept under the work dir, grouped by
 the first differing line, so each distinct difference can be minimised and turned into a
 regression case.
 
-    fuzz.py [-n COUNT] [--seed SEED] [--work DIR] [--keep-all]
+    fuzz.py [-n COUNT] [--seed SEED] [--work DIR] [--keep-all] [--gaps fabric,shapes,subnets]
 
 Python 3.11, standard library only.
 """
@@ -58,9 +58,28 @@ def flag(r: random.Random):
     return r.choice([1, "1", 1])
 
 
+FABRIC_IFACES = ["ens19", "ens20", "ens21", "eth0", "eth1"]
+OSPF_AREAS = ["0", "0.0.0.0", "1", "0.0.0.5", "10.0.0.1", "42"]
+
+
+def fabric_ident(r: random.Random, used: set[str]) -> str:
+    """A fabric id matching pve-sdn-fabric-id: [a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]?"""
+    while True:
+        n = r.randint(1, 8)
+        s = r.choice(LETTERS + "0123456789")
+        if n >= 2:
+            s += "".join(r.choice(LETTERS + "0123456789-") for _ in range(n - 2))
+            s += r.choice(LETTERS + "0123456789")
+        if s not in used:
+            used.add(s)
+            return s
+
+
 class Gen:
-    def __init__(self, r: random.Random):
+    def __init__(self, r: random.Random, gaps: frozenset[str] = frozenset()):
         self.r = r
+        self.gaps = gaps
+        self.fabrics_made: list[tuple[str, str]] = []  # (fabric id, protocol)
         self.node = r.choice(NODES)
         self.used_ids: set[str] = set()
         self.local_ip = None  # IPv4 of the route interface
@@ -141,6 +160,100 @@ class Gen:
 
     # --- sdn config ------------------------------------------------------------------------
 
+    def flag(self):
+        """A boolean option as set: 1 or "1"; with the `shapes` gap also an explicit 0 / "0"."""
+        r = self.r
+        if "shapes" in self.gaps and r.random() < 0.25:
+            return r.choice([0, "0"])
+        return flag(r)
+
+    def num(self, v: int):
+        return num(self.r, v)
+
+    def fabrics(self) -> dict:
+        """`fabrics` sections: 1-2 openfabric / OSPF fabrics with a fabric section and node
+        sections (`<fabric>_<node>`), this node in or out, IPv4 and (openfabric) IPv6 prefixes,
+        interfaces with and without addresses and options. Mostly valid (as the API only
+        applies valid ones); now and then a node with an IP outside the prefix or a missing one."""
+        r = self.r
+        ids: dict[str, dict] = {}
+        areas: set[str] = set()
+        used_ifaces: set[tuple[str, str]] = set()
+        for k in range(r.choice([1, 1, 2])):
+            fid = fabric_ident(r, self.used_ids)
+            proto = r.choice(["openfabric", "openfabric", "ospf"])
+            f: dict = {"id": fid, "type": f"{proto}_fabric"}
+            net4 = ipaddress.ip_network(f"172.{20 + k}.{r.randint(0, 9)}.0/{r.choice([24, 24, 28])}")
+            net6 = ipaddress.ip_network(f"fd{10 + k}:{r.randint(0, 9)}::/{r.choice([64, 64, 120])}")
+            want4 = proto == "ospf" or r.random() < 0.8
+            want6 = proto == "openfabric" and (not want4 or r.random() < 0.4)
+            if want4:
+                f["ip_prefix"] = str(net4)
+            if want6:
+                f["ip6_prefix"] = str(net6)
+            if proto == "openfabric":
+                if r.random() < 0.5:
+                    f["hello_interval"] = self.num(r.choice([1, 3, 10, 600]))
+                if r.random() < 0.3:
+                    f["csnp_interval"] = self.num(r.choice([1, 10, 600]))
+            else:
+                while True:
+                    a = r.choice(OSPF_AREAS)
+                    key = str(ipaddress.ip_address(int(a))) if a.isdigit() else a
+                    if key not in areas:
+                        areas.add(key)
+                        break
+                f["area"] = a
+            ids[fid] = f
+            members = r.sample(NODES, r.randint(1, len(NODES)))
+            if r.random() < 0.75 and self.node not in members:
+                members.append(self.node)
+            elif r.random() < 0.15 and self.node in members:
+                members.remove(self.node)
+            hosts4 = list(net4.hosts())
+            hosts6 = [net6.network_address + i for i in range(1, 40)]
+            r.shuffle(hosts4)
+            for i, n in enumerate(members):
+                ns: dict = {"id": f"{fid}_{n}", "type": f"{proto}_node"}
+                if want4:
+                    ns["ip"] = str(hosts4[i])
+                if want6:
+                    ns["ip6"] = str(hosts6[r.randint(0, 38)] if r.random() < 0.1 else hosts6[i])
+                if r.random() < 0.03:
+                    ns.pop("ip", None) if r.random() < 0.5 else ns.update(ip="10.99.0.1")
+                ifaces = []
+                for name in r.sample(FABRIC_IFACES, r.randint(0 if r.random() < 0.1 else 1, 3)):
+                    if (n, name) in used_ifaces:
+                        continue
+                    used_ifaces.add((n, name))
+                    parts = [f"name={name}"]
+                    if r.random() < 0.3:
+                        parts.append(f"ip=10.{100 + k}.{i}.{r.choice([0, 2, 4])}/{r.choice([31, 31, 30, 24])}")
+                    if proto == "openfabric":
+                        if r.random() < 0.15:
+                            parts.append(f"ip6=fd77:{k}::{i * 2 + 1}/127")
+                        if r.random() < 0.3:
+                            parts.append(f"hello_multiplier={r.randint(2, 100)}")
+                    if r.random() < 0.3:
+                        r.shuffle(parts)
+                    ifaces.append(",".join(parts))
+                if ifaces or r.random() < 0.5:
+                    ns["interfaces"] = ifaces
+                ids[ns["id"]] = ns
+            self.fabrics_made.append((fid, proto))
+        return ids
+
+    def underlay(self, section: dict) -> None:
+        """Either `peers` or (with the `fabric` gap, usually) `fabric`, for an evpn controller
+        or a vxlan zone."""
+        r = self.r
+        if self.fabrics_made and r.random() < 0.8:
+            section["fabric"] = r.choice(self.fabrics_made)[0]
+            if r.random() < 0.03:
+                section["fabric"] = "nofab"
+        else:
+            section["peers"] = self.peers()
+
     def peers(self) -> str:
         r = self.r
         pool = [f"192.168.0.{i}" for i in range(1, 5)] + [f"10.0.0.{i}" for i in range(1, 3)]
@@ -161,7 +274,19 @@ class Gen:
         sel = set(r.sample(NODES, k))
         if r.random() < 0.7:
             sel.add(self.node)
-        return {n: 1 for n in sorted(sel)}
+        return self.node_list(sorted(sel))
+
+    def node_list(self, nodes: list[str]):
+        """A node list in one of the shapes running configs hold: a map (values 1 or "1"), or,
+        with the `shapes` gap, a comma (or comma-space) separated string."""
+        r = self.r
+        if "shapes" in self.gaps and r.random() < 0.5:
+            nodes = list(nodes)
+            r.shuffle(nodes)
+            return r.choice([",", ",", ", "]).join(nodes)
+        if "shapes" in self.gaps:
+            return {n: r.choice([1, "1"]) for n in nodes}
+        return {n: 1 for n in nodes}
 
     def config(self) -> tuple[dict, list[str]]:
         r = self.r
@@ -169,15 +294,18 @@ class Gen:
         vnets: dict[str, dict] = {}
         subnets: dict[str, dict] = {}
         controllers: dict[str, dict] = {}
+        fabrics = self.fabrics() if "fabric" in self.gaps and r.random() < 0.9 else {}
 
         types = r.choices(["simple", "vlan", "qinq", "vxlan", "evpn"], k=r.randint(1, 3))
         if r.random() < 0.25:
             types += ["evpn", "evpn"]
+        if fabrics and r.random() < 0.7:
+            types += r.choice([["evpn"], ["vxlan"], ["evpn", "vxlan"]])
         evpn_ctl = None
         if "evpn" in types or r.random() < 0.15:
             evpn_ctl = ident(r, self.used_ids)
             c = {"type": "evpn", "asn": num(r, r.choice([65000, 65001, 4200000000]))}
-            c["peers"] = self.peers()
+            self.underlay(c)
             controllers[evpn_ctl] = c
         if r.random() < 0.35:
             # bgp controller for some node (often ours)
@@ -185,13 +313,13 @@ class Gen:
             c = {"type": "bgp", "node": node, "asn": num(r, r.choice([65000, 65001, 65002])),
                  "peers": self.peers()}
             if r.random() < 0.5:
-                c["ebgp"] = flag(r)
+                c["ebgp"] = self.flag()
                 if r.random() < 0.5:
                     c["ebgp-multihop"] = num(r, r.randint(1, 10))
             if r.random() < 0.5:
                 c["loopback"] = r.choice(["dummy1", "lo", "vmbr0", "lo0"])
             if r.random() < 0.3:
-                c["bgp-multipath-as-path-relax"] = flag(r)
+                c["bgp-multipath-as-path-relax"] = self.flag()
             controllers[f"bgp{node}"[:20] if r.random() < 0.5 else ident(r, self.used_ids)] = c
         if r.random() < 0.25:
             node = self.node if r.random() < 0.8 else r.choice(NODES)
@@ -207,6 +335,14 @@ class Gen:
         for t in types:
             zid = ident(r, self.used_ids)
             z: dict = {"type": t, "ipam": "pve"}
+            if "subnets" in self.gaps:
+                ipam = r.choice(["pve", "pve", "netbox", "phpipam", None])
+                if ipam is None:
+                    del z["ipam"]
+                else:
+                    z["ipam"] = ipam
+                if t == "simple" and r.random() < 0.4:
+                    z["dhcp"] = "dnsmasq"
             nodes = self.nodes_map()
             if nodes is not None:
                 z["nodes"] = nodes
@@ -219,7 +355,7 @@ class Gen:
                 if r.random() < 0.4:
                     z["vlan-protocol"] = r.choice(["802.1q", "802.1ad"])
             if t == "vxlan":
-                z["peers"] = self.peers()
+                self.underlay(z)
                 if r.random() < 0.3:
                     z["vxlan-port"] = num(r, r.choice([4789, 4790, 8472]))
             if t == "evpn":
@@ -232,17 +368,21 @@ class Gen:
                 vrf_vxlans.add(v)
                 z["vrf-vxlan"] = num(r, v)
                 if r.random() < 0.4:
-                    z["exitnodes"] = self.nodes_map(allow_absent=False)
-                    if r.random() < 0.5:
-                        z["exitnodes"][self.node] = 1
+                    ex = self.nodes_map(allow_absent=False)
+                    names = (ex.replace(" ", "").split(",") if isinstance(ex, str)
+                             else list(ex))
+                    if r.random() < 0.5 and self.node not in names:
+                        names.append(self.node)
+                        ex = self.node_list(names)
+                    z["exitnodes"] = ex
                     if r.random() < 0.4:
-                        z["exitnodes-local-routing"] = flag(r)
+                        z["exitnodes-local-routing"] = self.flag()
                     if r.random() < 0.4:
-                        z["exitnodes-primary"] = r.choice(list(z["exitnodes"]))
+                        z["exitnodes-primary"] = r.choice(names)
                 if r.random() < 0.3:
-                    z["advertise-subnets"] = flag(r)
+                    z["advertise-subnets"] = self.flag()
                 if r.random() < 0.2:
-                    z["disable-arp-nd-suppression"] = flag(r)
+                    z["disable-arp-nd-suppression"] = self.flag()
                 if r.random() < 0.2:
                     z["rt-import"] = r.choice(["65000:1000", "65001:2000,65002:3000"])
                 if r.random() < 0.2:
@@ -264,7 +404,7 @@ class Gen:
                         tags.add(tag)
                         v["tag"] = num(r, tag)
                 if r.random() < 0.25:
-                    v["vlanaware"] = flag(r)
+                    v["vlanaware"] = self.flag()
                 if r.random() < 0.2:
                     v["alias"] = r.choice(["my vnet", "prod-net", "a_b.c"])
                 vnets[vid] = v
@@ -278,11 +418,13 @@ class Gen:
             cfg["subnets"] = {"ids": subnets}
         if controllers:
             cfg["controllers"] = {"ids": controllers}
+        if fabrics:
+            cfg["fabrics"] = {"ids": fabrics}
         return cfg, types
 
     def subnets(self, r, zid, vid, subnets):
         for _ in range(r.randint(0, 3)):
-            if r.random() < 0.7:
+            if r.random() < (0.5 if "subnets" in self.gaps else 0.7):
                 plen = r.choice([24, 24, 16, 28, 32])
                 base = ipaddress.ip_network(f"10.{r.randint(0, 3)}.{r.randint(0, 3)}.0/{max(plen, 16)}",
                                             strict=False)
@@ -299,8 +441,19 @@ class Gen:
                      if net.num_addresses > 1 else [net.network_address])
             if hosts and r.random() < 0.8:
                 s["gateway"] = str(r.choice(hosts))
-            if r.random() < 0.3:
-                s["snat"] = flag(r)
+            if r.random() < (0.5 if net.version == 6 and "subnets" in self.gaps else 0.3):
+                s["snat"] = self.flag()
+            if "subnets" in self.gaps:
+                if r.random() < 0.4 and net.num_addresses > 8:
+                    ranges = []
+                    for lo, hi in r.sample([(5, 6), (7, 8), (3, 4)], r.randint(1, 2)):
+                        ranges.append(f"start-address={net.network_address + lo},"
+                                      f"end-address={net.network_address + hi}")
+                    s["dhcp-range"] = ranges if r.random() < 0.8 else ranges[0]
+                if r.random() < 0.3:
+                    s["dhcp-dns-server"] = str(net.network_address + 1)
+                if r.random() < 0.2:
+                    s["dnszoneprefix"] = "adm.example.com"
             subnets[sid] = s
 
 
@@ -408,9 +561,9 @@ def frr_local(r: random.Random, cfg: dict) -> str | None:
     return text
 
 
-def make_case(seed: int, dest: Path) -> None:
+def make_case(seed: int, dest: Path, gaps: frozenset[str] = frozenset()) -> None:
     r = random.Random(seed)
-    g = Gen(r)
+    g = Gen(r, gaps)
     ifaces = g.interfaces()
     cfg, _ = g.config()
     facts = g.facts()
@@ -488,9 +641,18 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=HERE / "work")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--keep-all", action="store_true")
+    ap.add_argument("--gaps", default="",
+                    help="comma list of extras on top of the base generator: fabric (openfabric/"
+                         "OSPF fabrics as underlay of evpn controllers and vxlan zones), shapes "
+                         "(node lists as strings, 0/'0' flags), subnets (dhcp ranges, dns "
+                         "servers, ipam variants, zone dhcp, more IPv6)")
     args = ap.parse_args()
 
     args.work.mkdir(parents=True, exist_ok=True)
+    gaps = frozenset(g for g in args.gaps.split(",") if g)
+    unknown = gaps - {"fabric", "shapes", "subnets"}
+    if unknown:
+        ap.error(f"--gaps: unknown {sorted(unknown)}; allowed: fabric, shapes, subnets")
     sigs: dict[str, list[int]] = {}
     ref_errors: dict[str, list[int]] = {}
     equal = 0
@@ -499,7 +661,7 @@ def main() -> int:
     def one(seed: int):
         case = args.work / f"case-{seed}"
         shutil.rmtree(case, ignore_errors=True)
-        make_case(seed, case)
+        make_case(seed, case, gaps)
         ref, ours, stable = run_both(case)
         sig = signature(ref, ours)
         if sig is not None and stable:

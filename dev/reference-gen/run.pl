@@ -34,7 +34,11 @@ my $interfaces_config = PVE::INotify::__read_etc_network_interfaces($fh, undef, 
 close $fh;
 
 # Decided before any mock below looks into (and so autovivifies) the controllers section.
-my $has_controllers = defined($sdn_config->{controllers});
+# frr.conf is written when the node has FRR configuration at all, as the reference's
+# running_config_has_frr decides: a controllers section, fabrics, or an frr.conf.local.
+my $has_frr = defined($sdn_config->{controllers})
+    || %{ ($sdn_config->{fabrics} // {})->{ids} // {} }
+    || -e "$case/frr.conf.local";
 
 my $node = $facts->{node};
 my $bridge_ports = $facts->{'bridge-ports'} // {};
@@ -118,7 +122,7 @@ if (my $err = $@) {
     write_file("$out/sdn", $sdn_text // '');
 }
 
-if ($has_controllers) {
+if ($has_frr) {
     my $text = eval {
         my $raw = PVE::Network::SDN::generate_frr_raw_config();
         PVE::Network::SDN::Frr::raw_config_to_string($raw);

@@ -35,10 +35,13 @@ impl Protocol {
     }
 }
 
-/// An IP prefix kept as written, with its parsed address.
+/// An IP prefix with its host bits kept (an interface address), and its text in canonical form:
+/// the reference parses fabric prefixes into typed CIDRs and prints them back, so
+/// `fd77:0::1/127` comes out as `fd77::1/127`.
 #[derive(Debug, Clone)]
 struct Cidr {
     addr: IpAddr,
+    len: u8,
     text: String,
 }
 
@@ -50,8 +53,20 @@ impl Cidr {
         let max = if addr.is_ipv6() { 128 } else { 32 };
         (len <= max).then(|| Cidr {
             addr,
-            text: text.to_string(),
+            len,
+            text: format!("{addr}/{len}"),
         })
+    }
+
+    /// Whether `addr` lies in this prefix (same family, same leading `len` bits).
+    fn contains(&self, addr: IpAddr) -> bool {
+        let (a, b, bits) = match (self.addr, addr) {
+            (IpAddr::V4(p), IpAddr::V4(a)) => (u128::from(u32::from(p)), u128::from(u32::from(a)), 32),
+            (IpAddr::V6(p), IpAddr::V6(a)) => (u128::from(p), u128::from(a), 128),
+            _ => return false,
+        };
+        let shift = bits - u32::from(self.len);
+        shift >= bits || (a >> shift) == (b >> shift)
     }
 }
 
@@ -119,6 +134,52 @@ fn parse_addr<T: std::str::FromStr>(
             format!("\"{text}\" is not an {what} address"),
         )
     })
+}
+
+/// The reference refuses the whole fabric config (so generates nothing) when a node's address
+/// does not fit its fabric: an address without the fabric having that family's prefix, a prefix
+/// without the node having an address of that family, an address outside the prefix, or an
+/// openfabric node with no address at all.
+fn check_node_addresses(
+    object: &str,
+    fabric_id: &str,
+    fabric: &Fabric,
+    node: &FabricNode,
+) -> Result<(), GenError> {
+    let pairs = [
+        ("ip", "ip_prefix", fabric.ip_prefix.as_ref(), node.ip.map(IpAddr::from)),
+        ("ip6", "ip6_prefix", fabric.ip6_prefix.as_ref(), node.ip6.map(IpAddr::from)),
+    ];
+    for (field, prefix_field, prefix, addr) in pairs {
+        match (prefix, addr) {
+            (None, Some(addr)) => {
+                return Err(GenError::field(
+                    object,
+                    field,
+                    format!("fabric '{fabric_id}' has no {prefix_field} for the node address {addr}"),
+                ))
+            }
+            (Some(prefix), None) => {
+                return Err(GenError::field(
+                    object,
+                    field,
+                    format!("missing: fabric '{fabric_id}' has {prefix_field} {}", prefix.text),
+                ))
+            }
+            (Some(prefix), Some(addr)) if !prefix.contains(addr) => {
+                return Err(GenError::field(
+                    object,
+                    field,
+                    format!("{addr} is outside {prefix_field} {} of fabric '{fabric_id}'", prefix.text),
+                ))
+            }
+            _ => {}
+        }
+    }
+    if fabric.protocol == Protocol::Openfabric && node.ip.is_none() && node.ip6.is_none() {
+        return Err(GenError::shape(object, "an openfabric node needs ip or ip6"));
+    }
+    Ok(())
 }
 
 /// Parses one `name=IFACE,ip=CIDR,...` interface property string.
@@ -223,7 +284,28 @@ impl Fabrics {
                     format!("the node's protocol does not match fabric '{fabric_id}'"),
                 ));
             }
+            check_node_addresses(&object, &fabric_id, fabric, &node)?;
+            if fabric.nodes.values().any(|other| {
+                (node.ip.is_some() && other.ip == node.ip)
+                    || (node.ip6.is_some() && other.ip6 == node.ip6)
+            }) {
+                return Err(GenError::shape(
+                    object,
+                    format!("fabric '{fabric_id}' contains nodes with duplicated IPs"),
+                ));
+            }
             fabric.nodes.insert(node_id, node);
+        }
+        for (id, fabric) in &fabrics {
+            if fabric.protocol == Protocol::Openfabric
+                && fabric.ip_prefix.is_none()
+                && fabric.ip6_prefix.is_none()
+            {
+                return Err(GenError::shape(
+                    format!("fabric entry '{}'", id.escape_debug()),
+                    "an openfabric fabric needs ip_prefix or ip6_prefix",
+                ));
+            }
         }
         Ok(Fabrics { fabrics })
     }
@@ -522,6 +604,39 @@ mod tests {
         fabrics.build_frr("n1", &mut frr).unwrap();
         assert!(frr.ospf.interfaces["eth2"].point_to_point);
         assert!(!frr.ospf.interfaces["eth1"].point_to_point);
+    }
+
+    #[test]
+    fn prefixes_print_canonically_and_contain() {
+        let c = Cidr::parse("fd77:0::1/127").unwrap();
+        assert_eq!(c.text, "fd77::1/127");
+        assert!(c.contains("fd77::0".parse().unwrap()));
+        assert!(!c.contains("fd77::2".parse().unwrap()));
+        let c = Cidr::parse("10.0.0.0/0").unwrap();
+        assert!(c.contains("192.0.2.1".parse().unwrap()));
+        assert!(!c.contains("::1".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.1/32").unwrap().contains("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn node_addresses_must_fit_the_fabric() {
+        let fabric = |node: serde_json::Value| {
+            let mut v = json!({"f": {"type": "openfabric_fabric", "ip_prefix": "10.0.0.0/24"}});
+            v["f_n1"] = node;
+            Fabrics::parse(v.as_object())
+        };
+        assert!(fabric(json!({"type": "openfabric_node", "ip": "10.0.0.1"})).is_ok());
+        assert!(fabric(json!({"type": "openfabric_node", "ip": "10.0.1.1"})).is_err());
+        assert!(fabric(json!({"type": "openfabric_node", "ip6": "fd00::1"})).is_err());
+        assert!(fabric(json!({"type": "openfabric_node", "interfaces": []})).is_err());
+        let v = json!({
+            "f": {"type": "ospf_fabric", "area": "0", "ip_prefix": "10.0.0.0/24"},
+            "f_n1": {"type": "ospf_node", "ip": "10.0.0.1"},
+            "f_n2": {"type": "ospf_node", "ip": "10.0.0.1"}
+        });
+        assert!(Fabrics::parse(v.as_object()).is_err());
+        let v = json!({"f": {"type": "openfabric_fabric"}});
+        assert!(Fabrics::parse(v.as_object()).is_err());
     }
 
     #[test]
