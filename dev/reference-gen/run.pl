@@ -27,6 +27,15 @@ die "usage: $0 CASE_DIR OUT_DIR\n" if !defined($out);
 mkdir $out if !-d $out;
 
 my $sdn_config = decode_json(read_file("$case/running-config.json"));
+# Node lists written as comma strings (a form sdn-gen accepts, see the corpus README) reach the
+# reference's plugins as hashes, as its section-config parser turns them into; do that here.
+for my $zone (values %{ ($sdn_config->{zones} // {})->{ids} // {} }) {
+    for my $key ('nodes', 'exitnodes') {
+        my $v = $zone->{$key};
+        next if !defined($v) || ref($v);
+        $zone->{$key} = { map { $_ => 1 } grep { length } split(/[,;\s]+/, $v) };
+    }
+}
 my $facts = decode_json(read_file("$case/facts.json"));
 
 open(my $fh, '<', "$case/interfaces") or die "can't read interfaces file - $!";
