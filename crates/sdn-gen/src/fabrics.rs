@@ -68,6 +68,11 @@ impl Cidr {
         let shift = bits - u32::from(self.len);
         shift >= bits || (a >> shift) == (b >> shift)
     }
+
+    /// Whether the two prefixes share an address (one contains the other).
+    fn overlaps(&self, other: &Cidr) -> bool {
+        self.contains(other.addr) || other.contains(self.addr)
+    }
 }
 
 #[derive(Debug)]
@@ -183,6 +188,66 @@ fn check_node_addresses(
 }
 
 /// Parses one `name=IFACE,ip=CIDR,...` interface property string.
+/// The reference's checks across fabrics: prefixes of one family don't overlap, OSPF fabrics
+/// use different areas, and an interface of a node serves one fabric only.
+fn check_across_fabrics(fabrics: &BTreeMap<String, Fabric>) -> Result<(), GenError> {
+    let object = |id: &str| format!("fabric entry '{}'", id.escape_debug());
+    let all: Vec<(&String, &Fabric)> = fabrics.iter().collect();
+    for (i, (first_id, first)) in all.iter().enumerate() {
+        for (id, fabric) in &all[i + 1..] {
+            let pairs = [
+                (&first.ip_prefix, &fabric.ip_prefix, "IPv4"),
+                (&first.ip6_prefix, &fabric.ip6_prefix, "IPv6"),
+            ];
+            for (theirs, ours, family) in pairs {
+                if let (Some(theirs), Some(ours)) = (theirs, ours) {
+                    if ours.overlaps(theirs) {
+                        return Err(GenError::shape(
+                            object(id),
+                            format!(
+                                "{family} prefix {} overlaps with {family} prefix {} of fabric '{first_id}'",
+                                ours.text, theirs.text
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let mut areas: BTreeMap<String, &str> = BTreeMap::new();
+    for (id, fabric) in fabrics {
+        let Some(area) = fabric.area.as_deref().filter(|_| fabric.protocol == Protocol::Ospf) else {
+            continue;
+        };
+        // An area is a number or a dotted quad, and 1 is 0.0.0.1.
+        let key = match area.parse::<u32>() {
+            Ok(number) => Ipv4Addr::from(number).to_string(),
+            Err(_) => area.to_string(),
+        };
+        if let Some(other) = areas.insert(key, id) {
+            return Err(GenError::field(
+                object(id),
+                "area",
+                format!("OSPF area {area} is also the area of fabric '{other}'"),
+            ));
+        }
+    }
+    let mut used: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+    for (id, fabric) in fabrics {
+        for (node, fabric_node) in &fabric.nodes {
+            for interface in &fabric_node.interfaces {
+                if let Some(other) = used.insert((node, &interface.name), id) {
+                    return Err(GenError::shape(
+                        format!("fabric entry '{}_{}'", id.escape_debug(), node.escape_debug()),
+                        format!("interface {} of node '{node}' is in fabric '{other}' too", interface.name),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn parse_interface(object: &str, text: &str) -> Result<FabricInterface, GenError> {
     let err = |reason: String| GenError::field(object, "interfaces", reason);
     let mut iface = FabricInterface {
@@ -307,6 +372,7 @@ impl Fabrics {
                 ));
             }
         }
+        check_across_fabrics(&fabrics)?;
         Ok(Fabrics { fabrics })
     }
 
@@ -637,6 +703,33 @@ mod tests {
         assert!(Fabrics::parse(v.as_object()).is_err());
         let v = json!({"f": {"type": "openfabric_fabric"}});
         assert!(Fabrics::parse(v.as_object()).is_err());
+    }
+
+    #[test]
+    fn fabrics_must_not_collide() {
+        let parse = |v: serde_json::Value| Fabrics::parse(v.as_object());
+        let two = |a: serde_json::Value, b: serde_json::Value| parse(json!({"a": a, "b": b}));
+        let of = |prefix: &str| json!({"type": "openfabric_fabric", "ip_prefix": prefix});
+        assert!(two(of("10.0.0.0/24"), of("10.0.1.0/24")).is_ok());
+        let err = two(of("10.0.0.0/16"), of("10.0.1.0/24")).unwrap_err().to_string();
+        assert!(err.contains("overlaps"), "{err}");
+        assert!(two(of("10.0.1.0/24"), of("10.0.0.0/16")).is_err());
+        let of6 = |prefix: &str| json!({"type": "openfabric_fabric", "ip6_prefix": prefix});
+        assert!(two(of6("fd00::/64"), of6("fd00:0:0:0:1::/80")).is_err());
+        assert!(two(of("10.0.0.0/24"), of6("fd00::/64")).is_ok());
+
+        let ospf = |area: &str, prefix: &str| json!({"type": "ospf_fabric", "area": area, "ip_prefix": prefix});
+        assert!(two(ospf("0", "10.0.0.0/24"), ospf("1", "10.0.1.0/24")).is_ok());
+        let err = two(ospf("1", "10.0.0.0/24"), ospf("0.0.0.1", "10.0.1.0/24")).unwrap_err().to_string();
+        assert!(err.contains("area"), "{err}");
+
+        let v = json!({
+            "a": of("10.0.0.0/24"), "b": of("10.0.1.0/24"),
+            "a_n1": {"type": "openfabric_node", "ip": "10.0.0.1", "interfaces": ["name=eth1"]},
+            "b_n1": {"type": "openfabric_node", "ip": "10.0.1.1", "interfaces": ["name=eth1"]}
+        });
+        let err = parse(v).unwrap_err().to_string();
+        assert!(err.contains("eth1") && err.contains("too"), "{err}");
     }
 
     #[test]
