@@ -99,15 +99,19 @@ pub fn parse_ip(s: &str) -> Result<IpAddr, String> {
     IpAddr::from_str(s).map_err(|_| "value does not look like a valid IP address".to_string())
 }
 
-/// `pve-node`: a cluster node name.
-pub fn check_node_name(s: &str) -> Result<(), String> {
+/// 1 to `max` ASCII letters, digits and hyphens, starting and ending with a letter or digit.
+fn is_hyphenated_word(s: &str, max: usize) -> bool {
     let b = s.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 63
+    !b.is_empty()
+        && b.len() <= max
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-');
-    if ok {
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+}
+
+/// `pve-node`: a cluster node name.
+pub fn check_node_name(s: &str) -> Result<(), String> {
+    if is_hyphenated_word(s, 63) {
         Ok(())
     } else {
         Err(format!(
@@ -209,13 +213,7 @@ pub fn check_route_target(s: &str) -> Result<(), String> {
 
 /// `pve-sdn-fabric-id`: 1-8 letters, digits and inner hyphens.
 pub fn check_fabric_id(s: &str) -> Result<(), String> {
-    let b = s.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 8
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-');
-    if ok {
+    if is_hyphenated_word(s, 8) {
         Ok(())
     } else {
         Err(format!(

@@ -189,7 +189,7 @@ impl Sdn {
                     for object in config.list(kind) {
                         // Bytes, not object equality: they also carry the section order.
                         let bytes = object.to_store_bytes();
-                        if snapshot.pending.get(kind, object.id()).map(|o| o.to_store_bytes()) != Some(bytes.clone()) {
+                        if snapshot.pending.get(kind, object.id()).map(|o| o.to_store_bytes()).as_deref() != Some(bytes.as_slice()) {
                             txn = txn.put(keys::object(kind, object.id()), bytes);
                         }
                     }
