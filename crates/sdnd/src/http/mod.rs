@@ -61,6 +61,26 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: A
 }
 
 async fn handle(app: Arc<App>, router: Arc<Router>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    // A request answered before its body was read to the end leaves unread bytes on the
+    // connection: tell the client not to reuse it, or its next request there fails.
+    let has_body = !hyper::body::Body::is_end_stream(req.body());
+    let mut body_read = false;
+    let mut response = respond(app, router, peer, req, &mut body_read).await;
+    if has_body && !body_read {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+    }
+    response
+}
+
+async fn respond(
+    app: Arc<App>,
+    router: Arc<Router>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    body_read: &mut bool,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     let (format, rest) = if let Some(rest) = path.strip_prefix("/api2/json") {
         (Format::Json, rest)
@@ -72,7 +92,7 @@ async fn handle(app: Arc<App>, router: Arc<Router>, peer: SocketAddr, req: Reque
     if !rest.is_empty() && !rest.starts_with('/') {
         return render(format, Err(ApiError::NotFound(format!("no such path '{path}'"))));
     }
-    let outcome = dispatch(&app, &router, peer, req, rest.to_string()).await;
+    let outcome = dispatch(&app, &router, peer, req, rest.to_string(), body_read).await;
     render(format, outcome)
 }
 
@@ -82,6 +102,7 @@ async fn dispatch(
     peer: SocketAddr,
     req: Request<Incoming>,
     path: String,
+    body_read: &mut bool,
 ) -> Result<Value, ApiError> {
     let method = req.method().clone();
     let decoded: Vec<String> = path
@@ -107,6 +128,7 @@ async fn dispatch(
         .to_ascii_lowercase();
     let query = req.uri().query().unwrap_or("").to_string();
     let body = read_body(req.into_body()).await?;
+    *body_read = true;
 
     let mut values = Map::new();
     params::decode_form(query.as_bytes(), &mut values)?;
