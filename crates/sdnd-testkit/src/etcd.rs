@@ -156,7 +156,7 @@ impl Member {
             .arg("--log-outputs=stderr")
             .arg("--log-level=error")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(self.log_file());
         // SAFETY: prctl is async-signal-safe; it makes etcd die with the thread that started it.
         unsafe {
             command.pre_exec(|| {
@@ -165,6 +165,26 @@ impl Member {
             });
         }
         self.child = Some(command.spawn().expect("start etcd (is it installed? run scripts/install-etcd.sh)"));
+    }
+
+    /// etcd's own log (errors only), beside its data dir, kept across restarts.
+    fn log_path(&self) -> PathBuf {
+        self.dir.with_extension("log")
+    }
+
+    fn log_file(&self) -> Stdio {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .map_or_else(|_| Stdio::null(), Stdio::from)
+    }
+
+    /// The end of etcd's log, for a failure message.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
     }
 
     /// Kills this member at once (SIGKILL: a crash, not a shutdown).
@@ -243,22 +263,37 @@ impl Cluster {
         Cluster::start_members(n, tls, false)
     }
 
+    /// Starts the members and waits for a leader. A member that can't start (a port taken
+    /// between choosing it and etcd binding it, under a loaded machine) costs an attempt with
+    /// fresh ports, not the test.
     fn start_members(n: usize, tls: Option<&Pki>, stock_limits: bool) -> Cluster {
-        let dir = data_dir();
-        let mut members: Vec<Member> =
-            (0..n).map(|i| Member::new(&format!("m{i}"), dir.path().join(format!("m{i}")))).collect();
-        for member in &mut members {
-            member.tls = tls.cloned();
-            member.stock_limits = stock_limits;
+        const ATTEMPTS: usize = 3;
+        let mut dir = data_dir();
+        for attempt in 1..=ATTEMPTS {
+            let attempt_dir = dir.path().join(format!("attempt{attempt}"));
+            let mut members: Vec<Member> =
+                (0..n).map(|i| Member::new(&format!("m{i}"), attempt_dir.join(format!("m{i}")))).collect();
+            std::fs::create_dir_all(&attempt_dir).expect("etcd attempt dir");
+            let initial = members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect::<Vec<_>>().join(",");
+            for member in &mut members {
+                member.tls = tls.cloned();
+                member.stock_limits = stock_limits;
+                member.initial_cluster = initial.clone();
+                member.start();
+            }
+            let cluster = Cluster { members, _dir: dir };
+            if cluster.healthy_within(Duration::from_secs(20)) {
+                return cluster;
+            }
+            let logs: Vec<String> =
+                cluster.members.iter().map(|m| format!("--- {} ---\n{}", m.name, m.log_tail())).collect();
+            assert!(attempt < ATTEMPTS, "etcd cluster did not become healthy in {ATTEMPTS} attempts:\n{}", logs.join("\n"));
+            eprintln!("etcd cluster not healthy after 20s (attempt {attempt}), retrying with new ports:\n{}", logs.join("\n"));
+            let Cluster { members, _dir: kept } = cluster;
+            drop(members); // kills them
+            dir = kept;
         }
-        let initial = members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect::<Vec<_>>().join(",");
-        for member in &mut members {
-            member.initial_cluster = initial.clone();
-            member.start();
-        }
-        let cluster = Cluster { members, _dir: dir };
-        cluster.wait_healthy(Duration::from_secs(30));
-        cluster
+        unreachable!("the last attempt returns or fails")
     }
 
     /// `etcd://HOST:PORT,...` of every member.
@@ -312,11 +347,22 @@ impl Cluster {
 
     /// Waits until every running member reports a healthy cluster.
     pub fn wait_healthy(&self, timeout: Duration) {
+        if !self.healthy_within(timeout) {
+            let logs: Vec<String> = self.members.iter().map(|m| format!("--- {} ---\n{}", m.name, m.log_tail())).collect();
+            panic!("etcd cluster did not become healthy within {timeout:?}:\n{}", logs.join("\n"));
+        }
+    }
+
+    /// Whether every running member reports a healthy cluster before `timeout`.
+    fn healthy_within(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while !self.members.iter().filter(|m| m.child.is_some()).all(Member::healthy) {
-            assert!(Instant::now() < deadline, "etcd cluster did not become healthy within {timeout:?}");
+            if Instant::now() >= deadline {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
+        true
     }
 }
 
