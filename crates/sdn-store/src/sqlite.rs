@@ -70,6 +70,7 @@ pub struct SqliteStore {
     busy_timeout: Duration,
     /// Revisions of changelog kept; [`CHANGELOG_RETAIN`] except in tests of the pruning.
     changelog_retain: Revision,
+    poll_interval: Duration,
     /// Idle connections; SQLite connections are not `Sync`, so each call borrows one.
     idle: Mutex<Vec<Connection>>,
     local: LocalCommits,
@@ -97,6 +98,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             busy_timeout,
             changelog_retain: CHANGELOG_RETAIN,
+            poll_interval: POLL_INTERVAL,
             idle: Mutex::new(Vec::new()),
             local: LocalCommits::default(),
         };
@@ -107,6 +109,13 @@ impl SqliteStore {
         }
         lock(&store.idle).push(conn);
         Ok(store)
+    }
+
+    /// How often a waiter looks for commits of other processes (default 100 ms); commits
+    /// through this handle wake waiters at once whatever it is.
+    pub fn with_poll_interval(mut self, interval: Duration) -> SqliteStore {
+        self.poll_interval = interval;
+        self
     }
 
     /// The file this store lives in.
@@ -501,9 +510,9 @@ impl Store for SqliteStore {
                     if now >= deadline {
                         return Ok(revision);
                     }
-                    (deadline - now).min(POLL_INTERVAL)
+                    (deadline - now).min(self.poll_interval)
                 }
-                None => POLL_INTERVAL,
+                None => self.poll_interval,
             };
             self.local.wait_past(seen, wait);
         }

@@ -438,44 +438,29 @@ fn wait_for_change_returns_at_once_for_a_past_change() {
     assert!(start.elapsed() >= Duration::from_millis(150));
 }
 
-/// Spawns a waiter, lets it block, commits through `writer`, and returns how long the
-/// waiter took to wake after the commit and the revision it returned.
-fn wake_latency(
-    waiter: Arc<SqliteStore>,
-    writer: &SqliteStore,
-    txn: Txn,
-    prefix: &'static str,
-) -> (Duration, u64, u64) {
+/// Spawns a waiter, gives it a moment to block, commits through `writer`, and returns the
+/// revision the waiter returned (`None` if it did not return within `bound`) and the
+/// committed revision.
+fn woken_by(waiter: Arc<SqliteStore>, writer: &SqliteStore, txn: Txn, prefix: &'static str, bound: Duration) -> (Option<u64>, u64) {
     let after = writer.revision().expect("revision");
-    let handle = thread::spawn(move || {
-        let r = waiter
-            .wait_for_change(prefix, after, Duration::from_secs(10))
-            .expect("wait");
-        (Instant::now(), r)
+    let (woke, returned) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let r = waiter.wait_for_change(prefix, after, Duration::from_secs(3600)).expect("wait");
+        let _ = woke.send(r);
     });
-    thread::sleep(Duration::from_millis(200));
-    let committed_at = Instant::now();
+    // Only a hint: a waiter that starts after the commit returns at once all the same.
+    thread::sleep(Duration::from_millis(50));
     let rev = committed(writer.commit(txn).expect("commit"));
-    let (woke_at, returned) = handle.join().expect("waiter thread");
-    (
-        woke_at.saturating_duration_since(committed_at),
-        returned,
-        rev,
-    )
+    (returned.recv_timeout(bound).ok(), rev)
 }
 
 #[test]
 fn wait_for_change_is_woken_by_a_local_commit() {
     let (_dir, path) = temp_db();
-    let store = Arc::new(SqliteStore::open(&path).expect("open"));
-    let (latency, returned, rev) =
-        wake_latency(store.clone(), &store, Txn::new().put("w/a", "1"), "w/");
-    assert_eq!(returned, rev);
-    // Local commits wake without waiting for the poll interval (100 ms).
-    assert!(
-        latency < Duration::from_millis(60),
-        "woke {latency:?} after the commit"
-    );
+    // It would look again only after an hour: only the local wake-up can end the wait.
+    let store = Arc::new(SqliteStore::open(&path).expect("open").with_poll_interval(Duration::from_secs(3600)));
+    let (returned, rev) = woken_by(store.clone(), &store, Txn::new().put("w/a", "1"), "w/", Duration::from_secs(60));
+    assert_eq!(returned, Some(rev), "a local commit must wake the waiter without polling");
 }
 
 #[test]
@@ -483,12 +468,8 @@ fn wait_for_change_sees_a_commit_through_another_handle() {
     let (_dir, path) = temp_db();
     let waiter = Arc::new(SqliteStore::open(&path).expect("open"));
     let writer = SqliteStore::open(&path).expect("open");
-    let (latency, returned, rev) = wake_latency(waiter, &writer, Txn::new().put("w/a", "1"), "w/");
-    assert_eq!(returned, rev);
-    assert!(
-        latency < Duration::from_millis(1000),
-        "woke {latency:?} after the commit"
-    );
+    let (returned, rev) = woken_by(waiter, &writer, Txn::new().put("w/a", "1"), "w/", Duration::from_secs(60));
+    assert_eq!(returned, Some(rev), "polling must find another handle's commit");
 }
 
 #[test]
@@ -529,10 +510,11 @@ fn wait_for_change_sees_deletes_and_ignores_other_prefixes() {
         "woken early after {waited:?}"
     );
 
-    let (_, returned, rev) = wake_latency(waiter.clone(), &writer, Txn::new().delete("w/a"), "w/");
-    assert_eq!(returned, rev);
-    let (_, returned, rev) = wake_latency(waiter, &writer, Txn::new().delete_prefix("w/"), "w/");
-    assert_eq!(returned, rev);
+    let bound = Duration::from_secs(60);
+    let (returned, rev) = woken_by(waiter.clone(), &writer, Txn::new().delete("w/a"), "w/", bound);
+    assert_eq!(returned, Some(rev));
+    let (returned, rev) = woken_by(waiter, &writer, Txn::new().delete_prefix("w/"), "w/", bound);
+    assert_eq!(returned, Some(rev));
 }
 
 #[test]

@@ -89,58 +89,7 @@ impl fmt::Display for ApiPath {
 /// Request parameters in order; a name may repeat (e.g. `dhcp-range`).
 pub type Params = Vec<(String, String)>;
 
-/// The secret a `POST /cluster/sdn/lock` returns; every change under the lock carries it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct LockToken(String);
-
-impl LockToken {
-    pub fn new(token: impl Into<String>) -> Self {
-        LockToken(token.into())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for LockToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LockToken(***)")
-    }
-}
-
-/// A PVE task id, `UPID:NODE:...:`; the node is where its status is read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upid(String);
-
-impl Upid {
-    pub fn node(&self) -> &str {
-        self.0.split(':').nth(1).unwrap_or_default()
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for Upid {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let fields: Vec<&str> = text.split(':').collect();
-        if fields.len() == 9 && fields[0] == "UPID" && !fields[1].is_empty() && fields[8].is_empty() {
-            Ok(Upid(text.to_string()))
-        } else {
-            Err(format!("'{text}' is not a task id (UPID:NODE:PID:PSTART:STARTTIME:TYPE:ID:USER:)"))
-        }
-    }
-}
-
-impl fmt::Display for Upid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use sdn_wire::{LockStatus, LockToken, Upid};
 
 /// Why a call failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -177,16 +126,6 @@ impl ClientError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, ClientError::Unreachable { .. })
     }
-}
-
-/// `GET /cluster/sdn/lock`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockStatus {
-    pub locked: bool,
-    pub holder: Option<String>,
-    pub since: Option<i64>,
-    pub expires: Option<i64>,
-    pub comment: Option<String>,
 }
 
 /// What `POST /cluster/sdn/lock` is asked for.
@@ -311,7 +250,7 @@ impl Client {
             params.push(("comment".into(), comment.clone()));
         }
         match self.fixed(Method::Create, "/cluster/sdn/lock", &params)? {
-            Value::String(token) if !token.is_empty() => Ok(LockToken(token)),
+            Value::String(token) if !token.is_empty() => Ok(LockToken::new(token)),
             other => Err(ClientError::Protocol {
                 remote: self.remote.name.to_string(),
                 message: format!("the lock call returned {other} instead of a lock token"),
@@ -331,13 +270,9 @@ impl Client {
     /// `GET /cluster/sdn/lock`.
     pub fn lock_status(&self) -> Result<LockStatus, ClientError> {
         let data = self.fixed(Method::Get, "/cluster/sdn/lock", &[])?;
-        let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_string);
-        Ok(LockStatus {
-            locked: truthy(data.get("locked")),
-            holder: text("holder"),
-            since: data.get("since").and_then(Value::as_i64),
-            expires: data.get("expires").and_then(Value::as_i64),
-            comment: text("comment"),
+        serde_json::from_value(data).map_err(|err| ClientError::Protocol {
+            remote: self.remote.name.to_string(),
+            message: format!("lock status: {err}"),
         })
     }
 
@@ -363,7 +298,7 @@ impl Client {
 
     /// `GET /nodes/{node}/tasks/{upid}/status`.
     pub fn task_state(&self, upid: &Upid) -> Result<TaskState, ClientError> {
-        let data = self.fixed(Method::Get, &format!("/nodes/{}/tasks/{}/status", upid.node(), upid), &[])?;
+        let data = self.fixed(Method::Get, &format!("/nodes/{}/tasks/{}/status", upid.node, upid), &[])?;
         match data.get("status").and_then(Value::as_str) {
             Some("stopped") => {
                 Ok(TaskState::Stopped(data.get("exitstatus").and_then(Value::as_str).unwrap_or("unknown").to_string()))
@@ -379,7 +314,7 @@ impl Client {
     /// `GET /nodes/{node}/tasks/{upid}/log` from line `start` (0-based): `(n, text)` pairs.
     pub fn task_log(&self, upid: &Upid, start: u64) -> Result<Vec<(u64, String)>, ClientError> {
         let params = vec![("start".to_string(), start.to_string()), ("limit".to_string(), "500".to_string())];
-        let data = self.fixed(Method::Get, &format!("/nodes/{}/tasks/{}/log", upid.node(), upid), &params)?;
+        let data = self.fixed(Method::Get, &format!("/nodes/{}/tasks/{}/log", upid.node, upid), &params)?;
         Ok(data
             .as_array()
             .map(|lines| {
@@ -416,7 +351,7 @@ impl Client {
             if Instant::now() >= deadline {
                 return Err(ClientError::Unreachable {
                     remote: self.remote.name.to_string(),
-                    url: self.remote.url.join(&format!("/nodes/{}/tasks/{upid}/status", upid.node())),
+                    url: self.remote.url.join(&format!("/nodes/{}/tasks/{upid}/status", upid.node)),
                     message: format!("task still running after {}s", timeout.as_secs()),
                 });
             }
@@ -427,21 +362,11 @@ impl Client {
 }
 
 fn token_param(token: Option<&LockToken>) -> Params {
-    token.map(|t| vec![("lock-token".to_string(), t.0.clone())]).unwrap_or_default()
+    token.map(|t| vec![("lock-token".to_string(), t.as_str().to_string())]).unwrap_or_default()
 }
 
 fn bool01(value: bool) -> String {
     if value { "1" } else { "0" }.to_string()
-}
-
-/// PVE booleans arrive as 0/1, "0"/"1" or JSON booleans.
-pub fn truthy(value: Option<&Value>) -> bool {
-    match value {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n != 0),
-        Some(Value::String(s)) => s == "1" || s == "true",
-        _ => false,
-    }
 }
 
 #[cfg(test)]
@@ -456,13 +381,6 @@ mod tests {
         for bad in ["cluster/sdn", "/a b", "/a?x=1", "/a/../b", ""] {
             assert!(bad.parse::<ApiPath>().is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn upid_node() {
-        let upid: Upid = "UPID:pve1:00001A2B:003C4D5E:674F1A2B:reloadnetworkall:7:root@pam!ci:".parse().unwrap();
-        assert_eq!(upid.node(), "pve1");
-        assert!("UPID:pve1:1".parse::<Upid>().is_err());
     }
 
     #[test]

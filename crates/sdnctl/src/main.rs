@@ -243,7 +243,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let client = client(&cli)?;
             let upid = client.apply(lock_token.clone().map(LockToken::new).as_ref(), !keep_lock)?;
             if !wait {
-                print(&json!(upid.as_str()), format);
+                print(&json!(upid.to_string()), format);
                 return Ok(0);
             }
             eprintln!("applying: task {upid}");

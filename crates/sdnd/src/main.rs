@@ -165,7 +165,8 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             let app = App::start(store_handle.clone(), options)?;
             if let Some(agent) = agent {
-                agent::spawn(store_handle, agent, Clock::system()).map_err(|e| format!("starting the node agent: {e}"))?;
+                // Runs as long as the server does.
+                let _agent = agent::spawn(store_handle, agent, Clock::system()).map_err(|e| format!("starting the node agent: {e}"))?;
             }
             let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("listening on {listen}: {e}"))?;
             let local = listener.local_addr().map_err(|e| e.to_string())?;

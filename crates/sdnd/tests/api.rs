@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, Server};
+use common::{Client, InProcess, Server};
 use serde_json::{json, Value};
 
 const SDN: &str = "/api2/json/cluster/sdn";
@@ -276,10 +276,18 @@ fn lock_apply_rollback_flow() {
 
 #[test]
 fn lock_expires_after_ttl() {
-    let (_dir, _server, client) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let server = InProcess::start(dir.path());
+    let client = server.client("ci");
     let token = client.post(&format!("{SDN}/lock"), &[("ttl", "1")]).ok().as_str().unwrap().to_string();
     client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple")]).expect(423);
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    // Held for the whole second, whenever within a second it was taken.
+    server.clock.advance(std::time::Duration::from_millis(999));
+    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple")]).expect(423);
+    let status = client.get(&format!("{SDN}/lock"), &[]).ok();
+    assert_eq!(status["locked"], 1);
+    assert!(status["expires"].as_i64().unwrap() > status["since"].as_i64().unwrap(), "{status}");
+    server.clock.advance(std::time::Duration::from_millis(1));
     assert_eq!(client.get(&format!("{SDN}/lock"), &[]).ok()["locked"], 0);
     client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("lock-token", &token)]).expect(423);
     client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple")]).ok();

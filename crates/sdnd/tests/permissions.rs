@@ -7,7 +7,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{Client, Reply, Server, SDND};
+use common::{Client, InProcess, Reply, Server, SDND};
 use serde_json::{json, Value};
 
 const SDN: &str = "/api2/json/cluster/sdn";
@@ -104,7 +104,7 @@ fn ep(method: &'static str, path: &str, params: &[(&'static str, &str)], scope: 
 #[test]
 fn permission_matrix() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_in(dir.path(), &["--ticket-lifetime", "4"]);
+    let server = InProcess::start(dir.path());
     let base = server.base.clone();
     let root = server.client("root");
     let d = dir.path();
@@ -128,7 +128,7 @@ fn permission_matrix() {
     root.wait_task(&upid);
 
     let expired = session(&base, "carol@pve");
-    std::thread::sleep(std::time::Duration::from_millis(4500));
+    server.clock.advance(std::time::Duration::from_secs(7200));
 
     let endpoints = vec![
         ep("GET", "/api2/json/version", &[], Scope::Anyone),

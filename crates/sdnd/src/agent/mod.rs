@@ -4,6 +4,7 @@
 pub mod facts;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,10 +42,29 @@ fn read_optional(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
 
+/// A running agent; [`Agent::stop`] ends it (dropping the handle lets it run on).
+pub struct Agent {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Agent {
+    /// Ends the agent after its current pass and waits for it.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.thread.join();
+    }
+}
+
+/// How long the agent waits for a change before it looks again (and at its stop flag).
+const WAKE_INTERVAL: Duration = Duration::from_secs(2);
+
 /// Starts the agent on a background thread.
-pub fn spawn(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) -> std::io::Result<()> {
-    std::thread::Builder::new().name("node-agent".into()).spawn(move || run(store, config, clock))?;
-    Ok(())
+pub fn spawn(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) -> std::io::Result<Agent> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new().name("node-agent".into()).spawn(move || run(store, config, clock, &flag))?;
+    Ok(Agent { stop, thread })
 }
 
 /// What this agent last wrote to the store, so that it writes only what changed.
@@ -76,12 +96,12 @@ impl Published {
     }
 }
 
-fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) {
+fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBool) {
     let mut report = load_report(store.as_ref(), &config.node, &clock);
     let mut published = Published::default();
     published.report(store.as_ref(), &config.node, &report);
     let mut seen = 0;
-    loop {
+    while !stop.load(Ordering::SeqCst) {
         match store.revision() {
             Ok(revision) => {
                 if let Err(err) = step(store.as_ref(), &config, &clock, &mut report, &mut published) {
@@ -91,7 +111,7 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) {
             }
             Err(err) => tracing::warn!("node agent: store unavailable: {err}"),
         }
-        if store.wait_for_change(layout::RUNNING_PREFIX, seen, Duration::from_secs(30)).is_err() {
+        if store.wait_for_change(layout::RUNNING_PREFIX, seen, WAKE_INTERVAL).is_err() {
             std::thread::sleep(Duration::from_secs(1));
         }
     }

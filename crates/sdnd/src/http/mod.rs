@@ -27,6 +27,18 @@ use router::{Lookup, Router};
 
 /// Serves the API on `listener` until the process gets SIGINT (blocks; builds its own runtime).
 pub fn run(listener: std::net::TcpListener, tls: Arc<rustls::ServerConfig>, app: Arc<App>) -> Result<(), String> {
+    run_until(listener, tls, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+/// Serves the API on `listener` until `stop` completes (blocks; builds its own runtime).
+pub fn run_until(
+    listener: std::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Arc<App>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,7 +49,7 @@ pub fn run(listener: std::net::TcpListener, tls: Arc<rustls::ServerConfig>, app:
         let router = Arc::new(Router::new(crate::api::routes()));
         tokio::select! {
             () = serve(listener, tls, app, router) => Ok(()),
-            _ = tokio::signal::ctrl_c() => Ok(()),
+            () = stop => Ok(()),
         }
     })
 }

@@ -12,7 +12,7 @@ impl LockRecord {
     /// A new lock for `holder`; returns the record and the secret token to hand out.
     /// A random (version 4) UUID: 122 random bits, in the shape clients know.
     pub fn acquire(holder: String, now_ms: i64, ttl: Option<u64>, comment: Option<String>) -> (Self, String) {
-        let token = uuid::Uuid::new_v4().to_string();
+        let token = sdn_wire::LockToken::generate().as_str().to_string();
         let record = LockRecord {
             token_sha256: hash(&token),
             holder,

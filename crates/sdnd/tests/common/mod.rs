@@ -50,6 +50,83 @@ impl Server {
     }
 }
 
+/// An sdnd server inside the test process, on the test store, whose clock the test moves:
+/// for what depends on time (lock expiry, tickets) without sleeping. Stopped when dropped.
+pub struct InProcess {
+    pub base: String,
+    pub clock: sdnd::Clock,
+    data_dir: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    agent: Option<sdnd::agent::Agent>,
+}
+
+impl InProcess {
+    pub fn start(data_dir: &Path) -> InProcess {
+        #[derive(clap::Parser)]
+        struct Args {
+            #[command(flatten)]
+            store: sdnd::store_args::StoreArgs,
+        }
+        let mut argv = vec!["sdnd".to_string(), "--data-dir".into(), data_dir.display().to_string()];
+        argv.extend(store_args());
+        let args = <Args as clap::Parser>::parse_from(argv);
+        let store = sdnd::store_args::open_store(&args.store).expect("open the test store");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let clock = sdnd::Clock::manual(now.as_millis() as i64);
+        let options = sdnd::app::AppOptions {
+            node: sdnd_testkit::NODE.to_string(),
+            apply_timeout: Duration::from_secs(30),
+            ticket_lifetime: 7200,
+            clock: clock.clone(),
+        };
+        let app = sdnd::App::start(store.clone(), options).expect("start the app");
+        // The node agent, as the test servers run it: files in the data dir, no reloads.
+        let node_dir = node_dir(data_dir);
+        let agent_config = sdnd::agent::AgentConfig {
+            node: sdnd_testkit::NODE.to_string(),
+            host_interfaces: node_dir.join("interfaces"),
+            interfaces_out: node_dir.join("sdn"),
+            frr_out: node_dir.join("frr.conf"),
+            frr_local: node_dir.join("frr.conf.local"),
+            reload_interfaces: String::new(),
+            reload_frr: String::new(),
+            facts_file: Some(node_dir.join("facts.json")),
+        };
+        let agent = sdnd::agent::spawn(store, agent_config, clock.clone()).expect("start the node agent");
+        let identity = sdnd::http::tls::load_or_create(data_dir, None, None).expect("certificate");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("https://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            sdnd::http::run_until(listener, identity.config, app, async {
+                let _ = stopped.await;
+            })
+            .expect("serve");
+        });
+        InProcess { base, clock, data_dir: data_dir.to_path_buf(), stop: Some(stop), thread: Some(thread), agent: Some(agent) }
+    }
+
+    /// Creates an API token with `sdnd token add` and returns a client using it.
+    pub fn client(&self, tokenid: &str) -> Client {
+        Client::new(&self.base, Some(add_token(&self.data_dir, "root@pam", tokenid)))
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(agent) = self.agent.take() {
+            agent.stop();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// The node agent's files of a test server (node `testnode`).
 pub fn node_dir(data_dir: &Path) -> PathBuf {
     sdnd_testkit::node_dir(data_dir, sdnd_testkit::NODE)

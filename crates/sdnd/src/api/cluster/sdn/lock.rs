@@ -10,6 +10,7 @@ use crate::http::params::Args;
 use crate::error::Error;
 use crate::http::router::Route;
 use crate::sdn::lock::{Intent, LockRecord};
+use sdn_wire::LockStatus;
 use crate::sdn::{LockUpdate, Mutation};
 
 /// Longest lock lifetime a caller may ask for: one week.
@@ -28,16 +29,17 @@ fn status(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
     args.finish()?;
     let record = app.sdn.lock_record()?;
     let now = app.clock.now_ms();
-    Ok(match record.filter(|lock| !lock.is_expired(now)) {
-        None => json!({ "locked": 0 }),
-        Some(lock) => json!({
-            "locked": 1,
-            "holder": lock.holder,
-            "since": lock.since(),
-            "expires": lock.expires(),
-            "comment": lock.comment,
-        }),
-    })
+    let status = match record.filter(|lock| !lock.is_expired(now)) {
+        None => LockStatus::default(),
+        Some(lock) => LockStatus {
+            locked: true,
+            since: Some(lock.since()),
+            expires: lock.expires(),
+            holder: Some(lock.holder),
+            comment: lock.comment,
+        },
+    };
+    serde_json::to_value(status).map_err(|e| Error::Internal(e.to_string()))
 }
 
 fn acquire(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
