@@ -12,6 +12,9 @@ pub enum Error {
     BadParams(BTreeMap<String, String>),
     /// No or invalid credentials.
     Unauthenticated(String),
+    /// A login with a wrong user or password (answered like `Unauthenticated`, after a delay
+    /// that costs the server no thread).
+    LoginFailed(String),
     /// Authenticated, but the privilege is missing.
     Forbidden(String),
     /// No such object or path.
@@ -42,6 +45,7 @@ impl Error {
             Error::BadParams(_) => "Parameter verification failed.".to_string(),
             Error::TooManyRequests { message, .. } => message.clone(),
             Error::Unauthenticated(m)
+            | Error::LoginFailed(m)
             | Error::Forbidden(m)
             | Error::NotFound(m)
             | Error::NotImplemented(m)

@@ -10,6 +10,7 @@
 //!   tasks and their records), [`nodes`] (what the node agents report), [`transfer`] (import
 //!   and export of the reference's files), [`layout`] (every store key and stored record),
 //!   [`error`] (the core's error type), [`clock`] (the time everything reads).
+//! - [`data_dir`]: the private data directory.
 //! - [`agent`]: a node's agent (facts, render through `sdn-gen`, atomic writes, reloads,
 //!   reports). [`admin`]: the administration commands. [`store_args`]: choosing the store.
 
@@ -20,6 +21,7 @@ pub mod app;
 pub mod apply;
 pub mod auth;
 pub mod clock;
+pub mod data_dir;
 pub mod error;
 pub mod fsutil;
 pub mod http;

@@ -43,6 +43,8 @@ struct AgentArgs {
     node_facts: Option<PathBuf>,
 }
 
+// Parsed once per process: the size of the serve variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API over HTTPS.
@@ -67,6 +69,16 @@ enum Command {
         /// Seconds an apply task waits for node agents to report.
         #[arg(long, default_value_t = 120)]
         apply_timeout: u64,
+        /// Seconds a client has to send a request's headers (also the longest idle time of a
+        /// kept-alive connection).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout: u64,
+        /// Seconds a client has to send a request's body.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        body_timeout: u64,
+        /// Connections served at once (default: the open-file limit less a reserve).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_connections: Option<u64>,
         /// Seconds a login ticket stays valid (PVE: 7200).
         #[arg(long, default_value_t = auth::ticket::DEFAULT_LIFETIME, hide = true)]
         ticket_lifetime: i64,
@@ -127,11 +139,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    sdnd::data_dir::private_umask();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SDND_LOG").unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in journald or a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -144,7 +159,19 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve { store, listen, node, agent, cert, key, apply_timeout, ticket_lifetime } => {
+        Command::Serve {
+            store,
+            listen,
+            node,
+            agent,
+            cert,
+            key,
+            apply_timeout,
+            header_timeout,
+            body_timeout,
+            max_connections,
+            ticket_lifetime,
+        } => {
             let agent = node.map(|node| AgentConfig {
                 node,
                 host_interfaces: agent.host_interfaces,
@@ -155,6 +182,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 reload_frr: agent.reload_frr,
                 facts_file: agent.node_facts,
             });
+            // The TLS key lives there even when the store is etcd.
+            sdnd::data_dir::prepare(&store.data_dir)?;
             let store_handle = open_store_waiting(&store)?;
             let identity = http::tls::load_or_create(&store.data_dir, cert.as_deref(), key.as_deref())?;
             let options = AppOptions {
@@ -173,7 +202,14 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("sdnd listening on https://{local}/api2/json (node {})", app.node);
             println!("certificate SHA-256 fingerprint: {}", identity.fingerprint);
             println!("create an API token with: sdnd token add root@pam NAME --data-dir {}", store.data_dir.display());
-            http::run(listener, identity.config, app)
+            let defaults = http::Limits::default();
+            let limits = http::Limits {
+                header_timeout: Duration::from_secs(header_timeout),
+                body_timeout: Duration::from_secs(body_timeout),
+                max_connections: max_connections.map_or(defaults.max_connections, |n| n as usize),
+                ..defaults
+            };
+            http::run(listener, identity.config, app, limits)
         }
         Command::User { command } => admin::user(command),
         Command::Token { command } => admin::token(command),

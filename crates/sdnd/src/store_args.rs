@@ -154,8 +154,12 @@ fn open(args: &StoreArgs, wait: bool) -> Result<Arc<dyn Store>, String> {
         }
     }
     let data_dir = &args.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
+    crate::data_dir::prepare(data_dir)?;
     let path = data_dir.join("sdnd.db");
+    if !wait && !path.exists() {
+        // A typo in --data-dir must not silently mint tokens for a store nobody serves.
+        eprintln!("sdnd: note: no store at {} yet: creating a new, empty one", path.display());
+    }
     let store = SqliteStore::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
     Ok(Arc::new(store))
 }

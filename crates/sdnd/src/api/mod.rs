@@ -6,7 +6,13 @@ mod cluster;
 mod nodes;
 mod version;
 
+use crate::error::Error;
 use crate::http::router::Route;
+
+/// A typed answer as the JSON a handler returns.
+fn to_json<T: serde::Serialize>(answer: T) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(answer).map_err(|err| Error::Internal(format!("encoding the answer: {err}")))
+}
 
 /// Every endpoint sdnd serves, below `/api2/json` and `/api2/extjs`.
 pub fn routes() -> Vec<Route> {

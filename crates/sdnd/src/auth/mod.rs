@@ -9,6 +9,7 @@
 pub mod acl;
 pub mod ids;
 pub mod records;
+pub mod throttle;
 pub mod ticket;
 
 use std::collections::BTreeSet;
@@ -133,16 +134,60 @@ pub struct Auth {
     /// The parsed access records and the generation they were read at: a request then costs
     /// one point read, not a parse of every user, token and ACL.
     cached: std::sync::Mutex<Option<(sdn_store::Revision, Arc<AccessData>)>>,
+    throttle: throttle::LoginThrottle,
+    password_checks: Gate,
 }
 
-/// How long a failed login is held back: slows down guessing without a lockout to abuse.
-const FAILED_LOGIN_DELAY: std::time::Duration = std::time::Duration::from_millis(400);
+/// Password checks (argon2, 19 MiB each) run at most this many at once, so that a flood of
+/// logins costs bounded memory and leaves the other requests their threads.
+const PASSWORD_CHECKS_AT_ONCE: usize = 2;
+/// How long a login waits for its turn before it is refused as "busy".
+const PASSWORD_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A counting gate: at most `limit` holders at once.
+struct Gate {
+    held: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+    limit: usize,
+}
+
+impl Gate {
+    fn new(limit: usize) -> Self {
+        Gate { held: std::sync::Mutex::new(0), freed: std::sync::Condvar::new(), limit }
+    }
+
+    /// Runs `work` once a place is free, or `None` if none was within `wait`.
+    fn run<T>(&self, wait: std::time::Duration, work: impl FnOnce() -> T) -> Option<T> {
+        let held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (mut held, timeout) = self
+            .freed
+            .wait_timeout_while(held, wait, |held| *held >= self.limit)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if timeout.timed_out() && *held >= self.limit {
+            return None;
+        }
+        *held += 1;
+        drop(held);
+        let result = work();
+        *self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
+        self.freed.notify_one();
+        Some(result)
+    }
+}
 
 const AUTH_FAILURE: &str = "authentication failure";
 
 impl Auth {
     pub fn new(store: Arc<dyn Store>, clock: Clock, ticket_lifetime: i64) -> Self {
-        Self { store, clock, ticket_lifetime, ticket_key: std::sync::OnceLock::new(), cached: Default::default() }
+        Self {
+            store,
+            clock,
+            ticket_lifetime,
+            ticket_key: std::sync::OnceLock::new(),
+            cached: Default::default(),
+            throttle: throttle::LoginThrottle::default(),
+            password_checks: Gate::new(PASSWORD_CHECKS_AT_ONCE),
+        }
     }
 
     fn ticket_key(&self) -> Result<&[u8], Error> {
@@ -233,28 +278,39 @@ impl Auth {
     }
 
     /// `POST /access/ticket`: a new ticket for a password, or for a still-valid ticket (renewal).
+    /// Failures are counted per address and per user there: past the limits, 429.
     pub fn login(&self, username: &str, password: &str, peer: SocketAddr) -> Result<(UserId, String, String, Caller), Error> {
         let now = self.clock.now();
+        let now_ms = self.clock.now_ms();
+        let address = peer.ip();
+        if let Err(wait) = self.throttle.check(username, address, now_ms) {
+            tracing::debug!("{AUTH_FAILURE}; rhost={peer} user={username} msg=too many failed logins, refused for {wait}s");
+            return Err(Error::TooManyRequests {
+                message: format!("too many failed logins from {address}; try again in {wait} s"),
+                retry_after: wait,
+            });
+        }
         let refused = |why: &str| {
             tracing::warn!("{AUTH_FAILURE}; rhost={peer} user={username} msg={why}");
-            std::thread::sleep(FAILED_LOGIN_DELAY);
-            Error::Unauthenticated(AUTH_FAILURE.to_string())
+            self.throttle.failed(username, address, now_ms);
+            Error::LoginFailed(AUTH_FAILURE.to_string())
         };
         let key = self.ticket_key()?;
         let access = self.load()?;
-        let Ok(user) = UserId::parse(username) else {
-            records::verify_password(None, password);
-            return Err(refused("invalid user id"));
+        let user = UserId::parse(username).ok();
+        let record = user.as_ref().and_then(|user| access.active_user(user, now));
+        let genuine = match (&user, password.starts_with("PVE:")) {
+            (Some(user), true) => ticket::verify_ticket(key, password, now, self.ticket_lifetime).as_deref() == Some(user.as_str()),
+            // An unknown user costs the same argon2 run as a known one: timing tells nothing.
+            _ => self
+                .password_checks
+                .run(PASSWORD_CHECK_WAIT, || records::verify_password(record.as_ref(), password))
+                .ok_or_else(|| Error::Unavailable("too many logins at once; try again in a moment".into()))?,
         };
-        let record = access.active_user(&user, now);
-        let genuine = if password.starts_with("PVE:") {
-            ticket::verify_ticket(key, password, now, self.ticket_lifetime).as_deref() == Some(user.as_str())
-        } else {
-            records::verify_password(record.as_ref(), password)
-        };
-        if !genuine || record.is_none() {
+        let (Some(user), true, Some(_)) = (user, genuine, record) else {
             return Err(refused("invalid credentials"));
-        }
+        };
+        self.throttle.succeeded(username, address);
         let caller = Caller { principal: Principal::User { user: user.clone(), token: None }, access };
         Ok((user.clone(), ticket::issue_ticket(key, user.as_str(), now), ticket::issue_csrf(key, user.as_str(), now), caller))
     }

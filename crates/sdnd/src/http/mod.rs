@@ -8,12 +8,13 @@ pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -25,9 +26,53 @@ use crate::error::Error;
 use reply::{render, Body, Format};
 use router::{Lookup, Router};
 
+/// What one connection may cost before and while it is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Time for the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Time for a request's headers to arrive (also the longest idle wait between requests).
+    pub header_timeout: Duration,
+    /// Time for a request's body to arrive.
+    pub body_timeout: Duration,
+    /// Connections served at once; more are closed as they arrive.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    /// Generous for a slow client over a WAN; bounded for one that never finishes.
+    fn default() -> Self {
+        Limits {
+            handshake_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+/// Well below the open-file limit, so that the store, the agent and the log keep their files.
+fn default_max_connections() -> usize {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes into the struct it is given.
+    let known = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    let files = if known { usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX) } else { 1024 };
+    files.saturating_sub(64).clamp(16, 4096)
+}
+
+/// How long the answer to a failed login is held back.
+const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(400);
+
+/// The router and the limits every connection is served with.
+struct Frontend {
+    router: Router,
+    limits: Limits,
+    app: Arc<App>,
+}
+
 /// Serves the API on `listener` until the process gets SIGINT (blocks; builds its own runtime).
-pub fn run(listener: std::net::TcpListener, tls: Arc<rustls::ServerConfig>, app: Arc<App>) -> Result<(), String> {
-    run_until(listener, tls, app, async {
+pub fn run(listener: std::net::TcpListener, tls: Arc<rustls::ServerConfig>, app: Arc<App>, limits: Limits) -> Result<(), String> {
+    run_until(listener, tls, app, limits, async {
         let _ = tokio::signal::ctrl_c().await;
     })
 }
@@ -37,6 +82,7 @@ pub fn run_until(
     listener: std::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: Arc<App>,
+    limits: Limits,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -46,32 +92,83 @@ pub fn run_until(
     runtime.block_on(async move {
         listener.set_nonblocking(true).map_err(|e| format!("listening: {e}"))?;
         let listener = TcpListener::from_std(listener).map_err(|e| format!("listening: {e}"))?;
-        let router = Arc::new(Router::new(crate::api::routes()));
+        let front = Arc::new(Frontend { router: Router::new(crate::api::routes()), limits, app });
         tokio::select! {
-            () = serve(listener, tls, app, router) => Ok(()),
+            () = serve(listener, tls, front) => Ok(()),
             () = stop => Ok(()),
         }
     })
 }
 
-/// Serves the API on `listener` until the runtime ends.
-pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: Arc<App>, router: Arc<Router>) {
+/// At most one line per this interval about refused connections or failed accepts.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Says `what` at most once per [`LOG_INTERVAL`], with how often it happened since.
+struct RateLimitedLog {
+    last: Option<tokio::time::Instant>,
+    suppressed: u64,
+}
+
+impl RateLimitedLog {
+    fn new() -> Self {
+        RateLimitedLog { last: None, suppressed: 0 }
+    }
+
+    fn warn(&mut self, what: impl FnOnce() -> String) {
+        let now = tokio::time::Instant::now();
+        if self.last.is_some_and(|last| now.duration_since(last) < LOG_INTERVAL) {
+            self.suppressed += 1;
+            return;
+        }
+        let again = std::mem::take(&mut self.suppressed);
+        let message = what();
+        if again > 0 {
+            tracing::warn!("{message} ({again} more times in the last {}s)", LOG_INTERVAL.as_secs());
+        } else {
+            tracing::warn!("{message}");
+        }
+        self.last = Some(now);
+    }
+}
+
+async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, front: Arc<Frontend>) {
     let acceptor = TlsAcceptor::from(tls);
+    let slots = Arc::new(tokio::sync::Semaphore::new(front.limits.max_connections));
+    let mut refused_log = RateLimitedLog::new();
+    let mut accept_log = RateLimitedLog::new();
+    let mut backoff = Duration::from_millis(10);
     loop {
         let (stream, peer) = match listener.accept().await {
-            Ok(conn) => conn,
+            Ok(conn) => {
+                backoff = Duration::from_millis(10);
+                conn
+            }
             Err(err) => {
-                tracing::warn!("accept failed: {err}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                // Out of file descriptors, most likely: wait longer each time instead of
+                // spinning, and say so once in a while.
+                accept_log.warn(|| format!("accept failed: {err}; retrying in {} ms", backoff.as_millis()));
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
                 continue;
             }
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            refused_log.warn(|| {
+                format!(
+                    "connection limit reached ({} open): closing new connections (latest from {peer}) until some end",
+                    front.limits.max_connections
+                )
+            });
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
-        let app = app.clone();
-        let router = router.clone();
+        let front = front.clone();
         tokio::spawn(async move {
-            let tls_stream = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await {
+            let _slot = slot;
+            let handshake = tokio::time::timeout(front.limits.handshake_timeout, acceptor.accept(stream)).await;
+            let tls_stream = match handshake {
                 Ok(Ok(s)) => s,
                 Ok(Err(err)) => {
                     tracing::debug!("TLS handshake with {peer} failed: {err}");
@@ -79,12 +176,13 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: A
                 }
                 Err(_) => return,
             };
+            let service_front = front.clone();
             let service = hyper::service::service_fn(move |req| {
-                let app = app.clone();
-                let router = router.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(app, router, peer, req).await) }
+                let front = service_front.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(&front, peer, req).await) }
             });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(front.limits.header_timeout);
             if let Err(err) = builder.serve_connection(TokioIo::new(tls_stream), service).await {
                 tracing::debug!("connection from {peer} ended: {err}");
             }
@@ -92,12 +190,12 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: A
     }
 }
 
-async fn handle(app: Arc<App>, router: Arc<Router>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+async fn handle(front: &Frontend, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
     // A request answered before its body was read to the end leaves unread bytes on the
     // connection: tell the client not to reuse it, or its next request there fails.
     let has_body = !hyper::body::Body::is_end_stream(req.body());
     let mut body_read = false;
-    let mut response = respond(app, router, peer, req, &mut body_read).await;
+    let mut response = respond(front, peer, req, &mut body_read).await;
     if has_body && !body_read {
         response
             .headers_mut()
@@ -106,13 +204,7 @@ async fn handle(app: Arc<App>, router: Arc<Router>, peer: SocketAddr, req: Reque
     response
 }
 
-async fn respond(
-    app: Arc<App>,
-    router: Arc<Router>,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-    body_read: &mut bool,
-) -> Response<Body> {
+async fn respond(front: &Frontend, peer: SocketAddr, req: Request<Incoming>, body_read: &mut bool) -> Response<Body> {
     let path = req.uri().path().to_string();
     let (format, rest) = if let Some(rest) = path.strip_prefix("/api2/json") {
         (Format::Json, rest)
@@ -124,18 +216,22 @@ async fn respond(
     if !rest.is_empty() && !rest.starts_with('/') {
         return render(format, Err(Error::NotFound(format!("no such path '{path}'"))));
     }
-    let outcome = dispatch(&app, &router, peer, req, rest.to_string(), body_read).await;
+    let outcome = dispatch(front, peer, req, rest.to_string(), body_read).await;
+    if matches!(outcome, Err(Error::LoginFailed(_))) {
+        // Slows guessing down; an async timer, so no thread waits with it.
+        tokio::time::sleep(FAILED_LOGIN_DELAY).await;
+    }
     render(format, outcome)
 }
 
 async fn dispatch(
-    app: &Arc<App>,
-    router: &Arc<Router>,
+    front: &Frontend,
     peer: SocketAddr,
     req: Request<Incoming>,
     path: String,
     body_read: &mut bool,
 ) -> Result<Value, Error> {
+    let app = &front.app;
     let method = req.method().clone();
     let decoded: Vec<String> = path
         .split('/')
@@ -143,7 +239,7 @@ async fn dispatch(
         .map(|s| decode_segment(s).ok_or_else(|| Error::NotFound(format!("malformed path '{path}' (not UTF-8 once decoded)"))))
         .collect::<Result<_, _>>()?;
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
-    let (route, captured) = match router.lookup(&method, &segments) {
+    let (route, captured) = match front.router.lookup(&method, &segments) {
         Lookup::Found(route, captured) => (route, captured),
         // PVE answers both with 501, so a client can tell "this server lacks that" apart.
         Lookup::NotFound | Lookup::WrongMethod => {
@@ -151,8 +247,19 @@ async fn dispatch(
         }
     };
 
+    // Who is asking comes first, from the headers alone: a caller we don't know costs no body
+    // read and learns nothing from the parameters' details.
     let credentials = credentials::from_headers(req.headers());
     let safe_method = matches!(method, Method::GET | Method::HEAD);
+    let permission = route.permission;
+    let caller = match permission {
+        Permission::Public => app.auth.nobody(),
+        _ => {
+            let app = app.clone();
+            blocking(move || app.auth.authenticate(&credentials, safe_method, peer)).await?
+        }
+    };
+
     let content_type = req
         .headers()
         .get(hyper::header::CONTENT_TYPE)
@@ -160,48 +267,72 @@ async fn dispatch(
         .unwrap_or("")
         .to_ascii_lowercase();
     let query = req.uri().query().unwrap_or("").to_string();
-    let body = read_body(req.into_body()).await?;
+    let body = read_body(req.into_body(), front.limits.body_timeout).await?;
     *body_read = true;
+    let (values, malformed) = decode_params(&method, &query, &content_type, &body, captured);
 
-    let mut values = Map::new();
-    params::decode_form(query.as_bytes(), &mut values)?;
-    if method == Method::POST || method == Method::PUT {
-        if content_type.starts_with("application/json") {
-            params::decode_json(&body, &mut values)?;
-        } else {
-            params::decode_form(&body, &mut values)?;
-        }
-    }
-    for (name, value) in captured {
-        match values.get(&name) {
-            Some(given) if given != &value => {
-                return Err(Error::param(&name, "the value in the path and the parameter differ"));
-            }
-            _ => {
-                values.insert(name, value);
-            }
-        }
-    }
-
+    // Then the privilege (on what could be decoded: a template naming a missing parameter
+    // resolves to a path nobody but the superuser holds), and only then the details.
     let app = app.clone();
     let handler = route.handler.clone();
-    let permission = route.permission;
-    tokio::task::spawn_blocking(move || {
-        let caller = match permission {
-            Permission::Public => app.auth.nobody(),
-            _ => app.auth.authenticate(&credentials, safe_method, peer)?,
-        };
+    blocking(move || {
         app.auth.authorize(&caller, permission, &values)?;
+        if let Some(err) = malformed {
+            return Err(err);
+        }
         let mut args = Args::new(values);
         args.set_peer(peer);
         handler(&app, &caller, args)
     })
     .await
-    .map_err(|err| Error::Internal(format!("request handler failed: {err}")))?
 }
 
-async fn read_body(body: Incoming) -> Result<Bytes, Error> {
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+/// Runs store-touching work on the blocking pool.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| Error::Internal(format!("request handler failed: {err}")))?
+}
+
+/// The request's parameters from the query, the body and the path, and the first reason they
+/// are malformed (kept, not returned, so that it is told only to a caller who may know).
+fn decode_params(
+    method: &Method,
+    query: &str,
+    content_type: &str,
+    body: &[u8],
+    captured: Map<String, Value>,
+) -> (Map<String, Value>, Option<Error>) {
+    let mut values = Map::new();
+    let mut decoded = params::decode_form(query.as_bytes(), &mut values);
+    if decoded.is_ok() && (method == Method::POST || method == Method::PUT) {
+        decoded = if content_type.starts_with("application/json") {
+            params::decode_json(body, &mut values)
+        } else {
+            params::decode_form(body, &mut values)
+        };
+    }
+    let mut malformed = decoded.err();
+    for (name, value) in captured {
+        match values.get(&name) {
+            Some(given) if given != &value => {
+                malformed.get_or_insert_with(|| Error::param(&name, "the value in the path and the parameter differ"));
+            }
+            _ => {}
+        }
+        // The path's value is the one that counts, also for the privilege check.
+        values.insert(name, value);
+    }
+    (values, malformed)
+}
+
+/// The whole body, at most [`MAX_BODY_BYTES`] within `timeout`.
+async fn read_body(body: Incoming, timeout: std::time::Duration) -> Result<Bytes, Error> {
+    let collected = tokio::time::timeout(timeout, Limited::new(body, MAX_BODY_BYTES).collect()).await;
+    let Ok(collected) = collected else {
+        return Err(Error::param("body", format!("the request body did not arrive within {}s", timeout.as_secs())));
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(Error::param(
             "body",

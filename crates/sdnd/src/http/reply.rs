@@ -11,7 +11,7 @@ use crate::error::Error;
 pub fn status(err: &Error) -> StatusCode {
     match err {
         Error::BadParams(_) => StatusCode::BAD_REQUEST,
-        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        Error::Unauthenticated(_) | Error::LoginFailed(_) => StatusCode::UNAUTHORIZED,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,

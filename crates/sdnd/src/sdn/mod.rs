@@ -167,11 +167,25 @@ impl Sdn {
     pub fn mutate<T>(
         &self,
         intent: Intent<'_>,
+        plan: impl FnMut(&Snapshot, Option<&LockRecord>) -> Result<(Mutation, T), Error>,
+    ) -> Result<T, Error> {
+        self.mutate_authorized(intent, |_| Ok(()), plan)
+    }
+
+    /// [`Sdn::mutate`] for a change whose privilege depends on the configuration (an object's
+    /// ACL path): `authorize` runs on the snapshot before the lock rule, so that a caller
+    /// without the privilege learns nothing about the lock (nor about the parameters, which
+    /// `plan` checks after it).
+    pub fn mutate_authorized<T>(
+        &self,
+        intent: Intent<'_>,
+        authorize: impl Fn(&Snapshot) -> Result<(), Error>,
         mut plan: impl FnMut(&Snapshot, Option<&LockRecord>) -> Result<(Mutation, T), Error>,
     ) -> Result<T, Error> {
         let _writer = lock_mutex(&self.writer);
         for _ in 0..MAX_ATTEMPTS {
             let (snapshot, lock, lock_rev) = self.read_current()?;
+            authorize(&snapshot)?;
             let now = self.clock.now_ms();
             lock::admit(intent, lock.as_ref(), now)?;
             let live_lock = lock.as_ref().filter(|l| !l.is_expired(now));

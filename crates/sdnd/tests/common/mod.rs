@@ -99,7 +99,7 @@ impl InProcess {
         let base = format!("https://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            sdnd::http::run_until(listener, identity.config, app, async {
+            sdnd::http::run_until(listener, identity.config, app, sdnd::http::Limits::default(), async {
                 let _ = stopped.await;
             })
             .expect("serve");

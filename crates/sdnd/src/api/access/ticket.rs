@@ -27,8 +27,10 @@ fn create(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let username = args.take_string("username");
     let password = args.take_string("password");
     let realm = args.take_string("realm");
-    // Accepted for compatibility; sdnd has no second factors and always uses the new format.
-    for ignored in ["new-format", "otp", "path", "privs", "tfa-challenge"] {
+    // Accepted with PVE's types for compatibility; sdnd has no second factors and always
+    // answers in the new format.
+    args.take_bool("new-format", true);
+    for ignored in ["otp", "path", "privs", "tfa-challenge"] {
         args.take_string(ignored);
     }
     let peer = args.peer();

@@ -41,7 +41,7 @@ fn status(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let found = task(app, caller, &mut args);
     args.finish()?;
     let (upid, record) = found?;
-    Ok(serde_json::to_value(record.status(&upid)).map_err(|e| Error::Internal(e.to_string()))?)
+    crate::api::to_json(record.status(&upid))
 }
 
 fn log(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {

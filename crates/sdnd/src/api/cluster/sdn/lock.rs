@@ -39,7 +39,7 @@ fn status(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
             comment: lock.comment,
         },
     };
-    serde_json::to_value(status).map_err(|e| Error::Internal(e.to_string()))
+    crate::api::to_json(status)
 }
 
 fn acquire(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {

@@ -42,6 +42,28 @@ pub fn routes() -> Vec<Route> {
 const READ: &[&str] = &[SDN_AUDIT, SDN_ALLOCATE];
 const WRITE: &[&str] = &[SDN_ALLOCATE];
 
+/// The properties that are credentials: the NetBox and phpIPAM API tokens, the PowerDNS key.
+/// PVE shows them to anyone who may read the object; sdnd only to those who may change it.
+const SECRETS: &[(Kind, &str)] = &[(Kind::Ipams, "token"), (Kind::Dns, "key")];
+
+/// Takes the credentials out of `object` (and out of its pending version) unless the caller
+/// may change the object.
+fn redact(caller: &Caller, kind: Kind, mut object: Value) -> Value {
+    let secrets: Vec<&str> = SECRETS.iter().filter(|(k, _)| *k == kind).map(|(_, name)| *name).collect();
+    if secrets.is_empty() || caller.has_any(&acl_path(kind, &object), WRITE) {
+        return object;
+    }
+    for name in &secrets {
+        if let Some(map) = object.as_object_mut() {
+            map.remove(*name);
+        }
+        if let Some(pending) = object.get_mut("pending").and_then(Value::as_object_mut) {
+            pending.remove(*name);
+        }
+    }
+    object
+}
+
 /// The ACL path guarding an object (API JSON), as in PVE: vnets and their subnets live under
 /// their zone, `/sdn/zones/ZONE/VNET`.
 fn acl_path(kind: Kind, object: &Value) -> String {
@@ -164,6 +186,7 @@ fn list(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value,
         .filter(|o| type_filter.as_deref().is_none_or(|t| field(o, "type") == Some(t)))
         .filter(|o| vnet.as_deref().is_none_or(|v| field(o, "vnet") == Some(v)))
         .filter(|o| caller.has_any(&acl_path(kind, o), READ))
+        .map(|o| redact(caller, kind, o))
         .collect();
     Ok(Value::Array(items))
 }
@@ -200,19 +223,19 @@ fn read(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value,
         }
     }
     caller.require(&acl_path(kind, &found), READ)?;
-    Ok(found)
+    Ok(redact(caller, kind, found))
 }
 
 fn create(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, Error> {
     let token = take_lock_token(&mut args);
     let params = args.into_rest()?;
-    app.sdn.mutate(Intent::Change { token: token.as_deref() }, |snapshot, _| {
+    let authorize = |snapshot: &Snapshot| caller.require(&create_path(kind, &snapshot.pending, &params), WRITE);
+    app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
         if kind == Kind::Subnets {
             if let Some(vnet) = params.get("vnet").and_then(Value::as_str) {
                 require_vnet(&snapshot.pending, vnet)?;
             }
         }
-        caller.require(&create_path(kind, &snapshot.pending, &params), WRITE)?;
         let change = snapshot.pending.plan_create(kind, &params)?;
         Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
     })?;
@@ -239,19 +262,40 @@ fn resolve(snapshot: &Snapshot, kind: Kind, id: &str, vnet: Option<&str>) -> Res
     }
 }
 
+/// Whether the caller may change (update or delete) the object: `SDN.Allocate` on its ACL
+/// path, or, for an object that does not exist, on its collection (so that only callers who
+/// may change such objects learn whether it exists).
+fn may_change(caller: &Caller, snapshot: &Snapshot, kind: Kind, id: &str, vnet: Option<&str>) -> Result<(), Error> {
+    match resolve(snapshot, kind, id, vnet) {
+        Ok(id) if snapshot.pending.get(kind, &id).is_some() => {
+            caller.require(&change_path(kind, &snapshot.pending, &id), WRITE)
+        }
+        _ => {
+            let path = match (kind, vnet.and_then(|v| snapshot.pending.get(Kind::Vnets, v))) {
+                (Kind::Zones, _) => format!("/sdn/zones/{id}"),
+                (Kind::Subnets, Some(vnet)) => acl_path(Kind::Vnets, &vnet.to_api_json()),
+                (Kind::Vnets | Kind::Subnets, _) => "/sdn/zones".to_string(),
+                (other, _) => format!("/sdn/{}", other.path_segment()),
+            };
+            caller.require(&path, WRITE)
+        }
+    }
+}
+
 fn update(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, Error> {
     let token = take_lock_token(&mut args);
     let (id, vnet) = target(kind, &mut args);
     let params: Map<String, Value> = args.into_rest()?;
-    app.sdn.mutate(Intent::Change { token: token.as_deref() }, |snapshot, _| {
-        let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
-        if snapshot.pending.get(kind, &id).is_some() {
-            caller.require(&change_path(kind, &snapshot.pending, &id), WRITE)?;
-        }
+    let authorize = |snapshot: &Snapshot| {
+        may_change(caller, snapshot, kind, &id, vnet.as_deref())?;
         if let (Kind::Vnets, Some(zone)) = (kind, params.get("zone").and_then(Value::as_str)) {
             // Moving a vnet needs the right to add to the target zone, too.
             caller.require(&format!("/sdn/zones/{zone}"), WRITE)?;
         }
+        Ok(())
+    };
+    app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
+        let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
         let change = snapshot.pending.plan_update(kind, &id, &params)?;
         Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
     })?;
@@ -262,11 +306,9 @@ fn delete(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
     let token = take_lock_token(&mut args);
     let (id, vnet) = target(kind, &mut args);
     args.finish()?;
-    app.sdn.mutate(Intent::Change { token: token.as_deref() }, |snapshot, _| {
+    let authorize = |snapshot: &Snapshot| may_change(caller, snapshot, kind, &id, vnet.as_deref());
+    app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
         let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
-        if snapshot.pending.get(kind, &id).is_some() {
-            caller.require(&change_path(kind, &snapshot.pending, &id), WRITE)?;
-        }
         let change = snapshot.pending.plan_delete(kind, &id)?;
         Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
     })?;

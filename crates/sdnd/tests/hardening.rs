@@ -1,0 +1,299 @@
+//! What a local user or an unauthenticated client can do to a server: each test here failed
+//! before its fix (a readable store, half-sent requests held open forever, unbounded login
+//! floods, lock details and secrets to callers without the privilege, 400s before 401s).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Client, Server, SDND};
+
+const SDN: &str = "/api2/json/cluster/sdn";
+const PASSWORD: &str = "correct horse battery staple";
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+fn admin(data_dir: &std::path::Path, args: &[&str], stdin: Option<&str>) {
+    let mut child = Command::new(SDND)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(common::store_args())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success(), "sdnd {args:?}");
+}
+
+#[test]
+fn the_store_is_private_from_the_first_instant() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let server = Server::start(&dir);
+    server.client("ci").get(SDN, &[]).ok();
+    assert_eq!(mode(&dir), 0o700);
+    for name in ["sdnd.db", "sdnd.db-wal", "sdnd.db-shm", "sdnd-key.pem"] {
+        let path = dir.join(name);
+        if path.exists() {
+            assert_eq!(mode(&path) & 0o077, 0, "{name} is readable by others: {:o}", mode(&path));
+        }
+    }
+}
+
+#[test]
+fn an_existing_readable_installation_is_corrected_and_a_writable_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Server::start(dir.path()));
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(dir.path().join("sdnd.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(Server::start(dir.path()));
+    assert_eq!(mode(dir.path()), 0o700);
+    assert_eq!(mode(&dir.path().join("sdnd.db")), 0o600);
+
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = Command::new(SDND)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("writable by other users"), "{stderr}");
+}
+
+/// A TLS connection that trusts any certificate, for speaking raw HTTP/1.1 to the server.
+fn raw_tls(base: &str) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    #[derive(Debug)]
+    struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+    impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+        fn verify_server_cert(
+            &self,
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &[rustls::pki_types::CertificateDer<'_>],
+            _: &rustls::pki_types::ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            _: &[u8],
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+        }
+        fn verify_tls13_signature(
+            &self,
+            _: &[u8],
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    let addr = base.trim_start_matches("https://");
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// Whether the server ends the connection (EOF or reset) before the read times out.
+fn closed_by_server(stream: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>) -> bool {
+    let mut buf = [0u8; 256];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(err) if matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+#[test]
+fn a_half_sent_request_is_closed_after_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--header-timeout", "1"]);
+    let mut stream = raw_tls(&server.base);
+    stream.write_all(b"GET /api2/json/version HTTP/1.1\r\nHost: localhost\r\n").unwrap();
+    stream.flush().unwrap();
+    assert!(closed_by_server(&mut stream), "a request whose headers never end must not hold its connection");
+}
+
+#[test]
+fn connections_past_the_cap_are_closed_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--max-connections", "3", "--header-timeout", "2"]);
+    let client = server.client("ci");
+    let mut idle: Vec<_> = (0..3)
+        .map(|_| {
+            let mut stream = raw_tls(&server.base);
+            // Finish the handshake (a complete request keeps the connection open afterwards).
+            stream.write_all(b"GET /api2/json/version HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+            let mut first = [0u8; 12];
+            stream.read_exact(&mut first).unwrap();
+            stream
+        })
+        .collect();
+    let mut extra = raw_tls(&server.base);
+    let refused = extra.write_all(b"GET /api2/json/version HTTP/1.1\r\nHost: localhost\r\n\r\n").is_err() || closed_by_server(&mut extra);
+    assert!(refused, "a fourth connection must be closed while three are open");
+    // The idle ones time out after 2 s; then the server answers again.
+    for stream in &mut idle {
+        assert!(closed_by_server(stream), "an idle kept-alive connection ends after the header timeout");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = client.get("/api2/json/version", &[]);
+        if reply.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server never served again: {reply:?}");
+    }
+}
+
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn login_from(base: &str, local: &str, user: &str, password: &str) -> (u16, Option<String>) {
+    let http = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .local_address(local.parse::<std::net::IpAddr>().unwrap())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let response = http
+        .post(format!("{base}/api2/json/access/ticket"))
+        .form(&[("username", user), ("password", password)])
+        .send()
+        .unwrap();
+    let retry = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+    (response.status().as_u16(), retry)
+}
+
+#[test]
+fn a_login_flood_is_throttled_costs_bounded_memory_and_spares_everyone_else() {
+    let dir = tempfile::tempdir().unwrap();
+    admin(dir.path(), &["user", "add", "alice@pve", "--password-stdin"], Some(PASSWORD));
+    let server = Server::start(dir.path());
+    let client = server.client("ci");
+    let pid = server.child.as_ref().unwrap().id();
+    let base = server.base.clone();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooders: Vec<_> = (0..7)
+        .map(|i| {
+            let (base, stop) = (base.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut statuses = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    statuses.push(login_from(&base, "127.0.0.1", &format!("victim{}@pve", i % 2), "wrong"));
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    for _ in 0..20 {
+        // An authenticated request is still answered during the flood.
+        client.get("/api2/json/version", &[]).ok();
+        peak = peak.max(resident_kib(pid));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The real alice, from another address, is not locked out by the flood from 127.0.0.1.
+    assert_eq!(login_from(&base, "127.0.0.2", "alice@pve", PASSWORD).0, 200);
+    stop.store(true, Ordering::SeqCst);
+    let statuses: Vec<(u16, Option<String>)> = flooders.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    assert!(statuses.iter().all(|(status, _)| [401, 429, 503].contains(status)), "{statuses:?}");
+    let throttled: Vec<_> = statuses.iter().filter(|(status, _)| *status == 429).collect();
+    assert!(!throttled.is_empty(), "the flood was never throttled");
+    assert!(throttled.iter().all(|(_, retry)| retry.as_deref().is_some_and(|s| s.parse::<u64>().is_ok())), "429 without Retry-After");
+    assert!(peak < 256 * 1024, "server grew to {peak} KiB during the flood");
+}
+
+#[test]
+fn callers_without_the_privilege_learn_nothing_of_the_lock_or_the_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    admin(dir.path(), &["user", "add", "mallory@pve", "--password-stdin"], Some(PASSWORD));
+    let server = Server::start(dir.path());
+    let root = server.client("root");
+    root.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple")]).ok();
+    root.put(SDN, &[]).ok();
+    root.post(&format!("{SDN}/lock"), &[("comment", "secret-migration")]).ok();
+
+    let mallory = Client::new(&server.base, Some(common::add_token(dir.path(), "mallory@pve", "tk")));
+    let attempts = [
+        mallory.post(&format!("{SDN}/zones"), &[("zone", "z2"), ("type", "simple")]),
+        mallory.request("PUT", &format!("{SDN}/zones/z1"), &[("mtu", "1400")]),
+        mallory.delete(&format!("{SDN}/zones/z1"), &[]),
+        mallory.delete(&format!("{SDN}/zones/nosuch"), &[]),
+        mallory.post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")]),
+        mallory.get(&format!("{SDN}/lock"), &[]),
+        mallory.put(SDN, &[]),
+        mallory.post(&format!("{SDN}/zones"), &[("zone", "!!bad!!"), ("type", "nonsense")]),
+    ];
+    for reply in attempts {
+        assert_eq!(reply.status, 403, "{reply:?}");
+        let text = reply.body.to_string();
+        assert!(!text.contains("root@pam") && !text.contains("secret-migration"), "{text}");
+    }
+
+    // Not even authenticated: 401 before any parameter is looked at.
+    let anonymous = Client::new(&server.base, None);
+    assert_eq!(anonymous.post(&format!("{SDN}/zones"), &[("zone", "!!bad!!")]).status, 401);
+    let forged = Client::new(&server.base, Some("PVEAPIToken=root@pam!x=nope".into()));
+    assert_eq!(forged.get(&format!("{SDN}/zones"), &[("pending", "maybe")]).status, 401);
+}
+
+#[test]
+fn ipam_and_dns_credentials_reach_only_who_may_change_them() {
+    let dir = tempfile::tempdir().unwrap();
+    admin(dir.path(), &["user", "add", "audrey@pve", "--password-stdin"], Some(PASSWORD));
+    admin(dir.path(), &["acl", "modify", "/", "--users", "audrey@pve", "--roles", "PVEAuditor"], None);
+    let server = Server::start(dir.path());
+    let root = server.client("root");
+    root.post(
+        &format!("{SDN}/ipams"),
+        &[("ipam", "nb"), ("type", "netbox"), ("url", "https://netbox.example/api"), ("token", "NETBOX-SECRET")],
+    )
+    .ok();
+    root.post(&format!("{SDN}/dns"), &[("dns", "pdns"), ("type", "powerdns"), ("url", "https://p.example/api"), ("key", "PDNS-SECRET")])
+        .ok();
+    let auditor = Client::new(&server.base, Some(common::add_token(dir.path(), "audrey@pve", "tk")));
+    for path in [format!("{SDN}/ipams"), format!("{SDN}/ipams/nb"), format!("{SDN}/dns"), format!("{SDN}/dns/pdns")] {
+        let seen = auditor.get(&path, &[]).ok().to_string();
+        assert!(!seen.contains("SECRET"), "{path}: {seen}");
+        assert!(seen.contains("example"), "{path}: the rest is still shown: {seen}");
+        assert!(root.get(&path, &[]).ok().to_string().contains("SECRET"), "{path}: an SDN.Allocate holder sees it, as in PVE");
+    }
+}
