@@ -48,7 +48,24 @@ pub struct GenOutput {
     /// controllers, no fabrics and no `frr.conf.local`).
     pub frr: Option<String>,
     /// Objects that were skipped and why (the reference logs these and carries on).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Something the generator skipped on this node, and why: the reference logs these and
+/// carries on, so the rest of the node's files is still written. `zone` and `vnet` name the
+/// objects it concerns, so callers can tell which ones did not reach the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub zone: Option<String>,
+    pub vnet: Option<String>,
+    /// In the reference's words, naming the objects.
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// Generates one node's interfaces snippet and FRR configuration.

@@ -66,11 +66,11 @@ fn vnets_that_cannot_be_generated_are_skipped_with_a_warning() {
     assert!(out
         .warnings
         .iter()
-        .any(|w| w.contains("notag") && w.contains("missing vxlan tag")));
+        .any(|w| w.vnet.as_deref() == Some("notag") && w.message.contains("missing vxlan tag")));
     assert!(out
         .warnings
         .iter()
-        .any(|w| w.contains("nozone") && w.contains("missing")));
+        .any(|w| w.vnet.as_deref() == Some("nozone") && w.zone.as_deref() == Some("missing")));
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn vlan_zone_on_a_plain_bridge_builds_a_vlan_bridge() {
     assert!(out
         .warnings
         .iter()
-        .any(|w| w.contains("can't find bridge vmbr9")));
+        .any(|w| w.zone.as_deref() == Some("vz") && w.vnet.as_deref() == Some("vn") && w.message.contains("can't find bridge vmbr9")));
 }
 
 #[test]

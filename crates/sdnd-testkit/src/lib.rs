@@ -77,7 +77,8 @@ pub fn store_args_for(name: &str) -> Vec<String> {
 /// host interfaces are written once, the agent renders `sdn` and `frr.conf` here instead of
 /// /etc. Files already there are kept, so a test may write its own first.
 pub fn node_dir(data_dir: &Path, node: &str) -> PathBuf {
-    let dir = data_dir.join("node");
+    // One folder per node, so that several agents can share a data dir.
+    let dir = if node == NODE { data_dir.join("node") } else { data_dir.join(format!("node-{node}")) };
     std::fs::create_dir_all(&dir).expect("create the node dir");
     let facts = dir.join("facts.json");
     if !facts.exists() {

@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::layout::{self, NodeReport, TaskRecord};
-use crate::nodes;
+use crate::nodes::{self, Liveness};
 use crate::sdn::lock::Intent;
 use crate::sdn::{LockUpdate, Mutation};
 use crate::tasks::Upid;
@@ -129,6 +129,21 @@ fn outcomes(store: &dyn Store, named: &[String]) -> Result<BTreeMap<String, Opti
     Ok(all)
 }
 
+/// The registered nodes (those with a report) whose agent is offline now.
+fn offline_nodes(
+    store: &dyn Store,
+    nodes: &BTreeMap<String, Option<NodeReport>>,
+    now_ms: i64,
+) -> Result<BTreeMap<String, Liveness>, Error> {
+    let beats = nodes::heartbeats(store)?;
+    Ok(nodes
+        .iter()
+        .filter(|(_, report)| report.is_some())
+        .map(|(node, _)| (node.clone(), Liveness::of(beats.get(node), now_ms)))
+        .filter(|(_, liveness)| !liveness.is_online())
+        .collect())
+}
+
 /// Pause between attempts while the store can't be read or written.
 const STORE_RETRY: Duration = Duration::from_millis(200);
 
@@ -148,10 +163,15 @@ fn finish_task(store: &dyn Store, clock: &Clock, upid: Upid, version: u64, timeo
     // "no nodes".
     let mut last_read: Result<BTreeMap<String, Option<NodeReport>>, Error> =
         Err(Error::Unavailable("the node reports were never read".into()));
+    // Registered nodes whose agent stopped sending heartbeats: not waited for.
+    let mut offline: BTreeMap<String, Liveness> = BTreeMap::new();
     loop {
         match outcomes(store, &record.nodes) {
             Ok(nodes) => {
-                let done = nodes.values().all(|r| r.as_ref().is_some_and(|r| r.outcome(version).is_some()));
+                offline = offline_nodes(store, &nodes, clock.now_ms()).unwrap_or(offline);
+                let done = nodes.iter().all(|(node, report)| {
+                    offline.contains_key(node) || report.as_ref().is_some_and(|r| r.outcome(version).is_some())
+                });
                 last_read = Ok(nodes);
                 if done {
                     break;
@@ -174,12 +194,26 @@ fn finish_task(store: &dyn Store, clock: &Clock, upid: Upid, version: u64, timeo
     }
 
     let mut failed = Vec::new();
+    let mut warnings = 0;
     if last_read.as_ref().is_ok_and(BTreeMap::is_empty) {
         record.log.push("no node agent is registered; nodes render this version when their agent starts".into());
     }
     for (node, report) in last_read.iter().flatten() {
         let line = match report.as_ref().and_then(|r| r.outcome(version)) {
-            Some(Ok(())) => format!("{node}: applied version {version}"),
+            Some(Ok(())) => {
+                let skipped = report.as_ref().map_or(&[][..], |r| r.warnings.as_slice());
+                if skipped.is_empty() {
+                    format!("{node}: applied version {version}")
+                } else {
+                    // PVE's task logs show each warning and count them in the task's status.
+                    warnings += skipped.len();
+                    record.log.push(format!("{node}: applied version {version} with {} warning(s)", skipped.len()));
+                    for warning in skipped {
+                        record.log.push(format!("{node}: warning: {}", warning.message));
+                    }
+                    continue;
+                }
+            }
             Some(Err(error)) => {
                 failed.push(node.clone());
                 format!("{node}: failed to apply version {version}: {error}")
@@ -187,6 +221,14 @@ fn finish_task(store: &dyn Store, clock: &Clock, upid: Upid, version: u64, timeo
             None if report.is_none() => {
                 failed.push(node.clone());
                 format!("{node}: named in the configuration, but no node agent has ever reported from it")
+            }
+            None if offline.contains_key(node) => {
+                failed.push(format!("{node} (offline)"));
+                let seen = offline[node].last_seen().map_or("never".to_string(), |t| format!("last seen at {t}"));
+                format!(
+                    "{node}: offline ({seen}), not waited for; it applies version {version} when its agent is back \
+                     (if the node left the cluster for good: sdnd node remove {node})"
+                )
             }
             None => {
                 failed.push(node.clone());
@@ -197,6 +239,8 @@ fn finish_task(store: &dyn Store, clock: &Clock, upid: Upid, version: u64, timeo
     }
     record.exitstatus = Some(if let Err(err) = &last_read {
         format!("the node reports could not be read within {}s ({err}): the outcome on the nodes is unknown", timeout.as_secs())
+    } else if failed.is_empty() && warnings > 0 {
+        format!("WARNINGS: {warnings}")
     } else if failed.is_empty() {
         "OK".to_string()
     } else {

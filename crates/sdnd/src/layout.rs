@@ -124,6 +124,44 @@ pub struct NodeReport {
     pub time: i64,
     /// Why the last attempt failed, if it did.
     pub error: Option<String>,
+    /// What the last attempt skipped (the rest of the node's files was written).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<NodeWarning>,
+}
+
+/// Something a node's generation skipped: which zone or vnet did not reach it, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeWarning {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vnet: Option<String>,
+    pub message: String,
+}
+
+impl From<&sdn_gen::Warning> for NodeWarning {
+    fn from(warning: &sdn_gen::Warning) -> Self {
+        NodeWarning { zone: warning.zone.clone(), vnet: warning.vnet.clone(), message: warning.message.clone() }
+    }
+}
+
+/// Each node agent's [`Heartbeat`], as `node-heartbeats/<node>`: rewritten every few seconds
+/// while the agent lives, under a prefix nobody waits on.
+pub const NODE_HEARTBEATS_PREFIX: &str = "node-heartbeats/";
+
+pub fn node_heartbeat(node: &str) -> String {
+    format!("{NODE_HEARTBEATS_PREFIX}{node}")
+}
+
+/// A node agent's sign of life.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub node: String,
+    /// When it was sent, epoch milliseconds (of the node's clock).
+    pub time_ms: i64,
+    /// The SHA-256 fingerprint of the certificate this node's API serves, if it serves one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// What a node publishes so that any API node can compute its dry-run diff.

@@ -172,6 +172,10 @@ fn run(cli: Cli) -> Result<(), String> {
             max_connections,
             ticket_lifetime,
         } => {
+            // The TLS key lives there even when the store is etcd.
+            sdnd::data_dir::prepare(&store.data_dir)?;
+            let store_handle = open_store_waiting(&store)?;
+            let identity = http::tls::load_or_create(&store.data_dir, cert.as_deref(), key.as_deref())?;
             let agent = node.map(|node| AgentConfig {
                 node,
                 host_interfaces: agent.host_interfaces,
@@ -181,11 +185,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 reload_interfaces: agent.reload_interfaces,
                 reload_frr: agent.reload_frr,
                 facts_file: agent.node_facts,
+                fingerprint: Some(identity.fingerprint.clone()),
             });
-            // The TLS key lives there even when the store is etcd.
-            sdnd::data_dir::prepare(&store.data_dir)?;
-            let store_handle = open_store_waiting(&store)?;
-            let identity = http::tls::load_or_create(&store.data_dir, cert.as_deref(), key.as_deref())?;
             let options = AppOptions {
                 node: agent.as_ref().map_or_else(sdnd::clock::hostname, |a| a.node.clone()),
                 apply_timeout: Duration::from_secs(apply_timeout),

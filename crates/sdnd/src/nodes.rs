@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sdn_store::{Store, Txn};
 
 use crate::error::Error;
-use crate::layout::{self, NodeFiles, NodeReport};
+use crate::layout::{self, Heartbeat, NodeFiles, NodeReport};
 
 /// Where a node stands against the running version, in the reference's terms
 /// (`available` / `pending` / `error`, with the reason where it isn't available).
@@ -25,6 +25,22 @@ impl NodeState {
             Some(report) if report.version >= running => NodeState::Available,
             Some(NodeReport { error: Some(error), .. }) => NodeState::Error(error.clone()),
             Some(_) => NodeState::Pending("local sdn network configuration is too old, please reload"),
+        }
+    }
+
+    /// The state of one zone (`vnet: None`) or one vnet of it on the node: where the applied
+    /// version skipped it, it is in error there, with the reason.
+    pub fn narrowed(self, report: Option<&NodeReport>, zone: &str, vnet: Option<&str>) -> NodeState {
+        if self != NodeState::Available {
+            return self;
+        }
+        let skipped = report.into_iter().flat_map(|r| &r.warnings).find(|w| match vnet {
+            None => w.zone.as_deref() == Some(zone),
+            Some(vnet) => w.vnet.as_deref() == Some(vnet) || (w.zone.as_deref() == Some(zone) && w.vnet.is_none()),
+        });
+        match skipped {
+            Some(warning) => NodeState::Error(warning.message.clone()),
+            None => self,
         }
     }
 
@@ -93,16 +109,73 @@ pub fn files(store: &dyn Store, node: &str) -> Result<NodeFiles, Error> {
 pub fn remove(store: &dyn Store, node: &str) -> Result<bool, Error> {
     let known = store.get(&layout::node_report(node))?.is_some()
         || store.get(&layout::node_files(node))?.is_some()
+        || store.get(&layout::node_heartbeat(node))?.is_some()
         || !store.list(&legacy_prefix(node))?.0.is_empty();
     if known {
         store.commit(
             Txn::new()
                 .delete(layout::node_report(node))
                 .delete(layout::node_files(node))
+                .delete(layout::node_heartbeat(node))
                 .delete_prefix(legacy_prefix(node)),
         )?;
     }
     Ok(known)
+}
+
+/// A node agent sends a heartbeat this often...
+pub const HEARTBEAT_INTERVAL_MS: i64 = 5_000;
+/// ...and counts as offline once none came for this long.
+pub const OFFLINE_AFTER_MS: i64 = 20_000;
+
+/// Whether a node's agent is alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    Online { last_seen_ms: i64 },
+    Offline { last_seen_ms: Option<i64> },
+}
+
+impl Liveness {
+    pub fn of(heartbeat: Option<&Heartbeat>, now_ms: i64) -> Liveness {
+        match heartbeat {
+            Some(beat) if now_ms - beat.time_ms < OFFLINE_AFTER_MS => Liveness::Online { last_seen_ms: beat.time_ms },
+            Some(beat) => Liveness::Offline { last_seen_ms: Some(beat.time_ms) },
+            None => Liveness::Offline { last_seen_ms: None },
+        }
+    }
+
+    pub fn is_online(self) -> bool {
+        matches!(self, Liveness::Online { .. })
+    }
+
+    /// `online` or `offline`, as PVE names node states.
+    pub fn name(self) -> &'static str {
+        if self.is_online() {
+            "online"
+        } else {
+            "offline"
+        }
+    }
+
+    /// When the node was last heard of, epoch seconds.
+    pub fn last_seen(self) -> Option<i64> {
+        match self {
+            Liveness::Online { last_seen_ms } | Liveness::Offline { last_seen_ms: Some(last_seen_ms) } => {
+                Some(last_seen_ms.div_euclid(1000))
+            }
+            Liveness::Offline { last_seen_ms: None } => None,
+        }
+    }
+}
+
+/// Every agent's last heartbeat, by node name.
+pub fn heartbeats(store: &dyn Store) -> Result<BTreeMap<String, Heartbeat>, Error> {
+    let (entries, _) = store.list(layout::NODE_HEARTBEATS_PREFIX)?;
+    Ok(entries
+        .iter()
+        .filter_map(|entry| serde_json::from_slice::<Heartbeat>(&entry.value).ok())
+        .map(|beat| (beat.node.clone(), beat))
+        .collect())
 }
 
 /// Where earlier versions kept this node's entries.

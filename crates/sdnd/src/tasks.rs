@@ -45,6 +45,7 @@ impl TaskRecord {
     pub fn log_json(&self, start: usize, limit: usize) -> Value {
         let last = self.exitstatus.as_ref().map(|exit| match exit.as_str() {
             "OK" => "TASK OK".to_string(),
+            warnings if warnings.starts_with("WARNINGS: ") => format!("TASK {warnings}"),
             error => format!("TASK ERROR: {error}"),
         });
         let lines = self.log.iter().chain(last.as_ref());

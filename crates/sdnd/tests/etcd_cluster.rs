@@ -61,7 +61,7 @@ impl Nodes {
     }
 
     fn rendered(&self, index: usize) -> String {
-        std::fs::read_to_string(self.dirs[index].path().join("node/sdn")).unwrap_or_default()
+        std::fs::read_to_string(sdnd_testkit::node_dir(self.dirs[index].path(), NODES[index]).join("sdn")).unwrap_or_default()
     }
 
     /// Waits until every node agent registered, so that an apply waits for all three.

@@ -23,7 +23,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) facts: &'a NodeFacts,
     pub(crate) host: &'a HostInterfaces,
     pub(crate) fabrics: &'a Fabrics,
-    pub(crate) warnings: &'a mut Vec<String>,
+    pub(crate) warnings: &'a mut Vec<crate::Warning>,
 }
 
 /// How an EVPN controller reaches its peers from this node.
@@ -85,6 +85,7 @@ impl Ctx<'_> {
     fn evpn_underlay(
         &mut self,
         object: &str,
+        zone: Option<&str>,
         peers: &Option<Vec<Ip>>,
         fabric: &Option<String>,
         prefer_fabric: bool,
@@ -104,16 +105,21 @@ impl Ctx<'_> {
                     router_id: ip,
                 })),
                 Err(reason) => {
-                    self.warnings
-                        .push(format!("could not configure EVPN {object}: {reason}"));
+                    self.warnings.push(crate::Warning {
+                        zone: zone.map(str::to_string),
+                        vnet: None,
+                        message: format!("could not configure EVPN {object}: {reason}"),
+                    });
                     Ok(None)
                 }
             };
         }
         let Some(peers) = peers else {
-            self.warnings.push(format!(
-                "neither fabric nor peers configured for EVPN {object}"
-            ));
+            self.warnings.push(crate::Warning {
+                zone: zone.map(str::to_string),
+                vnet: None,
+                message: format!("neither fabric nor peers configured for EVPN {object}"),
+            });
             return Ok(None);
         };
         let loopback = match (self.bgp_controller(), self.isis_controller()) {
@@ -193,7 +199,7 @@ fn evpn_controller(
     fabric: &Option<String>,
 ) -> Result<(), GenError> {
     let object = format!("controller {id}");
-    let Some(underlay) = ctx.evpn_underlay(&object, peers, fabric, true)? else {
+    let Some(underlay) = ctx.evpn_underlay(&object, None, peers, fabric, true)? else {
         return Ok(());
     };
     let mut asn = controller_asn;
@@ -303,7 +309,7 @@ fn evpn_zone(
     fabric: &Option<String>,
 ) -> Result<(), GenError> {
     let object = format!("zone {zone_id}");
-    let Some(underlay) = ctx.evpn_underlay(&object, peers, fabric, true)? else {
+    let Some(underlay) = ctx.evpn_underlay(&object, Some(zone_id), peers, fabric, true)? else {
         return Ok(());
     };
     let mut asn = controller_asn;

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use crate::config::{Controller, RunningConfig, Subnet, Vnet, Zone, ZoneKind};
 use crate::fabrics::Fabrics;
+use crate::Warning;
 use crate::host::{HostInterfaces, NodeFacts};
 
 /// The stanzas of the interfaces snippet, keyed (and therefore rendered) by interface name.
@@ -149,7 +150,7 @@ pub(crate) fn generate(
     facts: &NodeFacts,
     host: &HostInterfaces,
     fabrics: &Fabrics,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<String> {
     if cfg.vnets.is_none() && cfg.zones.is_none() {
         return None;
@@ -159,15 +160,19 @@ pub(crate) fn generate(
     let mut stanzas = Stanzas::default();
     for (vnet_id, vnet) in cfg.vnets.iter().flatten() {
         let Some(zone_id) = vnet.zone.as_deref() else {
-            warnings.push(format!(
-                "can't generate vnet '{vnet_id}': no zone assigned!"
-            ));
+            warnings.push(Warning {
+                zone: None,
+                vnet: Some(vnet_id.clone()),
+                message: format!("can't generate vnet '{vnet_id}': no zone assigned!"),
+            });
             continue;
         };
         let Some(zone) = zones.get(zone_id) else {
-            warnings.push(format!(
-                "can't generate vnet '{vnet_id}': zone {zone_id} don't exist"
-            ));
+            warnings.push(Warning {
+                zone: Some(zone_id.to_string()),
+                vnet: Some(vnet_id.clone()),
+                message: format!("can't generate vnet '{vnet_id}': zone {zone_id} don't exist"),
+            });
             continue;
         };
         if !zone.on_node(&facts.node) {
@@ -214,7 +219,11 @@ pub(crate) fn generate(
             ZoneKind::Other(ty) => Err(format!("zone type '{ty}' is not supported")),
         };
         if let Err(err) = result {
-            warnings.push(format!("zone {zone_id} : vnet {vnet_id} : {err}"));
+            warnings.push(Warning {
+                zone: Some(zone_id.to_string()),
+                vnet: Some(vnet_id.clone()),
+                message: format!("zone {zone_id} : vnet {vnet_id} : {err}"),
+            });
         }
     }
     Some(stanzas.render(cfg.version.as_deref()))

@@ -34,6 +34,8 @@ pub struct AgentConfig {
     /// Facts to use instead of reading the kernel (a `facts.json`), for hosts the kernel
     /// reading gets wrong and for tests.
     pub facts_file: Option<PathBuf>,
+    /// The fingerprint of the certificate this node's API serves, sent with the heartbeats.
+    pub fingerprint: Option<String>,
 }
 
 pub use crate::layout::NodeFiles;
@@ -101,7 +103,13 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
     let mut published = Published::default();
     published.report(store.as_ref(), &config.node, &report);
     let mut seen = 0;
+    let mut last_beat_ms = i64::MIN;
     while !stop.load(Ordering::SeqCst) {
+        if clock.now_ms().saturating_sub(last_beat_ms) >= crate::nodes::HEARTBEAT_INTERVAL_MS
+            && beat(store.as_ref(), &config, &clock)
+        {
+            last_beat_ms = clock.now_ms();
+        }
         match store.revision() {
             Ok(revision) => {
                 if let Err(err) = step(store.as_ref(), &config, &clock, &mut report, &mut published) {
@@ -117,10 +125,30 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
     }
 }
 
+/// Tells the cluster this agent is alive; whether the store took it.
+fn beat(store: &dyn Store, config: &AgentConfig, clock: &Clock) -> bool {
+    let heartbeat = layout::Heartbeat { node: config.node.clone(), time_ms: clock.now_ms(), fingerprint: config.fingerprint.clone() };
+    let Ok(bytes) = serde_json::to_vec(&heartbeat) else { return false };
+    match store.commit(Txn::new().put(layout::node_heartbeat(&config.node), bytes)) {
+        Ok(_) => true,
+        Err(err) => {
+            tracing::warn!("node agent: could not send its heartbeat: {err}");
+            false
+        }
+    }
+}
+
 /// This node's last report: from its own key, or from where an earlier version kept it
 /// (that entry is then removed, with the files kept beside it).
 fn load_report(store: &dyn Store, node: &str, clock: &Clock) -> NodeReport {
-    let fresh = || NodeReport { node: node.to_string(), version: 0, attempted: 0, time: clock.now(), error: None };
+    let fresh = || NodeReport {
+        node: node.to_string(),
+        version: 0,
+        attempted: 0,
+        time: clock.now(),
+        error: None,
+        warnings: Vec::new(),
+    };
     if let Ok(Some(report)) = crate::nodes::report(store, node) {
         return report;
     }
@@ -156,14 +184,19 @@ fn step(
     report.attempted = version;
     report.time = clock.now();
     match render(config, &running, &files) {
-        Ok(()) => {
+        Ok(warnings) => {
             report.version = version;
             report.error = None;
-            tracing::info!("node agent: applied SDN configuration version {version}");
+            report.warnings = warnings.iter().map(layout::NodeWarning::from).collect();
+            match warnings.len() {
+                0 => tracing::info!("node agent: applied SDN configuration version {version}"),
+                n => tracing::warn!("node agent: applied SDN configuration version {version} with {n} warning(s)"),
+            }
         }
         Err(err) => {
             tracing::warn!("node agent: version {version} failed: {err}");
             report.error = Some(err);
+            report.warnings.clear();
         }
     }
     published.report(store, &config.node, report);
@@ -205,7 +238,8 @@ pub fn generate(running: &Value, files: &NodeFiles) -> Result<sdn_gen::GenOutput
 }
 
 /// Renders, replaces each file atomically, then reloads; a generation error writes nothing.
-fn render(config: &AgentConfig, running: &Value, files: &NodeFiles) -> Result<(), String> {
+/// Returns what the generation skipped.
+fn render(config: &AgentConfig, running: &Value, files: &NodeFiles) -> Result<Vec<sdn_gen::Warning>, String> {
     let output = generate(running, files)?;
     for warning in &output.warnings {
         tracing::warn!("node agent: {warning}");
@@ -223,7 +257,7 @@ fn render(config: &AgentConfig, running: &Value, files: &NodeFiles) -> Result<()
     for (_, _, command) in &targets {
         run_reload(command)?;
     }
-    Ok(())
+    Ok(output.warnings)
 }
 
 fn run_reload(command: &str) -> Result<(), String> {
@@ -250,7 +284,7 @@ pub fn generate_files(
     interfaces: &Path,
     frr_local: Option<&Path>,
     out: &Path,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<sdn_gen::Warning>, String> {
     let read = |path: &Path| std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
     let running: Value =
         serde_json::from_str(&read(running_config)?).map_err(|e| format!("{}: {e}", running_config.display()))?;

@@ -56,6 +56,7 @@ pub struct InProcess {
     pub base: String,
     pub clock: sdnd::Clock,
     data_dir: PathBuf,
+    store: std::sync::Arc<dyn sdn_store::Store>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     agent: Option<sdnd::agent::Agent>,
@@ -72,11 +73,13 @@ impl InProcess {
         argv.extend(store_args());
         let args = <Args as clap::Parser>::parse_from(argv);
         let store = sdnd::store_args::open_store(&args.store).expect("open the test store");
+        let store_handle = store.clone();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
         let clock = sdnd::Clock::manual(now.as_millis() as i64);
         let options = sdnd::app::AppOptions {
             node: sdnd_testkit::NODE.to_string(),
-            apply_timeout: Duration::from_secs(30),
+            // Long: a test that waits for a task would notice it waiting this out.
+            apply_timeout: Duration::from_secs(600),
             ticket_lifetime: 7200,
             clock: clock.clone(),
         };
@@ -92,6 +95,7 @@ impl InProcess {
             reload_interfaces: String::new(),
             reload_frr: String::new(),
             facts_file: Some(node_dir.join("facts.json")),
+            fingerprint: None,
         };
         let agent = sdnd::agent::spawn(store, agent_config, clock.clone()).expect("start the node agent");
         let identity = sdnd::http::tls::load_or_create(data_dir, None, None).expect("certificate");
@@ -104,12 +108,38 @@ impl InProcess {
             })
             .expect("serve");
         });
-        InProcess { base, clock, data_dir: data_dir.to_path_buf(), stop: Some(stop), thread: Some(thread), agent: Some(agent) }
+        InProcess {
+            base,
+            clock,
+            data_dir: data_dir.to_path_buf(),
+            store: store_handle,
+            stop: Some(stop),
+            thread: Some(thread),
+            agent: Some(agent),
+        }
     }
 
     /// Creates an API token with `sdnd token add` and returns a client using it.
     pub fn client(&self, tokenid: &str) -> Client {
         Client::new(&self.base, Some(add_token(&self.data_dir, "root@pam", tokenid)))
+    }
+
+    /// Starts another node's agent on this server's store and clock (files in the data dir's
+    /// `node-NODE`, facts for that node, no reloads).
+    pub fn start_agent(&self, node: &str) -> sdnd::agent::Agent {
+        let node_dir = sdnd_testkit::node_dir(&self.data_dir, node);
+        let config = sdnd::agent::AgentConfig {
+            node: node.to_string(),
+            host_interfaces: node_dir.join("interfaces"),
+            interfaces_out: node_dir.join("sdn"),
+            frr_out: node_dir.join("frr.conf"),
+            frr_local: node_dir.join("frr.conf.local"),
+            reload_interfaces: String::new(),
+            reload_frr: String::new(),
+            facts_file: Some(node_dir.join("facts.json")),
+            fingerprint: None,
+        };
+        sdnd::agent::spawn(self.store.clone(), config, self.clock.clone()).expect("start the node agent")
     }
 }
 

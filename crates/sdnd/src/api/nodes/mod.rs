@@ -23,9 +23,24 @@ pub fn routes() -> Vec<Route> {
 /// Every node whose agent has registered, as PVE lists nodes.
 fn index(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
     args.finish()?;
+    let beats = crate::nodes::heartbeats(app.store.as_ref())?;
+    let now_ms = app.clock.now_ms();
     let nodes: Vec<Value> = crate::nodes::reports(app.store.as_ref())?
         .into_keys()
-        .map(|node| json!({ "node": node, "type": "node", "id": format!("node/{node}") }))
+        .map(|node| {
+            let beat = beats.get(&node);
+            let liveness = crate::nodes::Liveness::of(beat, now_ms);
+            let mut entry = json!({
+                "node": node,
+                "type": "node",
+                "id": format!("node/{node}"),
+                "status": liveness.name(),
+            });
+            if let Some(fingerprint) = beat.and_then(|b| b.fingerprint.as_ref()) {
+                entry["ssl_fingerprint"] = json!(fingerprint);
+            }
+            entry
+        })
         .collect();
     Ok(Value::Array(nodes))
 }

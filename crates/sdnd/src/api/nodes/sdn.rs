@@ -15,7 +15,7 @@ use sdn_config::{Config, Kind};
 
 use crate::app::App;
 use crate::layout::NodeReport;
-use crate::nodes::NodeState;
+use crate::nodes::{Liveness, NodeState};
 use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
 use crate::error::Error;
@@ -46,6 +46,9 @@ fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     args.finish()?;
     let report = report(app, &node)?.ok_or_else(|| unknown_node(&node))?;
     let running = app.sdn.snapshot()?.running_version;
+    let heartbeat = crate::nodes::heartbeats(app.store.as_ref())?.remove(&node);
+    let liveness = Liveness::of(heartbeat.as_ref(), app.clock.now_ms());
+    let warnings: Vec<&str> = report.warnings.iter().map(|w| w.message.as_str()).collect();
     Ok(json!({
         "node": report.node,
         "version": report.version,
@@ -54,44 +57,47 @@ fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
         "time": report.time,
         "status": NodeState::of(Some(&report), running).name(),
         "error": report.error,
+        "warnings": warnings,
+        "online": u8::from(liveness.is_online()),
+        "last-seen": liveness.last_seen(),
     }))
 }
 
-/// The running configuration and the node's state against it; 404 for a node that neither
-/// runs an agent nor is named by the configuration.
-fn node_view(app: &App, node: &str) -> Result<(Arc<Config>, NodeState), Error> {
+/// The running configuration, the node's report and its state against it; 404 for a node
+/// that neither runs an agent nor is named by the configuration.
+fn node_view(app: &App, node: &str) -> Result<(Arc<Config>, Option<NodeReport>, NodeState), Error> {
     let snapshot = app.sdn.snapshot()?;
     let report = report(app, node)?;
     if report.is_none() && !snapshot.running.named_nodes().contains(node) {
         return Err(unknown_node(node));
     }
     let state = NodeState::of(report.as_ref(), snapshot.running_version);
-    Ok((snapshot.running, state))
+    Ok((snapshot.running, report, state))
 }
 
 /// `GET /nodes/{node}/sdn/zones`: the running zones that reach the node, those the caller may see.
 fn zones(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let node = args.take_string("node").unwrap_or_default();
     args.finish()?;
-    let (running, state) = node_view(app, &node)?;
+    let (running, report, state) = node_view(app, &node)?;
     let zones: Vec<Value> = running
         .list(Kind::Zones)
         .filter(|zone| Config::zone_spans_node(zone, &node))
         .filter(|zone| caller.has_any(&format!("/sdn/zones/{}", zone.id()), &[SDN_AUDIT, SDN_ALLOCATE]))
-        .map(|zone| json!({ "zone": zone.id(), "status": state.name() }))
+        .map(|zone| status_item("zone", zone.id(), &state.clone().narrowed(report.as_ref(), zone.id(), None)))
         .collect();
     Ok(Value::Array(zones))
 }
 
 /// The node and zone of a per-zone path, with the running configuration and the node's state;
 /// 404 unless the zone is running and reaches the node.
-fn zone_view(app: &App, mut args: Args) -> Result<(String, Arc<Config>, NodeState), Error> {
+fn zone_view(app: &App, mut args: Args) -> Result<(String, Arc<Config>, Option<NodeReport>, NodeState), Error> {
     let node = args.take_string("node").unwrap_or_default();
     let zone = args.take_string("zone").unwrap_or_default();
     args.finish()?;
-    let (running, state) = node_view(app, &node)?;
+    let (running, report, state) = node_view(app, &node)?;
     match running.get(Kind::Zones, &zone) {
-        Some(object) if Config::zone_spans_node(object, &node) => Ok((zone, running, state)),
+        Some(object) if Config::zone_spans_node(object, &node) => Ok((zone, running, report, state)),
         Some(_) => Err(Error::NotFound(format!("zone '{zone}' does not reach node '{node}'"))),
         None => Err(Error::NotFound(format!("zone '{zone}' is not in the running configuration"))),
     }
@@ -105,16 +111,19 @@ fn zone_index(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
 
 /// `GET /nodes/{node}/sdn/zones/{zone}/content`: the zone's vnets on the node.
 fn zone_content(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
-    let (zone, running, state) = zone_view(app, args)?;
+    let (zone, running, report, state) = zone_view(app, args)?;
     let vnets: Vec<Value> = running
         .vnets_in_zone(&zone)
-        .map(|vnet| {
-            let mut item = json!({ "vnet": vnet.id(), "status": state.name() });
-            if let Some(why) = state.message() {
-                item["statusmsg"] = json!(why);
-            }
-            item
-        })
+        .map(|vnet| status_item("vnet", vnet.id(), &state.clone().narrowed(report.as_ref(), &zone, Some(vnet.id()))))
         .collect();
     Ok(Value::Array(vnets))
+}
+
+/// `{"<key>": id, "status": ..., "statusmsg": why}` (the reason only where it isn't available).
+fn status_item(key: &str, id: &str, state: &NodeState) -> Value {
+    let mut item = json!({ key: id, "status": state.name() });
+    if let Some(why) = state.message() {
+        item["statusmsg"] = json!(why);
+    }
+    item
 }

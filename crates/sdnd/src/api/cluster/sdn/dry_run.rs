@@ -45,6 +45,8 @@ fn dry_run(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     Ok(json!({
         "frr-diff": unified("/etc/frr/frr.conf", files.current_frr.as_deref(), output.frr.as_deref().unwrap_or("")),
         "interfaces-diff": unified("/etc/network/interfaces.d/sdn", files.current_interfaces.as_deref(), &output.interfaces),
+        // What applying would skip on this node (nothing in the diffs shows it).
+        "warnings": output.warnings.iter().map(|w| w.message.as_str()).collect::<Vec<_>>(),
     }))
 }
 
