@@ -3,7 +3,6 @@ import { defineConfig } from 'vite';
 // Built into ui/dist, which sdnd embeds at compile time (crates/sdnd/build.rs).
 // `npm run dev` proxies the API to a local sdnd (SDND_URL, default https://127.0.0.1:8006).
 export default defineConfig({
-  esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
     outDir: 'dist',

@@ -49,7 +49,7 @@ fn permissions_report_each_path_with_its_propagation() {
     let one = bob_client.get(path, &[("path", "/sdn/zones/zb/v1")]).ok();
     assert_eq!(one, json!({"/sdn/zones/zb/v1": {"SDN.Allocate": 1, "SDN.Audit": 1}}), "inherited on a path without entry");
     bob_client.get(path, &[("userid", "aud@pve")]).expect(403);
-    bob_client.get(path, &[("userid", "bob@pve")]).ok();
+    bob_client.get(path, &[("userid", "bob@pve!ui")]).ok();
     bob_client.get(path, &[("path", "no-slash")]).expect(400);
     Client::new(&server.base, None).get(path, &[]).expect(401);
 }
