@@ -59,6 +59,7 @@ try {
   const context = await chromium.browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   page.setDefaultTimeout(60000);
+  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
   await page.goto(`${server.base}/`);
   await page.getByLabel('User name').fill('root@pam');
   await page.getByLabel('Password').fill(password);
@@ -68,36 +69,67 @@ try {
   await page.getByRole('button', { name: 'Apply' }).click();
   await page.getByTestId('task-state').filter({ hasText: 'Task finished: OK' }).waitFor();
 
-  const ready = `document.querySelector('[data-testid=pending-count]')?.textContent?.trim() === 'Pending: 0'
-    && document.querySelector('nav a[href="#/vnets"] .count')?.textContent === '${VNETS}'
-    && document.querySelector('.lock-title')?.textContent === 'Not locked'`;
+  // Interactive: the whole configuration known and shown (pending count in the header, the
+  // vnet count in the tree, the lock banner), and on the VNets view its first page of rows
+  // with the way to the rest. (Functions, not strings: the CSP forbids eval.)
+  const ready = ({ vnets, rows, t0 }) => {
+    const shown = document.querySelector('[data-testid=pending-count]')?.textContent?.trim() === 'Pending: 0'
+      && document.querySelector('nav a[href="#/vnets"] .count')?.textContent === String(vnets)
+      && document.querySelector('.lock-title')?.textContent === 'Not locked'
+      && (!rows || document.querySelectorAll('table.objects tbody tr').length === rows);
+    return shown && performance.now() - (t0 ?? 0);
+  };
+  const worstOfThree = async (hash, rows) => {
+    await page.goto(`${server.base}/${hash}`);
+    const times = [];
+    for (let i = 0; i < 3; i++) {
+      // Each load starts from a quiet page: the previous one has fetched every vnet's subnets.
+      await page.waitForLoadState('networkidle');
+      await page.reload({ waitUntil: 'commit' });
+      times.push(await page.waitForFunction(ready, { vnets: VNETS, rows }, { polling: 'raf' }).then((h) => h.jsonValue()));
+    }
+    return Math.max(...times);
+  };
 
-  // 1. A fresh login: from the click on "Login" to the page showing the whole configuration.
+  // 1. A fresh login: from the click on "Login" to the first page showing the configuration.
   await page.getByRole('button', { name: 'Logout' }).click();
   await page.goto(`${server.base}/#/`);
   await page.getByLabel('User name').fill('root@pam');
   await page.getByLabel('Password').fill(password);
-  await page.evaluate(() => {
-    window.__t0 = performance.now();
-  });
+  const t0 = await page.evaluate(() => performance.now());
   await page.getByRole('button', { name: 'Login' }).click();
-  results.login = await page.waitForFunction(`(${ready}) && (performance.now() - window.__t0)`, null, { polling: 'raf' }).then((h) => h.jsonValue());
+  results.login = await page.waitForFunction(ready, { vnets: VNETS, t0 }, { polling: 'raf' }).then((h) => h.jsonValue());
 
-  // 2. Opening the page with a session: from navigation start (the page loads its bundle too).
-  const times = [];
-  for (let i = 0; i < 3; i++) {
-    await page.goto(`${server.base}/#/vnets`, { waitUntil: 'commit' });
-    await page.reload({ waitUntil: 'commit' });
-    times.push(await page.waitForFunction(`(${ready}) && document.querySelectorAll('table.objects tbody tr').length === ${VNETS} && performance.now()`, null, { polling: 'raf' }).then((h) => h.jsonValue()));
-  }
-  results.reload = Math.max(...times);
+  // 2. The first page loaded with a session: from navigation start, bundle download included.
+  results.reload = await worstOfThree('#/', 0);
+  // 3. The VNets view loaded the same way: its first 200 rows, "Show all 2000" below.
+  results.vnets = await worstOfThree('#/vnets', 200);
+  // 4. Then every row: from the click on "Show all" to 2,000 rows on screen (reported only).
+  const t1 = await page.evaluate(() => performance.now());
+  await page.getByRole('button', { name: `Show all ${VNETS}` }).click();
+  results.all = await page.waitForFunction(ready, { vnets: VNETS, rows: VNETS, t0: t1 }, { polling: 'raf' }).then((h) => h.jsonValue());
   await context.close();
+} catch (err) {
+  const pages = chromium.browser.contexts().flatMap((c) => c.pages());
+  for (const p of pages) {
+    console.log('page state:', await p.evaluate(() => ({
+      pending: document.querySelector('[data-testid=pending-count]')?.textContent,
+      vnets: document.querySelector('nav a[href="#/vnets"] .count')?.textContent,
+      lock: document.querySelector('.lock-title')?.textContent,
+      rows: document.querySelectorAll('table.objects tbody tr').length,
+      body: document.body.innerText.slice(0, 300),
+    })).catch((e) => String(e)));
+  }
+  throw err;
 } finally {
   await chromium.close();
   await server.stop();
 }
-console.log(`first page interactive after login (${VNETS} vnets, ${ZONES} zones, ${SUBNETS} subnets): ${Math.round(results.login)} ms`);
-console.log(`VNets view interactive on page load with a session, worst of 3: ${Math.round(results.reload)} ms (limit ${INTERACTIVE_LIMIT_MS} ms)`);
-const ok = gzipped <= BUNDLE_LIMIT && results.login <= INTERACTIVE_LIMIT_MS && results.reload <= INTERACTIVE_LIMIT_MS;
-console.log(ok ? 'bench: within limits' : 'bench: OVER LIMIT');
+const scale = `${VNETS} vnets, ${ZONES} zones, ${SUBNETS} subnets`;
+console.log(`first page interactive after "Login" (${scale}): ${Math.round(results.login)} ms`);
+console.log(`first page interactive on load with a session, worst of 3: ${Math.round(results.reload)} ms`);
+console.log(`VNets view (first 200 rows) interactive on load, worst of 3: ${Math.round(results.vnets)} ms`);
+console.log(`VNets view "Show all": ${VNETS} rows rendered after ${Math.round(results.all)} ms (reported, no limit)`);
+const ok = gzipped <= BUNDLE_LIMIT && [results.login, results.reload, results.vnets].every((t) => t <= INTERACTIVE_LIMIT_MS);
+console.log(ok ? `bench: within limits (${BUNDLE_LIMIT / 1024} kB, ${INTERACTIVE_LIMIT_MS} ms)` : 'bench: OVER LIMIT');
 process.exit(ok ? 0 : 1);

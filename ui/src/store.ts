@@ -129,25 +129,28 @@ async function maybeRenew() {
 
 function endSession(message: string | null) {
   stopTimers();
+  listText.clear();
   session.logout();
   set({ session: null, perms: {}, lists: empty(), subnets: {}, loaded: false, subnetsLoaded: false, nodes: [], task: null, notice: message ? { tone: 'error', text: message } : null });
 }
 
-transport.onUnauthorized = () => {
-  if (state.session) endSession('Your session ended (the ticket is no longer valid): log in again.');
+transport.onUnauthorized = (epoch) => {
+  if (state.session && epoch === transport.epoch) endSession('Your session ended (the ticket is no longer valid): log in again.');
 };
 
+/** Whether answers to requests started in `epoch` still belong to the current session. */
+const live = (epoch: number) => epoch === transport.epoch;
+
 async function begin(s: session.Session) {
+  const epoch = transport.epoch;
   set({ session: s, held: loadHeld(), notice: null });
   startTimers();
-  let perms: Permissions = {};
-  try {
-    perms = await session.permissions();
-  } catch {
-    perms = {};
-  }
-  set({ perms });
-  await Promise.all([refreshLock(), refreshConfig()]);
+  const perms = session.permissions().catch((): Permissions => ({}));
+  await Promise.all([
+    perms.then((p) => live(epoch) && set({ perms: p })),
+    refreshLock(),
+    refreshConfig(),
+  ]);
   void refreshSubnets();
   void refreshNodes();
 }
@@ -171,8 +174,10 @@ export function logout() {
 // ---- reads ------------------------------------------------------------------------------
 
 export async function refreshLock() {
+  const epoch = transport.epoch;
   try {
     const lockStatus = await api.get<LockStatus>('/cluster/sdn/lock');
+    if (!live(epoch)) return;
     let held = state.held;
     // A lock that is gone (released elsewhere, expired) makes the kept token useless.
     if (held && (!lockStatus.locked || lockStatus.since !== held.since || lockStatus.holder !== held.holder)) {
@@ -181,23 +186,32 @@ export async function refreshLock() {
     }
     set({ lockStatus, held });
   } catch (err) {
-    if (!(err instanceof ApiError && err.status === 401)) set({ lockStatus: null });
+    if (live(epoch) && !(err instanceof ApiError && err.status === 401)) set({ lockStatus: null });
   }
 }
 
 const LIST_KINDS = ['zones', 'vnets', 'controllers', 'ipams', 'dns'] as const;
+const listText = new Map<string, string>();
 
 export async function refreshConfig() {
+  const epoch = transport.epoch;
   try {
     const results = await Promise.all(
       LIST_KINDS.map((kind) => api.get<SdnEntry[]>(`/cluster/sdn/${kind}`, KINDS[kind].inRunning ? { pending: 1 } : {})),
     );
+    if (!live(epoch)) return;
+    // An unchanged list keeps its identity, so the views of 2,000 vnets don't render again.
     const lists = empty();
-    LIST_KINDS.forEach((kind, i) => (lists[kind] = results[i] ?? []));
+    LIST_KINDS.forEach((kind, i) => {
+      const fresh = results[i] ?? [];
+      const text = JSON.stringify(fresh);
+      lists[kind] = listText.get(kind) === text ? state.lists[kind] : fresh;
+      listText.set(kind, text);
+    });
     set({ lists, loaded: true, loadError: null });
     await checkSubnets();
   } catch (err) {
-    if (!(err instanceof ApiError && err.status === 401)) set({ loadError: err instanceof Error ? err.message : String(err), loaded: true });
+    if (live(epoch) && !(err instanceof ApiError && err.status === 401)) set({ loadError: err instanceof Error ? err.message : String(err), loaded: true });
   }
 }
 
@@ -229,11 +243,12 @@ async function checkSubnets() {
 
 /** Every vnet's subnets, a few requests at a time (the API lists subnets per vnet). */
 export async function refreshSubnets() {
+  const epoch = transport.epoch;
   const vnets = state.lists.vnets.map((v) => entryId('vnets', v));
   const subnets: Record<string, SdnEntry[]> = {};
   let next = 0;
   const worker = async () => {
-    while (next < vnets.length) {
+    while (next < vnets.length && live(epoch)) {
       const vnet = vnets[next++]!;
       try {
         subnets[vnet] = await api.get<SdnEntry[]>(`/cluster/sdn/vnets/${apiPath(vnet)}/subnets`, { pending: 1 });
@@ -247,11 +262,13 @@ export async function refreshSubnets() {
   } catch {
     subnetMarks = '';
   }
-  await Promise.all(Array.from({ length: 6 }, worker));
-  set({ subnets, subnetsLoaded: true });
+  // Four at a time: the browser opens six connections per host, two stay free for the user.
+  await Promise.all(Array.from({ length: 4 }, worker));
+  if (live(epoch)) set({ subnets, subnetsLoaded: true });
 }
 
 export async function refreshNodes() {
+  const epoch = transport.epoch;
   try {
     const list = await api.get<{ node: string }[]>('/nodes');
     const nodes = await Promise.all(
@@ -268,9 +285,9 @@ export async function refreshNodes() {
       }),
     );
     nodes.sort((a, b) => a.node.localeCompare(b.node));
-    set({ nodes });
+    if (live(epoch)) set({ nodes });
   } catch (err) {
-    if (!(err instanceof ApiError && err.status === 401)) set({ nodes: [] });
+    if (live(epoch) && !(err instanceof ApiError && err.status === 401)) set({ nodes: [] });
   }
 }
 

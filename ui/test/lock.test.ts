@@ -30,6 +30,11 @@ describe('lock banner states', () => {
     expect(banner(view, 2100).details[0]).toBe('your user, in another session');
   });
 
+  it("another user logging in to the same tab doesn't inherit the kept token", () => {
+    const view = lockView(locked, { token: 'T', holder: 'root@pam', since: 1000 }, 'alice@pve');
+    expect(view.state).toBe('other');
+  });
+
   it('held by someone else: changes are blocked naming the holder', () => {
     const view = lockView({ ...locked, expires: null, comment: null }, null, 'alice@pve');
     const b = banner(view, 1000);

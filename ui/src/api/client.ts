@@ -18,10 +18,12 @@ export class ApiError extends Error {
 
 export interface Transport {
   csrf: string | null;
-  onUnauthorized?: () => void;
+  /** Counts sessions: a 401 for a request of an earlier session says nothing about this one. */
+  epoch: number;
+  onUnauthorized?: (epoch: number) => void;
 }
 
-export const transport: Transport = { csrf: null };
+export const transport: Transport = { csrf: null, epoch: 0 };
 
 function encode(params: Params): string {
   const search = new URLSearchParams();
@@ -38,6 +40,7 @@ export function apiPath(...segments: string[]): string {
 }
 
 export async function request<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, params: Params = {}): Promise<T> {
+  const epoch = transport.epoch;
   const query = encode(params);
   let url = `/api2/json${path}`;
   const headers: Record<string, string> = {};
@@ -62,7 +65,7 @@ export async function request<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'DEL
     // An answer without JSON body: the status line says it all.
   }
   if (!response.ok) {
-    if (response.status === 401 && path !== '/access/ticket') transport.onUnauthorized?.();
+    if (response.status === 401 && path !== '/access/ticket') transport.onUnauthorized?.(epoch);
     const message = payload.message ?? (response.statusText || `HTTP ${response.status}`);
     throw new ApiError(response.status, message, payload.errors ?? {});
   }

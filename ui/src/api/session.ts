@@ -59,6 +59,7 @@ export function qualifiedUser(name: string, realm: string): string {
 }
 
 export async function login(username: string, password: string): Promise<Session> {
+  transport.epoch++;
   return adopt(await api.post<TicketAnswer>('/access/ticket', { username, password }));
 }
 
@@ -82,6 +83,7 @@ export function restore(now: number): Session | null {
   try {
     const session = JSON.parse(stored) as Session;
     if (now - session.issued >= TICKET_LIFETIME_SECONDS) return null;
+    transport.epoch++;
     transport.csrf = session.csrf;
     return session;
   } catch {
@@ -90,6 +92,7 @@ export function restore(now: number): Session | null {
 }
 
 export function logout() {
+  transport.epoch++;
   setCookie(null);
   sessionStorage.removeItem(STORAGE_KEY);
   transport.csrf = null;

@@ -4,7 +4,9 @@ import { can, SDN_ALLOCATE } from '../model/perms';
 import { entryId } from '../model/schema';
 import { href, type Route, useRoute } from '../route';
 import * as store from '../store';
+import type { SdnEntry } from '../api/types';
 import { BlockedNote } from './Actions';
+import { memo } from './memo';
 import { LockBanner } from './LockBanner';
 import { Login } from './Login';
 import { type FormTarget, ObjectForm } from './ObjectForm';
@@ -70,7 +72,8 @@ function Shell({ s }: { s: store.State }) {
       {s.loadError && <p class="msg msg-error" role="alert">Could not load the configuration: {s.loadError}</p>}
       <div class="body">
         <nav id="nav" class={navOpen ? 'open' : ''} aria-label="SDN configuration">
-          <Tree s={s} route={route} />
+          <Tree zones={s.lists.zones} vnets={s.lists.vnets} nodes={s.nodes} route={route} changeCount={changes.length} hasTask={!!s.task}
+            controllers={s.lists.controllers.length} ipams={s.lists.ipams.length} dns={s.lists.dns.length} />
         </nav>
         <main id="main" tabIndex={-1}>
           <View s={s} route={route} blocked={blocked} onEdit={setForm} />
@@ -104,31 +107,42 @@ function NavLink(props: { to: string; current: boolean; children: preact.Compone
   return <a href={props.to} aria-current={props.current ? 'page' : undefined}>{props.children}</a>;
 }
 
+interface TreeProps {
+  zones: SdnEntry[];
+  vnets: SdnEntry[];
+  nodes: store.NodeInfo[];
+  route: Route;
+  changeCount: number;
+  hasTask: boolean;
+  controllers: number;
+  ipams: number;
+  dns: number;
+}
+
 /** PVE's resource tree: zones with their vnets, then the other kinds, pending and nodes. */
-function Tree({ s, route }: { s: store.State; route: Route }) {
+const Tree = memo(({ zones, vnets: vnetList, nodes, route, changeCount: changes, hasTask, controllers, ipams, dns }: TreeProps) => {
   const [open, setOpen] = useState<Record<string, boolean>>({});
   const vnetsByZone = new Map<string, string[]>();
   const vnetState = new Map<string, ReturnType<typeof currentValues>>();
-  for (const v of s.lists.vnets) {
+  for (const v of vnetList) {
     const values = currentValues(v);
     const zone = String(values.zone ?? '');
     const id = entryId('vnets', v);
     vnetsByZone.set(zone, [...(vnetsByZone.get(zone) ?? []), id]);
     vnetState.set(id, v);
   }
-  const activeZone = route.view === 'zone' ? route.id : route.view === 'vnet' ? String(currentValues(s.lists.vnets.find((v) => entryId('vnets', v) === route.id) ?? {}).zone ?? '') : '';
+  const activeZone = route.view === 'zone' ? route.id : route.view === 'vnet' ? String(currentValues(vnetList.find((v) => entryId('vnets', v) === route.id) ?? {}).zone ?? '') : '';
   const kindLink = (kind: 'zones' | 'vnets' | 'controllers' | 'ipams' | 'dns', label: string, count: number) => (
     <li><NavLink to={href(kind)} current={route.view === 'kind' && route.kind === kind}>{label} <span class="count">{count}</span></NavLink></li>
   );
-  const changes = store.changes(s).length;
   return (
     <ul class="tree">
       <li><NavLink to="#/" current={route.view === 'overview'}>Status</NavLink></li>
       <li><NavLink to={href('pending')} current={isCurrent(route, 'pending')}>Pending changes <span class={`count${changes ? ' has-changes' : ''}`}>{changes}</span></NavLink></li>
       <li>
-        <NavLink to={href('zones')} current={route.view === 'kind' && route.kind === 'zones'}>Zones <span class="count">{s.lists.zones.length}</span></NavLink>
+        <NavLink to={href('zones')} current={route.view === 'kind' && route.kind === 'zones'}>Zones <span class="count">{zones.length}</span></NavLink>
         <ul>
-          {s.lists.zones.map((z) => {
+          {zones.map((z) => {
             const id = entryId('zones', z);
             const vnets = vnetsByZone.get(id) ?? [];
             const expanded = open[id] ?? id === activeZone;
@@ -153,20 +167,20 @@ function Tree({ s, route }: { s: store.State; route: Route }) {
           })}
         </ul>
       </li>
-      {kindLink('vnets', 'VNets', s.lists.vnets.length)}
-      {kindLink('controllers', 'Controllers', s.lists.controllers.length)}
-      {kindLink('ipams', 'IPAMs', s.lists.ipams.length)}
-      {kindLink('dns', 'DNS', s.lists.dns.length)}
+      {kindLink('vnets', 'VNets', vnetList.length)}
+      {kindLink('controllers', 'Controllers', controllers)}
+      {kindLink('ipams', 'IPAMs', ipams)}
+      {kindLink('dns', 'DNS', dns)}
       <li>
-        <NavLink to={href('nodes')} current={isCurrent(route, 'nodes')}>Nodes <span class="count">{s.nodes.length}</span></NavLink>
+        <NavLink to={href('nodes')} current={isCurrent(route, 'nodes')}>Nodes <span class="count">{nodes.length}</span></NavLink>
         <ul>
-          {s.nodes.map((n) => (
+          {nodes.map((n) => (
             <li><span class="tree-row"><NavLink to={href('nodes', n.node)} current={isCurrent(route, 'node', n.node)}>{n.node}</NavLink>
               {n.status && <span class={`dot dot-${n.status.status}`} aria-label={n.status.status} title={n.status.status}>{n.status.status === 'available' ? '✔' : n.status.status === 'error' ? '✘' : '…'}</span>}</span></li>
           ))}
         </ul>
       </li>
-      {s.task && <li><NavLink to={href('task')} current={isCurrent(route, 'task')}>Apply task</NavLink></li>}
+      {hasTask && <li><NavLink to={href('task')} current={isCurrent(route, 'task')}>Apply task</NavLink></li>}
     </ul>
   );
-}
+});

@@ -1,4 +1,6 @@
-import { useState } from 'preact/hooks';
+import { useCallback, useMemo, useState } from 'preact/hooks';
+import type { Permissions } from '../api/types';
+import { memo } from './memo';
 import type { SdnEntry } from '../api/types';
 import { errorText } from '../model/errors';
 import { STATE_MARK } from '../model/pending';
@@ -9,6 +11,9 @@ import * as store from '../store';
 import { ChangeButton } from './Actions';
 import { Confirm } from './Dialog';
 import type { FormTarget } from './ObjectForm';
+
+/** Rows shown at first (and per "Show more"). */
+const PAGE = 200;
 
 /** The values an object has in pending (current), from a pending-view entry. */
 export function currentValues(entry: SdnEntry): Record<string, unknown> {
@@ -47,11 +52,9 @@ export function ObjectTable(props: {
   const [deleting, setDeleting] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  // The columns: the first type's fields that most objects have, at most four.
-  const columns = Array.from(new Set(props.entries.flatMap((e) => Object.keys(currentValues(e)).filter((k) => isProperty(kind, k)))))
-    .sort((a, b) => order(kind, a) - order(kind, b))
-    .slice(0, 4);
-
+  // The columns: the properties the objects have, in the schema's order, at most four.
+  const columns = useMemoColumns(kind, props.entries);
+  const openRemove = useCallback((id: string) => { setError(null); setDeleting(id); }, []);
   const remove = async (id: string) => {
     setBusy(true);
     try {
@@ -64,8 +67,29 @@ export function ObjectTable(props: {
     }
   };
 
+  // Big lists (2,000 vnets) are filtered and shown a page at a time: a table that long is
+  // slow to lay out and nobody reads it whole.
+  const [filter, setFilter] = useState('');
+  const [limit, setLimit] = useState(PAGE);
+  const matching = useMemo(() => {
+    const needle = filter.trim().toLowerCase();
+    if (!needle) return props.entries;
+    return props.entries.filter((e) => entryId(kind, e).toLowerCase().includes(needle)
+      || Object.values(currentValues(e)).some((v) => formatValue(v).toLowerCase().includes(needle)));
+  }, [props.entries, filter, kind]);
+  const shown = useMemo(() => matching.slice(0, limit), [matching, limit]);
+  const filterId = `filter-${kind}-${props.parent ?? ''}`;
+
   return (
     <div class="table-wrap">
+      {props.entries.length > 10 && (
+        <div class="table-tools">
+          <label for={filterId}>Filter</label>
+          <input id={filterId} type="search" value={filter} placeholder={`${def.idLabel}, zone, alias…`}
+            onInput={(e) => { setFilter(e.currentTarget.value); setLimit(PAGE); }} />
+          <span class="count" role="status">{matching.length === props.entries.length ? `${matching.length} ${def.plural}` : `${matching.length} of ${props.entries.length} match`}</span>
+        </div>
+      )}
       <table class="objects" data-kind={kind}>
         <caption>{props.caption} <span class="count">({props.entries.length})</span></caption>
         <thead>
@@ -77,34 +101,16 @@ export function ObjectTable(props: {
             <th scope="col"><span class="sr-only">Actions</span></th>
           </tr>
         </thead>
-        <tbody>
-          {props.entries.length === 0 && <tr><td colSpan={columns.length + 4} class="empty">No {def.plural.toLowerCase()}.</td></tr>}
-          {props.entries.map((entry) => {
-            const id = entryId(kind, entry);
-            const values = currentValues(entry);
-            const target = link(kind, id);
-            const mayEdit = can(perms, aclPath(kind, { ...values, ...entry, zone: values.zone }), SDN_ALLOCATE);
-            return (
-              <tr class={entry.state ? `state-${entry.state}` : ''} data-id={id}>
-                <th scope="row">{target ? <a href={target}>{id}</a> : id}</th>
-                {def.typed && <td>{String(values.type ?? '')}</td>}
-                {columns.map((c) => <td>{formatValue(values[c])}</td>)}
-                {def.inRunning && <td><StateBadge state={entry.state} /></td>}
-                <td class="row-actions">
-                  {entry.state !== 'deleted' && (
-                    <>
-                      <ChangeButton allowed={mayEdit} blocked={props.blocked} label={`Edit ${def.label} ${id}`}
-                        onClick={() => props.onEdit({ kind, id, parent: props.parent })}>Edit</ChangeButton>
-                      <ChangeButton allowed={mayEdit} blocked={props.blocked} danger label={`Remove ${def.label} ${id}`}
-                        onClick={() => { setError(null); setDeleting(id); }}>Remove</ChangeButton>
-                    </>
-                  )}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
+        <Rows kind={kind} entries={shown} parent={props.parent} blocked={props.blocked} perms={perms}
+          columns={columns.join(',')} onEdit={props.onEdit} onRemove={openRemove} />
       </table>
+      {shown.length < matching.length && (
+        <p class="more">
+          Showing {shown.length} of {matching.length}.{' '}
+          <button type="button" onClick={() => setLimit(limit + PAGE)}>Show {Math.min(PAGE, matching.length - shown.length)} more</button>{' '}
+          <button type="button" onClick={() => setLimit(matching.length)}>Show all {matching.length}</button>
+        </p>
+      )}
       {deleting !== null && (
         <Confirm title={`Remove ${def.label} ${deleting}`} confirm="Remove" danger busy={busy} error={error}
           onClose={() => setDeleting(null)} onConfirm={() => remove(deleting)}>
@@ -113,6 +119,57 @@ export function ObjectTable(props: {
       )}
     </div>
   );
+}
+
+/** The rows, rendered again only when entries, lock, permissions or columns change. */
+const Rows = memo((props: {
+  kind: KindName;
+  entries: SdnEntry[];
+  parent?: string;
+  blocked: string | null;
+  perms: Permissions;
+  columns: string;
+  onEdit: (t: FormTarget) => void;
+  onRemove: (id: string) => void;
+}) => {
+  const { kind, perms } = props;
+  const def = KINDS[kind];
+  const columns = props.columns ? props.columns.split(',') : [];
+  return (
+    <tbody>
+      {props.entries.length === 0 && <tr><td colSpan={columns.length + 4} class="empty">No {def.plural.toLowerCase()}.</td></tr>}
+      {props.entries.map((entry) => {
+        const id = entryId(kind, entry);
+        const values = currentValues(entry);
+        const target = link(kind, id);
+        const mayEdit = can(perms, aclPath(kind, { ...values, ...entry, zone: values.zone }), SDN_ALLOCATE);
+        return (
+          <tr class={entry.state ? `state-${entry.state}` : ''} data-id={id}>
+            <th scope="row">{target ? <a href={target}>{id}</a> : id}</th>
+            {def.typed && <td>{String(values.type ?? '')}</td>}
+            {columns.map((c) => <td>{formatValue(values[c])}</td>)}
+            {def.inRunning && <td><StateBadge state={entry.state} /></td>}
+            <td class="row-actions">
+              {entry.state !== 'deleted' && (
+                <>
+                  <ChangeButton allowed={mayEdit} blocked={props.blocked} label={`Edit ${def.label} ${id}`}
+                    onClick={() => props.onEdit({ kind, id, parent: props.parent })}>Edit</ChangeButton>
+                  <ChangeButton allowed={mayEdit} blocked={props.blocked} danger label={`Remove ${def.label} ${id}`}
+                    onClick={() => props.onRemove(id)}>Remove</ChangeButton>
+                </>
+              )}
+            </td>
+          </tr>
+        );
+      })}
+    </tbody>
+  );
+});
+
+function useMemoColumns(kind: KindName, entries: SdnEntry[]): string[] {
+  return useMemo(() => Array.from(new Set(entries.flatMap((e) => Object.keys(currentValues(e)).filter((k) => isProperty(kind, k)))))
+    .sort((a, b) => order(kind, a) - order(kind, b))
+    .slice(0, 4), [kind, entries]);
 }
 
 function labelAny(kind: KindName, name: string): string {

@@ -23,7 +23,9 @@ export function lockView(status: LockStatus | null, held: HeldLock | null, me: s
   const holder = status.holder ?? 'unknown';
   const since = status.since ?? 0;
   const info = { holder, since, expires: status.expires ?? null, comment: status.comment ?? null };
-  if (held && held.holder === holder && held.since === since) return { state: 'mine', ...info };
+  // The kept token counts only for the lock it came with, and only for the user who took it
+  // (another user may log in later in the same tab).
+  if (held && held.holder === holder && held.since === since && holder === me) return { state: 'mine', ...info };
   return { state: 'other', ...info, sameUser: holder === me || holder.startsWith(`${me}!`) };
 }
 
