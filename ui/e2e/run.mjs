@@ -272,6 +272,42 @@ try {
     await page.context().close();
   });
 
+  await step('keyboard: a dialog opens from its button, Escape closes it and focus returns', async () => {
+    await root.goto(`${server.base}/#/zones`);
+    const create = root.getByRole('button', { name: 'Create Zone' });
+    await create.focus();
+    await root.keyboard.press('Enter');
+    const dialog = root.getByRole('dialog', { name: 'Create Zone' });
+    await dialog.waitFor();
+    assert.equal(await root.evaluate(() => document.activeElement?.id), 'f-zone', 'focus starts in the first field');
+    await root.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal(await root.evaluate(() => document.activeElement?.textContent), 'Create Zone');
+  });
+
+  await step('the session renews its ticket before it expires (15 minutes on, a new ticket)', async () => {
+    const page = await newPage({ frozenClock: true });
+    await login(page, 'admin2@pve', ADMIN_PW);
+    const ticket = async () => (await page.context().cookies()).find((c) => c.name === 'PVEAuthCookie')?.value;
+    const first = await ticket();
+    assert.ok(first?.startsWith('PVE%3Aadmin2%40pve%3A'), first);
+    // Tickets carry their issue time in seconds: let a real second pass so the new one differs.
+    await new Promise((r) => setTimeout(r, 1100));
+    await page.clock.fastForward('16:00');
+    await page.waitForFunction(() => document.cookie.includes('PVEAuthCookie='), null);
+    for (let i = 0; i < 50 && (await ticket()) === first; i++) await new Promise((r) => setTimeout(r, 100));
+    const second = await ticket();
+    assert.notEqual(second, first, 'the ticket was renewed');
+    // The renewed ticket and CSRF token work for changes: lock, then release.
+    await page.getByRole('button', { name: 'Lock' }).click();
+    await page.getByRole('dialog', { name: 'Lock the SDN configuration' }).getByRole('button', { name: 'Lock' }).click();
+    await page.getByRole('button', { name: 'Release' }).click();
+    await page.getByRole('button', { name: 'Lock' }).waitFor();
+    assert.equal(await page.locator('.lock-title').textContent(), 'Not locked');
+    assert.equal(await page.getByLabel('User name').count(), 0, 'still logged in');
+    await page.context().close();
+  });
+
   await step('logout returns to the login form, and the old session is gone', async () => {
     await root.getByRole('button', { name: 'Logout' }).click();
     await root.getByLabel('User name').waitFor();

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 
 let counter = 0;
 
@@ -7,10 +7,17 @@ let counter = 0;
 export function Dialog(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null);
   const id = useRef(`dialog-title-${++counter}`);
-  useEffect(() => {
+  // Focus goes back where it was (the button that opened the dialog) when it closes; read
+  // during the first render, before the dialog takes the focus.
+  const openerRef = useRef(document.activeElement instanceof HTMLElement ? document.activeElement : null);
+  useLayoutEffect(() => {
     const dialog = ref.current;
+    const opener = openerRef.current;
     if (dialog && !dialog.open && typeof dialog.showModal === 'function') dialog.showModal();
-    return () => dialog?.open && dialog.close?.();
+    return () => {
+      if (dialog?.open) dialog.close?.();
+      if (opener?.isConnected) opener.focus();
+    };
   }, []);
   return (
     <dialog ref={ref} class={props.wide ? 'wide' : ''} aria-labelledby={id.current}

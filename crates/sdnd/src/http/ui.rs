@@ -92,6 +92,10 @@ mod tests {
 
     #[test]
     fn hashed_assets_are_immutable() {
+        if !ASSETS.is_empty() {
+            assert!(ASSETS.iter().any(|(name, _)| *name == "index.html"), "a built UI has its index.html");
+            assert!(ASSETS.iter().any(|(name, _)| name.starts_with("assets/")), "a built UI has hashed assets");
+        }
         for (name, contents) in ASSETS.iter().filter(|(name, _)| name.starts_with("assets/")) {
             let response = serve(&format!("/{name}"), true).unwrap();
             assert!(response.headers()["cache-control"].to_str().unwrap().contains("immutable"));
