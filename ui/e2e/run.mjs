@@ -223,6 +223,34 @@ try {
     assert.equal((await pendingCount(root).textContent()).trim(), 'Pending: 0');
   });
 
+  await step('a stale edit says so instead of overwriting', async () => {
+    await root.goto(`${server.base}/#/vnets/vnet1`);
+    await root.getByRole('button', { name: 'Edit VNet' }).click();
+    const mine = root.getByRole('dialog', { name: 'Edit VNet: vnet1' });
+    await mine.getByLabel('Alias').waitFor();
+    // Meanwhile someone else changes the same vnet.
+    const other = await newPage();
+    await login(other, 'admin2@pve', ADMIN_PW);
+    await other.goto(`${server.base}/#/vnets/vnet1`);
+    await other.getByRole('button', { name: 'Edit VNet' }).click();
+    const theirs = other.getByRole('dialog', { name: 'Edit VNet: vnet1' });
+    await theirs.getByLabel('Alias').fill('by-admin2');
+    await theirs.getByRole('button', { name: 'OK' }).click();
+    await theirs.waitFor({ state: 'detached' });
+    await other.context().close();
+    await mine.getByLabel('Alias').fill('by-root');
+    await mine.getByRole('button', { name: 'OK' }).click();
+    await mine.getByRole('alert').filter({ hasText: 'Someone changed this object since you opened it; nothing was overwritten' }).waitFor();
+    await root.screenshot({ path: join(shots, 'stale-edit.png') });
+    await mine.getByRole('button', { name: 'Cancel' }).click();
+    await root.locator('table.props tr', { hasText: 'Alias' }).filter({ hasText: 'by-admin2' }).waitFor();
+    // Back to running, for what follows.
+    await root.goto(`${server.base}/#/pending`);
+    await root.getByRole('button', { name: 'Rollback' }).click();
+    await root.getByRole('dialog', { name: 'Roll back all pending changes' }).getByRole('button', { name: 'Rollback' }).click();
+    await root.getByTestId('pending-summary').filter({ hasText: 'No pending changes' }).waitFor();
+  });
+
   await step('an admin force-releases a lock after a confirmation naming the holder', async () => {
     await root.getByRole('button', { name: 'Lock' }).click();
     await root.getByRole('dialog', { name: 'Lock the SDN configuration' }).getByRole('button', { name: 'Lock' }).click();
@@ -313,6 +341,38 @@ try {
     await root.getByLabel('User name').waitFor();
     await root.reload();
     await root.getByLabel('User name').waitFor();
+  });
+
+  await step("a node whose reload fails: the apply shows it failed, with the node's error", async () => {
+    const failing = await startSdnd({ node: 'n2', users: [{ id: 'root@pam', password: ROOT_PW }], reloadInterfaces: 'echo reload refused by n2 >&2; exit 3' });
+    try {
+      const page = await newPage();
+      await page.goto(`${failing.base}/`);
+      await page.getByLabel('User name').fill('root@pam');
+      await page.getByLabel('Password').fill(ROOT_PW);
+      await page.getByRole('button', { name: 'Login' }).click();
+      await page.goto(`${failing.base}/#/zones`);
+      await page.getByRole('button', { name: 'Create Zone' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Create Zone' });
+      await dialog.getByLabel('ID').fill('zs');
+      await dialog.getByRole('button', { name: 'Create' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      await page.goto(`${failing.base}/#/pending`);
+      await page.getByRole('article', { name: 'Zone zs: new' }).waitFor();
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.getByTestId('task-state').filter({ hasText: 'Task failed' }).waitFor();
+      const n2 = page.locator('tr[data-node="n2"] .badge-node-failed');
+      await n2.waitFor();
+      assert.match(await n2.textContent(), /failed: .*reload refused by n2/);
+      assert.match(await page.locator('pre.task-log').textContent(), /reload refused by n2/);
+      await page.screenshot({ path: join(shots, 'apply-failed.png') });
+      await page.goto(`${failing.base}/#/nodes/n2`);
+      assert.match(await page.locator('table.props').textContent(), /Last resultfailed: .*reload refused by n2/);
+      await page.locator('tr', { hasText: 'zs' }).locator('.badge-status-error').waitFor();
+      await page.context().close();
+    } finally {
+      await failing.stop();
+    }
   });
 
   assert.deepEqual(errors, [], 'no errors in the browser console');

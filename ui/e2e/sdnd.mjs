@@ -30,8 +30,9 @@ export function sdndCli(bin, dataDir, args, input) {
 /**
  * users: [{ id, password, roles?, path? }] (root@pam only gets its password set).
  * setup(bin, dataDir): runs before the server starts (e.g. an import).
+ * reloadInterfaces: the agent's reload command (default none; a failing one fails applies).
  */
-export async function startSdnd({ node = 'n1', users = [], setup } = {}) {
+export async function startSdnd({ node = 'n1', users = [], setup, reloadInterfaces = '' } = {}) {
   const bin = sdndBinary();
   const dataDir = mkdtempSync(join(tmpdir(), 'sdnd-ui-'));
   const nodeDir = join(dataDir, 'node');
@@ -50,7 +51,7 @@ export async function startSdnd({ node = 'n1', users = [], setup } = {}) {
     'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--node', node,
     '--host-interfaces', join(nodeDir, 'interfaces'), '--interfaces-out', join(nodeDir, 'sdn'),
     '--frr-out', join(nodeDir, 'frr.conf'), '--frr-local', join(nodeDir, 'frr.conf.local'),
-    '--node-facts', join(nodeDir, 'facts.json'), '--reload-frr', '', '--reload-interfaces', '',
+    '--node-facts', join(nodeDir, 'facts.json'), '--reload-frr', '', '--reload-interfaces', reloadInterfaces,
   ], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SDND_LOG: process.env.SDND_LOG ?? 'warn' } });
   const base = await new Promise((resolveBase, reject) => {
     const timer = setTimeout(() => reject(new Error('sdnd did not start within 30 s')), 30000);

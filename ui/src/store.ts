@@ -308,6 +308,8 @@ async function change<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, params
     return await (method === 'POST' ? api.post<T> : method === 'PUT' ? api.put<T> : api.del<T>)(path, token ? { ...params, 'lock-token': token } : params);
   } catch (err) {
     if (err instanceof ApiError && err.status === 423) void refreshLock();
+    // A conflict means the configuration moved on: show what it is now.
+    if (err instanceof ApiError && err.status === 409) void refreshConfig();
     throw err;
   }
 }
