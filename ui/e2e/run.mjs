@@ -283,6 +283,8 @@ try {
     }
     await page.goto(`${server.base}/#/pending`);
     await page.locator('.node-dry-run .file-diff').first().waitFor();
+    await page.goto(`${server.base}/#/zones/zone1`);
+    await page.locator('tr[data-id="vnet1"]').waitFor();
     await page.screenshot({ path: join(shots, 'auditor.png') });
     await page.context().close();
   });
