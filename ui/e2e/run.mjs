@@ -115,6 +115,7 @@ try {
     await dialog.waitFor({ state: 'detached' });
     await root.locator('table.objects tr[data-id="vnet1"]').waitFor();
     await root.waitForFunction(() => document.querySelector('[data-testid=pending-count]')?.textContent?.trim() === 'Pending: 2');
+    assert.equal(await root.title(), 'sdnd — SDN (2 pending)');
   });
 
   await step('the pending view diffs against running, property by property, with the node file diff', async () => {
@@ -129,7 +130,12 @@ try {
     assert.equal((await vnet.locator('tr.prop-added', { hasText: 'tag' }).locator('.prop-after').textContent()).trim(), '100');
     const diff = root.locator('.node-dry-run', { hasText: 'Node n1' }).locator('.diff-add', { hasText: 'auto vnet1' }).first();
     await diff.waitFor();
-    await root.screenshot({ path: join(shots, 'pending-diff.png'), fullPage: true });
+    // The header with the count and the lock banner stay in view while the diff scrolls.
+    await root.locator('.node-dry-run').first().scrollIntoViewIfNeeded();
+    assert.equal(await pendingCount(root).isVisible(), true);
+    assert.ok((await pendingCount(root).boundingBox()).y < 50, 'the pending count is still at the top');
+    await root.locator('main').evaluate((m) => m.scrollTo(0, 0));
+    await root.screenshot({ path: join(shots, 'pending-diff.png') });
   });
 
   // A second session, opened before the lock is taken, with its clock frozen: it polls no more.

@@ -44,6 +44,10 @@ function Shell({ s }: { s: store.State }) {
   const changes = store.changes(s);
 
   useEffect(() => setNavOpen(false), [route]);
+  // The tab says it too, for a window in the background.
+  useEffect(() => {
+    document.title = changes.length ? `sdnd — SDN (${changes.length} pending)` : 'sdnd — SDN';
+  }, [changes.length]);
 
   return (
     <div class="shell">
