@@ -229,6 +229,24 @@ try {
     assert.equal((await pendingCount(root).textContent()).trim(), 'Pending: 0');
   });
 
+  await step('a DNS server: created with its type fields, its key masked, its own view', async () => {
+    await root.goto(`${server.base}/#/dns`);
+    await root.getByRole('button', { name: 'Create DNS' }).click();
+    const dialog = root.getByRole('dialog', { name: 'Create DNS' });
+    await dialog.getByLabel('ID').fill('pdns1');
+    await dialog.getByLabel('URL').fill('https://10.0.0.53:8081/api/v1/servers/localhost');
+    assert.equal(await dialog.getByLabel('API key').getAttribute('type'), 'password');
+    await dialog.getByLabel('API key').fill('very-secret-key');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const row = root.locator('tr[data-id="pdns1"]');
+    await row.waitFor();
+    assert.ok(!(await row.textContent()).includes('very-secret-key'), 'the key is masked');
+    await row.getByRole('link', { name: 'pdns1' }).click();
+    await root.getByRole('heading', { name: 'DNS pdns1 (powerdns)' }).waitFor();
+    assert.match(await root.locator('table.props').textContent(), /URLhttps:\/\/10\.0\.0\.53/);
+  });
+
   await step('a stale edit says so instead of overwriting', async () => {
     await root.goto(`${server.base}/#/vnets/vnet1`);
     await root.getByRole('button', { name: 'Edit VNet' }).click();
@@ -263,7 +281,7 @@ try {
     await root.getByRole('button', { name: 'Release' }).waitFor();
     admin = await newPage();
     await login(admin, 'admin2@pve', ADMIN_PW);
-    assert.equal(await lockTitle(admin).textContent(), 'Locked by root@pam');
+    await lockTitle(admin).filter({ hasText: 'Locked by root@pam' }).waitFor();
     await admin.getByRole('button', { name: 'Force release' }).click();
     const confirm = admin.getByRole('dialog', { name: 'Force release the SDN lock' });
     assert.match(await confirm.textContent(), /held by root@pam/);

@@ -1,4 +1,4 @@
-// Hash routes: #/zones, #/zones/Z, #/vnets/V, #/controllers, #/ipams, #/dns, #/pending,
+// Hash routes: #/zones, #/zones/Z, #/vnets/V, #/controllers[/C], #/ipams[/I], #/dns[/D], #/pending,
 // #/nodes, #/nodes/N, #/task. History and audit views join here once the API has them.
 
 import { useEffect, useState } from 'preact/hooks';
@@ -8,6 +8,7 @@ export type Route =
   | { view: 'kind'; kind: 'zones' | 'vnets' | 'controllers' | 'ipams' | 'dns' }
   | { view: 'zone'; id: string }
   | { view: 'vnet'; id: string }
+  | { view: 'object'; kind: 'controllers' | 'ipams' | 'dns'; id: string }
   | { view: 'pending' }
   | { view: 'nodes' }
   | { view: 'node'; id: string }
@@ -21,7 +22,7 @@ export function parseRoute(hash: string): Route {
     case 'vnets': return id ? { view: 'vnet', id } : { view: 'kind', kind: 'vnets' };
     case 'controllers':
     case 'ipams':
-    case 'dns': return { view: 'kind', kind: head };
+    case 'dns': return id ? { view: 'object', kind: head, id } : { view: 'kind', kind: head };
     case 'pending': return { view: 'pending' };
     case 'nodes': return id ? { view: 'node', id } : { view: 'nodes' };
     case 'task': return { view: 'task' };

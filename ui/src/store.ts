@@ -31,6 +31,8 @@ export interface State {
   session: session.Session | null;
   perms: Permissions;
   lockStatus: LockStatus | null;
+  /** The last read of the lock failed (the banner then says it doesn't know). */
+  lockFailed: boolean;
   held: HeldLock | null;
   lists: Record<Exclude<KindName, 'subnets'>, SdnEntry[]>;
   /** vnet -> its subnets (pending view); filled after the first paint. */
@@ -49,6 +51,7 @@ let state: State = {
   session: null,
   perms: {},
   lockStatus: null,
+  lockFailed: false,
   held: null,
   lists: empty(),
   subnets: {},
@@ -83,7 +86,7 @@ export function useStore(): State {
 // ---- derived ----------------------------------------------------------------------------
 
 export function currentLock(s: State = state): LockView {
-  return lockView(s.lockStatus, s.held, s.session?.username ?? '');
+  return lockView(s.lockStatus, s.held, s.session?.username ?? '', s.lockFailed);
 }
 
 export function mayAllocate(path = '/sdn', s: State = state): boolean {
@@ -131,7 +134,7 @@ function endSession(message: string | null) {
   stopTimers();
   listText.clear();
   session.logout();
-  set({ session: null, perms: {}, lists: empty(), subnets: {}, loaded: false, subnetsLoaded: false, nodes: [], task: null, notice: message ? { tone: 'error', text: message } : null });
+  set({ session: null, perms: {}, lockStatus: null, lockFailed: false, lists: empty(), subnets: {}, loaded: false, subnetsLoaded: false, nodes: [], task: null, notice: message ? { tone: 'error', text: message } : null });
 }
 
 transport.onUnauthorized = (epoch) => {
@@ -184,9 +187,9 @@ export async function refreshLock() {
       held = null;
       saveHeld(null);
     }
-    set({ lockStatus, held });
+    set({ lockStatus, held, lockFailed: false });
   } catch (err) {
-    if (live(epoch) && !(err instanceof ApiError && err.status === 401)) set({ lockStatus: null });
+    if (live(epoch) && !(err instanceof ApiError && err.status === 401)) set({ lockFailed: true });
   }
 }
 

@@ -55,6 +55,13 @@ describe('ChangeList', () => {
     expect(el.querySelector('.prop-changed ins')!.textContent).toBe('2');
   });
 
+  it('masks credentials in the diff', () => {
+    const change = objectChange('dns', { dns: 'pdns', type: 'powerdns', state: 'new', pending: { url: 'https://dns', key: 'SECRET' } })!;
+    const el = mount(<ChangeList changes={[change]} />);
+    expect(el.textContent).not.toContain('SECRET');
+    expect(el.textContent).toContain('https://dns');
+  });
+
   it('says so when nothing is pending', () => {
     expect(mount(<ChangeList changes={[]} />).textContent).toContain('No pending changes');
   });

@@ -4,9 +4,10 @@ import { banner, changeBlocked, duration, lockView, tokenFor } from '../src/mode
 const locked = { locked: 1 as const, holder: 'root@pam', since: 1000, expires: 4600, comment: 'migration' };
 
 describe('lock banner states', () => {
-  it('unlocked and unknown', () => {
+  it('unlocked, loading and unknown', () => {
     expect(banner(lockView({ locked: 0 }, null, 'root@pam'), 2000).title).toBe('Not locked');
-    expect(banner(lockView(null, null, 'root@pam'), 2000).title).toBe('Lock state unknown');
+    expect(banner(lockView(null, null, 'root@pam'), 2000).title).toBe('Reading the lock…');
+    expect(banner(lockView(locked, null, 'root@pam', true), 2000).title).toBe('Lock state unknown');
   });
 
   it('held by this session: the kept token matches holder and time', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyDiff, objectChange, pendingChanges, summarize } from '../src/model/pending';
+import { displayValue } from '../src/model/schema';
 
 describe('pending diff', () => {
   it('a new object lists every property as added', () => {
@@ -57,5 +58,15 @@ describe('pending diff', () => {
   it('classifies unified diff lines', () => {
     const lines = classifyDiff('--- a\n+++ b\n@@ -1 +1,2 @@\n auto vmbr0\n+auto vnet1\n-old\n');
     expect(lines.map((l) => l.change)).toEqual(['meta', 'meta', 'hunk', 'context', 'add', 'del']);
+  });
+});
+
+describe('display', () => {
+  it('masks credentials, shows everything else', () => {
+    expect(displayValue('ipams', 'token', 'abc')).toBe('••••••••');
+    expect(displayValue('dns', 'key', 'abc')).toBe('••••••••');
+    expect(displayValue('dns', 'key', '')).toBe('');
+    expect(displayValue('dns', 'url', 'https://x')).toBe('https://x');
+    expect(displayValue('zones', 'nodes', ['a', 'b'])).toBe('a, b');
   });
 });

@@ -11,7 +11,7 @@ import { LockBanner } from './LockBanner';
 import { Login } from './Login';
 import { type FormTarget, ObjectForm } from './ObjectForm';
 import { StateBadge, currentValues } from './Tables';
-import { KindView, NodesView, NodeView, Overview, PendingView, TaskPanel, VnetView, ZoneView } from './Views';
+import { KindView, NodesView, NodeView, ObjectView, Overview, PendingView, TaskPanel, VnetView, ZoneView } from './Views';
 
 export function App() {
   const s = store.useStore();
@@ -94,6 +94,7 @@ function View(props: { s: store.State; route: Route; blocked: string | null; onE
     case 'kind': return <KindView {...props} kind={route.kind} />;
     case 'zone': return <ZoneView {...props} id={route.id} />;
     case 'vnet': return <VnetView {...props} id={route.id} />;
+    case 'object': return <ObjectView {...props} kind={route.kind} id={route.id} />;
     case 'pending': return <PendingView {...props} />;
     case 'nodes': return <NodesView s={props.s} />;
     case 'node': return <NodeView s={props.s} id={route.id} />;

@@ -1,5 +1,5 @@
 import { classifyDiff, type ObjectChange, PROP_MARK, STATE_MARK, summarize } from '../model/pending';
-import { fieldLabel, KINDS } from '../model/schema';
+import { fieldLabel, isSecret, KINDS } from '../model/schema';
 
 /** Pending changes against running, object by object, property by property. */
 export function ChangeList(props: { changes: ObjectChange[]; showUnchanged?: boolean }) {
@@ -20,7 +20,7 @@ export function ChangeList(props: { changes: ObjectChange[]; showUnchanged?: boo
             <caption class="sr-only">Properties of {c.id}</caption>
             <thead><tr><th scope="col"><span class="sr-only">Change</span></th><th scope="col">Property</th><th scope="col">Running</th><th scope="col">Pending</th></tr></thead>
             <tbody>
-              {c.props.filter((p) => props.showUnchanged || p.change !== 'unchanged').map((p) => (
+              {c.props.filter((p) => props.showUnchanged || p.change !== 'unchanged').map((p) => isSecret(c.kind, p.name) ? { ...p, before: p.before && '••••••••', after: p.after && '••••••••' } : p).map((p) => (
                 <tr class={`prop-${p.change}`}>
                   <td class="prop-mark" aria-label={PROP_MARK[p.change].word} title={PROP_MARK[p.change].word}>{PROP_MARK[p.change].sign}</td>
                   <th scope="row">{fieldLabel(c.kind, c.type, p.name)} <code class="prop-key">{p.name}</code></th>

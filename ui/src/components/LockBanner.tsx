@@ -40,7 +40,7 @@ export function LockBanner(props: { view: LockView; now: number; mayLock: boolea
 
   return (
     <section class={`lock-banner tone-${b.tone}`} aria-label="SDN lock" data-lock-state={view.state}>
-      <LockIcon open={view.state === 'unlocked' || view.state === 'unknown'} />
+      <LockIcon open={view.state !== 'mine' && view.state !== 'other'} />
       <div class="lock-text" role="status" aria-live="polite">
         <strong class="lock-title">{b.title}</strong>
         {b.details.map((d) => <span class="lock-detail">{d}</span>)}

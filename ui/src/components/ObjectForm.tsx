@@ -183,6 +183,9 @@ function Input(props: { field: Field; value: string; invalid: boolean; refIds?: 
     case 'int':
       return <input {...common} inputMode="numeric" value={props.value} placeholder={field.placeholder} onInput={(e) => props.onChange(e.currentTarget.value)} />;
     default:
+      if (field.secret) {
+        return <input {...common} type="password" autoComplete="off" value={props.value} onInput={(e) => props.onChange(e.currentTarget.value)} />;
+      }
       return <input {...common} value={props.value} placeholder={field.placeholder} onInput={(e) => props.onChange(e.currentTarget.value)} />;
   }
 }

@@ -5,7 +5,7 @@ import type { SdnEntry } from '../api/types';
 import { errorText } from '../model/errors';
 import { STATE_MARK } from '../model/pending';
 import { can, SDN_ALLOCATE } from '../model/perms';
-import { aclPath, entryId, fieldsOf, formatValue, isProperty, KINDS, type KindName } from '../model/schema';
+import { aclPath, displayValue, entryId, fieldsOf, isProperty, KINDS, type KindName } from '../model/schema';
 import { href } from '../route';
 import * as store from '../store';
 import { ChangeButton } from './Actions';
@@ -32,9 +32,7 @@ export function StateBadge({ state }: { state?: SdnEntry['state'] }) {
 }
 
 function link(kind: KindName, id: string): string | null {
-  if (kind === 'zones') return href('zones', id);
-  if (kind === 'vnets') return href('vnets', id);
-  return null;
+  return kind === 'subnets' ? null : href(kind, id);
 }
 
 /** The objects of one kind: id, type, the type's main properties, state; edit and delete. */
@@ -75,7 +73,7 @@ export function ObjectTable(props: {
     const needle = filter.trim().toLowerCase();
     if (!needle) return props.entries;
     return props.entries.filter((e) => entryId(kind, e).toLowerCase().includes(needle)
-      || Object.values(currentValues(e)).some((v) => formatValue(v).toLowerCase().includes(needle)));
+      || Object.entries(currentValues(e)).some(([k, v]) => displayValue(kind, k, v).toLowerCase().includes(needle)));
   }, [props.entries, filter, kind]);
   const shown = useMemo(() => matching.slice(0, limit), [matching, limit]);
   const filterId = `filter-${kind}-${props.parent ?? ''}`;
@@ -147,7 +145,7 @@ const Rows = memo((props: {
           <tr class={entry.state ? `state-${entry.state}` : ''} data-id={id}>
             <th scope="row">{target ? <a href={target}>{id}</a> : id}</th>
             {def.typed && <td>{String(values.type ?? '')}</td>}
-            {columns.map((c) => <td>{formatValue(values[c])}</td>)}
+            {columns.map((c) => <td>{displayValue(kind, c, values[c])}</td>)}
             {def.inRunning && <td><StateBadge state={entry.state} /></td>}
             <td class="row-actions">
               {entry.state !== 'deleted' && (
@@ -195,7 +193,7 @@ export function PropertyTable(props: { kind: KindName; entry: SdnEntry }) {
         {names.map((n) => (
           <tr class={changed.has(n) && entry.state === 'changed' ? 'prop-changed' : ''}>
             <th scope="row">{labelAny(kind, n) === n && n === 'type' ? 'Type' : labelAny(kind, n)}</th>
-            <td>{formatValue(values[n])}{changed.has(n) && entry.state === 'changed' && <span class="badge badge-changed">~ pending</span>}</td>
+            <td>{displayValue(kind, n, values[n])}{changed.has(n) && entry.state === 'changed' && <span class="badge badge-changed">~ pending</span>}</td>
           </tr>
         ))}
         <tr><th scope="row">State</th><td><StateBadge state={entry.state} /></td></tr>

@@ -82,6 +82,27 @@ export function VnetView(props: ViewProps & { id: string }) {
   );
 }
 
+/** A controller, IPAM or DNS server: its properties, edit and remove. */
+export function ObjectView(props: ViewProps & { kind: 'controllers' | 'ipams' | 'dns'; id: string }) {
+  const { s, kind, id } = props;
+  const def = KINDS[kind];
+  const entry = s.lists[kind].find((o) => entryId(kind, o) === id);
+  if (!entry) return <NotFound what={`${def.label} ${id}`} loaded={s.loaded} />;
+  return (
+    <section aria-labelledby="view-title">
+      <header class="view-head">
+        <h2 id="view-title">{def.label} {id} <span class="subtle">({String(entry.type)})</span></h2>
+        <div class="toolbar">
+          <ChangeButton allowed={can(s.perms, `/sdn/${kind}/${id}`, SDN_ALLOCATE)} blocked={props.blocked}
+            onClick={() => props.onEdit({ kind, id })}>Edit {def.label}</ChangeButton>
+        </div>
+      </header>
+      <PropertyTable kind={kind} entry={entry} />
+      <p><a href={href(kind)}>All {def.plural}</a></p>
+    </section>
+  );
+}
+
 function NotFound(props: { what: string; loaded: boolean }) {
   return props.loaded ? <p class="msg msg-warn">{props.what} does not exist (any more).</p> : <p role="status">Loading…</p>;
 }

@@ -11,14 +11,16 @@ export interface HeldLock {
 }
 
 export type LockView =
+  | { state: 'loading' }
   | { state: 'unknown' }
   | { state: 'unlocked' }
   | { state: 'mine'; holder: string; since: number; expires: number | null; comment: string | null }
   | { state: 'other'; holder: string; since: number; expires: number | null; comment: string | null; sameUser: boolean };
 
-/** What the lock status means for this session. */
-export function lockView(status: LockStatus | null, held: HeldLock | null, me: string): LockView {
-  if (!status) return { state: 'unknown' };
+/** What the lock status means for this session; `failed`: the last read of it failed. */
+export function lockView(status: LockStatus | null, held: HeldLock | null, me: string, failed = false): LockView {
+  if (failed) return { state: 'unknown' };
+  if (!status) return { state: 'loading' };
   if (!status.locked) return { state: 'unlocked' };
   const holder = status.holder ?? 'unknown';
   const since = status.since ?? 0;
@@ -58,8 +60,10 @@ export interface Banner {
 
 export function banner(view: LockView, now: number): Banner {
   switch (view.state) {
+    case 'loading':
+      return { tone: 'unknown', title: 'Reading the lock…', details: [] };
     case 'unknown':
-      return { tone: 'unknown', title: 'Lock state unknown', details: ['the lock status could not be read'] };
+      return { tone: 'unknown', title: 'Lock state unknown', details: ['the lock status could not be read; retrying'] };
     case 'unlocked':
       return { tone: 'neutral', title: 'Not locked', details: ['anyone with SDN.Allocate may change the configuration'] };
     case 'mine':

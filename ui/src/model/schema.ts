@@ -19,6 +19,8 @@ export interface Field {
   max?: number;
   placeholder?: string;
   help?: string;
+  /** A credential: masked in tables, a password input in forms. */
+  secret?: boolean;
 }
 
 export interface KindDef {
@@ -142,10 +144,10 @@ export const KINDS: Record<KindName, KindDef> = {
     idHelp: 'letters, digits, - and _, starting with a letter',
     types: {
       pve: [],
-      netbox: [{ name: 'url', label: 'URL', type: 'text', required: true }, { name: 'token', label: 'Token', type: 'text', required: true }, fingerprint],
+      netbox: [{ name: 'url', label: 'URL', type: 'text', required: true }, { name: 'token', label: 'Token', type: 'text', required: true, secret: true }, fingerprint],
       phpipam: [
         { name: 'url', label: 'URL', type: 'text', required: true },
-        { name: 'token', label: 'Token', type: 'text', required: true },
+        { name: 'token', label: 'Token', type: 'text', required: true, secret: true },
         { name: 'section', label: 'Section', type: 'int', required: true },
         fingerprint,
       ],
@@ -157,7 +159,7 @@ export const KINDS: Record<KindName, KindDef> = {
     types: {
       powerdns: [
         { name: 'url', label: 'URL', type: 'text', required: true },
-        { name: 'key', label: 'API key', type: 'text', required: true },
+        { name: 'key', label: 'API key', type: 'text', required: true, secret: true },
         { name: 'ttl', label: 'TTL', type: 'int' },
         { name: 'reversemaskv6', label: 'Reverse mask v6', type: 'int' },
         fingerprint,
@@ -197,6 +199,17 @@ export function fieldLabel(kind: KindName, type: string | undefined, name: strin
   return fieldsOf(kind, type).find((f) => f.name === name)?.label
     ?? Object.values(KINDS[kind].types).flat().find((f) => f.name === name)?.label
     ?? name;
+}
+
+/** Whether a property of `kind` is a credential (shown masked). */
+export function isSecret(kind: KindName, name: string): boolean {
+  return Object.values(KINDS[kind].types).flat().some((f) => f.name === name && f.secret);
+}
+
+/** A property as tables show it: credentials masked. */
+export function displayValue(kind: KindName, name: string, value: unknown): string {
+  if (value !== undefined && value !== null && value !== '' && isSecret(kind, name)) return '••••••••';
+  return formatValue(value);
 }
 
 /** A property value as text: lists comma-separated, booleans as PVE shows them. */
