@@ -1,14 +1,16 @@
 // End-to-end tests: Debian's Chromium (headless, via playwright-core) against a real sdnd with
-// its node agent. Each step asserts what a user sees; screenshots of the main views land in
-// ui/screenshots/. Usage: node e2e/run.mjs (SDND_BIN, CHROMIUM override the binaries).
+// its node agent. Each step asserts what a user sees and screenshots the main views.
+// Usage: node e2e/run.mjs (SDND_BIN, CHROMIUM override the binaries; SCREENSHOTS the folder).
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium, startSdnd } from './sdnd.mjs';
 
-const shots = join(dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
+// Into test-results/ (not tracked) unless told otherwise: `npm run screenshots` renews the
+// committed ones in screenshots/.
+const shots = resolve(process.env.SCREENSHOTS ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'test-results', 'screenshots'));
 mkdirSync(shots, { recursive: true });
 
 const ROOT_PW = 'root-secret-1';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** The sdnd binary: $SDND_BIN, else the newest of target/release and target/debug. */
+/** The sdnd binary: $SDND_BIN, else target/debug/sdnd, else target/release/sdnd. */
 export function sdndBinary() {
   if (process.env.SDND_BIN) return process.env.SDND_BIN;
   for (const profile of ['debug', 'release']) {
