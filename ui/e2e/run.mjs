@@ -364,6 +364,38 @@ try {
     await page.context().close();
   });
 
+  await step('screen readers: every control has a name, no id is used twice, views have headings', async () => {
+    const audit = () => root.evaluate(() => {
+      const problems = [];
+      const seen = new Set();
+      for (const el of document.querySelectorAll('[id]')) {
+        if (seen.has(el.id)) problems.push(`duplicate id ${el.id}`);
+        seen.add(el.id);
+      }
+      for (const el of document.querySelectorAll('input, select, textarea')) {
+        if (!el.labels?.length && !el.getAttribute('aria-label')) problems.push(`unlabelled ${el.tagName} ${el.name || el.id}`);
+      }
+      for (const el of document.querySelectorAll('button, a')) {
+        if (!(el.getAttribute('aria-label') || el.textContent.trim())) problems.push(`nameless ${el.tagName} ${el.outerHTML.slice(0, 60)}`);
+      }
+      if (!document.querySelector('main h2')) problems.push('no heading in main');
+      for (const ref of document.querySelectorAll('[aria-describedby]')) {
+        for (const id of ref.getAttribute('aria-describedby').split(' ')) if (!document.getElementById(id)) problems.push(`aria-describedby ${id} missing`);
+      }
+      return problems;
+    });
+    for (const hash of ['#/', '#/zones', '#/zones/zone1', '#/vnets/vnet1', '#/pending', '#/nodes', '#/nodes/n1', '#/dns', '#/dns/pdns1']) {
+      await root.goto(`${server.base}/${hash}`);
+      await root.locator('main h2').first().waitFor();
+      assert.deepEqual(await audit(), [], hash);
+    }
+    await root.goto(`${server.base}/#/zones`);
+    await root.getByRole('button', { name: 'Create Zone' }).click();
+    await root.getByRole('dialog', { name: 'Create Zone' }).getByLabel('Type').selectOption('evpn');
+    assert.deepEqual(await audit(), [], 'the create dialog');
+    await root.keyboard.press('Escape');
+  });
+
   await step('logout returns to the login form, and the old session is gone', async () => {
     await root.getByRole('button', { name: 'Logout' }).click();
     await root.getByLabel('User name').waitFor();

@@ -254,11 +254,13 @@ function NodeStatusBadge({ status }: { status: string }) {
   return <span class={`badge badge-status-${status}`}>{mark} {status}</span>;
 }
 
-export function NodesView(props: { s: store.State }) {
+export function NodesView(props: { s: store.State; embedded?: boolean }) {
   const { s } = props;
+  const Heading = props.embedded ? 'h3' : 'h2';
+  const titleId = props.embedded ? 'nodes-title' : 'view-title';
   return (
-    <section aria-labelledby="view-title">
-      <header class="view-head"><h2 id="view-title">Nodes</h2>
+    <section aria-labelledby={titleId}>
+      <header class="view-head"><Heading id={titleId}>Nodes</Heading>
         <div class="toolbar"><button type="button" onClick={() => void store.refreshNodes()}>Refresh</button></div></header>
       <div class="table-wrap">
         <table class="objects">
@@ -324,7 +326,7 @@ export function Overview(props: { s: store.State }) {
         <li><a href={href('vnets')}><strong>{s.lists.vnets.length}</strong> VNets</a></li>
         <li><a href={href('nodes')}><strong>{s.nodes.length}</strong> nodes{failed ? `, ${failed} failed` : ''}</a></li>
       </ul>
-      <NodesView s={s} />
+      <NodesView s={s} embedded />
     </section>
   );
 }
