@@ -111,8 +111,11 @@ function startTimers() {
   timers.push(window.setInterval(() => void refreshLock(), 5000));
   timers.push(window.setInterval(() => void refreshConfig(), 15000));
   timers.push(window.setInterval(() => void maybeRenew(), 30000));
-  // Subnet changes made elsewhere in a vnet list without subnets show no digest: catch them too.
-  timers.push(window.setInterval(() => void refreshSubnets(), 60000));
+  // The subnets digest is only seen in a list that has subnets: while none exist anywhere, a
+  // subnet added elsewhere shows up with this slow full refresh (or the next own change).
+  timers.push(window.setInterval(() => {
+    if (!Object.values(state.subnets).some((list) => list.length > 0)) void refreshSubnets();
+  }, 300000));
 }
 
 function stopTimers() {
@@ -232,7 +235,11 @@ async function subnetDigests(): Promise<string> {
     // A vnet not applied yet has no running subnets list: its marks then say so.
     api.get<SdnEntry[]>(path, { running: 1 }).catch(() => [] as SdnEntry[]),
   ]);
-  return `${state.lists.vnets.length}/${pending[0]?.digest ?? '-'}/${running[0]?.digest ?? '-'}`;
+  // An apply elsewhere clears the states of zones, vnets and controllers: count them too, for
+  // subnets of vnets that weren't running yet (their running list can't be read).
+  const { zones, vnets, controllers } = state.lists;
+  const states = [zones, vnets, controllers].reduce((n, list) => n + list.filter((o) => o.state).length, 0);
+  return `${state.lists.vnets.length}/${pending[0]?.digest ?? '-'}/${running[0]?.digest ?? '-'}/${states}`;
 }
 
 async function checkSubnets() {
