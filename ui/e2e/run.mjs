@@ -120,9 +120,23 @@ try {
     assert.equal(await root.title(), 'sdnd — SDN (2 pending)');
   });
 
+  await step('creating a subnet in the vnet, from the tree', async () => {
+    // On the zone's page its branch of the tree is open.
+    assert.equal(await root.locator('nav').getByRole('button', { name: 'Collapse zone zone1' }).getAttribute('aria-expanded'), 'true');
+    await root.locator('nav').getByRole('link', { name: 'vnet1' }).click();
+    await root.getByRole('button', { name: 'Create subnet' }).click();
+    const dialog = root.getByRole('dialog', { name: 'Create Subnet in vnet1' });
+    await dialog.getByLabel('Subnet').fill('10.0.0.0/24');
+    await dialog.getByLabel('Gateway').fill('10.0.0.1');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await root.locator('table.objects tr[data-id="zone1-10.0.0.0-24"] .badge-new').waitFor();
+    await root.waitForFunction(() => document.querySelector('[data-testid=pending-count]')?.textContent?.trim() === 'Pending: 3');
+  });
+
   await step('the pending view diffs against running, property by property, with the node file diff', async () => {
     await root.goto(`${server.base}/#/pending`);
-    await root.getByTestId('pending-summary').filter({ hasText: '2 pending changes (2 new)' }).waitFor();
+    await root.getByTestId('pending-summary').filter({ hasText: '3 pending changes (3 new)' }).waitFor();
     const zone = root.getByRole('article', { name: 'Zone zone1: new' });
     await zone.locator('.badge-new').filter({ hasText: '+ new' }).waitFor();
     const bridge = zone.locator('tr.prop-added', { hasText: 'bridge' });
@@ -130,6 +144,8 @@ try {
     assert.equal((await bridge.locator('.prop-after').textContent()).trim(), 'vmbr0');
     const vnet = root.getByRole('article', { name: 'VNet vnet1: new' });
     assert.equal((await vnet.locator('tr.prop-added', { hasText: 'tag' }).locator('.prop-after').textContent()).trim(), '100');
+    const subnet = root.getByRole('article', { name: 'Subnet zone1-10.0.0.0-24: new' });
+    assert.equal((await subnet.locator('tr.prop-added', { hasText: 'gateway' }).locator('.prop-after').textContent()).trim(), '10.0.0.1');
     const diff = root.locator('.node-dry-run', { hasText: 'Node n1' }).locator('.diff-add', { hasText: 'auto vnet1' }).first();
     await diff.waitFor();
     // The header with the count and the lock banner stay in view while the diff scrolls.
