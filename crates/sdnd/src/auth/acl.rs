@@ -107,6 +107,14 @@ impl AclTree {
     pub fn privileges(&self, subject: &Subject, path: &str) -> BTreeSet<String> {
         self.roles(subject, path).iter().flat_map(|role| self.role_privileges(role)).collect()
     }
+
+    /// Every path an ACL entry for one of `subjects` is on.
+    pub fn paths_of<'a>(&'a self, subjects: &'a [Subject]) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries
+            .iter()
+            .filter(|(_, by_subject)| subjects.iter().any(|s| by_subject.contains_key(s)))
+            .map(|(path, _)| path.as_str())
+    }
 }
 
 #[cfg(test)]

@@ -88,6 +88,17 @@ impl Caller {
         }
     }
 
+    /// The paths of the ACL entries for this caller (its user, and its token if it is one).
+    pub fn acl_paths(&self) -> Vec<String> {
+        let subjects: Vec<acl::Subject> = match &self.principal {
+            Principal::Nobody => Vec::new(),
+            Principal::User { user, token } => std::iter::once(acl::Subject::User(user.to_string()))
+                .chain(token.as_ref().map(|(name, _)| acl::Subject::Token(format!("{user}!{name}"))))
+                .collect(),
+        };
+        self.access.acl.paths_of(&subjects).map(str::to_string).collect()
+    }
+
     /// Whether the caller holds any one of `privs` on `path`.
     pub fn has_any(&self, path: &str, privs: &[&str]) -> bool {
         // The superuser (and its tokens without privilege separation) holds everything:

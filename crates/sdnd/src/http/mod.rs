@@ -5,6 +5,7 @@ pub mod params;
 pub mod reply;
 pub mod router;
 pub mod tls;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -211,6 +212,11 @@ async fn respond(front: &Frontend, peer: SocketAddr, req: Request<Incoming>, bod
     } else if let Some(rest) = path.strip_prefix("/api2/extjs") {
         (Format::Extjs, rest)
     } else {
+        if matches!(*req.method(), Method::GET | Method::HEAD) {
+            if let Some(page) = ui::serve(&path, req.method() == Method::HEAD) {
+                return page;
+            }
+        }
         return render(Format::Json, Err(Error::NotFound(format!("no such path '{path}' (the API lives under /api2/json)"))));
     };
     if !rest.is_empty() && !rest.starts_with('/') {

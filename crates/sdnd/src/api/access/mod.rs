@@ -1,9 +1,12 @@
-//! `/access/...`: logging in.
+//! `/access/...`: logging in, and what the caller may do.
 
+mod permissions;
 mod ticket;
 
 use crate::http::router::Route;
 
 pub fn routes() -> Vec<Route> {
-    ticket::routes()
+    let mut routes = ticket::routes();
+    routes.extend(permissions::routes());
+    routes
 }
