@@ -48,6 +48,29 @@ impl App {
     }
 }
 
+/// What the node agents report, for the handlers (which never read the store themselves).
+impl App {
+    pub fn node_report(&self, node: &str) -> Result<Option<crate::layout::NodeReport>, crate::Error> {
+        crate::nodes::report(self.store.as_ref(), node)
+    }
+
+    pub fn node_reports(&self) -> Result<std::collections::BTreeMap<String, crate::layout::NodeReport>, crate::Error> {
+        crate::nodes::reports(self.store.as_ref())
+    }
+
+    pub fn node_files(&self, node: &str) -> Result<crate::layout::NodeFiles, crate::Error> {
+        crate::nodes::files(self.store.as_ref(), node)
+    }
+
+    pub fn heartbeats(&self) -> Result<std::collections::BTreeMap<String, crate::layout::Heartbeat>, crate::Error> {
+        crate::nodes::heartbeats(self.store.as_ref())
+    }
+
+    pub fn task(&self, upid: &crate::tasks::Upid) -> Result<crate::layout::TaskRecord, crate::Error> {
+        crate::tasks::read(self.store.as_ref(), upid)
+    }
+}
+
 impl App {
     /// Builds the app for serving: loads the configuration (a store without quorum only
     /// warns: requests answer 503 until it is back), creates the built-in `pve` IPAM if

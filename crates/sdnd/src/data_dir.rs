@@ -67,15 +67,6 @@ fn restrict(path: &Path, mode: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Makes every file this process creates private from its first instant (`umask 077`):
-/// sdnd's store, its WAL and its keys are never readable by others, not even for a moment.
-pub fn private_umask() {
-    // SAFETY: umask has no preconditions and can't fail.
-    unsafe {
-        libc::umask(0o077);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

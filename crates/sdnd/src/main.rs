@@ -139,7 +139,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    sdnd::data_dir::private_umask();
+    sdnd::process::private_umask();
+    sdnd::process::return_large_blocks();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SDND_LOG").unwrap_or_else(|_| "info".into()),

@@ -23,9 +23,9 @@ pub fn routes() -> Vec<Route> {
 /// Every node whose agent has registered, as PVE lists nodes.
 fn index(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
     args.finish()?;
-    let beats = crate::nodes::heartbeats(app.store.as_ref())?;
+    let beats = app.heartbeats()?;
     let now_ms = app.clock.now_ms();
-    let nodes: Vec<Value> = crate::nodes::reports(app.store.as_ref())?
+    let nodes: Vec<Value> = app.node_reports()?
         .into_keys()
         .map(|node| {
             let beat = beats.get(&node);

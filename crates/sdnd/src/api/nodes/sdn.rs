@@ -34,7 +34,7 @@ pub fn routes() -> Vec<Route> {
 
 /// The node's last report, if its agent ever sent one.
 fn report(app: &App, node: &str) -> Result<Option<NodeReport>, Error> {
-    crate::nodes::report(app.store.as_ref(), node)
+    app.node_report(node)
 }
 
 fn unknown_node(node: &str) -> Error {
@@ -46,7 +46,7 @@ fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     args.finish()?;
     let report = report(app, &node)?.ok_or_else(|| unknown_node(&node))?;
     let running = app.sdn.snapshot()?.running_version;
-    let heartbeat = crate::nodes::heartbeats(app.store.as_ref())?.remove(&node);
+    let heartbeat = app.heartbeats()?.remove(&node);
     let liveness = Liveness::of(heartbeat.as_ref(), app.clock.now_ms());
     let warnings: Vec<&str> = report.warnings.iter().map(|w| w.message.as_str()).collect();
     Ok(json!({

@@ -33,7 +33,7 @@ fn task(app: &App, caller: &Caller, args: &mut Args) -> Result<(Upid, TaskRecord
     if !owner {
         caller.require(&format!("/nodes/{node}"), &[SYS_AUDIT])?;
     }
-    let record = crate::tasks::read(app.store.as_ref(), &upid)?;
+    let record = app.task(&upid)?;
     Ok((upid, record))
 }
 

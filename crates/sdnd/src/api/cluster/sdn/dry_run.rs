@@ -36,7 +36,7 @@ fn dry_run(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
         }
     };
     args.finish()?;
-    let files = crate::nodes::files(app.store.as_ref(), &node)?;
+    let files = app.node_files(&node)?;
     let snapshot = app.sdn.snapshot()?;
     // Like the reference, the dry-run keeps the running version: only real changes show.
     let pending = snapshot.pending.to_running_config(snapshot.running_version);
