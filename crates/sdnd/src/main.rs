@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use sdn_config::{Reading, RunningConfig};
 use store::{open_store, open_store_waiting, StoreArgs};
 
 /// Seconds since the epoch.
@@ -263,12 +264,14 @@ fn generate(
     out: &Path,
 ) -> Result<(), String> {
     let read = |path: &Path| std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
-    let running: serde_json::Value =
-        serde_json::from_str(&read(running_config)?).map_err(|e| format!("{}: {e}", running_config.display()))?;
+    let running_text = read(running_config)?;
     let facts: sdn_gen::NodeFacts =
         serde_json::from_str(&read(facts)?).map_err(|e| format!("{}: {e}", facts.display()))?;
     let interfaces = read(interfaces)?;
     let frr_local = frr_local.map(read).transpose()?;
+    // A `.running-config` from anywhere, the reference's included: read leniently.
+    let running = RunningConfig::from_slice(running_text.as_bytes(), Reading::Lenient)
+        .map_err(|e| format!("{}: {e}", running_config.display()))?;
     let output = sdn_gen::generate(&sdn_gen::GenInput {
         running_config: &running,
         facts: &facts,

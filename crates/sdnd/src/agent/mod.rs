@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sdn_config::{Reading, RunningConfig};
 use sdn_store::{Store, Txn};
 
 use crate::apply::NodeReport;
@@ -102,12 +103,14 @@ fn publish<T: Serialize>(store: &dyn Store, key: &str, value: &T) {
 
 /// One pass: publish the node's files and facts; render if a newer version is running.
 fn step(store: &dyn Store, config: &AgentConfig, report: &mut NodeReport) -> Result<(), String> {
-    let running_text = store.get(keys::RUNNING_CONFIG).map_err(|e| e.to_string())?;
-    let running: Value = match &running_text {
-        Some(entry) => serde_json::from_slice(&entry.value).map_err(|e| format!("running config unreadable: {e}"))?,
-        None => Value::Null,
+    let stored = store.get(keys::RUNNING_CONFIG).map_err(|e| e.to_string())?;
+    // sdnd wrote it (`Config::to_running_config`), so it is read strictly.
+    let running = match &stored {
+        Some(entry) => RunningConfig::from_slice(&entry.value, Reading::Strict)
+            .map_err(|e| format!("running config unreadable: {e}"))?,
+        None => RunningConfig::default(),
     };
-    let version = running.get("version").and_then(Value::as_u64).unwrap_or(0);
+    let version = running.version.unwrap_or(0);
     let files = gather(config, &running)?;
     publish(store, &node_files_key(&config.node), &files);
     if version == 0 || version <= report.attempted {
@@ -134,7 +137,7 @@ fn step(store: &dyn Store, config: &AgentConfig, report: &mut NodeReport) -> Res
     Ok(())
 }
 
-fn gather(config: &AgentConfig, running: &Value) -> Result<NodeFiles, String> {
+fn gather(config: &AgentConfig, running: &RunningConfig) -> Result<NodeFiles, String> {
     let facts = match &config.facts_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -152,7 +155,7 @@ fn gather(config: &AgentConfig, running: &Value) -> Result<NodeFiles, String> {
 }
 
 /// What the configuration produces for a node with these files and facts.
-pub fn generate(running: &Value, files: &NodeFiles) -> Result<sdn_gen::GenOutput, String> {
+pub fn generate(running: &RunningConfig, files: &NodeFiles) -> Result<sdn_gen::GenOutput, String> {
     let facts: sdn_gen::NodeFacts =
         serde_json::from_value(files.facts.clone()).map_err(|e| format!("node facts: {e}"))?;
     sdn_gen::generate(&sdn_gen::GenInput {
@@ -165,7 +168,7 @@ pub fn generate(running: &Value, files: &NodeFiles) -> Result<sdn_gen::GenOutput
 }
 
 /// Renders, replaces each file atomically, then reloads; a generation error writes nothing.
-fn render(config: &AgentConfig, running: &Value, files: &NodeFiles) -> Result<(), String> {
+fn render(config: &AgentConfig, running: &RunningConfig, files: &NodeFiles) -> Result<(), String> {
     let output = generate(running, files)?;
     for warning in &output.warnings {
         tracing::warn!("node agent: {warning}");
