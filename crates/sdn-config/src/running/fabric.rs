@@ -180,7 +180,6 @@ fn check_node_addresses(
     Ok(())
 }
 
-/// Parses one `name=IFACE,ip=CIDR,...` interface property string.
 /// The reference's checks across fabrics: prefixes of one family don't overlap, OSPF fabrics
 /// use different areas, and an interface of a node serves one fabric only.
 fn check_across_fabrics(fabrics: &BTreeMap<String, Fabric>) -> Result<(), RunningConfigError> {
@@ -252,6 +251,7 @@ fn check_across_fabrics(fabrics: &BTreeMap<String, Fabric>) -> Result<(), Runnin
     Ok(())
 }
 
+/// Parses one `name=IFACE,ip=CIDR,...` interface property string.
 fn parse_interface(object: &str, text: &str) -> Result<FabricInterface, RunningConfigError> {
     let err = |reason: String| RunningConfigError::field(object, "interfaces", reason);
     let mut iface = FabricInterface {
