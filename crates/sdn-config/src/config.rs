@@ -449,11 +449,16 @@ impl Config {
         }
         let delete: Vec<String> = match params.get("delete") {
             None => Vec::new(),
-            Some(Json::String(s)) => net::split_list(s).map(str::to_string).collect(),
+            Some(Json::String(s)) => net::split_list(s).into_iter().map(str::to_string).collect(),
             Some(Json::Array(a)) => a
                 .iter()
                 .filter_map(Json::as_str)
-                .flat_map(|s| net::split_list(s).map(str::to_string).collect::<Vec<_>>())
+                .flat_map(|s| {
+                    net::split_list(s)
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
                 .collect(),
             Some(_) => {
                 errors.add("delete", "type check ('string') failed");

@@ -9,6 +9,10 @@
 //! reference's formats: the section-config files (`zones.cfg`, ...), the running-config JSON, and
 //! the pending view the API shows with `pending=1`.
 //!
+//! [`RunningConfig`] is the one typed model of the running config that the generator (sdn-gen)
+//! and the node agent consume, read strictly (as sdn-config writes it) or leniently (the
+//! reference's files); [`net`] holds the network types (`Cidr`, `IpLiteral`, `split_list`).
+//!
 //! No I/O happens here: callers pass text and JSON in and get text and JSON out.
 //!
 //! Parameters arrive as [`Params`] (a JSON map): form values as strings (`"100"`, `"1"`,
@@ -23,6 +27,7 @@ mod kind;
 pub mod net;
 mod object;
 mod pending;
+pub mod running;
 pub mod schema;
 mod section;
 mod value;
@@ -30,7 +35,8 @@ mod value;
 pub use config::{Change, Config, Params, DIGEST_MISMATCH};
 pub use error::{ConfigError, FieldErrors};
 pub use kind::Kind;
-pub use net::Cidr;
+pub use net::{Cidr, IpLiteral};
 pub use object::{SdnObject, SubnetId};
 pub use pending::{has_pending_changes, pending_view};
+pub use running::{Reading, RunningConfig, RunningConfigError};
 pub use value::{DhcpRange, Value};

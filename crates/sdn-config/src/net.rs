@@ -26,10 +26,12 @@ impl Cidr {
         Ok(Cidr { addr, prefix })
     }
 
+    /// The address as written, host bits included.
     pub fn addr(&self) -> IpAddr {
         self.addr
     }
 
+    /// The prefix length.
     pub fn prefix(&self) -> u8 {
         self.prefix
     }
@@ -72,18 +74,95 @@ fn mask_addr(addr: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
+impl Cidr {
+    /// Parses `ADDRESS/LENGTH` with any length the family allows (0-32, 0-128), as the
+    /// reference's typed CIDRs (fabric prefixes, interface addresses) do; host bits are kept.
+    pub fn parse_any_length(s: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = split_cidr(s)?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        if prefix > max {
+            return Err(format!(
+                "value does not look like a valid CIDR network: prefix length {prefix} is out of range (allowed: 0-{max})"
+            ));
+        }
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// Whether the two prefixes share an address (one contains the other).
+    pub fn overlaps(&self, other: &Cidr) -> bool {
+        self.contains(other.addr) || other.contains(self.addr)
+    }
+}
+
+/// `ADDRESS/LENGTH` with a decimal length of at most three digits, not yet range-checked.
+fn split_cidr(s: &str) -> Result<(IpAddr, u8), String> {
+    let bad = || "value does not look like a valid CIDR network".to_string();
+    let (addr, len) = s.split_once('/').ok_or_else(bad)?;
+    let addr = parse_ip(addr).map_err(|_| bad())?;
+    if len.is_empty() || len.len() > 3 || !len.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let prefix: u8 = len.parse().map_err(|_| bad())?;
+    Ok((addr, prefix))
+}
+
+/// The reference's `cidr` format: prefix lengths 8 and up (see [`Cidr::new`]).
 impl FromStr for Cidr {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Cidr, String> {
-        let bad = || "value does not look like a valid CIDR network".to_string();
-        let (addr, len) = s.split_once('/').ok_or_else(bad)?;
-        let addr = parse_ip(addr).map_err(|_| bad())?;
-        if len.is_empty() || len.len() > 3 || !len.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
+        let (addr, prefix) = split_cidr(s)?;
+        Cidr::new(addr, prefix)
+            .map_err(|e| format!("value does not look like a valid CIDR network: {e}"))
+    }
+}
+
+/// An IP address together with the text it was written as.
+///
+/// The reference prints addresses exactly as configured (`fd00:0::1` stays so), so the text is
+/// kept for output while the parsed address is used for every decision (family, comparisons).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpLiteral {
+    addr: IpAddr,
+    text: String,
+}
+
+impl IpLiteral {
+    /// Parses an address, keeping `text` as written.
+    pub fn parse(text: &str) -> Result<IpLiteral, String> {
+        Ok(IpLiteral {
+            addr: parse_ip(text)?,
+            text: text.to_string(),
+        })
+    }
+
+    /// An address that was never written: its text is the canonical form.
+    pub fn from_addr(addr: IpAddr) -> IpLiteral {
+        IpLiteral {
+            addr,
+            text: addr.to_string(),
         }
-        let prefix: u8 = len.parse().map_err(|_| bad())?;
-        Cidr::new(addr, prefix).map_err(|e| format!("{}: {e}", bad()))
+    }
+
+    /// The parsed address.
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The text as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether this is an IPv6 address.
+    pub fn is_ipv6(&self) -> bool {
+        self.addr.is_ipv6()
+    }
+}
+
+impl fmt::Display for IpLiteral {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
@@ -257,10 +336,35 @@ pub fn check_fingerprint(s: &str) -> Result<(), String> {
     }
 }
 
-/// Splits a list the way the reference's `split_list` does: on commas, semicolons and whitespace.
-pub fn split_list(s: &str) -> impl Iterator<Item = &str> {
-    s.split(|c: char| c == ',' || c == ';' || c == '\0' || c.is_whitespace())
+/// Splits a list the way the reference's `PVE::Tools::split_list` does: a text containing NUL
+/// bytes on NUL only (empty items kept, trailing ones dropped, as Perl's `split`), any other
+/// text on runs of commas, semicolons and whitespace.
+pub fn split_list(s: &str) -> Vec<&str> {
+    if s.contains('\0') {
+        let mut items: Vec<&str> = s.split('\0').collect();
+        while items.last().is_some_and(|item| item.is_empty()) {
+            items.pop();
+        }
+        return items;
+    }
+    s.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
         .filter(|x| !x.is_empty())
+        .collect()
+}
+
+/// A single word: what the generator writes as one token into its files (a name, a MAC, a
+/// protocol), so nothing that would break their line or word structure.
+pub fn check_word(v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "\"{}\" must be a single word without whitespace or control characters",
+            v.escape_debug()
+        ));
+    }
+    Ok(())
 }
 
 /// Cuts a value for quoting in a message so a huge input cannot make a huge error.
@@ -300,6 +404,15 @@ mod tests {
         ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
+        let any = Cidr::parse_any_length("fd77:0::1/127").unwrap();
+        assert_eq!(any.to_string(), "fd77::1/127");
+        assert!(Cidr::parse_any_length("0.0.0.0/0")
+            .unwrap()
+            .contains("1.2.3.4".parse().unwrap()));
+        assert!(Cidr::parse_any_length("10.0.0.0/33").is_err());
+        let wide = Cidr::parse_any_length("10.0.0.0/7").unwrap();
+        assert!(wide.overlaps(&"10.1.0.0/16".parse().unwrap()));
+        assert!(!wide.overlaps(&"12.0.0.0/8".parse().unwrap()));
         let host: Cidr = "1.2.3.4/32".parse().unwrap();
         assert!(host.contains("1.2.3.4".parse().unwrap()));
     }
@@ -332,10 +445,9 @@ mod tests {
         assert!(check_bridge_name("vmbr0").is_ok());
         assert!(check_bridge_name("a bridge").is_err());
         assert!(check_bridge_name("averyveryverylongbridge").is_err());
-        assert_eq!(
-            split_list(" a, b;c  d,,").collect::<Vec<_>>(),
-            ["a", "b", "c", "d"]
-        );
+        assert_eq!(split_list(" a, b;c  d,,"), ["a", "b", "c", "d"]);
+        assert_eq!(split_list("a,b\0\0c\0\0"), ["a,b", "", "c"]);
+        assert_eq!(split_list(""), Vec::<&str>::new());
         assert_eq!(shorten(&"x".repeat(100)).len(), 67);
     }
 }

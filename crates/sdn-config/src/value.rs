@@ -143,7 +143,9 @@ impl Value {
                 let mut out = Vec::new();
                 for item in items {
                     match item {
-                        Json::String(s) => out.extend(net::split_list(s).map(str::to_string)),
+                        Json::String(s) => {
+                            out.extend(net::split_list(s).into_iter().map(str::to_string))
+                        }
                         _ => return Err("list items must be strings".into()),
                     }
                 }
@@ -224,9 +226,10 @@ impl Value {
             PropType::NodeList
             | PropType::IpList
             | PropType::RouteTargetList
-            | PropType::IfaceList => {
-                list_value(ty, net::split_list(s).map(str::to_string).collect())
-            }
+            | PropType::IfaceList => list_value(
+                ty,
+                net::split_list(s).into_iter().map(str::to_string).collect(),
+            ),
         }
     }
 

@@ -5,7 +5,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use sdn_config::{Config, ConfigError, Kind};
+use sdn_config::{Config, ConfigError, Kind, Reading, RunningConfig, RunningConfigError};
 use serde_json::{json, Value};
 
 fn corpus_dir() -> PathBuf {
@@ -148,4 +148,53 @@ fn running_config_value_forms_and_errors() {
         Config::from_running_config(&json!({"zones": {"ids": {"z1": {"bridge": "vmbr0"}}}}))
             .is_err()
     );
+}
+
+/// The typed model reads every corpus file leniently, and strictly what sdn-config writes of it.
+#[test]
+fn typed_model_reads_the_corpus_leniently_and_its_own_output_strictly() {
+    for f in corpus_files() {
+        let json: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        let lenient = RunningConfig::from_json(&json, Reading::Lenient)
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let (version, cfg) = Config::from_running_config(&json).unwrap();
+        let written = cfg.to_running_config(version);
+        let strict = RunningConfig::from_json(&written, Reading::Strict)
+            .unwrap_or_else(|e| panic!("{} as written by sdn-config: {e}", f.display()));
+        assert_eq!(strict.version, Some(version), "{}", f.display());
+        let count = |c: &RunningConfig| {
+            (
+                c.zones.as_ref().map_or(0, |z| z.len()),
+                c.vnets.as_ref().map_or(0, |v| v.len()),
+                c.subnets().len(),
+                c.controllers.as_ref().map_or(0, |c| c.len()),
+                c.fabrics.len(),
+            )
+        };
+        assert_eq!(count(&strict), count(&lenient), "{}", f.display());
+    }
+}
+
+#[test]
+fn strict_reading_refuses_the_lenient_forms() {
+    let text = json!({"version": 2, "vnets": {"ids": {"v1": {"zone": "z1", "tag": "5"}}}});
+    let lenient = RunningConfig::from_json(&text, Reading::Lenient).unwrap();
+    assert_eq!(lenient.vnets.unwrap()["v1"].tag, Some(5));
+    let err = RunningConfig::from_json(&text, Reading::Strict).unwrap_err();
+    match &err {
+        RunningConfigError::Field { object, field, .. } => {
+            assert_eq!(
+                (object.as_str(), field.as_str()),
+                ("vnet 'v1'", "tag"),
+                "{err}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let bytes = br#"{"version": "2"}"#;
+    assert!(RunningConfig::from_slice(bytes, Reading::Lenient).is_ok());
+    let err = RunningConfig::from_slice(bytes, Reading::Strict).unwrap_err();
+    assert!(err.to_string().contains("'version'"), "{err}");
+    let err = RunningConfig::from_slice(b"{", Reading::Lenient).unwrap_err();
+    assert!(err.to_string().starts_with("running config: "), "{err}");
 }

@@ -10,12 +10,13 @@ mod common;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use sdn_config::{Reading, RunningConfig};
 use sdn_gen::{generate, GenInput};
 
 /// Target for one generation of the largest configuration.
 const BUDGET: Duration = Duration::from_millis(20);
 
-fn median_time(config: &serde_json::Value) -> Duration {
+fn median_time(config: &RunningConfig) -> Duration {
     let facts = common::facts();
     let input = GenInput {
         running_config: config,
@@ -60,8 +61,9 @@ fn main() {
         println!("{name}");
         let mut per_vnet_at = Vec::new();
         for n in [500usize, 1000, 2000] {
-            let config = build(n);
-            let vnets = config["vnets"]["ids"].as_object().map_or(0, |m| m.len());
+            let config = RunningConfig::from_json(&build(n), Reading::Strict)
+                .expect("the bench config is written as sdn-config writes it");
+            let vnets = config.vnets.as_ref().map_or(0, |v| v.len());
             let median = median_time(&config);
             let per_vnet = median.as_secs_f64() * 1e6 / vnets as f64;
             per_vnet_at.push(per_vnet);

@@ -1,5 +1,6 @@
 //! The one error type of the generator.
 
+use sdn_config::RunningConfigError;
 use thiserror::Error;
 
 /// Why a generation failed.
@@ -27,6 +28,10 @@ pub enum GenError {
         /// What is wrong.
         reason: String,
     },
+    /// The running config could not be read: callers that read it and generate in one go
+    /// report both kinds of failure as a `GenError`.
+    #[error(transparent)]
+    Config(#[from] RunningConfigError),
 }
 
 impl GenError {

@@ -1,379 +1,29 @@
 //! SDN fabrics (OpenFabric and OSPF underlays): their interfaces stanzas and FRR config.
 //!
-//! The running config holds fabrics as section-config entries: `TYPE_fabric` entries named by
-//! the fabric id and `TYPE_node` entries named `FABRIC_NODE`. Node interfaces are property
-//! strings such as `name=ens19,ip=172.16.3.10/31`.
+//! The fabrics arrive parsed and checked ([`sdn_config::running::Fabric`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use serde_json::Value;
+use sdn_config::running::{Fabric, FabricProtocol as Protocol};
+use sdn_config::Cidr;
 
 use crate::error::GenError;
 use crate::frr::{
     AccessListRule, Action, FrrConfig, ListRef, OpenfabricInterface, OspfInterface, RouteMapEntry,
     RouteMapMatch, RouteMapSet,
 };
-use crate::lenient::{check_word, Props};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Protocol {
-    Openfabric,
-    Ospf,
+/// The fabrics of the running config, with the lookups and outputs generation needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fabrics<'a> {
+    fabrics: &'a BTreeMap<String, Fabric>,
 }
 
-impl Protocol {
-    fn from_type(ty: &str) -> Option<(Protocol, bool)> {
-        match ty {
-            "openfabric_fabric" => Some((Protocol::Openfabric, false)),
-            "openfabric_node" => Some((Protocol::Openfabric, true)),
-            "ospf_fabric" => Some((Protocol::Ospf, false)),
-            "ospf_node" => Some((Protocol::Ospf, true)),
-            _ => None,
-        }
-    }
-}
-
-/// An IP prefix with its host bits kept (an interface address), and its text in canonical form:
-/// the reference parses fabric prefixes into typed CIDRs and prints them back, so
-/// `fd77:0::1/127` comes out as `fd77::1/127`.
-#[derive(Debug, Clone)]
-struct Cidr {
-    addr: IpAddr,
-    len: u8,
-    text: String,
-}
-
-impl Cidr {
-    fn parse(text: &str) -> Option<Cidr> {
-        let (addr, len) = text.split_once('/')?;
-        let addr: IpAddr = addr.parse().ok()?;
-        let len: u8 = len.parse().ok()?;
-        let max = if addr.is_ipv6() { 128 } else { 32 };
-        (len <= max).then(|| Cidr {
-            addr,
-            len,
-            text: format!("{addr}/{len}"),
-        })
-    }
-
-    /// Whether `addr` lies in this prefix (same family, same leading `len` bits).
-    fn contains(&self, addr: IpAddr) -> bool {
-        let (a, b, bits) = match (self.addr, addr) {
-            (IpAddr::V4(p), IpAddr::V4(a)) => (u128::from(u32::from(p)), u128::from(u32::from(a)), 32),
-            (IpAddr::V6(p), IpAddr::V6(a)) => (u128::from(p), u128::from(a), 128),
-            _ => return false,
-        };
-        let shift = bits - u32::from(self.len);
-        shift >= bits || (a >> shift) == (b >> shift)
-    }
-
-    /// Whether the two prefixes share an address (one contains the other).
-    fn overlaps(&self, other: &Cidr) -> bool {
-        self.contains(other.addr) || other.contains(self.addr)
-    }
-}
-
-#[derive(Debug)]
-struct Fabric {
-    protocol: Protocol,
-    ip_prefix: Option<Cidr>,
-    ip6_prefix: Option<Cidr>,
-    area: Option<String>,
-    hello_interval: Option<u64>,
-    csnp_interval: Option<u64>,
-    nodes: BTreeMap<String, FabricNode>,
-}
-
-#[derive(Debug)]
-struct FabricNode {
-    ip: Option<Ipv4Addr>,
-    ip6: Option<Ipv6Addr>,
-    interfaces: Vec<FabricInterface>,
-}
-
-#[derive(Debug)]
-struct FabricInterface {
-    name: String,
-    ip: Option<Cidr>,
-    ip6: Option<Cidr>,
-    hello_multiplier: Option<u64>,
-}
-
-/// All fabrics of the running config.
-#[derive(Debug, Default)]
-pub(crate) struct Fabrics {
-    fabrics: BTreeMap<String, Fabric>,
-}
-
-fn parse_cidr(p: &Props, field: &str, want_v6: bool) -> Result<Option<Cidr>, GenError> {
-    let Some(text) = p.word(field)? else {
-        return Ok(None);
-    };
-    match Cidr::parse(&text) {
-        Some(c) if c.addr.is_ipv6() == want_v6 => Ok(Some(c)),
-        _ => Err(GenError::field(
-            p.object(),
-            field,
-            format!(
-                "\"{text}\" is not an {} prefix",
-                if want_v6 { "IPv6" } else { "IPv4" }
-            ),
-        )),
-    }
-}
-
-fn parse_addr<T: std::str::FromStr>(
-    p: &Props,
-    field: &str,
-    what: &str,
-) -> Result<Option<T>, GenError> {
-    let Some(text) = p.word(field)? else {
-        return Ok(None);
-    };
-    text.parse().map(Some).map_err(|_| {
-        GenError::field(
-            p.object(),
-            field,
-            format!("\"{text}\" is not an {what} address"),
-        )
-    })
-}
-
-/// The reference refuses the whole fabric config (so generates nothing) when a node's address
-/// does not fit its fabric: an address without the fabric having that family's prefix, a prefix
-/// without the node having an address of that family, an address outside the prefix, or an
-/// openfabric node with no address at all.
-fn check_node_addresses(
-    object: &str,
-    fabric_id: &str,
-    fabric: &Fabric,
-    node: &FabricNode,
-) -> Result<(), GenError> {
-    let pairs = [
-        ("ip", "ip_prefix", fabric.ip_prefix.as_ref(), node.ip.map(IpAddr::from)),
-        ("ip6", "ip6_prefix", fabric.ip6_prefix.as_ref(), node.ip6.map(IpAddr::from)),
-    ];
-    for (field, prefix_field, prefix, addr) in pairs {
-        match (prefix, addr) {
-            (None, Some(addr)) => {
-                return Err(GenError::field(
-                    object,
-                    field,
-                    format!("fabric '{fabric_id}' has no {prefix_field} for the node address {addr}"),
-                ))
-            }
-            (Some(prefix), None) => {
-                return Err(GenError::field(
-                    object,
-                    field,
-                    format!("missing: fabric '{fabric_id}' has {prefix_field} {}", prefix.text),
-                ))
-            }
-            (Some(prefix), Some(addr)) if !prefix.contains(addr) => {
-                return Err(GenError::field(
-                    object,
-                    field,
-                    format!("{addr} is outside {prefix_field} {} of fabric '{fabric_id}'", prefix.text),
-                ))
-            }
-            _ => {}
-        }
-    }
-    if fabric.protocol == Protocol::Openfabric && node.ip.is_none() && node.ip6.is_none() {
-        return Err(GenError::shape(object, "an openfabric node needs ip or ip6"));
-    }
-    Ok(())
-}
-
-/// Parses one `name=IFACE,ip=CIDR,...` interface property string.
-/// The reference's checks across fabrics: prefixes of one family don't overlap, OSPF fabrics
-/// use different areas, and an interface of a node serves one fabric only.
-fn check_across_fabrics(fabrics: &BTreeMap<String, Fabric>) -> Result<(), GenError> {
-    let object = |id: &str| format!("fabric entry '{}'", id.escape_debug());
-    let all: Vec<(&String, &Fabric)> = fabrics.iter().collect();
-    for (i, (first_id, first)) in all.iter().enumerate() {
-        for (id, fabric) in &all[i + 1..] {
-            let pairs = [
-                (&first.ip_prefix, &fabric.ip_prefix, "IPv4"),
-                (&first.ip6_prefix, &fabric.ip6_prefix, "IPv6"),
-            ];
-            for (theirs, ours, family) in pairs {
-                if let (Some(theirs), Some(ours)) = (theirs, ours) {
-                    if ours.overlaps(theirs) {
-                        return Err(GenError::shape(
-                            object(id),
-                            format!(
-                                "{family} prefix {} overlaps with {family} prefix {} of fabric '{first_id}'",
-                                ours.text, theirs.text
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    let mut areas: BTreeMap<String, &str> = BTreeMap::new();
-    for (id, fabric) in fabrics {
-        let Some(area) = fabric.area.as_deref().filter(|_| fabric.protocol == Protocol::Ospf) else {
-            continue;
-        };
-        // An area is a number or a dotted quad, and 1 is 0.0.0.1.
-        let key = match area.parse::<u32>() {
-            Ok(number) => Ipv4Addr::from(number).to_string(),
-            Err(_) => area.to_string(),
-        };
-        if let Some(other) = areas.insert(key, id) {
-            return Err(GenError::field(
-                object(id),
-                "area",
-                format!("OSPF area {area} is also the area of fabric '{other}'"),
-            ));
-        }
-    }
-    let mut used: BTreeMap<(&str, &str), &str> = BTreeMap::new();
-    for (id, fabric) in fabrics {
-        for (node, fabric_node) in &fabric.nodes {
-            for interface in &fabric_node.interfaces {
-                if let Some(other) = used.insert((node, &interface.name), id) {
-                    return Err(GenError::shape(
-                        format!("fabric entry '{}_{}'", id.escape_debug(), node.escape_debug()),
-                        format!("interface {} of node '{node}' is in fabric '{other}' too", interface.name),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn parse_interface(object: &str, text: &str) -> Result<FabricInterface, GenError> {
-    let err = |reason: String| GenError::field(object, "interfaces", reason);
-    let mut iface = FabricInterface {
-        name: String::new(),
-        ip: None,
-        ip6: None,
-        hello_multiplier: None,
-    };
-    for part in text.split(',').filter(|p| !p.is_empty()) {
-        let (key, value) = part.split_once('=').unwrap_or(("name", part));
-        match key {
-            "name" => {
-                check_word(value).map_err(err)?;
-                iface.name = value.to_string();
-            }
-            "ip" | "ip6" => {
-                let cidr = Cidr::parse(value)
-                    .filter(|c| c.addr.is_ipv6() == (key == "ip6"))
-                    .ok_or_else(|| err(format!("\"{value}\" is not a valid {key} prefix")))?;
-                if key == "ip" {
-                    iface.ip = Some(cidr);
-                } else {
-                    iface.ip6 = Some(cidr);
-                }
-            }
-            "hello_multiplier" | "hello-multiplier" => {
-                iface.hello_multiplier =
-                    Some(value.parse().map_err(|_| {
-                        err(format!("hello_multiplier \"{value}\" is not a number"))
-                    })?);
-            }
-            _ => {}
-        }
-    }
-    if iface.name.is_empty() {
-        return Err(err(format!("\"{text}\" has no interface name")));
-    }
-    Ok(iface)
-}
-
-impl Fabrics {
-    /// Parses the `fabrics.ids` section of the running config.
-    pub(crate) fn parse(ids: Option<&serde_json::Map<String, Value>>) -> Result<Self, GenError> {
-        let mut fabrics = BTreeMap::new();
-        let mut nodes = Vec::new();
-        for (id, value) in ids.into_iter().flatten() {
-            let p = Props::new(format!("fabric entry '{}'", id.escape_debug()), value)?;
-            check_word(id).map_err(|r| GenError::shape(p.object(), r))?;
-            let ty = p.word("type")?.unwrap_or_default();
-            let Some((protocol, is_node)) = Protocol::from_type(&ty) else {
-                return Err(GenError::field(
-                    p.object(),
-                    "type",
-                    format!("unknown fabric entry type \"{ty}\" (expected openfabric_fabric, openfabric_node, ospf_fabric or ospf_node)"),
-                ));
-            };
-            if is_node {
-                let (fabric, node) = id.split_once('_').ok_or_else(|| {
-                    GenError::shape(p.object(), "a node id must have the form FABRIC_NODE")
-                })?;
-                let mut interfaces = Vec::new();
-                for text in p.list_raw("interfaces")? {
-                    interfaces.push(parse_interface(p.object(), &text)?);
-                }
-                nodes.push((
-                    fabric.to_string(),
-                    node.to_string(),
-                    protocol,
-                    p.object().to_string(),
-                    FabricNode {
-                        ip: parse_addr(&p, "ip", "IPv4")?,
-                        ip6: parse_addr(&p, "ip6", "IPv6")?,
-                        interfaces,
-                    },
-                ));
-            } else {
-                fabrics.insert(
-                    id.clone(),
-                    Fabric {
-                        protocol,
-                        ip_prefix: parse_cidr(&p, "ip_prefix", false)?,
-                        ip6_prefix: parse_cidr(&p, "ip6_prefix", true)?,
-                        area: p.word("area")?,
-                        hello_interval: p.uint("hello_interval", 600)?,
-                        csnp_interval: p.uint("csnp_interval", 600)?,
-                        nodes: BTreeMap::new(),
-                    },
-                );
-            }
-        }
-        for (fabric_id, node_id, protocol, object, node) in nodes {
-            let fabric = fabrics.get_mut(&fabric_id).ok_or_else(|| {
-                GenError::shape(&object, format!("fabric '{fabric_id}' does not exist"))
-            })?;
-            if fabric.protocol != protocol {
-                return Err(GenError::field(
-                    object,
-                    "type",
-                    format!("the node's protocol does not match fabric '{fabric_id}'"),
-                ));
-            }
-            check_node_addresses(&object, &fabric_id, fabric, &node)?;
-            if fabric.nodes.values().any(|other| {
-                (node.ip.is_some() && other.ip == node.ip)
-                    || (node.ip6.is_some() && other.ip6 == node.ip6)
-            }) {
-                return Err(GenError::shape(
-                    object,
-                    format!("fabric '{fabric_id}' contains nodes with duplicated IPs"),
-                ));
-            }
-            fabric.nodes.insert(node_id, node);
-        }
-        for (id, fabric) in &fabrics {
-            if fabric.protocol == Protocol::Openfabric
-                && fabric.ip_prefix.is_none()
-                && fabric.ip6_prefix.is_none()
-            {
-                return Err(GenError::shape(
-                    format!("fabric entry '{}'", id.escape_debug()),
-                    "an openfabric fabric needs ip_prefix or ip6_prefix",
-                ));
-            }
-        }
-        check_across_fabrics(&fabrics)?;
-        Ok(Fabrics { fabrics })
+impl<'a> Fabrics<'a> {
+    pub(crate) fn new(fabrics: &'a BTreeMap<String, Fabric>) -> Self {
+        Fabrics { fabrics }
     }
 
     /// The IPv4 address of `node` in `fabric`; the error says why there is none.
@@ -417,7 +67,7 @@ impl Fabrics {
             out.push_str("\tip-forward 1\n");
         }
         let mut out = String::new();
-        for (fabric_id, fabric) in &self.fabrics {
+        for (fabric_id, fabric) in self.fabrics {
             let Some(n) = fabric.nodes.get(node) else {
                 continue;
             };
@@ -435,10 +85,10 @@ impl Fabrics {
                 };
                 if numbered {
                     if let Some(c) = &iface.ip {
-                        stanza(&mut out, &iface.name, &c.text, false, false);
+                        stanza(&mut out, &iface.name, &c.to_string(), false, false);
                     }
                     if let (Some(c), Protocol::Openfabric) = (&iface.ip6, fabric.protocol) {
-                        stanza(&mut out, &iface.name, &c.text, true, false);
+                        stanza(&mut out, &iface.name, &c.to_string(), true, false);
                     }
                     continue;
                 }
@@ -471,7 +121,7 @@ impl Fabrics {
         let mut seq = 100;
         let mut net: Option<String> = None;
         let mut ospf_router_id: Option<Ipv4Addr> = None;
-        for (fabric_id, fabric) in &self.fabrics {
+        for (fabric_id, fabric) in self.fabrics {
             let Some(n) = fabric.nodes.get(node) else {
                 continue;
             };
@@ -590,7 +240,7 @@ impl Fabrics {
 fn permit(prefix: &Cidr, is_ipv6: bool) -> AccessListRule {
     AccessListRule {
         action: Action::Permit,
-        network: prefix.text.clone(),
+        network: prefix.to_string(),
         is_ipv6,
     }
 }
@@ -632,6 +282,7 @@ fn net_from_ipv6(ip: Ipv6Addr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sdn_config::{Reading, RunningConfig};
     use serde_json::json;
 
     #[test]
@@ -657,7 +308,9 @@ mod tests {
             "f_n1": {"type": "ospf_node", "ip": "10.0.0.1", "interfaces": ["name=eth1,ip=10.1.0.1/31", "name=eth2"]},
             "f_n2": {"type": "ospf_node", "ip": "10.0.0.2"}
         });
-        let fabrics = Fabrics::parse(v.as_object()).unwrap();
+        let running =
+            RunningConfig::from_json(&json!({"fabrics": {"ids": v}}), Reading::Lenient).unwrap();
+        let fabrics = Fabrics::new(&running.fabrics);
         assert_eq!(
             fabrics.node_ip("f", "n1").unwrap(),
             Ipv4Addr::new(10, 0, 0, 1)
@@ -670,71 +323,5 @@ mod tests {
         fabrics.build_frr("n1", &mut frr).unwrap();
         assert!(frr.ospf.interfaces["eth2"].point_to_point);
         assert!(!frr.ospf.interfaces["eth1"].point_to_point);
-    }
-
-    #[test]
-    fn prefixes_print_canonically_and_contain() {
-        let c = Cidr::parse("fd77:0::1/127").unwrap();
-        assert_eq!(c.text, "fd77::1/127");
-        assert!(c.contains("fd77::0".parse().unwrap()));
-        assert!(!c.contains("fd77::2".parse().unwrap()));
-        let c = Cidr::parse("10.0.0.0/0").unwrap();
-        assert!(c.contains("192.0.2.1".parse().unwrap()));
-        assert!(!c.contains("::1".parse().unwrap()));
-        assert!(Cidr::parse("10.0.0.1/32").unwrap().contains("10.0.0.1".parse().unwrap()));
-    }
-
-    #[test]
-    fn node_addresses_must_fit_the_fabric() {
-        let fabric = |node: serde_json::Value| {
-            let mut v = json!({"f": {"type": "openfabric_fabric", "ip_prefix": "10.0.0.0/24"}});
-            v["f_n1"] = node;
-            Fabrics::parse(v.as_object())
-        };
-        assert!(fabric(json!({"type": "openfabric_node", "ip": "10.0.0.1"})).is_ok());
-        assert!(fabric(json!({"type": "openfabric_node", "ip": "10.0.1.1"})).is_err());
-        assert!(fabric(json!({"type": "openfabric_node", "ip6": "fd00::1"})).is_err());
-        assert!(fabric(json!({"type": "openfabric_node", "interfaces": []})).is_err());
-        let v = json!({
-            "f": {"type": "ospf_fabric", "area": "0", "ip_prefix": "10.0.0.0/24"},
-            "f_n1": {"type": "ospf_node", "ip": "10.0.0.1"},
-            "f_n2": {"type": "ospf_node", "ip": "10.0.0.1"}
-        });
-        assert!(Fabrics::parse(v.as_object()).is_err());
-        let v = json!({"f": {"type": "openfabric_fabric"}});
-        assert!(Fabrics::parse(v.as_object()).is_err());
-    }
-
-    #[test]
-    fn fabrics_must_not_collide() {
-        let parse = |v: serde_json::Value| Fabrics::parse(v.as_object());
-        let two = |a: serde_json::Value, b: serde_json::Value| parse(json!({"a": a, "b": b}));
-        let of = |prefix: &str| json!({"type": "openfabric_fabric", "ip_prefix": prefix});
-        assert!(two(of("10.0.0.0/24"), of("10.0.1.0/24")).is_ok());
-        let err = two(of("10.0.0.0/16"), of("10.0.1.0/24")).unwrap_err().to_string();
-        assert!(err.contains("overlaps"), "{err}");
-        assert!(two(of("10.0.1.0/24"), of("10.0.0.0/16")).is_err());
-        let of6 = |prefix: &str| json!({"type": "openfabric_fabric", "ip6_prefix": prefix});
-        assert!(two(of6("fd00::/64"), of6("fd00:0:0:0:1::/80")).is_err());
-        assert!(two(of("10.0.0.0/24"), of6("fd00::/64")).is_ok());
-
-        let ospf = |area: &str, prefix: &str| json!({"type": "ospf_fabric", "area": area, "ip_prefix": prefix});
-        assert!(two(ospf("0", "10.0.0.0/24"), ospf("1", "10.0.1.0/24")).is_ok());
-        let err = two(ospf("1", "10.0.0.0/24"), ospf("0.0.0.1", "10.0.1.0/24")).unwrap_err().to_string();
-        assert!(err.contains("area"), "{err}");
-
-        let v = json!({
-            "a": of("10.0.0.0/24"), "b": of("10.0.1.0/24"),
-            "a_n1": {"type": "openfabric_node", "ip": "10.0.0.1", "interfaces": ["name=eth1"]},
-            "b_n1": {"type": "openfabric_node", "ip": "10.0.1.1", "interfaces": ["name=eth1"]}
-        });
-        let err = parse(v).unwrap_err().to_string();
-        assert!(err.contains("eth1") && err.contains("too"), "{err}");
-    }
-
-    #[test]
-    fn node_of_unknown_fabric_is_refused() {
-        let v = json!({"g_n1": {"type": "ospf_node", "ip": "10.0.0.1"}});
-        assert!(Fabrics::parse(v.as_object()).is_err());
     }
 }

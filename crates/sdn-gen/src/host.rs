@@ -7,10 +7,10 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use sdn_config::net::check_word;
 use serde::Deserialize;
 
 use crate::error::GenError;
-use crate::lenient::check_word;
 
 /// An Ethernet MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

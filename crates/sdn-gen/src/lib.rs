@@ -6,31 +6,30 @@
 //! Proxmox VE SDN stack (pve-network) writes for the same input.
 //!
 //! It is a pure function: no file, process or network access. Callers read the inputs and
-//! write the outputs. Internally the running config is parsed into typed zones, vnets, subnets,
-//! controllers and fabrics ([`config`], [`fabrics`]); the zone types build the interface stanzas
-//! ([`zones`]); the controllers and fabrics build an FRR config tree ([`frr`]) into which
-//! `frr.conf.local` is merged; each output is rendered once at the end.
+//! write the outputs. The running config arrives typed ([`sdn_config::RunningConfig`], read
+//! once by the caller); the zone types build the interface stanzas ([`zones`]); the controllers
+//! and fabrics build an FRR config tree ([`frr`], [`fabrics`]) into which `frr.conf.local` is
+//! merged; each output is rendered once at the end.
 
-mod config;
 mod error;
 mod fabrics;
 mod frr;
 mod host;
-mod lenient;
 mod zones;
 
 pub use error::GenError;
 pub use host::{Mac, NodeFacts};
 
-use config::RunningConfig;
+use sdn_config::RunningConfig;
+
 use fabrics::Fabrics;
 use host::HostInterfaces;
 
 /// Everything one node's files are generated from.
 #[derive(Debug, Clone, Copy)]
 pub struct GenInput<'a> {
-    /// The JSON of `/etc/pve/sdn/.running-config`.
-    pub running_config: &'a serde_json::Value,
+    /// `/etc/pve/sdn/.running-config`, read with [`RunningConfig::from_json`].
+    pub running_config: &'a RunningConfig,
     /// What the reference would ask the kernel.
     pub facts: &'a NodeFacts,
     /// The node's `/etc/network/interfaces`.
@@ -70,25 +69,26 @@ impl std::fmt::Display for Warning {
 
 /// Generates one node's interfaces snippet and FRR configuration.
 ///
-/// Fails only when the input cannot be interpreted (a value of the wrong form, with the object
-/// and field named) or when an FRR router-id cannot be derived; vnets the reference would skip
-/// are skipped and reported in [`GenOutput::warnings`].
+/// Fails only when the node facts cannot be interpreted (the field named), when what the config
+/// asks of this node cannot be produced (the object and field named, e.g. no FRR router-id can
+/// be derived); vnets the reference would skip are skipped and reported in
+/// [`GenOutput::warnings`].
 pub fn generate(input: &GenInput) -> Result<GenOutput, GenError> {
     input.facts.validate()?;
-    let cfg = RunningConfig::parse(input.running_config)?;
-    let fabrics = Fabrics::parse(cfg.fabrics)?;
+    let cfg = input.running_config;
+    let fabrics = Fabrics::new(&cfg.fabrics);
     let host = HostInterfaces::parse(input.interfaces);
     let mut warnings = Vec::new();
 
     let mut interfaces =
-        zones::generate(&cfg, input.facts, &host, &fabrics, &mut warnings).unwrap_or_default();
+        zones::generate(cfg, input.facts, &host, &fabrics, &mut warnings).unwrap_or_default();
     interfaces.push_str(&fabrics.interfaces(&input.facts.node)?);
 
     let has_controllers = cfg.controllers.as_ref().is_some_and(|c| !c.is_empty());
     let frr = if has_controllers || !fabrics.is_empty() || input.frr_local.is_some() {
         let mut tree = frr::FrrConfig::default();
         let mut ctx = frr::controllers::Ctx {
-            cfg: &cfg,
+            cfg,
             facts: input.facts,
             host: &host,
             fabrics: &fabrics,

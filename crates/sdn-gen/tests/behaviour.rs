@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use sdn_config::{Reading, RunningConfig, RunningConfigError};
 use sdn_gen::{generate, GenError, GenInput, GenOutput, NodeFacts};
 
 const INTERFACES: &str =
@@ -16,10 +17,12 @@ fn facts(node: &str) -> NodeFacts {
     .expect("facts")
 }
 
+/// Reads `config` as the reference's files are read, then generates `node`'s files.
 fn run(config: &Value, node: &str, local: Option<&str>) -> Result<GenOutput, GenError> {
     let facts = facts(node);
+    let running = RunningConfig::from_json(config, Reading::Lenient)?;
     generate(&GenInput {
-        running_config: config,
+        running_config: &running,
         facts: &facts,
         interfaces: INTERFACES,
         frr_local: local,
@@ -157,9 +160,10 @@ fn ipv6_only_underlay_derives_router_id_from_mac_or_fails() {
     config["controllers"]["ids"]["ctl"]["peers"] = json!("fd00::1,fd00::2");
     let mut facts = facts("node1");
     facts.route_ip = "fd00::9".parse().ok();
+    let running = RunningConfig::from_json(&config, Reading::Lenient).unwrap();
     let input = |facts: &NodeFacts| {
         generate(&GenInput {
-            running_config: &config,
+            running_config: &running,
             facts,
             interfaces: INTERFACES,
             frr_local: None,
@@ -188,24 +192,66 @@ fn malformed_values_name_object_and_field() {
     assert!(err.contains("'alias'"), "{err}");
 }
 
+/// What an error names: the object and, for a bad value, the field.
+type Named<'a> = (&'a str, Option<&'a str>);
+
+fn named(err: &GenError) -> Named<'_> {
+    match err {
+        GenError::Field { object, field, .. }
+        | GenError::Config(RunningConfigError::Field { object, field, .. }) => {
+            (object, Some(field))
+        }
+        GenError::Shape { object, .. }
+        | GenError::Config(RunningConfigError::Shape { object, .. }) => (object, None),
+    }
+}
+
 #[test]
 fn hostile_input_never_panics() {
-    let configs = [
-        json!(null),
-        json!({"version": -1}),
-        json!({"subnets": {"ids": {"--": {}}}}),
-        json!({"subnets": {"ids": {"z-10.0.0.0-99": {}}}}),
-        json!({"controllers": {"ids": {"c": {"type": "bgp", "asn": 99999999999u64}}}}),
-        json!({"fabrics": {"ids": {"f_n": {"type": "ospf_node"}}}}),
-        json!({"fabrics": {"ids": {"f": {"type": "ospf_fabric"}, "f_node1": {"type": "ospf_node", "interfaces": ["name=e1"]}}}}),
-        json!({"zones": {"ids": {"z": {"type": "evpn", "controller": "c"}}}, "vnets": {"ids": {"v": {"zone": "z", "tag": 1}}},
-               "controllers": {"ids": {"c": {"type": "evpn", "asn": 1, "peers": "10.0.0.1"}}}}),
+    // Each config either generates, or fails with an error naming the object (and the field,
+    // when one value is at fault); nothing panics.
+    let cases: [(Value, Option<Named>); 8] = [
+        (json!(null), Some(("running config", None))),
+        (
+            json!({"version": -1}),
+            Some(("running config", Some("version"))),
+        ),
+        (
+            json!({"subnets": {"ids": {"--": {}}}}),
+            Some(("subnet '--'", None)),
+        ),
+        (
+            json!({"subnets": {"ids": {"z-10.0.0.0-99": {}}}}),
+            Some(("subnet 'z-10.0.0.0-99'", None)),
+        ),
+        (
+            json!({"controllers": {"ids": {"c": {"type": "bgp", "asn": 99999999999u64}}}}),
+            Some(("controller 'c'", Some("asn"))),
+        ),
+        (
+            json!({"fabrics": {"ids": {"f_n": {"type": "ospf_node"}}}}),
+            Some(("fabric entry 'f_n'", None)),
+        ),
+        (
+            json!({"fabrics": {"ids": {"f": {"type": "ospf_fabric"}, "f_node1": {"type": "ospf_node", "interfaces": ["name=e1"]}}}}),
+            Some(("fabric 'f' node 'node1'", None)),
+        ),
+        (
+            json!({"zones": {"ids": {"z": {"type": "evpn", "controller": "c"}}}, "vnets": {"ids": {"v": {"zone": "z", "tag": 1}}},
+                   "controllers": {"ids": {"c": {"type": "evpn", "asn": 1, "peers": "10.0.0.1"}}}}),
+            None,
+        ),
     ];
-    for config in &configs {
-        let _ = run(
+    for (config, expected) in &cases {
+        let result = run(
             config,
             "node1",
             Some("route-map\nrouter bgp\n address-family\nexit-address-family\nvrf\n"),
         );
+        match (&result, expected) {
+            (Ok(_), None) => {}
+            (Err(err), Some(want)) => assert_eq!(named(err), *want, "{config}: {err}"),
+            _ => panic!("{config}: expected {expected:?}, got {result:?}"),
+        }
     }
 }

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::Path;
 
 use common::{case_dirs, corpus_dir, reference_cases_dir};
+use sdn_config::{Reading, RunningConfig};
 use sdn_gen::{generate, GenInput, NodeFacts};
 use similar::TextDiff;
 
@@ -21,8 +22,12 @@ fn read_opt(path: &Path) -> Option<String> {
 
 /// Runs one case; returns a description of each mismatch.
 fn run_case(dir: &Path) -> Vec<String> {
-    let running: serde_json::Value =
+    let json: serde_json::Value =
         serde_json::from_str(&read(&dir.join("running-config.json"))).expect("running-config.json");
+    let running = match RunningConfig::from_json(&json, Reading::Lenient) {
+        Ok(running) => running,
+        Err(e) => return vec![format!("reading the running config failed: {e}")],
+    };
     let facts: NodeFacts =
         serde_json::from_str(&read(&dir.join("facts.json"))).expect("facts.json");
     let interfaces = read(&dir.join("interfaces"));
@@ -91,7 +96,11 @@ fn check_all(root: &Path, at_least: usize) {
             failed.push(name);
         }
     }
-    eprintln!("{} of {} cases pass", cases.len() - failed.len(), cases.len());
+    eprintln!(
+        "{} of {} cases pass",
+        cases.len() - failed.len(),
+        cases.len()
+    );
     assert!(failed.is_empty(), "failing cases: {failed:?}");
 }
 

@@ -11,6 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sdn_config::{Reading, RunningConfig};
 use sdn_gen::{generate, GenInput, GenOutput, NodeFacts};
 
 fn repo_root() -> PathBuf {
@@ -45,7 +46,7 @@ struct Generated {
 
 fn generate_case(
     name: String,
-    config: &serde_json::Value,
+    config: &RunningConfig,
     facts: &NodeFacts,
     interfaces: &str,
     local: Option<&str>,
@@ -74,17 +75,31 @@ fn all_outputs() -> Vec<Generated> {
     for root in [common::corpus_dir(), common::reference_cases_dir()] {
         for dir in common::case_dirs(&root) {
             let read = |f: &str| fs::read_to_string(dir.join(f)).ok();
-            let config: serde_json::Value =
-                serde_json::from_str(&read("running-config.json").unwrap_or_default()).expect("json");
+            let json: serde_json::Value =
+                serde_json::from_str(&read("running-config.json").unwrap_or_default())
+                    .expect("json");
+            let config = RunningConfig::from_json(&json, Reading::Lenient)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
             let facts: NodeFacts =
                 serde_json::from_str(&read("facts.json").unwrap_or_default()).expect("facts");
             let interfaces = read("interfaces").unwrap_or_default();
             let local = read("frr.conf.local");
-            let name = dir.strip_prefix(&root).unwrap_or(&dir).display().to_string();
-            outputs.push(generate_case(name, &config, &facts, &interfaces, local.as_deref()));
+            let name = dir
+                .strip_prefix(&root)
+                .unwrap_or(&dir)
+                .display()
+                .to_string();
+            outputs.push(generate_case(
+                name,
+                &config,
+                &facts,
+                &interfaces,
+                local.as_deref(),
+            ));
         }
     }
-    let bench = common::config(50, 2000, 2000);
+    let bench = RunningConfig::from_json(&common::config(50, 2000, 2000), Reading::Strict)
+        .expect("the bench config is written as sdn-config writes it");
     outputs.push(generate_case(
         "bench (50 evpn zones, 2000 evpn + 2000 vlan vnets)".into(),
         &bench,

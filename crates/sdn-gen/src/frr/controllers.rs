@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::config::{
-    BgpController, Controller, EvpnZone, Ip, IsisController, RunningConfig, Zone, ZoneKind,
+use sdn_config::running::{
+    BgpController, Controller, EvpnZone, IsisController, RunningConfig, Zone, ZoneKind,
 };
+use sdn_config::IpLiteral;
+
 use crate::error::GenError;
 use crate::fabrics::Fabrics;
 use crate::host::{HostInterfaces, NodeFacts};
@@ -19,16 +21,16 @@ use super::{
 
 /// What the controllers see of the node and the config.
 pub(crate) struct Ctx<'a> {
-    pub(crate) cfg: &'a RunningConfig<'a>,
+    pub(crate) cfg: &'a RunningConfig,
     pub(crate) facts: &'a NodeFacts,
     pub(crate) host: &'a HostInterfaces,
-    pub(crate) fabrics: &'a Fabrics,
+    pub(crate) fabrics: &'a Fabrics<'a>,
     pub(crate) warnings: &'a mut Vec<crate::Warning>,
 }
 
 /// How an EVPN controller reaches its peers from this node.
 struct Underlay {
-    peers: Vec<Ip>,
+    peers: Vec<IpLiteral>,
     loopback: Option<String>,
     local_ip: Option<String>,
     router_id: Ipv4Addr,
@@ -86,7 +88,7 @@ impl Ctx<'_> {
         &mut self,
         object: &str,
         zone: Option<&str>,
-        peers: &Option<Vec<Ip>>,
+        peers: &Option<Vec<IpLiteral>>,
         fabric: &Option<String>,
         prefer_fabric: bool,
     ) -> Result<Option<Underlay>, GenError> {
@@ -98,7 +100,7 @@ impl Ctx<'_> {
                         .fabrics
                         .node_ips(fabric)
                         .into_iter()
-                        .map(|ip| Ip::from_addr(IpAddr::V4(ip)))
+                        .map(|ip| IpLiteral::from_addr(IpAddr::V4(ip)))
                         .collect(),
                     loopback: Some(format!("dummy_{fabric}")),
                     local_ip: Some(ip.to_string()),
@@ -195,7 +197,7 @@ fn evpn_controller(
     frr: &mut FrrConfig,
     id: &str,
     controller_asn: Option<u32>,
-    peers: &Option<Vec<Ip>>,
+    peers: &Option<Vec<IpLiteral>>,
     fabric: &Option<String>,
 ) -> Result<(), GenError> {
     let object = format!("controller {id}");
@@ -243,7 +245,7 @@ fn evpn_controller(
             .peers
             .iter()
             .filter(|p| Some(p.as_str()) != local_ip)
-            .map(|p| p.addr)
+            .map(|p| p.addr())
             .collect(),
         ebgp_multihop: (ebgp && underlay.loopback.is_some()).then_some(10),
         update_source: underlay.loopback.clone(),
@@ -305,7 +307,7 @@ fn evpn_zone(
     zone_id: &str,
     zone: &EvpnZone,
     controller_asn: Option<u32>,
-    peers: &Option<Vec<Ip>>,
+    peers: &Option<Vec<IpLiteral>>,
     fabric: &Option<String>,
 ) -> Result<(), GenError> {
     let object = format!("zone {zone_id}");
@@ -341,9 +343,12 @@ fn evpn_zone(
         // Null routes for the other zones' subnets keep traffic between zones from being
         // routed through the exit node.
         let mut by_network: BTreeMap<&str, (IpAddr, u8)> = BTreeMap::new();
-        for subnet in ctx.cfg.subnets.values() {
+        for subnet in ctx.cfg.subnets().values() {
             if subnet.vnet.is_some() && subnet.zone != zone_id {
-                by_network.insert(&subnet.network_text, (subnet.network, subnet.mask));
+                by_network.insert(
+                    subnet.network.as_str(),
+                    (subnet.network.addr(), subnet.mask),
+                );
             }
         }
         let mut networks: Vec<(&str, IpAddr, u8)> = by_network
@@ -511,7 +516,7 @@ fn bgp_controller(
             } else {
                 RemoteAs::Asn(asn)
             },
-            ips: bgp.peers.iter().map(|p| p.addr).collect(),
+            ips: bgp.peers.iter().map(|p| p.addr()).collect(),
             ebgp_multihop: bgp.ebgp_multihop.filter(|_| bgp.ebgp),
             update_source: None,
         });

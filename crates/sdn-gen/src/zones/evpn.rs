@@ -1,7 +1,7 @@
 //! EVPN zones: per vnet a bridge over a VXLAN interface, per zone a VRF with its L3 VNI, and
 //! on exit nodes with local routing a veth pair between the VRF and the default table.
 
-use crate::config::{Controller, EvpnZone};
+use sdn_config::running::{Controller, EvpnZone};
 
 use super::vxlan::DEFAULT_MTU;
 use super::{snat_options, Stanzas, VnetCtx};

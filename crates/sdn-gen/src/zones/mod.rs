@@ -10,7 +10,8 @@ mod vxlan;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::config::{Controller, RunningConfig, Subnet, Vnet, Zone, ZoneKind};
+use sdn_config::running::{Controller, RunningConfig, Subnet, Vnet, Zone, ZoneKind};
+
 use crate::fabrics::Fabrics;
 use crate::Warning;
 use crate::host::{HostInterfaces, NodeFacts};
@@ -44,8 +45,11 @@ impl Stanzas {
         self.ifaces.entry(name.to_string()).or_default()
     }
 
-    fn render(&self, version: Option<&str>) -> String {
-        let mut out = format!("#version:{}\n", version.unwrap_or(""));
+    fn render(&self, version: Option<u64>) -> String {
+        let mut out = match version {
+            Some(version) => format!("#version:{version}\n"),
+            None => "#version:\n".to_string(),
+        };
         for (name, options) in &self.ifaces {
             let _ = write!(out, "\nauto {name}\niface {name}\n");
             for option in options {
@@ -58,10 +62,10 @@ impl Stanzas {
 
 /// Everything a zone type needs to generate one vnet.
 pub(crate) struct VnetCtx<'a> {
-    pub(crate) cfg: &'a RunningConfig<'a>,
+    pub(crate) cfg: &'a RunningConfig,
     pub(crate) facts: &'a NodeFacts,
     pub(crate) host: &'a HostInterfaces,
-    pub(crate) fabrics: &'a Fabrics,
+    pub(crate) fabrics: &'a Fabrics<'a>,
     pub(crate) zone_id: &'a str,
     pub(crate) zone: &'a Zone,
     pub(crate) vnet_id: &'a str,
@@ -110,7 +114,12 @@ fn vlan_aware_options(vnet: &Vnet, options: &mut Vec<String>) {
 
 /// The lines every vnet bridge starts with, whatever its zone type: ports, no STP, vlan
 /// awareness, MTU and alias.
-pub(crate) fn vnet_bridge_options(vnet: &Vnet, ports: &str, mtu: Option<impl std::fmt::Display>, options: &mut Vec<String>) {
+pub(crate) fn vnet_bridge_options(
+    vnet: &Vnet,
+    ports: &str,
+    mtu: Option<impl std::fmt::Display>,
+    options: &mut Vec<String>,
+) {
     options.push(format!("bridge_ports {ports}"));
     options.push("bridge_stp off".into());
     options.push("bridge_fd 0".into());
@@ -149,7 +158,7 @@ pub(crate) fn generate(
     cfg: &RunningConfig,
     facts: &NodeFacts,
     host: &HostInterfaces,
-    fabrics: &Fabrics,
+    fabrics: &Fabrics<'_>,
     warnings: &mut Vec<Warning>,
 ) -> Option<String> {
     if cfg.vnets.is_none() && cfg.zones.is_none() {
@@ -226,5 +235,5 @@ pub(crate) fn generate(
             });
         }
     }
-    Some(stanzas.render(cfg.version.as_deref()))
+    Some(stanzas.render(cfg.version))
 }

@@ -1,6 +1,6 @@
 //! VXLAN zones: a bridge per vnet over a VXLAN interface with static remote peers.
 
-use crate::config::Ip;
+use sdn_config::IpLiteral;
 
 use super::{vnet_bridge_options, Stanzas, VnetCtx};
 
@@ -11,7 +11,7 @@ pub(super) const DEFAULT_MTU: u64 = 1450;
 
 pub(super) fn generate(
     ctx: &VnetCtx,
-    peers: Option<&[Ip]>,
+    peers: Option<&[IpLiteral]>,
     fabric: Option<&str>,
     vxlan_port: Option<u64>,
     stanzas: &mut Stanzas,

@@ -6,23 +6,22 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
 
+use sdn_config::running::{Controller, ZoneKind};
+use sdn_config::{IpLiteral, RunningConfig};
 use serde_json::{json, Value};
 
 /// The underlay peers named in a running configuration (controllers' and vxlan zones' `peers`).
-pub fn peers(running: &Value) -> Vec<IpAddr> {
-    let mut found = Vec::new();
-    for section in ["controllers", "zones"] {
-        let Some(ids) = running.get(section).and_then(|s| s.get("ids")).and_then(Value::as_object) else { continue };
-        for object in ids.values() {
-            let list: Vec<String> = match object.get("peers") {
-                Some(Value::String(s)) => s.split([',', ' ', ';']).map(str::to_string).collect(),
-                Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-                Some(Value::Object(map)) => map.keys().cloned().collect(),
-                _ => Vec::new(),
-            };
-            found.extend(list.iter().filter_map(|p| p.trim().parse::<IpAddr>().ok()));
-        }
-    }
+pub fn peers(running: &RunningConfig) -> Vec<IpAddr> {
+    let controllers = running.controllers.iter().flatten().filter_map(|(_, c)| match c {
+        Controller::Evpn { peers, .. } => peers.as_deref(),
+        Controller::Bgp(bgp) => Some(bgp.peers.as_slice()),
+        Controller::Isis(_) | Controller::Other => None,
+    });
+    let zones = running.zones.iter().flatten().filter_map(|(_, z)| match &z.kind {
+        ZoneKind::Vxlan { peers, .. } => peers.as_deref(),
+        _ => None,
+    });
+    let mut found: Vec<IpAddr> = controllers.chain(zones).flatten().map(IpLiteral::addr).collect();
     found.sort();
     found.dedup();
     found
@@ -86,7 +85,7 @@ fn bridge_ports(sys_class_net: &Path) -> BTreeMap<String, Vec<String>> {
 }
 
 /// Reads this node's facts from the kernel, in the generator's `facts.json` shape.
-pub fn from_kernel(node: &str, running: &Value) -> Value {
+pub fn from_kernel(node: &str, running: &RunningConfig) -> Value {
     let (iface, ip) = route_to(&peers(running));
     let sys = Path::new("/sys/class/net");
     let mac = iface.as_ref().and_then(|i| read_trimmed(&sys.join(i).join("address")));
@@ -102,6 +101,7 @@ pub fn from_kernel(node: &str, running: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sdn_config::Reading;
 
     #[test]
     fn peers_from_every_form() {
@@ -112,13 +112,14 @@ mod tests {
                 "s": {"type": "simple"}
             }}
         });
+        let running = RunningConfig::from_json(&running, Reading::Lenient).unwrap();
         let want: Vec<IpAddr> = ["10.0.0.1", "10.0.0.2", "10.0.0.3"].iter().map(|s| s.parse().unwrap()).collect();
         assert_eq!(peers(&running), want);
     }
 
     #[test]
     fn kernel_facts_have_the_generator_shape() {
-        let facts = from_kernel("n1", &json!({}));
+        let facts = from_kernel("n1", &RunningConfig::default());
         assert_eq!(facts["node"], "n1");
         assert!(facts["bridge-ports"].is_object());
         let parsed: Result<sdn_gen::NodeFacts, _> = serde_json::from_value(facts);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
+use sdn_config::{Reading, RunningConfig};
 use sdn_store::{Store, Txn};
 
 use crate::clock::Clock;
@@ -170,12 +170,14 @@ fn step(
     report: &mut NodeReport,
     published: &mut Published,
 ) -> Result<(), String> {
-    let running_text = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())?;
-    let running: Value = match &running_text {
-        Some(entry) => serde_json::from_slice(&entry.value).map_err(|e| format!("running config unreadable: {e}"))?,
-        None => Value::Null,
+    let stored = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())?;
+    // sdnd wrote it (`Config::to_running_config`), so it is read strictly.
+    let running = match &stored {
+        Some(entry) => RunningConfig::from_slice(&entry.value, Reading::Strict)
+            .map_err(|e| format!("running config unreadable: {e}"))?,
+        None => RunningConfig::default(),
     };
-    let version = running.get("version").and_then(Value::as_u64).unwrap_or(0);
+    let version = running.version.unwrap_or(0);
     let files = gather(config, &running)?;
     published.files(store, &config.node, &files);
     if version == 0 || version <= report.attempted {
@@ -207,7 +209,7 @@ fn step(
     Ok(())
 }
 
-fn gather(config: &AgentConfig, running: &Value) -> Result<NodeFiles, String> {
+fn gather(config: &AgentConfig, running: &RunningConfig) -> Result<NodeFiles, String> {
     let facts = match &config.facts_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -225,7 +227,7 @@ fn gather(config: &AgentConfig, running: &Value) -> Result<NodeFiles, String> {
 }
 
 /// What the configuration produces for a node with these files and facts.
-pub fn generate(running: &Value, files: &NodeFiles) -> Result<sdn_gen::GenOutput, String> {
+pub fn generate(running: &RunningConfig, files: &NodeFiles) -> Result<sdn_gen::GenOutput, String> {
     let facts: sdn_gen::NodeFacts =
         serde_json::from_value(files.facts.clone()).map_err(|e| format!("node facts: {e}"))?;
     sdn_gen::generate(&sdn_gen::GenInput {
@@ -239,7 +241,7 @@ pub fn generate(running: &Value, files: &NodeFiles) -> Result<sdn_gen::GenOutput
 
 /// Renders, replaces each file atomically, then reloads; a generation error writes nothing.
 /// Returns what the generation skipped.
-fn render(config: &AgentConfig, running: &Value, files: &NodeFiles) -> Result<Vec<sdn_gen::Warning>, String> {
+fn render(config: &AgentConfig, running: &RunningConfig, files: &NodeFiles) -> Result<Vec<sdn_gen::Warning>, String> {
     let output = generate(running, files)?;
     for warning in &output.warnings {
         tracing::warn!("node agent: {warning}");
@@ -286,12 +288,15 @@ pub fn generate_files(
     out: &Path,
 ) -> Result<Vec<sdn_gen::Warning>, String> {
     let read = |path: &Path| std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
-    let running: Value =
-        serde_json::from_str(&read(running_config)?).map_err(|e| format!("{}: {e}", running_config.display()))?;
+    // Every file is read first, so that a missing one is what the error names.
+    let running_text = read(running_config)?;
     let facts: sdn_gen::NodeFacts =
         serde_json::from_str(&read(facts)?).map_err(|e| format!("{}: {e}", facts.display()))?;
     let interfaces = read(interfaces)?;
     let frr_local = frr_local.map(read).transpose()?;
+    // A `.running-config` from anywhere, the reference's included: read leniently.
+    let running = RunningConfig::from_slice(running_text.as_bytes(), Reading::Lenient)
+        .map_err(|e| format!("{}: {e}", running_config.display()))?;
     let output = sdn_gen::generate(&sdn_gen::GenInput {
         running_config: &running,
         facts: &facts,

@@ -3,12 +3,15 @@
 
 use std::path::Path;
 
+use sdn_config::{Reading, RunningConfig};
+
 fn run(case: &Path, out: &Path) -> Result<(), String> {
     let read = |name: &str| {
         std::fs::read_to_string(case.join(name)).map_err(|e| format!("{name}: {e}"))
     };
-    let running: serde_json::Value =
-        serde_json::from_str(&read("running-config.json")?).map_err(|e| e.to_string())?;
+    let running =
+        RunningConfig::from_slice(read("running-config.json")?.as_bytes(), Reading::Lenient)
+            .map_err(|e| e.to_string())?;
     let facts: sdn_gen::NodeFacts =
         serde_json::from_str(&read("facts.json")?).map_err(|e| e.to_string())?;
     let interfaces = read("interfaces")?;

@@ -2,6 +2,7 @@
 //! in that node's files, as unified diffs against the files its agent last published.
 
 use hyper::Method;
+use sdn_config::{Reading, RunningConfig};
 use serde_json::{json, Value};
 use similar::TextDiff;
 
@@ -39,7 +40,8 @@ fn dry_run(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let files = app.node_files(&node)?;
     let snapshot = app.sdn.snapshot()?;
     // Like the reference, the dry-run keeps the running version: only real changes show.
-    let pending = snapshot.pending.to_running_config(snapshot.running_version);
+    let pending = RunningConfig::from_json(&snapshot.pending.to_running_config(snapshot.running_version), Reading::Strict)
+        .map_err(|err| Error::Conflict(format!("the pending configuration can't be rendered for node '{node}': {err}")))?;
     let output = agent::generate(&pending, &files)
         .map_err(|err| Error::Conflict(format!("the pending configuration can't be rendered for node '{node}': {err}")))?;
     Ok(json!({
