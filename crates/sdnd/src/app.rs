@@ -86,6 +86,7 @@ impl App {
             tracing::warn!("could not create the built-in 'pve' IPAM: {err}");
         }
         crate::apply::resume_tasks(&app);
+        crate::apply::spawn_orphan_sweeper(&app);
         Ok(app)
     }
 }

@@ -119,6 +119,63 @@ pub fn resume_tasks(app: &App) {
     }
 }
 
+/// How long after its timeout a task whose owner is offline is finished by another node.
+const ORPHAN_GRACE: Duration = Duration::from_secs(10);
+/// How often a server looks for such tasks.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Starts the thread that finishes other nodes' apply tasks whose owner died: a task must not
+/// stay `running` past its timeout because the server following it is gone.
+pub fn spawn_orphan_sweeper(app: &std::sync::Arc<App>) {
+    let app = app.clone();
+    let spawned = std::thread::Builder::new().name("task-sweeper".into()).spawn(move || loop {
+        std::thread::sleep(SWEEP_INTERVAL);
+        if let Err(err) = finish_orphans(&app) {
+            tracing::debug!("looking for orphaned tasks: {err}");
+        }
+    });
+    if let Err(err) = spawned {
+        tracing::error!("could not start the orphaned task sweeper: {err}");
+    }
+}
+
+/// Finishes every running apply task of another node whose owner is offline and whose
+/// timeout (with a grace period) has passed, with what the nodes reported by then. The write
+/// is guarded on the record being unchanged, so it never overwrites an end the owner (or
+/// another sweeper) wrote first.
+fn finish_orphans(app: &App) -> Result<(), Error> {
+    let (entries, _) = app.store.list(layout::TASKS_PREFIX)?;
+    let now_ms = app.clock.now_ms();
+    let mut beats = None;
+    for entry in entries {
+        let Ok(mut record) = serde_json::from_slice::<TaskRecord>(&entry.value) else { continue };
+        let Ok(upid) = record.upid.parse::<Upid>() else { continue };
+        let overdue = (app.apply_timeout + ORPHAN_GRACE).as_millis() as i64;
+        if record.exitstatus.is_some() || upid.node == app.node || now_ms < upid.starttime * 1000 + overdue {
+            continue;
+        }
+        let beats = match &mut beats {
+            Some(beats) => beats,
+            None => beats.insert(nodes::heartbeats(app.store.as_ref())?),
+        };
+        if Liveness::of(beats.get(&upid.node), now_ms).is_online() {
+            continue;
+        }
+        let version = upid.id.parse().unwrap_or(0);
+        let reports = outcomes(app.store.as_ref(), &record.nodes)?;
+        let offline = offline_nodes(app.store.as_ref(), &reports, now_ms)?;
+        record.log.push(format!("{}: finished by {}: the node following it is offline", upid.node, app.node));
+        conclude(&mut record, &Ok(reports), &offline, version, app.apply_timeout);
+        record.endtime = Some(app.clock.now());
+        let key = layout::task(&record.upid);
+        let txn = Txn::new().unchanged(key.clone(), entry.mod_revision).put(key, encode(&record));
+        if let sdn_store::Commit::Committed(_) = app.store.commit(txn)? {
+            tracing::warn!("finished task {upid} of offline node {}: {}", upid.node, record.exitstatus.as_deref().unwrap_or(""));
+        }
+    }
+    Ok(())
+}
+
 /// The outcome per node: every registered agent and every node the configuration names.
 /// `None` for a named node that never registered.
 fn outcomes(store: &dyn Store, named: &[String]) -> Result<BTreeMap<String, Option<NodeReport>>, Error> {
@@ -144,55 +201,15 @@ fn offline_nodes(
         .collect())
 }
 
-/// Pause between attempts while the store can't be read or written.
-const STORE_RETRY: Duration = Duration::from_millis(200);
-
-fn finish_task(store: &dyn Store, clock: &Clock, upid: Upid, version: u64, timeout: Duration) {
-    let key = layout::task(&upid.to_string());
-    let deadline = Instant::now() + timeout;
-    let mut record = loop {
-        match store.get(&key) {
-            Ok(Some(entry)) => break serde_json::from_slice(&entry.value).unwrap_or_else(|_| TaskRecord::start(&upid, String::new())),
-            Ok(None) => break TaskRecord::start(&upid, String::new()),
-            Err(_) if Instant::now() < deadline => std::thread::sleep(STORE_RETRY),
-            Err(_) => break TaskRecord::start(&upid, String::new()),
-        }
-    };
-    let mut revision = 0;
-    // The last successful reading of the reports; a failed read is retried, never taken for
-    // "no nodes".
-    let mut last_read: Result<BTreeMap<String, Option<NodeReport>>, Error> =
-        Err(Error::Unavailable("the node reports were never read".into()));
-    // Registered nodes whose agent stopped sending heartbeats: not waited for.
-    let mut offline: BTreeMap<String, Liveness> = BTreeMap::new();
-    loop {
-        match outcomes(store, &record.nodes) {
-            Ok(nodes) => {
-                offline = offline_nodes(store, &nodes, clock.now_ms()).unwrap_or(offline);
-                let done = nodes.iter().all(|(node, report)| {
-                    offline.contains_key(node) || report.as_ref().is_some_and(|r| r.outcome(version).is_some())
-                });
-                last_read = Ok(nodes);
-                if done {
-                    break;
-                }
-            }
-            Err(err) => {
-                if last_read.is_err() {
-                    last_read = Err(err);
-                }
-            }
-        }
-        if Instant::now() >= deadline {
-            break;
-        }
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        match store.wait_for_change(layout::NODE_REPORTS_PREFIX, revision, remaining.min(Duration::from_secs(5))) {
-            Ok(rev) => revision = rev,
-            Err(_) => std::thread::sleep(STORE_RETRY),
-        }
-    }
-
+/// Writes the outcome into `record`: a log line per node (and per warning) and the exit
+/// status, `OK` only when every node applied `version` completely.
+fn conclude(
+    record: &mut TaskRecord,
+    last_read: &Result<BTreeMap<String, Option<NodeReport>>, Error>,
+    offline: &BTreeMap<String, Liveness>,
+    version: u64,
+    timeout: Duration,
+) {
     let mut failed = Vec::new();
     let mut warnings = 0;
     if last_read.as_ref().is_ok_and(BTreeMap::is_empty) {
@@ -246,6 +263,58 @@ fn finish_task(store: &dyn Store, clock: &Clock, upid: Upid, version: u64, timeo
     } else {
         format!("{} node(s) did not apply version {version}: {}", failed.len(), failed.join(", "))
     });
+}
+
+/// Pause between attempts while the store can't be read or written.
+const STORE_RETRY: Duration = Duration::from_millis(200);
+
+fn finish_task(store: &dyn Store, clock: &Clock, upid: Upid, version: u64, timeout: Duration) {
+    let key = layout::task(&upid.to_string());
+    let deadline = Instant::now() + timeout;
+    let mut record = loop {
+        match store.get(&key) {
+            Ok(Some(entry)) => break serde_json::from_slice(&entry.value).unwrap_or_else(|_| TaskRecord::start(&upid, String::new())),
+            Ok(None) => break TaskRecord::start(&upid, String::new()),
+            Err(_) if Instant::now() < deadline => std::thread::sleep(STORE_RETRY),
+            Err(_) => break TaskRecord::start(&upid, String::new()),
+        }
+    };
+    let mut revision = 0;
+    // The last successful reading of the reports; a failed read is retried, never taken for
+    // "no nodes".
+    let mut last_read: Result<BTreeMap<String, Option<NodeReport>>, Error> =
+        Err(Error::Unavailable("the node reports were never read".into()));
+    // Registered nodes whose agent stopped sending heartbeats: not waited for.
+    let mut offline: BTreeMap<String, Liveness> = BTreeMap::new();
+    loop {
+        match outcomes(store, &record.nodes) {
+            Ok(nodes) => {
+                offline = offline_nodes(store, &nodes, clock.now_ms()).unwrap_or(offline);
+                let done = nodes.iter().all(|(node, report)| {
+                    offline.contains_key(node) || report.as_ref().is_some_and(|r| r.outcome(version).is_some())
+                });
+                last_read = Ok(nodes);
+                if done {
+                    break;
+                }
+            }
+            Err(err) => {
+                if last_read.is_err() {
+                    last_read = Err(err);
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match store.wait_for_change(layout::NODE_REPORTS_PREFIX, revision, remaining.min(Duration::from_secs(5))) {
+            Ok(rev) => revision = rev,
+            Err(_) => std::thread::sleep(STORE_RETRY),
+        }
+    }
+
+    conclude(&mut record, &last_read, &offline, version, timeout);
     record.endtime = Some(clock.now());
     // Written until it sticks: the same bytes every time, so a write that timed out but
     // committed after all does no harm when it is repeated.

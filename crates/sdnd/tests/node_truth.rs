@@ -86,3 +86,32 @@ fn an_offline_node_is_shown_and_does_not_hold_up_an_apply() {
     assert!(log.contains("testnode: applied version 2"), "{log}");
     assert!(log.contains("sdnd node remove n2"), "the way to forget a node that left: {log}");
 }
+
+#[test]
+fn a_task_whose_server_died_is_finished_by_another_node() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two servers on one store; the first one's apply waits for a node that never reports.
+    let mut owner = Server::start_in(dir.path(), &["--apply-timeout", "2"]);
+    let other = Server::start_node(dir.path(), "n2", &common::store_args(), &["--apply-timeout", "2"]);
+    let client = owner.client("ci");
+    let watcher = other.client("watcher");
+    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("nodes", "testnode,ghost")]).ok();
+    let upid = client.put(SDN, &[]).ok().as_str().unwrap().to_string();
+    owner.kill();
+
+    // Once the owner counts as offline and the timeout has passed, n2 finishes the task.
+    let status = format!("/api2/json/nodes/testnode/tasks/{upid}/status");
+    let mut answer = serde_json::Value::Null;
+    for _ in 0..600 {
+        answer = watcher.get(&status, &[]).ok();
+        if answer["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(answer["status"], "stopped", "the task stayed running after its server died: {answer}");
+    let exit = answer["exitstatus"].as_str().unwrap();
+    assert!(exit.contains("ghost"), "the outcome names the node that never reported: {exit}");
+    let log = watcher.get(&format!("/api2/json/nodes/testnode/tasks/{upid}/log"), &[]).ok().to_string();
+    assert!(log.contains("finished by n2"), "{log}");
+}
