@@ -249,6 +249,12 @@ fn undeclared_parameters_are_refused_after_authentication_and_privileges() {
         assert_eq!(errors.len(), 1, "{}", reply.body);
         assert_eq!(errors.values().next().unwrap(), bogus);
     }
+    // Refused before the handler runs, also where the handler itself ignores what it is given
+    // (GET /access/ticket answers null to anything).
+    let anonymous = Client::new(&server.base, None);
+    anonymous.get("/api2/json/access/ticket", &[]).ok();
+    let reply = anonymous.get("/api2/json/access/ticket", &[("bogus", "1")]).expect(400);
+    assert_eq!(reply.body["errors"]["bogus"], bogus);
     // Nothing was created by the refused request.
     assert_eq!(root.get("/api2/json/cluster/sdn/zones", &[]).ok(), serde_json::json!([]));
     // Declared ones still work, path placeholders included.
@@ -260,7 +266,7 @@ fn undeclared_parameters_are_refused_after_authentication_and_privileges() {
     // ...and neither does one without the privilege.
     let d = dir.path();
     admin(d, &["user", "add", "eve@pve", "--password-stdin"], Some("correct horse battery"));
-    let eve = root.with_auth(Some(common::add_token(d, "eve@pve", "t")));
+    let eve = root.with_auth(Some(common::add_token(d, "eve@pve", "tok")));
     eve.get("/api2/json/cluster/sdn", &[("bogus", "1")]).expect(403);
     eve.get("/api2/json/version", &[("bogus", "1")]).expect(400);
 }

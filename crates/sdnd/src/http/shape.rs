@@ -196,13 +196,10 @@ pub fn prop_output(ty: PropType) -> Schema {
         PropType::Int { min, max } => Schema::int(min, max),
         PropType::Bool => Schema::Flag,
         PropType::Enum(values) => Schema::Enum(values.to_vec()),
-        // Subnets show their ranges as objects, the pending view as `start-address=...` text.
-        PropType::DhcpRanges => Schema::array(Schema::AnyOf(vec![
-            Schema::Object(vec![
-                Field::required("start-address", Schema::string(), ""),
-                Field::required("end-address", Schema::string(), ""),
-            ]),
-            Schema::string(),
+        // Subnets show their ranges parsed into objects.
+        PropType::DhcpRanges => Schema::array(Schema::Object(vec![
+            Field::required("start-address", Schema::string(), ""),
+            Field::required("end-address", Schema::string(), ""),
         ])),
         // Lists as one comma-separated string.
         _ => Schema::string(),
