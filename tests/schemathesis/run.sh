@@ -4,13 +4,15 @@
 # list, and any answer whose content type or shape doesn't match it.
 #
 # Usage: tests/schemathesis/run.sh  (SDND_BIN: the binary, default target/debug/sdnd;
-# SCHEMATHESIS_EXAMPLES: examples per operation; SCHEMATHESIS_SEED: the seed, for a rerun).
+# SCHEMATHESIS_EXAMPLES: examples per operation; SCHEMATHESIS_SEED: the seed, for a rerun;
+# SCHEMATHESIS_CHECKS: other checks, to explore).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 sdnd=${SDND_BIN:-target/debug/sdnd}
 examples=${SCHEMATHESIS_EXAMPLES:-20}
 seed=${SCHEMATHESIS_SEED:-20261201}
+checks=${SCHEMATHESIS_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance}
 st=.tools/venv/bin/schemathesis
 [ -x "$sdnd" ] || { echo "error: $sdnd is missing: build it first (cargo build -p sdnd)" >&2; exit 1; }
 [ -x "$st" ] || { echo "error: $st is missing: scripts/test installs it" >&2; exit 1; }
@@ -77,7 +79,7 @@ status=0
 # From the temp dir: schemathesis keeps a crash cache (.schemathesis/) in its working directory.
 repo=$(pwd)
 (cd "$work" && "$repo/$st" --config-file "$repo/tests/schemathesis/schemathesis.toml" run "$base/api2/openapi.json" --tls-verify false -H "$auth" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --checks "$checks" \
     --max-examples "$examples" --seed "$seed" --workers 1 --request-timeout 20 \
     --generation-database none --no-color --warnings off) || status=$?
 echo "schemathesis: $(( $(date +%s) - start )) s, exit $status"

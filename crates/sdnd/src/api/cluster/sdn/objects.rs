@@ -392,6 +392,11 @@ fn subnet_id(config: &Config, vnet: &str, given: &str) -> String {
 fn list(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, Error> {
     let view = take_view(kind, &mut args);
     let type_filter = args.take_string("type");
+    if let Some(name) = type_filter.as_deref().filter(|name| sdn_config::schema::type_def(kind, name).is_none()) {
+        // As PVE's schema has it: the filter is one of the kind's types, not any text.
+        let names: Vec<&str> = types(kind).iter().map(|t| t.name).collect();
+        args.reject("type", format!("value '{name}' does not have a value in the enumeration '{}'", names.join(", ")));
+    }
     let vnet = (kind == Kind::Subnets).then(|| args.take_string("vnet")).flatten();
     args.finish()?;
     let snapshot = app.sdn.snapshot()?;
