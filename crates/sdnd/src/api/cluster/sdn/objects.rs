@@ -403,6 +403,9 @@ fn list(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value,
     if let Some(vnet) = &vnet {
         if view != View::Diff {
             require_vnet(config_of(&snapshot, view), vnet)?;
+        } else if require_vnet(&snapshot.pending, vnet).is_err() {
+            // The pending view also shows the subnets of a vnet deleted since the last apply.
+            require_vnet(&snapshot.running, vnet)?;
         }
     }
     let items = objects(&snapshot, kind, view)
