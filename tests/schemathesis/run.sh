@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes a live sdnd with schemathesis against its own OpenAPI document (GET /api2/openapi.json):
 # a bounded number of examples per operation; fails on any 5xx, any status the document does not
-# list, and any answer whose content type or shape doesn't match it.
+# list, any answer whose content type or shape doesn't match it, and any request breaking the
+# document that is not refused. First the served document is validated as OpenAPI 3.1.
 #
 # Usage: tests/schemathesis/run.sh  (SDND_BIN: the binary, default target/debug/sdnd;
 # SCHEMATHESIS_EXAMPLES: examples per operation; SCHEMATHESIS_SEED: the seed, for a rerun;
@@ -12,10 +13,10 @@ cd "$(dirname "$0")/../.."
 sdnd=${SDND_BIN:-target/debug/sdnd}
 examples=${SCHEMATHESIS_EXAMPLES:-20}
 seed=${SCHEMATHESIS_SEED:-20261201}
-checks=${SCHEMATHESIS_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance}
+checks=${SCHEMATHESIS_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection}
 st=.tools/venv/bin/schemathesis
 [ -x "$sdnd" ] || { echo "error: $sdnd is missing: build it first (cargo build -p sdnd)" >&2; exit 1; }
-[ -x "$st" ] || { echo "error: $st is missing: scripts/test installs it" >&2; exit 1; }
+[ -x "$st" ] || { echo "error: $st is missing: scripts/test installs it (tests/schemathesis/requirements.txt)" >&2; exit 1; }
 
 work=$(mktemp -d)
 server=
@@ -48,6 +49,17 @@ for _ in $(seq 1 200); do
 done
 [ -n "$port" ] || { echo "error: sdnd did not report its port" >&2; exit 1; }
 base=https://127.0.0.1:$port
+# The served document, without credentials, checked against the OpenAPI 3.1 specification.
+curl -ksS --fail-with-body "$base/api2/openapi.json" > "$work/openapi.json"
+.tools/venv/bin/python - "$work/openapi.json" <<'PY'
+import sys
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+document, _ = read_from_filename(sys.argv[1])
+assert document["openapi"].startswith("3.1"), document["openapi"]
+validate(document)
+print(f"openapi.json: valid OpenAPI {document['openapi']}, {len(document['paths'])} paths")
+PY
 token=$("$sdnd" token add root@pam fuzz --data-dir "$data" | tail -1)
 auth="Authorization: PVEAPIToken=$token"
 
