@@ -136,6 +136,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Print the API's OpenAPI 3.1 document (the one served at /api2/openapi.json).
+    Openapi,
 }
 
 fn main() -> ExitCode {
@@ -232,6 +234,10 @@ fn run(cli: Cli) -> Result<(), String> {
             for warning in agent::generate_files(&running_config, &facts, &interfaces, frr_local.as_deref(), &out)? {
                 eprintln!("sdnd: warning: {warning}");
             }
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", http::openapi::api_document());
             Ok(())
         }
     }

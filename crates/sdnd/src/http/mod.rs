@@ -1,9 +1,11 @@
 //! HTTPS front: TLS, the two API prefixes, parameter decoding, authentication and dispatch.
 
 pub mod credentials;
+pub mod openapi;
 pub mod params;
 pub mod reply;
 pub mod router;
+pub mod shape;
 pub mod tls;
 pub mod ui;
 
@@ -67,6 +69,8 @@ const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(400);
 /// The router and the limits every connection is served with.
 struct Frontend {
     router: Router,
+    /// The OpenAPI document of `router`, rendered once.
+    openapi: Bytes,
     limits: Limits,
     app: Arc<App>,
 }
@@ -93,7 +97,9 @@ pub fn run_until(
     runtime.block_on(async move {
         listener.set_nonblocking(true).map_err(|e| format!("listening: {e}"))?;
         let listener = TcpListener::from_std(listener).map_err(|e| format!("listening: {e}"))?;
-        let front = Arc::new(Frontend { router: Router::new(crate::api::routes()), limits, app });
+        let router = Router::new(crate::api::routes());
+        let openapi = Bytes::from(openapi::document(router.routes()).to_string());
+        let front = Arc::new(Frontend { router, openapi, limits, app });
         tokio::select! {
             () = serve(listener, tls, front) => Ok(()),
             () = stop => Ok(()),
@@ -207,6 +213,13 @@ async fn handle(front: &Frontend, peer: SocketAddr, req: Request<Incoming>) -> R
 
 async fn respond(front: &Frontend, peer: SocketAddr, req: Request<Incoming>, body_read: &mut bool) -> Response<Body> {
     let path = req.uri().path().to_string();
+    if path == openapi::PATH {
+        // The API's description is public, like the API's paths themselves.
+        return match *req.method() {
+            Method::GET => reply::json(front.openapi.clone()),
+            ref method => render(Format::Json, Err(Error::NotImplemented(format!("Method '{method} {path}' not implemented")))),
+        };
+    }
     let (format, rest) = if let Some(rest) = path.strip_prefix("/api2/json") {
         (Format::Json, rest)
     } else if let Some(rest) = path.strip_prefix("/api2/extjs") {
@@ -281,16 +294,33 @@ async fn dispatch(
     // resolves to a path nobody but the superuser holds), and only then the details.
     let app = app.clone();
     let handler = route.handler.clone();
+    let route_params: Vec<&'static str> = route.params.iter().map(|p| p.name).collect();
     blocking(move || {
         app.auth.authorize(&caller, permission, &values)?;
         if let Some(err) = malformed {
             return Err(err);
         }
+        undeclared(route_params, &values)?;
         let mut args = Args::new(values);
         args.set_peer(peer);
         handler(&app, &caller, args)
     })
     .await
+}
+
+/// Refuses every parameter the route does not declare, as PVE's schema check does, before
+/// the handler runs: a handler can only read what the document describes.
+fn undeclared(declared: Vec<&'static str>, values: &Map<String, Value>) -> Result<(), Error> {
+    let unknown: std::collections::BTreeMap<String, String> = values
+        .keys()
+        .filter(|name| !declared.contains(&name.as_str()))
+        .map(|name| (name.clone(), params::NOT_IN_SCHEMA.to_string()))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::BadParams(unknown))
+    }
 }
 
 /// Runs store-touching work on the blocking pool.

@@ -12,6 +12,9 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Longest single parameter value accepted (longer ones are refused, not truncated).
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 
+/// PVE's message for a parameter the schema does not have.
+pub const NOT_IN_SCHEMA: &str = "property is not defined in schema and the schema does not allow additional properties";
+
 /// Decodes `application/x-www-form-urlencoded` text (a query string or a form body).
 /// A key given more than once becomes an array of its values.
 pub fn decode_form(text: &[u8], into: &mut Map<String, Value>) -> Result<(), Error> {
@@ -157,7 +160,7 @@ impl Args {
     pub fn finish(mut self) -> Result<(), Error> {
         let unknown: Vec<String> = self.values.keys().cloned().collect();
         for name in unknown {
-            self.fail(&name, "property is not defined in schema and the schema does not allow additional properties");
+            self.fail(&name, NOT_IN_SCHEMA);
         }
         if self.errors.is_empty() {
             Ok(())

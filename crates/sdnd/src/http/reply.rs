@@ -69,6 +69,16 @@ fn retry_after(response: &mut Response<Body>, err: &Error) {
     }
 }
 
+/// A 200 answer of ready JSON (the OpenAPI document).
+pub fn json(body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Full::new(body));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    response
+}
+
 fn respond(status: StatusCode, reason: Option<&str>, body: &Value) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;

@@ -9,6 +9,7 @@ use hyper::Method;
 use serde_json::{Map, Value};
 
 use super::params::Args;
+use super::shape::{Field, Schema};
 use crate::error::Error;
 use crate::app::App;
 use crate::auth::{Caller, Permission};
@@ -24,6 +25,13 @@ pub struct Route {
     /// What the caller needs, checked before the handler runs.
     pub permission: Permission,
     pub handler: Handler,
+    /// Every parameter the route takes, path placeholders included; the dispatcher refuses
+    /// any other before the handler runs.
+    pub params: Vec<Field>,
+    /// The shape of the answer's `data`.
+    pub returns: Schema,
+    /// One line for the document.
+    pub summary: String,
     /// For a directory index: the field naming each child (`id` or `name`, as PVE has it).
     /// Its handler is made by [`Router::new`] from the routes below it.
     index_key: Option<&'static str>,
@@ -36,7 +44,47 @@ impl Route {
         permission: Permission,
         handler: impl Fn(&App, &Caller, Args) -> Result<Value, Error> + Send + Sync + 'static,
     ) -> Self {
-        Self { method, pattern, permission, handler: Arc::new(handler), index_key: None }
+        Self {
+            method,
+            pattern,
+            permission,
+            handler: Arc::new(handler),
+            params: Vec::new(),
+            returns: Schema::Null,
+            summary: String::new(),
+            index_key: None,
+        }
+    }
+
+    /// Declares the parameters (path placeholders included).
+    pub fn params(mut self, params: impl IntoIterator<Item = Field>) -> Self {
+        self.params = params.into_iter().collect();
+        self
+    }
+
+    /// Declares the shape of the answer's `data`.
+    pub fn returns(mut self, shape: Schema) -> Self {
+        self.returns = shape;
+        self
+    }
+
+    /// A one-line summary for the document.
+    pub fn summary(mut self, summary: impl Into<String>) -> Self {
+        self.summary = summary.into();
+        self
+    }
+
+    /// The declared parameter called `name`.
+    pub fn param(&self, name: &str) -> Option<&Field> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    /// The `{name}` placeholders of the pattern, in order.
+    pub fn placeholders(&self) -> Vec<&'static str> {
+        split(self.pattern)
+            .into_iter()
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .collect()
     }
 
     /// `GET pattern` as a directory index: `[{key: child}, ...]`, one entry per path segment
@@ -47,6 +95,9 @@ impl Route {
             pattern,
             permission,
             handler: Arc::new(|_, _, _| Err(Error::Internal("index built without its router".into()))),
+            params: Vec::new(),
+            returns: Schema::array(Schema::Object(vec![Field::required(key, Schema::string(), "a child path")])),
+            summary: "Directory index.".into(),
             index_key: Some(key),
         }
     }
@@ -116,6 +167,11 @@ impl Router {
             });
         }
         Self { routes }
+    }
+
+    /// Every route, in table order.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
     }
 
     /// Finds the route for `method` and the percent-decoded path `segments`.

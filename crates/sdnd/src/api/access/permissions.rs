@@ -11,12 +11,19 @@ use crate::auth::{Caller, Permission};
 use crate::http::params::Args;
 use crate::error::Error;
 use crate::http::router::Route;
+use crate::http::shape::{Field, Schema};
 
 /// Reported even without an ACL entry on them, as PVE reports its top-level paths.
 const TOP_PATHS: &[&str] = &["/", "/access", "/nodes", "/sdn", "/sdn/zones", "/sdn/controllers", "/sdn/ipams", "/sdn/dns"];
 
 pub fn routes() -> Vec<Route> {
-    vec![Route::new(Method::GET, "/access/permissions", Permission::Authenticated, permissions)]
+    vec![Route::new(Method::GET, "/access/permissions", Permission::Authenticated, permissions)
+        .summary("The caller's privileges per ACL path: {PATH: {PRIVILEGE: PROPAGATES}}.")
+        .params([
+            Field::optional("path", Schema::string(), "only this ACL path"),
+            Field::optional("userid", Schema::string(), "the caller's own id (sdnd reports only the caller's permissions)"),
+        ])
+        .returns(Schema::Map(Box::new(Schema::Map(Box::new(Schema::Flag)))))]
 }
 
 fn permissions(_: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {

@@ -8,12 +8,36 @@ use crate::auth::{Caller, Permission};
 use crate::http::params::Args;
 use crate::error::Error;
 use crate::http::router::Route;
+use crate::http::shape::{Field, Schema};
 
 pub fn routes() -> Vec<Route> {
     vec![
         // PVE answers GET with null: formatters use it to show a login page.
-        Route::new(Method::GET, "/access/ticket", Permission::Public, |_, _, _| Ok(Value::Null)),
-        Route::new(Method::POST, "/access/ticket", Permission::Public, create),
+        Route::new(Method::GET, "/access/ticket", Permission::Public, |_, _, _| Ok(Value::Null))
+            .summary("Answers null (formatters show a login page)."),
+        Route::new(Method::POST, "/access/ticket", Permission::Public, create)
+            .summary("A ticket for a password, or a new one for a still-valid ticket given as the password.")
+            .params(login_params())
+            .returns(Schema::Object(vec![
+                Field::required("username", Schema::string(), ""),
+                Field::required("ticket", Schema::string(), "send as the PVEAuthCookie cookie"),
+                Field::required("CSRFPreventionToken", Schema::string(), "send as a header with every request but GET"),
+                Field::required("cap", Schema::Map(Box::new(Schema::Map(Box::new(Schema::Flag)))), "privileges held, per area"),
+            ])),
+    ]
+}
+
+fn login_params() -> Vec<Field> {
+    let ignored = "accepted for compatibility; sdnd has no second factors";
+    vec![
+        Field::required("username", Schema::string(), "user name, with or without @realm"),
+        Field::required("password", Schema::string(), "the password, or a still-valid ticket to renew"),
+        Field::optional("realm", Schema::string(), "appended to a username without @realm"),
+        Field::optional("new-format", Schema::Boolean, "accepted for compatibility; always the new format").default(json!(true)),
+        Field::optional("otp", Schema::string(), ignored),
+        Field::optional("path", Schema::string(), ignored),
+        Field::optional("privs", Schema::string(), ignored),
+        Field::optional("tfa-challenge", Schema::string(), ignored),
     ]
 }
 

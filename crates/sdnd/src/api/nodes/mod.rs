@@ -12,9 +12,18 @@ use crate::auth::{Caller, Permission, SDN_AUDIT};
 use crate::http::params::Args;
 use crate::error::Error;
 use crate::http::router::Route;
+use crate::http::shape::{Field, Schema};
 
 pub fn routes() -> Vec<Route> {
-    let mut routes = vec![Route::new(Method::GET, "/nodes", Permission::Path("/sdn", &[SDN_AUDIT]), index)];
+    let mut routes = vec![Route::new(Method::GET, "/nodes", Permission::Path("/sdn", &[SDN_AUDIT]), index)
+        .summary("The nodes whose SDN agent has registered.")
+        .returns(Schema::array(Schema::Object(vec![
+            Field::required("node", Schema::string(), ""),
+            Field::required("type", Schema::Enum(vec!["node"]), ""),
+            Field::required("id", Schema::string(), "`node/NAME`"),
+            Field::required("status", Schema::Enum(vec!["online", "offline"]), "whether its agent sends heartbeats"),
+            Field::optional("ssl_fingerprint", Schema::string(), "SHA-256 fingerprint of the certificate the node serves"),
+        ])))];
     routes.extend(tasks::routes());
     routes.extend(sdn::routes());
     routes

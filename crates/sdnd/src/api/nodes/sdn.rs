@@ -20,16 +20,58 @@ use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
 use crate::error::Error;
 use crate::http::router::Route;
+use crate::http::shape::{Field, Schema};
+use crate::api::node_param;
 
 const ZONE_READ: Permission = Permission::Path("/sdn/zones/{zone}", &[SDN_AUDIT, SDN_ALLOCATE]);
 
 pub fn routes() -> Vec<Route> {
     vec![
-        Route::new(Method::GET, "/nodes/{node}/sdn", Permission::Path("/sdn", &[SDN_AUDIT]), status),
-        Route::new(Method::GET, "/nodes/{node}/sdn/zones", Permission::Authenticated, zones),
-        Route::new(Method::GET, "/nodes/{node}/sdn/zones/{zone}", ZONE_READ, zone_index),
-        Route::new(Method::GET, "/nodes/{node}/sdn/zones/{zone}/content", ZONE_READ, zone_content),
+        Route::new(Method::GET, "/nodes/{node}/sdn", Permission::Path("/sdn", &[SDN_AUDIT]), status)
+            .summary("The node's last apply, as its agent reported it.")
+            .params([node_param()])
+            .returns(Schema::Object(vec![
+                Field::required("node", Schema::string(), ""),
+                Field::required("version", Schema::Integer { min: Some(0), max: None }, "the running version last applied"),
+                Field::required("running-version", Schema::Integer { min: Some(0), max: None }, ""),
+                Field::required("attempted", Schema::Integer { min: Some(0), max: None }, "the version last attempted"),
+                Field::required("time", Schema::Integer { min: None, max: None }, "when (epoch seconds)"),
+                Field::required("status", state(), ""),
+                Field::required("error", Schema::nullable(Schema::string()), "why the last attempt failed"),
+                Field::required("warnings", Schema::array(Schema::string()), "what the last apply skipped on the node"),
+                Field::required("online", Schema::Flag, "whether its agent sends heartbeats"),
+                Field::required("last-seen", Schema::nullable(Schema::Integer { min: None, max: None }), "its last heartbeat (epoch seconds)"),
+            ])),
+        Route::new(Method::GET, "/nodes/{node}/sdn/zones", Permission::Authenticated, zones)
+            .summary("The running zones that reach the node, those the caller may see (SDN.Audit or SDN.Allocate on each).")
+            .params([node_param()])
+            .returns(Schema::array(Schema::Object(vec![
+                Field::required("zone", Schema::string(), ""),
+                Field::required("status", state(), ""),
+                Field::optional("statusmsg", Schema::string(), "why it is not available"),
+            ]))),
+        Route::new(Method::GET, "/nodes/{node}/sdn/zones/{zone}", ZONE_READ, zone_index)
+            .summary("The zone's status subdirectories.")
+            .params([node_param(), zone_param()])
+            .returns(Schema::array(Schema::Object(vec![Field::required("subdir", Schema::string(), "")]))),
+        Route::new(Method::GET, "/nodes/{node}/sdn/zones/{zone}/content", ZONE_READ, zone_content)
+            .summary("The zone's vnets on the node.")
+            .params([node_param(), zone_param()])
+            .returns(Schema::array(Schema::Object(vec![
+                Field::required("vnet", Schema::string(), ""),
+                Field::required("status", state(), ""),
+                Field::optional("statusmsg", Schema::string(), "why it is not available"),
+            ]))),
     ]
+}
+
+fn zone_param() -> Field {
+    Field::required("zone", crate::http::shape::id_schema(Kind::Zones), "the zone's id")
+}
+
+/// A node's state against the running version.
+fn state() -> Schema {
+    Schema::Enum(vec!["available", "pending", "error"])
 }
 
 /// The node's last report, if its agent ever sent one.

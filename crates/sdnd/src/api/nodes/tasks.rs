@@ -1,20 +1,51 @@
 //! `/nodes/{node}/tasks/{upid}/status` and `.../log`.
 
 use hyper::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::auth::{Caller, Permission, SYS_AUDIT};
 use crate::http::params::Args;
 use crate::error::Error;
 use crate::http::router::Route;
+use crate::http::shape::{Field, Schema};
+use crate::api::node_param;
 use crate::tasks::{TaskRecord, Upid};
 
 pub fn routes() -> Vec<Route> {
     vec![
-        Route::new(Method::GET, "/nodes/{node}/tasks/{upid}/status", Permission::PerObject, status),
-        Route::new(Method::GET, "/nodes/{node}/tasks/{upid}/log", Permission::PerObject, log),
+        Route::new(Method::GET, "/nodes/{node}/tasks/{upid}/status", Permission::PerObject, status)
+            .summary("A task's state. Its owner may read it, and whoever holds Sys.Audit on /nodes/{node}.")
+            .params([node_param(), upid_param()])
+            .returns(Schema::Object(vec![
+                Field::required("upid", Schema::string(), ""),
+                Field::required("node", Schema::string(), ""),
+                Field::required("pid", Schema::Integer { min: Some(0), max: None }, ""),
+                Field::required("pstart", Schema::Integer { min: Some(0), max: None }, ""),
+                Field::required("starttime", Schema::Integer { min: None, max: None }, ""),
+                Field::required("type", Schema::string(), ""),
+                Field::required("id", Schema::string(), ""),
+                Field::required("user", Schema::string(), ""),
+                Field::required("status", Schema::Enum(vec!["running", "stopped"]), ""),
+                Field::optional("exitstatus", Schema::string(), "`OK` or the error, once stopped"),
+            ])),
+        Route::new(Method::GET, "/nodes/{node}/tasks/{upid}/log", Permission::PerObject, log)
+            .summary("A task's log lines. Its owner may read it, and whoever holds Sys.Audit on /nodes/{node}.")
+            .params([
+                node_param(),
+                upid_param(),
+                Field::optional("start", Schema::int(0, i64::from(u32::MAX)), "first line (0-based)").default(json!(0)),
+                Field::optional("limit", Schema::int(0, i64::from(u32::MAX)), "at most this many lines").default(json!(50)),
+            ])
+            .returns(Schema::array(Schema::Object(vec![
+                Field::required("n", Schema::Integer { min: Some(1), max: None }, "line number"),
+                Field::required("t", Schema::string(), "text"),
+            ]))),
     ]
+}
+
+fn upid_param() -> Field {
+    Field::required("upid", Schema::string(), "the task's UPID")
 }
 
 /// Reads the task the path names; the node in the path must be the UPID's. Its owner may read

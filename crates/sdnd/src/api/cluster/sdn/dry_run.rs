@@ -12,9 +12,18 @@ use crate::auth::{Caller, Permission, SYS_AUDIT};
 use crate::http::params::Args;
 use crate::error::Error;
 use crate::http::router::Route;
+use crate::http::shape::{Field, Schema};
 
 pub fn routes() -> Vec<Route> {
-    vec![Route::new(Method::GET, "/cluster/sdn/dry-run", Permission::Path("/nodes/{node}", &[SYS_AUDIT]), dry_run)]
+    let diff = || Schema::nullable(Schema::string());
+    vec![Route::new(Method::GET, "/cluster/sdn/dry-run", Permission::Path("/nodes/{node}", &[SYS_AUDIT]), dry_run)
+        .summary("What applying the pending configuration would change in the node's files, as unified diffs.")
+        .params([Field::required("node", Schema::string(), "the node whose files to compare")])
+        .returns(Schema::Object(vec![
+            Field::required("frr-diff", diff(), "null when unchanged"),
+            Field::required("interfaces-diff", diff(), "null when unchanged"),
+            Field::required("warnings", Schema::array(Schema::string()), "what applying would skip on the node"),
+        ]))]
 }
 
 /// `diff -u` of `current` (missing: empty) against `new`; `None` when identical.

@@ -3,12 +3,13 @@
 use hyper::Method;
 use serde_json::{json, Value};
 
-use super::take_lock_token;
+use super::{lock_token_param, take_lock_token};
 use crate::app::App;
 use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
 use crate::error::Error;
 use crate::http::router::Route;
+use crate::http::shape::{Field, Schema};
 use crate::sdn::lock::{Intent, LockRecord};
 use sdn_wire::LockStatus;
 use crate::sdn::{LockUpdate, Mutation};
@@ -19,9 +20,29 @@ const MAX_COMMENT: usize = 256;
 
 pub fn routes() -> Vec<Route> {
     vec![
-        Route::new(Method::GET, "/cluster/sdn/lock", Permission::Path("/sdn", &[SDN_AUDIT, SDN_ALLOCATE]), status),
-        Route::new(Method::POST, "/cluster/sdn/lock", Permission::Path("/sdn", &[SDN_ALLOCATE]), acquire),
-        Route::new(Method::DELETE, "/cluster/sdn/lock", Permission::Path("/sdn", &[SDN_ALLOCATE]), release),
+        Route::new(Method::GET, "/cluster/sdn/lock", Permission::Path("/sdn", &[SDN_AUDIT, SDN_ALLOCATE]), status)
+            .summary("Whether the global SDN lock is held, by whom and until when (never the token).")
+            .returns(Schema::Object(vec![
+                Field::required("locked", Schema::Flag, ""),
+                Field::optional("holder", Schema::string(), ""),
+                Field::optional("since", Schema::Integer { min: None, max: None }, "epoch seconds"),
+                Field::optional("expires", Schema::Integer { min: None, max: None }, "epoch seconds"),
+                Field::optional("comment", Schema::string(), ""),
+            ])),
+        Route::new(Method::POST, "/cluster/sdn/lock", Permission::Path("/sdn", &[SDN_ALLOCATE]), acquire)
+            .summary("Takes the global SDN lock; answers its token.")
+            .params([
+                Field::optional("allow-pending", Schema::Boolean, "lock even with pending changes").default(json!(false)),
+                Field::optional("ttl", Schema::Integer { min: Some(1), max: Some(MAX_TTL as i64) }, "seconds until the lock expires (default: never)"),
+                Field::optional("comment", Schema::String { pattern: None, max_length: Some(MAX_COMMENT) }, "one line shown to others"),
+            ])
+            .returns(Schema::string()),
+        Route::new(Method::DELETE, "/cluster/sdn/lock", Permission::Path("/sdn", &[SDN_ALLOCATE]), release)
+            .summary("Releases the global SDN lock.")
+            .params([
+                lock_token_param(),
+                Field::optional("force", Schema::Boolean, "release without the token").default(json!(false)),
+            ]),
     ]
 }
 

@@ -12,18 +12,37 @@ use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
 use crate::error::Error;
 use crate::http::router::Route;
+use crate::http::shape::{Field, Schema};
 
 pub fn routes() -> Vec<Route> {
     let mut routes = vec![
         Route::index("/cluster/sdn", Permission::Path("/sdn", &[SDN_AUDIT]), "id"),
-        Route::new(Method::PUT, "/cluster/sdn", Permission::Path("/sdn", &[SDN_ALLOCATE]), apply),
-        Route::new(Method::POST, "/cluster/sdn/rollback", Permission::Path("/sdn", &[SDN_ALLOCATE]), rollback),
+        Route::new(Method::PUT, "/cluster/sdn", Permission::Path("/sdn", &[SDN_ALLOCATE]), apply)
+            .summary("Apply: the pending configuration becomes the next running version; starts the reload task.")
+            .params([lock_token_param(), release_lock_param()])
+            .returns(Schema::string()),
+        Route::new(Method::POST, "/cluster/sdn/rollback", Permission::Path("/sdn", &[SDN_ALLOCATE]), rollback)
+            .summary("Throws every pending change away.")
+            .params([lock_token_param(), release_lock_param()]),
     ];
     // The object collections first: the index lists them in the order PVE does.
     routes.extend(objects::routes());
     routes.extend(lock::routes());
     routes.extend(dry_run::routes());
     routes
+}
+
+/// The `lock-token` parameter every change takes.
+pub(crate) fn lock_token_param() -> Field {
+    Field::optional(
+        "lock-token",
+        Schema::String { pattern: Some("^[!-~]{1,128}$"), max_length: Some(128) },
+        "the token of the global SDN lock, when it is held",
+    )
+}
+
+fn release_lock_param() -> Field {
+    Field::optional("release-lock", Schema::Boolean, "release the global lock in the same step").default(json!(true))
 }
 
 /// Reads `lock-token`, checking only its shape: whether it is right is the lock rule's call.

@@ -11,8 +11,10 @@ use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
 use crate::error::Error;
 use crate::http::router::Route;
+use crate::http::shape::Schema;
 use crate::sdn::lock::Intent;
 use crate::sdn::{Mutation, Snapshot};
+use sdn_config::schema::types;
 use sdn_config::{Config, Kind};
 
 /// Collection path and object path of each kind, in the order PVE's index lists them.
@@ -30,14 +32,44 @@ pub fn routes() -> Vec<Route> {
     for (kind, collection, object) in PATHS {
         // Each object is guarded by its own ACL path, known only once it is looked up.
         let per_object = Permission::PerObject;
-        routes.push(Route::new(Method::GET, collection, per_object, move |app, caller, args| list(app, caller, kind, args)));
-        routes.push(Route::new(Method::POST, collection, per_object, move |app, caller, args| create(app, caller, kind, args)));
-        routes.push(Route::new(Method::GET, object, per_object, move |app, caller, args| read(app, caller, kind, args)));
-        routes.push(Route::new(Method::PUT, object, per_object, move |app, caller, args| update(app, caller, kind, args)));
-        routes.push(Route::new(Method::DELETE, object, per_object, move |app, caller, args| delete(app, caller, kind, args)));
+        routes.push(
+            Route::new(Method::GET, collection, per_object, move |app, caller, args| list(app, caller, kind, args))
+                .summary(summary(kind, "List the", "s the caller may see (SDN.Audit or SDN.Allocate on each)."))
+                .params(declare::list(kind))
+                .returns(Schema::array(declare::object(kind))),
+        );
+        routes.push(
+            Route::new(Method::POST, collection, per_object, move |app, caller, args| create(app, caller, kind, args))
+                .summary(summary(kind, "Create a", " in the pending configuration (SDN.Allocate)."))
+                .params(declare::create(kind)),
+        );
+        routes.push(
+            Route::new(Method::GET, object, per_object, move |app, caller, args| read(app, caller, kind, args))
+                .summary(summary(kind, "Read one", " (SDN.Audit or SDN.Allocate on it)."))
+                .params(declare::read(kind))
+                .returns(declare::object(kind)),
+        );
+        routes.push(
+            Route::new(Method::PUT, object, per_object, move |app, caller, args| update(app, caller, kind, args))
+                .summary(summary(kind, "Change a", " in the pending configuration (SDN.Allocate on it)."))
+                .params(declare::update(kind)),
+        );
+        routes.push(
+            Route::new(Method::DELETE, object, per_object, move |app, caller, args| delete(app, caller, kind, args))
+                .summary(summary(kind, "Delete a", " from the pending configuration (SDN.Allocate on it)."))
+                .params(declare::delete(kind)),
+        );
     }
     routes
 }
+
+/// `"Create a" + " zone" + rest`, with the noun of `kind`.
+fn summary(kind: Kind, verb: &str, rest: &str) -> String {
+    format!("{verb} {}{rest}", kind.noun())
+}
+
+/// The parameters and answers of the object routes, derived from the config model's schema.
+mod declare;
 
 const READ: &[&str] = &[SDN_AUDIT, SDN_ALLOCATE];
 const WRITE: &[&str] = &[SDN_ALLOCATE];
@@ -173,12 +205,20 @@ fn subnet_id(config: &Config, vnet: &str, given: &str) -> String {
 fn list(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, Error> {
     let view = take_view(kind, &mut args);
     let type_filter = args.take_string("type");
+    if let Some(name) = type_filter.as_deref().filter(|name| sdn_config::schema::type_def(kind, name).is_none()) {
+        // As PVE's schema has it: the filter is one of the kind's types, not any text.
+        let names: Vec<&str> = types(kind).iter().map(|t| t.name).collect();
+        args.reject("type", format!("value '{name}' does not have a value in the enumeration '{}'", names.join(", ")));
+    }
     let vnet = (kind == Kind::Subnets).then(|| args.take_string("vnet")).flatten();
     args.finish()?;
     let snapshot = app.sdn.snapshot()?;
     if let Some(vnet) = &vnet {
         if view != View::Diff {
             require_vnet(config_of(&snapshot, view), vnet)?;
+        } else if require_vnet(&snapshot.pending, vnet).is_err() {
+            // The pending view also shows the subnets of a vnet deleted since the last apply.
+            require_vnet(&snapshot.running, vnet)?;
         }
     }
     let items = objects(&snapshot, kind, view)
