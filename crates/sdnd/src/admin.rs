@@ -8,7 +8,7 @@ use clap::Subcommand;
 use crate::auth::acl::Subject;
 use crate::auth::ids::{parse_token_id, TokenName, UserId};
 use crate::auth::records;
-use crate::store::{open_store, StoreArgs};
+use crate::store_args::{open_store, StoreArgs};
 
 #[derive(Subcommand)]
 pub enum UserCommand {
@@ -169,7 +169,7 @@ pub fn token(command: TokenCommand) -> Result<(), String> {
     let TokenCommand::Add { userid, tokenid, privsep, expire, store } = command;
     let user = UserId::parse(&userid)?;
     let token = TokenName::parse(&tokenid)?;
-    let secret = records::add_token(open_store(&store)?.as_ref(), &user, &token, privsep, expire)?;
+    let secret = records::add_token(open_store(&store)?.as_ref(), &user, &token, privsep, expire, crate::Clock::system().now())?;
     println!("{user}!{}={secret}", token.as_str());
     Ok(())
 }
@@ -202,12 +202,9 @@ pub fn node(command: NodeCommand) -> Result<(), String> {
     let NodeCommand::Remove { node, store } = command;
     sdn_config::net::check_node_name(&node).map_err(|e| format!("node: {e}"))?;
     let store = open_store(&store)?;
-    let prefix = format!("{}{node}/", crate::sdn::keys::NODES_PREFIX);
-    let (entries, _) = store.list(&prefix).map_err(|e| e.to_string())?;
-    if entries.is_empty() {
+    if !crate::nodes::remove(store.as_ref(), &node).map_err(|e| e.to_string())? {
         return Err(format!("node '{node}' is not registered"));
     }
-    store.commit(sdn_store::Txn::new().delete_prefix(prefix)).map_err(|e| e.to_string())?;
     println!("removed node {node}; a running agent for it registers again");
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! The state every request handler shares.
+//! The state every request handler shares: the core's services, composed once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,13 +6,16 @@ use std::time::Duration;
 use sdn_store::Store;
 
 use crate::auth::Auth;
+use crate::clock::Clock;
 use crate::sdn::Sdn;
 
 /// Everything a handler may use. Built once by `serve` (or a CLI command) and shared.
 pub struct App {
-    pub store: Arc<dyn Store>,
+    /// For the core's modules (tasks, node reports); handlers go through them.
+    pub(crate) store: Arc<dyn Store>,
     pub sdn: Sdn,
     pub auth: Auth,
+    pub clock: Clock,
     /// This node's name: the second field of the UPIDs it creates.
     pub node: String,
     /// How long an apply task waits for node agents to report.
@@ -21,15 +24,45 @@ pub struct App {
     pub pstart: u64,
 }
 
+/// How an [`App`] is set up besides its store.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub node: String,
+    pub apply_timeout: Duration,
+    /// Seconds a login ticket stays valid.
+    pub ticket_lifetime: i64,
+    pub clock: Clock,
+}
+
 impl App {
-    pub fn new(store: Arc<dyn Store>, node: String, apply_timeout: Duration, ticket_lifetime: i64) -> Arc<Self> {
+    pub fn new(store: Arc<dyn Store>, options: AppOptions) -> Arc<Self> {
         Arc::new(Self {
-            sdn: Sdn::new(store.clone()),
-            auth: Auth::new(store.clone(), ticket_lifetime),
+            sdn: Sdn::new(store.clone(), options.clock.clone()),
+            auth: Auth::new(store.clone(), options.clock.clone(), options.ticket_lifetime),
             store,
-            node,
-            apply_timeout,
+            clock: options.clock,
+            node: options.node,
+            apply_timeout: options.apply_timeout,
             pstart: crate::tasks::process_start_ticks(),
         })
+    }
+}
+
+impl App {
+    /// Builds the app for serving: loads the configuration (a store without quorum only
+    /// warns: requests answer 503 until it is back), creates the built-in `pve` IPAM if
+    /// missing, and resumes this node's unfinished apply tasks.
+    pub fn start(store: Arc<dyn Store>, options: AppOptions) -> Result<Arc<Self>, String> {
+        let app = App::new(store, options);
+        match app.sdn.snapshot() {
+            Ok(_) => {}
+            Err(err @ crate::Error::Unavailable(_)) => tracing::warn!("loading the configuration: {err}"),
+            Err(err) => return Err(format!("loading the configuration: {err}")),
+        }
+        if let Err(err) = app.sdn.ensure_builtin_ipam() {
+            tracing::warn!("could not create the built-in 'pve' IPAM: {err}");
+        }
+        crate::apply::resume_tasks(&app);
+        Ok(app)
     }
 }

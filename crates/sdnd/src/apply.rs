@@ -1,99 +1,91 @@
-//! The apply task: created in the same transaction as the new running version, finished once
-//! every node has reported that version (or failed, or the timeout passed).
+//! Apply and rollback, and the apply task: created in the same transaction as the new running
+//! version, finished once every node has reported that version (or failed, or the timeout
+//! passed).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use sdn_config::Kind;
 use sdn_store::{Op, Store, Txn};
 
 use crate::app::App;
 use crate::auth::Caller;
-use crate::sdn::keys;
-use crate::tasks::{TaskRecord, Upid};
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::layout::{self, NodeReport, TaskRecord};
+use crate::nodes;
+use crate::sdn::lock::Intent;
+use crate::sdn::{LockUpdate, Mutation};
+use crate::tasks::Upid;
 
-/// What a node agent reports about itself (also its registration: `version` 0 before its
-/// first apply).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct NodeReport {
-    pub node: String,
-    /// The running version this node last applied successfully.
-    pub version: u64,
-    /// The version of its last attempt (equal to `version` unless that attempt failed).
-    pub attempted: u64,
-    /// When it last attempted (epoch seconds).
-    pub time: i64,
-    /// Why the last attempt failed, if it did.
-    pub error: Option<String>,
+/// `PUT /cluster/sdn`: promotes pending to a new running version and starts the task that
+/// waits for the nodes; with a lock token, releases the lock unless `release_lock` is false.
+pub fn apply(app: &App, caller: &Caller, token: Option<&str>, release_lock: bool) -> Result<Upid, Error> {
+    let (upid, version) = app.sdn.mutate(Intent::Change { token }, |snapshot, _| {
+        let version = snapshot.running_version + 1;
+        let running = snapshot.pending.to_running_config(version);
+        let text = serde_json::to_vec(&running).map_err(|e| Error::Internal(e.to_string()))?;
+        let named = snapshot.pending.named_nodes().into_iter().collect();
+        let (upid, record) = start_task(app, caller, version, named);
+        let mutation = Mutation {
+            running: Some((version, text)),
+            lock: (token.is_some() && release_lock).then_some(LockUpdate::Remove),
+            extra: vec![record],
+            ..Mutation::default()
+        };
+        Ok((mutation, (upid, version)))
+    })?;
+    tracing::info!("SDN configuration version {version} applied by {} ({upid})", caller.auth_id());
+    watch_task(app, upid.clone(), version);
+    Ok(upid)
 }
 
-/// Where a node stands against the running version, in the reference's terms
-/// (`available` / `pending` / `error`, with the reason where it isn't available).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NodeState {
-    Available,
-    Pending(&'static str),
-    Error(String),
-}
-
-impl NodeState {
-    /// `report` is what the node's agent last said, if it ever did.
-    pub fn of(report: Option<&NodeReport>, running: u64) -> NodeState {
-        match report {
-            None => NodeState::Pending("local sdn network configuration is not yet generated, please reload"),
-            Some(report) if report.version >= running => NodeState::Available,
-            Some(NodeReport { error: Some(error), .. }) => NodeState::Error(error.clone()),
-            Some(_) => NodeState::Pending("local sdn network configuration is too old, please reload"),
+/// `POST /cluster/sdn/rollback`: throws away every pending change.
+pub fn rollback(app: &App, caller: &Caller, token: Option<&str>, release_lock: bool) -> Result<(), Error> {
+    app.sdn.mutate(Intent::Change { token }, |snapshot, _| {
+        // ipams and dns are not part of the running configuration: they stay as they are.
+        let mut restored = (*snapshot.running).clone();
+        // An object the pending changes left alone keeps its place in the pending files, so
+        // the rollback writes only what the changes touched.
+        for kind in Kind::ALL.into_iter().filter(|kind| kind.in_running_config()) {
+            for object in snapshot.running.list(kind) {
+                if let Some(kept) = snapshot.pending.get(kind, object.id()).filter(|pending| *pending == object) {
+                    restored.insert(kept.clone());
+                }
+            }
         }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            NodeState::Available => "available",
-            NodeState::Pending(_) => "pending",
-            NodeState::Error(_) => "error",
+        for kind in [Kind::Ipams, Kind::Dns] {
+            for object in snapshot.pending.list(kind) {
+                restored.insert(object.clone());
+            }
         }
-    }
-
-    pub fn message(&self) -> Option<&str> {
-        match self {
-            NodeState::Available => None,
-            NodeState::Pending(why) => Some(why),
-            NodeState::Error(why) => Some(why),
-        }
-    }
-}
-
-impl NodeReport {
-    /// Whether this node is done with `version`: applied it (or a newer one), or failed trying.
-    fn outcome(&self, version: u64) -> Option<Result<(), &str>> {
-        if self.version >= version {
-            Some(Ok(()))
-        } else if self.attempted >= version {
-            Some(Err(self.error.as_deref().unwrap_or("unknown error")))
-        } else {
-            None
-        }
-    }
+        let mutation = Mutation {
+            replace_pending: Some(restored),
+            lock: (token.is_some() && release_lock).then_some(LockUpdate::Remove),
+            ..Mutation::default()
+        };
+        Ok((mutation, ()))
+    })?;
+    tracing::info!("pending SDN changes rolled back by {}", caller.auth_id());
+    Ok(())
 }
 
 /// Builds the UPID and the task record's store write for a new apply of `version`, which
 /// waits for every registered node agent and for every node in `named` (the nodes the
 /// configuration names).
-pub fn start_task(app: &App, caller: &Caller, version: u64, named: Vec<String>) -> (Upid, Op) {
+fn start_task(app: &App, caller: &Caller, version: u64, named: Vec<String>) -> (Upid, Op) {
     let upid = Upid {
         node: app.node.clone(),
         pid: std::process::id(),
         pstart: app.pstart,
-        starttime: crate::now(),
+        starttime: app.clock.now(),
         task_type: "reloadnetworkall".into(),
         id: version.to_string(),
         user: caller.auth_id(),
     };
     let mut record = TaskRecord::start(&upid, format!("applying SDN configuration version {version}"));
     record.nodes = named;
-    let op = Op::Put { key: keys::task(&upid.to_string()), value: encode(&record) };
+    let op = Op::Put { key: layout::task(&upid.to_string()), value: encode(&record) };
     (upid, op)
 }
 
@@ -102,12 +94,13 @@ fn encode(record: &TaskRecord) -> Vec<u8> {
 }
 
 /// Follows the apply task of `version` on a background thread until it can be finished.
-pub fn watch_task(app: &App, upid: Upid, version: u64) {
+fn watch_task(app: &App, upid: Upid, version: u64) {
     let store = app.store.clone();
     let timeout = app.apply_timeout;
+    let clock = app.clock.clone();
     let spawned = std::thread::Builder::new()
         .name("apply-task".into())
-        .spawn(move || finish_task(store, upid, version, timeout));
+        .spawn(move || finish_task(store.as_ref(), &clock, upid, version, timeout));
     if let Err(err) = spawned {
         tracing::error!("could not start the apply task watcher: {err}");
     }
@@ -115,7 +108,7 @@ pub fn watch_task(app: &App, upid: Upid, version: u64) {
 
 /// Restarts the watchers of this node's tasks that were still running when it stopped.
 pub fn resume_tasks(app: &App) {
-    let Ok((entries, _)) = app.store.list("tasks/") else { return };
+    let Ok((entries, _)) = app.store.list(layout::TASKS_PREFIX) else { return };
     for entry in entries {
         let Ok(record) = serde_json::from_slice::<TaskRecord>(&entry.value) else { continue };
         let Ok(upid) = record.upid.parse::<Upid>() else { continue };
@@ -126,52 +119,65 @@ pub fn resume_tasks(app: &App) {
     }
 }
 
-/// The nodes an apply waits for: every registered node agent.
-fn reports(store: &dyn Store) -> BTreeMap<String, NodeReport> {
-    let Ok((entries, _)) = store.list(keys::NODES_PREFIX) else { return BTreeMap::new() };
-    entries
-        .iter()
-        .filter_map(|entry| serde_json::from_slice::<NodeReport>(&entry.value).ok())
-        .map(|report| (report.node.clone(), report))
-        .collect()
-}
-
 /// The outcome per node: every registered agent and every node the configuration names.
 /// `None` for a named node that never registered.
-fn outcomes(store: &dyn Store, named: &[String]) -> BTreeMap<String, Option<NodeReport>> {
+fn outcomes(store: &dyn Store, named: &[String]) -> Result<BTreeMap<String, Option<NodeReport>>, Error> {
     let mut all: BTreeMap<String, Option<NodeReport>> = named.iter().map(|n| (n.clone(), None)).collect();
-    for (node, report) in reports(store) {
+    for (node, report) in nodes::reports(store)? {
         all.insert(node, Some(report));
     }
-    all
+    Ok(all)
 }
 
-fn finish_task(store: Arc<dyn Store>, upid: Upid, version: u64, timeout: Duration) {
-    let key = keys::task(&upid.to_string());
-    let mut record = match store.get(&key) {
-        Ok(Some(entry)) => serde_json::from_slice(&entry.value).unwrap_or_else(|_| TaskRecord::start(&upid, String::new())),
-        _ => TaskRecord::start(&upid, String::new()),
-    };
+/// Pause between attempts while the store can't be read or written.
+const STORE_RETRY: Duration = Duration::from_millis(200);
+
+fn finish_task(store: &dyn Store, clock: &Clock, upid: Upid, version: u64, timeout: Duration) {
+    let key = layout::task(&upid.to_string());
     let deadline = Instant::now() + timeout;
+    let mut record = loop {
+        match store.get(&key) {
+            Ok(Some(entry)) => break serde_json::from_slice(&entry.value).unwrap_or_else(|_| TaskRecord::start(&upid, String::new())),
+            Ok(None) => break TaskRecord::start(&upid, String::new()),
+            Err(_) if Instant::now() < deadline => std::thread::sleep(STORE_RETRY),
+            Err(_) => break TaskRecord::start(&upid, String::new()),
+        }
+    };
     let mut revision = 0;
-    let outcome = loop {
-        let nodes = outcomes(store.as_ref(), &record.nodes);
-        let done = nodes.values().all(|r| r.as_ref().is_some_and(|r| r.outcome(version).is_some()));
-        if done || Instant::now() >= deadline {
-            break nodes;
+    // The last successful reading of the reports; a failed read is retried, never taken for
+    // "no nodes".
+    let mut last_read: Result<BTreeMap<String, Option<NodeReport>>, Error> =
+        Err(Error::Unavailable("the node reports were never read".into()));
+    loop {
+        match outcomes(store, &record.nodes) {
+            Ok(nodes) => {
+                let done = nodes.values().all(|r| r.as_ref().is_some_and(|r| r.outcome(version).is_some()));
+                last_read = Ok(nodes);
+                if done {
+                    break;
+                }
+            }
+            Err(err) => {
+                if last_read.is_err() {
+                    last_read = Err(err);
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            break;
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
-        match store.wait_for_change(keys::NODES_PREFIX, revision, remaining.min(Duration::from_secs(5))) {
+        match store.wait_for_change(layout::NODE_REPORTS_PREFIX, revision, remaining.min(Duration::from_secs(5))) {
             Ok(rev) => revision = rev,
-            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            Err(_) => std::thread::sleep(STORE_RETRY),
         }
-    };
+    }
 
     let mut failed = Vec::new();
-    if outcome.is_empty() {
+    if last_read.as_ref().is_ok_and(BTreeMap::is_empty) {
         record.log.push("no node agent is registered; nodes render this version when their agent starts".into());
     }
-    for (node, report) in &outcome {
+    for (node, report) in last_read.iter().flatten() {
         let line = match report.as_ref().and_then(|r| r.outcome(version)) {
             Some(Ok(())) => format!("{node}: applied version {version}"),
             Some(Err(error)) => {
@@ -189,13 +195,21 @@ fn finish_task(store: Arc<dyn Store>, upid: Upid, version: u64, timeout: Duratio
         };
         record.log.push(line);
     }
-    record.exitstatus = Some(if failed.is_empty() {
+    record.exitstatus = Some(if let Err(err) = &last_read {
+        format!("the node reports could not be read within {}s ({err}): the outcome on the nodes is unknown", timeout.as_secs())
+    } else if failed.is_empty() {
         "OK".to_string()
     } else {
         format!("{} node(s) did not apply version {version}: {}", failed.len(), failed.join(", "))
     });
-    record.endtime = Some(crate::now());
-    if let Err(err) = store.commit(Txn::new().put(key, encode(&record))) {
-        tracing::error!("could not record the end of task {upid}: {err}");
+    record.endtime = Some(clock.now());
+    // Written until it sticks: the same bytes every time, so a write that timed out but
+    // committed after all does no harm when it is repeated.
+    let value = encode(&record);
+    let mut pause = STORE_RETRY;
+    while let Err(err) = store.commit(Txn::new().put(key.clone(), value.clone())) {
+        tracing::warn!("could not record the end of task {upid} yet: {err}; retrying");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(5));
     }
 }

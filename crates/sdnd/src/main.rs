@@ -1,43 +1,15 @@
-//! sdnd: the SDN control plane daemon and its administration commands.
-
-mod admin;
-mod agent;
-mod api;
-mod app;
-mod apply;
-mod auth;
-mod fsutil;
-mod http;
-mod sdn;
-mod store;
-mod tasks;
-mod tls;
-mod transfer;
+//! sdnd's command line: parses the arguments and calls the library.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use store::{open_store, open_store_waiting, StoreArgs};
-
-/// Seconds since the epoch.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// This machine's host name (the default node name).
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-}
+use sdnd::agent::{self, AgentConfig};
+use sdnd::app::{App, AppOptions};
+use sdnd::store_args::{open_store, open_store_waiting, StoreArgs};
+use sdnd::{admin, auth, http, sdn, transfer, Clock};
 
 #[derive(Parser)]
 #[command(name = "sdnd", version, about = "SDN control plane for virtualization clusters, PVE SDN API compatible")]
@@ -173,7 +145,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve { store, listen, node, agent, cert, key, apply_timeout, ticket_lifetime } => {
-            let agent = node.map(|node| agent::AgentConfig {
+            let agent = node.map(|node| AgentConfig {
                 node,
                 host_interfaces: agent.host_interfaces,
                 interfaces_out: agent.interfaces_out,
@@ -183,7 +155,24 @@ fn run(cli: Cli) -> Result<(), String> {
                 reload_frr: agent.reload_frr,
                 facts_file: agent.node_facts,
             });
-            serve(&store, listen, agent, cert.as_deref(), key.as_deref(), Duration::from_secs(apply_timeout), ticket_lifetime)
+            let store_handle = open_store_waiting(&store)?;
+            let identity = http::tls::load_or_create(&store.data_dir, cert.as_deref(), key.as_deref())?;
+            let options = AppOptions {
+                node: agent.as_ref().map_or_else(sdnd::clock::hostname, |a| a.node.clone()),
+                apply_timeout: Duration::from_secs(apply_timeout),
+                ticket_lifetime,
+                clock: Clock::system(),
+            };
+            let app = App::start(store_handle.clone(), options)?;
+            if let Some(agent) = agent {
+                agent::spawn(store_handle, agent, Clock::system()).map_err(|e| format!("starting the node agent: {e}"))?;
+            }
+            let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("listening on {listen}: {e}"))?;
+            let local = listener.local_addr().map_err(|e| e.to_string())?;
+            println!("sdnd listening on https://{local}/api2/json (node {})", app.node);
+            println!("certificate SHA-256 fingerprint: {}", identity.fingerprint);
+            println!("create an API token with: sdnd token add root@pam NAME --data-dir {}", store.data_dir.display());
+            http::run(listener, identity.config, app)
         }
         Command::User { command } => admin::user(command),
         Command::Token { command } => admin::token(command),
@@ -191,98 +180,20 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Role { command } => admin::role(command),
         Command::Node { command } => admin::node(command),
         Command::Import { store, from } => {
-            let sdn = sdn::Sdn::new(open_store(&store)?);
+            let sdn = sdn::Sdn::new(open_store(&store)?, Clock::system());
             println!("{}", transfer::import(&sdn, &from)?);
             Ok(())
         }
         Command::Export { store, to } => {
-            let sdn = sdn::Sdn::new(open_store(&store)?);
+            let sdn = sdn::Sdn::new(open_store(&store)?, Clock::system());
             println!("{}", transfer::export(&sdn, &to)?);
             Ok(())
         }
         Command::Generate { running_config, facts, interfaces, frr_local, out } => {
-            generate(&running_config, &facts, &interfaces, frr_local.as_deref(), &out)
+            for warning in agent::generate_files(&running_config, &facts, &interfaces, frr_local.as_deref(), &out)? {
+                eprintln!("sdnd: warning: {warning}");
+            }
+            Ok(())
         }
     }
-}
-
-fn serve(
-    store_args: &StoreArgs,
-    listen: SocketAddr,
-    agent: Option<agent::AgentConfig>,
-    cert: Option<&Path>,
-    key: Option<&Path>,
-    apply_timeout: Duration,
-    ticket_lifetime: i64,
-) -> Result<(), String> {
-    let store = open_store_waiting(store_args)?;
-    let data_dir = &store_args.data_dir;
-    let identity = tls::load_or_create(data_dir, cert, key)?;
-    let node = agent.as_ref().map_or_else(hostname, |a| a.node.clone());
-    let app = app::App::new(store.clone(), node, apply_timeout, ticket_lifetime);
-    match app.sdn.snapshot() {
-        Ok(_) => {}
-        // Lost quorum between connecting and loading: requests answer 503 until it is back.
-        Err(err @ http::reply::ApiError::Unavailable(_)) => tracing::warn!("loading the configuration: {err}"),
-        Err(err) => return Err(format!("loading the configuration: {err}")),
-    }
-    if let Err(err) = app.sdn.ensure_builtin_ipam() {
-        tracing::warn!("could not create the built-in 'pve' IPAM: {err}");
-    }
-    apply::resume_tasks(&app);
-    if let Some(agent) = agent {
-        agent::spawn(store, agent).map_err(|e| format!("starting the node agent: {e}"))?;
-    }
-    let router = Arc::new(http::router::Router::new(api::routes()));
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting the runtime: {e}"))?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listening on {listen}: {e}"))?;
-        let local = listener.local_addr().map_err(|e| e.to_string())?;
-        println!("sdnd listening on https://{local}/api2/json (node {})", app.node);
-        println!("certificate SHA-256 fingerprint: {}", identity.fingerprint);
-        println!(
-            "create an API token with: sdnd token add root@pam NAME --data-dir {}",
-            data_dir.display()
-        );
-        tokio::select! {
-            () = http::serve(listener, identity.config, app, router) => Ok(()),
-            _ = tokio::signal::ctrl_c() => Ok(()),
-        }
-    })
-}
-
-fn generate(
-    running_config: &Path,
-    facts: &Path,
-    interfaces: &Path,
-    frr_local: Option<&Path>,
-    out: &Path,
-) -> Result<(), String> {
-    let read = |path: &Path| std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
-    let running: serde_json::Value =
-        serde_json::from_str(&read(running_config)?).map_err(|e| format!("{}: {e}", running_config.display()))?;
-    let facts: sdn_gen::NodeFacts =
-        serde_json::from_str(&read(facts)?).map_err(|e| format!("{}: {e}", facts.display()))?;
-    let interfaces = read(interfaces)?;
-    let frr_local = frr_local.map(read).transpose()?;
-    let output = sdn_gen::generate(&sdn_gen::GenInput {
-        running_config: &running,
-        facts: &facts,
-        interfaces: &interfaces,
-        frr_local: frr_local.as_deref(),
-    })
-    .map_err(|e| e.to_string())?;
-    for warning in &output.warnings {
-        eprintln!("sdnd: warning: {warning}");
-    }
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    fsutil::write_atomic(&out.join("sdn"), output.interfaces.as_bytes(), 0o644).map_err(|e| e.to_string())?;
-    if let Some(frr) = output.frr {
-        fsutil::write_atomic(&out.join("frr.conf"), frr.as_bytes(), 0o644).map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }

@@ -1,7 +1,20 @@
 //! Tasks: PVE's UPIDs and the records behind `/nodes/{node}/tasks/{upid}/...`.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+use sdn_store::Store;
+
+use crate::error::Error;
+pub use crate::layout::TaskRecord;
+use crate::layout;
+
+/// The record of the task `upid`; 404 if there is none.
+pub fn read(store: &dyn Store, upid: &Upid) -> Result<TaskRecord, Error> {
+    let text = upid.to_string();
+    let entry = store.get(&layout::task(&text))?.ok_or_else(|| Error::NotFound(format!("no such task '{text}'")))?;
+    serde_json::from_slice(&entry.value)
+        .map_err(|err| Error::Internal(format!("task record of '{text}' is unreadable: {err}")))
+}
 
 /// A PVE task id: `UPID:{node}:{pid:08X}:{pstart:08X}:{starttime:08X}:{type}:{id}:{user}:`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,19 +76,6 @@ pub fn process_start_ticks() -> u64 {
             after_comm.split_whitespace().nth(19)?.parse().ok()
         })
         .unwrap_or(0)
-}
-
-/// What the store keeps per task.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TaskRecord {
-    pub upid: String,
-    /// `None` while running; `OK` or an error message once stopped.
-    pub exitstatus: Option<String>,
-    pub endtime: Option<i64>,
-    pub log: Vec<String>,
-    /// The nodes an apply task waits for besides the registered agents.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub nodes: Vec<String>,
 }
 
 impl TaskRecord {

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sdn_store::{Store, Txn};
 
-use crate::apply::NodeReport;
-use crate::sdn::keys;
+use crate::clock::Clock;
+use crate::layout::{self, NodeReport};
 
 /// Where the agent reads and writes, and how it reloads.
 #[derive(Debug, Clone)]
@@ -35,86 +35,106 @@ pub struct AgentConfig {
     pub facts_file: Option<PathBuf>,
 }
 
-/// What a node publishes so that any API node can compute its dry-run diff.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct NodeFiles {
-    pub facts: Value,
-    pub host_interfaces: String,
-    pub frr_local: Option<String>,
-    pub current_interfaces: Option<String>,
-    pub current_frr: Option<String>,
-}
-
-pub fn node_files_key(node: &str) -> String {
-    format!("{}{node}/files", keys::NODES_PREFIX)
-}
-
-/// The store key of this node's report.
-fn report_key(node: &str) -> String {
-    keys::node_status(node)
-}
+pub use crate::layout::NodeFiles;
 
 fn read_optional(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
 
 /// Starts the agent on a background thread.
-pub fn spawn(store: Arc<dyn Store>, config: AgentConfig) -> std::io::Result<()> {
-    std::thread::Builder::new().name("node-agent".into()).spawn(move || run(store, config))?;
+pub fn spawn(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) -> std::io::Result<()> {
+    std::thread::Builder::new().name("node-agent".into()).spawn(move || run(store, config, clock))?;
     Ok(())
 }
 
-fn run(store: Arc<dyn Store>, config: AgentConfig) {
-    let mut report = load_report(store.as_ref(), &config.node);
-    publish(store.as_ref(), &report_key(&config.node), &report);
+/// What this agent last wrote to the store, so that it writes only what changed.
+#[derive(Default)]
+struct Published {
+    report: Option<Vec<u8>>,
+    files: Option<Vec<u8>>,
+}
+
+impl Published {
+    /// Writes `value` under `key` unless it is what was last written there.
+    fn update<T: Serialize>(slot: &mut Option<Vec<u8>>, store: &dyn Store, key: &str, value: &T) {
+        let Ok(bytes) = serde_json::to_vec(value) else { return };
+        if slot.as_deref() == Some(bytes.as_slice()) {
+            return;
+        }
+        match store.commit(Txn::new().put(key, bytes.clone())) {
+            Ok(_) => *slot = Some(bytes),
+            Err(err) => tracing::warn!("node agent: could not publish {key}: {err}"),
+        }
+    }
+
+    fn report(&mut self, store: &dyn Store, node: &str, report: &NodeReport) {
+        Self::update(&mut self.report, store, &layout::node_report(node), report);
+    }
+
+    fn files(&mut self, store: &dyn Store, node: &str, files: &NodeFiles) {
+        Self::update(&mut self.files, store, &layout::node_files(node), files);
+    }
+}
+
+fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) {
+    let mut report = load_report(store.as_ref(), &config.node, &clock);
+    let mut published = Published::default();
+    published.report(store.as_ref(), &config.node, &report);
     let mut seen = 0;
     loop {
         match store.revision() {
             Ok(revision) => {
-                if let Err(err) = step(store.as_ref(), &config, &mut report) {
+                if let Err(err) = step(store.as_ref(), &config, &clock, &mut report, &mut published) {
                     tracing::warn!("node agent: {err}");
                 }
                 seen = revision;
             }
             Err(err) => tracing::warn!("node agent: store unavailable: {err}"),
         }
-        if store.wait_for_change(keys::RUNNING_PREFIX, seen, Duration::from_secs(30)).is_err() {
+        if store.wait_for_change(layout::RUNNING_PREFIX, seen, Duration::from_secs(30)).is_err() {
             std::thread::sleep(Duration::from_secs(1));
         }
     }
 }
 
-fn load_report(store: &dyn Store, node: &str) -> NodeReport {
-    store
-        .get(&report_key(node))
-        .ok()
-        .flatten()
-        .and_then(|e| serde_json::from_slice(&e.value).ok())
-        .unwrap_or(NodeReport { node: node.to_string(), version: 0, attempted: 0, time: crate::now(), error: None })
-}
-
-fn publish<T: Serialize>(store: &dyn Store, key: &str, value: &T) {
-    let Ok(bytes) = serde_json::to_vec(value) else { return };
-    if let Err(err) = store.commit(Txn::new().put(key, bytes)) {
-        tracing::warn!("node agent: could not publish {key}: {err}");
+/// This node's last report: from its own key, or from where an earlier version kept it
+/// (that entry is then removed, with the files kept beside it).
+fn load_report(store: &dyn Store, node: &str, clock: &Clock) -> NodeReport {
+    let fresh = || NodeReport { node: node.to_string(), version: 0, attempted: 0, time: clock.now(), error: None };
+    if let Ok(Some(report)) = crate::nodes::report(store, node) {
+        return report;
     }
+    let legacy = crate::nodes::legacy_prefix(node);
+    let Ok(Some(entry)) = store.get(&format!("{legacy}sdn")) else { return fresh() };
+    let report = serde_json::from_slice(&entry.value).unwrap_or_else(|_| fresh());
+    if let Err(err) = store.commit(Txn::new().put(layout::node_report(node), entry.value).delete_prefix(legacy)) {
+        tracing::warn!("node agent: could not move this node's report to its new key: {err}");
+    }
+    report
 }
 
-/// One pass: publish the node's files and facts; render if a newer version is running.
-fn step(store: &dyn Store, config: &AgentConfig, report: &mut NodeReport) -> Result<(), String> {
-    let running_text = store.get(keys::RUNNING_CONFIG).map_err(|e| e.to_string())?;
+/// One pass: publish the node's files and facts (if they changed); render if a newer version
+/// is running.
+fn step(
+    store: &dyn Store,
+    config: &AgentConfig,
+    clock: &Clock,
+    report: &mut NodeReport,
+    published: &mut Published,
+) -> Result<(), String> {
+    let running_text = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())?;
     let running: Value = match &running_text {
         Some(entry) => serde_json::from_slice(&entry.value).map_err(|e| format!("running config unreadable: {e}"))?,
         None => Value::Null,
     };
     let version = running.get("version").and_then(Value::as_u64).unwrap_or(0);
     let files = gather(config, &running)?;
-    publish(store, &node_files_key(&config.node), &files);
+    published.files(store, &config.node, &files);
     if version == 0 || version <= report.attempted {
         return Ok(());
     }
     report.attempted = version;
-    report.time = crate::now();
+    report.time = clock.now();
     match render(config, &running, &files) {
         Ok(()) => {
             report.version = version;
@@ -126,10 +146,10 @@ fn step(store: &dyn Store, config: &AgentConfig, report: &mut NodeReport) -> Res
             report.error = Some(err);
         }
     }
-    publish(store, &report_key(&config.node), report);
+    published.report(store, &config.node, report);
     // The files changed: publish them again for dry-runs.
     if let Ok(files) = gather(config, &running) {
-        publish(store, &node_files_key(&config.node), &files);
+        published.files(store, &config.node, &files);
     }
     Ok(())
 }
@@ -200,4 +220,35 @@ fn run_reload(command: &str) -> Result<(), String> {
         let stderr = String::from_utf8_lossy(&out.stderr);
         Err(format!("'{command}' failed ({}): {}", out.status, stderr.trim()))
     }
+}
+
+/// `sdnd generate`: renders one node's files from files on disk into `out` (`sdn` and, when
+/// the node needs one, `frr.conf`); returns the generator's warnings.
+pub fn generate_files(
+    running_config: &Path,
+    facts: &Path,
+    interfaces: &Path,
+    frr_local: Option<&Path>,
+    out: &Path,
+) -> Result<Vec<String>, String> {
+    let read = |path: &Path| std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
+    let running: Value =
+        serde_json::from_str(&read(running_config)?).map_err(|e| format!("{}: {e}", running_config.display()))?;
+    let facts: sdn_gen::NodeFacts =
+        serde_json::from_str(&read(facts)?).map_err(|e| format!("{}: {e}", facts.display()))?;
+    let interfaces = read(interfaces)?;
+    let frr_local = frr_local.map(read).transpose()?;
+    let output = sdn_gen::generate(&sdn_gen::GenInput {
+        running_config: &running,
+        facts: &facts,
+        interfaces: &interfaces,
+        frr_local: frr_local.as_deref(),
+    })
+    .map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    crate::fsutil::write_atomic(&out.join("sdn"), output.interfaces.as_bytes(), 0o644).map_err(|e| e.to_string())?;
+    if let Some(frr) = &output.frr {
+        crate::fsutil::write_atomic(&out.join("frr.conf"), frr.as_bytes(), 0o644).map_err(|e| e.to_string())?;
+    }
+    Ok(output.warnings)
 }

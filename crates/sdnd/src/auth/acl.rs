@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+pub use crate::layout::{AclEntry, Subject};
 
 /// Every privilege PVE knows (custom roles may use any of them).
 pub const PRIVILEGES: &[&str] = &[
@@ -31,23 +31,6 @@ pub fn builtin_role(name: &str) -> Option<BTreeSet<String>> {
     Some(privs.into_iter().map(str::to_string).collect())
 }
 
-
-/// Who an ACL entry is for.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Subject {
-    /// `USER@REALM`
-    User(String),
-    /// `USER@REALM!TOKENID`
-    Token(String),
-}
-
-/// One ACL entry: roles granted to a subject on a path, each with its propagate flag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AclEntry {
-    pub path: String,
-    pub subject: Subject,
-    pub roles: BTreeMap<String, bool>,
-}
 
 /// Checks an ACL path the way PVE does: `/` or slash-separated names under a known root.
 pub fn check_path(path: &str) -> Result<(), String> {

@@ -15,11 +15,11 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper::{HeaderMap, Method};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
-use crate::http::reply::ApiError;
+use crate::clock::Clock;
+use crate::error::Error;
 use records::{AccessData, TokenRecord};
 use sdn_store::Store;
 
@@ -51,54 +51,6 @@ pub enum Credentials {
     ApiToken { user: String, token: String, secret: String },
     Ticket { ticket: String, csrf: Option<String> },
     Malformed(String),
-}
-
-impl Credentials {
-    pub fn from_headers(headers: &HeaderMap) -> Self {
-        if let Some(value) = headers.get(hyper::header::AUTHORIZATION) {
-            return Self::from_authorization(value.to_str().unwrap_or(""));
-        }
-        let cookie = headers
-            .get_all(hyper::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|pair| pair.trim().strip_prefix("PVEAuthCookie=").map(str::to_string));
-        match cookie {
-            Some(ticket) => Credentials::Ticket {
-                ticket: percent_decode_cookie(&ticket),
-                csrf: headers.get("CSRFPreventionToken").and_then(|v| v.to_str().ok()).map(str::to_string),
-            },
-            None => Credentials::None,
-        }
-    }
-
-    fn from_authorization(value: &str) -> Self {
-        let Some(rest) = value.trim().strip_prefix("PVEAPIToken=") else {
-            return Credentials::Malformed(
-                "unsupported Authorization scheme (expected PVEAPIToken=USER@REALM!TOKENID=SECRET)".into(),
-            );
-        };
-        // USER@REALM!TOKENID=SECRET (older clients used ':' before the secret)
-        let Some((full_id, secret)) = rest.split_once(['=', ':']) else {
-            return Credentials::Malformed("API token without secret".into());
-        };
-        let Some((user, token)) = full_id.split_once('!') else {
-            return Credentials::Malformed("API token id must be USER@REALM!TOKENID".into());
-        };
-        Credentials::ApiToken { user: user.to_string(), token: token.to_string(), secret: secret.to_string() }
-    }
-}
-
-/// Browsers and some clients percent-encode the ticket in the cookie.
-fn percent_decode_cookie(text: &str) -> String {
-    if !text.contains('%') {
-        return text.to_string();
-    }
-    form_urlencoded::parse(format!("t={text}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| text.to_string())
 }
 
 #[derive(Debug, Clone)]
@@ -150,11 +102,11 @@ impl Caller {
     }
 
     /// 403 naming the path and privilege unless the caller holds one of `privs` on `path`.
-    pub fn require(&self, path: &str, privs: &[&str]) -> Result<(), ApiError> {
+    pub fn require(&self, path: &str, privs: &[&str]) -> Result<(), Error> {
         if self.has_any(path, privs) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("Permission check failed ({path}, {})", privs.join(" | "))))
+            Err(Error::Forbidden(format!("Permission check failed ({path}, {})", privs.join(" | "))))
         }
     }
 }
@@ -174,6 +126,7 @@ fn fill_path(template: &str, params: &Map<String, Value>) -> String {
 /// Authentication and authorization against the store.
 pub struct Auth {
     store: Arc<dyn Store>,
+    clock: Clock,
     ticket_lifetime: i64,
     /// The cluster's ticket key never changes once created: read it once.
     ticket_key: std::sync::OnceLock<Vec<u8>>,
@@ -188,11 +141,11 @@ const FAILED_LOGIN_DELAY: std::time::Duration = std::time::Duration::from_millis
 const AUTH_FAILURE: &str = "authentication failure";
 
 impl Auth {
-    pub fn new(store: Arc<dyn Store>, ticket_lifetime: i64) -> Self {
-        Self { store, ticket_lifetime, ticket_key: std::sync::OnceLock::new(), cached: Default::default() }
+    pub fn new(store: Arc<dyn Store>, clock: Clock, ticket_lifetime: i64) -> Self {
+        Self { store, clock, ticket_lifetime, ticket_key: std::sync::OnceLock::new(), cached: Default::default() }
     }
 
-    fn ticket_key(&self) -> Result<&[u8], ApiError> {
+    fn ticket_key(&self) -> Result<&[u8], Error> {
         if let Some(key) = self.ticket_key.get() {
             return Ok(key);
         }
@@ -202,7 +155,7 @@ impl Auth {
 
     /// The access records as of now. The generation is read before the records, so a change
     /// landing in between only makes the next request read them again.
-    fn load(&self) -> Result<Arc<AccessData>, ApiError> {
+    fn load(&self) -> Result<Arc<AccessData>, Error> {
         let generation = records::generation(self.store.as_ref())?;
         let mut cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let (Some(now), Some((seen, data))) = (generation, cached.as_ref()) {
@@ -221,22 +174,23 @@ impl Auth {
     }
 
     /// Who sent this request; 401 if nobody we know.
-    pub fn authenticate(&self, credentials: &Credentials, method: &Method, peer: SocketAddr) -> Result<Caller, ApiError> {
+    /// `safe_method`: a GET or HEAD, which needs no CSRF token with a ticket.
+    pub fn authenticate(&self, credentials: &Credentials, safe_method: bool, peer: SocketAddr) -> Result<Caller, Error> {
         match credentials {
-            Credentials::None => Err(ApiError::Unauthorized(
+            Credentials::None => Err(Error::Unauthenticated(
                 "No ticket or API token (send Authorization: PVEAPIToken=USER@REALM!TOKENID=SECRET)".into(),
             )),
-            Credentials::Malformed(why) => Err(ApiError::Unauthorized(format!("{AUTH_FAILURE}: {why}"))),
+            Credentials::Malformed(why) => Err(Error::Unauthenticated(format!("{AUTH_FAILURE}: {why}"))),
             Credentials::ApiToken { user, token, secret } => {
                 let refused = || {
                     tracing::warn!("{AUTH_FAILURE}; rhost={peer} tokenid={user}!{token}");
-                    ApiError::Unauthorized(format!("{AUTH_FAILURE}: invalid API token"))
+                    Error::Unauthenticated(format!("{AUTH_FAILURE}: invalid API token"))
                 };
                 let (Ok(user_id), Ok(token_name)) = (UserId::parse(user), TokenName::parse(token)) else {
                     return Err(refused());
                 };
                 let access = self.load()?;
-                let record = access.active_token(&user_id, &token_name, crate::now());
+                let record = access.active_token(&user_id, &token_name, self.clock.now());
                 // Compare even when the token is unknown, so timing tells nothing.
                 let stored = record.as_ref().map_or_else(|| "0".repeat(64), |r| r.secret_sha256.clone());
                 let presented = records::sha256_hex(secret.as_bytes());
@@ -251,20 +205,19 @@ impl Auth {
             }
             Credentials::Ticket { ticket, csrf } => {
                 let key = self.ticket_key()?;
-                let now = crate::now();
+                let now = self.clock.now();
                 let user = ticket::verify_ticket(key, ticket, now, self.ticket_lifetime)
                     .and_then(|u| UserId::parse(&u).ok())
-                    .ok_or_else(|| ApiError::Unauthorized(format!("{AUTH_FAILURE}: invalid or expired ticket")))?;
+                    .ok_or_else(|| Error::Unauthenticated(format!("{AUTH_FAILURE}: invalid or expired ticket")))?;
                 let access = self.load()?;
                 if access.active_user(&user, now).is_none() {
-                    return Err(ApiError::Unauthorized(format!("{AUTH_FAILURE}: account disabled or expired")));
+                    return Err(Error::Unauthenticated(format!("{AUTH_FAILURE}: account disabled or expired")));
                 }
-                let safe_method = matches!(*method, Method::GET | Method::HEAD);
                 let csrf_ok = csrf
                     .as_deref()
                     .is_some_and(|c| ticket::verify_csrf(key, user.as_str(), c, now, self.ticket_lifetime));
                 if !safe_method && !csrf_ok {
-                    return Err(ApiError::Unauthorized("Permission denied - invalid csrf token".into()));
+                    return Err(Error::Unauthenticated("Permission denied - invalid csrf token".into()));
                 }
                 Ok(Caller { principal: Principal::User { user, token: None }, access })
             }
@@ -272,7 +225,7 @@ impl Auth {
     }
 
     /// Checks the route's permission for `caller` with the request's parameters.
-    pub fn authorize(&self, caller: &Caller, permission: Permission, params: &Map<String, Value>) -> Result<(), ApiError> {
+    pub fn authorize(&self, caller: &Caller, permission: Permission, params: &Map<String, Value>) -> Result<(), Error> {
         match permission {
             Permission::Public | Permission::Authenticated | Permission::PerObject => Ok(()),
             Permission::Path(template, privs) => caller.require(&fill_path(template, params), privs),
@@ -280,12 +233,12 @@ impl Auth {
     }
 
     /// `POST /access/ticket`: a new ticket for a password, or for a still-valid ticket (renewal).
-    pub fn login(&self, username: &str, password: &str, peer: SocketAddr) -> Result<(UserId, String, String, Caller), ApiError> {
-        let now = crate::now();
+    pub fn login(&self, username: &str, password: &str, peer: SocketAddr) -> Result<(UserId, String, String, Caller), Error> {
+        let now = self.clock.now();
         let refused = |why: &str| {
             tracing::warn!("{AUTH_FAILURE}; rhost={peer} user={username} msg={why}");
             std::thread::sleep(FAILED_LOGIN_DELAY);
-            ApiError::Unauthorized(AUTH_FAILURE.to_string())
+            Error::Unauthenticated(AUTH_FAILURE.to_string())
         };
         let key = self.ticket_key()?;
         let access = self.load()?;
@@ -311,38 +264,6 @@ impl Auth {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(hyper::header::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
-        }
-        map
-    }
-
-    #[test]
-    fn parses_pve_token_header() {
-        match Credentials::from_headers(&headers(&[("authorization", "PVEAPIToken=root@pam!ci=abc-def")])) {
-            Credentials::ApiToken { user, token, secret } => {
-                assert_eq!((user.as_str(), token.as_str(), secret.as_str()), ("root@pam", "ci", "abc-def"));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-        assert!(matches!(Credentials::from_headers(&headers(&[("authorization", "Basic xyz")])), Credentials::Malformed(_)));
-        assert!(matches!(Credentials::from_headers(&HeaderMap::new()), Credentials::None));
-    }
-
-    #[test]
-    fn parses_ticket_cookie_and_csrf() {
-        let h = headers(&[("cookie", "a=b; PVEAuthCookie=PVE%3Aalice%40pve%3A0001::ff"), ("csrfpreventiontoken", "0001:ab")]);
-        match Credentials::from_headers(&h) {
-            Credentials::Ticket { ticket, csrf } => {
-                assert_eq!(ticket, "PVE:alice@pve:0001::ff");
-                assert_eq!(csrf.as_deref(), Some("0001:ab"));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
     #[test]
     fn path_templates_fill_from_parameters() {
         let params: Map<String, Value> = [("node".to_string(), Value::from("n1"))].into_iter().collect();
@@ -357,23 +278,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(sdn_store::SqliteStore::open(&dir.path().join("store.db")).unwrap());
         let cli = sdn_store::SqliteStore::open(&dir.path().join("store.db")).unwrap();
-        let auth = Auth::new(store, 7200);
+        let auth = Auth::new(store, Clock::system(), 7200);
         let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let alice = UserId::parse("alice@pve").unwrap();
         let token = TokenName::parse("ci").unwrap();
         let with = |secret: &str| Credentials::ApiToken { user: "alice@pve".into(), token: "ci".into(), secret: secret.into() };
 
         records::add_user(&cli, &alice, None, 0, None).unwrap();
-        let secret = records::add_token(&cli, &alice, &token, false, 0).unwrap();
-        let first = auth.authenticate(&with(&secret), &Method::GET, peer).expect("new token works at once");
-        let second = auth.authenticate(&with(&secret), &Method::GET, peer).expect("token still works");
+        let secret = records::add_token(&cli, &alice, &token, false, 0, 1_700_000_000).unwrap();
+        let first = auth.authenticate(&with(&secret), true, peer).expect("new token works at once");
+        let second = auth.authenticate(&with(&secret), true, peer).expect("token still works");
         assert!(Arc::ptr_eq(&first.access, &second.access), "unchanged records are not read again");
 
         records::delete_user(&cli, &alice).unwrap();
-        assert!(auth.authenticate(&with(&secret), &Method::GET, peer).is_err(), "a deleted user's token is refused at once");
+        assert!(auth.authenticate(&with(&secret), true, peer).is_err(), "a deleted user's token is refused at once");
         records::add_user(&cli, &alice, None, 0, None).unwrap();
-        let renewed = records::add_token(&cli, &alice, &token, false, 0).unwrap();
-        assert!(auth.authenticate(&with(&secret), &Method::GET, peer).is_err(), "the old secret stays refused");
-        auth.authenticate(&with(&renewed), &Method::GET, peer).expect("the new secret works");
+        let renewed = records::add_token(&cli, &alice, &token, false, 0, 1_700_000_000).unwrap();
+        assert!(auth.authenticate(&with(&secret), true, peer).is_err(), "the old secret stays refused");
+        auth.authenticate(&with(&renewed), true, peer).expect("the new secret works");
     }
 }

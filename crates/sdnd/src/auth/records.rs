@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sdn_store::{Commit, Store, Txn};
 
@@ -15,41 +15,11 @@ use super::ids::{TokenName, UserId};
 /// The built-in superuser: always exists, always has every privilege.
 pub const SUPERUSER: &str = "root@pam";
 
-const USERS: &str = "access/users/";
-const TOKENS: &str = "access/tokens/";
-const ACLS: &str = "access/acl/";
-const ROLES: &str = "access/roles/";
-const TICKET_KEY: &str = "access/ticket-key";
-/// Rewritten in the same transaction as every change to users, tokens, ACLs and roles, so a
-/// server may keep its parsed [`AccessData`] for as long as this entry's revision stays put.
-const GENERATION: &str = "access-generation";
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct UserRecord {
-    pub enable: bool,
-    /// Epoch seconds after which the account is refused; 0 = never.
-    pub expire: i64,
-    /// Argon2id PHC string; `None`: no password login.
-    pub password_hash: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TokenRecord {
-    /// SHA-256 of the secret (a random UUID: no slow hash needed).
-    pub secret_sha256: String,
-    /// Privilege separation: the token's own ACL, intersected with its user's privileges.
-    pub privsep: bool,
-    /// 0 = never.
-    pub expire: i64,
-    pub created: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-struct RoleRecord {
-    privs: BTreeSet<String>,
-}
+use crate::layout::{
+    ACCESS_GENERATION as GENERATION, ACLS_PREFIX as ACLS, ROLES_PREFIX as ROLES, TICKET_KEY, TOKENS_PREFIX as TOKENS,
+    USERS_PREFIX as USERS,
+};
+pub use crate::layout::{RoleRecord, TokenRecord, UserRecord};
 
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
@@ -262,13 +232,13 @@ pub fn delete_user(store: &dyn Store, user: &UserId) -> Result<(), String> {
     commit(store, txn, || format!("user '{user}' changed concurrently; retry"))
 }
 
-/// `sdnd token add`: returns the secret, shown once and never stored.
-pub fn add_token(store: &dyn Store, user: &UserId, token: &TokenName, privsep: bool, expire: i64) -> Result<String, String> {
+/// `sdnd token add`: returns the secret, shown once and never stored. `now`: its creation time.
+pub fn add_token(store: &dyn Store, user: &UserId, token: &TokenName, privsep: bool, expire: i64, now: i64) -> Result<String, String> {
     if !user_exists(store, user)? {
         return Err(format!("user '{user}' does not exist"));
     }
     let secret = uuid::Uuid::new_v4().to_string();
-    let record = TokenRecord { secret_sha256: sha256_hex(secret.as_bytes()), privsep, expire, created: crate::now() };
+    let record = TokenRecord { secret_sha256: sha256_hex(secret.as_bytes()), privsep, expire, created: now };
     let key = format!("{TOKENS}{user}!{}", token.as_str());
     let user_key = format!("{USERS}{user}");
     let mut txn = Txn::new().unchanged(key.clone(), 0).put(key, encode(&record));

@@ -1,8 +1,10 @@
 //! HTTPS front: TLS, the two API prefixes, parameter decoding, authentication and dispatch.
 
+pub mod credentials;
 pub mod params;
 pub mod reply;
 pub mod router;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,12 +19,30 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
-use crate::auth::{self, Permission};
+use crate::auth::Permission;
 use params::{Args, MAX_BODY_BYTES};
-use reply::{render, ApiError, Body, Format};
+use crate::error::Error;
+use reply::{render, Body, Format};
 use router::{Lookup, Router};
 
-/// Serves the API on `listener` until the process ends.
+/// Serves the API on `listener` until the process gets SIGINT (blocks; builds its own runtime).
+pub fn run(listener: std::net::TcpListener, tls: Arc<rustls::ServerConfig>, app: Arc<App>) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the runtime: {e}"))?;
+    runtime.block_on(async move {
+        listener.set_nonblocking(true).map_err(|e| format!("listening: {e}"))?;
+        let listener = TcpListener::from_std(listener).map_err(|e| format!("listening: {e}"))?;
+        let router = Arc::new(Router::new(crate::api::routes()));
+        tokio::select! {
+            () = serve(listener, tls, app, router) => Ok(()),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    })
+}
+
+/// Serves the API on `listener` until the runtime ends.
 pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: Arc<App>, router: Arc<Router>) {
     let acceptor = TlsAcceptor::from(tls);
     loop {
@@ -87,10 +107,10 @@ async fn respond(
     } else if let Some(rest) = path.strip_prefix("/api2/extjs") {
         (Format::Extjs, rest)
     } else {
-        return render(Format::Json, Err(ApiError::NotFound(format!("no such path '{path}' (the API lives under /api2/json)"))));
+        return render(Format::Json, Err(Error::NotFound(format!("no such path '{path}' (the API lives under /api2/json)"))));
     };
     if !rest.is_empty() && !rest.starts_with('/') {
-        return render(format, Err(ApiError::NotFound(format!("no such path '{path}'"))));
+        return render(format, Err(Error::NotFound(format!("no such path '{path}'"))));
     }
     let outcome = dispatch(&app, &router, peer, req, rest.to_string(), body_read).await;
     render(format, outcome)
@@ -103,23 +123,24 @@ async fn dispatch(
     req: Request<Incoming>,
     path: String,
     body_read: &mut bool,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let method = req.method().clone();
     let decoded: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_decode(s).ok_or_else(|| ApiError::NotFound(format!("malformed path '{path}'"))))
+        .map(|s| decode_segment(s).ok_or_else(|| Error::NotFound(format!("malformed path '{path}' (not UTF-8 once decoded)"))))
         .collect::<Result<_, _>>()?;
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let (route, captured) = match router.lookup(&method, &segments) {
         Lookup::Found(route, captured) => (route, captured),
-        Lookup::NotFound => return Err(ApiError::NotFound(format!("no such path '{path}'"))),
-        Lookup::WrongMethod => {
-            return Err(ApiError::MethodNotAllowed(format!("Method '{method} {path}' not implemented")))
+        // PVE answers both with 501, so a client can tell "this server lacks that" apart.
+        Lookup::NotFound | Lookup::WrongMethod => {
+            return Err(Error::NotImplemented(format!("Method '{method} {path}' not implemented")))
         }
     };
 
-    let credentials = auth::Credentials::from_headers(req.headers());
+    let credentials = credentials::from_headers(req.headers());
+    let safe_method = matches!(method, Method::GET | Method::HEAD);
     let content_type = req
         .headers()
         .get(hyper::header::CONTENT_TYPE)
@@ -142,7 +163,7 @@ async fn dispatch(
     for (name, value) in captured {
         match values.get(&name) {
             Some(given) if given != &value => {
-                return Err(ApiError::param(&name, "the value in the path and the parameter differ"));
+                return Err(Error::param(&name, "the value in the path and the parameter differ"));
             }
             _ => {
                 values.insert(name, value);
@@ -156,7 +177,7 @@ async fn dispatch(
     tokio::task::spawn_blocking(move || {
         let caller = match permission {
             Permission::Public => app.auth.nobody(),
-            _ => app.auth.authenticate(&credentials, &method, peer)?,
+            _ => app.auth.authenticate(&credentials, safe_method, peer)?,
         };
         app.auth.authorize(&caller, permission, &values)?;
         let mut args = Args::new(values);
@@ -164,48 +185,36 @@ async fn dispatch(
         handler(&app, &caller, args)
     })
     .await
-    .map_err(|err| ApiError::Internal(format!("request handler failed: {err}")))?
+    .map_err(|err| Error::Internal(format!("request handler failed: {err}")))?
 }
 
-async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
+async fn read_body(body: Incoming) -> Result<Bytes, Error> {
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::param(
+        Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(Error::param(
             "body",
             format!("request body too large (at most {MAX_BODY_BYTES} bytes)"),
         )),
-        Err(err) => Err(ApiError::param("body", format!("could not read the request body: {err}"))),
+        Err(err) => Err(Error::param("body", format!("could not read the request body: {err}"))),
     }
 }
 
-/// Decodes `%XX` escapes of one path segment; `None` if the result is not UTF-8.
-fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+/// One path segment with its `%XX` escapes decoded (clients like PDM encode every byte
+/// outside the unreserved set); `None` if the result is not UTF-8.
+fn decode_segment(segment: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(segment).decode_utf8().ok().map(|decoded| decoded.into_owned())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::percent_decode;
+    use super::decode_segment as decode;
 
     #[test]
-    fn decodes_escaped_segments() {
-        assert_eq!(percent_decode("10.0.0.0%2F24").as_deref(), Some("10.0.0.0/24"));
-        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
-        assert_eq!(percent_decode("bad%zz"), None);
-        assert_eq!(percent_decode("%ff"), None);
-        assert_eq!(percent_decode("trailing%2").as_deref(), Some("trailing%2"));
+    fn path_segments_decode_like_pve_clients_encode_them() {
+        assert_eq!(decode("10.0.0.0%2F24").as_deref(), Some("10.0.0.0/24"));
+        assert_eq!(decode("UPID%3An1%3A0").as_deref(), Some("UPID:n1:0"));
+        assert_eq!(decode("lock%2Dtoken").as_deref(), Some("lock-token"));
+        assert_eq!(decode("%ff"), None);
+        assert_eq!(decode("trailing%2").as_deref(), Some("trailing%2"));
     }
 }

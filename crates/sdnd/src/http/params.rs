@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::reply::ApiError;
+use crate::error::Error;
 
 /// Largest request body accepted; SDN objects are small.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -14,10 +14,10 @@ pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 
 /// Decodes `application/x-www-form-urlencoded` text (a query string or a form body).
 /// A key given more than once becomes an array of its values.
-pub fn decode_form(text: &[u8], into: &mut Map<String, Value>) -> Result<(), ApiError> {
+pub fn decode_form(text: &[u8], into: &mut Map<String, Value>) -> Result<(), Error> {
     for (key, value) in form_urlencoded::parse(text) {
         if value.len() > MAX_VALUE_BYTES {
-            return Err(ApiError::param(&key, format!("value too long (at most {MAX_VALUE_BYTES} bytes)")));
+            return Err(Error::param(&key, format!("value too long (at most {MAX_VALUE_BYTES} bytes)")));
         }
         let value = Value::String(value.into_owned());
         match into.get_mut(key.as_ref()) {
@@ -35,7 +35,7 @@ pub fn decode_form(text: &[u8], into: &mut Map<String, Value>) -> Result<(), Api
 }
 
 /// Decodes a JSON object body.
-pub fn decode_json(body: &[u8], into: &mut Map<String, Value>) -> Result<(), ApiError> {
+pub fn decode_json(body: &[u8], into: &mut Map<String, Value>) -> Result<(), Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
@@ -44,8 +44,8 @@ pub fn decode_json(body: &[u8], into: &mut Map<String, Value>) -> Result<(), Api
             into.extend(map);
             Ok(())
         }
-        Ok(_) => Err(ApiError::param("body", "a JSON body must be an object of parameters")),
-        Err(err) => Err(ApiError::param("body", format!("invalid JSON: {err}"))),
+        Ok(_) => Err(Error::param("body", "a JSON body must be an object of parameters")),
+        Err(err) => Err(Error::param("body", format!("invalid JSON: {err}"))),
     }
 }
 
@@ -145,16 +145,16 @@ impl Args {
 
     /// Hands the remaining parameters to a schema that validates them itself (the config model),
     /// after reporting any error found so far.
-    pub fn into_rest(self) -> Result<Map<String, Value>, ApiError> {
+    pub fn into_rest(self) -> Result<Map<String, Value>, Error> {
         if self.errors.is_empty() {
             Ok(self.values)
         } else {
-            Err(ApiError::BadParams(self.errors))
+            Err(Error::BadParams(self.errors))
         }
     }
 
     /// Refuses parameters nobody took and reports every error collected.
-    pub fn finish(mut self) -> Result<(), ApiError> {
+    pub fn finish(mut self) -> Result<(), Error> {
         let unknown: Vec<String> = self.values.keys().cloned().collect();
         for name in unknown {
             self.fail(&name, "property is not defined in schema and the schema does not allow additional properties");
@@ -162,7 +162,7 @@ impl Args {
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::BadParams(self.errors))
+            Err(Error::BadParams(self.errors))
         }
     }
 }
@@ -187,7 +187,7 @@ mod tests {
         let mut args = Args::new(map);
         assert!(!args.take_bool("force", false));
         assert_eq!(args.take_u64("ttl", 1, 10), None);
-        let Err(ApiError::BadParams(errors)) = args.finish() else { panic!("must fail") };
+        let Err(Error::BadParams(errors)) = args.finish() else { panic!("must fail") };
         assert_eq!(errors.len(), 3);
         assert!(errors["bogus"].contains("not defined in schema"));
     }

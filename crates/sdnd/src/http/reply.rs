@@ -1,103 +1,25 @@
 //! The one place errors become HTTP responses, in the envelope of either API prefix.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
 
-/// Why a request was refused. Every variant but `Internal` is something the client caused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiError {
-    /// 400: parameters that fail verification, param -> message.
-    BadParams(BTreeMap<String, String>),
-    /// 401: no or invalid credentials.
-    Unauthorized(String),
-    /// 403: authenticated, but the privilege is missing.
-    Forbidden(String),
-    /// 404: no such object or path.
-    NotFound(String),
-    /// 405: the path exists but not with this method.
-    MethodNotAllowed(String),
-    /// 409: conflicts with the current state (stale digest, pending changes, object in use).
-    Conflict(String),
-    /// 423: the global SDN lock refuses the request.
-    Locked(String),
-    /// 503: the configuration store can't be reached right now.
-    Unavailable(String),
-    /// 500: a fault of the server itself.
-    Internal(String),
-}
+use crate::error::Error;
 
-impl ApiError {
-    /// A 400 for one parameter.
-    pub fn param(name: &str, message: impl Into<String>) -> Self {
-        ApiError::BadParams(BTreeMap::from([(name.to_string(), message.into())]))
-    }
-
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::BadParams(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Locked(_) => StatusCode::LOCKED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    pub fn message(&self) -> String {
-        match self {
-            ApiError::BadParams(_) => "Parameter verification failed.".to_string(),
-            ApiError::Unauthorized(m)
-            | ApiError::Forbidden(m)
-            | ApiError::NotFound(m)
-            | ApiError::MethodNotAllowed(m)
-            | ApiError::Conflict(m)
-            | ApiError::Locked(m)
-            | ApiError::Unavailable(m)
-            | ApiError::Internal(m) => m.clone(),
-        }
-    }
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ApiError::BadParams(errors) => {
-                write!(f, "Parameter verification failed.")?;
-                for (param, message) in errors {
-                    write!(f, " {param}: {message}")?;
-                }
-                Ok(())
-            }
-            other => f.write_str(&other.message()),
-        }
-    }
-}
-
-impl std::error::Error for ApiError {}
-
-impl From<sdn_store::StoreError> for ApiError {
-    fn from(err: sdn_store::StoreError) -> Self {
-        match err {
-            sdn_store::StoreError::Unavailable(_) => ApiError::Unavailable(err.to_string()),
-            sdn_store::StoreError::Backend(_) => ApiError::Internal(err.to_string()),
-        }
-    }
-}
-
-impl From<sdn_config::ConfigError> for ApiError {
-    fn from(err: sdn_config::ConfigError) -> Self {
-        match err {
-            sdn_config::ConfigError::Invalid(errors) => ApiError::BadParams(errors.0),
-            sdn_config::ConfigError::NotFound(m) => ApiError::NotFound(m),
-            sdn_config::ConfigError::Conflict(m) => ApiError::Conflict(m),
-        }
+/// The HTTP status of a refusal: the one mapping of core errors to status codes.
+pub fn status(err: &Error) -> StatusCode {
+    match err {
+        Error::BadParams(_) => StatusCode::BAD_REQUEST,
+        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Locked(_) => StatusCode::LOCKED,
+        Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -113,7 +35,7 @@ pub enum Format {
 pub type Body = Full<Bytes>;
 
 /// Renders a handler's outcome in `format`.
-pub fn render(format: Format, outcome: Result<Value, ApiError>) -> Response<Body> {
+pub fn render(format: Format, outcome: Result<Value, Error>) -> Response<Body> {
     match (format, outcome) {
         (Format::Json, Ok(data)) => respond(StatusCode::OK, None, &json!({ "data": data })),
         (Format::Extjs, Ok(data)) => {
@@ -121,17 +43,28 @@ pub fn render(format: Format, outcome: Result<Value, ApiError>) -> Response<Body
         }
         (Format::Json, Err(err)) => {
             let body = match &err {
-                ApiError::BadParams(errors) => json!({ "data": null, "errors": errors }),
+                Error::BadParams(errors) => json!({ "data": null, "errors": errors }),
                 other => json!({ "data": null, "message": other.message() }),
             };
-            respond(err.status(), Some(&err.message()), &body)
+            let mut response = respond(status(&err), Some(&err.message()), &body);
+            retry_after(&mut response, &err);
+            response
         }
         (Format::Extjs, Err(err)) => {
             let mut body = json!({ "success": 0, "data": null, "message": err.to_string() });
-            if let ApiError::BadParams(errors) = &err {
+            if let Error::BadParams(errors) = &err {
                 body["errors"] = json!(errors);
             }
             respond(StatusCode::OK, None, &body)
+        }
+    }
+}
+
+/// A rate-limited client learns when to come back.
+fn retry_after(response: &mut Response<Body>, err: &Error) {
+    if let Error::TooManyRequests { retry_after, .. } = err {
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&retry_after.to_string()) {
+            response.headers_mut().insert(hyper::header::RETRY_AFTER, value);
         }
     }
 }
@@ -163,7 +96,7 @@ mod tests {
 
     #[test]
     fn bad_params_render_pve_shape() {
-        let response = render(Format::Json, Err(ApiError::param("tag", "value must be at least 1")));
+        let response = render(Format::Json, Err(Error::param("tag", "value must be at least 1")));
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         let reason = response.extensions().get::<hyper::ext::ReasonPhrase>().unwrap();
         assert_eq!(reason.as_bytes(), b"Parameter verification failed.");
@@ -171,7 +104,7 @@ mod tests {
 
     #[test]
     fn extjs_is_always_200() {
-        let response = render(Format::Extjs, Err(ApiError::Locked("locked".into())));
+        let response = render(Format::Extjs, Err(Error::Locked("locked".into())));
         assert_eq!(response.status(), StatusCode::OK);
     }
 }

@@ -2,40 +2,45 @@
 //! nowhere else; [`super::Sdn::mutate`] then commits the change guarded on the lock entry being
 //! exactly the one this rule looked at, so there is no window between check and write.
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::http::reply::ApiError;
-
-/// The stored lock: who holds it and a hash of its secret token (the token itself is only
-/// ever in the response that created it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockRecord {
-    pub token_sha256: String,
-    pub holder: String,
-    pub since: i64,
-    pub expires: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-}
+use crate::error::Error;
+pub use crate::layout::LockRecord;
 
 impl LockRecord {
     /// A new lock for `holder`; returns the record and the secret token to hand out.
-    pub fn acquire(holder: String, now: i64, ttl: Option<u64>, comment: Option<String>) -> (Self, String) {
-        let token = uuid::Uuid::now_v7().to_string();
+    /// A random (version 4) UUID: 122 random bits, in the shape clients know.
+    pub fn acquire(holder: String, now_ms: i64, ttl: Option<u64>, comment: Option<String>) -> (Self, String) {
+        let token = uuid::Uuid::new_v4().to_string();
         let record = LockRecord {
             token_sha256: hash(&token),
             holder,
-            since: now,
-            expires: ttl.map(|ttl| now.saturating_add(ttl as i64)),
+            since_ms: now_ms,
+            expires_ms: ttl.map(|ttl| now_ms.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX).saturating_mul(1000))),
             comment,
         };
         (record, token)
     }
 
-    pub fn is_expired(&self, now: i64) -> bool {
-        self.expires.is_some_and(|expires| now >= expires)
+    /// Whether the lock has run out at `now_ms` (epoch milliseconds).
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expires_ms.is_some_and(|expires| now_ms >= expires)
+    }
+
+    /// When it was taken, in epoch seconds.
+    pub fn since(&self) -> i64 {
+        self.since_ms.div_euclid(1000)
+    }
+
+    /// When it runs out, in epoch seconds rounded up: never earlier than it really does.
+    pub fn expires(&self) -> Option<i64> {
+        self.expires_ms.map(|ms| ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0))
+    }
+
+    /// Milliseconds left at `now_ms` (at least 1 while it is live); `None` without a ttl.
+    pub fn remaining_ms(&self, now_ms: i64) -> Option<i64> {
+        self.expires_ms.map(|expires| expires.saturating_sub(now_ms).max(1))
     }
 
     fn token_matches(&self, token: &str) -> bool {
@@ -44,8 +49,8 @@ impl LockRecord {
 
     /// "locked by X since T (until U; 'comment')" for refusal messages.
     fn describe(&self) -> String {
-        let mut text = format!("the SDN configuration is locked by {} since {}", self.holder, self.since);
-        if let Some(expires) = self.expires {
+        let mut text = format!("the SDN configuration is locked by {} since {}", self.holder, self.since());
+        if let Some(expires) = self.expires() {
             text.push_str(&format!(" until {expires}"));
         }
         if let Some(comment) = &self.comment {
@@ -72,33 +77,34 @@ pub enum Intent<'a> {
 
 const WAY_OUT: &str = "use its lock-token, or release it with 'DELETE /cluster/sdn/lock --force 1'";
 
-/// The lock rule. `lock` is the stored lock entry (expired or not), `now` the current time.
-pub fn admit(intent: Intent<'_>, lock: Option<&LockRecord>, now: i64) -> Result<(), ApiError> {
-    let live = lock.filter(|lock| !lock.is_expired(now));
+/// The lock rule. `lock` is the stored lock entry (expired or not), `now_ms` the current time
+/// in epoch milliseconds.
+pub fn admit(intent: Intent<'_>, lock: Option<&LockRecord>, now_ms: i64) -> Result<(), Error> {
+    let live = lock.filter(|lock| !lock.is_expired(now_ms));
     match (intent, live) {
         (Intent::Change { token: None }, None) => Ok(()),
         (Intent::Change { token: Some(_) }, None) | (Intent::Release { token: Some(_), force: false }, None) => {
-            Err(ApiError::Locked(
+            Err(Error::Locked(
                 "invalid lock token: the SDN configuration is not locked (the lock was released or expired)".into(),
             ))
         }
         (Intent::Change { token: None }, Some(lock)) | (Intent::Release { token: None, force: false }, Some(lock)) => {
-            Err(ApiError::Locked(format!("{}; {WAY_OUT}", lock.describe())))
+            Err(Error::Locked(format!("{}; {WAY_OUT}", lock.describe())))
         }
         (Intent::Change { token: Some(token) }, Some(lock))
         | (Intent::Release { token: Some(token), force: false }, Some(lock)) => {
             if lock.token_matches(token) {
                 Ok(())
             } else {
-                Err(ApiError::Locked(format!("invalid lock token: {}; {WAY_OUT}", lock.describe())))
+                Err(Error::Locked(format!("invalid lock token: {}; {WAY_OUT}", lock.describe())))
             }
         }
         (Intent::Release { token: None, force: false }, None) => {
-            Err(ApiError::Conflict("the SDN configuration is not locked".into()))
+            Err(Error::Conflict("the SDN configuration is not locked".into()))
         }
         (Intent::Release { force: true, .. }, _) => Ok(()),
         (Intent::Acquire, None) => Ok(()),
-        (Intent::Acquire, Some(lock)) => Err(ApiError::Locked(format!("{}; {WAY_OUT}", lock.describe()))),
+        (Intent::Acquire, Some(lock)) => Err(Error::Locked(format!("{}; {WAY_OUT}", lock.describe()))),
     }
 }
 
@@ -107,36 +113,54 @@ mod tests {
     use super::*;
 
     fn locked(ttl: Option<u64>) -> (LockRecord, String) {
-        LockRecord::acquire("root@pam!dcm".into(), 1000, ttl, Some("migration".into()))
+        LockRecord::acquire("root@pam!dcm".into(), 1_000_990, ttl, Some("migration".into()))
     }
 
     #[test]
     fn unlocked_accepts_only_tokenless_changes() {
         assert!(admit(Intent::Change { token: None }, None, 0).is_ok());
-        assert!(matches!(admit(Intent::Change { token: Some("x") }, None, 0), Err(ApiError::Locked(_))));
+        assert!(matches!(admit(Intent::Change { token: Some("x") }, None, 0), Err(Error::Locked(_))));
         assert!(admit(Intent::Acquire, None, 0).is_ok());
     }
 
     #[test]
     fn locked_accepts_only_its_token() {
         let (lock, token) = locked(None);
-        assert!(admit(Intent::Change { token: Some(&token) }, Some(&lock), 2000).is_ok());
-        let refused = admit(Intent::Change { token: None }, Some(&lock), 2000).unwrap_err();
+        assert!(admit(Intent::Change { token: Some(&token) }, Some(&lock), 2_000_000).is_ok());
+        let refused = admit(Intent::Change { token: None }, Some(&lock), 2_000_000).unwrap_err();
         assert!(refused.message().contains("root@pam!dcm") && refused.message().contains("--force 1"));
-        assert!(admit(Intent::Change { token: Some("wrong") }, Some(&lock), 2000).is_err());
-        assert!(admit(Intent::Acquire, Some(&lock), 2000).is_err());
-        assert!(admit(Intent::Release { token: None, force: true }, Some(&lock), 2000).is_ok());
-        assert!(admit(Intent::Release { token: Some(&token), force: false }, Some(&lock), 2000).is_ok());
-        assert!(admit(Intent::Release { token: Some("wrong"), force: false }, Some(&lock), 2000).is_err());
+        assert!(admit(Intent::Change { token: Some("wrong") }, Some(&lock), 2_000_000).is_err());
+        assert!(admit(Intent::Acquire, Some(&lock), 2_000_000).is_err());
+        assert!(admit(Intent::Release { token: None, force: true }, Some(&lock), 2_000_000).is_ok());
+        assert!(admit(Intent::Release { token: Some(&token), force: false }, Some(&lock), 2_000_000).is_ok());
+        assert!(admit(Intent::Release { token: Some("wrong"), force: false }, Some(&lock), 2_000_000).is_err());
     }
 
     #[test]
     fn expired_lock_is_no_lock() {
         let (lock, token) = locked(Some(60));
-        assert!(admit(Intent::Change { token: Some(&token) }, Some(&lock), 1059).is_ok());
-        assert!(admit(Intent::Change { token: Some(&token) }, Some(&lock), 1060).is_err());
-        assert!(admit(Intent::Change { token: None }, Some(&lock), 1060).is_ok());
-        assert!(admit(Intent::Acquire, Some(&lock), 1060).is_ok());
+        assert!(admit(Intent::Change { token: Some(&token) }, Some(&lock), 1_060_989).is_ok());
+        assert!(admit(Intent::Change { token: Some(&token) }, Some(&lock), 1_060_990).is_err());
+        assert!(admit(Intent::Change { token: None }, Some(&lock), 1_060_990).is_ok());
+        assert!(admit(Intent::Acquire, Some(&lock), 1_060_990).is_ok());
+    }
+
+    #[test]
+    fn a_one_second_lock_lasts_a_second_whenever_it_was_taken() {
+        // Taken at x.99 s: still held 10 ms later (whole seconds said "expired" here).
+        let (lock, token) = LockRecord::acquire("a@pve".into(), 1_000_990, Some(1), None);
+        assert!(admit(Intent::Change { token: Some(&token) }, Some(&lock), 1_001_000).is_ok());
+        assert!(admit(Intent::Change { token: Some(&token) }, Some(&lock), 1_001_989).is_ok());
+        assert!(admit(Intent::Change { token: Some(&token) }, Some(&lock), 1_001_990).is_err());
+        // Reported in epoch seconds, rounded up.
+        assert_eq!((lock.since(), lock.expires()), (1000, Some(1002)));
+    }
+
+    #[test]
+    fn tokens_are_random_uuids() {
+        let (_, token) = locked(None);
+        let parsed = uuid::Uuid::parse_str(&token).unwrap();
+        assert_eq!(parsed.get_version(), Some(uuid::Version::Random));
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! The SDN state service: a cached view of the pending and running configuration, kept
 //! current against the store, and the single transactional write path every change uses.
 
-pub mod keys;
 pub mod lock;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use sdn_config::{Change, Config, Kind, SdnObject};
 use sdn_store::{Commit, Entry, Op, Revision, Store, Txn};
 
-use crate::http::reply::ApiError;
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::layout;
 use lock::{Intent, LockRecord};
 
 /// A consistent view of the configuration at one point in time. Cheap to clone.
@@ -50,6 +51,7 @@ const MAX_ATTEMPTS: usize = 5;
 
 pub struct Sdn {
     store: Arc<dyn Store>,
+    clock: Clock,
     cache: Mutex<Snapshot>,
     /// Serializes this process's writers, so that they queue instead of failing guards.
     writer: Mutex<()>,
@@ -62,22 +64,22 @@ fn lock_mutex<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Sdn {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, cache: Mutex::new(Snapshot::default()), writer: Mutex::new(()) }
+    pub fn new(store: Arc<dyn Store>, clock: Clock) -> Self {
+        Self { store, clock, cache: Mutex::new(Snapshot::default()), writer: Mutex::new(()) }
     }
 
     /// The current configuration, reloaded from the store only if someone else changed it.
-    pub fn snapshot(&self) -> Result<Snapshot, ApiError> {
+    pub fn snapshot(&self) -> Result<Snapshot, Error> {
         Ok(self.read_current()?.0)
     }
 
     /// The snapshot and the lock entry (possibly expired) with its revision, from one read of
     /// the three marker entries: one round trip on a remote store.
-    fn read_current(&self) -> Result<(Snapshot, Option<LockRecord>, Revision), ApiError> {
-        let marks = self.store.get_many(&[keys::PENDING_MARK, keys::RUNNING_VERSION, keys::LOCK])?;
+    fn read_current(&self) -> Result<(Snapshot, Option<LockRecord>, Revision), Error> {
+        let marks = self.store.get_many(&[layout::PENDING_MARK, layout::RUNNING_VERSION, layout::LOCK])?;
         let [pending, running, lock]: [Option<Entry>; 3] = marks
             .try_into()
-            .map_err(|_| ApiError::Internal("the store answered a read of three entries with another count".into()))?;
+            .map_err(|_| Error::Internal("the store answered a read of three entries with another count".into()))?;
         let lock_rev = mod_revision(lock.as_ref());
         let lock = lock.map(|entry| parse_lock(&entry.value)).transpose()?;
         let snapshot = self.refresh(mod_revision(pending.as_ref()), mod_revision(running.as_ref()))?;
@@ -85,7 +87,7 @@ impl Sdn {
     }
 
     /// The cached snapshot, brought up to the given marker revisions.
-    fn refresh(&self, pending_rev: Revision, running_rev: Revision) -> Result<Snapshot, ApiError> {
+    fn refresh(&self, pending_rev: Revision, running_rev: Revision) -> Result<Snapshot, Error> {
         let cached = lock_mutex(&self.cache).clone();
         // Revision 0 (never written) matches the empty default snapshot, which is right.
         if pending_rev == cached.pending_rev && running_rev == cached.running_rev {
@@ -107,39 +109,39 @@ impl Sdn {
         Ok(snapshot)
     }
 
-    fn load_pending(&self) -> Result<(Config, Revision), ApiError> {
-        let (entries, _) = self.store.list(keys::PENDING_PREFIX)?;
+    fn load_pending(&self) -> Result<(Config, Revision), Error> {
+        let (entries, _) = self.store.list(layout::PENDING_PREFIX)?;
         let mut config = Config::default();
         let mut mark = 0;
         for entry in entries {
-            if entry.key == keys::PENDING_MARK {
+            if entry.key == layout::PENDING_MARK {
                 mark = entry.mod_revision;
                 continue;
             }
             let Some(kind) = entry
                 .key
-                .strip_prefix(keys::PENDING_PREFIX)
+                .strip_prefix(layout::PENDING_PREFIX)
                 .and_then(|rest| rest.split('/').next())
                 .and_then(Kind::from_path_segment)
             else {
-                return Err(ApiError::Internal(format!("unexpected store entry '{}'", entry.key)));
+                return Err(Error::Internal(format!("unexpected store entry '{}'", entry.key)));
             };
             let object = SdnObject::from_store_bytes(kind, &entry.value).map_err(|err| {
-                ApiError::Internal(format!("store entry '{}' is unreadable: {err}", entry.key))
+                Error::Internal(format!("store entry '{}' is unreadable: {err}", entry.key))
             })?;
             config.insert(object);
         }
         Ok((config, mark))
     }
 
-    fn load_running(&self) -> Result<(Config, u64, Revision), ApiError> {
-        let (entries, _) = self.store.list(keys::RUNNING_PREFIX)?;
+    fn load_running(&self) -> Result<(Config, u64, Revision), Error> {
+        let (entries, _) = self.store.list(layout::RUNNING_PREFIX)?;
         let mut config = None;
         let mut rev = 0;
         for entry in entries {
-            if entry.key == keys::RUNNING_VERSION {
+            if entry.key == layout::RUNNING_VERSION {
                 rev = entry.mod_revision;
-            } else if entry.key == keys::RUNNING_CONFIG {
+            } else if entry.key == layout::RUNNING_CONFIG {
                 config = Some(parse_running(&entry.value)?);
             }
         }
@@ -150,13 +152,13 @@ impl Sdn {
     }
 
     /// The exact `.running-config` text, if anything was ever applied.
-    pub fn running_config_text(&self) -> Result<Option<Vec<u8>>, ApiError> {
-        Ok(self.store.get(keys::RUNNING_CONFIG)?.map(|e| e.value))
+    pub fn running_config_text(&self) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.store.get(layout::RUNNING_CONFIG)?.map(|e| e.value))
     }
 
     /// The lock entry as stored (possibly expired).
-    pub fn lock_record(&self) -> Result<Option<LockRecord>, ApiError> {
-        self.store.get(keys::LOCK)?.map(|entry| parse_lock(&entry.value)).transpose()
+    pub fn lock_record(&self) -> Result<Option<LockRecord>, Error> {
+        self.store.get(layout::LOCK)?.map(|entry| parse_lock(&entry.value)).transpose()
     }
 
     /// The one write path: admits `intent` under the lock rule, lets `plan` build the write from
@@ -165,20 +167,20 @@ impl Sdn {
     pub fn mutate<T>(
         &self,
         intent: Intent<'_>,
-        mut plan: impl FnMut(&Snapshot, Option<&LockRecord>) -> Result<(Mutation, T), ApiError>,
-    ) -> Result<T, ApiError> {
+        mut plan: impl FnMut(&Snapshot, Option<&LockRecord>) -> Result<(Mutation, T), Error>,
+    ) -> Result<T, Error> {
         let _writer = lock_mutex(&self.writer);
         for _ in 0..MAX_ATTEMPTS {
             let (snapshot, lock, lock_rev) = self.read_current()?;
-            let now = crate::now();
+            let now = self.clock.now_ms();
             lock::admit(intent, lock.as_ref(), now)?;
             let live_lock = lock.as_ref().filter(|l| !l.is_expired(now));
             let (mutation, result) = plan(&snapshot, live_lock)?;
 
             let mut txn = Txn::new()
-                .unchanged(keys::LOCK, lock_rev)
-                .unchanged(keys::PENDING_MARK, snapshot.pending_rev)
-                .unchanged(keys::RUNNING_VERSION, snapshot.running_rev);
+                .unchanged(layout::LOCK, lock_rev)
+                .unchanged(layout::PENDING_MARK, snapshot.pending_rev)
+                .unchanged(layout::RUNNING_VERSION, snapshot.running_rev);
             let touches_pending = !mutation.changes.is_empty() || mutation.replace_pending.is_some();
             if let Some(config) = &mutation.replace_pending {
                 // Only what differs from the pending configuration read above (the guard on
@@ -190,45 +192,47 @@ impl Sdn {
                         // Bytes, not object equality: they also carry the section order.
                         let bytes = object.to_store_bytes();
                         if snapshot.pending.get(kind, object.id()).map(|o| o.to_store_bytes()).as_deref() != Some(bytes.as_slice()) {
-                            txn = txn.put(keys::object(kind, object.id()), bytes);
+                            txn = txn.put(layout::object(kind, object.id()), bytes);
                         }
                     }
                     for object in snapshot.pending.list(kind) {
                         if config.get(kind, object.id()).is_none() {
-                            txn = txn.delete(keys::object(kind, object.id()));
+                            txn = txn.delete(layout::object(kind, object.id()));
                         }
                     }
                 }
             }
             for change in &mutation.changes {
-                let key = keys::object(change.kind, &change.id);
+                let key = layout::object(change.kind, &change.id);
                 txn = match &change.object {
                     Some(object) => txn.put(key, object.to_store_bytes()),
                     None => txn.delete(key),
                 };
             }
             if touches_pending {
-                txn = txn.put(keys::PENDING_MARK, Vec::new());
+                txn = txn.put(layout::PENDING_MARK, Vec::new());
             }
             if let Some((version, text)) = &mutation.running {
-                txn = txn.put(keys::RUNNING_CONFIG, text.clone()).put(keys::RUNNING_VERSION, version.to_string());
+                txn = txn.put(layout::RUNNING_CONFIG, text.clone()).put(layout::RUNNING_VERSION, version.to_string());
             }
             match &mutation.lock {
                 Some(LockUpdate::Set(record)) => {
-                    let value = serde_json::to_vec(record).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    let value = serde_json::to_vec(record).map_err(|e| Error::Internal(e.to_string()))?;
                     // A lock with a ttl also vanishes from the store by itself (an etcd lease),
                     // so a crashed holder's lock ends on every node even if nobody writes.
-                    txn = match record.expires {
-                        Some(expires) => {
-                            let ttl = u64::try_from(expires.saturating_sub(now)).unwrap_or(0).max(1);
-                            txn.put_expiring(keys::LOCK, value, std::time::Duration::from_secs(ttl))
+                    // Whole seconds (etcd leases), rounded up: the entry may outlive the lock by
+                    // less than a second, never the other way round.
+                    txn = match record.remaining_ms(now) {
+                        Some(remaining) => {
+                            let ttl = u64::try_from(remaining).unwrap_or(1).div_ceil(1000);
+                            txn.put_expiring(layout::LOCK, value, std::time::Duration::from_secs(ttl))
                         }
-                        None => txn.put(keys::LOCK, value),
+                        None => txn.put(layout::LOCK, value),
                     };
                 }
-                Some(LockUpdate::Remove) => txn = txn.delete(keys::LOCK),
+                Some(LockUpdate::Remove) => txn = txn.delete(layout::LOCK),
                 // An expired lock is cleaned up by the next write that passes by.
-                None if lock.is_some() && live_lock.is_none() => txn = txn.delete(keys::LOCK),
+                None if lock.is_some() && live_lock.is_none() => txn = txn.delete(layout::LOCK),
                 None => {}
             }
             txn.ops.extend(mutation.extra);
@@ -241,7 +245,7 @@ impl Sdn {
                 }
             }
         }
-        Err(ApiError::Conflict(
+        Err(Error::Conflict(
             "the SDN configuration kept changing concurrently; nothing was written, please retry".into(),
         ))
     }
@@ -290,13 +294,13 @@ fn mod_revision(entry: Option<&Entry>) -> Revision {
     entry.map_or(0, |e| e.mod_revision)
 }
 
-fn parse_lock(bytes: &[u8]) -> Result<LockRecord, ApiError> {
-    serde_json::from_slice(bytes).map_err(|err| ApiError::Internal(format!("the stored lock entry is unreadable: {err}")))
+fn parse_lock(bytes: &[u8]) -> Result<LockRecord, Error> {
+    serde_json::from_slice(bytes).map_err(|err| Error::Internal(format!("the stored lock entry is unreadable: {err}")))
 }
 
 impl Sdn {
     /// Creates the built-in `pve` IPAM if it is missing, as the reference always has it.
-    pub fn ensure_builtin_ipam(&self) -> Result<(), ApiError> {
+    pub fn ensure_builtin_ipam(&self) -> Result<(), Error> {
         if self.snapshot()?.pending.get(Kind::Ipams, "pve").is_some() {
             return Ok(());
         }
@@ -310,9 +314,9 @@ impl Sdn {
 }
 
 /// Parses stored `.running-config` text.
-pub fn parse_running(text: &[u8]) -> Result<(u64, Config), ApiError> {
+pub fn parse_running(text: &[u8]) -> Result<(u64, Config), Error> {
     let json: serde_json::Value = serde_json::from_slice(text)
-        .map_err(|err| ApiError::Internal(format!("the running configuration is not valid JSON: {err}")))?;
+        .map_err(|err| Error::Internal(format!("the running configuration is not valid JSON: {err}")))?;
     Config::from_running_config(&json)
-        .map_err(|err| ApiError::Internal(format!("the running configuration is invalid: {err}")))
+        .map_err(|err| Error::Internal(format!("the running configuration is invalid: {err}")))
 }

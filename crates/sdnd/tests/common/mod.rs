@@ -90,6 +90,12 @@ impl Reply {
         self
     }
 
+    #[track_caller]
+    pub fn expect_not(self, status: u16) -> Self {
+        assert_ne!(self.status, status, "did not expect {status}: {} {}", self.reason, self.body);
+        self
+    }
+
     /// The message of a refusal (reason phrase and body message agree).
     pub fn message(&self) -> String {
         self.body["message"].as_str().map(str::to_string).unwrap_or_else(|| self.reason.clone())

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::app::App;
 use crate::auth::{Caller, Permission};
 use crate::http::params::Args;
-use crate::http::reply::ApiError;
+use crate::error::Error;
 use crate::http::router::Route;
 
 pub fn routes() -> Vec<Route> {
@@ -23,7 +23,7 @@ fn capabilities(caller: &Caller) -> Value {
     json!({ "sdn": sdn, "access": {}, "dc": {}, "nodes": {}, "storage": {}, "vms": {}, "mapping": {} })
 }
 
-fn create(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
+fn create(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let username = args.take_string("username");
     let password = args.take_string("password");
     let realm = args.take_string("realm");

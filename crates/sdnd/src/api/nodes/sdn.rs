@@ -14,12 +14,12 @@ use serde_json::{json, Value};
 use sdn_config::{Config, Kind};
 
 use crate::app::App;
-use crate::apply::{NodeReport, NodeState};
+use crate::layout::NodeReport;
+use crate::nodes::NodeState;
 use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
-use crate::http::reply::ApiError;
+use crate::error::Error;
 use crate::http::router::Route;
-use crate::sdn::keys;
 
 const ZONE_READ: Permission = Permission::Path("/sdn/zones/{zone}", &[SDN_AUDIT, SDN_ALLOCATE]);
 
@@ -33,20 +33,15 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The node's last report, if its agent ever sent one.
-fn report(app: &App, node: &str) -> Result<Option<NodeReport>, ApiError> {
-    let Some(entry) = app.store.get(&keys::node_status(node))? else {
-        return Ok(None);
-    };
-    serde_json::from_slice(&entry.value)
-        .map(Some)
-        .map_err(|err| ApiError::Internal(format!("status of node '{node}' is unreadable: {err}")))
+fn report(app: &App, node: &str) -> Result<Option<NodeReport>, Error> {
+    crate::nodes::report(app.store.as_ref(), node)
 }
 
-fn unknown_node(node: &str) -> ApiError {
-    ApiError::NotFound(format!("node '{node}' has no SDN agent registered"))
+fn unknown_node(node: &str) -> Error {
+    Error::NotFound(format!("node '{node}' has no SDN agent registered"))
 }
 
-fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
+fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let node = args.take_string("node").unwrap_or_default();
     args.finish()?;
     let report = report(app, &node)?.ok_or_else(|| unknown_node(&node))?;
@@ -64,7 +59,7 @@ fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
 
 /// The running configuration and the node's state against it; 404 for a node that neither
 /// runs an agent nor is named by the configuration.
-fn node_view(app: &App, node: &str) -> Result<(Arc<Config>, NodeState), ApiError> {
+fn node_view(app: &App, node: &str) -> Result<(Arc<Config>, NodeState), Error> {
     let snapshot = app.sdn.snapshot()?;
     let report = report(app, node)?;
     if report.is_none() && !snapshot.running.named_nodes().contains(node) {
@@ -75,7 +70,7 @@ fn node_view(app: &App, node: &str) -> Result<(Arc<Config>, NodeState), ApiError
 }
 
 /// `GET /nodes/{node}/sdn/zones`: the running zones that reach the node, those the caller may see.
-fn zones(app: &App, caller: &Caller, mut args: Args) -> Result<Value, ApiError> {
+fn zones(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let node = args.take_string("node").unwrap_or_default();
     args.finish()?;
     let (running, state) = node_view(app, &node)?;
@@ -90,26 +85,26 @@ fn zones(app: &App, caller: &Caller, mut args: Args) -> Result<Value, ApiError> 
 
 /// The node and zone of a per-zone path, with the running configuration and the node's state;
 /// 404 unless the zone is running and reaches the node.
-fn zone_view(app: &App, mut args: Args) -> Result<(String, Arc<Config>, NodeState), ApiError> {
+fn zone_view(app: &App, mut args: Args) -> Result<(String, Arc<Config>, NodeState), Error> {
     let node = args.take_string("node").unwrap_or_default();
     let zone = args.take_string("zone").unwrap_or_default();
     args.finish()?;
     let (running, state) = node_view(app, &node)?;
     match running.get(Kind::Zones, &zone) {
         Some(object) if Config::zone_spans_node(object, &node) => Ok((zone, running, state)),
-        Some(_) => Err(ApiError::NotFound(format!("zone '{zone}' does not reach node '{node}'"))),
-        None => Err(ApiError::NotFound(format!("zone '{zone}' is not in the running configuration"))),
+        Some(_) => Err(Error::NotFound(format!("zone '{zone}' does not reach node '{node}'"))),
+        None => Err(Error::NotFound(format!("zone '{zone}' is not in the running configuration"))),
     }
 }
 
 /// `GET /nodes/{node}/sdn/zones/{zone}`: the zone's status subdirectories.
-fn zone_index(app: &App, _: &Caller, args: Args) -> Result<Value, ApiError> {
+fn zone_index(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
     zone_view(app, args)?;
     Ok(json!([{ "subdir": "content" }]))
 }
 
 /// `GET /nodes/{node}/sdn/zones/{zone}/content`: the zone's vnets on the node.
-fn zone_content(app: &App, _: &Caller, args: Args) -> Result<Value, ApiError> {
+fn zone_content(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
     let (zone, running, state) = zone_view(app, args)?;
     let vnets: Vec<Value> = running
         .vnets_in_zone(&zone)

@@ -5,11 +5,11 @@ use hyper::Method;
 use serde_json::{json, Value};
 use similar::TextDiff;
 
-use crate::agent::{self, NodeFiles};
+use crate::agent;
 use crate::app::App;
 use crate::auth::{Caller, Permission, SYS_AUDIT};
 use crate::http::params::Args;
-use crate::http::reply::ApiError;
+use crate::error::Error;
 use crate::http::router::Route;
 
 pub fn routes() -> Vec<Route> {
@@ -26,7 +26,7 @@ fn unified(path: &str, current: Option<&str>, new: &str) -> Option<String> {
     Some(diff.unified_diff().context_radius(3).header(path, &format!("{path} (pending)")).to_string())
 }
 
-fn dry_run(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
+fn dry_run(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let node = args.take_string("node");
     let node = match node {
         Some(node) => node,
@@ -36,17 +36,12 @@ fn dry_run(app: &App, _: &Caller, mut args: Args) -> Result<Value, ApiError> {
         }
     };
     args.finish()?;
-    let entry = app
-        .store
-        .get(&agent::node_files_key(&node))?
-        .ok_or_else(|| ApiError::NotFound(format!("node '{node}' has no SDN node agent (start it with 'sdnd serve --node {node}')")))?;
-    let files: NodeFiles = serde_json::from_slice(&entry.value)
-        .map_err(|err| ApiError::Internal(format!("published files of node '{node}' are unreadable: {err}")))?;
+    let files = crate::nodes::files(app.store.as_ref(), &node)?;
     let snapshot = app.sdn.snapshot()?;
     // Like the reference, the dry-run keeps the running version: only real changes show.
     let pending = snapshot.pending.to_running_config(snapshot.running_version);
     let output = agent::generate(&pending, &files)
-        .map_err(|err| ApiError::Conflict(format!("the pending configuration can't be rendered for node '{node}': {err}")))?;
+        .map_err(|err| Error::Conflict(format!("the pending configuration can't be rendered for node '{node}': {err}")))?;
     Ok(json!({
         "frr-diff": unified("/etc/frr/frr.conf", files.current_frr.as_deref(), output.frr.as_deref().unwrap_or("")),
         "interfaces-diff": unified("/etc/network/interfaces.d/sdn", files.current_interfaces.as_deref(), &output.interfaces),

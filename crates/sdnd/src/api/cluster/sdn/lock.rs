@@ -7,7 +7,7 @@ use super::take_lock_token;
 use crate::app::App;
 use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
-use crate::http::reply::ApiError;
+use crate::error::Error;
 use crate::http::router::Route;
 use crate::sdn::lock::{Intent, LockRecord};
 use crate::sdn::{LockUpdate, Mutation};
@@ -24,23 +24,23 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-fn status(app: &App, _: &Caller, args: Args) -> Result<Value, ApiError> {
+fn status(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
     args.finish()?;
     let record = app.sdn.lock_record()?;
-    let now = crate::now();
+    let now = app.clock.now_ms();
     Ok(match record.filter(|lock| !lock.is_expired(now)) {
         None => json!({ "locked": 0 }),
         Some(lock) => json!({
             "locked": 1,
             "holder": lock.holder,
-            "since": lock.since,
-            "expires": lock.expires,
+            "since": lock.since(),
+            "expires": lock.expires(),
             "comment": lock.comment,
         }),
     })
 }
 
-fn acquire(app: &App, caller: &Caller, mut args: Args) -> Result<Value, ApiError> {
+fn acquire(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let allow_pending = args.take_bool("allow-pending", false);
     let ttl = args.take_u64("ttl", 1, MAX_TTL);
     let comment = args.take_string("comment");
@@ -52,18 +52,18 @@ fn acquire(app: &App, caller: &Caller, mut args: Args) -> Result<Value, ApiError
     args.finish()?;
     let token = app.sdn.mutate(Intent::Acquire, |snapshot, _| {
         if !allow_pending && sdn_config::has_pending_changes(&snapshot.pending, &snapshot.running) {
-            return Err(ApiError::Conflict(
+            return Err(Error::Conflict(
                 "there are pending changes: apply or roll them back first, or lock with allow-pending=1".into(),
             ));
         }
-        let (record, token) = LockRecord::acquire(caller.auth_id(), crate::now(), ttl, comment.clone());
+        let (record, token) = LockRecord::acquire(caller.auth_id(), app.clock.now_ms(), ttl, comment.clone());
         Ok((Mutation { lock: Some(LockUpdate::Set(record)), ..Mutation::default() }, token))
     })?;
     tracing::info!("SDN lock taken by {}", caller.auth_id());
     Ok(json!(token))
 }
 
-fn release(app: &App, caller: &Caller, mut args: Args) -> Result<Value, ApiError> {
+fn release(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let token = take_lock_token(&mut args);
     let force = args.take_bool("force", false);
     args.finish()?;

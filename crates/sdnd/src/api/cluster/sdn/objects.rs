@@ -9,16 +9,16 @@ use super::take_lock_token;
 use crate::app::App;
 use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
-use crate::http::reply::ApiError;
+use crate::error::Error;
 use crate::http::router::Route;
 use crate::sdn::lock::Intent;
 use crate::sdn::{Mutation, Snapshot};
 use sdn_config::{Config, Kind};
 
-/// Collection path and object path of each kind.
+/// Collection path and object path of each kind, in the order PVE's index lists them.
 const PATHS: [(Kind, &str, &str); 6] = [
-    (Kind::Zones, "/cluster/sdn/zones", "/cluster/sdn/zones/{zone}"),
     (Kind::Vnets, "/cluster/sdn/vnets", "/cluster/sdn/vnets/{vnet}"),
+    (Kind::Zones, "/cluster/sdn/zones", "/cluster/sdn/zones/{zone}"),
     (Kind::Subnets, "/cluster/sdn/vnets/{vnet}/subnets", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}"),
     (Kind::Controllers, "/cluster/sdn/controllers", "/cluster/sdn/controllers/{controller}"),
     (Kind::Ipams, "/cluster/sdn/ipams", "/cluster/sdn/ipams/{ipam}"),
@@ -136,10 +136,10 @@ fn field<'a>(object: &'a Value, name: &str) -> Option<&'a str> {
 }
 
 /// For subnets: the vnet of the path must exist in the configuration looked at.
-fn require_vnet(config: &Config, vnet: &str) -> Result<(), ApiError> {
+fn require_vnet(config: &Config, vnet: &str) -> Result<(), Error> {
     match config.get(Kind::Vnets, vnet) {
         Some(_) => Ok(()),
-        None => Err(ApiError::NotFound(format!("sdn vnet '{vnet}' does not exist"))),
+        None => Err(Error::NotFound(format!("sdn vnet '{vnet}' does not exist"))),
     }
 }
 
@@ -148,7 +148,7 @@ fn subnet_id(config: &Config, vnet: &str, given: &str) -> String {
     config.resolve_subnet_id(vnet, given).unwrap_or_else(|| given.to_string())
 }
 
-fn list(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+fn list(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, Error> {
     let view = take_view(kind, &mut args);
     let type_filter = args.take_string("type");
     let vnet = (kind == Kind::Subnets).then(|| args.take_string("vnet")).flatten();
@@ -168,7 +168,7 @@ fn list(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value,
     Ok(Value::Array(items))
 }
 
-fn read(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+fn read(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, Error> {
     let view = take_view(kind, &mut args);
     let id_param = kind.id_param();
     let given = args.take_string(id_param).unwrap_or_default();
@@ -184,7 +184,7 @@ fn read(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value,
         // The ACL path follows from the id alone: check it before saying whether it exists.
         caller.require(&format!("/sdn/{}/{id}", kind.path_segment()), READ)?;
     }
-    let missing = || ApiError::NotFound(format!("sdn {} '{id}' does not exist", id_param));
+    let missing = || Error::NotFound(format!("sdn {} '{id}' does not exist", id_param));
     let found = match view {
         View::Diff => objects(&snapshot, kind, view).into_iter().find(|o| field(o, id_param) == Some(id.as_str())),
         _ => config.get(kind, &id).map(|o| {
@@ -203,7 +203,7 @@ fn read(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value,
     Ok(found)
 }
 
-fn create(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+fn create(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, Error> {
     let token = take_lock_token(&mut args);
     let params = args.into_rest()?;
     app.sdn.mutate(Intent::Change { token: token.as_deref() }, |snapshot, _| {
@@ -227,7 +227,7 @@ fn target(kind: Kind, args: &mut Args) -> (String, Option<String>) {
 }
 
 /// Resolves the object an update or delete addresses in the pending configuration.
-fn resolve(snapshot: &Snapshot, kind: Kind, id: &str, vnet: Option<&str>) -> Result<String, ApiError> {
+fn resolve(snapshot: &Snapshot, kind: Kind, id: &str, vnet: Option<&str>) -> Result<String, Error> {
     let Some(vnet) = vnet else { return Ok(id.to_string()) };
     require_vnet(&snapshot.pending, vnet)?;
     let id = subnet_id(&snapshot.pending, vnet, id);
@@ -235,11 +235,11 @@ fn resolve(snapshot: &Snapshot, kind: Kind, id: &str, vnet: Option<&str>) -> Res
     if belongs {
         Ok(id)
     } else {
-        Err(ApiError::NotFound(format!("sdn subnet '{id}' does not exist in vnet '{vnet}'")))
+        Err(Error::NotFound(format!("sdn subnet '{id}' does not exist in vnet '{vnet}'")))
     }
 }
 
-fn update(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+fn update(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, Error> {
     let token = take_lock_token(&mut args);
     let (id, vnet) = target(kind, &mut args);
     let params: Map<String, Value> = args.into_rest()?;
@@ -258,7 +258,7 @@ fn update(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
     Ok(Value::Null)
 }
 
-fn delete(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, ApiError> {
+fn delete(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, Error> {
     let token = take_lock_token(&mut args);
     let (id, vnet) = target(kind, &mut args);
     args.finish()?;

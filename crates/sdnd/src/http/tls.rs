@@ -57,7 +57,7 @@ pub fn fingerprint(der: &[u8]) -> String {
 }
 
 fn create_self_signed(cert_path: &Path, key_path: &Path) -> Result<(), String> {
-    let hostname = crate::hostname();
+    let hostname = crate::clock::hostname();
     let names = vec![hostname, "localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
     let certified = rcgen::generate_simple_self_signed(names).map_err(|e| format!("creating a certificate: {e}"))?;
     crate::fsutil::write_atomic(key_path, certified.signing_key.serialize_pem().as_bytes(), 0o600)

@@ -1,0 +1,208 @@
+//! The store layout: every key sdnd writes and every record stored under it, in one file.
+//!
+//! One entry per SDN object keeps a change O(1) in the size of the configuration; the marker
+//! entries let a reader tell cheaply whether its cached copy is current. Node agents publish
+//! their reports and their files under prefixes of their own, so that whoever waits for reports
+//! (an apply task) is not woken by a node republishing its files.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use sdn_config::Kind;
+
+// --- The SDN configuration -------------------------------------------------------------
+
+/// Every pending (current) object lives below this prefix, as `sdn/pending/<kind>/<id>`.
+pub const PENDING_PREFIX: &str = "sdn/pending/";
+/// Rewritten by every transaction that changes a pending object: its revision identifies the
+/// pending configuration. It sorts inside `PENDING_PREFIX`, so one listing reads both.
+pub const PENDING_MARK: &str = "sdn/pending/~rev";
+/// The running configuration, exactly the `.running-config` JSON text.
+pub const RUNNING_CONFIG: &str = "sdn/running/config";
+/// The running version number, rewritten with `RUNNING_CONFIG`.
+pub const RUNNING_VERSION: &str = "sdn/running/version";
+pub const RUNNING_PREFIX: &str = "sdn/running/";
+/// The global lock, a [`LockRecord`]. Never returned by any GET.
+pub const LOCK: &str = "sdn/lock";
+
+/// The key of one pending object.
+pub fn object(kind: Kind, id: &str) -> String {
+    format!("{PENDING_PREFIX}{}/{id}", kind.path_segment())
+}
+
+/// The stored lock: who holds it and a hash of its secret token (the token itself is only
+/// ever in the response that created it). Times are epoch milliseconds, so that a one-second
+/// lock lasts a second whenever within a second it was taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredLock")]
+pub struct LockRecord {
+    pub token_sha256: String,
+    pub holder: String,
+    pub since_ms: i64,
+    pub expires_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// A lock record as stored by this or an earlier version (which kept whole seconds in
+/// `since` and `expires`).
+#[derive(Deserialize)]
+struct StoredLock {
+    token_sha256: String,
+    holder: String,
+    since_ms: Option<i64>,
+    expires_ms: Option<i64>,
+    since: Option<i64>,
+    expires: Option<i64>,
+    comment: Option<String>,
+}
+
+impl From<StoredLock> for LockRecord {
+    fn from(stored: StoredLock) -> Self {
+        LockRecord {
+            token_sha256: stored.token_sha256,
+            holder: stored.holder,
+            since_ms: stored.since_ms.or(stored.since.map(|s| s.saturating_mul(1000))).unwrap_or(0),
+            expires_ms: stored.expires_ms.or(stored.expires.map(|s| s.saturating_mul(1000))),
+            comment: stored.comment,
+        }
+    }
+}
+
+// --- Tasks -------------------------------------------------------------------------------
+
+pub const TASKS_PREFIX: &str = "tasks/";
+
+/// A task record (apply), by UPID.
+pub fn task(upid: &str) -> String {
+    format!("{TASKS_PREFIX}{upid}")
+}
+
+/// What the store keeps per task.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TaskRecord {
+    pub upid: String,
+    /// `None` while running; `OK` or an error message once stopped.
+    pub exitstatus: Option<String>,
+    pub endtime: Option<i64>,
+    pub log: Vec<String>,
+    /// The nodes an apply task waits for besides the registered agents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+}
+
+// --- Nodes ---------------------------------------------------------------------------------
+
+/// Each node agent's [`NodeReport`], as `node-reports/<node>`.
+pub const NODE_REPORTS_PREFIX: &str = "node-reports/";
+/// Each node agent's [`NodeFiles`], as `node-files/<node>`.
+pub const NODE_FILES_PREFIX: &str = "node-files/";
+/// Where earlier versions kept both (`nodes/<node>/sdn`, `nodes/<node>/files`); an agent
+/// moves its own entries out of there when it starts.
+pub const LEGACY_NODES_PREFIX: &str = "nodes/";
+
+pub fn node_report(node: &str) -> String {
+    format!("{NODE_REPORTS_PREFIX}{node}")
+}
+
+pub fn node_files(node: &str) -> String {
+    format!("{NODE_FILES_PREFIX}{node}")
+}
+
+/// What a node agent reports about itself (also its registration: `version` 0 before its
+/// first apply).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeReport {
+    pub node: String,
+    /// The running version this node last applied successfully.
+    pub version: u64,
+    /// The version of its last attempt (equal to `version` unless that attempt failed).
+    pub attempted: u64,
+    /// When it last attempted (epoch seconds).
+    pub time: i64,
+    /// Why the last attempt failed, if it did.
+    pub error: Option<String>,
+}
+
+/// What a node publishes so that any API node can compute its dry-run diff.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeFiles {
+    pub facts: Value,
+    pub host_interfaces: String,
+    pub frr_local: Option<String>,
+    pub current_interfaces: Option<String>,
+    pub current_frr: Option<String>,
+}
+
+// --- Access control ------------------------------------------------------------------------
+// The rules that read these records live in `auth`.
+
+pub const USERS_PREFIX: &str = "access/users/";
+pub const TOKENS_PREFIX: &str = "access/tokens/";
+pub const ACLS_PREFIX: &str = "access/acl/";
+pub const ROLES_PREFIX: &str = "access/roles/";
+/// The cluster's ticket signing key (random bytes, created on first use).
+pub const TICKET_KEY: &str = "access/ticket-key";
+/// Rewritten in the same transaction as every change to users, tokens, ACLs and roles, so a
+/// server may keep its parsed access data for as long as this entry's revision stays put.
+pub const ACCESS_GENERATION: &str = "access-generation";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserRecord {
+    pub enable: bool,
+    /// Epoch seconds after which the account is refused; 0 = never.
+    pub expire: i64,
+    /// Argon2id PHC string; `None`: no password login.
+    pub password_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// SHA-256 of the secret (a random UUID: no slow hash needed).
+    pub secret_sha256: String,
+    /// Privilege separation: the token's own ACL, intersected with its user's privileges.
+    pub privsep: bool,
+    /// 0 = never.
+    pub expire: i64,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RoleRecord {
+    pub privs: BTreeSet<String>,
+}
+
+/// Who an ACL entry is for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Subject {
+    /// `USER@REALM`
+    User(String),
+    /// `USER@REALM!TOKENID`
+    Token(String),
+}
+
+/// One ACL entry: roles granted to a subject on a path, each with its propagate flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclEntry {
+    pub path: String,
+    pub subject: Subject,
+    pub roles: BTreeMap<String, bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_records_of_earlier_versions_read_in_milliseconds() {
+        let old = r#"{"token_sha256":"ab","holder":"root@pam","since":1000,"expires":1060}"#;
+        let lock: LockRecord = serde_json::from_str(old).unwrap();
+        assert_eq!((lock.since_ms, lock.expires_ms), (1_000_000, Some(1_060_000)));
+        let again: LockRecord = serde_json::from_str(&serde_json::to_string(&lock).unwrap()).unwrap();
+        assert_eq!(again, lock);
+    }
+}

@@ -1,0 +1,35 @@
+//! sdnd: the SDN control plane of a virtualization cluster, as a library; `main.rs` only
+//! parses arguments and calls it.
+//!
+//! Layers, top to bottom (nothing imports upward; only `http` and `api` know about HTTP):
+//! - [`http`]: TLS, the `/api2/json` and `/api2/extjs` envelopes, parameter decoding, the
+//!   router, and the one mapping of core errors to status codes. [`api`]: the handlers, in a
+//!   module tree that mirrors the URL tree; thin, they call the core.
+//! - The core: [`sdn`] (the cached configuration and the single write path; [`sdn::lock`] is
+//!   the lock rule), [`auth`] (authentication and privileges), [`apply`] and [`tasks`] (apply
+//!   tasks and their records), [`nodes`] (what the node agents report), [`transfer`] (import
+//!   and export of the reference's files), [`layout`] (every store key and stored record),
+//!   [`error`] (the core's error type), [`clock`] (the time everything reads).
+//! - [`agent`]: a node's agent (facts, render through `sdn-gen`, atomic writes, reloads,
+//!   reports). [`admin`]: the administration commands. [`store_args`]: choosing the store.
+
+pub mod admin;
+pub mod agent;
+pub mod api;
+pub mod app;
+pub mod apply;
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod fsutil;
+pub mod http;
+pub mod layout;
+pub mod nodes;
+pub mod sdn;
+pub mod store_args;
+pub mod tasks;
+pub mod transfer;
+
+pub use app::App;
+pub use clock::Clock;
+pub use error::Error;
