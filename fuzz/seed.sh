@@ -84,8 +84,16 @@ for case in cases:
             else:
                 path = f"/cluster/sdn/{kind}"
             steps.append({"create": path, "params": params})
-            write("params", f"{name}_{kind}_{oid}_form", bytes([0]) + urllib.parse.urlencode(params).encode())
-            write("params", f"{name}_{kind}_{oid}_json", bytes([1]) + json.dumps(params).encode())
+            form, body = urllib.parse.urlencode(params).encode(), json.dumps(params).encode()
+            write("params", f"{name}_{kind}_{oid}_form", b"\0\0" + form)
+            write("params", f"{name}_{kind}_{oid}_json", b"\1\0" + body)
+            # api_change: the first byte is kind << 3 | operation << 1 | JSON body.
+            for op, what in [(0, "create"), (2, "update")]:
+                write("api_change", f"{name}_{kind}_{oid}_{what}", bytes([index << 3 | op << 1 | 1]) + b"\0" + body)
+            delete = {ID_PARAM[kind]: params["subnet"] if kind == "subnets" else oid}
+            if kind == "subnets":
+                delete["vnet"] = props.get("vnet")
+            write("api_change", f"{name}_{kind}_{oid}_delete", bytes([index << 3 | 3 << 1]) + urllib.parse.urlencode(delete).encode())
         write("section_config", f"{name}_{kind}", bytes([index]) + section.encode())
     if steps:
         yaml = "".join(
@@ -113,6 +121,10 @@ write("remotes", "doc", b'default = "pve-a"\n[remotes.pve-a]\nurl = "https://10.
       b'token = "root@pam!sdnctl=5f0c1e2d-0000-4000-8000-000000000000"\nfingerprint = "'
       + b":".join([b"AB"] * 32) + b'"\nnodes = ["pve1", "pve2"]\n\n[remotes.lab]\n'
       b'url = "https://lab.example:8006/"\ntoken = "sdn@pve!t=s"\ninsecure = true\n')
-write("params", "args_form", b"\0force=1&allow-pending=0&ttl=30&delete=a&delete=b&lock-token=abc%20def")
-write("params", "args_json", b'\1{"force":true,"ttl":30,"release-lock":"1","digest":"x","delete":["a","b"]}')
+write("params", "args_form", b"\2allow-pending=0&ttl=30\0delete=a&delete=b&lock-token=abc%20def")
+write("params", "args_json", b'\3ttl=30\0{"allow-pending":true,"release-lock":"1","digest":"x","delete":["a","b"]}')
+# Updates of the IPAMs and DNS servers the api_change target's configuration has.
+write("api_change", "ipam_update", b"\x25\0" + json.dumps({"ipam": "netbox", "url": "https://nb2.example/api", "fingerprint": ":".join(["AB"] * 32)}).encode())
+write("api_change", "ipam_create", b"\x20ipam=php&type=phpipam&section=3&token=t&url=https%3A%2F%2Fphp.example")
+write("api_change", "dns_update", b"\x2d\0" + json.dumps({"dns": "pdns", "ttl": 60, "reversemaskv6": 64, "delete": "fingerprint"}).encode())
 PY
