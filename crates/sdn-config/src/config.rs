@@ -876,8 +876,10 @@ impl Config {
         let mut cfg = Config::new();
         for kind in Kind::ALL.into_iter().filter(|k| k.in_running_config()) {
             let seg = kind.path_segment();
+            // A section without ids has no objects; one that is not an object is corrupt, and
+            // reading it as empty would drop every object of the kind.
             let ids = match root.get(seg).map(|s| (s, s.get("ids"))) {
-                None | Some((Json::Null, _)) | Some((_, None)) => continue,
+                None | Some((Json::Null, _)) | Some((Json::Object(_), None)) => continue,
                 Some((_, Some(Json::Object(ids)))) => ids,
                 Some(_) => {
                     errors.add(seg, "expected {\"ids\": {...}}");

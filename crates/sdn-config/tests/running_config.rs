@@ -198,3 +198,16 @@ fn strict_reading_refuses_the_lenient_forms() {
     let err = RunningConfig::from_slice(b"{", Reading::Lenient).unwrap_err();
     assert!(err.to_string().starts_with("running config: "), "{err}");
 }
+
+/// Found by fuzzing (fuzz/ running_config): a section that is not an object read as an empty
+/// one, so a corrupt running config lost all objects of that kind instead of being refused.
+#[test]
+fn a_section_that_is_not_an_object_is_refused() {
+    for section in [json!(11111111), json!("zones"), json!([1])] {
+        let err = Config::from_running_config(&json!({"controllers": section})).unwrap_err();
+        let fields = err.field_errors().expect("a field error");
+        assert!(fields.get("controllers").is_some(), "{err}");
+    }
+    let (_, cfg) = Config::from_running_config(&json!({"controllers": {}, "zones": null})).unwrap();
+    assert!(cfg.is_empty());
+}

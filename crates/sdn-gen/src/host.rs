@@ -70,7 +70,9 @@ pub struct NodeFacts {
 }
 
 impl NodeFacts {
-    pub(crate) fn validate(&self) -> Result<(), GenError> {
+    /// Checks that names are single words (they end up in generated files); [`crate::generate`]
+    /// does this first, callers holding facts from elsewhere can check them on their own.
+    pub fn validate(&self) -> Result<(), GenError> {
         let err = |field: &str, reason: String| GenError::field("node facts", field, reason);
         check_word(&self.node).map_err(|r| err("node", r))?;
         if !self.route_iface.is_empty() {
