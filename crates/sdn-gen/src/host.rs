@@ -1,7 +1,6 @@
 //! What the generator knows about the node: the facts it would otherwise ask the kernel, and
 //! the node's own `/etc/network/interfaces`.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -109,12 +108,6 @@ pub(crate) struct HostIface {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HostInterfaces {
     pub(crate) ifaces: BTreeMap<String, HostIface>,
-    /// Where the reference's `each %$ifaces` iterator stands: the index of the next interface
-    /// it yields (0: reset). The reference looks for local peer addresses with `each` and
-    /// returns from inside the loop, so a lookup that found a match leaves the iterator after
-    /// it and the next lookup starts there; generation parses the interfaces once, so this
-    /// carries from one vnet to the next (see [`Self::local_ip_for_peers`]).
-    each_pos: Cell<usize>,
 }
 
 impl HostInterfaces {
@@ -185,7 +178,6 @@ impl HostInterfaces {
         }
         HostInterfaces {
             ifaces,
-            each_pos: Cell::new(0),
         }
     }
 
@@ -194,11 +186,7 @@ impl HostInterfaces {
     }
 
     /// The reference refuses to build FRR config when two interfaces share an `uplink-id`.
-    ///
-    /// Its check walks all interfaces with `keys`, which also resets the `each` iterator the
-    /// peer lookups use: the FRR part starts from a fresh iterator.
     pub(crate) fn check_uplinks(&self) -> Result<(), GenError> {
-        self.each_pos.set(0);
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
         for (name, iface) in &self.ifaces {
             if let Some(id) = &iface.uplink_id {
@@ -218,13 +206,12 @@ impl HostInterfaces {
     /// from, preferring the address of `loopback`, then a local address that is itself one of
     /// the peers, and finally the route towards the first peer.
     ///
-    /// The reference scans the interfaces for each peer with `while (each %$ifaces)` and returns
-    /// from inside the loop on a match, leaving the iterator there: the next lookup's scan for
-    /// its first peer only sees the interfaces after that match, and only a scan that runs to
-    /// the end resets the iterator. So with the same peers, a lookup right after one that
-    /// matched its first peer misses that address and falls through to the later peers and the
-    /// route. The interfaces come in name order here (the reference's hash order only matters
-    /// when the remaining interfaces hold a different peer's address).
+    /// A deliberate difference: the reference scans with `while (each %$ifaces)` and returns
+    /// from inside the loop, so its next lookup resumes after the previous match and, for
+    /// every second vnet with the same peers, misses the node's own address, takes the route's
+    /// address instead and lists the node itself as a remote (`vxlan_remoteip` to itself), and
+    /// an unrelated vnet can move another zone's local address. Here every lookup scans all
+    /// interfaces: the same peers always give the same local address.
     pub(crate) fn local_ip_for_peers<'a>(
         &'a self,
         facts: &'a NodeFacts,
@@ -237,19 +224,9 @@ impl HostInterfaces {
             }
         }
         for peer in peers {
-            let start = self.each_pos.get();
-            let found = self
-                .ifaces
-                .iter()
-                .enumerate()
-                .skip(start)
-                .find(|(_, (_, iface))| iface.address.as_deref() == Some(peer.as_str()));
-            match found {
-                Some((index, (name, _))) => {
-                    self.each_pos.set(index + 1);
-                    return (Some(peer.clone()), Some(name.as_str()));
-                }
-                None => self.each_pos.set(0),
+            let found = self.ifaces.iter().find(|(_, iface)| iface.address.as_deref() == Some(peer.as_str()));
+            if let Some((name, _)) = found {
+                return (Some(peer.clone()), Some(name.as_str()));
             }
         }
         if peers.is_empty() {
@@ -312,24 +289,20 @@ mod tests {
     }
 
     #[test]
-    fn a_lookup_after_a_match_resumes_behind_it() {
+    fn the_same_peers_always_give_the_same_local_address() {
         let h = HostInterfaces::parse(IFACES);
         let f = facts();
         let peers = vec!["10.0.0.1".to_string(), "10.9.9.9".to_string()];
         let first = h.local_ip_for_peers(&f, &peers, None);
         assert_eq!(first, (Some("10.0.0.1".into()), Some("dummy1")));
-        // The iterator stands behind dummy1: the first peer is missed, the route answers.
-        let second = h.local_ip_for_peers(&f, &peers, None);
-        assert_eq!(second, (Some("192.168.0.1".into()), Some("vmbr0")));
-        // That scan ran to the end and reset the iterator.
-        assert_eq!(h.local_ip_for_peers(&f, &peers, None), first);
-        // A match for a later peer: the earlier peer's scans run to the end first.
+        // The reference's second lookup would miss dummy1 and answer with the route.
+        for _ in 0..3 {
+            assert_eq!(h.local_ip_for_peers(&f, &peers, None), first);
+        }
         let later = vec!["10.9.9.9".to_string(), "10.0.0.1".to_string()];
         assert_eq!(h.local_ip_for_peers(&f, &later, None), first);
-        assert_eq!(h.local_ip_for_peers(&f, &later, None), first);
-        // The uplink check walks all interfaces and resets the iterator.
-        h.check_uplinks().unwrap();
-        assert_eq!(h.local_ip_for_peers(&f, &peers, None), first);
+        let elsewhere = vec!["10.9.9.9".to_string()];
+        assert_eq!(h.local_ip_for_peers(&f, &elsewhere, None), (Some("192.168.0.1".into()), Some("vmbr0")));
     }
 
     #[test]
