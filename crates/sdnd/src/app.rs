@@ -66,6 +66,10 @@ impl App {
         crate::nodes::heartbeats(self.store.as_ref())
     }
 
+    pub fn tasks(&self) -> Result<Vec<(crate::tasks::Upid, crate::layout::TaskRecord)>, crate::Error> {
+        crate::tasks::list(self.store.as_ref())
+    }
+
     pub fn task(&self, upid: &crate::tasks::Upid) -> Result<crate::layout::TaskRecord, crate::Error> {
         crate::tasks::read(self.store.as_ref(), upid)
     }

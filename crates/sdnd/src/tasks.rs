@@ -9,6 +9,18 @@ use crate::error::Error;
 pub use crate::layout::TaskRecord;
 use crate::layout;
 
+/// Every task record with its UPID, newest first.
+pub fn list(store: &dyn Store) -> Result<Vec<(Upid, TaskRecord)>, Error> {
+    let (entries, _) = store.list(layout::TASKS_PREFIX)?;
+    let mut tasks: Vec<(Upid, TaskRecord)> = entries
+        .iter()
+        .filter_map(|entry| serde_json::from_slice::<TaskRecord>(&entry.value).ok())
+        .filter_map(|record| Some((record.upid.parse::<Upid>().ok()?, record)))
+        .collect();
+    tasks.sort_by(|(a, _), (b, _)| b.starttime.cmp(&a.starttime).then_with(|| b.to_string().cmp(&a.to_string())));
+    Ok(tasks)
+}
+
 /// The record of the task `upid`; 404 if there is none.
 pub fn read(store: &dyn Store, upid: &Upid) -> Result<TaskRecord, Error> {
     let text = upid.to_string();
@@ -34,6 +46,38 @@ pub fn process_start_ticks() -> u64 {
 impl TaskRecord {
     pub fn start(upid: &Upid, first_line: String) -> Self {
         Self { upid: upid.to_string(), exitstatus: None, endtime: None, log: vec![first_line], nodes: Vec::new() }
+    }
+
+    /// One entry of a task list, as PVE's `/nodes/{node}/tasks` has it: `status` (the exit
+    /// status) and `endtime` only once the task stopped.
+    pub fn list_entry(&self, upid: &Upid) -> Value {
+        let mut entry = json!({
+            "upid": self.upid,
+            "node": upid.node,
+            "pid": upid.pid,
+            "pstart": upid.pstart,
+            "starttime": upid.starttime,
+            "type": upid.task_type,
+            "id": upid.id,
+            "user": upid.user,
+        });
+        if let Some(exit) = &self.exitstatus {
+            entry["status"] = json!(exit);
+        }
+        if let Some(end) = self.endtime {
+            entry["endtime"] = json!(end);
+        }
+        entry
+    }
+
+    /// PVE's status classes: `ok`, `warning`, `error`, or `unknown` while it runs.
+    pub fn status_class(&self) -> &'static str {
+        match self.exitstatus.as_deref() {
+            None => "unknown",
+            Some("OK") => "ok",
+            Some(exit) if exit.starts_with("WARNINGS: ") => "warning",
+            Some(_) => "error",
+        }
     }
 
     /// The `/status` answer.

@@ -25,6 +25,7 @@ pub fn routes() -> Vec<Route> {
     let mut routes = vec![version::route()];
     routes.extend(access::routes());
     routes.extend(cluster::sdn::routes());
+    routes.extend(cluster::routes());
     routes.extend(nodes::routes());
     routes
 }

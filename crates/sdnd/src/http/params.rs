@@ -93,6 +93,26 @@ impl Args {
         }
     }
 
+    /// A list parameter: repeated, a JSON array of strings, or one comma-separated string.
+    pub fn take_list(&mut self, name: &str) -> Option<Vec<String>> {
+        let items = match self.values.remove(name)? {
+            Value::String(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            Value::Array(items) => {
+                let strings: Option<Vec<String>> = items.into_iter().map(|v| v.as_str().map(str::to_string)).collect();
+                let Some(strings) = strings else {
+                    self.fail(name, "type check ('array of strings') failed");
+                    return None;
+                };
+                strings
+            }
+            _ => {
+                self.fail(name, "type check ('string or array of strings') failed");
+                return None;
+            }
+        };
+        Some(items)
+    }
+
     /// A boolean parameter: `0`/`1`, `true`/`false` (as PVE's schema accepts them).
     pub fn take_bool(&mut self, name: &str, default: bool) -> bool {
         let Some(value) = self.values.remove(name) else { return default };

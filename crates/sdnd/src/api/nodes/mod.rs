@@ -2,7 +2,7 @@
 //! tasks, and each node's SDN apply state.
 
 mod sdn;
-mod tasks;
+pub(super) mod tasks;
 
 use hyper::Method;
 use serde_json::{json, Value};
