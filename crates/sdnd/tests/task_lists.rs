@@ -94,3 +94,21 @@ fn apply_tasks_are_listed_and_filtered_as_pve_lists_them() {
     assert_eq!(bob.get("/api2/json/nodes/testnode/tasks", &[]).ok(), json!([]));
     assert_eq!(bob.get("/api2/json/cluster/tasks", &[]).ok(), json!([]));
 }
+
+#[test]
+fn cluster_status_lists_the_cluster_and_its_nodes_as_pve_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let client = server.client("ci");
+    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple")]).ok();
+    assert_eq!(client.wait_task(client.put(SDN, &[]).ok().as_str().unwrap()), "OK");
+    let status = client.get("/api2/json/cluster/status", &[]).ok();
+    assert_eq!(status[0]["type"], "cluster");
+    assert_eq!(status[0]["nodes"], 1);
+    assert_eq!(status[0]["quorate"], 1);
+    assert_eq!(status[0]["version"], 1);
+    let node = &status[1];
+    assert_eq!((node["type"].as_str(), node["id"].as_str(), node["name"].as_str()), (Some("node"), Some("node/testnode"), Some("testnode")));
+    assert_eq!((node["local"].as_u64(), node["online"].as_u64(), node["nodeid"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(node["ip"], "192.168.0.1", "the node's address from its facts");
+}
