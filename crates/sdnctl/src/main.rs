@@ -20,7 +20,8 @@ Exit codes:
   2  bad usage, remotes file or change set (nothing was sent)
   3  a remote could not be reached (connection, TLS, certificate fingerprint)
   4  the SDN lock refused (held by someone else, or a wrong lock token)
-  5  an apply task finished with an error (a node did not apply)
+  5  an apply task finished with an error or warnings (a node did not apply everything);
+     status: a node is in error, offline, behind the running version or skipped something
   6  txn: a remote was left locked, half-applied or unknown; the summary lists the commands to fix it";
 
 #[derive(Parser)]
@@ -406,13 +407,20 @@ fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
         }
     }
     let running = reports.iter().find_map(|r| r.get("running-version").and_then(Value::as_u64));
+    // A node that is not fully where the running version says is not OK.
+    let unhealthy = reports.iter().any(|r| {
+        r["status"] != "available"
+            || r.get("online").and_then(Value::as_u64) == Some(0)
+            || r.get("warnings").and_then(Value::as_array).is_some_and(|w| !w.is_empty())
+    });
+    let code = if unhealthy { 5 } else { 0 };
     if cli.output_format != OutputFormat::Text {
         let lock_json = json!({
             "locked": u8::from(lock.locked), "holder": lock.holder, "since": lock.since,
             "expires": lock.expires, "comment": lock.comment,
         });
         print(&json!({ "remote": client.remote().name.as_str(), "lock": lock_json, "running-version": running, "nodes": reports }), cli.output_format);
-        return Ok(0);
+        return Ok(code);
     }
     println!("remote: {} ({})", client.remote().name, client.remote().url);
     if lock.locked {
@@ -439,7 +447,7 @@ fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
     } else {
         print!("{}", render(&Value::Array(reports), OutputFormat::Text));
     }
-    Ok(0)
+    Ok(code)
 }
 
 fn txn_run(

@@ -193,6 +193,17 @@ fn command_line_shortcuts_and_errors() {
     let (_, stdout, _) = sdnctl(&["--remotes", f, "status"]);
     assert!(stdout.contains("lock: free") && stdout.contains("running version: 1"), "{stdout}");
 
+    // A vnet the node had to skip (its zone's bridge is missing there): not OK, anywhere.
+    let (code, _, _) = sdnctl(&["--remotes", f, "create", "/cluster/sdn/zones", "--zone", "vl1", "--type", "vlan", "--bridge", "vmbr9"]);
+    assert_eq!(code, 0);
+    let (code, _, _) = sdnctl(&["--remotes", f, "create", "/cluster/sdn/vnets", "--vnet", "vl10", "--zone", "vl1", "--tag", "10"]);
+    assert_eq!(code, 0);
+    let (code, _, stderr) = sdnctl(&["--remotes", f, "apply", "--wait"]);
+    assert_eq!(code, 5, "an apply with warnings is not success: {stderr}");
+    let (code, stdout, _) = sdnctl(&["--remotes", f, "status"]);
+    assert_eq!(code, 5, "a node that skipped a vnet makes status fail: {stdout}");
+    assert!(stdout.contains("vmbr9"), "the warning is shown: {stdout}");
+
     // A wrong pinned fingerprint is refused before anything is sent.
     let wrong = std::fs::read_to_string(&file).unwrap().replace(&servers[0].fingerprint, &("AA:".repeat(31) + "AA"));
     let wrong_file = root.path().join("wrong.toml");
