@@ -169,7 +169,7 @@ pub fn token(command: TokenCommand) -> Result<(), String> {
     let TokenCommand::Add { userid, tokenid, privsep, expire, store } = command;
     let user = UserId::parse(&userid)?;
     let token = TokenName::parse(&tokenid)?;
-    let secret = records::add_token(open_store(&store)?.as_ref(), &user, &token, privsep, expire, crate::Clock::system().now())?;
+    let secret = records::add_token(open_store(&store)?.as_ref(), &user, &token, privsep, expire, None, crate::Clock::system().now())?;
     println!("{user}!{}={secret}", token.as_str());
     Ok(())
 }

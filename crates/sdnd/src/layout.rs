@@ -207,6 +207,8 @@ pub struct TokenRecord {
     /// 0 = never.
     pub expire: i64,
     pub created: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -69,6 +69,19 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The access records the caller was authenticated against.
+    pub fn access(&self) -> &AccessData {
+        &self.access
+    }
+
+    /// The user behind the caller, and whether it calls with a token.
+    pub fn user(&self) -> Option<(&UserId, bool)> {
+        match &self.principal {
+            Principal::Nobody => None,
+            Principal::User { user, token } => Some((user, token.is_some())),
+        }
+    }
+
     /// The id PVE shows for this caller: `USER@REALM` or `USER@REALM!TOKENID`.
     pub fn auth_id(&self) -> String {
         match &self.principal {
@@ -352,7 +365,7 @@ mod tests {
         let with = |secret: &str| Credentials::ApiToken { user: "alice@pve".into(), token: "ci".into(), secret: secret.into() };
 
         records::add_user(&cli, &alice, None, 0, None).unwrap();
-        let secret = records::add_token(&cli, &alice, &token, false, 0, 1_700_000_000).unwrap();
+        let secret = records::add_token(&cli, &alice, &token, false, 0, None, 1_700_000_000).unwrap();
         let first = auth.authenticate(&with(&secret), true, peer).expect("new token works at once");
         let second = auth.authenticate(&with(&secret), true, peer).expect("token still works");
         assert!(Arc::ptr_eq(&first.access, &second.access), "unchanged records are not read again");
@@ -360,7 +373,7 @@ mod tests {
         records::delete_user(&cli, &alice).unwrap();
         assert!(auth.authenticate(&with(&secret), true, peer).is_err(), "a deleted user's token is refused at once");
         records::add_user(&cli, &alice, None, 0, None).unwrap();
-        let renewed = records::add_token(&cli, &alice, &token, false, 0, 1_700_000_000).unwrap();
+        let renewed = records::add_token(&cli, &alice, &token, false, 0, None, 1_700_000_000).unwrap();
         assert!(auth.authenticate(&with(&secret), true, peer).is_err(), "the old secret stays refused");
         auth.authenticate(&with(&renewed), true, peer).expect("the new secret works");
     }

@@ -83,6 +83,22 @@ impl AccessData {
         }
     }
 
+    /// Every user's record, `root@pam` (built in) included.
+    pub fn users(&self) -> BTreeMap<String, UserRecord> {
+        let mut users = self.users.clone();
+        users.entry(SUPERUSER.to_string()).or_insert_with(|| UserRecord { enable: true, ..UserRecord::default() });
+        users
+    }
+
+    /// The tokens of `user`, by token name.
+    pub fn tokens_of(&self, user: &UserId) -> BTreeMap<String, TokenRecord> {
+        let prefix = format!("{user}!");
+        self.tokens
+            .iter()
+            .filter_map(|(id, record)| Some((id.strip_prefix(&prefix)?.to_string(), record.clone())))
+            .collect()
+    }
+
     /// The token's record if it and its user are usable now.
     pub fn active_token(&self, user: &UserId, token: &TokenName, now: i64) -> Option<TokenRecord> {
         self.active_user(user, now)?;
@@ -232,13 +248,22 @@ pub fn delete_user(store: &dyn Store, user: &UserId) -> Result<(), String> {
     commit(store, txn, || format!("user '{user}' changed concurrently; retry"))
 }
 
-/// `sdnd token add`: returns the secret, shown once and never stored. `now`: its creation time.
-pub fn add_token(store: &dyn Store, user: &UserId, token: &TokenName, privsep: bool, expire: i64, now: i64) -> Result<String, String> {
+/// `sdnd token add` and `POST /access/users/{userid}/token/{tokenid}`: returns the secret,
+/// shown once and never stored. `now`: its creation time.
+pub fn add_token(
+    store: &dyn Store,
+    user: &UserId,
+    token: &TokenName,
+    privsep: bool,
+    expire: i64,
+    comment: Option<String>,
+    now: i64,
+) -> Result<String, String> {
     if !user_exists(store, user)? {
         return Err(format!("user '{user}' does not exist"));
     }
     let secret = uuid::Uuid::new_v4().to_string();
-    let record = TokenRecord { secret_sha256: sha256_hex(secret.as_bytes()), privsep, expire, created: now };
+    let record = TokenRecord { secret_sha256: sha256_hex(secret.as_bytes()), privsep, expire, created: now, comment };
     let key = format!("{TOKENS}{user}!{}", token.as_str());
     let user_key = format!("{USERS}{user}");
     let mut txn = Txn::new().unchanged(key.clone(), 0).put(key, encode(&record));
@@ -249,6 +274,48 @@ pub fn add_token(store: &dyn Store, user: &UserId, token: &TokenName, privsep: b
     }
     commit(store, txn, || format!("API token '{user}!{}' already exists (or the user changed)", token.as_str()))?;
     Ok(secret)
+}
+
+/// What an update of a token changes (`None`: leave as it is; `comment: Some(None)`: remove).
+#[derive(Debug, Default)]
+pub struct TokenUpdate {
+    pub privsep: Option<bool>,
+    pub expire: Option<i64>,
+    pub comment: Option<Option<String>>,
+}
+
+/// `PUT /access/users/{userid}/token/{tokenid}`: returns the token as it is now.
+pub fn update_token(store: &dyn Store, user: &UserId, token: &TokenName, update: TokenUpdate) -> Result<TokenRecord, String> {
+    let key = format!("{TOKENS}{user}!{}", token.as_str());
+    let entry = store.get(&key).map_err(|e| e.to_string())?.ok_or_else(|| format!("no such token '{user}!{}'", token.as_str()))?;
+    let mut record: TokenRecord = serde_json::from_slice(&entry.value).map_err(|e| e.to_string())?;
+    if let Some(privsep) = update.privsep {
+        record.privsep = privsep;
+    }
+    if let Some(expire) = update.expire {
+        record.expire = expire;
+    }
+    if let Some(comment) = update.comment {
+        record.comment = comment;
+    }
+    let txn = Txn::new().unchanged(key.clone(), entry.mod_revision).put(key, encode(&record));
+    commit(store, txn, || format!("token '{user}!{}' changed concurrently; retry", token.as_str()))?;
+    Ok(record)
+}
+
+/// `DELETE /access/users/{userid}/token/{tokenid}`: the token and its ACL entries.
+pub fn delete_token(store: &dyn Store, user: &UserId, token: &TokenName) -> Result<(), String> {
+    let full = format!("{user}!{}", token.as_str());
+    let key = format!("{TOKENS}{full}");
+    let entry = store.get(&key).map_err(|e| e.to_string())?.ok_or_else(|| format!("no such token '{full}'"))?;
+    let mut txn = Txn::new().unchanged(key.clone(), entry.mod_revision).delete(key);
+    let (acls, _) = store.list(ACLS).map_err(|e| e.to_string())?;
+    for acl in acls {
+        if serde_json::from_slice::<AclEntry>(&acl.value).is_ok_and(|a| a.subject == Subject::Token(full.clone())) {
+            txn = txn.delete(acl.key);
+        }
+    }
+    commit(store, txn, || format!("token '{full}' changed concurrently; retry"))
 }
 
 /// `sdnd acl modify`: grants (or with `delete`, revokes) `roles` on `path` to `subject`.

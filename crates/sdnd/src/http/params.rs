@@ -93,6 +93,11 @@ impl Args {
         }
     }
 
+    /// A boolean parameter that may be absent.
+    pub fn take_optional_bool(&mut self, name: &str) -> Option<bool> {
+        self.values.contains_key(name).then(|| self.take_bool(name, false))
+    }
+
     /// A list parameter: repeated, a JSON array of strings, or one comma-separated string.
     pub fn take_list(&mut self, name: &str) -> Option<Vec<String>> {
         let items = match self.values.remove(name)? {
