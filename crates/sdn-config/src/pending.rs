@@ -15,7 +15,7 @@ use crate::schema::PropType;
 /// where it differs. Kinds outside the running config are listed as they are.
 pub fn pending_view(kind: Kind, current: &Config, running: &Config) -> Vec<Json> {
     if kind == Kind::Fabrics {
-        return fabric_pending_view(current, running);
+        return fabric_pending_view(current, running).into_iter().map(|(_, v)| v).collect();
     }
     if !kind.in_running_config() {
         return current.list(kind).map(SdnObject::to_api_json).collect();
@@ -96,8 +96,8 @@ fn entry(kind: Kind, id: &str, run: Option<&SdnObject>, cur: Option<&SdnObject>)
 /// `pending_config` merges them: a running object shows its running values with `state`
 /// `deleted` or `changed`; a new object has `state` `new` and every value (its `id`,
 /// `protocol`, `fabric_id`, ...) in `pending` only. Sorted by object id (`FABRIC`,
-/// `FABRIC_NODE`).
-pub fn fabric_pending_view(current: &Config, running: &Config) -> Vec<Json> {
+/// `FABRIC_NODE`), each with its object id.
+pub fn fabric_pending_view(current: &Config, running: &Config) -> Vec<(String, Json)> {
     let api = |o: &SdnObject| match o.to_api_json() {
         Json::Object(m) => m,
         _ => Map::new(),
@@ -161,7 +161,7 @@ pub fn fabric_pending_view(current: &Config, running: &Config) -> Vec<Json> {
             top.insert("state".into(), Json::String(state.into()));
             top.insert("pending".into(), Json::Object(pending));
         }
-        out.push(Json::Object(top));
+        out.push((id.to_string(), Json::Object(top)));
     }
     out
 }
