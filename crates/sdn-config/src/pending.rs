@@ -15,7 +15,10 @@ use crate::schema::PropType;
 /// where it differs. Kinds outside the running config are listed as they are.
 pub fn pending_view(kind: Kind, current: &Config, running: &Config) -> Vec<Json> {
     if kind == Kind::Fabrics {
-        return fabric_pending_view(current, running).into_iter().map(|(_, v)| v).collect();
+        return fabric_pending_view(current, running)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
     }
     if !kind.in_running_config() {
         return current.list(kind).map(SdnObject::to_api_json).collect();
