@@ -35,12 +35,10 @@ struct ObjMap {
 /// mutation costs O(log n) rather than a scan of all vnets or subnets.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
-    maps: [ObjMap; 6],
+    maps: [ObjMap; 7],
     vnets_by_zone: BTreeMap<String, BTreeSet<String>>,
     vnets_by_tag: BTreeMap<i64, BTreeSet<String>>,
     subnets_by_vnet: BTreeMap<String, BTreeSet<String>>,
-    /// The running config's fabrics, carried through untouched (fabrics are managed elsewhere).
-    fabrics: Option<Map<String, Json>>,
 }
 
 impl PartialEq for Config {
@@ -48,7 +46,6 @@ impl PartialEq for Config {
         Kind::ALL
             .iter()
             .all(|k| self.maps[k.index()].objects == other.maps[k.index()].objects)
-            && self.fabrics == other.fabrics
     }
 }
 
@@ -142,16 +139,6 @@ impl Config {
         let zone = self.get(Kind::Vnets, vnet)?.get_str("zone")?;
         let id = SubnetId::new(zone, cidr).to_string();
         self.get(Kind::Subnets, &id).map(|_| id)
-    }
-
-    /// The running config's fabrics section, if a non-empty one was loaded.
-    pub fn fabrics(&self) -> Option<&Map<String, Json>> {
-        self.fabrics.as_ref()
-    }
-
-    /// Replaces the fabrics section carried into [`Config::to_running_config`].
-    pub fn set_fabrics(&mut self, fabrics: Option<Map<String, Json>>) {
-        self.fabrics = fabrics;
     }
 
     /// Adds or replaces an object (loading from the store or a file). Objects without a file
@@ -531,6 +518,7 @@ impl Config {
             Kind::Dns => used_by_zone(&["dns", "reversedns"])
                 .map(|z| format!("dns server {id} is used by zone {z}")),
             Kind::Subnets => None,
+            Kind::Fabrics => self.fabric_users(id),
         };
         match conflict {
             Some(msg) => Err(ConfigError::Conflict(msg)),
@@ -547,7 +535,13 @@ impl Config {
     /// `KIND.ID.FIELD` (`vnets.v1.tag`).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut all = FieldErrors::new();
-        for kind in Kind::ALL {
+        // The fabric rules span all fabrics: checked once, not once per fabric object.
+        if let Err(ConfigError::Invalid(e)) = self.check_fabric_set(None) {
+            for (field, msg) in e.0 {
+                all.add(format!("fabrics.{field}"), msg);
+            }
+        }
+        for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Fabrics) {
             for obj in self.list(kind) {
                 if let Err(ConfigError::Invalid(e)) = self.check_rules(obj, None) {
                     for (field, msg) in e.0 {
@@ -567,6 +561,7 @@ impl Config {
             Kind::Subnets => self.check_subnet(new, &mut e),
             Kind::Controllers => self.check_controller(new, &mut e),
             Kind::Ipams | Kind::Dns => {}
+            Kind::Fabrics => return self.check_fabric_set(Some(new)),
         }
         e.into_result()
     }
@@ -625,7 +620,10 @@ impl Config {
                     }
                 }
             }
-            "vxlan" => check_peers_or_fabric(z, e),
+            "vxlan" => {
+                check_peers_or_fabric(z, e);
+                self.check_fabric_ref(z, e);
+            }
             _ => {}
         }
     }
@@ -792,6 +790,7 @@ impl Config {
                     );
                 }
                 check_peers_or_fabric(c, e);
+                self.check_fabric_ref(c, e);
             }
             ty => {
                 let node = c.get_str("node");
@@ -813,6 +812,9 @@ impl Config {
 
     /// The `kind`'s section-config file, byte-exact with the reference's writer.
     pub fn to_section_config(&self, kind: Kind) -> String {
+        if kind == Kind::Fabrics {
+            return section::write_fabrics(self.list(kind));
+        }
         let mut objs: Vec<&SdnObject> = self.list(kind).collect();
         objs.sort_by(|a, b| a.seq.cmp(&b.seq).then_with(|| a.id.cmp(&b.id)));
         section::write(objs.into_iter())
@@ -825,7 +827,7 @@ impl Config {
     }
 
     /// The running-config JSON (`/etc/pve/sdn/.running-config`) of this config's zones, vnets,
-    /// subnets and controllers (and carried-over fabrics), with the given version.
+    /// subnets, controllers and fabrics, with the given version.
     pub fn to_running_config(&self, version: u64) -> Json {
         let mut root = Map::new();
         root.insert("version".into(), Json::from(version));
@@ -838,13 +840,6 @@ impl Config {
             section.insert("ids".into(), Json::Object(ids));
             root.insert(kind.path_segment().into(), Json::Object(section));
         }
-        // The reference always writes a fabrics section, empty when no fabric is configured.
-        let fabrics = self.fabrics.clone().unwrap_or_else(|| {
-            let mut empty = Map::new();
-            empty.insert("ids".into(), Json::Object(Map::new()));
-            empty
-        });
-        root.insert("fabrics".into(), Json::Object(fabrics));
         Json::Object(root)
     }
 
@@ -893,7 +888,7 @@ impl Config {
                 };
                 let type_name = match obj.get("type") {
                     Some(Json::String(t)) => t.clone(),
-                    None if !matches!(kind, Kind::Zones | Kind::Controllers) => {
+                    None if !matches!(kind, Kind::Zones | Kind::Controllers | Kind::Fabrics) => {
                         schema::types(kind)[0].name.to_string()
                     }
                     _ => {
@@ -903,6 +898,19 @@ impl Config {
                 };
                 let mut values = obj.clone();
                 values.remove("type");
+                // The reference repeats a fabric entry's id inside it.
+                if kind == Kind::Fabrics {
+                    match values.remove("id") {
+                        Some(Json::String(inner)) if inner != *id => {
+                            errors.add(
+                                format!("{seg}.{id}.id"),
+                                format!("'{inner}' differs from the entry's key"),
+                            );
+                            continue;
+                        }
+                        _ => {}
+                    }
+                }
                 match SdnObject::from_values(kind, id, &type_name, &values) {
                     Ok(o) => cfg.insert(o),
                     Err(ConfigError::Invalid(e)) => {
@@ -913,18 +921,6 @@ impl Config {
                     Err(other) => errors.add(format!("{seg}.{id}"), other.to_string()),
                 }
             }
-        }
-        match root.get("fabrics") {
-            Some(Json::Object(f)) => {
-                let empty = f.is_empty()
-                    || (f.len() == 1
-                        && f.get("ids")
-                            .and_then(Json::as_object)
-                            .is_some_and(Map::is_empty));
-                cfg.fabrics = (!empty).then(|| f.clone());
-            }
-            None | Some(Json::Null) => {}
-            Some(_) => errors.add("fabrics", "must be an object"),
         }
         errors.into_result()?;
         Ok((version, cfg))

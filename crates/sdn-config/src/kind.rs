@@ -3,6 +3,8 @@
 use std::fmt;
 
 /// One kind of SDN object; each kind has its own section-config file and API collection.
+/// Fabrics hold both fabrics (`openfabric_fabric: ID`) and their nodes
+/// (`openfabric_node: FABRIC_NODE`), as PVE 9's `fabrics.cfg` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Zones,
@@ -11,17 +13,19 @@ pub enum Kind {
     Controllers,
     Ipams,
     Dns,
+    Fabrics,
 }
 
 impl Kind {
     /// Every kind, in the order the running config and the pending checks visit them.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Zones,
         Kind::Vnets,
         Kind::Subnets,
         Kind::Controllers,
         Kind::Ipams,
         Kind::Dns,
+        Kind::Fabrics,
     ];
 
     /// The API parameter carrying an object's id (`zone`, `vnet`, ...).
@@ -33,6 +37,7 @@ impl Kind {
             Kind::Controllers => "controller",
             Kind::Ipams => "ipam",
             Kind::Dns => "dns",
+            Kind::Fabrics => "id",
         }
     }
 
@@ -45,6 +50,7 @@ impl Kind {
             Kind::Controllers => "controllers",
             Kind::Ipams => "ipams",
             Kind::Dns => "dns",
+            Kind::Fabrics => "fabrics",
         }
     }
 
@@ -57,6 +63,7 @@ impl Kind {
             Kind::Controllers => "controllers.cfg",
             Kind::Ipams => "ipams.cfg",
             Kind::Dns => "dns.cfg",
+            Kind::Fabrics => "fabrics.cfg",
         }
     }
 
@@ -64,7 +71,7 @@ impl Kind {
     pub fn in_running_config(self) -> bool {
         matches!(
             self,
-            Kind::Zones | Kind::Vnets | Kind::Subnets | Kind::Controllers
+            Kind::Zones | Kind::Vnets | Kind::Subnets | Kind::Controllers | Kind::Fabrics
         )
     }
 
@@ -75,7 +82,10 @@ impl Kind {
 
     /// Singular noun for messages ("sdn zone 'x' does not exist").
     pub fn noun(self) -> &'static str {
-        self.id_param()
+        match self {
+            Kind::Fabrics => "fabric",
+            other => other.id_param(),
+        }
     }
 
     pub(crate) fn index(self) -> usize {
@@ -100,7 +110,10 @@ mod tests {
             assert!(k.file_name().starts_with(k.path_segment()));
             assert_eq!(Kind::ALL[k.index()], k);
         }
-        assert_eq!(Kind::from_path_segment("fabrics"), None);
+        assert_eq!(Kind::from_path_segment("fabrics"), Some(Kind::Fabrics));
+        assert_eq!(Kind::from_path_segment("fabric"), None);
+        assert_eq!(Kind::Fabrics.file_name(), "fabrics.cfg");
+        assert!(Kind::Fabrics.in_running_config());
         assert_eq!(Kind::Dns.file_name(), "dns.cfg");
         assert_eq!(Kind::Subnets.id_param(), "subnet");
         assert!(Kind::Controllers.in_running_config());

@@ -3,7 +3,8 @@
 //! It knows every object type the reference (pve-network) has — zones (simple, vlan, qinq,
 //! vxlan, evpn), vnets, subnets, controllers (evpn, bgp, isis), IPAMs (pve, netbox, phpipam) and
 //! DNS servers (powerdns) — with their properties, id formats and limits, and the rules between
-//! objects. A [`Config`] holds one configuration (pending or running); the `plan_*` methods
+//! objects, and PVE 9's fabrics (OpenFabric and OSPF underlays, `fabrics.cfg`) with their nodes.
+//! A [`Config`] holds one configuration (pending or running); the `plan_*` methods
 //! validate one API mutation against it without changing it and return a [`Change`] the caller
 //! commits to its store and then [`Config::apply`]s. The crate also reads and writes the
 //! reference's formats: the section-config files (`zones.cfg`, ...), the running-config JSON, and
@@ -23,6 +24,7 @@
 
 mod config;
 mod error;
+mod fabric;
 mod kind;
 pub mod net;
 mod object;
@@ -34,9 +36,10 @@ mod value;
 
 pub use config::{Change, Config, Params, DIGEST_MISMATCH};
 pub use error::{ConfigError, FieldErrors};
+pub use fabric::protocol_of;
 pub use kind::Kind;
 pub use net::{Cidr, IpLiteral};
 pub use object::{SdnObject, SubnetId};
-pub use pending::{has_pending_changes, pending_view};
+pub use pending::{fabric_pending_view, has_pending_changes, pending_view};
 pub use running::{Reading, RunningConfig, RunningConfigError};
 pub use value::{DhcpRange, Value};

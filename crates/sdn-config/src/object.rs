@@ -113,6 +113,16 @@ impl SdnObject {
                 None => errors.add(k.as_str(), NOT_IN_SCHEMA),
             }
         }
+        if kind == Kind::Fabrics && id.contains('_') != tdef.name.ends_with("_node") {
+            errors.add(
+                "id",
+                format!(
+                    "'{}' is not the id of a {}: fabrics are 'FABRIC', nodes 'FABRIC_NODE'",
+                    shorten(id),
+                    tdef.name
+                ),
+            );
+        }
         for p in tdef.props.iter().filter(|p| p.required) {
             if !props.contains_key(p.name) && !errors.0.contains_key(p.name) {
                 errors.add(p.name, MISSING);
@@ -186,9 +196,13 @@ impl SdnObject {
             .map_or(PropType::Text { max: 0 }, |p| p.ty)
     }
 
-    /// The properties as the running config stores them, with `type` (no id).
+    /// The properties as the running config stores them, with `type` (and, for fabrics and
+    /// fabric nodes, `id`, as the reference writes them).
     pub fn to_raw_json(&self) -> Map<String, Json> {
         let mut m = Map::new();
+        if self.kind() == Kind::Fabrics {
+            m.insert("id".into(), Json::String(self.id.clone()));
+        }
         m.insert("type".into(), Json::String(self.tdef.name.into()));
         for (k, v) in &self.props {
             m.insert((*k).into(), v.to_raw_json(self.prop_type(k)));
@@ -199,8 +213,12 @@ impl SdnObject {
     /// The API representation (see the crate docs); `digest` is added by the caller.
     pub fn to_api_json(&self) -> Json {
         let mut m = Map::new();
-        m.insert(self.kind().id_param().into(), Json::String(self.id.clone()));
-        m.insert("type".into(), Json::String(self.tdef.name.into()));
+        if self.kind() == Kind::Fabrics {
+            add_fabric_api_fields(&mut m, &self.id, self.tdef.name);
+        } else {
+            m.insert(self.kind().id_param().into(), Json::String(self.id.clone()));
+            m.insert("type".into(), Json::String(self.tdef.name.into()));
+        }
         for (k, v) in &self.props {
             m.insert((*k).into(), api_value(self.prop_type(k), v));
         }
@@ -269,9 +287,30 @@ pub(crate) const MISSING: &str = "property is missing and it is not optional";
 pub(crate) fn api_value(ty: PropType, v: &Value) -> Json {
     match v {
         Value::List(_) if ty == PropType::NodeList => Json::String(v.canonical()),
+        Value::List(l) if matches!(ty, PropType::FabricInterfaces { .. }) => {
+            Json::Array(l.iter().cloned().map(Json::String).collect())
+        }
         Value::List(l) => Json::String(l.join(",")),
         other => other.to_raw_json(ty),
     }
+}
+
+/// A fabric's API identity, as PVE 9 shows it: `id` and `protocol` for a fabric, `fabric_id`,
+/// `node_id` and `protocol` for a node (the section's `type` without its `_fabric`/`_node`).
+pub(crate) fn add_fabric_api_fields(m: &mut Map<String, Json>, id: &str, type_name: &str) {
+    let protocol = type_name
+        .rsplit_once('_')
+        .map_or(type_name, |(protocol, _)| protocol);
+    match id.split_once('_') {
+        Some((fabric, node)) => {
+            m.insert("fabric_id".into(), Json::String(fabric.into()));
+            m.insert("node_id".into(), Json::String(node.into()));
+        }
+        None => {
+            m.insert("id".into(), Json::String(id.into()));
+        }
+    }
+    m.insert("protocol".into(), Json::String(protocol.into()));
 }
 
 /// The fields the reference's subnet API adds from the id, and `dhcp-range` parsed into objects.

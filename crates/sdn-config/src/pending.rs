@@ -14,6 +14,12 @@ use crate::schema::PropType;
 /// (`new`/`changed`/`deleted`) and `pending` (differing values; removed ones as `"deleted"`)
 /// where it differs. Kinds outside the running config are listed as they are.
 pub fn pending_view(kind: Kind, current: &Config, running: &Config) -> Vec<Json> {
+    if kind == Kind::Fabrics {
+        return fabric_pending_view(current, running)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+    }
     if !kind.in_running_config() {
         return current.list(kind).map(SdnObject::to_api_json).collect();
     }
@@ -89,7 +95,81 @@ fn entry(kind: Kind, id: &str, run: Option<&SdnObject>, cur: Option<&SdnObject>)
     Json::Object(top)
 }
 
-/// True when any zone, vnet, subnet or controller differs between current and running.
+/// Fabrics and fabric nodes (API form, see [`SdnObject::to_api_json`]) merged as the reference's
+/// `pending_config` merges them: a running object shows its running values with `state`
+/// `deleted` or `changed`; a new object has `state` `new` and every value (its `id`,
+/// `protocol`, `fabric_id`, ...) in `pending` only. Sorted by object id (`FABRIC`,
+/// `FABRIC_NODE`), each with its object id.
+pub fn fabric_pending_view(current: &Config, running: &Config) -> Vec<(String, Json)> {
+    let api = |o: &SdnObject| match o.to_api_json() {
+        Json::Object(m) => m,
+        _ => Map::new(),
+    };
+    let ids: BTreeSet<&str> = running
+        .list(Kind::Fabrics)
+        .chain(current.list(Kind::Fabrics))
+        .map(SdnObject::id)
+        .collect();
+    let encode = |key: &str, v: &Json| -> String {
+        match v {
+            Json::Array(items) if key == "interfaces" => {
+                let mut l: Vec<String> = items
+                    .iter()
+                    .map(|i| i.as_str().unwrap_or_default().to_string())
+                    .collect();
+                l.sort();
+                l.join(",")
+            }
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        let run = running.get(Kind::Fabrics, id).map(api);
+        let cur = current.get(Kind::Fabrics, id).map(api);
+        let mut top = Map::new();
+        let mut pending = Map::new();
+        let mut state = None;
+        if let Some(run) = &run {
+            for (key, value) in run {
+                top.insert(key.clone(), value.clone());
+                match &cur {
+                    None => state = Some("deleted"),
+                    Some(cur) => match cur.get(key) {
+                        None => {
+                            pending.insert(key.clone(), Json::String("deleted".into()));
+                            state = Some("changed");
+                        }
+                        Some(c) if encode(key, c) != encode(key, value) => state = Some("changed"),
+                        Some(_) => {}
+                    },
+                }
+            }
+        }
+        if let Some(cur) = &cur {
+            for (key, value) in cur {
+                let running_value = run.as_ref().and_then(|r| r.get(key));
+                if running_value.is_none_or(|r| encode(key, r) != encode(key, value)) {
+                    pending.insert(key.clone(), value.clone());
+                }
+                if run.is_none() {
+                    state = Some("new");
+                } else if running_value.is_none() {
+                    state = Some("changed");
+                }
+            }
+        }
+        if let Some(state) = state {
+            top.insert("state".into(), Json::String(state.into()));
+            top.insert("pending".into(), Json::Object(pending));
+        }
+        out.push((id.to_string(), Json::Object(top)));
+    }
+    out
+}
+
+/// True when any zone, vnet, subnet, controller or fabric differs between current and running.
 pub fn has_pending_changes(current: &Config, running: &Config) -> bool {
     Kind::ALL
         .into_iter()

@@ -44,6 +44,15 @@ pub enum PropType {
     Fingerprint,
     /// Repeated `start-address=IP,end-address=IP` ranges.
     DhcpRanges,
+    /// An IP prefix (`ADDRESS/LENGTH`, host bits allowed as in the reference) of one family.
+    Prefix { v6: bool },
+    /// One IP address of one family.
+    Addr { v6: bool },
+    /// An OSPF area: a 32-bit number or a dotted quad.
+    OspfArea,
+    /// A fabric node's interfaces: property strings `name=IFACE,...`, one per interface, kept
+    /// as given and in order; the keys allowed depend on the protocol.
+    FabricInterfaces { ospf: bool },
 }
 
 impl PropType {
@@ -331,6 +340,55 @@ static DNS_TYPES: [TypeDef; 1] = [TypeDef {
     ],
 }];
 
+const FABRIC_PREFIX: PropDef = opt("ip_prefix", PropType::Prefix { v6: false });
+const FABRIC_PREFIX6: PropDef = opt("ip6_prefix", PropType::Prefix { v6: true });
+const NODE_IP: PropDef = opt("ip", PropType::Addr { v6: false });
+const NODE_IP6: PropDef = opt("ip6", PropType::Addr { v6: true });
+const FABRIC_INTERVAL: PropType = PropType::Int { min: 1, max: 600 };
+
+/// Fabrics and fabric nodes, as PVE 9 (proxmox-ve-config) defines them. Which of `ip` and
+/// `ip_prefix` a node or fabric needs is a rule across the fabric (see `running::fabric`).
+static FABRIC_TYPES: [TypeDef; 4] = [
+    TypeDef {
+        kind: Kind::Fabrics,
+        name: "openfabric_fabric",
+        props: &[
+            opt("csnp_interval", FABRIC_INTERVAL),
+            opt("hello_interval", FABRIC_INTERVAL),
+            FABRIC_PREFIX6,
+            FABRIC_PREFIX,
+        ],
+    },
+    TypeDef {
+        kind: Kind::Fabrics,
+        name: "openfabric_node",
+        props: &[
+            opt("interfaces", PropType::FabricInterfaces { ospf: false }),
+            NODE_IP,
+            NODE_IP6,
+        ],
+    },
+    TypeDef {
+        kind: Kind::Fabrics,
+        name: "ospf_fabric",
+        props: &[req("area", PropType::OspfArea), FABRIC_PREFIX],
+    },
+    TypeDef {
+        kind: Kind::Fabrics,
+        name: "ospf_node",
+        props: &[
+            opt("interfaces", PropType::FabricInterfaces { ospf: true }),
+            NODE_IP,
+        ],
+    },
+];
+
+/// The fabric protocols of the API (`protocol`), each with its fabric and node type names.
+pub const FABRIC_PROTOCOLS: [(&str, &str, &str); 2] = [
+    ("openfabric", "openfabric_fabric", "openfabric_node"),
+    ("ospf", "ospf_fabric", "ospf_node"),
+];
+
 /// Every type of a kind, sorted by name.
 pub fn types(kind: Kind) -> &'static [TypeDef] {
     match kind {
@@ -340,6 +398,7 @@ pub fn types(kind: Kind) -> &'static [TypeDef] {
         Kind::Controllers => &CONTROLLER_TYPES,
         Kind::Ipams => &IPAM_TYPES,
         Kind::Dns => &DNS_TYPES,
+        Kind::Fabrics => &FABRIC_TYPES,
     }
 }
 
@@ -357,7 +416,8 @@ pub(crate) fn enum_message(value: &str, allowed: &[&str]) -> String {
     )
 }
 
-/// Checks an object id of `kind` (not subnets: their ids are derived, see [`crate::SubnetId`]).
+/// Checks an object id of `kind` (subnets: see [`crate::SubnetId`]; fabrics:
+/// `[a-zA-Z0-9][a-zA-Z0-9-]{0,6}[a-zA-Z0-9]`, fabric nodes `FABRIC_NODE`).
 ///
 /// zone, vnet: `[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]`, 2-8 characters; controller:
 /// `[a-zA-Z][a-zA-Z0-9_-]*[a-zA-Z0-9]`, 2-64; ipam, dns: `[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]`,
@@ -365,6 +425,15 @@ pub(crate) fn enum_message(value: &str, allowed: &[&str]) -> String {
 pub fn check_id(kind: Kind, id: &str) -> Result<(), String> {
     if kind == Kind::Subnets {
         return crate::object::SubnetId::parse(id).map(|_| ());
+    }
+    if kind == Kind::Fabrics {
+        // `FABRIC` or, for a node, `FABRIC_NODE`.
+        let (fabric, node) = match id.split_once('_') {
+            Some((fabric, node)) => (fabric, Some(node)),
+            None => (id, None),
+        };
+        crate::net::check_fabric_id(fabric)?;
+        return node.map_or(Ok(()), crate::net::check_node_name);
     }
     let (max, extra, pattern): (usize, &[u8], &str) = match kind {
         Kind::Zones | Kind::Vnets => (8, b"", "[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]"),

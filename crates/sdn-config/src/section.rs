@@ -41,6 +41,40 @@ pub(crate) fn write<'a>(objects: impl Iterator<Item = &'a SdnObject>) -> String 
     out
 }
 
+/// Writes fabrics and their nodes as PVE 9's `fabrics.cfg` writer (proxmox-section-config,
+/// in Rust) does: each fabric (by id) followed by its nodes (by node name), properties sorted
+/// by name, repeated lines for the interfaces, a blank line between sections (not after the
+/// last). `objects` must be the whole set of fabric objects.
+pub(crate) fn write_fabrics<'a>(objects: impl Iterator<Item = &'a SdnObject>) -> String {
+    let mut fabrics: BTreeMap<&str, (Option<&SdnObject>, BTreeMap<&str, &SdnObject>)> =
+        BTreeMap::new();
+    for obj in objects {
+        match obj.id().split_once('_') {
+            Some((fabric, node)) => {
+                fabrics.entry(fabric).or_default().1.insert(node, obj);
+            }
+            None => fabrics.entry(obj.id()).or_default().0 = Some(obj),
+        }
+    }
+    let mut out = String::new();
+    let sections = fabrics
+        .into_values()
+        .flat_map(|(fabric, nodes)| fabric.into_iter().chain(nodes.into_values()));
+    for obj in sections {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(obj.type_name());
+        out.push_str(": ");
+        out.push_str(obj.id());
+        out.push('\n');
+        for (name, value) in obj.props() {
+            write_prop(&mut out, name, value);
+        }
+    }
+    out
+}
+
 fn write_prop(out: &mut String, name: &str, value: &Value) {
     let mut line = |text: &str| {
         if !text.is_empty() {
@@ -53,8 +87,16 @@ fn write_prop(out: &mut String, name: &str, value: &Value) {
     };
     match value {
         Value::Ranges(ranges) => ranges.iter().for_each(|r| line(&r.to_string())),
+        // Only fabric interfaces are lists of property strings: one line each.
+        Value::List(items) if is_repeated(name) => items.iter().for_each(|i| line(i)),
         other => line(&other.to_text()),
     }
+}
+
+/// Whether a property is written one line per item: fabric node `interfaces` (no other kind
+/// has a property of that name).
+fn is_repeated(name: &str) -> bool {
+    name == "interfaces"
 }
 
 /// Parses a whole file; every error names the section (and property) it was found in.
@@ -158,7 +200,11 @@ fn build(
     let mut values = Map::new();
     for (key, entries) in raw {
         let ty = tdef.and_then(|t| t.prop(&key)).map(|p| p.ty);
-        if ty != Some(PropType::DhcpRanges) && entries.len() > 1 {
+        let repeated = matches!(
+            ty,
+            Some(PropType::DhcpRanges | PropType::FabricInterfaces { .. })
+        );
+        if !repeated && entries.len() > 1 {
             errors.add(
                 key.as_str(),
                 format!("line {}: duplicate attribute", entries[1].0 + 1),
@@ -182,7 +228,7 @@ fn build(
             errors.add(key.as_str(), "got undefined value");
             continue;
         }
-        let v = if ty == Some(PropType::DhcpRanges) {
+        let v = if repeated {
             Json::Array(texts.into_iter().map(Json::String).collect())
         } else {
             Json::String(texts.into_iter().next().unwrap_or_default())

@@ -139,6 +139,24 @@ impl Value {
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok((!ranges.is_empty()).then_some(Value::Ranges(ranges)))
             }
+            (PropType::FabricInterfaces { ospf }, Json::Array(items)) => {
+                if items.len() > MAX_LIST_ITEMS {
+                    return Err(format!("at most {MAX_LIST_ITEMS} interfaces are allowed"));
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Json::String(s) if !s.is_empty() => out.push(s.clone()),
+                        Json::String(_) => {}
+                        _ => {
+                            return Err(
+                                "interfaces must be property strings 'name=IFACE,...'".into()
+                            )
+                        }
+                    }
+                }
+                interfaces_value(ospf, out)
+            }
             (t, Json::Array(items)) if t.is_list() => {
                 let mut out = Vec::new();
                 for item in items {
@@ -223,6 +241,37 @@ impl Value {
             PropType::IsisNet => single(s, net::check_isis_net),
             PropType::Fingerprint => single(s, net::check_fingerprint),
             PropType::DhcpRanges => Ok(Some(Value::Ranges(vec![DhcpRange::parse(s)?]))),
+            PropType::Prefix { v6 } => {
+                let family = if v6 { "IPv6" } else { "IPv4" };
+                match net::Cidr::parse_any_length(s) {
+                    Ok(c) if c.addr().is_ipv6() == v6 => Ok(Some(Value::Str(s.to_string()))),
+                    _ => Err(format!(
+                        "invalid format - '{}' is not an {family} prefix ADDRESS/LENGTH",
+                        shorten(s)
+                    )),
+                }
+            }
+            PropType::Addr { v6 } => {
+                let family = if v6 { "IPv6" } else { "IPv4" };
+                match net::parse_ip(s) {
+                    Ok(ip) if ip.is_ipv6() == v6 => Ok(Some(Value::Str(s.to_string()))),
+                    _ => Err(format!(
+                        "invalid format - '{}' is not an {family} address",
+                        shorten(s)
+                    )),
+                }
+            }
+            PropType::OspfArea => {
+                if s.parse::<u32>().is_ok() || s.parse::<std::net::Ipv4Addr>().is_ok() {
+                    Ok(Some(Value::Str(s.to_string())))
+                } else {
+                    Err(format!(
+                        "invalid format - OSPF area '{}' must be a 32-bit number or an IPv4 address",
+                        shorten(s)
+                    ))
+                }
+            }
+            PropType::FabricInterfaces { ospf } => interfaces_value(ospf, vec![s.to_string()]),
             PropType::NodeList
             | PropType::IpList
             | PropType::RouteTargetList
@@ -274,6 +323,9 @@ impl Value {
             Value::Str(s) => Json::String(s.clone()),
             Value::List(l) if ty == PropType::NodeList => {
                 Json::Object(l.iter().map(|n| (n.clone(), Json::from(1))).collect())
+            }
+            Value::List(l) if matches!(ty, PropType::FabricInterfaces { .. }) => {
+                Json::Array(l.iter().cloned().map(Json::String).collect())
             }
             Value::List(l) => Json::String(l.join(",")),
             Value::Ranges(r) => {
@@ -355,6 +407,23 @@ fn list_value(ty: PropType, items: Vec<String>) -> Result<Option<Value>, String>
     Ok((!out.is_empty()).then_some(Value::List(out)))
 }
 
+/// A fabric node's interfaces: each property string checked for the protocol, each interface
+/// named once.
+fn interfaces_value(ospf: bool, items: Vec<String>) -> Result<Option<Value>, String> {
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    for item in &items {
+        if item.contains(['\n', '\r']) {
+            return Err("value contains a line feed".into());
+        }
+        let name = crate::running::check_interface(item, ospf)?;
+        if names.contains(&name) {
+            return Err(format!("interface {name} is listed twice"));
+        }
+        names.push(name);
+    }
+    Ok((!items.is_empty()).then_some(Value::List(items)))
+}
+
 /// Free text must survive a section-config round trip: no control characters and no
 /// surrounding whitespace (the file format trims it).
 fn check_plain(s: &str, max: usize) -> Result<(), String> {
@@ -392,7 +461,7 @@ fn type_word(t: PropType) -> &'static str {
     match t {
         PropType::Int { .. } => "integer",
         PropType::Bool => "boolean",
-        PropType::DhcpRanges => "array",
+        PropType::DhcpRanges | PropType::FabricInterfaces { .. } => "array",
         _ => "string",
     }
 }

@@ -12,7 +12,12 @@ const MISSING: &str = "property is missing and it is not optional";
 
 #[test]
 fn zone_properties_per_type() {
-    let c = base();
+    let mut c = base();
+    create(
+        &mut c,
+        Kind::Fabrics,
+        json!({"id": "fab1", "type": "openfabric_fabric", "ip_prefix": "10.99.0.0/24"}),
+    );
     // Every optional property of every zone type is accepted.
     let ok = [
         json!({"zone": "s2", "type": "simple", "dhcp": "dnsmasq", "mtu": "1450", "nodes": "pve1,pve2", "dns": "pdns", "reversedns": "pdns", "dnszone": "example.com", "ipam": "pve"}),
@@ -595,12 +600,28 @@ fn controllers() {
         &params(json!({"fabric": "f1"})),
     );
     field_err(r, "fabric");
+    // A fabric that does not exist is refused, naming the fabric and the controller.
+    let r = c.plan_update(
+        Kind::Controllers,
+        "evpnctl",
+        &params(json!({"fabric": "f1", "delete": "peers"})),
+    );
+    let msg = field_err(r, "fabric");
+    assert!(msg.contains("'f1'") && msg.contains("evpnctl"), "{msg}");
+    create(
+        &mut c,
+        Kind::Fabrics,
+        json!({"id": "f1", "type": "ospf_fabric", "area": "0", "ip_prefix": "10.98.0.0/24"}),
+    );
     update(
         &mut c,
         Kind::Controllers,
         "evpnctl",
         json!({"fabric": "f1", "delete": "peers"}),
     );
+    // Now the fabric is in use: deleting it names its user.
+    let msg = conflict(c.plan_delete(Kind::Fabrics, "f1"));
+    assert!(msg.contains("controller evpnctl"), "{msg}");
 }
 
 #[test]

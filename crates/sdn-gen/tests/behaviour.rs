@@ -230,7 +230,7 @@ fn hostile_input_never_panics() {
         ),
         (
             json!({"fabrics": {"ids": {"f_n": {"type": "ospf_node"}}}}),
-            Some(("fabric entry 'f_n'", None)),
+            Some(("fabric entry 'f_n'", Some("fabric_id"))),
         ),
         (
             json!({"fabrics": {"ids": {"f": {"type": "ospf_fabric"}, "f_node1": {"type": "ospf_node", "interfaces": ["name=e1"]}}}}),

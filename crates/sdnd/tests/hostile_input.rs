@@ -61,6 +61,9 @@ fn every_property_with_every_wrong_shape() {
     let client: Client = server.client("hostile");
     client.post(&format!("{SDN}/zones"), &[("zone", "zh"), ("type", "simple")]).ok();
     client.post(&format!("{SDN}/vnets"), &[("vnet", "vh"), ("zone", "zh")]).ok();
+    for (id, protocol, extra) in [("hfo", "openfabric", ("ip_prefix", "10.98.0.0/24")), ("hfs", "ospf", ("area", "0"))] {
+        client.post(&format!("{SDN}/fabrics/fabric"), &[("id", id), ("protocol", protocol), extra]).ok();
+    }
     let mut sent = 0;
     for kind in Kind::ALL {
         for type_def in schema::types(kind) {
@@ -72,9 +75,22 @@ fn every_property_with_every_wrong_shape() {
                         Kind::Zones | Kind::Vnets => json!("hz"),
                         _ => json!("hostile"),
                     };
+                    let mut path = collection(kind);
+                    if kind == Kind::Fabrics {
+                        // The fabrics API: `protocol`, and nodes below their fabric.
+                        let (protocol, what) = type_def.name.split_once('_').unwrap();
+                        body = json!({ "protocol": protocol });
+                        if what == "node" {
+                            body["node_id"] = json!("hostile");
+                            path = format!("{SDN}/fabrics/node/{}", if protocol == "ospf" { "hfs" } else { "hfo" });
+                        } else {
+                            body["id"] = json!("hostile");
+                            path = format!("{SDN}/fabrics/fabric");
+                        }
+                    }
                     body[prop.name] = value.clone();
                     let what = format!("create {} {} {}={value}", kind.path_segment(), type_def.name, prop.name);
-                    acceptable(&client.json("POST", &collection(kind), &body), &what);
+                    acceptable(&client.json("POST", &path, &body), &what);
                     sent += 1;
                 }
             }
@@ -84,12 +100,20 @@ fn every_property_with_every_wrong_shape() {
     for (path, props) in [
         (format!("{SDN}/zones/zh"), ["mtu", "nodes", "ipam", "dns", "dhcp"].as_slice()),
         (format!("{SDN}/vnets/vh"), ["alias", "tag", "zone", "vlanaware", "isolate-ports"].as_slice()),
+        (format!("{SDN}/fabrics/fabric/hfo"), ["protocol", "ip_prefix", "ip6_prefix", "hello_interval", "csnp_interval"].as_slice()),
     ] {
+        let protocol = path.ends_with("/hfo").then_some("openfabric");
         for prop in props {
             for value in nasty_values() {
                 let what = format!("update {path} {prop}={value}");
-                acceptable(&client.json("PUT", &path, &json!({ *prop: value })), &what);
-                acceptable(&client.json("PUT", &path, &json!({ "delete": value })), &what);
+                let mut body = json!({ *prop: value });
+                let mut delete = json!({ "delete": value });
+                if let (Some(protocol), false) = (protocol, *prop == "protocol") {
+                    body["protocol"] = json!(protocol);
+                    delete["protocol"] = json!(protocol);
+                }
+                acceptable(&client.json("PUT", &path, &body), &what);
+                acceptable(&client.json("PUT", &path, &delete), &what);
                 sent += 2;
             }
         }

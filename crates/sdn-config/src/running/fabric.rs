@@ -172,9 +172,10 @@ fn check_node_addresses(
         }
     }
     if fabric.protocol == FabricProtocol::Openfabric && node.ip.is_none() && node.ip6.is_none() {
-        return Err(RunningConfigError::shape(
+        return Err(RunningConfigError::field(
             object,
-            "an openfabric node needs ip or ip6",
+            "ip",
+            "missing: an openfabric node needs ip or ip6",
         ));
     }
     Ok(())
@@ -194,8 +195,14 @@ fn check_across_fabrics(fabrics: &BTreeMap<String, Fabric>) -> Result<(), Runnin
             for (theirs, ours, family) in pairs {
                 if let (Some(theirs), Some(ours)) = (theirs, ours) {
                     if ours.overlaps(theirs) {
-                        return Err(RunningConfigError::shape(
+                        let field = if family == "IPv4" {
+                            "ip_prefix"
+                        } else {
+                            "ip6_prefix"
+                        };
+                        return Err(RunningConfigError::field(
                             object(id),
+                            field,
                             format!(
                                 "{family} prefix {} overlaps with {family} prefix {} of fabric '{first_id}'",
                                 ours, theirs
@@ -233,12 +240,13 @@ fn check_across_fabrics(fabrics: &BTreeMap<String, Fabric>) -> Result<(), Runnin
         for (node, fabric_node) in &fabric.nodes {
             for interface in &fabric_node.interfaces {
                 if let Some(other) = used.insert((node, &interface.name), id) {
-                    return Err(RunningConfigError::shape(
+                    return Err(RunningConfigError::field(
                         format!(
                             "fabric entry '{}_{}'",
                             id.escape_debug(),
                             node.escape_debug()
                         ),
+                        "interfaces",
                         format!(
                             "interface {} of node '{node}' is in fabric '{other}' too",
                             interface.name
@@ -291,6 +299,58 @@ fn parse_interface(object: &str, text: &str) -> Result<FabricInterface, RunningC
         return Err(err(format!("\"{text}\" has no interface name")));
     }
     Ok(iface)
+}
+
+/// Checks one interface property string as the API and `fabrics.cfg` carry it: `name=IFACE`
+/// (at most 15 characters) plus, for OpenFabric, `hello_multiplier` (2-100), `ip` and `ip6`;
+/// for OSPF, `ip`. Returns the interface name.
+pub(crate) fn check_interface(text: &str, ospf: bool) -> Result<String, String> {
+    let allowed: &[&str] = if ospf {
+        &["name", "ip"]
+    } else {
+        &["name", "hello_multiplier", "ip", "ip6"]
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for part in text.split(',').filter(|p| !p.is_empty()) {
+        let key = part.split_once('=').map_or("name", |(key, _)| key);
+        if !allowed.contains(&key) {
+            return Err(format!(
+                "invalid interface '{}': unknown key '{key}' (allowed: {})",
+                crate::net::shorten(text),
+                allowed.join(", ")
+            ));
+        }
+        if seen.contains(&key) {
+            return Err(format!(
+                "invalid interface '{}': duplicate key '{key}'",
+                crate::net::shorten(text)
+            ));
+        }
+        seen.push(key);
+    }
+    let iface = parse_interface("interface", text).map_err(|err| match err {
+        RunningConfigError::Field { reason, .. } | RunningConfigError::Shape { reason, .. } => {
+            format!("invalid interface: {reason}")
+        }
+    })?;
+    if iface.name.len() > 15 {
+        return Err(format!(
+            "invalid interface: name '{}' is longer than 15 characters",
+            iface.name
+        ));
+    }
+    if let Some(m) = iface.hello_multiplier.filter(|m| !(2..=100).contains(m)) {
+        return Err(format!(
+            "invalid interface: hello_multiplier {m} is outside 2-100"
+        ));
+    }
+    Ok(iface.name)
+}
+
+/// Checks a whole set of fabrics (the `fabrics.ids` form of the running config) with every
+/// rule of [`parse`]: what the API and `fabrics.cfg` import refuse.
+pub(crate) fn check_fabrics(ids: &Map<String, Value>) -> Result<(), RunningConfigError> {
+    parse(ids).map(|_| ())
 }
 
 /// Parses the `fabrics.ids` section of the running config.
@@ -351,7 +411,11 @@ pub(crate) fn parse(
     }
     for (fabric_id, node_id, protocol, object, node) in nodes {
         let fabric = fabrics.get_mut(&fabric_id).ok_or_else(|| {
-            RunningConfigError::shape(&object, format!("fabric '{fabric_id}' does not exist"))
+            RunningConfigError::field(
+                &object,
+                "fabric_id",
+                format!("fabric '{fabric_id}' does not exist"),
+            )
         })?;
         if fabric.protocol != protocol {
             return Err(RunningConfigError::field(
@@ -361,13 +425,18 @@ pub(crate) fn parse(
             ));
         }
         check_node_addresses(&object, &fabric_id, fabric, &node)?;
-        if fabric.nodes.values().any(|other| {
-            (node.ip.is_some() && other.ip == node.ip)
-                || (node.ip6.is_some() && other.ip6 == node.ip6)
-        }) {
-            return Err(RunningConfigError::shape(
+        let same_ip = |other: &FabricNode| node.ip.is_some() && other.ip == node.ip;
+        let same_ip6 = |other: &FabricNode| node.ip6.is_some() && other.ip6 == node.ip6;
+        if let Some((other, _)) = fabric.nodes.iter().find(|(_, o)| same_ip(o) || same_ip6(o)) {
+            let field = if fabric.nodes.values().any(same_ip) {
+                "ip"
+            } else {
+                "ip6"
+            };
+            return Err(RunningConfigError::field(
                 object,
-                format!("fabric '{fabric_id}' contains nodes with duplicated IPs"),
+                field,
+                format!("fabric '{fabric_id}' contains nodes with duplicated IPs (node '{other}' has it too)"),
             ));
         }
         fabric.nodes.insert(node_id, node);
@@ -377,9 +446,10 @@ pub(crate) fn parse(
             && fabric.ip_prefix.is_none()
             && fabric.ip6_prefix.is_none()
         {
-            return Err(RunningConfigError::shape(
+            return Err(RunningConfigError::field(
                 format!("fabric entry '{}'", id.escape_debug()),
-                "an openfabric fabric needs ip_prefix or ip6_prefix",
+                "ip_prefix",
+                "missing: an openfabric fabric needs ip_prefix or ip6_prefix",
             ));
         }
     }

@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::net::{check_word, IpLiteral};
 use props::Props;
 
+pub(crate) use fabric::{check_fabrics, check_interface};
 pub use fabric::{Fabric, FabricInterface, FabricNode, FabricProtocol};
 
 /// Largest VXLAN network identifier (24 bit).

@@ -29,6 +29,7 @@ pub use ids::{TokenName, UserId};
 pub const SDN_AUDIT: &str = "SDN.Audit";
 pub const SDN_ALLOCATE: &str = "SDN.Allocate";
 pub const SYS_AUDIT: &str = "Sys.Audit";
+pub const SYS_MODIFY: &str = "Sys.Modify";
 
 /// What a route requires of its caller: data in the route table, checked by the dispatcher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,8 @@
-//! `/cluster/sdn`: the index, apply (`PUT`) and rollback, plus the object and lock subtrees.
+//! `/cluster/sdn`: the index, apply (`PUT`) and rollback, plus the object, fabric and lock
+//! subtrees.
 
 mod dry_run;
+mod fabrics;
 mod lock;
 mod objects;
 
@@ -27,6 +29,7 @@ pub fn routes() -> Vec<Route> {
     ];
     // The object collections first: the index lists them in the order PVE does.
     routes.extend(objects::routes());
+    routes.extend(fabrics::routes());
     routes.extend(lock::routes());
     routes.extend(dry_run::routes());
     routes
