@@ -162,6 +162,8 @@ pub fn id_schema(kind: Kind) -> Schema {
         Kind::Ipams | Kind::Dns => Schema::pattern("^[a-zA-Z][a-zA-Z0-9]{0,62}[a-zA-Z0-9]$"),
         // A subnet is addressed by its id (`ZONE-10.0.0.0-24`) or its CIDR.
         Kind::Subnets => Schema::String { pattern: None, max_length: Some(128) },
+        // A fabric by its id; a fabric node by `FABRIC_NODE` (the API names them apart).
+        Kind::Fabrics => Schema::String { pattern: None, max_length: Some(128) },
     }
 }
 
@@ -176,9 +178,15 @@ pub fn prop_input(ty: PropType) -> Schema {
         PropType::Mac => Schema::pattern("^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"),
         // Lists arrive as one comma-separated string (pvesh, proxmoxer) or as an array of
         // strings (Rust clients); repeated `dhcp-range` keys arrive as an array.
-        PropType::NodeList | PropType::IpList | PropType::RouteTargetList | PropType::IfaceList | PropType::DhcpRanges => {
-            Schema::AnyOf(vec![Schema::string(), Schema::array(Schema::string())])
-        }
+        PropType::NodeList
+        | PropType::IpList
+        | PropType::RouteTargetList
+        | PropType::IfaceList
+        | PropType::DhcpRanges
+        | PropType::FabricInterfaces { .. } => Schema::AnyOf(vec![Schema::string(), Schema::array(Schema::string())]),
+        PropType::Prefix { .. } | PropType::Addr { .. } => Schema::string(),
+        // An area: a number or a dotted quad.
+        PropType::OspfArea => Schema::AnyOf(vec![Schema::string(), Schema::Integer { min: Some(0), max: None }]),
         PropType::Bridge
         | PropType::Alias
         | PropType::Node

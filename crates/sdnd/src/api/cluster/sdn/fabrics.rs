@@ -9,12 +9,13 @@
 use hyper::Method;
 use serde_json::{json, Map, Value};
 
-use super::take_lock_token;
+use super::{lock_token_param, take_lock_token};
 use crate::app::App;
 use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT, SYS_AUDIT, SYS_MODIFY};
 use crate::error::Error;
 use crate::http::params::Args;
 use crate::http::router::Route;
+use crate::http::shape::{prop_input, Field, Schema};
 use crate::sdn::lock::Intent;
 use crate::sdn::{Mutation, Snapshot};
 use sdn_config::{Change, Config, Kind};
@@ -29,19 +30,124 @@ pub fn routes() -> Vec<Route> {
     // Route order is the index's order: fabric, node, all (as PVE lists them).
     vec![
         Route::index("/cluster/sdn/fabrics", Permission::Path("/sdn/fabrics", &[SDN_AUDIT]), "subdir"),
-        Route::new(Method::GET, "/cluster/sdn/fabrics/fabric", per_object, list_fabrics),
-        Route::new(Method::POST, "/cluster/sdn/fabrics/fabric", per_object, create_fabric),
-        Route::new(Method::GET, "/cluster/sdn/fabrics/fabric/{id}", per_object, read_fabric),
-        Route::new(Method::PUT, "/cluster/sdn/fabrics/fabric/{id}", per_object, update_fabric),
-        Route::new(Method::DELETE, "/cluster/sdn/fabrics/fabric/{id}", per_object, delete_fabric),
-        Route::new(Method::GET, "/cluster/sdn/fabrics/node", per_object, list_all_nodes),
-        Route::new(Method::GET, "/cluster/sdn/fabrics/node/{fabric_id}", per_object, list_nodes),
-        Route::new(Method::POST, "/cluster/sdn/fabrics/node/{fabric_id}", per_object, create_node),
-        Route::new(Method::GET, "/cluster/sdn/fabrics/node/{fabric_id}/{node_id}", per_object, read_node),
-        Route::new(Method::PUT, "/cluster/sdn/fabrics/node/{fabric_id}/{node_id}", per_object, update_node),
-        Route::new(Method::DELETE, "/cluster/sdn/fabrics/node/{fabric_id}/{node_id}", per_object, delete_node),
-        Route::new(Method::GET, "/cluster/sdn/fabrics/all", per_object, list_all),
+        Route::new(Method::GET, "/cluster/sdn/fabrics/fabric", per_object, list_fabrics)
+            .summary("The fabrics the caller may see (SDN.Audit or SDN.Allocate on /sdn/fabrics/{id}).")
+            .params(view_params())
+            .returns(Schema::array(Schema::Any)),
+        Route::new(Method::POST, "/cluster/sdn/fabrics/fabric", per_object, create_fabric)
+            .summary("Creates a fabric (SDN.Allocate on /sdn/fabrics).")
+            .params(fabric_params(Some("id"), true))
+            .returns(Schema::Null),
+        Route::new(Method::GET, "/cluster/sdn/fabrics/fabric/{id}", per_object, read_fabric)
+            .summary("One fabric.")
+            .params([id_field("id", "the fabric's id")].into_iter().chain(view_params()).collect::<Vec<_>>())
+            .returns(Schema::Any),
+        Route::new(Method::PUT, "/cluster/sdn/fabrics/fabric/{id}", per_object, update_fabric)
+            .summary("Changes a fabric (`protocol` is required, as in PVE).")
+            .params(fabric_params(Some("id"), false))
+            .returns(Schema::Null),
+        Route::new(Method::DELETE, "/cluster/sdn/fabrics/fabric/{id}", per_object, delete_fabric)
+            .summary("Deletes a fabric and its nodes (409 while a zone or controller uses it).")
+            .params([id_field("id", "the fabric's id"), lock_token_param()])
+            .returns(Schema::Null),
+        Route::new(Method::GET, "/cluster/sdn/fabrics/node", per_object, list_all_nodes)
+            .summary("Every fabric's nodes the caller may see.")
+            .params(view_params())
+            .returns(Schema::array(Schema::Any)),
+        Route::new(Method::GET, "/cluster/sdn/fabrics/node/{fabric_id}", per_object, list_nodes)
+            .summary("One fabric's nodes.")
+            .params([id_field("fabric_id", "the fabric's id")].into_iter().chain(view_params()).collect::<Vec<_>>())
+            .returns(Schema::array(Schema::Any)),
+        Route::new(Method::POST, "/cluster/sdn/fabrics/node/{fabric_id}", per_object, create_node)
+            .summary("Adds a node to a fabric.")
+            .params(node_params(true))
+            .returns(Schema::Null),
+        Route::new(Method::GET, "/cluster/sdn/fabrics/node/{fabric_id}/{node_id}", per_object, read_node)
+            .summary("One fabric node.")
+            .params(
+                [id_field("fabric_id", "the fabric's id"), id_field("node_id", "the node's name")]
+                    .into_iter()
+                    .chain(view_params())
+                    .collect::<Vec<_>>(),
+            )
+            .returns(Schema::Any),
+        Route::new(Method::PUT, "/cluster/sdn/fabrics/node/{fabric_id}/{node_id}", per_object, update_node)
+            .summary("Changes a fabric node (`protocol` is required, as in PVE).")
+            .params(node_params(false))
+            .returns(Schema::Null),
+        Route::new(Method::DELETE, "/cluster/sdn/fabrics/node/{fabric_id}/{node_id}", per_object, delete_node)
+            .summary("Removes a node from a fabric.")
+            .params([id_field("fabric_id", "the fabric's id"), id_field("node_id", "the node's name"), lock_token_param()])
+            .returns(Schema::Null),
+        Route::new(Method::GET, "/cluster/sdn/fabrics/all", per_object, list_all)
+            .summary("Every fabric and fabric node the caller may see: {fabrics, nodes}.")
+            .params(view_params())
+            .returns(Schema::Object(vec![
+                Field::required("fabrics", Schema::array(Schema::Any), ""),
+                Field::required("nodes", Schema::array(Schema::Any), ""),
+            ])),
     ]
+}
+
+fn id_field(name: &'static str, what: &str) -> Field {
+    Field::required(name, Schema::String { pattern: None, max_length: Some(128) }, what)
+}
+
+fn view_params() -> Vec<Field> {
+    vec![
+        Field::optional("running", Schema::Boolean, "the running configuration instead of the pending one").default(json!(false)),
+        Field::optional("pending", Schema::Boolean, "running and pending merged, with `state` per object").default(json!(false)),
+    ]
+}
+
+/// The properties of the fabric types (`*_fabric`) or the node types (`*_node`), from the
+/// config model's schema, each declared once.
+fn type_props(nodes: bool) -> Vec<Field> {
+    let suffix = if nodes { "_node" } else { "_fabric" };
+    let mut fields: Vec<Field> = Vec::new();
+    for tdef in sdn_config::schema::types(Kind::Fabrics).iter().filter(|t| t.name.ends_with(suffix)) {
+        for prop in tdef.props {
+            if !fields.iter().any(|f| f.name == prop.name) {
+                let of = tdef.name.trim_end_matches(suffix);
+                fields.push(Field::optional(prop.name, prop_input(prop.ty), of.to_string()));
+            }
+        }
+    }
+    fields
+}
+
+fn protocol_field(required: bool) -> Field {
+    let field = Field::optional("protocol", Schema::Enum(vec!["openfabric", "ospf"]), "the fabric's protocol");
+    Field { required, ..field }
+}
+
+fn change_fields(create: bool) -> Vec<Field> {
+    let mut fields = Vec::new();
+    if !create {
+        fields.push(Field::optional(
+            "delete",
+            Schema::AnyOf(vec![Schema::String { pattern: None, max_length: Some(4096) }, Schema::array(Schema::string())]),
+            "properties to remove, comma-separated",
+        ));
+        fields.push(Field::optional("digest", Schema::String { pattern: None, max_length: Some(64) }, "refuse the change (409) unless the configuration still has this digest"));
+    }
+    fields.push(lock_token_param());
+    fields
+}
+
+fn fabric_params(id: Option<&'static str>, create: bool) -> Vec<Field> {
+    let mut fields: Vec<Field> = id.map(|name| id_field(name, "the fabric's id")).into_iter().collect();
+    fields.push(protocol_field(true));
+    fields.extend(type_props(false).into_iter().filter(|f| f.name != "id"));
+    fields.extend(change_fields(create));
+    fields
+}
+
+fn node_params(create: bool) -> Vec<Field> {
+    let mut fields = vec![id_field("fabric_id", "the fabric's id"), id_field("node_id", "the node's name"), protocol_field(true)];
+    fields.extend(type_props(true).into_iter().filter(|f| !["fabric_id", "node_id"].contains(&f.name)));
+    fields.extend(change_fields(create));
+    fields
 }
 
 fn fabric_path(fabric_id: &str) -> String {
