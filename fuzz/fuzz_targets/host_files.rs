@@ -8,9 +8,11 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use sdn_gen::{GenInput, NodeFacts};
-use serde_json::Value;
+use sdn_config::{Reading, RunningConfig};
 
-static RUNNING_CONFIG: LazyLock<Value> = LazyLock::new(sdnd_fuzz::running_config);
+static RUNNING_CONFIG: LazyLock<RunningConfig> = LazyLock::new(|| {
+    RunningConfig::from_json(&sdnd_fuzz::running_config(), Reading::Lenient).expect("fixed config is valid")
+});
 static FACTS: LazyLock<NodeFacts> =
     LazyLock::new(|| serde_json::from_value(sdnd_fuzz::facts()).expect("fixed facts are valid"));
 
