@@ -85,18 +85,7 @@ impl InProcess {
         };
         let app = sdnd::App::start(store.clone(), options).expect("start the app");
         // The node agent, as the test servers run it: files in the data dir, no reloads.
-        let node_dir = node_dir(data_dir);
-        let agent_config = sdnd::agent::AgentConfig {
-            node: sdnd_testkit::NODE.to_string(),
-            host_interfaces: node_dir.join("interfaces"),
-            interfaces_out: node_dir.join("sdn"),
-            frr_out: node_dir.join("frr.conf"),
-            frr_local: node_dir.join("frr.conf.local"),
-            reload_interfaces: String::new(),
-            reload_frr: String::new(),
-            facts_file: Some(node_dir.join("facts.json")),
-            fingerprint: None,
-        };
+        let agent_config = test_agent_config(data_dir, sdnd_testkit::NODE);
         let agent = sdnd::agent::spawn(store, agent_config, clock.clone()).expect("start the node agent");
         let identity = sdnd::http::tls::load_or_create(data_dir, None, None).expect("certificate");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -127,19 +116,24 @@ impl InProcess {
     /// Starts another node's agent on this server's store and clock (files in the data dir's
     /// `node-NODE`, facts for that node, no reloads).
     pub fn start_agent(&self, node: &str) -> sdnd::agent::Agent {
-        let node_dir = sdnd_testkit::node_dir(&self.data_dir, node);
-        let config = sdnd::agent::AgentConfig {
-            node: node.to_string(),
-            host_interfaces: node_dir.join("interfaces"),
-            interfaces_out: node_dir.join("sdn"),
-            frr_out: node_dir.join("frr.conf"),
-            frr_local: node_dir.join("frr.conf.local"),
-            reload_interfaces: String::new(),
-            reload_frr: String::new(),
-            facts_file: Some(node_dir.join("facts.json")),
-            fingerprint: None,
-        };
+        let config = test_agent_config(&self.data_dir, node);
         sdnd::agent::spawn(self.store.clone(), config, self.clock.clone()).expect("start the node agent")
+    }
+}
+
+/// A node agent's settings for tests: its files in the data dir's node folder, no reloads.
+fn test_agent_config(data_dir: &Path, node: &str) -> sdnd::agent::AgentConfig {
+    let node_dir = sdnd_testkit::node_dir(data_dir, node);
+    sdnd::agent::AgentConfig {
+        node: node.to_string(),
+        host_interfaces: node_dir.join("interfaces"),
+        interfaces_out: node_dir.join("sdn"),
+        frr_out: node_dir.join("frr.conf"),
+        frr_local: node_dir.join("frr.conf.local"),
+        reload_interfaces: String::new(),
+        reload_frr: String::new(),
+        facts_file: Some(node_dir.join("facts.json")),
+        fingerprint: None,
     }
 }
 
