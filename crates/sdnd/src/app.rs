@@ -22,6 +22,8 @@ pub struct App {
     pub apply_timeout: Duration,
     /// This process's start time in clock ticks, for UPIDs.
     pub pstart: u64,
+    /// Whether the store has answered long enough for stale heartbeats to mean dead agents.
+    pub(crate) store_sight: Arc<crate::nodes::StoreSight>,
 }
 
 /// How an [`App`] is set up besides its store.
@@ -44,6 +46,7 @@ impl App {
             node: options.node,
             apply_timeout: options.apply_timeout,
             pstart: crate::tasks::process_start_ticks(),
+            store_sight: Arc::default(),
         })
     }
 }

@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::layout::{self, NodeReport, TaskRecord};
-use crate::nodes::{self, Liveness};
+use crate::nodes::{self, Liveness, StoreSight};
 use crate::sdn::lock::Intent;
 use crate::sdn::{LockUpdate, Mutation};
 use crate::tasks::Upid;
@@ -98,9 +98,10 @@ fn watch_task(app: &App, upid: Upid, version: u64) {
     let store = app.store.clone();
     let timeout = app.apply_timeout;
     let clock = app.clock.clone();
+    let sight = app.store_sight.clone();
     let spawned = std::thread::Builder::new()
         .name("apply-task".into())
-        .spawn(move || finish_task(store.as_ref(), &clock, upid, version, timeout));
+        .spawn(move || finish_task(store.as_ref(), &clock, &sight, upid, version, timeout));
     if let Err(err) = spawned {
         tracing::error!("could not start the apply task watcher: {err}");
     }
@@ -130,7 +131,9 @@ pub fn spawn_orphan_sweeper(app: &std::sync::Arc<App>) {
     let app = app.clone();
     let spawned = std::thread::Builder::new().name("task-sweeper".into()).spawn(move || loop {
         std::thread::sleep(SWEEP_INTERVAL);
-        if let Err(err) = finish_orphans(&app) {
+        let swept = finish_orphans(&app);
+        app.store_sight.saw(swept.is_ok(), app.clock.now_ms());
+        if let Err(err) = swept {
             tracing::debug!("looking for orphaned tasks: {err}");
         }
     });
@@ -153,6 +156,9 @@ fn finish_orphans(app: &App) -> Result<(), Error> {
         let overdue = (app.apply_timeout + ORPHAN_GRACE).as_millis() as i64;
         if record.exitstatus.is_some() || upid.node == app.node || now_ms < upid.starttime * 1000 + overdue {
             continue;
+        }
+        if !app.store_sight.trusts_heartbeats(now_ms) {
+            return Ok(());
         }
         let beats = match &mut beats {
             Some(beats) => beats,
@@ -268,7 +274,7 @@ fn conclude(
 /// Pause between attempts while the store can't be read or written.
 const STORE_RETRY: Duration = Duration::from_millis(200);
 
-fn finish_task(store: &dyn Store, clock: &Clock, upid: Upid, version: u64, timeout: Duration) {
+fn finish_task(store: &dyn Store, clock: &Clock, sight: &StoreSight, upid: Upid, version: u64, timeout: Duration) {
     let key = layout::task(&upid.to_string());
     let deadline = Instant::now() + timeout;
     let mut record = loop {
@@ -284,12 +290,19 @@ fn finish_task(store: &dyn Store, clock: &Clock, upid: Upid, version: u64, timeo
     // "no nodes".
     let mut last_read: Result<BTreeMap<String, Option<NodeReport>>, Error> =
         Err(Error::Unavailable("the node reports were never read".into()));
-    // Registered nodes whose agent stopped sending heartbeats: not waited for.
+    // Registered nodes whose agent stopped sending heartbeats: not waited for, once the store
+    // has answered long enough for a live agent to have sent a fresh one.
     let mut offline: BTreeMap<String, Liveness> = BTreeMap::new();
     loop {
-        match outcomes(store, &record.nodes) {
+        let read = outcomes(store, &record.nodes);
+        sight.saw(read.is_ok(), clock.now_ms());
+        match read {
             Ok(nodes) => {
-                offline = offline_nodes(store, &nodes, clock.now_ms()).unwrap_or(offline);
+                if sight.trusts_heartbeats(clock.now_ms()) {
+                    offline = offline_nodes(store, &nodes, clock.now_ms()).unwrap_or(offline);
+                } else {
+                    offline.clear();
+                }
                 let done = nodes.iter().all(|(node, report)| {
                     offline.contains_key(node) || report.as_ref().is_some_and(|r| r.outcome(version).is_some())
                 });

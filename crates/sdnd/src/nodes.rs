@@ -128,6 +128,37 @@ pub const HEARTBEAT_INTERVAL_MS: i64 = 5_000;
 /// ...and counts as offline once none came for this long.
 pub const OFFLINE_AFTER_MS: i64 = 20_000;
 
+/// How long this server must have seen the store answer, without a failure, before it takes
+/// a stale heartbeat for a dead agent: while the store is down no agent can send one, so
+/// right after an outage every heartbeat is stale although every agent is alive.
+pub const OFFLINE_GRACE_MS: i64 = 2 * HEARTBEAT_INTERVAL_MS;
+
+/// Since when this server has seen the store answer without a failure in between, kept by
+/// everything that reads the store periodically (apply watchers, the task sweeper).
+#[derive(Debug, Default)]
+pub struct StoreSight {
+    answering_since_ms: std::sync::Mutex<Option<i64>>,
+}
+
+impl StoreSight {
+    /// Records whether the store just answered.
+    pub fn saw(&self, answered: bool, now_ms: i64) {
+        let mut since = self.answering_since_ms.lock().unwrap_or_else(|poison| poison.into_inner());
+        match (answered, *since) {
+            (true, None) => *since = Some(now_ms),
+            (true, Some(_)) => {}
+            (false, _) => *since = None,
+        }
+    }
+
+    /// Whether a stale heartbeat means a dead agent: the store has answered for long enough
+    /// that a live agent would have sent a fresh one.
+    pub fn trusts_heartbeats(&self, now_ms: i64) -> bool {
+        let since = *self.answering_since_ms.lock().unwrap_or_else(|poison| poison.into_inner());
+        since.is_some_and(|since| now_ms - since >= OFFLINE_GRACE_MS)
+    }
+}
+
 /// Whether a node's agent is alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Liveness {
@@ -181,4 +212,25 @@ pub fn heartbeats(store: &dyn Store) -> Result<BTreeMap<String, Heartbeat>, Erro
 /// Where earlier versions kept this node's entries.
 pub fn legacy_prefix(node: &str) -> String {
     format!("{}{node}/", layout::LEGACY_NODES_PREFIX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_heartbeats_count_only_once_the_store_has_answered_for_the_grace_period() {
+        let sight = StoreSight::default();
+        assert!(!sight.trusts_heartbeats(0), "never seen the store answer");
+        sight.saw(true, 1_000);
+        assert!(!sight.trusts_heartbeats(1_000 + OFFLINE_GRACE_MS - 1));
+        sight.saw(true, 5_000);
+        assert!(sight.trusts_heartbeats(1_000 + OFFLINE_GRACE_MS), "answering since the first success");
+        // An outage starts the grace period again from the first answer after it.
+        sight.saw(false, 20_000);
+        assert!(!sight.trusts_heartbeats(40_000));
+        sight.saw(true, 40_000);
+        assert!(!sight.trusts_heartbeats(40_000 + OFFLINE_GRACE_MS - 1));
+        assert!(sight.trusts_heartbeats(40_000 + OFFLINE_GRACE_MS));
+    }
 }
