@@ -24,12 +24,18 @@ pub struct Pki {
 impl Pki {
     /// Creates a fresh CA and its two certificates in `dir`.
     pub fn create(dir: &Path) -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+            IsCa, KeyPair,
+        };
         std::fs::create_dir_all(dir).expect("pki dir");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "sdnd test CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key")).expect("ca");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "sdnd test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key"))
+            .expect("ca");
         let write = |name: &str, pem: String| {
             let path = dir.join(name);
             std::fs::write(&path, pem).expect("write pem");
@@ -38,14 +44,20 @@ impl Pki {
         let issue = |names: Vec<String>, usage: ExtendedKeyUsagePurpose, common_name: &str| {
             let key = KeyPair::generate().expect("key");
             let mut params = CertificateParams::new(names).expect("params");
-            params.distinguished_name.push(DnType::CommonName, common_name);
+            params
+                .distinguished_name
+                .push(DnType::CommonName, common_name);
             params.extended_key_usages = vec![usage];
             let cert = params.signed_by(&key, &ca).expect("sign");
             (cert.pem(), key.serialize_pem())
         };
-        let (server_cert, server_key) =
-            issue(vec!["127.0.0.1".into(), "localhost".into()], ExtendedKeyUsagePurpose::ServerAuth, "etcd");
-        let (client_cert, client_key) = issue(Vec::new(), ExtendedKeyUsagePurpose::ClientAuth, "sdnd");
+        let (server_cert, server_key) = issue(
+            vec!["127.0.0.1".into(), "localhost".into()],
+            ExtendedKeyUsagePurpose::ServerAuth,
+            "etcd",
+        );
+        let (client_cert, client_key) =
+            issue(Vec::new(), ExtendedKeyUsagePurpose::ClientAuth, "sdnd");
         Pki {
             ca: write("ca.pem", ca.pem()),
             server_cert: write("server.pem", server_cert),
@@ -62,7 +74,9 @@ impl Pki {
         identity.extend(read(&self.client_key));
         reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(1))
-            .add_root_certificate(reqwest::Certificate::from_pem(&read(&self.ca)).expect("ca certificate"))
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(&read(&self.ca)).expect("ca certificate"),
+            )
             .identity(reqwest::Identity::from_pem(&identity).expect("client identity"))
             .build()
             .expect("http client")
@@ -84,7 +98,10 @@ pub struct Member {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
 }
 
 impl Member {
@@ -111,7 +128,10 @@ impl Member {
     fn http(&self) -> reqwest::blocking::Client {
         match &self.tls {
             Some(pki) => pki.http(),
-            None => reqwest::blocking::Client::builder().timeout(Duration::from_secs(1)).build().expect("http client"),
+            None => reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(1))
+                .build()
+                .expect("http client"),
         }
     }
 
@@ -130,7 +150,9 @@ impl Member {
         let mut command = Command::new("etcd");
         if !self.stock_limits {
             // sdnd writes an import of a whole configuration in one transaction.
-            command.arg("--max-txn-ops=100000").arg("--max-request-bytes=33554432");
+            command
+                .arg("--max-txn-ops=100000")
+                .arg("--max-request-bytes=33554432");
         }
         if let Some(pki) = &self.tls {
             command
@@ -164,7 +186,11 @@ impl Member {
                 Ok(())
             });
         }
-        self.child = Some(command.spawn().expect("start etcd (is it installed? run scripts/install-etcd.sh)"));
+        self.child = Some(
+            command
+                .spawn()
+                .expect("start etcd (is it installed? run scripts/install-etcd.sh)"),
+        );
     }
 
     /// etcd's own log (errors only), beside its data dir, kept across restarts.
@@ -193,6 +219,29 @@ impl Member {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Freezes this member (SIGSTOP): it keeps its connections open and answers nothing, as
+    /// a hung process or a host dropping packets would. [`Member::resume`] undoes it; a
+    /// stopped member is still killed when dropped.
+    pub fn stop(&mut self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a member stopped with [`Member::stop`] run again (SIGCONT).
+    pub fn resume(&mut self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let child = self
+            .child
+            .as_ref()
+            .unwrap_or_else(|| panic!("member {} does not run", self.name));
+        let pid = libc::pid_t::try_from(child.id()).expect("pid");
+        // SAFETY: kill(2) on the pid of our own child, which has not been waited for.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "signal {signal} to etcd member {}", self.name);
     }
 
     /// Whether this member answers `/health` with a leader in its cluster.
@@ -229,10 +278,16 @@ fn data_dir() -> tempfile::TempDir {
 fn sweep_dead_dirs(parent: &Path) {
     for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)).and_then(|rest| rest.split('-').next()) else {
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+        else {
             continue;
         };
-        let alive = pid.parse::<u32>().map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
+        let alive = pid
+            .parse::<u32>()
+            .map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
         if !alive {
             let _ = std::fs::remove_dir_all(entry.path());
         }
@@ -271,10 +326,15 @@ impl Cluster {
         let mut dir = data_dir();
         for attempt in 1..=ATTEMPTS {
             let attempt_dir = dir.path().join(format!("attempt{attempt}"));
-            let mut members: Vec<Member> =
-                (0..n).map(|i| Member::new(&format!("m{i}"), attempt_dir.join(format!("m{i}")))).collect();
+            let mut members: Vec<Member> = (0..n)
+                .map(|i| Member::new(&format!("m{i}"), attempt_dir.join(format!("m{i}"))))
+                .collect();
             std::fs::create_dir_all(&attempt_dir).expect("etcd attempt dir");
-            let initial = members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect::<Vec<_>>().join(",");
+            let initial = members
+                .iter()
+                .map(|m| format!("{}={}", m.name, m.peer_url()))
+                .collect::<Vec<_>>()
+                .join(",");
             for member in &mut members {
                 member.tls = tls.cloned();
                 member.stock_limits = stock_limits;
@@ -285,11 +345,21 @@ impl Cluster {
             if cluster.healthy_within(Duration::from_secs(20)) {
                 return cluster;
             }
-            let logs: Vec<String> =
-                cluster.members.iter().map(|m| format!("--- {} ---\n{}", m.name, m.log_tail())).collect();
-            assert!(attempt < ATTEMPTS, "etcd cluster did not become healthy in {ATTEMPTS} attempts:\n{}", logs.join("\n"));
+            let logs: Vec<String> = cluster
+                .members
+                .iter()
+                .map(|m| format!("--- {} ---\n{}", m.name, m.log_tail()))
+                .collect();
+            assert!(
+                attempt < ATTEMPTS,
+                "etcd cluster did not become healthy in {ATTEMPTS} attempts:\n{}",
+                logs.join("\n")
+            );
             eprintln!("etcd cluster not healthy after 20s (attempt {attempt}), retrying with new ports:\n{}", logs.join("\n"));
-            let Cluster { members, _dir: kept } = cluster;
+            let Cluster {
+                members,
+                _dir: kept,
+            } = cluster;
             drop(members); // kills them
             dir = kept;
         }
@@ -298,7 +368,14 @@ impl Cluster {
 
     /// `etcd://HOST:PORT,...` of every member.
     pub fn url(&self) -> String {
-        format!("etcd://{}", self.members.iter().map(Member::endpoint).collect::<Vec<_>>().join(","))
+        format!(
+            "etcd://{}",
+            self.members
+                .iter()
+                .map(Member::endpoint)
+                .collect::<Vec<_>>()
+                .join(",")
+        )
     }
 
     /// Turns on etcd's authentication: a `root` user (password `root_password`) and `user`
@@ -312,51 +389,83 @@ impl Cluster {
                 .json(&body)
                 .send()
                 .unwrap_or_else(|e| panic!("etcd {path}: {e}"));
-            assert!(response.status().is_success(), "etcd {path}: {}", response.text().unwrap_or_default());
+            assert!(
+                response.status().is_success(),
+                "etcd {path}: {}",
+                response.text().unwrap_or_default()
+            );
         };
         let mut range_end = prefix.as_bytes().to_vec();
         *range_end.last_mut().expect("non-empty prefix") += 1;
         call("auth/role/add", serde_json::json!({"name": "root"}));
-        call("auth/user/add", serde_json::json!({"name": "root", "password": root_password}));
-        call("auth/user/grant", serde_json::json!({"user": "root", "role": "root"}));
+        call(
+            "auth/user/add",
+            serde_json::json!({"name": "root", "password": root_password}),
+        );
+        call(
+            "auth/user/grant",
+            serde_json::json!({"user": "root", "role": "root"}),
+        );
         call("auth/role/add", serde_json::json!({"name": user}));
         call(
             "auth/role/grant",
             serde_json::json!({"name": user, "perm": {"permType": "READWRITE", "key": base64(prefix.as_bytes()), "range_end": base64(&range_end)}}),
         );
-        call("auth/user/add", serde_json::json!({"name": user, "password": password}));
-        call("auth/user/grant", serde_json::json!({"user": user, "role": user}));
+        call(
+            "auth/user/add",
+            serde_json::json!({"name": user, "password": password}),
+        );
+        call(
+            "auth/user/grant",
+            serde_json::json!({"user": user, "role": user}),
+        );
         call("auth/enable", serde_json::json!({}));
     }
 
     /// The index of the member that currently leads, if a running member knows one.
     pub fn leader(&self) -> Option<usize> {
-        self.members.iter().enumerate().filter(|(_, m)| m.child.is_some()).find_map(|(index, member)| {
-            let status: serde_json::Value = member
-                .http()
-                .post(format!("{}/v3/maintenance/status", member.client_url()))
-                .body("{}")
-                .send()
-                .ok()?
-                .json()
-                .ok()?;
-            let me = status["header"]["member_id"].as_str()?;
-            (status["leader"].as_str()? == me).then_some(index)
-        })
+        self.members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.child.is_some())
+            .find_map(|(index, member)| {
+                let status: serde_json::Value = member
+                    .http()
+                    .post(format!("{}/v3/maintenance/status", member.client_url()))
+                    .body("{}")
+                    .send()
+                    .ok()?
+                    .json()
+                    .ok()?;
+                let me = status["header"]["member_id"].as_str()?;
+                (status["leader"].as_str()? == me).then_some(index)
+            })
     }
 
     /// Waits until every running member reports a healthy cluster.
     pub fn wait_healthy(&self, timeout: Duration) {
         if !self.healthy_within(timeout) {
-            let logs: Vec<String> = self.members.iter().map(|m| format!("--- {} ---\n{}", m.name, m.log_tail())).collect();
-            panic!("etcd cluster did not become healthy within {timeout:?}:\n{}", logs.join("\n"));
+            let logs: Vec<String> = self
+                .members
+                .iter()
+                .map(|m| format!("--- {} ---\n{}", m.name, m.log_tail()))
+                .collect();
+            panic!(
+                "etcd cluster did not become healthy within {timeout:?}:\n{}",
+                logs.join("\n")
+            );
         }
     }
 
     /// Whether every running member reports a healthy cluster before `timeout`.
     fn healthy_within(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        while !self.members.iter().filter(|m| m.child.is_some()).all(Member::healthy) {
+        while !self
+            .members
+            .iter()
+            .filter(|m| m.child.is_some())
+            .all(Member::healthy)
+        {
             if Instant::now() >= deadline {
                 return false;
             }
@@ -391,7 +500,10 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -408,9 +520,13 @@ mod tests {
     #[test]
     fn sweeps_only_dirs_of_processes_that_are_gone() {
         let parent = tempfile::tempdir().unwrap();
-        let mine = parent.path().join(format!("{}{}-abc", super::DIR_PREFIX, std::process::id()));
+        let mine = parent
+            .path()
+            .join(format!("{}{}-abc", super::DIR_PREFIX, std::process::id()));
         // Pids are below 2^22 on Linux: this one can't run.
-        let dead = parent.path().join(format!("{}{}-abc", super::DIR_PREFIX, 1u32 << 30));
+        let dead = parent
+            .path()
+            .join(format!("{}{}-abc", super::DIR_PREFIX, 1u32 << 30));
         let other = parent.path().join("unrelated-123");
         for dir in [&mine, &dead, &other] {
             std::fs::create_dir_all(dir.join("m0")).unwrap();
@@ -427,5 +543,68 @@ mod tests {
         assert_eq!(super::base64(b"fo"), "Zm8=");
         assert_eq!(super::base64(b"foo"), "Zm9v");
         assert_eq!(super::base64(b"/sdnd/"), "L3NkbmQv");
+    }
+}
+
+/// A TCP relay in front of one member that can be told to swallow everything the member
+/// sends back: requests still arrive and are carried out, their answers are lost. Runs
+/// until the process ends.
+pub struct LossyRelay {
+    pub port: u16,
+    drop_replies: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LossyRelay {
+    /// Relays `127.0.0.1:<port>` to `upstream` (`HOST:PORT`).
+    pub fn start(upstream: &str) -> LossyRelay {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("relay listener");
+        let port = listener.local_addr().expect("relay address").port();
+        let drop_replies = Arc::new(AtomicBool::new(false));
+        let (upstream, flag) = (upstream.to_string(), drop_replies.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (mut client_in, mut server_out) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_in, &mut server_out);
+                    let _ = server_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut server_in, mut client_out, flag) = (server, client, flag.clone());
+                std::thread::spawn(move || {
+                    let mut buffer = [0u8; 16 * 1024];
+                    loop {
+                        let n = match server_in.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if !flag.load(Ordering::SeqCst)
+                            && client_out.write_all(&buffer[..n]).is_err()
+                        {
+                            break;
+                        }
+                    }
+                    let _ = client_out.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        LossyRelay { port, drop_replies }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// From now on (`true`) the member's answers are thrown away, or passed on again.
+    pub fn lose_replies(&self, lose: bool) {
+        self.drop_replies
+            .store(lose, std::sync::atomic::Ordering::SeqCst);
     }
 }
