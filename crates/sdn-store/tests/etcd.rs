@@ -22,10 +22,7 @@ fn free_port() -> u16 {
 /// started on first use, killed and its data dir removed when the process is gone).
 fn shared_port() -> u16 {
     let url = sdnd_testkit::etcd::shared();
-    url.rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("etcd://127.0.0.1:PORT")
+    url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("etcd://127.0.0.1:PORT")
 }
 
 static PREFIX: AtomicU32 = AtomicU32::new(0);
@@ -491,26 +488,11 @@ fn long_waits_survive_etcds_keepalive_policy() {
 #[test]
 fn get_many_reads_every_slot_in_order() {
     on_both(|store| {
-        let revision = committed(
-            store
-                .commit(Txn::new().put("m/a", "1").put("m/b", "2"))
-                .expect("commit"),
-        );
-        let entries = store
-            .get_many(&["m/b", "m/missing", "m/a"])
-            .expect("get_many");
-        let summary: Vec<Option<(Vec<u8>, u64)>> = entries
-            .into_iter()
-            .map(|e| e.map(|e| (e.value, e.mod_revision)))
-            .collect();
-        assert_eq!(
-            summary,
-            vec![
-                Some((b"2".to_vec(), revision)),
-                None,
-                Some((b"1".to_vec(), revision))
-            ]
-        );
+        let revision = committed(store.commit(Txn::new().put("m/a", "1").put("m/b", "2")).expect("commit"));
+        let entries = store.get_many(&["m/b", "m/missing", "m/a"]).expect("get_many");
+        let summary: Vec<Option<(Vec<u8>, u64)>> =
+            entries.into_iter().map(|e| e.map(|e| (e.value, e.mod_revision))).collect();
+        assert_eq!(summary, vec![Some((b"2".to_vec(), revision)), None, Some((b"1".to_vec(), revision))]);
         assert_eq!(store.get_many(&[]).expect("empty read"), vec![]);
     });
 }

@@ -441,19 +441,11 @@ fn wait_for_change_returns_at_once_for_a_past_change() {
 /// Spawns a waiter, gives it a moment to block, commits through `writer`, and returns the
 /// revision the waiter returned (`None` if it did not return within `bound`) and the
 /// committed revision.
-fn woken_by(
-    waiter: Arc<SqliteStore>,
-    writer: &SqliteStore,
-    txn: Txn,
-    prefix: &'static str,
-    bound: Duration,
-) -> (Option<u64>, u64) {
+fn woken_by(waiter: Arc<SqliteStore>, writer: &SqliteStore, txn: Txn, prefix: &'static str, bound: Duration) -> (Option<u64>, u64) {
     let after = writer.revision().expect("revision");
     let (woke, returned) = std::sync::mpsc::channel();
     thread::spawn(move || {
-        let r = waiter
-            .wait_for_change(prefix, after, Duration::from_secs(3600))
-            .expect("wait");
+        let r = waiter.wait_for_change(prefix, after, Duration::from_secs(3600)).expect("wait");
         let _ = woke.send(r);
     });
     // Only a hint: a waiter that starts after the commit returns at once all the same.
@@ -466,23 +458,9 @@ fn woken_by(
 fn wait_for_change_is_woken_by_a_local_commit() {
     let (_dir, path) = temp_db();
     // It would look again only after an hour: only the local wake-up can end the wait.
-    let store = Arc::new(
-        SqliteStore::open(&path)
-            .expect("open")
-            .with_poll_interval(Duration::from_secs(3600)),
-    );
-    let (returned, rev) = woken_by(
-        store.clone(),
-        &store,
-        Txn::new().put("w/a", "1"),
-        "w/",
-        Duration::from_secs(60),
-    );
-    assert_eq!(
-        returned,
-        Some(rev),
-        "a local commit must wake the waiter without polling"
-    );
+    let store = Arc::new(SqliteStore::open(&path).expect("open").with_poll_interval(Duration::from_secs(3600)));
+    let (returned, rev) = woken_by(store.clone(), &store, Txn::new().put("w/a", "1"), "w/", Duration::from_secs(60));
+    assert_eq!(returned, Some(rev), "a local commit must wake the waiter without polling");
 }
 
 #[test]
@@ -490,18 +468,8 @@ fn wait_for_change_sees_a_commit_through_another_handle() {
     let (_dir, path) = temp_db();
     let waiter = Arc::new(SqliteStore::open(&path).expect("open"));
     let writer = SqliteStore::open(&path).expect("open");
-    let (returned, rev) = woken_by(
-        waiter,
-        &writer,
-        Txn::new().put("w/a", "1"),
-        "w/",
-        Duration::from_secs(60),
-    );
-    assert_eq!(
-        returned,
-        Some(rev),
-        "polling must find another handle's commit"
-    );
+    let (returned, rev) = woken_by(waiter, &writer, Txn::new().put("w/a", "1"), "w/", Duration::from_secs(60));
+    assert_eq!(returned, Some(rev), "polling must find another handle's commit");
 }
 
 #[test]
@@ -543,13 +511,7 @@ fn wait_for_change_sees_deletes_and_ignores_other_prefixes() {
     );
 
     let bound = Duration::from_secs(60);
-    let (returned, rev) = woken_by(
-        waiter.clone(),
-        &writer,
-        Txn::new().delete("w/a"),
-        "w/",
-        bound,
-    );
+    let (returned, rev) = woken_by(waiter.clone(), &writer, Txn::new().delete("w/a"), "w/", bound);
     assert_eq!(returned, Some(rev));
     let (returned, rev) = woken_by(waiter, &writer, Txn::new().delete_prefix("w/"), "w/", bound);
     assert_eq!(returned, Some(rev));

@@ -24,18 +24,12 @@ pub struct Pki {
 impl Pki {
     /// Creates a fresh CA and its two certificates in `dir`.
     pub fn create(dir: &Path) -> Pki {
-        use rcgen::{
-            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-            IsCa, KeyPair,
-        };
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
         std::fs::create_dir_all(dir).expect("pki dir");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "sdnd test CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key"))
-            .expect("ca");
+        ca_params.distinguished_name.push(DnType::CommonName, "sdnd test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key")).expect("ca");
         let write = |name: &str, pem: String| {
             let path = dir.join(name);
             std::fs::write(&path, pem).expect("write pem");
@@ -44,20 +38,14 @@ impl Pki {
         let issue = |names: Vec<String>, usage: ExtendedKeyUsagePurpose, common_name: &str| {
             let key = KeyPair::generate().expect("key");
             let mut params = CertificateParams::new(names).expect("params");
-            params
-                .distinguished_name
-                .push(DnType::CommonName, common_name);
+            params.distinguished_name.push(DnType::CommonName, common_name);
             params.extended_key_usages = vec![usage];
             let cert = params.signed_by(&key, &ca).expect("sign");
             (cert.pem(), key.serialize_pem())
         };
-        let (server_cert, server_key) = issue(
-            vec!["127.0.0.1".into(), "localhost".into()],
-            ExtendedKeyUsagePurpose::ServerAuth,
-            "etcd",
-        );
-        let (client_cert, client_key) =
-            issue(Vec::new(), ExtendedKeyUsagePurpose::ClientAuth, "sdnd");
+        let (server_cert, server_key) =
+            issue(vec!["127.0.0.1".into(), "localhost".into()], ExtendedKeyUsagePurpose::ServerAuth, "etcd");
+        let (client_cert, client_key) = issue(Vec::new(), ExtendedKeyUsagePurpose::ClientAuth, "sdnd");
         Pki {
             ca: write("ca.pem", ca.pem()),
             server_cert: write("server.pem", server_cert),
@@ -74,9 +62,7 @@ impl Pki {
         identity.extend(read(&self.client_key));
         reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(1))
-            .add_root_certificate(
-                reqwest::Certificate::from_pem(&read(&self.ca)).expect("ca certificate"),
-            )
+            .add_root_certificate(reqwest::Certificate::from_pem(&read(&self.ca)).expect("ca certificate"))
             .identity(reqwest::Identity::from_pem(&identity).expect("client identity"))
             .build()
             .expect("http client")
@@ -98,10 +84,7 @@ pub struct Member {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
 }
 
 impl Member {
@@ -128,10 +111,7 @@ impl Member {
     fn http(&self) -> reqwest::blocking::Client {
         match &self.tls {
             Some(pki) => pki.http(),
-            None => reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(1))
-                .build()
-                .expect("http client"),
+            None => reqwest::blocking::Client::builder().timeout(Duration::from_secs(1)).build().expect("http client"),
         }
     }
 
@@ -150,9 +130,7 @@ impl Member {
         let mut command = Command::new("etcd");
         if !self.stock_limits {
             // sdnd writes an import of a whole configuration in one transaction.
-            command
-                .arg("--max-txn-ops=100000")
-                .arg("--max-request-bytes=33554432");
+            command.arg("--max-txn-ops=100000").arg("--max-request-bytes=33554432");
         }
         if let Some(pki) = &self.tls {
             command
@@ -186,11 +164,7 @@ impl Member {
                 Ok(())
             });
         }
-        self.child = Some(
-            command
-                .spawn()
-                .expect("start etcd (is it installed? run scripts/install-etcd.sh)"),
-        );
+        self.child = Some(command.spawn().expect("start etcd (is it installed? run scripts/install-etcd.sh)"));
     }
 
     /// etcd's own log (errors only), beside its data dir, kept across restarts.
@@ -278,16 +252,10 @@ fn data_dir() -> tempfile::TempDir {
 fn sweep_dead_dirs(parent: &Path) {
     for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
         let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(DIR_PREFIX))
-            .and_then(|rest| rest.split('-').next())
-        else {
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)).and_then(|rest| rest.split('-').next()) else {
             continue;
         };
-        let alive = pid
-            .parse::<u32>()
-            .map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
+        let alive = pid.parse::<u32>().map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
         if !alive {
             let _ = std::fs::remove_dir_all(entry.path());
         }
@@ -326,15 +294,10 @@ impl Cluster {
         let mut dir = data_dir();
         for attempt in 1..=ATTEMPTS {
             let attempt_dir = dir.path().join(format!("attempt{attempt}"));
-            let mut members: Vec<Member> = (0..n)
-                .map(|i| Member::new(&format!("m{i}"), attempt_dir.join(format!("m{i}"))))
-                .collect();
+            let mut members: Vec<Member> =
+                (0..n).map(|i| Member::new(&format!("m{i}"), attempt_dir.join(format!("m{i}")))).collect();
             std::fs::create_dir_all(&attempt_dir).expect("etcd attempt dir");
-            let initial = members
-                .iter()
-                .map(|m| format!("{}={}", m.name, m.peer_url()))
-                .collect::<Vec<_>>()
-                .join(",");
+            let initial = members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect::<Vec<_>>().join(",");
             for member in &mut members {
                 member.tls = tls.cloned();
                 member.stock_limits = stock_limits;
@@ -345,21 +308,11 @@ impl Cluster {
             if cluster.healthy_within(Duration::from_secs(20)) {
                 return cluster;
             }
-            let logs: Vec<String> = cluster
-                .members
-                .iter()
-                .map(|m| format!("--- {} ---\n{}", m.name, m.log_tail()))
-                .collect();
-            assert!(
-                attempt < ATTEMPTS,
-                "etcd cluster did not become healthy in {ATTEMPTS} attempts:\n{}",
-                logs.join("\n")
-            );
+            let logs: Vec<String> =
+                cluster.members.iter().map(|m| format!("--- {} ---\n{}", m.name, m.log_tail())).collect();
+            assert!(attempt < ATTEMPTS, "etcd cluster did not become healthy in {ATTEMPTS} attempts:\n{}", logs.join("\n"));
             eprintln!("etcd cluster not healthy after 20s (attempt {attempt}), retrying with new ports:\n{}", logs.join("\n"));
-            let Cluster {
-                members,
-                _dir: kept,
-            } = cluster;
+            let Cluster { members, _dir: kept } = cluster;
             drop(members); // kills them
             dir = kept;
         }
@@ -368,14 +321,7 @@ impl Cluster {
 
     /// `etcd://HOST:PORT,...` of every member.
     pub fn url(&self) -> String {
-        format!(
-            "etcd://{}",
-            self.members
-                .iter()
-                .map(Member::endpoint)
-                .collect::<Vec<_>>()
-                .join(",")
-        )
+        format!("etcd://{}", self.members.iter().map(Member::endpoint).collect::<Vec<_>>().join(","))
     }
 
     /// Turns on etcd's authentication: a `root` user (password `root_password`) and `user`
@@ -389,83 +335,51 @@ impl Cluster {
                 .json(&body)
                 .send()
                 .unwrap_or_else(|e| panic!("etcd {path}: {e}"));
-            assert!(
-                response.status().is_success(),
-                "etcd {path}: {}",
-                response.text().unwrap_or_default()
-            );
+            assert!(response.status().is_success(), "etcd {path}: {}", response.text().unwrap_or_default());
         };
         let mut range_end = prefix.as_bytes().to_vec();
         *range_end.last_mut().expect("non-empty prefix") += 1;
         call("auth/role/add", serde_json::json!({"name": "root"}));
-        call(
-            "auth/user/add",
-            serde_json::json!({"name": "root", "password": root_password}),
-        );
-        call(
-            "auth/user/grant",
-            serde_json::json!({"user": "root", "role": "root"}),
-        );
+        call("auth/user/add", serde_json::json!({"name": "root", "password": root_password}));
+        call("auth/user/grant", serde_json::json!({"user": "root", "role": "root"}));
         call("auth/role/add", serde_json::json!({"name": user}));
         call(
             "auth/role/grant",
             serde_json::json!({"name": user, "perm": {"permType": "READWRITE", "key": base64(prefix.as_bytes()), "range_end": base64(&range_end)}}),
         );
-        call(
-            "auth/user/add",
-            serde_json::json!({"name": user, "password": password}),
-        );
-        call(
-            "auth/user/grant",
-            serde_json::json!({"user": user, "role": user}),
-        );
+        call("auth/user/add", serde_json::json!({"name": user, "password": password}));
+        call("auth/user/grant", serde_json::json!({"user": user, "role": user}));
         call("auth/enable", serde_json::json!({}));
     }
 
     /// The index of the member that currently leads, if a running member knows one.
     pub fn leader(&self) -> Option<usize> {
-        self.members
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.child.is_some())
-            .find_map(|(index, member)| {
-                let status: serde_json::Value = member
-                    .http()
-                    .post(format!("{}/v3/maintenance/status", member.client_url()))
-                    .body("{}")
-                    .send()
-                    .ok()?
-                    .json()
-                    .ok()?;
-                let me = status["header"]["member_id"].as_str()?;
-                (status["leader"].as_str()? == me).then_some(index)
-            })
+        self.members.iter().enumerate().filter(|(_, m)| m.child.is_some()).find_map(|(index, member)| {
+            let status: serde_json::Value = member
+                .http()
+                .post(format!("{}/v3/maintenance/status", member.client_url()))
+                .body("{}")
+                .send()
+                .ok()?
+                .json()
+                .ok()?;
+            let me = status["header"]["member_id"].as_str()?;
+            (status["leader"].as_str()? == me).then_some(index)
+        })
     }
 
     /// Waits until every running member reports a healthy cluster.
     pub fn wait_healthy(&self, timeout: Duration) {
         if !self.healthy_within(timeout) {
-            let logs: Vec<String> = self
-                .members
-                .iter()
-                .map(|m| format!("--- {} ---\n{}", m.name, m.log_tail()))
-                .collect();
-            panic!(
-                "etcd cluster did not become healthy within {timeout:?}:\n{}",
-                logs.join("\n")
-            );
+            let logs: Vec<String> = self.members.iter().map(|m| format!("--- {} ---\n{}", m.name, m.log_tail())).collect();
+            panic!("etcd cluster did not become healthy within {timeout:?}:\n{}", logs.join("\n"));
         }
     }
 
     /// Whether every running member reports a healthy cluster before `timeout`.
     fn healthy_within(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        while !self
-            .members
-            .iter()
-            .filter(|m| m.child.is_some())
-            .all(Member::healthy)
-        {
+        while !self.members.iter().filter(|m| m.child.is_some()).all(Member::healthy) {
             if Instant::now() >= deadline {
                 return false;
             }
@@ -500,10 +414,7 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -520,13 +431,9 @@ mod tests {
     #[test]
     fn sweeps_only_dirs_of_processes_that_are_gone() {
         let parent = tempfile::tempdir().unwrap();
-        let mine = parent
-            .path()
-            .join(format!("{}{}-abc", super::DIR_PREFIX, std::process::id()));
+        let mine = parent.path().join(format!("{}{}-abc", super::DIR_PREFIX, std::process::id()));
         // Pids are below 2^22 on Linux: this one can't run.
-        let dead = parent
-            .path()
-            .join(format!("{}{}-abc", super::DIR_PREFIX, 1u32 << 30));
+        let dead = parent.path().join(format!("{}{}-abc", super::DIR_PREFIX, 1u32 << 30));
         let other = parent.path().join("unrelated-123");
         for dir in [&mine, &dead, &other] {
             std::fs::create_dir_all(dir.join("m0")).unwrap();

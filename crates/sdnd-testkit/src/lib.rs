@@ -21,10 +21,7 @@ pub const NODE: &str = "testnode";
 /// holding the running test or bench), for crates that cannot use `CARGO_BIN_EXE_sdnd`.
 pub fn sdnd_beside_current_exe() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile> directory");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile> directory");
     let sdnd = dir.join(format!("sdnd{}", std::env::consts::EXE_SUFFIX));
     assert!(
         sdnd.exists(),
@@ -56,12 +53,7 @@ pub fn store_args() -> Vec<String> {
             let prefix = format!("/t-{}/", std::process::id());
             std::env::set_var("SDND_STORE", url);
             std::env::set_var("SDND_STORE_PREFIX", &prefix);
-            vec![
-                "--store".into(),
-                url.into(),
-                "--store-prefix".into(),
-                prefix,
-            ]
+            vec!["--store".into(), url.into(), "--store-prefix".into(), prefix]
         }
         None => Vec::new(),
     })
@@ -75,12 +67,7 @@ pub fn store_args_for(name: &str) -> Vec<String> {
     match test_etcd() {
         Some(url) => {
             let prefix = format!("/t-{}-{name}/", std::process::id());
-            vec![
-                "--store".into(),
-                url.into(),
-                "--store-prefix".into(),
-                prefix,
-            ]
+            vec!["--store".into(), url.into(), "--store-prefix".into(), prefix]
         }
         None => Vec::new(),
     }
@@ -91,11 +78,7 @@ pub fn store_args_for(name: &str) -> Vec<String> {
 /// /etc. Files already there are kept, so a test may write its own first.
 pub fn node_dir(data_dir: &Path, node: &str) -> PathBuf {
     // One folder per node, so that several agents can share a data dir.
-    let dir = if node == NODE {
-        data_dir.join("node")
-    } else {
-        data_dir.join(format!("node-{node}"))
-    };
+    let dir = if node == NODE { data_dir.join("node") } else { data_dir.join(format!("node-{node}")) };
     std::fs::create_dir_all(&dir).expect("create the node dir");
     let facts = dir.join("facts.json");
     if !facts.exists() {
@@ -121,13 +104,7 @@ pub fn node_dir(data_dir: &Path, node: &str) -> PathBuf {
 
 /// Runs `sdnd token add` on `data_dir` and `store` and returns the token as sdnd prints it
 /// (`user!tokenid=secret`); the caller decides how to send it.
-pub fn add_token(
-    sdnd: &Path,
-    data_dir: &Path,
-    store: &[String],
-    user: &str,
-    tokenid: &str,
-) -> String {
+pub fn add_token(sdnd: &Path, data_dir: &Path, store: &[String], user: &str, tokenid: &str) -> String {
     let out = Command::new(sdnd)
         .args(["token", "add", user, tokenid, "--data-dir"])
         .arg(data_dir)
@@ -135,17 +112,9 @@ pub fn add_token(
         .env("SDND_LOG", "warn")
         .output()
         .expect("run sdnd token add");
-    assert!(
-        out.status.success(),
-        "token add failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "token add failed: {}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    stdout
-        .lines()
-        .last()
-        .expect("sdnd token add printed no token")
-        .to_string()
+    stdout.lines().last().expect("sdnd token add printed no token").to_string()
 }
 
 /// A running `sdnd serve` with its node agent; killed when dropped.
@@ -167,13 +136,7 @@ impl Server {
     /// Starts `sdnd serve` on `data_dir` as node `node` on the given store (several nodes may
     /// share one), with extra arguments. Frr and interface reloads are off unless `extra`
     /// sets `--reload-interfaces`.
-    pub fn start(
-        sdnd: &Path,
-        data_dir: &Path,
-        node: &str,
-        store: &[String],
-        extra: &[&str],
-    ) -> Server {
+    pub fn start(sdnd: &Path, data_dir: &Path, node: &str, store: &[String], extra: &[&str]) -> Server {
         let mut server = Server {
             child: None,
             base: String::new(),
@@ -197,11 +160,8 @@ impl Server {
 
     fn spawn(&mut self) {
         let node_dir = node_dir(&self.data_dir, &self.node);
-        let reload_interfaces: &[&str] = if self.extra.iter().any(|a| a == "--reload-interfaces") {
-            &[]
-        } else {
-            &["--reload-interfaces", ""]
-        };
+        let reload_interfaces: &[&str] =
+            if self.extra.iter().any(|a| a == "--reload-interfaces") { &[] } else { &["--reload-interfaces", ""] };
         let mut child = Command::new(&self.sdnd)
             .args(["serve", "--data-dir"])
             .arg(&self.data_dir)
@@ -281,19 +241,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let nodes = node_dir(dir.path(), "n2");
         let facts: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(nodes.join("facts.json")).unwrap())
-                .unwrap();
+            serde_json::from_str(&std::fs::read_to_string(nodes.join("facts.json")).unwrap()).unwrap();
         assert_eq!(facts["node"], "n2");
-        assert!(std::fs::read_to_string(nodes.join("interfaces"))
-            .unwrap()
-            .contains("iface vmbr0"));
+        assert!(std::fs::read_to_string(nodes.join("interfaces")).unwrap().contains("iface vmbr0"));
 
         std::fs::write(nodes.join("facts.json"), "{}").unwrap();
         node_dir(dir.path(), "other");
-        assert_eq!(
-            std::fs::read_to_string(nodes.join("facts.json")).unwrap(),
-            "{}"
-        );
+        assert_eq!(std::fs::read_to_string(nodes.join("facts.json")).unwrap(), "{}");
     }
 
     #[test]
