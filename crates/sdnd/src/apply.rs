@@ -276,7 +276,9 @@ const STORE_RETRY: Duration = Duration::from_millis(200);
 
 fn finish_task(store: &dyn Store, clock: &Clock, sight: &StoreSight, upid: Upid, version: u64, timeout: Duration) {
     let key = layout::task(&upid.to_string());
-    let deadline = Instant::now() + timeout;
+    // The timeout runs from the task's start, also for a watcher restarted with its server.
+    let elapsed = Duration::from_secs(u64::try_from(clock.now() - upid.starttime).unwrap_or(0));
+    let deadline = Instant::now() + timeout.saturating_sub(elapsed);
     let mut record = loop {
         match store.get(&key) {
             Ok(Some(entry)) => break serde_json::from_slice(&entry.value).unwrap_or_else(|_| TaskRecord::start(&upid, String::new())),
