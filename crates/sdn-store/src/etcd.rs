@@ -968,8 +968,6 @@ fn classify(endpoints: &str, what: &str, error: etcd_client::Error) -> StoreErro
     }
 }
 
-/// Whether a failed request may be sent again: the member was unreachable or had no
-/// leader. Anything else (bad request, too large, ...) would fail again the same way.
 /// Whether a retryable failure happened before the request could reach etcd's log (no
 /// connection, or a member without a leader refusing it), so that it certainly changed nothing.
 fn is_refused_before_sending(error: &etcd_client::Error) -> bool {
@@ -989,9 +987,21 @@ fn is_refused_before_sending(error: &etcd_client::Error) -> bool {
     .any(|m| message.contains(m))
 }
 
+/// Whether a failed request may be sent again (to another member): the member was
+/// unreachable, had no leader, timed out or its connection broke. Anything else (bad request,
+/// too large, ...) would fail again the same way. Commits are safe to send again
+/// (the write ids, see the module doc).
 fn is_retryable(error: &etcd_client::Error) -> bool {
     match error {
-        etcd_client::Error::GRpcStatus(status) => status.code() == tonic::Code::Unavailable,
+        etcd_client::Error::GRpcStatus(status) => match status.code() {
+            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => true,
+            // A connection that broke under the call (hyper's errors arrive as these).
+            tonic::Code::Unknown | tonic::Code::Cancelled => {
+                let message = with_causes(status.message(), std::error::Error::source(status)).to_ascii_lowercase();
+                ["transport", "connection", "broken pipe", "h2 protocol"].iter().any(|m| message.contains(m))
+            }
+            _ => false,
+        },
         etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
         _ => false,
     }
