@@ -262,3 +262,31 @@ fn a_task_whose_owner_died_is_finished_by_the_other_node_on_etcd() {
     let log = nodes.clients[1].get(&format!("/api2/json/nodes/{}/tasks/{upid}/log", NODES[0]), &[]).ok().to_string();
     assert!(log.contains("finished by node-b"), "{log}");
 }
+
+#[test]
+fn a_task_of_a_restarted_server_still_ends_at_its_timeout() {
+    let mut nodes = Nodes::start(&["--apply-timeout", "8"]);
+    let client = nodes.clients[0].clone();
+    // The apply waits for a node that never reports, so only its timeout ends it.
+    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("nodes", "node-a,ghost")]).ok();
+    let started = Instant::now();
+    let upid = client.put(SDN, &[]).ok().as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_secs(4));
+    // The owner crashes and comes back: it resumes following the task, whose timeout runs
+    // from the task's start, not from the restart.
+    nodes.servers[0].restart();
+    let status = format!("/api2/json/nodes/{}/tasks/{upid}/status", NODES[0]);
+    let mut answer = serde_json::Value::Null;
+    while started.elapsed() < Duration::from_secs(30) {
+        answer = nodes.clients[1].get(&status, &[]).ok();
+        if answer["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ended = started.elapsed();
+    assert_eq!(answer["status"], "stopped", "{answer}");
+    assert!(answer["exitstatus"].as_str().unwrap().contains("ghost"), "{answer}");
+    eprintln!("an 8 s apply task whose server restarted 4 s in ended after {ended:?}");
+    assert!(ended < Duration::from_secs(11), "the timeout started over at the restart: ended after {ended:?}");
+}
