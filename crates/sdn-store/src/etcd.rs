@@ -396,7 +396,7 @@ impl EtcdStore {
             }
             self.fail_over(index);
             tries += 1;
-            if tries % self.members.len() == 0 {
+            if tries.is_multiple_of(self.members.len()) {
                 let pause = (tokio::time::Instant::now() + RETRY_PAUSE).min(deadline);
                 tokio::time::sleep_until(pause).await;
             }
@@ -864,7 +864,7 @@ impl Store for EtcdStore {
                     Ok(Err(_)) => {
                         self.fail_over(index);
                         tries += 1;
-                        if tries % self.members.len() == 0 {
+                        if tries.is_multiple_of(self.members.len()) {
                             tokio::time::sleep_until(
                                 (tokio::time::Instant::now() + RETRY_PAUSE).min(deadline),
                             )

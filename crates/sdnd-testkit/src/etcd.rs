@@ -426,33 +426,6 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sweeps_only_dirs_of_processes_that_are_gone() {
-        let parent = tempfile::tempdir().unwrap();
-        let mine = parent.path().join(format!("{}{}-abc", super::DIR_PREFIX, std::process::id()));
-        // Pids are below 2^22 on Linux: this one can't run.
-        let dead = parent.path().join(format!("{}{}-abc", super::DIR_PREFIX, 1u32 << 30));
-        let other = parent.path().join("unrelated-123");
-        for dir in [&mine, &dead, &other] {
-            std::fs::create_dir_all(dir.join("m0")).unwrap();
-        }
-        super::sweep_dead_dirs(parent.path());
-        assert!(mine.exists() && other.exists());
-        assert!(!dead.exists());
-    }
-
-    #[test]
-    fn base64_matches_the_standard() {
-        assert_eq!(super::base64(b""), "");
-        assert_eq!(super::base64(b"f"), "Zg==");
-        assert_eq!(super::base64(b"fo"), "Zm8=");
-        assert_eq!(super::base64(b"foo"), "Zm9v");
-        assert_eq!(super::base64(b"/sdnd/"), "L3NkbmQv");
-    }
-}
-
 /// A TCP relay in front of one member that can be told to swallow everything the member
 /// sends back: requests still arrive and are carried out, their answers are lost. Runs
 /// until the process ends.
@@ -513,5 +486,32 @@ impl LossyRelay {
     pub fn lose_replies(&self, lose: bool) {
         self.drop_replies
             .store(lose, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sweeps_only_dirs_of_processes_that_are_gone() {
+        let parent = tempfile::tempdir().unwrap();
+        let mine = parent.path().join(format!("{}{}-abc", super::DIR_PREFIX, std::process::id()));
+        // Pids are below 2^22 on Linux: this one can't run.
+        let dead = parent.path().join(format!("{}{}-abc", super::DIR_PREFIX, 1u32 << 30));
+        let other = parent.path().join("unrelated-123");
+        for dir in [&mine, &dead, &other] {
+            std::fs::create_dir_all(dir.join("m0")).unwrap();
+        }
+        super::sweep_dead_dirs(parent.path());
+        assert!(mine.exists() && other.exists());
+        assert!(!dead.exists());
+    }
+
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64(b"/sdnd/"), "L3NkbmQv");
     }
 }

@@ -20,6 +20,9 @@ use common::{Client, Server};
 
 const SDN: &str = "/api2/json/cluster/sdn";
 const NODES: [&str; 2] = ["node-a", "node-b"];
+
+/// A request of the load: method, path and parameters.
+type Request<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
 const WINDOW: Duration = Duration::from_secs(8);
 
 fn write_node_files(data_dir: &Path, node: &str) {
@@ -57,7 +60,7 @@ fn load(clients: &[Client], window: Duration, during: impl FnOnce()) -> Tally {
                 while !stop.load(Ordering::SeqCst) {
                     let client = &clients[(t + round) % 2];
                     let node = NODES[round % 2];
-                    let mut requests: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+                    let mut requests: Vec<Request> = vec![
                         ("GET", format!("{SDN}/zones"), vec![]),
                         ("GET", format!("{SDN}/lock"), vec![]),
                         ("GET", format!("/api2/json/nodes/{node}/sdn"), vec![]),

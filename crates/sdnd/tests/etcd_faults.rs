@@ -17,6 +17,9 @@ const SDN: &str = "/api2/json/cluster/sdn";
 const PREFIX: &str = "/cluster/";
 const NODES: [&str; 2] = ["node-a", "node-b"];
 
+/// A request of the load: method, path and parameters.
+type Request<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
+
 /// Two sdnd nodes on one three-member etcd cluster.
 struct Nodes {
     // Dropped in declaration order: servers before the etcd they use.
@@ -116,7 +119,7 @@ fn hang_under_load(nodes: &mut Nodes, victim: usize, label: &str) {
                 while !stop.load(Ordering::SeqCst) {
                     let node = NODES[round % 2];
                     let client = &clients[(t + round) % 2];
-                    let mut requests: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+                    let mut requests: Vec<Request> = vec![
                         ("GET", format!("{SDN}/zones"), vec![]),
                         ("GET", format!("{SDN}/lock"), vec![]),
                         ("GET", format!("/api2/json/nodes/{node}/sdn"), vec![]),
