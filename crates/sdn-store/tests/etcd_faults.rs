@@ -166,3 +166,42 @@ fn a_hung_member_costs_latency_not_errors_for_calls_and_watches() {
     assert!(worst < Duration::from_secs(3), "slowest call {worst:?}");
     cluster.members[0].resume();
 }
+
+/// The member a commit went to freezes right after it was sent (before, while or after
+/// etcd commits it): the store answers with the truth, and the write never lands a second
+/// time when the member resumes and delivers what it still held.
+#[test]
+fn a_commit_to_a_member_frozen_under_it_is_answered_truthfully_and_lands_once() {
+    let mut cluster = Cluster::start(3);
+    let follower = (cluster.leader().expect("a leader") + 1) % 3;
+    let mut endpoints: Vec<String> = cluster.members.iter().map(|m| m.endpoint()).collect();
+    endpoints.rotate_left(follower);
+    for (round, delay_us) in [0u64, 300, 2_000].into_iter().enumerate() {
+        let store = Arc::new(store(endpoints.clone()));
+        committed(store.commit(Txn::new().put("warm", "up")).expect("commit"));
+        let key = format!("once{round}");
+        let committing = {
+            let (store, key) = (store.clone(), key.clone());
+            thread::spawn(move || store.commit(Txn::new().unchanged(key.clone(), 0).put(key, "v")))
+        };
+        thread::sleep(Duration::from_micros(delay_us));
+        cluster.members[follower].stop();
+        let outcome = committing.join().expect("commit thread");
+        let checker = store_on(&cluster);
+        let seen = checker.get(&key).expect("get");
+        match &outcome {
+            Ok(Commit::Committed(revision)) => {
+                let entry = seen.as_ref().expect("acknowledged, so written");
+                assert_eq!(entry.mod_revision, *revision, "round {round}");
+            }
+            Ok(Commit::GuardFailed) => panic!("round {round}: a conflict for a key nobody else writes"),
+            Err(e) => panic!("round {round}: two members were healthy: {e}"),
+        }
+        cluster.members[follower].resume();
+        // Whatever the frozen member still held is delivered now; it must not apply again.
+        thread::sleep(Duration::from_millis(1500));
+        let after = checker.get(&key).expect("get").expect("still there");
+        assert_eq!(Some(after.mod_revision), seen.map(|e| e.mod_revision), "round {round}: the write landed twice");
+        cluster.wait_healthy(Duration::from_secs(10));
+    }
+}
