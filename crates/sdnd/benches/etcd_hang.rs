@@ -44,6 +44,8 @@ struct Tally {
     ok: AtomicUsize,
     failed: AtomicUsize,
     latencies: Mutex<Vec<Duration>>,
+    /// The first few failures, to be shown.
+    failures: Mutex<Vec<String>>,
 }
 
 /// Runs the load on `clients` for `window`, calling `during` once it is going; returns the
@@ -69,10 +71,8 @@ fn load(clients: &[Client], window: Duration, during: impl FnOnce()) -> Tally {
                         requests.insert(0, ("POST", format!("{SDN}/zones"), vec![("zone", zone.as_str()), ("type", "simple")]));
                         requests.push(("DELETE", format!("{SDN}/zones/{zone}"), vec![]));
                     }
+                    // Each round runs to its end, so the zone is always deleted again.
                     for (method, path, params) in requests {
-                        if stop.load(Ordering::SeqCst) {
-                            break;
-                        }
                         let start = Instant::now();
                         let reply = client.request(method, &path, &params);
                         if reply.status == 200 {
@@ -80,6 +80,10 @@ fn load(clients: &[Client], window: Duration, during: impl FnOnce()) -> Tally {
                             tally.latencies.lock().unwrap().push(start.elapsed());
                         } else {
                             tally.failed.fetch_add(1, Ordering::SeqCst);
+                            let mut failures = tally.failures.lock().unwrap();
+                            if failures.len() < 5 {
+                                failures.push(format!("{method} {path} -> {} {}", reply.status, reply.body));
+                            }
                         }
                     }
                     round += 1;
@@ -108,6 +112,9 @@ fn report(label: &str, tally: &Tally, window: Duration) -> f64 {
         at(0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
+    for failure in tally.failures.lock().unwrap().iter() {
+        println!("    failed: {failure}");
+    }
     rate
 }
 
