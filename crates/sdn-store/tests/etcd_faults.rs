@@ -194,14 +194,20 @@ fn a_commit_to_a_member_frozen_under_it_is_answered_truthfully_and_lands_once() 
                 let entry = seen.as_ref().expect("acknowledged, so written");
                 assert_eq!(entry.mod_revision, *revision, "round {round}");
             }
-            Ok(Commit::GuardFailed) => panic!("round {round}: a conflict for a key nobody else writes"),
+            Ok(Commit::GuardFailed) => {
+                panic!("round {round}: a conflict for a key nobody else writes")
+            }
             Err(e) => panic!("round {round}: two members were healthy: {e}"),
         }
         cluster.members[follower].resume();
         // Whatever the frozen member still held is delivered now; it must not apply again.
         thread::sleep(Duration::from_millis(1500));
         let after = checker.get(&key).expect("get").expect("still there");
-        assert_eq!(Some(after.mod_revision), seen.map(|e| e.mod_revision), "round {round}: the write landed twice");
+        assert_eq!(
+            Some(after.mod_revision),
+            seen.map(|e| e.mod_revision),
+            "round {round}: the write landed twice"
+        );
         cluster.wait_healthy(Duration::from_secs(10));
     }
 }

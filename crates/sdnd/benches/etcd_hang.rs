@@ -35,7 +35,11 @@ fn write_node_files(data_dir: &Path, node: &str) {
         ),
     )
     .unwrap();
-    std::fs::write(dir.join("interfaces"), "auto vmbr0\niface vmbr0 inet manual\n\tbridge-ports eth0\n").unwrap();
+    std::fs::write(
+        dir.join("interfaces"),
+        "auto vmbr0\niface vmbr0 inet manual\n\tbridge-ports eth0\n",
+    )
+    .unwrap();
 }
 
 /// Requests answered 200 and requests answered otherwise, and the latencies of the former.
@@ -68,7 +72,14 @@ fn load(clients: &[Client], window: Duration, during: impl FnOnce()) -> Tally {
                         ("GET", format!("/api2/json/nodes/{node}/sdn"), vec![]),
                     ];
                     if t == 0 {
-                        requests.insert(0, ("POST", format!("{SDN}/zones"), vec![("zone", zone.as_str()), ("type", "simple")]));
+                        requests.insert(
+                            0,
+                            (
+                                "POST",
+                                format!("{SDN}/zones"),
+                                vec![("zone", zone.as_str()), ("type", "simple")],
+                            ),
+                        );
                         requests.push(("DELETE", format!("{SDN}/zones/{zone}"), vec![]));
                     }
                     // Each round runs to its end, so the zone is always deleted again.
@@ -82,7 +93,10 @@ fn load(clients: &[Client], window: Duration, during: impl FnOnce()) -> Tally {
                             tally.failed.fetch_add(1, Ordering::SeqCst);
                             let mut failures = tally.failures.lock().unwrap();
                             if failures.len() < 5 {
-                                failures.push(format!("{method} {path} -> {} {}", reply.status, reply.body));
+                                failures.push(format!(
+                                    "{method} {path} -> {} {}",
+                                    reply.status, reply.body
+                                ));
                             }
                         }
                     }
@@ -103,7 +117,12 @@ fn load(clients: &[Client], window: Duration, during: impl FnOnce()) -> Tally {
 fn report(label: &str, tally: &Tally, window: Duration) -> f64 {
     let mut latencies = tally.latencies.lock().unwrap().clone();
     latencies.sort();
-    let at = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+    let at = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     let rate = tally.ok.load(Ordering::SeqCst) as f64 / window.as_secs_f64();
     println!(
         "  {label:<22} {rate:>7.0} answers/s  failed {:>3}  p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
@@ -140,11 +159,19 @@ fn scenario(label: &str, pick: impl Fn(&Cluster) -> usize) -> f64 {
             Server::start_node(dir.path(), node, &store, &[])
         })
         .collect();
-    let clients: Vec<Client> = servers.iter().zip(NODES).map(|(s, n)| s.client(&format!("b-{n}"))).collect();
+    let clients: Vec<Client> = servers
+        .iter()
+        .zip(NODES)
+        .map(|(s, n)| s.client(&format!("b-{n}")))
+        .collect();
     // Warm up: connections, the agents' first reports.
     load(&clients, Duration::from_secs(2), || {});
     println!("{label} hung (member {victim}, the one the nodes talk to), {WINDOW:?} windows");
-    let normal = report("all members healthy:", &load(&clients, WINDOW, || {}), WINDOW);
+    let normal = report(
+        "all members healthy:",
+        &load(&clients, WINDOW, || {}),
+        WINDOW,
+    );
     let member = &mut cluster.members[victim];
     let hung = load(&clients, WINDOW, || member.stop());
     cluster.members[victim].resume();
@@ -157,8 +184,13 @@ fn scenario(label: &str, pick: impl Fn(&Cluster) -> usize) -> f64 {
 
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter this bench ignores.
-    let follower = scenario("follower", |cluster| (cluster.leader().expect("a leader") + 1) % 3);
+    let follower = scenario("follower", |cluster| {
+        (cluster.leader().expect("a leader") + 1) % 3
+    });
     let leader = scenario("leader", |cluster| cluster.leader().expect("a leader"));
     let worst = follower.min(leader);
-    println!("etcd member hang: worst ratio {worst:.2} (target >= 0.5): {}", if worst >= 0.5 { "met" } else { "MISSED" });
+    println!(
+        "etcd member hang: worst ratio {worst:.2} (target >= 0.5): {}",
+        if worst >= 0.5 { "met" } else { "MISSED" }
+    );
 }

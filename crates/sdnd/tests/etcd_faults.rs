@@ -59,7 +59,12 @@ impl Nodes {
         let mut endpoints: Vec<String> = cluster.members.iter().map(|m| m.endpoint()).collect();
         endpoints.rotate_left(first);
         let url = format!("etcd://{}", endpoints.join(","));
-        let store = vec!["--store".to_string(), url, "--store-prefix".to_string(), PREFIX.to_string()];
+        let store = vec![
+            "--store".to_string(),
+            url,
+            "--store-prefix".to_string(),
+            PREFIX.to_string(),
+        ];
         let mut servers = Vec::new();
         let mut dirs = Vec::new();
         for node in NODES {
@@ -68,8 +73,17 @@ impl Nodes {
             servers.push(Server::start_node(dir.path(), node, &store, extra));
             dirs.push(dir);
         }
-        let clients = servers.iter().zip(NODES).map(|(s, node)| s.client(&format!("t-{node}"))).collect();
-        let nodes = Nodes { servers, clients, _dirs: dirs, cluster };
+        let clients = servers
+            .iter()
+            .zip(NODES)
+            .map(|(s, node)| s.client(&format!("t-{node}")))
+            .collect();
+        let nodes = Nodes {
+            servers,
+            clients,
+            _dirs: dirs,
+            cluster,
+        };
         nodes.wait_agents();
         nodes
     }
@@ -77,8 +91,15 @@ impl Nodes {
     fn wait_agents(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         for node in NODES {
-            while self.clients[0].get(&format!("/api2/json/nodes/{node}/sdn"), &[]).status != 200 {
-                assert!(Instant::now() < deadline, "agent of {node} never registered");
+            while self.clients[0]
+                .get(&format!("/api2/json/nodes/{node}/sdn"), &[])
+                .status
+                != 200
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "agent of {node} never registered"
+                );
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
@@ -127,7 +148,14 @@ fn hang_under_load(nodes: &mut Nodes, victim: usize, label: &str) {
                     // One writer: several would race for the configuration and sometimes be
                     // told to retry (409), which is no fault of etcd's.
                     if t == 0 {
-                        requests.insert(0, ("POST", format!("{SDN}/zones"), vec![("zone", zone.as_str()), ("type", "simple")]));
+                        requests.insert(
+                            0,
+                            (
+                                "POST",
+                                format!("{SDN}/zones"),
+                                vec![("zone", zone.as_str()), ("type", "simple")],
+                            ),
+                        );
                         requests.push(("DELETE", format!("{SDN}/zones/{zone}"), vec![]));
                     }
                     for (method, path, params) in requests {
@@ -164,13 +192,19 @@ fn hang_under_load(nodes: &mut Nodes, victim: usize, label: &str) {
         .filter(|s| s.status != 200)
         .map(|s| format!("{} -> {} {}", s.what, s.status, s.body))
         .collect();
-    let mut during: Vec<Duration> =
-        samples.iter().filter(|s| s.at >= stopped_at && s.at < resumed_at).map(|s| s.took).collect();
+    let mut during: Vec<Duration> = samples
+        .iter()
+        .filter(|s| s.at >= stopped_at && s.at < resumed_at)
+        .map(|s| s.took)
+        .collect();
     let mut all: Vec<Duration> = samples.iter().map(|s| s.took).collect();
     during.sort();
     all.sort();
     let rate = during.len() as f64 / hang.as_secs_f64();
-    let writes = samples.iter().filter(|s| s.at >= stopped_at && s.at < resumed_at && !s.what.starts_with("GET")).count();
+    let writes = samples
+        .iter()
+        .filter(|s| s.at >= stopped_at && s.at < resumed_at && !s.what.starts_with("GET"))
+        .count();
     eprintln!(
         "{label} hung for {hang:?}: {} requests ({rate:.0}/s, {writes} writes), p50 {:?}, p99 {:?}, max {:?}; \
          whole run: {} requests, p50 {:?}, p99 {:?}, max {:?}",
@@ -183,11 +217,27 @@ fn hang_under_load(nodes: &mut Nodes, victim: usize, label: &str) {
         percentile(&all, 0.99),
         all.last().copied().unwrap_or_default(),
     );
-    assert!(failed.is_empty(), "{} of {} requests failed while the {label} hung: {failed:?}", failed.len(), samples.len());
-    assert!(during.len() >= 20, "only {} requests were answered while the {label} hung", during.len());
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed while the {label} hung: {failed:?}",
+        failed.len(),
+        samples.len()
+    );
+    assert!(
+        during.len() >= 20,
+        "only {} requests were answered while the {label} hung",
+        during.len()
+    );
     // The agents kept publishing: both nodes are online and report the running version.
     let status = nodes.clients[1].get("/api2/json/nodes", &[]).ok();
-    assert!(status.as_array().unwrap().iter().all(|n| n["status"] == "online"), "{status}");
+    assert!(
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["status"] == "online"),
+        "{status}"
+    );
 }
 
 /// The member the sdnd nodes talk to (listed first) is the leader, and it hangs.
@@ -201,7 +251,8 @@ fn a_hung_etcd_leader_costs_latency_not_errors() {
 /// The member the sdnd nodes talk to (listed first) is a follower, and it hangs.
 #[test]
 fn a_hung_etcd_follower_costs_latency_not_errors() {
-    let mut nodes = Nodes::start_first(&[], |cluster| (cluster.leader().expect("a leader") + 1) % 3);
+    let mut nodes =
+        Nodes::start_first(&[], |cluster| (cluster.leader().expect("a leader") + 1) % 3);
     let leader = nodes.cluster.leader().expect("a leader");
     hang_under_load(&mut nodes, (leader + 1) % 3, "follower");
 }
@@ -210,9 +261,19 @@ fn a_hung_etcd_follower_costs_latency_not_errors() {
 fn an_apply_under_which_two_members_stop_ends_with_the_truth() {
     let timeout = 60;
     let mut nodes = Nodes::start(&["--apply-timeout", "60"]);
-    nodes.clients[0].post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple")]).ok();
+    nodes.clients[0]
+        .post(
+            &format!("{SDN}/zones"),
+            &[("zone", "z1"), ("type", "simple")],
+        )
+        .ok();
     let started = Instant::now();
-    let upid = nodes.clients[0].put(SDN, &[]).ok().as_str().unwrap().to_string();
+    let upid = nodes.clients[0]
+        .put(SDN, &[])
+        .ok()
+        .as_str()
+        .unwrap()
+        .to_string();
     // No quorum for 8 s, right after the apply started.
     nodes.cluster.members[1].stop();
     nodes.cluster.members[2].stop();
@@ -231,14 +292,38 @@ fn an_apply_under_which_two_members_stop_ends_with_the_truth() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(answer["status"], "stopped", "the task still runs {:?} after it started: {answer}", started.elapsed());
-    assert_eq!(answer["exitstatus"], "OK", "both agents applied once the members were back: {answer}");
-    let log = nodes.clients[1].get(&format!("/api2/json/nodes/{}/tasks/{upid}/log", NODES[0]), &[]).ok().to_string();
+    assert_eq!(
+        answer["status"],
+        "stopped",
+        "the task still runs {:?} after it started: {answer}",
+        started.elapsed()
+    );
+    assert_eq!(
+        answer["exitstatus"], "OK",
+        "both agents applied once the members were back: {answer}"
+    );
+    let log = nodes.clients[1]
+        .get(
+            &format!("/api2/json/nodes/{}/tasks/{upid}/log", NODES[0]),
+            &[],
+        )
+        .ok()
+        .to_string();
     for node in NODES {
-        assert!(log.contains(&format!("{node}: applied version 1")), "{node} missing in {log}");
+        assert!(
+            log.contains(&format!("{node}: applied version 1")),
+            "{node} missing in {log}"
+        );
     }
-    eprintln!("apply under a quorum loss of 8 s ended OK after {:?}", started.elapsed());
-    assert!(started.elapsed() < Duration::from_secs(30), "ended only after {:?}", started.elapsed());
+    eprintln!(
+        "apply under a quorum loss of 8 s ended OK after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "ended only after {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -246,7 +331,16 @@ fn a_task_whose_owner_died_is_finished_by_the_other_node_on_etcd() {
     let mut nodes = Nodes::start(&["--apply-timeout", "2"]);
     let client = nodes.clients[0].clone();
     // The apply waits for a node that never reports; its owner dies while it runs.
-    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("nodes", "node-a,ghost")]).ok();
+    client
+        .post(
+            &format!("{SDN}/zones"),
+            &[
+                ("zone", "z1"),
+                ("type", "simple"),
+                ("nodes", "node-a,ghost"),
+            ],
+        )
+        .ok();
     let started = Instant::now();
     let upid = client.put(SDN, &[]).ok().as_str().unwrap().to_string();
     nodes.servers[0].kill();
@@ -259,10 +353,22 @@ fn a_task_whose_owner_died_is_finished_by_the_other_node_on_etcd() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(answer["status"], "stopped", "the task stayed running after its owner died: {answer}");
+    assert_eq!(
+        answer["status"], "stopped",
+        "the task stayed running after its owner died: {answer}"
+    );
     let exit = answer["exitstatus"].as_str().unwrap();
-    assert!(exit.contains("ghost"), "the outcome names the node that never reported: {exit}");
-    let log = nodes.clients[1].get(&format!("/api2/json/nodes/{}/tasks/{upid}/log", NODES[0]), &[]).ok().to_string();
+    assert!(
+        exit.contains("ghost"),
+        "the outcome names the node that never reported: {exit}"
+    );
+    let log = nodes.clients[1]
+        .get(
+            &format!("/api2/json/nodes/{}/tasks/{upid}/log", NODES[0]),
+            &[],
+        )
+        .ok()
+        .to_string();
     assert!(log.contains("finished by node-b"), "{log}");
 }
 
@@ -271,7 +377,16 @@ fn a_task_of_a_restarted_server_still_ends_at_its_timeout() {
     let mut nodes = Nodes::start(&["--apply-timeout", "8"]);
     let client = nodes.clients[0].clone();
     // The apply waits for a node that never reports, so only its timeout ends it.
-    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("nodes", "node-a,ghost")]).ok();
+    client
+        .post(
+            &format!("{SDN}/zones"),
+            &[
+                ("zone", "z1"),
+                ("type", "simple"),
+                ("nodes", "node-a,ghost"),
+            ],
+        )
+        .ok();
     let started = Instant::now();
     let upid = client.put(SDN, &[]).ok().as_str().unwrap().to_string();
     std::thread::sleep(Duration::from_secs(4));
@@ -289,7 +404,13 @@ fn a_task_of_a_restarted_server_still_ends_at_its_timeout() {
     }
     let ended = started.elapsed();
     assert_eq!(answer["status"], "stopped", "{answer}");
-    assert!(answer["exitstatus"].as_str().unwrap().contains("ghost"), "{answer}");
+    assert!(
+        answer["exitstatus"].as_str().unwrap().contains("ghost"),
+        "{answer}"
+    );
     eprintln!("an 8 s apply task whose server restarted 4 s in ended after {ended:?}");
-    assert!(ended < Duration::from_secs(11), "the timeout started over at the restart: ended after {ended:?}");
+    assert!(
+        ended < Duration::from_secs(11),
+        "the timeout started over at the restart: ended after {ended:?}"
+    );
 }

@@ -28,7 +28,9 @@ fn a_stale_view_never_admits_a_write_the_lock_refuses() {
     zone(&b, "warm2", None).ok();
 
     // a takes the lock; b has not seen it.
-    let token = a.post(&format!("{SDN}/lock"), &[("allow-pending", "1")]).ok();
+    let token = a
+        .post(&format!("{SDN}/lock"), &[("allow-pending", "1")])
+        .ok();
     let token = token.as_str().unwrap().to_string();
     let refused = zone(&b, "stale", None).expect(423);
     assert!(refused.message().contains("locked"), "{refused:?}");
@@ -40,14 +42,21 @@ fn a_stale_view_never_admits_a_write_the_lock_refuses() {
     zone(&b, "fromb", Some(&token)).ok();
 
     // a releases the lock; b's last view says locked, which must not refuse the next write.
-    a.delete(&format!("{SDN}/lock"), &[("lock-token", &token)]).ok();
+    a.delete(&format!("{SDN}/lock"), &[("lock-token", &token)])
+        .ok();
     zone(&b, "after", None).ok();
     // And the released token is refused by both, stale views or not.
-    b.post(&format!("{SDN}/lock"), &[("allow-pending", "1")]).ok();
+    b.post(&format!("{SDN}/lock"), &[("allow-pending", "1")])
+        .ok();
     zone(&a, "old", Some(&token)).expect(423);
 
     let zones = a.get(&format!("{SDN}/zones"), &[]).ok();
-    let names: Vec<&str> = zones.as_array().unwrap().iter().map(|z| z["zone"].as_str().unwrap()).collect();
+    let names: Vec<&str> = zones
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|z| z["zone"].as_str().unwrap())
+        .collect();
     for name in ["warm", "warm2", "froma", "fromb", "after"] {
         assert!(names.contains(&name), "{name} missing: {names:?}");
     }
