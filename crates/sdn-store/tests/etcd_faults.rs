@@ -211,3 +211,32 @@ fn a_commit_to_a_member_frozen_under_it_is_answered_truthfully_and_lands_once() 
         cluster.wait_healthy(Duration::from_secs(10));
     }
 }
+
+/// A commit held back on its way to etcd (a member that hangs with the request in hand) while
+/// no other member answers: once another member is back, the store fences the write and says
+/// it was not committed; when the held request arrives after all, it changes nothing.
+#[test]
+fn a_commit_held_back_past_its_budget_is_fenced_and_never_lands() {
+    let cluster = Cluster::start(1);
+    let held = LossyRelay::start(&cluster.members[0].endpoint());
+    let other = LossyRelay::start(&cluster.members[0].endpoint());
+    let store = store(vec![held.endpoint(), other.endpoint()]);
+    committed(store.commit(Txn::new().put("warm", "up")).expect("commit"));
+    other.refuse_connections(true);
+    held.hold_requests(true);
+    // The second way in opens once the commit's own budget (3 s) is spent.
+    let opener = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(3300));
+        other.refuse_connections(false);
+        other
+    });
+    let err = store.commit(Txn::new().unchanged("late", 0).put("late", "v")).expect_err("no member answered in time");
+    let _other = opener.join().expect("opener");
+    let StoreError::Unavailable(message) = &err else { panic!("{err:?}") };
+    assert!(message.contains("was not committed, nothing changed"), "{message}");
+    // The held request (and its retries) now reach etcd: too late to commit.
+    held.hold_requests(false);
+    thread::sleep(Duration::from_millis(1500));
+    let checker = store_on(&cluster);
+    assert_eq!(checker.get("late").expect("get"), None, "a write reported as not committed landed");
+}

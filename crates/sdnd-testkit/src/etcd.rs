@@ -427,11 +427,14 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// A TCP relay in front of one member that can be told to swallow everything the member
-/// sends back: requests still arrive and are carried out, their answers are lost. Runs
-/// until the process ends.
+/// sends back (requests still arrive and are carried out, their answers are lost), to hold
+/// the requests back (delivered, late, once released) or to refuse connections. Runs until
+/// the process ends.
 pub struct LossyRelay {
     pub port: u16,
     drop_replies: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    hold_requests: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    refuse: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl LossyRelay {
@@ -442,22 +445,43 @@ impl LossyRelay {
         use std::sync::Arc;
         let listener = TcpListener::bind("127.0.0.1:0").expect("relay listener");
         let port = listener.local_addr().expect("relay address").port();
-        let drop_replies = Arc::new(AtomicBool::new(false));
-        let (upstream, flag) = (upstream.to_string(), drop_replies.clone());
+        let relay = LossyRelay {
+            port,
+            drop_replies: Arc::new(AtomicBool::new(false)),
+            hold_requests: Arc::new(AtomicBool::new(false)),
+            refuse: Arc::new(AtomicBool::new(false)),
+        };
+        let upstream = upstream.to_string();
+        let (drop_replies, hold, refuse) =
+            (relay.drop_replies.clone(), relay.hold_requests.clone(), relay.refuse.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
+                if refuse.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
                 let Ok(server) = std::net::TcpStream::connect(&upstream) else {
                     continue;
                 };
-                let (mut client_in, mut server_out) = (
-                    client.try_clone().expect("clone"),
-                    server.try_clone().expect("clone"),
-                );
+                let (mut client_in, mut server_out) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                let hold = hold.clone();
                 std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut client_in, &mut server_out);
+                    let mut buffer = [0u8; 16 * 1024];
+                    loop {
+                        let n = match client_in.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        while hold.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        if server_out.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                    }
                     let _ = server_out.shutdown(std::net::Shutdown::Write);
                 });
-                let (mut server_in, mut client_out, flag) = (server, client, flag.clone());
+                let (mut server_in, mut client_out, flag) = (server, client, drop_replies.clone());
                 std::thread::spawn(move || {
                     let mut buffer = [0u8; 16 * 1024];
                     loop {
@@ -465,9 +489,7 @@ impl LossyRelay {
                             Ok(0) | Err(_) => break,
                             Ok(n) => n,
                         };
-                        if !flag.load(Ordering::SeqCst)
-                            && client_out.write_all(&buffer[..n]).is_err()
-                        {
+                        if !flag.load(Ordering::SeqCst) && client_out.write_all(&buffer[..n]).is_err() {
                             break;
                         }
                     }
@@ -475,7 +497,7 @@ impl LossyRelay {
                 });
             }
         });
-        LossyRelay { port, drop_replies }
+        relay
     }
 
     pub fn endpoint(&self) -> String {
@@ -484,8 +506,17 @@ impl LossyRelay {
 
     /// From now on (`true`) the member's answers are thrown away, or passed on again.
     pub fn lose_replies(&self, lose: bool) {
-        self.drop_replies
-            .store(lose, std::sync::atomic::Ordering::SeqCst);
+        self.drop_replies.store(lose, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// From now on (`true`) what clients send is held back, or (`false`) delivered, late.
+    pub fn hold_requests(&self, hold: bool) {
+        self.hold_requests.store(hold, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// From now on (`true`) new connections are closed at once, or relayed again.
+    pub fn refuse_connections(&self, refuse: bool) {
+        self.refuse.store(refuse, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
