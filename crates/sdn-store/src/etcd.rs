@@ -19,17 +19,44 @@
 //! it must be called from plain threads (or `spawn_blocking`), never from async code. Each
 //! request is bounded by a timeout, and the client asks etcd to refuse requests while the
 //! member it talks to has no leader, so a cluster without quorum is reported as
-//! [`StoreError::Unavailable`] within seconds. The underlying gRPC channel reconnects by
-//! itself, so service resumes when quorum returns without any action here.
+//! [`StoreError::Unavailable`] within seconds. The underlying gRPC channels reconnect by
+//! themselves, so service resumes when quorum returns without any action here.
+//!
+//! # Failover
+//!
+//! The store keeps one channel per member and sends each call to the member that answered
+//! last. A member that stops answering without closing its connection (a hung process,
+//! dropped packets) is noticed by a per-attempt deadline well below the request's budget
+//! ([`EtcdStore::attempt_timeout`]) and by HTTP/2 keepalive pings on open streams; the call
+//! then goes to the next member, and so do the calls after it. A watch asks its member for
+//! a progress report whenever it has been quiet for an attempt's deadline, and starts over
+//! on the next member (from the same revision, so nothing is missed) when none comes.
+//!
+//! # Writes whose outcome is unknown
+//!
+//! A commit that timed out or lost its connection may still have committed, or may commit
+//! later (a hung member can forward the proposal when it resumes). So every transaction
+//! carries a write id: it commits only if the id's marker key (`~txn/<id>` under the prefix)
+//! does not exist yet, and then writes that marker; when it fails, it reads the marker back.
+//! Sending the same transaction again is therefore harmless and tells whether an earlier
+//! try committed. When the budget runs out with the outcome open, the store fences the
+//! write: it writes the marker as aborted if it is still absent, which a late arrival of
+//! the transaction can never pass; reading the marker then tells the truth either way. Only
+//! if even the fence gets no answer is the write reported as unknown ([`StoreError::Unavailable`]
+//! with a message saying so and how to check). Commit markers expire after a few minutes
+//! with a lease shared by all of them; abort markers last an hour.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, Identity,
-    KvClient, LeaseClient, PutOptions, TlsOptions, Txn as EtcdTxn, TxnOp, TxnOpResponse, WatchClient, WatchOptions,
+    KvClient, LeaseClient, PutOptions, TlsOptions, Txn as EtcdTxn, TxnOp, TxnOpResponse,
+    WatchClient, WatchOptions,
 };
 use tokio::runtime::Runtime;
 
@@ -37,12 +64,31 @@ use crate::{Commit, Entry, Guard, Op, Result, Revision, Store, StoreError, Txn};
 
 /// How long a single request may take before the store is reported unavailable.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
-/// The pause before sending a refused request again (see [`EtcdStore::call`]).
+/// The pause before sending a refused request again, after a round over all members.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
-/// HTTP/2 ping interval on open streams (watches), above etcd's 5 s minimum.
-const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// HTTP/2 ping interval on open streams, above etcd's 5 s minimum (a client pinging more
+/// often is disconnected).
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(6);
+/// How long a ping may go unanswered before the connection is taken for dead.
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long establishing a connection to one member may take.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The shortest deadline of one attempt on one member (see [`EtcdStore::attempt_timeout`]).
+const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(300);
+/// The longest deadline of one attempt: an answer later than this means a hung member, not a
+/// slow one (a commit of a whole configuration takes well under it).
+const MAX_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+/// The reserved key space of write ids, below the prefix; never listed.
+const MARKER_SPACE: &str = "~txn/";
+/// A commit marker's value, and an abort marker's.
+const COMMITTED: &[u8] = b"committed";
+const ABORTED: &[u8] = b"aborted";
+/// The life of the lease all commit markers share, and its age when a new one is taken (so a
+/// marker lives at least `MARKER_TTL - MARKER_LEASE_RENEW`, far longer than any retry).
+const MARKER_TTL: Duration = Duration::from_secs(180);
+const MARKER_LEASE_RENEW: Duration = Duration::from_secs(90);
+/// The life of an abort marker: it must outlast any late arrival of its transaction.
+const ABORT_MARKER_TTL: Duration = Duration::from_secs(3600);
 
 /// Where the etcd cluster is and how to talk to it.
 #[derive(Clone, PartialEq, Eq)]
@@ -88,7 +134,9 @@ impl fmt::Debug for EtcdOptions {
 impl fmt::Debug for EtcdTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print the private key.
-        f.debug_struct("EtcdTls").field("client_identity", &self.identity.is_some()).finish_non_exhaustive()
+        f.debug_struct("EtcdTls")
+            .field("client_identity", &self.identity.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -110,13 +158,32 @@ impl EtcdOptions {
 pub struct EtcdStore {
     /// `Option` only so that `Drop` can shut it down without blocking (see there).
     runtime: Option<Runtime>,
-    kv: KvClient,
-    watch: WatchClient,
-    lease: LeaseClient,
+    /// One client per member, in the order of the endpoints.
+    members: Vec<Member>,
+    /// The member calls go to first: the one that answered last.
+    preferred: AtomicUsize,
+    connect: ConnectOptions,
     prefix: String,
     /// The endpoints, comma-separated, for error messages.
     endpoints: String,
     request_timeout: Duration,
+    attempt_timeout: Duration,
+    /// The lease the commit markers share, and when it was granted.
+    marker_lease: Mutex<Option<(i64, Instant)>>,
+}
+
+/// The clients of one member. Connected lazily: with authentication, connecting asks the
+/// member for a token, which a member that is down at start cannot give.
+struct Member {
+    endpoint: String,
+    handles: tokio::sync::Mutex<Option<Handles>>,
+}
+
+#[derive(Clone)]
+struct Handles {
+    kv: KvClient,
+    watch: WatchClient,
+    lease: LeaseClient,
 }
 
 impl fmt::Debug for EtcdStore {
@@ -126,6 +193,15 @@ impl fmt::Debug for EtcdStore {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
+}
+
+/// Why a call gave up.
+enum CallFailure {
+    /// etcd refused it for a reason that sending it again won't cure.
+    Refused(etcd_client::Error),
+    /// No member answered within the budget; the last failure, and whether some attempt may
+    /// have reached etcd (so that a write may have been carried out).
+    Exhausted { last: String, maybe_applied: bool },
 }
 
 impl EtcdStore {
@@ -152,17 +228,18 @@ impl EtcdStore {
         let connect = ConnectOptions::new()
             .with_timeout(options.request_timeout)
             .with_connect_timeout(options.connect_timeout)
-            // Notice a member that died without closing the connection. etcd closes the
+            // Notice a member that hangs without closing the connection. etcd closes the
             // connection of a client that pings more often than every 5 s, or at all while
             // no request or watch is open (--grpc-keepalive-min-time), so stay above that.
-            .with_keep_alive(KEEP_ALIVE_INTERVAL, options.request_timeout)
+            .with_keep_alive(KEEP_ALIVE_INTERVAL, KEEP_ALIVE_TIMEOUT)
             .with_keep_alive_while_idle(false)
             // A member cut off from the leader refuses at once instead of hanging, so the
             // request can be sent again, to a member that has one.
             .with_require_leader(true);
         let connect = match &options.tls {
             Some(tls) => {
-                let mut config = TlsOptions::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+                let mut config =
+                    TlsOptions::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
                 if let Some((cert, key)) = &tls.identity {
                     config = config.identity(Identity::from_pem(cert, key));
                 }
@@ -174,32 +251,37 @@ impl EtcdStore {
             Some((user, password)) => connect.with_user(user.clone(), password.clone()),
             None => connect,
         };
-        let client = runtime
-            .block_on(async {
-                tokio::time::timeout(
-                    options.request_timeout,
-                    Client::connect(&options.endpoints, Some(connect)),
-                )
-                .await
+        let members = options
+            .endpoints
+            .iter()
+            .map(|endpoint| Member {
+                endpoint: endpoint.clone(),
+                handles: tokio::sync::Mutex::new(None),
             })
-            .map_err(|_| {
-                StoreError::Unavailable(format!(
-                    "etcd at {endpoints}: no connection within {:?}",
-                    options.request_timeout
-                ))
-            })?
-            .map_err(|e| classify(&endpoints, "connecting", e))?;
+            .collect();
         let store = EtcdStore {
-            kv: client.kv_client().max_decoding_message_size(usize::MAX),
-            watch: client.watch_client().max_decoding_message_size(usize::MAX),
-            lease: client.lease_client(),
+            members,
+            preferred: AtomicUsize::new(0),
+            connect,
             runtime: Some(runtime),
             prefix: options.prefix,
             endpoints,
             request_timeout: options.request_timeout,
+            attempt_timeout: Self::attempt_timeout(options.request_timeout),
+            marker_lease: Mutex::new(None),
         };
+        // Configuration errors (a bad address, TLS, credentials) show at the first call.
         store.revision()?;
         Ok(store)
+    }
+
+    /// The deadline of one attempt on one member: a third of the request's budget, so that a
+    /// call can give up on a hung member and still be served by two others, within
+    /// [`MIN_ATTEMPT_TIMEOUT`] and [`MAX_ATTEMPT_TIMEOUT`].
+    fn attempt_timeout(request_timeout: Duration) -> Duration {
+        (request_timeout / 3)
+            .clamp(MIN_ATTEMPT_TIMEOUT, MAX_ATTEMPT_TIMEOUT)
+            .min(request_timeout)
     }
 
     /// The key prefix every entry is stored under.
@@ -214,37 +296,188 @@ impl EtcdStore {
             .unwrap_or_else(|| unreachable!("the runtime lives as long as the store"))
     }
 
-    /// Runs one request on the private runtime, bounded by the request timeout.
-    ///
-    /// A request refused for a reason that passes by itself (the member it reached died, or
-    /// the cluster is electing a leader) is sent again, to whichever member is up, until the
-    /// timeout; so losing a minority of the members costs latency, not errors.
-    fn call<T, F>(&self, what: &str, mut request: impl FnMut() -> F) -> Result<T>
+    /// The clients of member `index`, connecting them first if needed.
+    async fn handles(&self, index: usize) -> Result<Handles, etcd_client::Error> {
+        let member = &self.members[index];
+        let mut slot = member.handles.lock().await;
+        if let Some(handles) = slot.as_ref() {
+            return Ok(handles.clone());
+        }
+        let client =
+            Client::connect([member.endpoint.as_str()], Some(self.connect.clone())).await?;
+        let handles = Handles {
+            kv: client.kv_client().max_decoding_message_size(usize::MAX),
+            watch: client.watch_client().max_decoding_message_size(usize::MAX),
+            lease: client.lease_client(),
+        };
+        *slot = Some(handles.clone());
+        Ok(handles)
+    }
+
+    /// Moves calls off member `index` (unless another call already did).
+    fn fail_over(&self, index: usize) {
+        let next = (index + 1) % self.members.len();
+        let _ = self
+            .preferred
+            .compare_exchange(index, next, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Runs one request on the private runtime, bounded by the request timeout; see
+    /// [`EtcdStore::attempts`].
+    fn call<T, F>(&self, what: &str, request: impl FnMut(Handles) -> F) -> Result<T>
     where
         F: Future<Output = Result<T, etcd_client::Error>>,
     {
-        let timeout = self.request_timeout;
-        let outcome = self.runtime().block_on(async {
-            let deadline = tokio::time::Instant::now() + timeout;
-            loop {
-                match tokio::time::timeout_at(deadline, request()).await {
-                    Ok(Err(e))
-                        if is_retryable(&e)
-                            && tokio::time::Instant::now() + RETRY_PAUSE < deadline =>
-                    {
-                        tokio::time::sleep(RETRY_PAUSE).await;
-                    }
-                    other => return other,
+        let deadline = Instant::now() + self.request_timeout;
+        self.runtime()
+            .block_on(self.attempts(deadline, request))
+            .map_err(|failure| self.failure(what, failure))
+    }
+
+    /// The store error for a call that gave up.
+    fn failure(&self, what: &str, failure: CallFailure) -> StoreError {
+        match failure {
+            CallFailure::Refused(e) => classify(&self.endpoints, what, e),
+            CallFailure::Exhausted { last, .. } => StoreError::Unavailable(format!(
+                "etcd at {}: {what}: no answer within {:?} (no quorum, or no member reachable; last: {last})",
+                self.endpoints, self.request_timeout
+            )),
+        }
+    }
+
+    /// Sends `request` until it is answered or `deadline` passes: to the preferred member,
+    /// and whenever a member refuses for a reason that passes by itself (it died, it has no
+    /// leader, the connection broke) or doesn't answer within an attempt's deadline, to the
+    /// next one, pausing briefly after each round over all members. So losing or hanging a
+    /// minority of the members costs latency, not errors. `request` must be safe to send
+    /// twice.
+    async fn attempts<T, F>(
+        &self,
+        deadline: Instant,
+        mut request: impl FnMut(Handles) -> F,
+    ) -> Result<T, CallFailure>
+    where
+        F: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let mut tries = 0usize;
+        let mut maybe_applied = false;
+        let mut last = String::from("not sent");
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(CallFailure::Exhausted {
+                    last,
+                    maybe_applied,
+                });
+            }
+            let index = self.preferred.load(Ordering::SeqCst) % self.members.len();
+            let attempt_deadline = deadline.min(now + self.attempt_timeout);
+            let outcome = tokio::time::timeout_at(attempt_deadline, async {
+                let handles = self.handles(index).await.map_err(|e| (e, false))?;
+                request(handles).await.map_err(|e| (e, true))
+            })
+            .await;
+            let endpoint = &self.members[index].endpoint;
+            match outcome {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err((e, sent))) if is_retryable(&e) => {
+                    maybe_applied |= sent && !is_refused_before_sending(&e);
+                    last = format!(
+                        "{endpoint}: {}",
+                        with_causes(&e.to_string(), std::error::Error::source(&e))
+                    );
+                }
+                Ok(Err((e, _))) => return Err(CallFailure::Refused(e)),
+                Err(_) => {
+                    maybe_applied = true;
+                    last = format!("{endpoint}: no answer within {:?}", self.attempt_timeout);
                 }
             }
-        });
-        match outcome {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(classify(&self.endpoints, what, e)),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "etcd at {}: {what}: no answer within {timeout:?} (no quorum, or no member reachable)",
+            self.fail_over(index);
+            tries += 1;
+            if tries.is_multiple_of(self.members.len()) {
+                let pause = (tokio::time::Instant::now() + RETRY_PAUSE).min(deadline);
+                tokio::time::sleep_until(pause).await;
+            }
+        }
+    }
+
+    /// The lease the commit markers are written with, granted anew when the last one is old.
+    fn marker_lease(&self) -> Result<i64> {
+        if let Some((id, granted)) = *self.marker_lease.lock().unwrap_or_else(|e| e.into_inner()) {
+            if granted.elapsed() < MARKER_LEASE_RENEW {
+                return Ok(id);
+            }
+        }
+        let granted = Instant::now();
+        let id = self.grant(MARKER_TTL)?;
+        *self.marker_lease.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, granted));
+        Ok(id)
+    }
+
+    /// The value and revision of a write-id marker, from the read in a failed transaction.
+    fn marker_state(&self, read: Option<&TxnOpResponse>) -> Result<Option<(Vec<u8>, Revision)>> {
+        match read {
+            Some(TxnOpResponse::Get(get)) => Ok(get
+                .kvs()
+                .first()
+                .map(|kv| (kv.value().to_vec(), to_revision(kv.mod_revision())))),
+            _ => Err(StoreError::Backend(format!(
+                "etcd at {}: a failed transaction did not answer with its read",
                 self.endpoints
             ))),
+        }
+    }
+
+    /// Settles the outcome of a transaction whose answer never came: writes its marker as
+    /// aborted unless it exists, so that the transaction can never commit later, and reads
+    /// it. `Some(revision)`: it had committed, at `revision`; `None`: it did not and never
+    /// will; `Err`: no answer either (the outcome is unknown).
+    fn fence(&self, marker: &[u8]) -> Result<Option<Revision>, String> {
+        let deadline = Instant::now() + self.request_timeout;
+        let seconds = i64::try_from(ABORT_MARKER_TTL.as_secs()).unwrap_or(i64::MAX);
+        let explain = |failure: CallFailure| match failure {
+            CallFailure::Refused(e) => e.to_string(),
+            CallFailure::Exhausted { last, .. } => last,
+        };
+        let lease = self
+            .runtime()
+            .block_on(self.attempts(deadline, |h| {
+                let mut lease = h.lease;
+                async move { lease.grant(seconds, None).await }
+            }))
+            .map_err(explain)?
+            .id();
+        let request = etcd_client::Txn::new()
+            .when(vec![Compare::create_revision(
+                marker.to_vec(),
+                CompareOp::Equal,
+                0,
+            )])
+            .and_then(vec![TxnOp::put(
+                marker.to_vec(),
+                ABORTED,
+                Some(PutOptions::new().with_lease(lease)),
+            )])
+            .or_else(vec![TxnOp::get(marker.to_vec(), None)]);
+        let response = self
+            .runtime()
+            .block_on(self.attempts(deadline, |h| {
+                let (mut kv, request) = (h.kv, request.clone());
+                async move { kv.txn(request).await }
+            }))
+            .map_err(explain)?;
+        if response.succeeded() {
+            return Ok(None);
+        }
+        match self
+            .marker_state(response.op_responses().first())
+            .map_err(|e| e.to_string())?
+        {
+            Some((value, revision)) if value == COMMITTED => Ok(Some(revision)),
+            Some(_) => Ok(None),
+            None => Err("the write id vanished while it was fenced".into()),
         }
     }
 
@@ -298,8 +531,8 @@ impl EtcdStore {
     fn grant(&self, ttl: Duration) -> Result<i64> {
         let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
         let seconds = i64::try_from(seconds.max(1)).unwrap_or(i64::MAX);
-        let granted = self.call("granting a lease", || {
-            let mut lease = self.lease.clone();
+        let granted = self.call("granting a lease", |h| {
+            let mut lease = h.lease;
             async move { lease.grant(seconds, None).await }
         })?;
         Ok(granted.id())
@@ -308,8 +541,16 @@ impl EtcdStore {
     /// Revokes leases of a transaction that did not commit. Best effort and not waited for:
     /// an orphaned lease only ends by itself at its ttl, attached to nothing.
     fn revoke_later(&self, leases: Vec<i64>) {
+        let index = self.preferred.load(Ordering::SeqCst) % self.members.len();
+        let Ok(Some(handles)) = self.members[index]
+            .handles
+            .try_lock()
+            .map(|slot| slot.clone())
+        else {
+            return;
+        };
         for id in leases {
-            let mut lease = self.lease.clone();
+            let mut lease = handles.lease.clone();
             let timeout = self.request_timeout;
             self.runtime().spawn(async move {
                 let _ = tokio::time::timeout(timeout, lease.revoke(id)).await;
@@ -323,7 +564,10 @@ impl EtcdStore {
         let mut leases = Vec::new();
         let mut etcd_ops = Vec::new();
         let plan = normalize(ops.iter().map(|op| self.full_op(op)));
-        for (start, end) in plan.ranges {
+        // A prefix delete never removes write ids: an abort marker must outlive its write.
+        let markers = self.full_key(MARKER_SPACE);
+        let markers_end = prefix_end(&markers);
+        for (start, end) in without(plan.ranges, &markers, &markers_end) {
             etcd_ops.push(TxnOp::delete(
                 start,
                 Some(DeleteOptions::new().with_range(end)),
@@ -368,25 +612,53 @@ impl EtcdStore {
         }
     }
 
-    /// Waits for the first event of a watch on `prefix` after `after` and returns its
-    /// revision; `Ok(None)` when the history since `after` is gone, so a change must be
-    /// assumed.
+    /// Waits on member `index` for the first event of a watch on `[start, end)` after
+    /// `after` and returns its revision; `Ok(None)` when the history since `after` is gone,
+    /// so a change must be assumed. Whenever the watch has been quiet for an attempt's
+    /// deadline it asks the member for a progress report; a member that sends none within
+    /// another one is taken for hung ([`WatchFailure::Ended`]).
     async fn watch_once(
-        mut watch: WatchClient,
+        &self,
+        index: usize,
         start: Vec<u8>,
         end: Vec<u8>,
         after: Revision,
     ) -> Result<Option<Revision>, WatchFailure> {
+        let quiet = self.attempt_timeout;
+        let hung = || {
+            WatchFailure::Ended(format!(
+                "{} did not answer within {quiet:?}",
+                self.members[index].endpoint
+            ))
+        };
         let from = i64::try_from(after.saturating_add(1)).unwrap_or(i64::MAX);
         let options = WatchOptions::new()
             .with_range(end)
             .with_start_revision(from);
-        let mut stream = watch
-            .watch(start, Some(options))
-            .await
-            .map_err(WatchFailure::Client)?;
+        let mut stream = tokio::time::timeout(quiet, async {
+            let mut watch = self.handles(index).await?.watch;
+            watch.watch(start, Some(options)).await
+        })
+        .await
+        .map_err(|_| hung())?
+        .map_err(WatchFailure::Client)?;
+        let mut probing = false;
         loop {
-            let Some(response) = stream.message().await.map_err(WatchFailure::Client)? else {
+            let message = match tokio::time::timeout(quiet, stream.message()).await {
+                Ok(message) => message.map_err(WatchFailure::Client)?,
+                Err(_) if probing => return Err(hung()),
+                Err(_) => {
+                    // Quiet: is the member still there? Any answer to this says so.
+                    stream
+                        .request_progress()
+                        .await
+                        .map_err(WatchFailure::Client)?;
+                    probing = true;
+                    continue;
+                }
+            };
+            probing = false;
+            let Some(response) = message else {
                 return Err(WatchFailure::Ended("the watch stream closed".into()));
             };
             if response.compact_revision() > 0 {
@@ -431,8 +703,8 @@ enum WatchFailure {
 impl Store for EtcdStore {
     fn get(&self, key: &str) -> Result<Option<Entry>> {
         let full = self.full_key(key);
-        let response = self.call("reading an entry", || {
-            let (mut kv, full) = (self.kv.clone(), full.clone());
+        let response = self.call("reading an entry", |h| {
+            let (mut kv, full) = (h.kv, full.clone());
             async move { kv.get(full, None).await }
         })?;
         response.kvs().first().map(|kv| self.entry(kv)).transpose()
@@ -440,9 +712,12 @@ impl Store for EtcdStore {
 
     fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Entry>>> {
         let fulls: Vec<Vec<u8>> = keys.iter().map(|key| self.full_key(key)).collect();
-        let response = self.call("reading entries", || {
-            let mut kv = self.kv.clone();
-            let gets: Vec<TxnOp> = fulls.iter().map(|full| TxnOp::get(full.clone(), None)).collect();
+        let response = self.call("reading entries", |h| {
+            let mut kv = h.kv;
+            let gets: Vec<TxnOp> = fulls
+                .iter()
+                .map(|full| TxnOp::get(full.clone(), None))
+                .collect();
             async move { kv.txn(EtcdTxn::new().and_then(gets)).await }
         })?;
         response
@@ -450,7 +725,9 @@ impl Store for EtcdStore {
             .into_iter()
             .map(|op| match op {
                 TxnOpResponse::Get(get) => get.kvs().first().map(|kv| self.entry(kv)).transpose(),
-                _ => Err(StoreError::Backend("etcd answered a read with something else".into())),
+                _ => Err(StoreError::Backend(
+                    "etcd answered a read with something else".into(),
+                )),
             })
             .collect()
     }
@@ -458,13 +735,15 @@ impl Store for EtcdStore {
     fn list(&self, prefix: &str) -> Result<(Vec<Entry>, Revision)> {
         let start = self.full_key(prefix);
         let end = prefix_end(&start);
-        let response = self.call("listing entries", || {
-            let (mut kv, start, end) = (self.kv.clone(), start.clone(), end.clone());
+        let response = self.call("listing entries", |h| {
+            let (mut kv, start, end) = (h.kv, start.clone(), end.clone());
             async move { kv.get(start, Some(GetOptions::new().with_range(end))).await }
         })?;
+        let markers = self.full_key(MARKER_SPACE);
         let entries = response
             .kvs()
             .iter()
+            .filter(|kv| !kv.key().starts_with(&markers))
             .map(|kv| self.entry(kv))
             .collect::<Result<Vec<_>>>()?;
         Ok((entries, header_revision(response.header())))
@@ -472,35 +751,86 @@ impl Store for EtcdStore {
 
     fn revision(&self) -> Result<Revision> {
         let key = self.full_key("");
-        let response = self.call("reading the revision", || {
-            let (mut kv, key) = (self.kv.clone(), key.clone());
+        let response = self.call("reading the revision", |h| {
+            let (mut kv, key) = (h.kv, key.clone());
             async move { kv.get(key, Some(GetOptions::new().with_count_only())).await }
         })?;
         Ok(header_revision(response.header()))
     }
 
     fn commit(&self, txn: Txn) -> Result<Commit> {
-        let compares: Vec<Compare> = txn.guards.iter().map(|g| self.compare(g)).collect();
-        let (ops, leases) = self.txn_ops(&txn.ops)?;
-        let request = etcd_client::Txn::new().when(compares).and_then(ops);
-        // A retry after a lost answer finds its own write: a guarded transaction then fails
-        // its guards (a conflict the caller re-plans), an unguarded one writes the same
-        // values again. Neither half-writes.
-        let outcome = self.call("committing a transaction", || {
-            let (mut kv, request) = (self.kv.clone(), request.clone());
+        const WHAT: &str = "committing a transaction";
+        let mut compares: Vec<Compare> = txn.guards.iter().map(|g| self.compare(g)).collect();
+        let marker_lease = self.marker_lease()?;
+        let (mut ops, leases) = self.txn_ops(&txn.ops)?;
+        // The write id (see the module doc): the transaction commits at most once, and a
+        // failed one says whether an earlier try of it committed.
+        let marker = self.full_key(&format!("{MARKER_SPACE}{}", uuid::Uuid::new_v4().simple()));
+        compares.push(Compare::create_revision(
+            marker.clone(),
+            CompareOp::Equal,
+            0,
+        ));
+        ops.push(TxnOp::put(
+            marker.clone(),
+            COMMITTED,
+            Some(PutOptions::new().with_lease(marker_lease)),
+        ));
+        let request = etcd_client::Txn::new()
+            .when(compares)
+            .and_then(ops)
+            .or_else(vec![TxnOp::get(marker.clone(), None)]);
+        let deadline = Instant::now() + self.request_timeout;
+        let outcome = self.runtime().block_on(self.attempts(deadline, |h| {
+            let (mut kv, request) = (h.kv, request.clone());
             async move { kv.txn(request).await }
-        });
-        match outcome {
-            Ok(response) if response.succeeded() => {
-                Ok(Commit::Committed(header_revision(response.header())))
+        }));
+        let response = match outcome {
+            Ok(response) => response,
+            Err(CallFailure::Exhausted {
+                last,
+                maybe_applied: true,
+            }) => {
+                return match self.fence(&marker) {
+                    Ok(Some(revision)) => Ok(Commit::Committed(revision)),
+                    Ok(None) => {
+                        self.revoke_later(leases);
+                        Err(StoreError::Unavailable(format!(
+                            "etcd at {}: {WHAT}: no answer within {:?} ({last}); the write was not committed, nothing changed: try again",
+                            self.endpoints, self.request_timeout
+                        )))
+                    }
+                    Err(why) => Err(StoreError::Unavailable(format!(
+                        "etcd at {}: {WHAT}: no answer within {:?} ({last}), and its outcome could not be found out ({why}): \
+                         the write may or may not have been committed; read the changed objects back before repeating it",
+                        self.endpoints, self.request_timeout
+                    ))),
+                };
             }
-            Ok(_) => {
+            Err(failure) => {
+                if let CallFailure::Refused(e) = &failure {
+                    if e.to_string().contains("lease not found") {
+                        // The markers' lease is gone (etcd restored from a backup?): take a new one.
+                        *self.marker_lease.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    }
+                }
+                self.revoke_later(leases);
+                return Err(self.failure(WHAT, failure));
+            }
+        };
+        if response.succeeded() {
+            return Ok(Commit::Committed(header_revision(response.header())));
+        }
+        match self.marker_state(response.op_responses().first())? {
+            // An earlier try of this very transaction committed; its answer was lost.
+            Some((value, revision)) if value == COMMITTED => Ok(Commit::Committed(revision)),
+            Some(_) => Err(StoreError::Backend(format!(
+                "etcd at {}: {WHAT}: the write id was fenced off before the write was sent",
+                self.endpoints
+            ))),
+            None => {
                 self.revoke_later(leases);
                 Ok(Commit::GuardFailed)
-            }
-            Err(e) => {
-                // The leases may be attached if the commit did land after all; leave them.
-                Err(e)
             }
         }
     }
@@ -513,16 +843,43 @@ impl Store for EtcdStore {
     ) -> Result<Revision> {
         let start = self.full_key(prefix);
         let end = prefix_end(&start);
-        let watch = self.watch.clone();
-        let waited = self.runtime().block_on(async move {
-            tokio::time::timeout(timeout, Self::watch_once(watch, start, end, after)).await
+        let deadline = tokio::time::Instant::now() + timeout;
+        let waited = self.runtime().block_on(async {
+            let mut tries = 0usize;
+            loop {
+                let index = self.preferred.load(Ordering::SeqCst) % self.members.len();
+                let watched = tokio::time::timeout_at(
+                    deadline,
+                    self.watch_once(index, start.clone(), end.clone(), after),
+                )
+                .await;
+                match watched {
+                    Err(_) => return Ok(None),
+                    Ok(Ok(revision)) => return Ok(revision),
+                    Ok(Err(WatchFailure::Client(e))) if !is_retryable(&e) => {
+                        return Err(WatchFailure::Client(e))
+                    }
+                    // The member hung, died or lost its leader: watch on the next one, from
+                    // the same revision, so no change in between is missed.
+                    Ok(Err(_)) => {
+                        self.fail_over(index);
+                        tries += 1;
+                        if tries.is_multiple_of(self.members.len()) {
+                            tokio::time::sleep_until(
+                                (tokio::time::Instant::now() + RETRY_PAUSE).min(deadline),
+                            )
+                            .await;
+                        }
+                    }
+                }
+            }
         });
         match waited {
-            Ok(Ok(Some(revision))) => Ok(revision),
+            Ok(Some(revision)) => Ok(revision),
             // Compacted history (a change is assumed), or the timeout passed.
-            Ok(Ok(None)) | Err(_) => self.revision(),
-            Ok(Err(WatchFailure::Client(e))) => Err(classify(&self.endpoints, "watching", e)),
-            Ok(Err(WatchFailure::Ended(why))) => Err(StoreError::Unavailable(format!(
+            Ok(None) => self.revision(),
+            Err(WatchFailure::Client(e)) => Err(classify(&self.endpoints, "watching", e)),
+            Err(WatchFailure::Ended(why)) => Err(StoreError::Unavailable(format!(
                 "etcd at {}: watching: {why}",
                 self.endpoints
             ))),
@@ -536,7 +893,9 @@ impl Store for EtcdStore {
 /// problem) rather than an unreachable member.
 fn is_tls_failure(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
-    ["certificate", "handshake", "unknownissuer", "tls:", "alert"].iter().any(|needle| message.contains(needle))
+    ["certificate", "handshake", "unknownissuer", "tls:", "alert"]
+        .iter()
+        .any(|needle| message.contains(needle))
 }
 
 fn classify(endpoints: &str, what: &str, error: etcd_client::Error) -> StoreError {
@@ -593,7 +952,9 @@ fn classify(endpoints: &str, what: &str, error: etcd_client::Error) -> StoreErro
                     "etcd at {endpoints}: {what}: {message} (TLS to etcd failed: check the CA, client certificate and key)"
                 ))
             } else {
-                StoreError::Unavailable(format!("etcd at {endpoints}: {what}: {message} (no member reachable)"))
+                StoreError::Unavailable(format!(
+                    "etcd at {endpoints}: {what}: {message} (no member reachable)"
+                ))
             }
         }
         E::IoError(e) => StoreError::Unavailable(format!("etcd at {endpoints}: {what}: {e}")),
@@ -607,11 +968,40 @@ fn classify(endpoints: &str, what: &str, error: etcd_client::Error) -> StoreErro
     }
 }
 
-/// Whether a failed request may be sent again: the member was unreachable or had no
-/// leader. Anything else (bad request, too large, ...) would fail again the same way.
+/// Whether a retryable failure happened before the request could reach etcd's log (no
+/// connection, or a member without a leader refusing it), so that it certainly changed nothing.
+fn is_refused_before_sending(error: &etcd_client::Error) -> bool {
+    let message = match error {
+        etcd_client::Error::GRpcStatus(status) => {
+            with_causes(status.message(), std::error::Error::source(status))
+        }
+        other => with_causes(&other.to_string(), std::error::Error::source(other)),
+    };
+    [
+        "no leader",
+        "tcp connect error",
+        "Connection refused",
+        "error trying to connect",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
+/// Whether a failed request may be sent again (to another member): the member was
+/// unreachable, had no leader, timed out or its connection broke. Anything else (bad request,
+/// too large, ...) would fail again the same way. Commits are safe to send again
+/// (the write ids, see the module doc).
 fn is_retryable(error: &etcd_client::Error) -> bool {
     match error {
-        etcd_client::Error::GRpcStatus(status) => status.code() == tonic::Code::Unavailable,
+        etcd_client::Error::GRpcStatus(status) => match status.code() {
+            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => true,
+            // A connection that broke under the call (hyper's errors arrive as these).
+            tonic::Code::Unknown | tonic::Code::Cancelled => {
+                let message = with_causes(status.message(), std::error::Error::source(status)).to_ascii_lowercase();
+                ["transport", "connection", "broken pipe", "h2 protocol"].iter().any(|m| message.contains(m))
+            }
+            _ => false,
+        },
         etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
         _ => false,
     }
@@ -735,6 +1125,30 @@ fn normalize(ops: impl IntoIterator<Item = FullOp>) -> Plan {
     }
 }
 
+/// Disjoint `ranges` minus the range `[hole_start, hole_end)` (bounded).
+fn without(
+    ranges: Vec<(Vec<u8>, Vec<u8>)>,
+    hole_start: &[u8],
+    hole_end: &[u8],
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut kept = Vec::new();
+    for (start, end) in ranges {
+        let unbounded = end == [0];
+        let overlaps = start.as_slice() < hole_end && (unbounded || end.as_slice() > hole_start);
+        if !overlaps {
+            kept.push((start, end));
+            continue;
+        }
+        if start.as_slice() < hole_start {
+            kept.push((start, hole_start.to_vec()));
+        }
+        if unbounded || end.as_slice() > hole_end {
+            kept.push((hole_end.to_vec(), end));
+        }
+    }
+    kept
+}
+
 /// Sorts ranges and merges overlapping ones, so that no key is deleted by two of them.
 fn merge(mut ranges: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
     ranges.sort();
@@ -824,6 +1238,24 @@ mod tests {
     fn a_put_at_the_range_start_leaves_no_empty_range() {
         let plan = normalize([range("p/"), put("p/", "x")]);
         assert_eq!(plan.ranges, vec![(b"p/\0".to_vec(), b"p0".to_vec())]);
+    }
+
+    #[test]
+    fn prefix_deletes_spare_the_write_ids() {
+        let hole = (b"/p/~txn/".to_vec(), prefix_end(b"/p/~txn/"));
+        assert_eq!(
+            without(vec![r("/p/", b"/p0")], &hole.0, &hole.1),
+            vec![r("/p/", b"/p/~txn/"), (hole.1.clone(), b"/p0".to_vec())]
+        );
+        assert_eq!(
+            without(vec![r("/p/a", b"/p/b")], &hole.0, &hole.1),
+            vec![r("/p/a", b"/p/b")]
+        );
+        assert_eq!(
+            without(vec![(Vec::new(), vec![0])], &hole.0, &hole.1),
+            vec![(Vec::new(), hole.0.clone()), (hole.1.clone(), vec![0])]
+        );
+        assert!(without(vec![r("/p/~txn/a", b"/p/~txn/b")], &hole.0, &hole.1).is_empty());
     }
 
     #[test]

@@ -195,6 +195,29 @@ impl Member {
         }
     }
 
+    /// Freezes this member (SIGSTOP): it keeps its connections open and answers nothing, as
+    /// a hung process or a host dropping packets would. [`Member::resume`] undoes it; a
+    /// stopped member is still killed when dropped.
+    pub fn stop(&mut self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a member stopped with [`Member::stop`] run again (SIGCONT).
+    pub fn resume(&mut self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let child = self
+            .child
+            .as_ref()
+            .unwrap_or_else(|| panic!("member {} does not run", self.name));
+        let pid = libc::pid_t::try_from(child.id()).expect("pid");
+        // SAFETY: kill(2) on the pid of our own child, which has not been waited for.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "signal {signal} to etcd member {}", self.name);
+    }
+
     /// Whether this member answers `/health` with a leader in its cluster.
     pub fn healthy(&self) -> bool {
         self.http()
@@ -401,6 +424,100 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// A TCP relay in front of one member that can be told to swallow everything the member
+/// sends back (requests still arrive and are carried out, their answers are lost), to hold
+/// the requests back (delivered, late, once released) or to refuse connections. Runs until
+/// the process ends.
+pub struct LossyRelay {
+    pub port: u16,
+    drop_replies: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    hold_requests: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    refuse: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LossyRelay {
+    /// Relays `127.0.0.1:<port>` to `upstream` (`HOST:PORT`).
+    pub fn start(upstream: &str) -> LossyRelay {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("relay listener");
+        let port = listener.local_addr().expect("relay address").port();
+        let relay = LossyRelay {
+            port,
+            drop_replies: Arc::new(AtomicBool::new(false)),
+            hold_requests: Arc::new(AtomicBool::new(false)),
+            refuse: Arc::new(AtomicBool::new(false)),
+        };
+        let upstream = upstream.to_string();
+        let (drop_replies, hold, refuse) =
+            (relay.drop_replies.clone(), relay.hold_requests.clone(), relay.refuse.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if refuse.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (mut client_in, mut server_out) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                let hold = hold.clone();
+                std::thread::spawn(move || {
+                    let mut buffer = [0u8; 16 * 1024];
+                    loop {
+                        let n = match client_in.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        while hold.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        if server_out.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut server_in, mut client_out, flag) = (server, client, drop_replies.clone());
+                std::thread::spawn(move || {
+                    let mut buffer = [0u8; 16 * 1024];
+                    loop {
+                        let n = match server_in.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if !flag.load(Ordering::SeqCst) && client_out.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = client_out.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        relay
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// From now on (`true`) the member's answers are thrown away, or passed on again.
+    pub fn lose_replies(&self, lose: bool) {
+        self.drop_replies.store(lose, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// From now on (`true`) what clients send is held back, or (`false`) delivered, late.
+    pub fn hold_requests(&self, hold: bool) {
+        self.hold_requests.store(hold, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// From now on (`true`) new connections are closed at once, or relayed again.
+    pub fn refuse_connections(&self, refuse: bool) {
+        self.refuse.store(refuse, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 #[cfg(test)]

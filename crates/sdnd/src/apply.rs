@@ -107,9 +107,33 @@ fn watch_task(app: &App, upid: Upid, version: u64) {
     }
 }
 
-/// Restarts the watchers of this node's tasks that were still running when it stopped.
-pub fn resume_tasks(app: &App) {
-    let Ok((entries, _)) = app.store.list(layout::TASKS_PREFIX) else { return };
+/// Restarts the watchers of this node's tasks that were still running when it stopped. If
+/// the store can't be read now (no quorum at start), a background thread keeps trying, so
+/// that such a task still ends (its timeout runs from its start).
+pub fn resume_tasks(app: &std::sync::Arc<App>) {
+    match app.store.list(layout::TASKS_PREFIX) {
+        Ok((entries, _)) => resume_listed(app, entries),
+        Err(err) => {
+            tracing::warn!("could not look for unfinished apply tasks yet: {err}; retrying");
+            let app = app.clone();
+            let spawned = std::thread::Builder::new().name("task-resume".into()).spawn(move || {
+                let mut pause = STORE_RETRY;
+                loop {
+                    std::thread::sleep(pause);
+                    if let Ok((entries, _)) = app.store.list(layout::TASKS_PREFIX) {
+                        return resume_listed(&app, entries);
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            });
+            if let Err(err) = spawned {
+                tracing::error!("could not start the task resumer: {err}");
+            }
+        }
+    }
+}
+
+fn resume_listed(app: &App, entries: Vec<sdn_store::Entry>) {
     for entry in entries {
         let Ok(record) = serde_json::from_slice::<TaskRecord>(&entry.value) else { continue };
         let Ok(upid) = record.upid.parse::<Upid>() else { continue };
@@ -276,13 +300,23 @@ const STORE_RETRY: Duration = Duration::from_millis(200);
 
 fn finish_task(store: &dyn Store, clock: &Clock, sight: &StoreSight, upid: Upid, version: u64, timeout: Duration) {
     let key = layout::task(&upid.to_string());
-    let deadline = Instant::now() + timeout;
+    // The timeout runs from the task's start, also for a watcher restarted with its server.
+    // (The start is in whole seconds: counted from its end, so the task never ends early.)
+    let elapsed = Duration::from_millis(u64::try_from(clock.now_ms() - (upid.starttime + 1) * 1000).unwrap_or(0));
+    let deadline = Instant::now() + timeout.saturating_sub(elapsed);
+    // The record names the nodes to wait for: without it the outcome would be a guess, and
+    // without the store its end can't be written either, so it is read until it can be.
+    let mut pause = STORE_RETRY;
     let mut record = loop {
         match store.get(&key) {
             Ok(Some(entry)) => break serde_json::from_slice(&entry.value).unwrap_or_else(|_| TaskRecord::start(&upid, String::new())),
             Ok(None) => break TaskRecord::start(&upid, String::new()),
-            Err(_) if Instant::now() < deadline => std::thread::sleep(STORE_RETRY),
-            Err(_) => break TaskRecord::start(&upid, String::new()),
+            Err(_) => {
+                std::thread::sleep(pause);
+                if Instant::now() >= deadline {
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            }
         }
     };
     let mut revision = 0;

@@ -55,6 +55,9 @@ pub struct Sdn {
     cache: Mutex<Snapshot>,
     /// Serializes this process's writers, so that they queue instead of failing guards.
     writer: Mutex<()>,
+    /// The lock entry (possibly expired) and its revision as last read or written here, for
+    /// [`Sdn::mutate`]'s first attempt; `None` until known.
+    lock_view: Mutex<Option<(Option<LockRecord>, Revision)>>,
 }
 
 fn lock_mutex<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -65,7 +68,7 @@ fn lock_mutex<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sdn {
     pub fn new(store: Arc<dyn Store>, clock: Clock) -> Self {
-        Self { store, clock, cache: Mutex::new(Snapshot::default()), writer: Mutex::new(()) }
+        Self { store, clock, cache: Mutex::new(Snapshot::default()), writer: Mutex::new(()), lock_view: Mutex::new(None) }
     }
 
     /// The current configuration, reloaded from the store only if someone else changed it.
@@ -83,7 +86,18 @@ impl Sdn {
         let lock_rev = mod_revision(lock.as_ref());
         let lock = lock.map(|entry| parse_lock(&entry.value)).transpose()?;
         let snapshot = self.refresh(mod_revision(pending.as_ref()), mod_revision(running.as_ref()))?;
+        *lock_mutex(&self.lock_view) = Some((lock.clone(), lock_rev));
         Ok((snapshot, lock, lock_rev))
+    }
+
+    /// The snapshot and lock entry as this process last read or wrote them, without asking
+    /// the store; `None` if not known. Possibly stale: a write planned on it is guarded on
+    /// exactly these revisions, so staleness costs a retry, never a wrong admission.
+    fn cached_view(&self) -> Option<(Snapshot, Option<LockRecord>, Revision)> {
+        let (lock, lock_rev) = lock_mutex(&self.lock_view).clone()?;
+        let snapshot = lock_mutex(&self.cache).clone();
+        // After an apply the running configuration is re-read on next use (see after_commit).
+        (snapshot.running_rev != u64::MAX).then_some((snapshot, lock, lock_rev))
     }
 
     /// The cached snapshot, brought up to the given marker revisions.
@@ -183,13 +197,34 @@ impl Sdn {
         mut plan: impl FnMut(&Snapshot, Option<&LockRecord>) -> Result<(Mutation, T), Error>,
     ) -> Result<T, Error> {
         let _writer = lock_mutex(&self.writer);
-        for _ in 0..MAX_ATTEMPTS {
-            let (snapshot, lock, lock_rev) = self.read_current()?;
-            authorize(&snapshot)?;
+        // The first attempt plans on the view this process last saw, so that a change costs
+        // one round trip (the commit) instead of two; its guards cover the lock entry and the
+        // configuration markers, so a stale view fails them and is re-read. What the stale
+        // view refuses (the lock, the privilege, the parameters) is also decided again on a
+        // fresh read before it is answered.
+        let mut cached = self.cached_view();
+        let mut attempt = 0;
+        while attempt < MAX_ATTEMPTS {
+            let from_cache = cached.is_some();
+            let (snapshot, lock, lock_rev) = match cached.take() {
+                Some(view) => view,
+                None => {
+                    attempt += 1;
+                    self.read_current()?
+                }
+            };
             let now = self.clock.now_ms();
-            lock::admit(intent, lock.as_ref(), now)?;
+            let planned = authorize(&snapshot).and_then(|()| {
+                lock::admit(intent, lock.as_ref(), now)?;
+                let live_lock = lock.as_ref().filter(|l| !l.is_expired(now));
+                plan(&snapshot, live_lock)
+            });
+            let (mutation, result) = match planned {
+                Ok(planned) => planned,
+                Err(_) if from_cache => continue,
+                Err(err) => return Err(err),
+            };
             let live_lock = lock.as_ref().filter(|l| !l.is_expired(now));
-            let (mutation, result) = plan(&snapshot, live_lock)?;
 
             let mut txn = Txn::new()
                 .unchanged(layout::LOCK, lock_rev)
@@ -251,9 +286,19 @@ impl Sdn {
             }
             txn.ops.extend(mutation.extra);
 
+            let lock_after = match &mutation.lock {
+                Some(LockUpdate::Set(record)) => Some(Some(record.clone())),
+                Some(LockUpdate::Remove) => Some(None),
+                None if lock.is_some() && live_lock.is_none() => Some(None),
+                None => None,
+            };
             match self.store.commit(txn)? {
                 Commit::GuardFailed => continue,
                 Commit::Committed(revision) => {
+                    if let Some(after) = lock_after {
+                        let rev = if after.is_some() { revision } else { 0 };
+                        *lock_mutex(&self.lock_view) = Some((after, rev));
+                    }
                     self.after_commit(snapshot, mutation.changes, mutation.replace_pending, mutation.running.is_some(), touches_pending, revision);
                     return Ok(result);
                 }
