@@ -174,6 +174,42 @@ pub struct NodeFiles {
     pub current_frr: Option<String>,
 }
 
+/// Status queries for a node's agent (its FRR's routes, neighbors, ...), as
+/// `node-queries/<node>/<id>`: a [`NodeQueryRecord`] the agent answers under
+/// `node-answers/<node>/<id>` with a [`NodeAnswerRecord`]. Both expire by themselves, so
+/// that a server that gave up waiting leaves nothing behind.
+pub const NODE_QUERIES_PREFIX: &str = "node-queries/";
+pub const NODE_ANSWERS_PREFIX: &str = "node-answers/";
+
+/// Where `node`'s queries wait.
+pub fn node_queries(node: &str) -> String {
+    format!("{NODE_QUERIES_PREFIX}{node}/")
+}
+
+pub fn node_query(node: &str, id: &str) -> String {
+    format!("{NODE_QUERIES_PREFIX}{node}/{id}")
+}
+
+pub fn node_answer(node: &str, id: &str) -> String {
+    format!("{NODE_ANSWERS_PREFIX}{node}/{id}")
+}
+
+/// A question for one node's agent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeQueryRecord {
+    /// When it was asked, epoch milliseconds (of the asking server's clock).
+    pub asked_ms: i64,
+    pub query: crate::node_query::NodeQuery,
+}
+
+/// The agent's answer: the API's answer data, or why it could not be had.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeAnswerRecord {
+    Ok(Value),
+    Error(String),
+}
+
 // --- Access control ------------------------------------------------------------------------
 // The rules that read these records live in `auth`.
 

@@ -1,7 +1,9 @@
 //! The node agent: whenever the running version changes, render this node's files, put them
-//! in place atomically, reload, and report the outcome to the store.
+//! in place atomically, reload, and report the outcome to the store; and answer the status
+//! queries addressed to this node (its FRR's routes and neighbors, its bridges).
 
 pub mod facts;
+pub mod status;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +38,8 @@ pub struct AgentConfig {
     pub facts_file: Option<PathBuf>,
     /// The fingerprint of the certificate this node's API serves, sent with the heartbeats.
     pub fingerprint: Option<String>,
+    /// The commands that read the node's live status (FRR's `vtysh`, `ip`, `bridge`).
+    pub status_commands: status::StatusCommands,
 }
 
 pub use crate::layout::NodeFiles;
@@ -48,6 +52,7 @@ fn read_optional(path: &Path) -> Option<String> {
 pub struct Agent {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
+    queries: std::thread::JoinHandle<()>,
 }
 
 impl Agent {
@@ -55,6 +60,7 @@ impl Agent {
     pub fn stop(self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.thread.join();
+        let _ = self.queries.join();
     }
 }
 
@@ -65,8 +71,50 @@ const WAKE_INTERVAL: Duration = Duration::from_secs(2);
 pub fn spawn(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) -> std::io::Result<Agent> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
+    let (query_store, query_config, query_flag) = (store.clone(), config.clone(), stop.clone());
+    let queries = std::thread::Builder::new()
+        .name("node-agent-queries".into())
+        .spawn(move || serve_queries(query_store.as_ref(), &query_config, &query_flag))?;
     let thread = std::thread::Builder::new().name("node-agent".into()).spawn(move || run(store, config, clock, &flag))?;
-    Ok(Agent { stop, thread })
+    Ok(Agent { stop, thread, queries })
+}
+
+/// Answers the status queries addressed to this node, one at a time, until stopped. Each is
+/// answered once; the asking server removes it with its answer (or the store expires both).
+fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool) {
+    let mut answered: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut seen = 0;
+    while !stop.load(Ordering::SeqCst) {
+        match crate::node_query::waiting(store, &config.node) {
+            Ok((queries, revision)) => {
+                answered.retain(|id| queries.iter().any(|(q, _)| q == id));
+                for (id, record) in queries {
+                    if stop.load(Ordering::SeqCst) || !answered.insert(id.clone()) {
+                        continue;
+                    }
+                    let answer = match status::answer(&config.status_commands, &record.query) {
+                        Ok(value) => layout::NodeAnswerRecord::Ok(value),
+                        Err(err) => {
+                            tracing::warn!("node agent: status query: {err}");
+                            layout::NodeAnswerRecord::Error(err)
+                        }
+                    };
+                    if let Err(err) = crate::node_query::answer(store, &config.node, &id, &answer) {
+                        tracing::warn!("node agent: could not answer a status query: {err}");
+                        answered.remove(&id);
+                    }
+                }
+                seen = revision;
+            }
+            Err(err) => {
+                tracing::warn!("node agent: reading status queries: {err}");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        if store.wait_for_change(&layout::node_queries(&config.node), seen, WAKE_INTERVAL).is_err() {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
 }
 
 /// What this agent last wrote to the store, so that it writes only what changed.

@@ -1,6 +1,7 @@
 //! `/nodes` and `/nodes/{node}/...`: the cluster's nodes (those running an sdnd node agent),
 //! tasks, and each node's SDN apply state.
 
+mod live;
 mod sdn;
 pub(super) mod tasks;
 
@@ -26,6 +27,7 @@ pub fn routes() -> Vec<Route> {
         ])))];
     routes.extend(tasks::routes());
     routes.extend(sdn::routes());
+    routes.extend(live::routes());
     routes
 }
 
