@@ -69,6 +69,17 @@ pub fn answer(commands: &StatusCommands, query: &NodeQuery) -> Result<Value, Str
     }
 }
 
+/// FRR's route tables of a fabric protocol (`show ip(v6) route PROTOCOL json`); a command that
+/// fails counts as no routes.
+pub fn route_tables(commands: &StatusCommands, protocol: &str) -> Vec<String> {
+    let shows: &[&str] = match protocol {
+        "openfabric" => &["show ip route openfabric json", "show ipv6 route openfabric json"],
+        "ospf" => &["show ip route ospf json"],
+        _ => &[],
+    };
+    shows.iter().filter_map(|show| run(&commands.vtysh, &["-c", show]).ok()).collect()
+}
+
 /// Runs `command` (a shell command line) with `args` appended, no shell parsing of the
 /// arguments; its standard output, or why it failed.
 fn run(command: &str, args: &[&str]) -> Result<String, String> {
