@@ -65,13 +65,24 @@ fn main() {
     let dir = tempfile::tempdir_in(".").unwrap();
     populate(dir.path());
     let server = Server::start_node(dir.path(), "n1", &store_args(), &[]);
-    let others: Vec<Server> = ["n2", "n3"].iter().map(|node| Server::start_node(dir.path(), node, &store_args(), &[])).collect();
+    let others: Vec<Server> =
+        ["n2", "n3"].iter().map(|node| Server::start_node(dir.path(), node, &store_args(), &[])).collect();
     let client = server.client("bench");
     let sdn = "/api2/json/cluster/sdn";
-    client.post(&format!("{sdn}/fabrics/fabric"), &[("id", "fab"), ("protocol", "openfabric"), ("ip_prefix", "10.9.0.0/24")]).ok();
+    client
+        .post(
+            &format!("{sdn}/fabrics/fabric"),
+            &[("id", "fab"), ("protocol", "openfabric"), ("ip_prefix", "10.9.0.0/24")],
+        )
+        .ok();
     for (i, node) in ["n1", "n2", "n3"].iter().enumerate() {
         let ip = format!("10.9.0.{}", i + 1);
-        client.post(&format!("{sdn}/fabrics/node/fab"), &[("node_id", node), ("protocol", "openfabric"), ("ip", &ip), ("interfaces", "name=ens19")]).ok();
+        client
+            .post(
+                &format!("{sdn}/fabrics/node/fab"),
+                &[("node_id", node), ("protocol", "openfabric"), ("ip", &ip), ("interfaces", "name=ens19")],
+            )
+            .ok();
     }
     let upid = client.put(sdn, &[]).ok();
     client.wait_task(upid.as_str().unwrap());

@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
+use sdn_store::{Store, Txn};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sdn_store::{Store, Txn};
 
 use crate::clock::Clock;
 use crate::error::Error;
@@ -21,15 +21,33 @@ use crate::nodes::Liveness;
 #[serde(tag = "query", rename_all = "kebab-case")]
 pub enum NodeQuery {
     /// The routes of an EVPN zone's VRF (`vrf_<zone>`).
-    IpVrf { vrf: String },
+    IpVrf {
+        vrf: String,
+    },
     /// The EVPN type-2 routes (MAC/IP) of a vnet's VNI.
-    MacVrf { vni: i64 },
+    MacVrf {
+        vni: i64,
+    },
     /// A fabric's routes on this node; `interfaces`: the fabric's interfaces here.
-    FabricRoutes { fabric: String, protocol: String, interfaces: Vec<String> },
-    FabricNeighbors { fabric: String, protocol: String, interfaces: Vec<String> },
-    FabricInterfaces { fabric: String, protocol: String, interfaces: Vec<String> },
+    FabricRoutes {
+        fabric: String,
+        protocol: String,
+        interfaces: Vec<String>,
+    },
+    FabricNeighbors {
+        fabric: String,
+        protocol: String,
+        interfaces: Vec<String>,
+    },
+    FabricInterfaces {
+        fabric: String,
+        protocol: String,
+        interfaces: Vec<String>,
+    },
     /// These bridges (a zone's vnets; `None`: every bridge) and their ports.
-    Bridges { bridges: Option<Vec<String>> },
+    Bridges {
+        bridges: Option<Vec<String>>,
+    },
 }
 
 /// How long a server waits for an agent's answer.
@@ -47,13 +65,7 @@ impl crate::app::App {
 }
 
 /// Asks `node`'s agent `query` and waits up to `timeout` for its answer.
-pub fn ask(
-    store: &dyn Store,
-    clock: &Clock,
-    node: &str,
-    query: NodeQuery,
-    timeout: Duration,
-) -> Result<Value, Error> {
+pub fn ask(store: &dyn Store, clock: &Clock, node: &str, query: NodeQuery, timeout: Duration) -> Result<Value, Error> {
     let beat = crate::nodes::heartbeats(store)?.remove(node);
     if let Liveness::Offline { last_seen_ms } = Liveness::of(beat.as_ref(), clock.now_ms()) {
         return Err(Error::Unavailable(match last_seen_ms {
@@ -66,7 +78,10 @@ pub fn ask(
     }
     let (waiting, _) = store.list(&layout::node_queries(node))?;
     if waiting.len() >= MAX_WAITING {
-        return Err(Error::Unavailable(format!("node '{node}' has {} status queries waiting already; try again", waiting.len())));
+        return Err(Error::Unavailable(format!(
+            "node '{node}' has {} status queries waiting already; try again",
+            waiting.len()
+        )));
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
     let record = NodeQueryRecord { asked_ms: clock.now_ms(), query };

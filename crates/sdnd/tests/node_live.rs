@@ -34,12 +34,31 @@ fn printing(dir: &Path, name: &str, text: &str) -> String {
 /// simple zone; applied (node3 has no agent, so the task ends in an error: the running
 /// configuration is what counts here).
 fn create_objects(client: &Client) {
-    client.post(&format!("{SDN}/fabrics/fabric"), &[("id", "test"), ("protocol", "openfabric"), ("ip_prefix", "172.16.6.0/24")]).ok();
+    client
+        .post(
+            &format!("{SDN}/fabrics/fabric"),
+            &[("id", "test"), ("protocol", "openfabric"), ("ip_prefix", "172.16.6.0/24")],
+        )
+        .ok();
     let node = json!({"node_id": NODE, "protocol": "openfabric", "ip": "172.16.6.2", "interfaces": ["name=ens19", "name=ens20"]});
     client.json("POST", &format!("{SDN}/fabrics/node/test"), &node).ok();
-    client.post(&format!("{SDN}/controllers"), &[("controller", "ctrl"), ("type", "evpn"), ("asn", "65000"), ("fabric", "test")]).ok();
     client
-        .post(&format!("{SDN}/zones"), &[("zone", "test"), ("type", "evpn"), ("controller", "ctrl"), ("vrf-vxlan", "1000"), ("nodes", "node2,node3")])
+        .post(
+            &format!("{SDN}/controllers"),
+            &[("controller", "ctrl"), ("type", "evpn"), ("asn", "65000"), ("fabric", "test")],
+        )
+        .ok();
+    client
+        .post(
+            &format!("{SDN}/zones"),
+            &[
+                ("zone", "test"),
+                ("type", "evpn"),
+                ("controller", "ctrl"),
+                ("vrf-vxlan", "1000"),
+                ("nodes", "node2,node3"),
+            ],
+        )
         .ok();
     client.post(&format!("{SDN}/vnets"), &[("vnet", "vnet1"), ("zone", "test"), ("tag", "100")]).ok();
     client.post(&format!("{SDN}/zones"), &[("zone", "plain"), ("type", "simple")]).ok();
@@ -111,14 +130,21 @@ fn evpn_and_fabric_status_come_from_the_nodes_frr_through_any_server() {
             client.get(&format!("{node}/zones/test/bridges"), &[]).ok(),
             json!([{"name": "vnet1", "vlan_filtering": "0", "ports": [{"name": "tap100i0", "vmid": 100, "index": "net0"}]}])
         );
-        let local: Vec<Value> = client.get(&format!("{node}/zones/localnetwork/bridges"), &[]).ok().as_array().unwrap().clone();
+        let local: Vec<Value> =
+            client.get(&format!("{node}/zones/localnetwork/bridges"), &[]).ok().as_array().unwrap().clone();
         assert_eq!(local.iter().map(|b| b["name"].clone()).collect::<Vec<_>>(), [json!("vmbr0"), json!("vnet1")]);
     }
 
     // The directory indexes, as PVE has them.
     let node = format!("/api2/json/nodes/{NODE}/sdn");
-    assert_eq!(client.get(&node, &[]).ok(), json!([{"name": "fabrics"}, {"name": "vnets"}, {"name": "zones"}, {"name": "status"}]));
-    assert_eq!(client.get(&format!("{node}/zones/test"), &[]).ok(), json!([{"subdir": "content"}, {"subdir": "bridges"}, {"subdir": "ip-vrf"}]));
+    assert_eq!(
+        client.get(&node, &[]).ok(),
+        json!([{"name": "fabrics"}, {"name": "vnets"}, {"name": "zones"}, {"name": "status"}])
+    );
+    assert_eq!(
+        client.get(&format!("{node}/zones/test"), &[]).ok(),
+        json!([{"subdir": "content"}, {"subdir": "bridges"}, {"subdir": "ip-vrf"}])
+    );
     assert_eq!(client.get(&format!("{node}/vnets/vnet1"), &[]).ok(), json!([{"subdir": "mac-vrf"}]));
     assert_eq!(client.get(&format!("{node}/status"), &[]).ok()["node"], NODE, "the summary moved to .../sdn/status");
 
@@ -146,7 +172,11 @@ fn evpn_and_fabric_status_come_from_the_nodes_frr_through_any_server() {
     // FRR down on the node: its error, naming the node.
     std::fs::write(&fail_flag, "").unwrap();
     let down = client.get(&format!("{node}/zones/test/ip-vrf"), &[]).expect(500);
-    assert!(down.message().contains("node 'node2'") && down.message().contains("failed to connect"), "{}", down.message());
+    assert!(
+        down.message().contains("node 'node2'") && down.message().contains("failed to connect"),
+        "{}",
+        down.message()
+    );
 
     // A stopped agent: its node is refused once its heartbeats are stale, never a hang.
     drop(server);

@@ -59,9 +59,7 @@ fn check_all(what: &str, list: &Value, fields: &[(&str, T, bool)]) -> Vec<Value>
 
 /// `percent_encode(s, NON_ALPHANUMERIC)`, as PDM's client encodes path segments and values.
 fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 /// The data of an extjs answer, after checking its envelope.
@@ -140,7 +138,11 @@ fn pdm_drives_sdnd_end_to_end() {
     let api = "/api2/extjs";
 
     // Adding the remote: version, node list (with the fingerprint PDM pins), cluster status.
-    check("version", &data(root.get(&format!("{api}/version"), &[])), &[("version", T::Str, true), ("release", T::Str, true)]);
+    check(
+        "version",
+        &data(root.get(&format!("{api}/version"), &[])),
+        &[("version", T::Str, true), ("release", T::Str, true)],
+    );
     let nodes = check_all("nodes", &data(root.get(&format!("{api}/nodes"), &[])), NODE_INDEX);
     assert_eq!(nodes.len(), 1, "{nodes:?}");
     assert_eq!(nodes[0]["ssl_fingerprint"], server.fingerprint.as_str());
@@ -168,33 +170,60 @@ fn pdm_drives_sdnd_end_to_end() {
     );
 
     // PDM's own token, created over the API, works at once.
-    let token = data(root.json("POST", &format!("{api}/access/users/{}/token/{}", enc("root@pam"), enc("pdm-remote")), &json!({"privsep": false, "comment": "PDM"})));
+    let token = data(root.json(
+        "POST",
+        &format!("{api}/access/users/{}/token/{}", enc("root@pam"), enc("pdm-remote")),
+        &json!({"privsep": false, "comment": "PDM"}),
+    ));
     check("token", &token, &[("full-tokenid", T::Str, true), ("value", T::Str, true)]);
     assert_eq!(token["full-tokenid"], "root@pam!pdm-remote");
-    let pdm = Client::new(&server.base, Some(format!("PVEAPIToken={}={}", token["full-tokenid"].as_str().unwrap(), token["value"].as_str().unwrap())));
+    let pdm = Client::new(
+        &server.base,
+        Some(format!("PVEAPIToken={}={}", token["full-tokenid"].as_str().unwrap(), token["value"].as_str().unwrap())),
+    );
 
     // The underlay and controller exist already (made by the cluster's admin).
-    pdm.json("POST", &format!("{api}/cluster/sdn/fabrics/fabric"), &json!({"id": "test", "protocol": "openfabric", "ip_prefix": "172.16.6.0/24"}));
+    pdm.json(
+        "POST",
+        &format!("{api}/cluster/sdn/fabrics/fabric"),
+        &json!({"id": "test", "protocol": "openfabric", "ip_prefix": "172.16.6.0/24"}),
+    );
     data(pdm.json(
         "POST",
         &format!("{api}/cluster/sdn/fabrics/node/test"),
         &json!({"node_id": NODE, "protocol": "openfabric", "ip": "172.16.6.2", "interfaces": ["name=ens19", "name=ens20"]}),
     ));
-    data(pdm.json("POST", &format!("{api}/cluster/sdn/controllers"), &json!({"controller": "ctrl", "type": "evpn", "asn": 65000, "fabric": "test"})));
+    data(pdm.json(
+        "POST",
+        &format!("{api}/cluster/sdn/controllers"),
+        &json!({"controller": "ctrl", "type": "evpn", "asn": 65000, "fabric": "test"}),
+    ));
     let upid = data(pdm.json("PUT", &format!("{api}/cluster/sdn"), &json!({})));
     poll_task(&pdm, upid.as_str().unwrap());
 
     // PDM's SDN flow: lock, create a zone and a vnet with the token, apply and release.
     let lock = data(pdm.json("POST", &format!("{api}/cluster/sdn/lock"), &json!({"allow-pending": false})));
     let lock = lock.as_str().expect("the lock token").to_string();
-    data(pdm.json("POST", &format!("{api}/cluster/sdn/zones"), &json!({"zone": "test", "type": "evpn", "controller": "ctrl", "vrf-vxlan": 1000, "lock-token": lock})));
-    data(pdm.json("POST", &format!("{api}/cluster/sdn/vnets"), &json!({"vnet": "vnet1", "zone": "test", "tag": 100, "lock-token": lock})));
+    data(pdm.json(
+        "POST",
+        &format!("{api}/cluster/sdn/zones"),
+        &json!({"zone": "test", "type": "evpn", "controller": "ctrl", "vrf-vxlan": 1000, "lock-token": lock}),
+    ));
+    data(pdm.json(
+        "POST",
+        &format!("{api}/cluster/sdn/vnets"),
+        &json!({"vnet": "vnet1", "zone": "test", "tag": 100, "lock-token": lock}),
+    ));
     let upid = data(pdm.json("PUT", &format!("{api}/cluster/sdn"), &json!({"lock-token": lock, "release-lock": true})));
     let upid = upid.as_str().unwrap().to_string();
     assert_eq!(poll_task(&pdm, &upid)["exitstatus"], "OK");
 
     // The task shows up in the lists PDM reads.
-    let tasks = check_all("tasks", &data(pdm.get(&format!("{api}/nodes/{}/tasks?limit=50&source={}", enc(NODE), enc("all")), &[])), TASK_LIST);
+    let tasks = check_all(
+        "tasks",
+        &data(pdm.get(&format!("{api}/nodes/{}/tasks?limit=50&source={}", enc(NODE), enc("all")), &[])),
+        TASK_LIST,
+    );
     assert!(tasks.iter().any(|t| t["upid"] == upid.as_str()), "{tasks:?}");
     let cluster_tasks = data(pdm.get(&format!("{api}/cluster/tasks"), &[]));
     assert!(cluster_tasks.as_array().unwrap().iter().any(|t| t["upid"] == upid.as_str()));
@@ -203,14 +232,17 @@ fn pdm_drives_sdnd_end_to_end() {
     // FRR's routes once it has looked).
     let deadline = Instant::now() + Duration::from_secs(30);
     let resources = loop {
-        let resources = check_all("resources", &data(pdm.get(&format!("{api}/cluster/resources"), &[])), CLUSTER_RESOURCE);
+        let resources =
+            check_all("resources", &data(pdm.get(&format!("{api}/cluster/resources"), &[])), CLUSTER_RESOURCE);
         let fabric = resources.iter().find(|r| r["network-type"] == "fabric").cloned();
         if fabric.as_ref().is_some_and(|f| f["status"] != "unknown") || Instant::now() > deadline {
             break resources;
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    let by_id = |id: &str| resources.iter().find(|r| r["id"] == id).cloned().unwrap_or_else(|| panic!("no {id} in {resources:?}"));
+    let by_id = |id: &str| {
+        resources.iter().find(|r| r["id"] == id).cloned().unwrap_or_else(|| panic!("no {id} in {resources:?}"))
+    };
     assert_eq!(by_id(&format!("node/{NODE}"))["status"], "online");
     assert_eq!(
         by_id(&format!("network/{NODE}/zone/test")),
@@ -222,18 +254,32 @@ fn pdm_drives_sdnd_end_to_end() {
         json!({"id": "network/node2/fabric/test", "type": "network", "network-type": "fabric", "network": "test", "protocol": "openfabric", "node": NODE, "status": "ok"}),
         "FRR has routes through ens19/ens20"
     );
-    let sdn = check_all("resources (sdn)", &data(pdm.get(&format!("{api}/cluster/resources?type={}", enc("sdn")), &[])), CLUSTER_RESOURCE);
-    assert_eq!(sdn, vec![json!({"id": "sdn/node2/test", "type": "sdn", "sdn": "test", "node": NODE, "status": "available", "zone-type": "evpn"})]);
+    let sdn = check_all(
+        "resources (sdn)",
+        &data(pdm.get(&format!("{api}/cluster/resources?type={}", enc("sdn")), &[])),
+        CLUSTER_RESOURCE,
+    );
+    assert_eq!(
+        sdn,
+        vec![
+            json!({"id": "sdn/node2/test", "type": "sdn", "sdn": "test", "node": NODE, "status": "available", "zone-type": "evpn"})
+        ]
+    );
     let only_nodes = data(pdm.get(&format!("{api}/cluster/resources?type=node"), &[]));
     assert!(only_nodes.as_array().unwrap().iter().all(|r| r["type"] == "node"));
     assert_eq!(data(pdm.get(&format!("{api}/cluster/resources?type=vm"), &[])), json!([]));
 
     // The EVPN panel: ip-vrf and mac-vrf, typed as PDM reads them.
     let ip_vrf = data(pdm.get(&format!("{api}/nodes/{}/sdn/zones/{}/ip-vrf", enc(NODE), enc("test")), &[]));
-    let ip_vrf = check_all("ip-vrf", &ip_vrf, &[("ip", T::Str, true), ("metric", T::Int, true), ("nexthops", T::StrArray, true), ("protocol", T::Str, true)]);
+    let ip_vrf = check_all(
+        "ip-vrf",
+        &ip_vrf,
+        &[("ip", T::Str, true), ("metric", T::Int, true), ("nexthops", T::StrArray, true), ("protocol", T::Str, true)],
+    );
     assert_eq!(ip_vrf.len(), 5);
     let mac_vrf = data(pdm.get(&format!("{api}/nodes/{}/sdn/vnets/{}/mac-vrf", enc(NODE), enc("vnet1")), &[]));
-    let mac_vrf = check_all("mac-vrf", &mac_vrf, &[("ip", T::Str, true), ("mac", T::Str, true), ("nexthop", T::Str, true)]);
+    let mac_vrf =
+        check_all("mac-vrf", &mac_vrf, &[("ip", T::Str, true), ("mac", T::Str, true), ("nexthop", T::Str, true)]);
     for entry in &mac_vrf {
         entry["ip"].as_str().unwrap().parse::<std::net::IpAddr>().expect("ip");
         entry["nexthop"].as_str().unwrap().parse::<std::net::IpAddr>().expect("nexthop");
@@ -242,13 +288,30 @@ fn pdm_drives_sdnd_end_to_end() {
     }
 
     // A failing change set: lock, create, roll back and release.
-    let lock = data(pdm.json("POST", &format!("{api}/cluster/sdn/lock"), &json!({"allow-pending": false}))).as_str().unwrap().to_string();
-    data(pdm.json("POST", &format!("{api}/cluster/sdn/vnets"), &json!({"vnet": "vnet2", "zone": "test", "tag": 101, "lock-token": lock})));
-    assert_eq!(data(pdm.json("POST", &format!("{api}/cluster/sdn/rollback"), &json!({"lock-token": lock, "release-lock": true}))), Value::Null);
+    let lock = data(pdm.json("POST", &format!("{api}/cluster/sdn/lock"), &json!({"allow-pending": false})))
+        .as_str()
+        .unwrap()
+        .to_string();
+    data(pdm.json(
+        "POST",
+        &format!("{api}/cluster/sdn/vnets"),
+        &json!({"vnet": "vnet2", "zone": "test", "tag": 101, "lock-token": lock}),
+    ));
+    assert_eq!(
+        data(pdm.json(
+            "POST",
+            &format!("{api}/cluster/sdn/rollback"),
+            &json!({"lock-token": lock, "release-lock": true})
+        )),
+        Value::Null
+    );
     let pending = data(pdm.get(&format!("{api}/cluster/sdn/vnets?pending=1"), &[]));
     assert!(pending.as_array().unwrap().iter().all(|v| v["vnet"] != "vnet2"), "rolled back: {pending}");
     // Release with the token PDM holds, percent-encoded in the query.
-    let lock = data(pdm.json("POST", &format!("{api}/cluster/sdn/lock"), &json!({"allow-pending": false}))).as_str().unwrap().to_string();
+    let lock = data(pdm.json("POST", &format!("{api}/cluster/sdn/lock"), &json!({"allow-pending": false})))
+        .as_str()
+        .unwrap()
+        .to_string();
     data(pdm.delete(&format!("{api}/cluster/sdn/lock?{}={}", enc("lock-token"), enc(&lock)), &[]));
 
     // What this server lacks answers 501, so PDM can tell it apart from a bad request (in the
@@ -258,8 +321,12 @@ fn pdm_drives_sdnd_end_to_end() {
     assert_eq!(missing.body["status"], 501, "{}", missing.body);
     assert_eq!(missing.body["message"], "Method 'GET /cluster/sdn/xyz' not implemented");
     // A refusal of the lock keeps its status too.
-    let lock = data(pdm.json("POST", &format!("{api}/cluster/sdn/lock"), &json!({"allow-pending": false}))).as_str().unwrap().to_string();
-    let refused = pdm.json("POST", &format!("{api}/cluster/sdn/vnets"), &json!({"vnet": "vnet3", "zone": "test", "tag": 102}));
+    let lock = data(pdm.json("POST", &format!("{api}/cluster/sdn/lock"), &json!({"allow-pending": false})))
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused =
+        pdm.json("POST", &format!("{api}/cluster/sdn/vnets"), &json!({"vnet": "vnet3", "zone": "test", "tag": 102}));
     assert_eq!(refused.body["status"], 423, "{}", refused.body);
     data(pdm.delete(&format!("{api}/cluster/sdn/lock?{}={}", enc("lock-token"), enc(&lock)), &[]));
 }
@@ -280,7 +347,13 @@ fn poll_task(client: &Client, upid: &str) -> Value {
 }
 
 fn admin(data_dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new(common::SDND).args(args).arg("--data-dir").arg(data_dir).args(store_args()).output().unwrap();
+    let out = std::process::Command::new(common::SDND)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(store_args())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -294,14 +367,31 @@ fn nodes_and_resources_follow_the_configuration_and_the_callers_privileges() {
     let root = server.client("root");
     let sdn = "/api2/json/cluster/sdn";
     root.post(&format!("{sdn}/zones"), &[("zone", "za"), ("type", "simple")]).ok();
-    root.post(&format!("{sdn}/zones"), &[("zone", "zb"), ("type", "vlan"), ("bridge", "vmbr0"), ("nodes", "node2,node3")]).ok();
-    root.post(&format!("{sdn}/fabrics/fabric"), &[("id", "fab"), ("protocol", "openfabric"), ("ip_prefix", "10.9.0.0/24")]).ok();
-    root.post(&format!("{sdn}/fabrics/node/fab"), &[("node_id", NODE), ("protocol", "openfabric"), ("ip", "10.9.0.2"), ("interfaces", "name=ens19")]).ok();
+    root.post(
+        &format!("{sdn}/zones"),
+        &[("zone", "zb"), ("type", "vlan"), ("bridge", "vmbr0"), ("nodes", "node2,node3")],
+    )
+    .ok();
+    root.post(
+        &format!("{sdn}/fabrics/fabric"),
+        &[("id", "fab"), ("protocol", "openfabric"), ("ip_prefix", "10.9.0.0/24")],
+    )
+    .ok();
+    root.post(
+        &format!("{sdn}/fabrics/node/fab"),
+        &[("node_id", NODE), ("protocol", "openfabric"), ("ip", "10.9.0.2"), ("interfaces", "name=ens19")],
+    )
+    .ok();
     let upid = root.put(sdn, &[]).ok();
     root.wait_task(upid.as_str().unwrap());
 
     let nodes = root.get("/api2/json/nodes", &[]).ok();
-    let listed: Vec<(&str, &str)> = nodes.as_array().unwrap().iter().map(|n| (n["node"].as_str().unwrap(), n["status"].as_str().unwrap())).collect();
+    let listed: Vec<(&str, &str)> = nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["node"].as_str().unwrap(), n["status"].as_str().unwrap()))
+        .collect();
     assert_eq!(listed, [(NODE, "online"), ("node3", "unknown")], "node3 is named by zone zb and never registered");
     check_all("nodes", &nodes, NODE_INDEX);
 
@@ -310,7 +400,9 @@ fn nodes_and_resources_follow_the_configuration_and_the_callers_privileges() {
     admin(d, &["acl", "modify", "/sdn", "--users", "bob@pve", "--roles", "PVEAuditor", "--propagate", "0"]);
     let bob = Client::new(&server.base, Some(common::add_token(d, "bob@pve", "ui")));
     let all = root.get("/api2/json/cluster/resources", &[]).ok();
-    let ids = |list: &Value| list.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let ids = |list: &Value| {
+        list.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
     assert_eq!(
         ids(&all),
         [
@@ -328,7 +420,10 @@ fn nodes_and_resources_follow_the_configuration_and_the_callers_privileges() {
     assert!(node.get("mem").is_none() && node.get("maxmem").is_none(), "no load figures without Sys.Audit: {node}");
     assert!(all[0].get("maxmem").is_some(), "root sees them: {}", all[0]);
     let legacy = bob.get("/api2/json/cluster/resources", &[("type", "sdn")]).ok();
-    assert_eq!(legacy, json!([{"id": "sdn/node2/zb", "type": "sdn", "sdn": "zb", "node": NODE, "status": "available", "zone-type": "vlan"}]));
+    assert_eq!(
+        legacy,
+        json!([{"id": "sdn/node2/zb", "type": "sdn", "sdn": "zb", "node": NODE, "status": "available", "zone-type": "vlan"}])
+    );
     let bad = root.get("/api2/json/cluster/resources", &[("type", "network")]).expect(400);
     assert!(bad.body["errors"]["type"].is_string(), "{}", bad.body);
 }

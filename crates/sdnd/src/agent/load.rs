@@ -34,7 +34,8 @@ impl LoadReader {
         // user nice system idle iowait irq softirq steal (guest time is in user already)
         let total: u64 = fields.iter().take(8).sum();
         let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
-        let cpus = lines.filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit)).count();
+        let cpus =
+            lines.filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit)).count();
         let usage = match self.previous.replace((idle, total)) {
             Some((idle0, total0)) if total > total0 => {
                 let busy = (total - total0).saturating_sub(idle.saturating_sub(idle0));
@@ -86,18 +87,22 @@ pub fn member_fabrics(running: &Value, node: &str) -> Vec<(String, String, Vec<S
 
 /// PVE's status of each fabric: `ok` if one of FRR's routes of its protocol leaves through
 /// one of its interfaces (`routes`: protocol -> route tables as FRR prints them).
-pub fn fabric_status(fabrics: &[(String, String, Vec<String>)], routes: &BTreeMap<String, Vec<String>>) -> BTreeMap<String, String> {
+pub fn fabric_status(
+    fabrics: &[(String, String, Vec<String>)],
+    routes: &BTreeMap<String, Vec<String>>,
+) -> BTreeMap<String, String> {
     fabrics
         .iter()
         .map(|(id, protocol, interfaces)| {
-            let has_routes = routes.get(protocol).into_iter().flatten().any(|output| {
-                let Ok(Value::Object(table)) = serde_json::from_str::<Value>(output) else { return false };
-                table.values().flat_map(|r| r.as_array().into_iter().flatten()).any(|route| {
-                    route["nexthops"].as_array().into_iter().flatten().any(|nh| {
-                        nh["interfaceName"].as_str().is_some_and(|name| interfaces.iter().any(|i| i == name))
+            let has_routes =
+                routes.get(protocol).into_iter().flatten().any(|output| {
+                    let Ok(Value::Object(table)) = serde_json::from_str::<Value>(output) else { return false };
+                    table.values().flat_map(|r| r.as_array().into_iter().flatten()).any(|route| {
+                        route["nexthops"].as_array().into_iter().flatten().any(|nh| {
+                            nh["interfaceName"].as_str().is_some_and(|name| interfaces.iter().any(|i| i == name))
+                        })
                     })
-                })
-            });
+                });
             (id.clone(), if has_routes { "ok" } else { "not ok" }.to_string())
         })
         .collect()
@@ -111,11 +116,15 @@ mod tests {
     #[test]
     fn cpu_usage_between_two_readings() {
         let mut reader = LoadReader::default();
-        let first = "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0 0 0\ncpu1 50 0 50 400 0 0 0 0 0 0\nintr 1\n";
+        let first =
+            "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0 0 0\ncpu1 50 0 50 400 0 0 0 0 0 0\nintr 1\n";
         assert_eq!(reader.cpu(first), Some((0.0, 2)));
         let second = "cpu  150 0 150 900 0 0 0 0 0 0\ncpu0 75 0 75 450 0 0 0 0 0 0\ncpu1 75 0 75 450 0 0 0 0 0 0\n";
         assert_eq!(reader.cpu(second), Some((0.5, 2)));
-        assert_eq!(memory("MemTotal:  1000 kB\nMemFree: 100 kB\nMemAvailable:  400 kB\n"), Some((600 * 1024, 1000 * 1024)));
+        assert_eq!(
+            memory("MemTotal:  1000 kB\nMemFree: 100 kB\nMemAvailable:  400 kB\n"),
+            Some((600 * 1024, 1000 * 1024))
+        );
         assert!(LoadReader::default().read().is_some(), "this Linux host's /proc reads");
     }
 

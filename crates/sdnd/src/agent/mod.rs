@@ -93,7 +93,7 @@ fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fab
     let mut answered: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut seen = 0;
     let mut checked: Option<std::time::Instant> = None;
-    let mut members: (u64, Vec<(String, String, Vec<String>)>) = (0, Vec::new());
+    let mut members: Membership = (0, Vec::new());
     while !stop.load(Ordering::SeqCst) {
         if checked.is_none_or(|at| at.elapsed() >= Duration::from_millis(crate::nodes::HEARTBEAT_INTERVAL_MS as u64)) {
             checked = Some(std::time::Instant::now());
@@ -189,13 +189,13 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
     }
 }
 
+/// The fabrics this node is in (fabric, protocol, its interfaces here), as of the running
+/// configuration entry of this revision.
+type Membership = (u64, Vec<(String, String, Vec<String>)>);
+
 /// PVE's status of each fabric this node is in (`members`: the fabrics, read again when the
 /// running configuration changed).
-fn check_fabrics(
-    store: &dyn Store,
-    config: &AgentConfig,
-    members: &mut (u64, Vec<(String, String, Vec<String>)>),
-) -> std::collections::BTreeMap<String, String> {
+fn check_fabrics(store: &dyn Store, config: &AgentConfig, members: &mut Membership) -> std::collections::BTreeMap<String, String> {
     match store.get(layout::RUNNING_CONFIG) {
         Ok(Some(entry)) if entry.mod_revision != members.0 => {
             let running: serde_json::Value = serde_json::from_slice(&entry.value).unwrap_or_default();

@@ -45,7 +45,9 @@ pub fn answer(commands: &StatusCommands, query: &NodeQuery) -> Result<Value, Str
         NodeQuery::MacVrf { vni } => l2vpn_routes(&vtysh(&format!("show bgp l2vpn evpn route vni {vni} type 2 json"))?),
         NodeQuery::FabricRoutes { fabric, protocol, interfaces } => {
             let outputs = match protocol.as_str() {
-                "openfabric" => vec![vtysh("show ip route openfabric json")?, vtysh("show ipv6 route openfabric json")?],
+                "openfabric" => {
+                    vec![vtysh("show ip route openfabric json")?, vtysh("show ipv6 route openfabric json")?]
+                }
                 "ospf" => vec![vtysh("show ip route ospf json")?],
                 other => return Err(format!("fabric protocol '{other}' has no status")),
             };
@@ -354,12 +356,8 @@ pub fn bridges(names: Option<&[String]>, links: &str, vlans: &str) -> Result<Val
     let links = parse("ip link details", links, json!([]))?;
     let vlans = parse("bridge vlan information", vlans, json!([]))?;
     let links = links.as_array().ok_or("error parsing ip link details: not an array")?;
-    let vlans: BTreeMap<&str, &Value> = vlans
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| Some((str_of(entry, "ifname")?, entry)))
-        .collect();
+    let vlans: BTreeMap<&str, &Value> =
+        vlans.as_array().into_iter().flatten().filter_map(|entry| Some((str_of(entry, "ifname")?, entry))).collect();
     let mut result: BTreeMap<&str, Value> = BTreeMap::new();
     for link in links {
         let Some(name) = str_of(link, "ifname") else { continue };

@@ -26,8 +26,16 @@ const TYPES: &[&str] = &["vm", "storage", "node", "sdn"];
 pub fn routes() -> Vec<Route> {
     let mut fields = vec![
         Field::required("id", Schema::string(), "`node/NODE`, `sdn/NODE/ZONE`, `network/NODE/zone|fabric/ID`"),
-        Field::required("type", Schema::Enum(vec!["node", "storage", "pool", "qemu", "lxc", "openvz", "sdn", "network"]), ""),
-        Field::optional("status", Schema::string(), "node: online/offline/unknown; zone: available/pending/error; fabric: ok/not ok"),
+        Field::required(
+            "type",
+            Schema::Enum(vec!["node", "storage", "pool", "qemu", "lxc", "openvz", "sdn", "network"]),
+            "",
+        ),
+        Field::optional(
+            "status",
+            Schema::string(),
+            "node: online/offline/unknown; zone: available/pending/error; fabric: ok/not ok",
+        ),
         Field::optional("sdn", Schema::string(), "sdn: the zone"),
         Field::optional("zone-type", Schema::string(), "sdn and network zones: the zone's type"),
         Field::optional("network", Schema::string(), "network: the zone or fabric"),

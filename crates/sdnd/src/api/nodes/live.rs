@@ -23,7 +23,8 @@ const FABRIC_AUDIT: Permission = Permission::Path("/sdn/fabrics/{fabric}", &[SDN
 pub fn routes() -> Vec<Route> {
     let zone = || Field::required("zone", Schema::String { pattern: None, max_length: Some(64) }, "the zone's id");
     let vnet = || Field::required("vnet", crate::http::shape::id_schema(Kind::Vnets), "the vnet's id");
-    let fabric = || Field::required("fabric", Schema::String { pattern: None, max_length: Some(128) }, "the fabric's id");
+    let fabric =
+        || Field::required("fabric", Schema::String { pattern: None, max_length: Some(128) }, "the fabric's id");
     let subdirs = || Schema::array(Schema::Object(vec![Field::required("subdir", Schema::string(), "")]));
     let strings = || Schema::array(Schema::string());
     vec![
@@ -48,7 +49,11 @@ pub fn routes() -> Vec<Route> {
                         Field::required("name", Schema::string(), ""),
                         Field::optional("vmid", Schema::Integer { min: None, max: None }, "the guest of the port"),
                         Field::optional("index", Schema::string(), "the guest's NIC (`netN`)"),
-                        Field::optional("primary_vlan", Schema::Integer { min: None, max: None }, "PVID (VLAN-aware only)"),
+                        Field::optional(
+                            "primary_vlan",
+                            Schema::Integer { min: None, max: None },
+                            "PVID (VLAN-aware only)",
+                        ),
                         Field::optional("vlans", strings(), "further VLANs and ranges (VLAN-aware only)"),
                     ])),
                     "",
@@ -101,7 +106,9 @@ fn known_node(app: &App, node: &str, running: &Config) -> Result<(), Error> {
     if app.node_report(node)?.is_some() || running.named_nodes().contains(node) {
         Ok(())
     } else {
-        Err(Error::NotFound(format!("node '{node}' is not a node of this cluster (no SDN agent registered, not named by the configuration)")))
+        Err(Error::NotFound(format!(
+            "node '{node}' is not a node of this cluster (no SDN agent registered, not named by the configuration)"
+        )))
     }
 }
 
@@ -136,11 +143,14 @@ fn ip_vrf(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let running = app.sdn.snapshot()?.running;
     known_node(app, &node, &running)?;
     evpn_zone(&running, &zone, &node).map_err(|why| {
-        Error::param("zone", match why {
-            NotEvpn::Missing => "zone does not exist".to_string(),
-            NotEvpn::OtherType => "zone is not an EVPN zone".to_string(),
-            NotEvpn::NotOnNode => format!("zone does not exist on node {node}"),
-        })
+        Error::param(
+            "zone",
+            match why {
+                NotEvpn::Missing => "zone does not exist".to_string(),
+                NotEvpn::OtherType => "zone is not an EVPN zone".to_string(),
+                NotEvpn::NotOnNode => format!("zone does not exist on node {node}"),
+            },
+        )
     })?;
     ask(app, &node, NodeQuery::IpVrf { vrf: format!("vrf_{zone}") })
 }
@@ -203,19 +213,29 @@ fn mac_vrf(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let object = running.get(Kind::Vnets, &vnet).ok_or_else(|| Error::param("vnet", "vnet does not exist"))?;
     let zone = object.get_str("zone").unwrap_or_default();
     evpn_zone(&running, zone, &node).map_err(|why| {
-        Error::param("zone", match why {
-            NotEvpn::Missing => format!("zone {zone} does not exist"),
-            NotEvpn::OtherType => format!("zone {zone} is not an EVPN zone."),
-            NotEvpn::NotOnNode => format!("zone {zone} of vnet {vnet} does not exist on node {node}"),
-        })
+        Error::param(
+            "zone",
+            match why {
+                NotEvpn::Missing => format!("zone {zone} does not exist"),
+                NotEvpn::OtherType => format!("zone {zone} is not an EVPN zone."),
+                NotEvpn::NotOnNode => format!("zone {zone} of vnet {vnet} does not exist on node {node}"),
+            },
+        )
     })?;
     let vni = object.get_int("tag").ok_or_else(|| Error::param("vnet", format!("vnet {vnet} has no tag")))?;
     ask(app, &node, NodeQuery::MacVrf { vni })
 }
 
-/// The fabric of a per-fabric path, its protocol and the node's interfaces in it (`None`:
-/// the node is not in the fabric).
-fn fabric_view(app: &App, mut args: Args) -> Result<(String, String, String, Option<Vec<String>>), Error> {
+/// A per-fabric path's node, fabric and protocol, and the node's interfaces in the fabric
+/// (`None`: the node is not in it).
+struct FabricView {
+    node: String,
+    fabric: String,
+    protocol: String,
+    interfaces: Option<Vec<String>>,
+}
+
+fn fabric_view(app: &App, mut args: Args) -> Result<FabricView, Error> {
     let node = args.take_string("node").unwrap_or_default();
     let fabric = args.take_string("fabric").unwrap_or_default();
     args.finish()?;
@@ -225,10 +245,10 @@ fn fabric_view(app: &App, mut args: Args) -> Result<(String, String, String, Opt
         .fabric(&fabric)
         .ok_or_else(|| Error::param("fabric", format!("fabric '{fabric}' is not in the running configuration")))?;
     let protocol = sdn_config::protocol_of(object).to_string();
-    let interfaces = running.get(Kind::Fabrics, &format!("{fabric}_{node}")).map(|member| {
-        member.get_list("interfaces").iter().filter_map(|spec| interface_name(spec)).collect()
-    });
-    Ok((node, fabric, protocol, interfaces))
+    let interfaces = running
+        .get(Kind::Fabrics, &format!("{fabric}_{node}"))
+        .map(|member| member.get_list("interfaces").iter().filter_map(|spec| interface_name(spec)).collect());
+    Ok(FabricView { node, fabric, protocol, interfaces })
 }
 
 /// The interface name of a fabric node's interface property string (`name=ens19,ip=...`).
@@ -251,9 +271,9 @@ fn fabric_index(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
 /// One of a fabric's status paths: asks the node unless it is not in the fabric (nothing of
 /// the fabric on it, as PVE answers).
 fn fabric_status(app: &App, args: Args, query: fn(String, String, Vec<String>) -> NodeQuery) -> Result<Value, Error> {
-    let (node, fabric, protocol, interfaces) = fabric_view(app, args)?;
-    let Some(interfaces) = interfaces else { return Ok(json!([])) };
-    ask(app, &node, query(fabric, protocol, interfaces))
+    let view = fabric_view(app, args)?;
+    let Some(interfaces) = view.interfaces else { return Ok(json!([])) };
+    ask(app, &view.node, query(view.fabric, view.protocol, interfaces))
 }
 
 fn fabric_routes(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
@@ -265,7 +285,11 @@ fn fabric_neighbors(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
 }
 
 fn fabric_interfaces(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
-    fabric_status(app, args, |fabric, protocol, interfaces| NodeQuery::FabricInterfaces { fabric, protocol, interfaces })
+    fabric_status(app, args, |fabric, protocol, interfaces| NodeQuery::FabricInterfaces {
+        fabric,
+        protocol,
+        interfaces,
+    })
 }
 
 #[cfg(test)]
