@@ -157,6 +157,7 @@ fn permission_matrix() {
         ep("GET", &format!("{SDN}/dns"), &[], Scope::List),
         ep("POST", &format!("{SDN}/dns"), &[("dns", "pdns"), ("type", "powerdns"), ("url", "https://p.example/api"), ("key", "k")], Scope::Global),
         ep("GET", &format!("{SDN}/dry-run"), &[("node", "testnode")], Scope::Global),
+        ep("GET", "/api2/json/nodes/testnode/sdn", &[], Scope::Anyone),
         ep("GET", "/api2/json/nodes/testnode/sdn/status", &[], Scope::Global),
         ep("GET", "/api2/json/nodes/testnode/sdn/zones", &[], Scope::List),
         ep("GET", "/api2/json/nodes/testnode/sdn/zones/za", &[], Scope::ZoneA),
