@@ -84,11 +84,15 @@ def test_every_endpoint_and_the_whole_flow(server, prox):
     assert any("pynode" in line["t"] for line in log)
     assert sdn.lock.get()["locked"] == 0
     assert "zpy" in ids(sdn.zones.get(running=1), "zone")
-    assert prox.nodes("pynode").sdn.get()["status"] == "available"
+    assert {"name": "zones"} in prox.nodes("pynode").sdn.get(), "PVE's index"
+    assert prox.nodes("pynode").sdn.status.get()["status"] == "available"
     node_zones = {z["zone"]: z["status"] for z in prox.nodes("pynode").sdn.zones.get()}
     assert node_zones["zpy"] == "available", node_zones
     content = prox.nodes("pynode").sdn.zones("zpy").content.get()
     assert {"vnet": "vpy", "status": "available"} in content, content
+    resources = prox.cluster.resources.get()
+    assert any(r["id"] == "network/pynode/zone/zpy" and r["status"] == "available" for r in resources), resources
+    assert any(r["id"] == "sdn/pynode/zpy" for r in prox.cluster.resources.get(type="sdn"))
 
     # A stale token is refused; roll back a change; clean up.
     refused(423, sdn.zones.post, zone="zstale", type="simple", **lt)

@@ -285,7 +285,7 @@ export async function refreshNodes() {
       list.map(async ({ node }): Promise<NodeInfo> => {
         try {
           const [status, zones] = await Promise.all([
-            api.get<NodeSdnStatus>(`/nodes/${apiPath(node)}/sdn`),
+            api.get<NodeSdnStatus>(`/nodes/${apiPath(node)}/sdn/status`),
             api.get<NodeZoneStatus[]>(`/nodes/${apiPath(node)}/sdn/zones`),
           ]);
           return { node, status, zones, error: null };

@@ -397,8 +397,14 @@ fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
     }
     let mut reports = Vec::new();
     for node in &nodes {
-        let path: ApiPath = format!("/nodes/{node}/sdn").parse().map_err(Failure::usage)?;
-        match client.call(Method::Get, &path, &[]) {
+        // `/nodes/{node}/sdn/status`; servers before it had the summary at `/nodes/{node}/sdn`.
+        let path: ApiPath = format!("/nodes/{node}/sdn/status").parse().map_err(Failure::usage)?;
+        let older: ApiPath = format!("/nodes/{node}/sdn").parse().map_err(Failure::usage)?;
+        let answer = match client.call(Method::Get, &path, &[]) {
+            Err(ClientError::Refused { status: 501, .. }) => client.call(Method::Get, &older, &[]),
+            other => other,
+        };
+        match answer {
             Ok(report) => reports.push(report),
             Err(ClientError::Refused { status: 404, message, .. }) => {
                 reports.push(json!({ "node": node, "status": "unknown", "error": message }))

@@ -93,7 +93,7 @@ fn good_change_set_applies_everywhere_and_releases_the_locks() {
     for client in clients(&file, &["a", "b", "c"]) {
         assert_clean(&client);
         assert_eq!(running_ids(&client, "/cluster/sdn/vnets", "vnet").len(), 10);
-        let node = get(&client, "/nodes/testnode/sdn", &[]);
+        let node = get(&client, "/nodes/testnode/sdn/status", &[]);
         assert_eq!(node["status"], "available", "{node}");
     }
 }

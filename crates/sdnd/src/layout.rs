@@ -154,7 +154,7 @@ pub fn node_heartbeat(node: &str) -> String {
 }
 
 /// A node agent's sign of life.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Heartbeat {
     pub node: String,
     /// When it was sent, epoch milliseconds (of the node's clock).
@@ -162,6 +162,26 @@ pub struct Heartbeat {
     /// The SHA-256 fingerprint of the certificate this node's API serves, if it serves one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// The node's load, as PVE's node lists show it (where the agent could read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<NodeStats>,
+    /// Each fabric of the node: `ok` while FRR has routes through its interfaces, else
+    /// `not ok` (PVE's fabric status).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fabrics: BTreeMap<String, String>,
+}
+
+/// A node's uptime, CPU and memory, as PVE reports them for a node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeStats {
+    /// Seconds since boot.
+    pub uptime: i64,
+    /// CPU utilization since the previous heartbeat, 0..1.
+    pub cpu: f64,
+    pub maxcpu: i64,
+    /// Used memory, bytes.
+    pub mem: i64,
+    pub maxmem: i64,
 }
 
 /// What a node publishes so that any API node can compute its dry-run diff.
@@ -172,6 +192,42 @@ pub struct NodeFiles {
     pub frr_local: Option<String>,
     pub current_interfaces: Option<String>,
     pub current_frr: Option<String>,
+}
+
+/// Status queries for a node's agent (its FRR's routes, neighbors, ...), as
+/// `node-queries/<node>/<id>`: a [`NodeQueryRecord`] the agent answers under
+/// `node-answers/<node>/<id>` with a [`NodeAnswerRecord`]. Both expire by themselves, so
+/// that a server that gave up waiting leaves nothing behind.
+pub const NODE_QUERIES_PREFIX: &str = "node-queries/";
+pub const NODE_ANSWERS_PREFIX: &str = "node-answers/";
+
+/// Where `node`'s queries wait.
+pub fn node_queries(node: &str) -> String {
+    format!("{NODE_QUERIES_PREFIX}{node}/")
+}
+
+pub fn node_query(node: &str, id: &str) -> String {
+    format!("{NODE_QUERIES_PREFIX}{node}/{id}")
+}
+
+pub fn node_answer(node: &str, id: &str) -> String {
+    format!("{NODE_ANSWERS_PREFIX}{node}/{id}")
+}
+
+/// A question for one node's agent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeQueryRecord {
+    /// When it was asked, epoch milliseconds (of the asking server's clock).
+    pub asked_ms: i64,
+    pub query: crate::node_query::NodeQuery,
+}
+
+/// The agent's answer: the API's answer data, or why it could not be had.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeAnswerRecord {
+    Ok(Value),
+    Error(String),
 }
 
 // --- Access control ------------------------------------------------------------------------

@@ -41,6 +41,15 @@ struct AgentArgs {
     /// Use these node facts (facts.json shape) instead of reading the kernel.
     #[arg(long)]
     node_facts: Option<PathBuf>,
+    /// FRR's shell, for the node's live status (run as `CMD -c 'show ... json'`).
+    #[arg(long, default_value = "vtysh")]
+    vtysh: String,
+    /// iproute2's `ip`, for the node's bridges (run as `CMD -details -json link show`).
+    #[arg(long, default_value = "ip")]
+    ip_command: String,
+    /// iproute2's `bridge`, for the bridges' VLANs (run as `CMD -json vlan show`).
+    #[arg(long, default_value = "bridge")]
+    bridge_command: String,
 }
 
 // Parsed once per process: the size of the serve variant costs nothing.
@@ -189,6 +198,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 reload_frr: agent.reload_frr,
                 facts_file: agent.node_facts,
                 fingerprint: Some(identity.fingerprint.clone()),
+                status_commands: agent::status::StatusCommands {
+                    vtysh: agent.vtysh,
+                    ip: agent.ip_command,
+                    bridge: agent.bridge_command,
+                },
             });
             let options = AppOptions {
                 node: agent.as_ref().map_or_else(sdnd::clock::hostname, |a| a.node.clone()),

@@ -69,7 +69,7 @@ impl Nodes {
         let deadline = Instant::now() + Duration::from_secs(20);
         for node in NODES {
             loop {
-                let r = self.clients[0].get(&format!("/api2/json/nodes/{node}/sdn"), &[]);
+                let r = self.clients[0].get(&format!("/api2/json/nodes/{node}/sdn/status"), &[]);
                 if r.status == 200 {
                     break;
                 }
@@ -284,7 +284,7 @@ fn etcd_member_crashes_lose_nothing_and_service_resumes() {
     assert_eq!(nodes.clients[0].wait_task(upid.as_str().unwrap()), "OK");
     // Each node's agent rendered the new version after the outage.
     for (client, name) in nodes.clients.iter().zip(NODES) {
-        let version = client.get(&format!("/api2/json/nodes/{name}/sdn"), &[]).ok();
+        let version = client.get(&format!("/api2/json/nodes/{name}/sdn/status"), &[]).ok();
         assert_eq!(version["version"], 1, "{name}: {version}");
     }
 }

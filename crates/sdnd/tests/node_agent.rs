@@ -35,7 +35,7 @@ fn apply_renders_node_files_and_dry_run_diffs_them() {
     assert_eq!(nodes[0]["id"], "node/testnode");
     assert_eq!(nodes[0]["status"], "online");
     assert_eq!(nodes[0]["ssl_fingerprint"], server.fingerprint.as_str(), "the certificate that node serves");
-    let status = client.get("/api2/json/nodes/testnode/sdn", &[]).ok();
+    let status = client.get("/api2/json/nodes/testnode/sdn/status", &[]).ok();
     assert_eq!(status["version"], 1);
     assert_eq!(status["status"], "available");
 
@@ -43,7 +43,7 @@ fn apply_renders_node_files_and_dry_run_diffs_them() {
     let zones = client.get("/api2/json/nodes/testnode/sdn/zones", &[]).ok();
     assert_eq!(zones, serde_json::json!([{"zone": "zvlan", "status": "available"}]));
     let index = client.get("/api2/json/nodes/testnode/sdn/zones/zvlan", &[]).ok();
-    assert_eq!(index, serde_json::json!([{"subdir": "content"}]));
+    assert_eq!(index, serde_json::json!([{"subdir": "content"}, {"subdir": "bridges"}, {"subdir": "ip-vrf"}]));
     let content = client.get("/api2/json/nodes/testnode/sdn/zones/zvlan/content", &[]).ok();
     assert_eq!(content, serde_json::json!([{"vnet": "vnet1", "status": "available"}]));
     client.get("/api2/json/nodes/testnode/sdn/zones/nozone/content", &[]).expect(404);
@@ -123,7 +123,7 @@ fn a_failing_reload_fails_the_task_and_keeps_serving() {
     assert!(exit.contains("testnode"), "{exit}");
     let log = client.get(&format!("/api2/json/nodes/testnode/tasks/{}/log", upid.as_str().unwrap()), &[]).ok();
     assert!(log.to_string().contains("reload refused"), "{log}");
-    let status = client.get("/api2/json/nodes/testnode/sdn", &[]).ok();
+    let status = client.get("/api2/json/nodes/testnode/sdn/status", &[]).ok();
     assert_eq!(status["status"], "error");
     let zones = client.get("/api2/json/nodes/testnode/sdn/zones", &[]).ok();
     assert_eq!(zones[0]["zone"], "zs");

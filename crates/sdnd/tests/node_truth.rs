@@ -41,7 +41,7 @@ fn a_vnet_skipped_on_a_node_is_a_warning_everywhere_not_ok() {
     assert_eq!(status_of("ok1"), "available", "{zones}");
     let fine = client.get("/api2/json/nodes/testnode/sdn/zones/ok1/content", &[]).ok();
     assert_eq!(fine[0]["status"], "available");
-    let node = client.get("/api2/json/nodes/testnode/sdn", &[]).ok();
+    let node = client.get("/api2/json/nodes/testnode/sdn/status", &[]).ok();
     assert!(node["warnings"].to_string().contains("vmbr9"), "{node}");
 }
 
@@ -73,7 +73,7 @@ fn an_offline_node_is_shown_and_does_not_hold_up_an_apply() {
     }
     let n2 = status.as_array().unwrap().iter().find(|n| n["node"] == "n2").unwrap().clone();
     assert_eq!(n2["status"], "offline", "{status}");
-    let summary = client.get("/api2/json/nodes/n2/sdn", &[]).ok();
+    let summary = client.get("/api2/json/nodes/n2/sdn/status", &[]).ok();
     assert_eq!(summary["online"], 0, "{summary}");
     assert!(summary["last-seen"].as_i64().is_some(), "{summary}");
 

@@ -31,7 +31,7 @@ export interface NodeListEntry {
   node: string;
 }
 
-/** `GET /nodes/{node}/sdn` */
+/** `GET /nodes/{node}/sdn/status` */
 export interface NodeSdnStatus {
   node: string;
   version: number | null;

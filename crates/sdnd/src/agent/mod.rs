@@ -1,7 +1,10 @@
 //! The node agent: whenever the running version changes, render this node's files, put them
-//! in place atomically, reload, and report the outcome to the store.
+//! in place atomically, reload, and report the outcome to the store; and answer the status
+//! queries addressed to this node (its FRR's routes and neighbors, its bridges).
 
 pub mod facts;
+pub mod load;
+pub mod status;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +39,8 @@ pub struct AgentConfig {
     pub facts_file: Option<PathBuf>,
     /// The fingerprint of the certificate this node's API serves, sent with the heartbeats.
     pub fingerprint: Option<String>,
+    /// The commands that read the node's live status (FRR's `vtysh`, `ip`, `bridge`).
+    pub status_commands: status::StatusCommands,
 }
 
 pub use crate::layout::NodeFiles;
@@ -48,6 +53,7 @@ fn read_optional(path: &Path) -> Option<String> {
 pub struct Agent {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
+    queries: std::thread::JoinHandle<()>,
 }
 
 impl Agent {
@@ -55,6 +61,7 @@ impl Agent {
     pub fn stop(self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.thread.join();
+        let _ = self.queries.join();
     }
 }
 
@@ -65,8 +72,64 @@ const WAKE_INTERVAL: Duration = Duration::from_secs(2);
 pub fn spawn(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) -> std::io::Result<Agent> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    let thread = std::thread::Builder::new().name("node-agent".into()).spawn(move || run(store, config, clock, &flag))?;
-    Ok(Agent { stop, thread })
+    let fabrics = FabricStatus::default();
+    let (query_store, query_config, query_flag, query_fabrics) = (store.clone(), config.clone(), stop.clone(), fabrics.clone());
+    let queries = std::thread::Builder::new()
+        .name("node-agent-queries".into())
+        .spawn(move || serve_queries(query_store.as_ref(), &query_config, &query_flag, &query_fabrics))?;
+    let thread =
+        std::thread::Builder::new().name("node-agent".into()).spawn(move || run(store, config, clock, &flag, &fabrics))?;
+    Ok(Agent { stop, thread, queries })
+}
+
+/// The status of this node's fabrics, kept by the query thread (it runs FRR's commands, which
+/// may be slow) and sent with the heartbeats.
+type FabricStatus = Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>;
+
+/// Answers the status queries addressed to this node, one at a time, until stopped. Each is
+/// answered once; the asking server removes it with its answer (or the store expires both).
+/// Between queries, it keeps the status of the node's fabrics current.
+fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fabrics: &FabricStatus) {
+    let mut answered: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut seen = 0;
+    let mut checked: Option<std::time::Instant> = None;
+    let mut members: Membership = (0, Vec::new());
+    while !stop.load(Ordering::SeqCst) {
+        if checked.is_none_or(|at| at.elapsed() >= Duration::from_millis(crate::nodes::HEARTBEAT_INTERVAL_MS as u64)) {
+            checked = Some(std::time::Instant::now());
+            let status = check_fabrics(store, config, &mut members);
+            *fabrics.lock().unwrap_or_else(|poison| poison.into_inner()) = status;
+        }
+        match crate::node_query::waiting(store, &config.node) {
+            Ok((queries, revision)) => {
+                answered.retain(|id| queries.iter().any(|(q, _)| q == id));
+                for (id, record) in queries {
+                    if stop.load(Ordering::SeqCst) || !answered.insert(id.clone()) {
+                        continue;
+                    }
+                    let answer = match status::answer(&config.status_commands, &record.query) {
+                        Ok(value) => layout::NodeAnswerRecord::Ok(value),
+                        Err(err) => {
+                            tracing::warn!("node agent: status query: {err}");
+                            layout::NodeAnswerRecord::Error(err)
+                        }
+                    };
+                    if let Err(err) = crate::node_query::answer(store, &config.node, &id, &answer) {
+                        tracing::warn!("node agent: could not answer a status query: {err}");
+                        answered.remove(&id);
+                    }
+                }
+                seen = revision;
+            }
+            Err(err) => {
+                tracing::warn!("node agent: reading status queries: {err}");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        if store.wait_for_change(&layout::node_queries(&config.node), seen, WAKE_INTERVAL).is_err() {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
 }
 
 /// What this agent last wrote to the store, so that it writes only what changed.
@@ -98,7 +161,8 @@ impl Published {
     }
 }
 
-fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBool) {
+fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBool, fabrics: &FabricStatus) {
+    let mut load = load::LoadReader::default();
     let mut report = load_report(store.as_ref(), &config.node, &clock);
     let mut published = Published::default();
     published.report(store.as_ref(), &config.node, &report);
@@ -106,7 +170,7 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
     let mut last_beat_ms = i64::MIN;
     while !stop.load(Ordering::SeqCst) {
         if clock.now_ms().saturating_sub(last_beat_ms) >= crate::nodes::HEARTBEAT_INTERVAL_MS
-            && beat(store.as_ref(), &config, &clock)
+            && beat(store.as_ref(), &config, &clock, &mut load, fabrics)
         {
             last_beat_ms = clock.now_ms();
         }
@@ -125,9 +189,42 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
     }
 }
 
-/// Tells the cluster this agent is alive; whether the store took it.
-fn beat(store: &dyn Store, config: &AgentConfig, clock: &Clock) -> bool {
-    let heartbeat = layout::Heartbeat { node: config.node.clone(), time_ms: clock.now_ms(), fingerprint: config.fingerprint.clone() };
+/// The fabrics this node is in (fabric, protocol, its interfaces here), as of the running
+/// configuration entry of this revision.
+type Membership = (u64, Vec<(String, String, Vec<String>)>);
+
+/// PVE's status of each fabric this node is in (`members`: the fabrics, read again when the
+/// running configuration changed).
+fn check_fabrics(store: &dyn Store, config: &AgentConfig, members: &mut Membership) -> std::collections::BTreeMap<String, String> {
+    match store.get(layout::RUNNING_CONFIG) {
+        Ok(Some(entry)) if entry.mod_revision != members.0 => {
+            let running: serde_json::Value = serde_json::from_slice(&entry.value).unwrap_or_default();
+            *members = (entry.mod_revision, load::member_fabrics(&running, &config.node));
+        }
+        Ok(None) => *members = (0, Vec::new()),
+        _ => {}
+    }
+    if members.1.is_empty() {
+        return Default::default();
+    }
+    let protocols: std::collections::BTreeSet<&str> = members.1.iter().map(|(_, p, _)| p.as_str()).collect();
+    let routes = protocols
+        .into_iter()
+        .map(|protocol| (protocol.to_string(), status::route_tables(&config.status_commands, protocol)))
+        .collect();
+    load::fabric_status(&members.1, &routes)
+}
+
+/// Tells the cluster this agent is alive, with the node's load and fabric status; whether
+/// the store took it.
+fn beat(store: &dyn Store, config: &AgentConfig, clock: &Clock, load: &mut load::LoadReader, fabrics: &FabricStatus) -> bool {
+    let heartbeat = layout::Heartbeat {
+        node: config.node.clone(),
+        time_ms: clock.now_ms(),
+        fingerprint: config.fingerprint.clone(),
+        stats: load.read(),
+        fabrics: fabrics.lock().unwrap_or_else(|poison| poison.into_inner()).clone(),
+    };
     let Ok(bytes) = serde_json::to_vec(&heartbeat) else { return false };
     match store.commit(Txn::new().put(layout::node_heartbeat(&config.node), bytes)) {
         Ok(_) => true,

@@ -51,7 +51,10 @@ pub fn render(format: Format, outcome: Result<Value, Error>) -> Response<Body> {
             response
         }
         (Format::Extjs, Err(err)) => {
-            let mut body = json!({ "success": 0, "data": null, "message": err.to_string() });
+            // As PVE's formatter: the HTTP status moves into the body (clients such as PDM's
+            // read it there to tell a missing feature or a held lock from a bad request).
+            let mut body =
+                json!({ "success": 0, "data": null, "message": err.to_string(), "status": status(&err).as_u16() });
             if let Error::BadParams(errors) = &err {
                 body["errors"] = json!(errors);
             }
@@ -116,5 +119,7 @@ mod tests {
     fn extjs_is_always_200() {
         let response = render(Format::Extjs, Err(Error::Locked("locked".into())));
         assert_eq!(response.status(), StatusCode::OK);
+        let response = render(Format::Extjs, Err(Error::NotImplemented("Method 'GET /x' not implemented".into())));
+        assert_eq!(response.status(), StatusCode::OK, "the status is in the body");
     }
 }

@@ -19,6 +19,8 @@ pub enum Schema {
     /// An answer's boolean: the integer `0` or `1`, as PVE writes them.
     Flag,
     Integer { min: Option<i64>, max: Option<i64> },
+    /// Any number (a fraction, such as a CPU utilization).
+    Number,
     String { pattern: Option<&'static str>, max_length: Option<usize> },
     /// One of these strings.
     Enum(Vec<&'static str>),
@@ -105,6 +107,7 @@ impl Schema {
                 }
                 out
             }
+            Schema::Number => json!({ "type": "number" }),
             Schema::String { pattern, max_length } => {
                 let mut out = json!({ "type": "string" });
                 if let Some(pattern) = pattern {

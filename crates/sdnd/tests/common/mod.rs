@@ -134,6 +134,7 @@ fn test_agent_config(data_dir: &Path, node: &str) -> sdnd::agent::AgentConfig {
         reload_frr: String::new(),
         facts_file: Some(node_dir.join("facts.json")),
         fingerprint: None,
+        status_commands: sdnd::agent::status::StatusCommands::default(),
     }
 }
 

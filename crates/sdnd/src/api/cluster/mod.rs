@@ -1,3 +1,4 @@
+mod resources;
 pub mod sdn;
 mod status;
 mod tasks;
@@ -8,5 +9,6 @@ use crate::http::router::Route;
 pub fn routes() -> Vec<Route> {
     let mut routes = status::routes();
     routes.extend(tasks::routes());
+    routes.extend(resources::routes());
     routes
 }

@@ -1,6 +1,7 @@
 //! `/nodes/{node}/sdn...`: a node's SDN state, from what its agent last reported.
 //!
-//! `GET /nodes/{node}/sdn` is sdnd's own summary of the node's last apply. The reference's
+//! `GET /nodes/{node}/sdn` is PVE's directory index; `GET /nodes/{node}/sdn/status` is sdnd's
+//! own summary of the node's last apply. The reference's
 //! per-node status paths answer the same question per zone and vnet: `zones` lists the zones
 //! that reach the node with `available`, `pending` (the node has not applied the running version
 //! yet) or `error` (its last apply failed), and `zones/{zone}/content` the same per vnet, with
@@ -27,7 +28,11 @@ const ZONE_READ: Permission = Permission::Path("/sdn/zones/{zone}", &[SDN_AUDIT,
 
 pub fn routes() -> Vec<Route> {
     vec![
-        Route::new(Method::GET, "/nodes/{node}/sdn", Permission::Path("/sdn", &[SDN_AUDIT]), status)
+        Route::new(Method::GET, "/nodes/{node}/sdn", Permission::Authenticated, index)
+            .summary("The node's SDN status directories, as PVE lists them (`fabrics`, `vnets`, `zones`; sdnd adds `status`).")
+            .params([node_param()])
+            .returns(Schema::array(Schema::Object(vec![Field::required("name", Schema::string(), "a child path")]))),
+        Route::new(Method::GET, "/nodes/{node}/sdn/status", Permission::Path("/sdn", &[SDN_AUDIT]), status)
             .summary("The node's last apply, as its agent reported it.")
             .params([node_param()])
             .returns(Schema::Object(vec![
@@ -83,6 +88,16 @@ fn unknown_node(node: &str) -> Error {
     Error::NotFound(format!("node '{node}' has no SDN agent registered"))
 }
 
+/// `GET /nodes/{node}/sdn`: PVE's index (`fabrics/{fabric}` and `vnets/{vnet}` have no list of
+/// their own, as in PVE), then sdnd's `status`.
+fn index(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
+    let node = args.take_string("node").unwrap_or_default();
+    args.finish()?;
+    node_view(app, &node)?;
+    Ok(json!([{ "name": "fabrics" }, { "name": "vnets" }, { "name": "zones" }, { "name": "status" }]))
+}
+
+/// `GET /nodes/{node}/sdn/status`: the node's last apply.
 fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let node = args.take_string("node").unwrap_or_default();
     args.finish()?;
@@ -148,7 +163,7 @@ fn zone_view(app: &App, mut args: Args) -> Result<(String, Arc<Config>, Option<N
 /// `GET /nodes/{node}/sdn/zones/{zone}`: the zone's status subdirectories.
 fn zone_index(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
     zone_view(app, args)?;
-    Ok(json!([{ "subdir": "content" }]))
+    Ok(json!([{ "subdir": "content" }, { "subdir": "bridges" }, { "subdir": "ip-vrf" }]))
 }
 
 /// `GET /nodes/{node}/sdn/zones/{zone}/content`: the zone's vnets on the node.
