@@ -112,7 +112,8 @@ enum Command {
     Import {
         #[command(flatten)]
         store: StoreArgs,
-        /// Directory with zones.cfg, vnets.cfg, ... and .running-config.
+        /// Directory with zones.cfg, vnets.cfg, ..., .running-config and the PVE IPAM state
+        /// (pve-ipam-state.json, or the former priv/ipam.db beside or below it).
         #[arg(long)]
         from: PathBuf,
     },
@@ -226,8 +227,10 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Export { store, to } => {
-            let sdn = sdn::Sdn::new(open_store(&store)?, Clock::system());
-            println!("{}", transfer::export(&sdn, &to)?);
+            let store = open_store(&store)?;
+            let ipam = sdnd::ipam::Ipam::new(store.clone());
+            let sdn = sdn::Sdn::new(store, Clock::system());
+            println!("{}", transfer::export(&sdn, &ipam, &to)?);
             Ok(())
         }
         Command::Generate { running_config, facts, interfaces, frr_local, out } => {

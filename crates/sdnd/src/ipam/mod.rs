@@ -1,0 +1,574 @@
+//! The PVE IPAM, kept in sdnd's store: subnets registered when they are created (with their
+//! gateway), addresses added, allocated from a subnet's DHCP ranges, changed and released, as
+//! the reference's `Ipams/PVEPlugin.pm` does with its state file, but every change one guarded
+//! transaction: two allocations racing for the last free address never both get it, and an
+//! acknowledged allocation is durable.
+//!
+//! Where an address lives (its subnet, zone and vnet) is the caller's to find out from the
+//! configuration; this module only keeps the state. [`state`] is the pure part: the state
+//! file's format and the address arithmetic.
+
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use sdn_config::{Change, Cidr, Config, DhcpRange, Kind, SdnObject};
+use sdn_store::{Commit, Entry, Guard, Op, Store, Txn};
+
+use crate::error::Error;
+use crate::layout::{self, IpRecord, IpamSubnetRecord};
+use state::{IpamDb, MacRecord};
+
+/// How often a change is retried when another writer changed the subnet in between.
+const MAX_ATTEMPTS: usize = 200;
+/// How many addresses one store read probes while looking for a free one.
+const PROBE_BATCH: usize = 64;
+/// The most addresses one allocation probes before it gives up (a huge range full of
+/// addresses added by hand): the request stays bounded in time.
+const MAX_PROBES: usize = 1 << 20;
+
+/// A subnet as the IPAM knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetRef {
+    pub zone: String,
+    pub cidr: Cidr,
+}
+
+impl SubnetRef {
+    pub fn of(subnet: &SdnObject) -> Option<SubnetRef> {
+        let id = subnet.subnet_id()?;
+        Some(SubnetRef { zone: id.zone, cidr: id.cidr.network() })
+    }
+}
+
+/// One address of the IPAM, as `GET /cluster/sdn/ipams/{ipam}/status` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    pub zone: String,
+    pub cidr: Cidr,
+    pub ip: IpAddr,
+    pub record: IpRecord,
+}
+
+/// What an allocation is for.
+#[derive(Debug, Clone, Default)]
+pub struct Owner {
+    pub mac: String,
+    pub hostname: Option<String>,
+    pub vmid: Option<String>,
+}
+
+pub struct Ipam {
+    store: Arc<dyn Store>,
+    /// Serializes this process's writers, so that they queue instead of failing guards.
+    writer: Mutex<()>,
+}
+
+/// The entries a planned change read, with their revisions, and what it will write.
+#[derive(Default)]
+struct Plan {
+    guards: Vec<Guard>,
+    ops: Vec<Op>,
+    /// Subnets whose record is rewritten (bumped) by this change, by key.
+    bumped: BTreeMap<String, IpamSubnetRecord>,
+}
+
+impl Plan {
+    fn guard(&mut self, key: &str, entry: Option<&Entry>) {
+        self.guards.push(Guard::ModRevision { key: key.to_string(), revision: entry.map_or(0, |e| e.mod_revision) });
+    }
+
+    /// Guards on the subnet's record and rewrites it, so that every other change of the subnet
+    /// made since it was read fails this one's guard (and the other way round).
+    fn touch_subnet(&mut self, key: &str, entry: &Entry, record: IpamSubnetRecord) {
+        if self.bumped.contains_key(key) {
+            return;
+        }
+        self.guard(key, Some(entry));
+        self.bumped.insert(key.to_string(), record);
+    }
+
+    fn into_parts(mut self) -> Result<(Vec<Guard>, Vec<Op>), Error> {
+        for (key, mut record) in std::mem::take(&mut self.bumped) {
+            record.changes += 1;
+            self.ops.push(Op::Put { key, value: to_json(&record)? });
+        }
+        Ok((self.guards, self.ops))
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(value).map_err(|err| Error::Internal(err.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(entry: &Entry) -> Result<T, Error> {
+    serde_json::from_slice(&entry.value)
+        .map_err(|err| Error::Internal(format!("the IPAM entry '{}' is unreadable: {err}", entry.key)))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Ipam {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Ipam { store, writer: Mutex::new(()) }
+    }
+
+    /// Commits the transaction `plan` builds, re-planning when a guard fails.
+    fn commit<T>(&self, mut plan: impl FnMut() -> Result<(Plan, T), Error>) -> Result<T, Error> {
+        let _writer = lock(&self.writer);
+        for attempt in 0..MAX_ATTEMPTS {
+            let (plan, result) = plan()?;
+            let (guards, ops) = plan.into_parts()?;
+            match self.store.commit(Txn { guards, ops })? {
+                Commit::Committed(_) => return Ok(result),
+                // Another process changed the subnet: let it finish before trying again.
+                Commit::GuardFailed => std::thread::sleep(std::time::Duration::from_micros(200 * (attempt as u64 % 10 + 1))),
+            }
+        }
+        Err(Error::Conflict("the IPAM kept changing concurrently; nothing was written, please retry".into()))
+    }
+
+    /// The subnet's record, or why the address can't be managed in it.
+    fn subnet_entry(&self, subnet: &SubnetRef) -> Result<(String, Entry, IpamSubnetRecord), Error> {
+        let key = layout::ipam_subnet(&subnet.zone, &subnet.cidr);
+        let entry = self.store.get(&key)?.ok_or_else(|| {
+            Error::Conflict(format!("subnet '{}' doesn't exist in IPAM DB (zone '{}')", subnet.cidr, subnet.zone))
+        })?;
+        let record = from_json(&entry)?;
+        Ok((key, entry, record))
+    }
+
+    /// Every address of the IPAM.
+    pub fn allocations(&self) -> Result<Vec<Allocation>, Error> {
+        let (entries, _) = self.store.list(layout::IPAM_IPS_PREFIX)?;
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let rest = &entry.key[layout::IPAM_IPS_PREFIX.len()..];
+            let mut parts = rest.splitn(3, '/');
+            let (Some(zone), Some(subnet), Some(ip)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(Error::Internal(format!("unexpected IPAM entry '{}'", entry.key)));
+            };
+            let cidr = subnet
+                .rsplit_once('-')
+                .and_then(|(addr, len)| format!("{addr}/{len}").parse::<Cidr>().ok())
+                .ok_or_else(|| Error::Internal(format!("unexpected IPAM entry '{}'", entry.key)))?;
+            let ip = ip.parse().map_err(|_| Error::Internal(format!("unexpected IPAM entry '{}'", entry.key)))?;
+            out.push(Allocation { zone: zone.to_string(), cidr, ip, record: from_json(&entry)? });
+        }
+        Ok(out)
+    }
+
+    /// The whole state as the reference's state file has it.
+    pub fn export(&self) -> Result<IpamDb, Error> {
+        let (subnets, _) = self.store.list(layout::IPAM_SUBNETS_PREFIX)?;
+        let mut db = IpamDb::default();
+        for entry in subnets {
+            let record: IpamSubnetRecord = from_json(&entry)?;
+            db.zones.entry(record.zone).or_default().entry(record.cidr).or_default();
+        }
+        for allocation in self.allocations()? {
+            db.zones
+                .entry(allocation.zone)
+                .or_default()
+                .entry(allocation.cidr.to_string())
+                .or_default()
+                .insert(allocation.ip.to_string(), allocation.record);
+        }
+        Ok(db)
+    }
+
+    /// The writes that replace the whole state with `db` (for an import's transaction).
+    pub fn import_ops(db: &IpamDb) -> Result<Vec<Op>, Error> {
+        let mut ops = vec![Op::DeletePrefix { prefix: layout::IPAM_PREFIX.to_string() }];
+        let mut macs: BTreeMap<String, MacRecord> = BTreeMap::new();
+        for (zone, subnets) in &db.zones {
+            for (cidr_text, ips) in subnets {
+                let cidr: Cidr = cidr_text.parse().map_err(|err: String| Error::param("ipam", err))?;
+                let record = IpamSubnetRecord { zone: zone.clone(), cidr: cidr.network().to_string(), changes: 0 };
+                ops.push(Op::Put { key: layout::ipam_subnet(zone, &cidr), value: to_json(&record)? });
+                for (ip, record) in ips {
+                    let addr: IpAddr = ip.parse().map_err(|_| Error::param("ipam", format!("'{ip}' is not an address")))?;
+                    ops.push(Op::Put { key: layout::ipam_ip(zone, &cidr, addr), value: to_json(record)? });
+                    if let Some(mac) = &record.mac {
+                        macs.entry(layout::ipam_mac(zone, mac)).or_default().set(addr.is_ipv6(), Some(addr.to_string()));
+                    }
+                }
+            }
+        }
+        for (key, record) in macs {
+            ops.push(Op::Put { key, value: to_json(&record)? });
+        }
+        Ok(ops)
+    }
+
+    /// Adds `ip` for `owner` (`POST /cluster/sdn/vnets/{vnet}/ips` with `ip`).
+    pub fn add_ip(&self, subnet: &SubnetRef, ip: IpAddr, owner: &Owner) -> Result<(), Error> {
+        self.commit(|| {
+            let mut plan = Plan::default();
+            self.plan_add(&mut plan, subnet, ip, owner)?;
+            Ok((plan, ()))
+        })
+    }
+
+    fn plan_add(&self, plan: &mut Plan, subnet: &SubnetRef, ip: IpAddr, owner: &Owner) -> Result<(), Error> {
+        let (subnet_key, subnet_entry, subnet_record) = self.subnet_entry(subnet)?;
+        let ip_key = layout::ipam_ip(&subnet.zone, &subnet.cidr, ip);
+        let mac_key = layout::ipam_mac(&subnet.zone, &owner.mac);
+        let [existing, mac_entry]: [Option<Entry>; 2] = self
+            .store
+            .get_many(&[&ip_key, &mac_key])?
+            .try_into()
+            .map_err(|_| Error::Internal("the store answered a read of two entries with another count".into()))?;
+        if existing.is_some() {
+            return Err(Error::Conflict(format!("IP '{ip}' already exist")));
+        }
+        plan.touch_subnet(&subnet_key, &subnet_entry, subnet_record);
+        plan.guard(&ip_key, None);
+        let record = IpRecord {
+            gateway: false,
+            mac: Some(owner.mac.to_ascii_lowercase()),
+            hostname: owner.hostname.clone(),
+            vmid: owner.vmid.clone(),
+        };
+        plan.ops.push(Op::Put { key: ip_key, value: to_json(&record)? });
+        let mut macs: MacRecord = mac_entry.as_ref().map(from_json).transpose()?.unwrap_or_default();
+        plan.guard(&mac_key, mac_entry.as_ref());
+        macs.set(ip.is_ipv6(), Some(ip.to_string()));
+        plan.ops.push(Op::Put { key: mac_key, value: to_json(&macs)? });
+        Ok(())
+    }
+
+    /// Releases `ip` (`DELETE /cluster/sdn/vnets/{vnet}/ips`).
+    pub fn del_ip(&self, subnet: &SubnetRef, ip: IpAddr) -> Result<(), Error> {
+        self.commit(|| {
+            let mut plan = Plan::default();
+            self.plan_del(&mut plan, subnet, ip)?;
+            Ok((plan, ()))
+        })
+    }
+
+    fn plan_del(&self, plan: &mut Plan, subnet: &SubnetRef, ip: IpAddr) -> Result<IpRecord, Error> {
+        let (subnet_key, subnet_entry, subnet_record) = self.subnet_entry(subnet)?;
+        let ip_key = layout::ipam_ip(&subnet.zone, &subnet.cidr, ip);
+        let entry = self.store.get(&ip_key)?.ok_or_else(|| Error::NotFound(format!("IP '{ip}' does not exist in IPAM DB")))?;
+        let record: IpRecord = from_json(&entry)?;
+        plan.touch_subnet(&subnet_key, &subnet_entry, subnet_record);
+        plan.guard(&ip_key, Some(&entry));
+        plan.ops.push(Op::Delete { key: ip_key });
+        if let Some(mac) = &record.mac {
+            let mac_key = layout::ipam_mac(&subnet.zone, mac);
+            let mac_entry = self.store.get(&mac_key)?;
+            let mut macs: MacRecord = mac_entry.as_ref().map(from_json).transpose()?.unwrap_or_default();
+            if macs.get(ip.is_ipv6()) == Some(ip.to_string().as_str()) {
+                plan.guard(&mac_key, mac_entry.as_ref());
+                macs.set(ip.is_ipv6(), None);
+                plan.ops.push(if macs.is_empty() {
+                    Op::Delete { key: mac_key }
+                } else {
+                    Op::Put { key: mac_key, value: to_json(&macs)? }
+                });
+            }
+        }
+        // A released address is the first the next allocation in its range finds again.
+        let (cursors, _) = self.store.list(&layout::ipam_next_of(&subnet.zone, &subnet.cidr))?;
+        for cursor in cursors {
+            let Some((start, end)) = cursor.key.rsplit('/').next().and_then(|r| r.split_once('-')) else { continue };
+            let (Ok(start), Ok(end)) = (start.parse::<IpAddr>(), end.parse::<IpAddr>()) else { continue };
+            let next = std::str::from_utf8(&cursor.value).ok().and_then(|t| t.parse::<IpAddr>().ok());
+            let in_range = start.is_ipv4() == ip.is_ipv4() && start <= ip && ip <= end;
+            if in_range && next.is_none_or(|next| next.is_ipv4() != ip.is_ipv4() || ip < next) {
+                plan.ops.push(Op::Put { key: cursor.key, value: ip.to_string().into_bytes() });
+            }
+        }
+        Ok(record)
+    }
+
+    /// Moves `owner.mac`'s address of `ip`'s family to `ip` (`PUT .../ips`), all or nothing.
+    pub fn update_ip(&self, subnet: &SubnetRef, old: Option<(SubnetRef, IpAddr)>, ip: IpAddr, owner: &Owner) -> Result<(), Error> {
+        self.commit(|| {
+            let mut plan = Plan::default();
+            let mut owner = owner.clone();
+            if let Some((old_subnet, old_ip)) = &old {
+                let released = self.plan_del(&mut plan, old_subnet, *old_ip)?;
+                if old_ip == &ip {
+                    // The same address: only its record changes.
+                    owner.hostname = owner.hostname.or(released.hostname);
+                    let ip_key = layout::ipam_ip(&subnet.zone, &subnet.cidr, ip);
+                    plan.ops.retain(|op| !matches!(op, Op::Delete { key } if *key == ip_key));
+                    let record = IpRecord { gateway: false, mac: Some(owner.mac.to_ascii_lowercase()), hostname: owner.hostname.clone(), vmid: owner.vmid.clone() };
+                    plan.ops.push(Op::Put { key: ip_key, value: to_json(&record)? });
+                    return Ok((plan, ()));
+                }
+                owner.hostname = owner.hostname.or(released.hostname);
+            }
+            let (guards, ops) = (std::mem::take(&mut plan.guards), std::mem::take(&mut plan.ops));
+            self.plan_add(&mut plan, subnet, ip, &owner)?;
+            // The add read the MAC's index entry as it is before the release: merge them.
+            plan.guards.retain(|g| !guards.contains(g));
+            plan.guards.extend(guards);
+            let mac_key = layout::ipam_mac(&subnet.zone, &owner.mac);
+            let mut merged: Vec<Op> = ops.into_iter().filter(|op| !op_key_is(op, &mac_key)).collect();
+            merged.append(&mut plan.ops);
+            plan.guards.dedup();
+            plan.ops = merged;
+            Ok((plan, ()))
+        })
+    }
+
+    /// The addresses `mac` has in `zone` (IPv4, IPv6), from the MAC index.
+    pub fn ips_of_mac(&self, zone: &str, mac: &str) -> Result<MacRecord, Error> {
+        Ok(self.store.get(&layout::ipam_mac(zone, mac))?.as_ref().map(from_json).transpose()?.unwrap_or_default())
+    }
+
+    /// Allocates, for each family that has subnets with DHCP ranges, the next free address of
+    /// the first such subnet (in the order given) that has one, as the reference's
+    /// `add_next_free_cidr` does for a VM's NIC; all families in one transaction. A MAC that
+    /// already has an address of a family keeps it. Answers the addresses, IPv4 first.
+    pub fn allocate(&self, subnets: &[(SubnetRef, Vec<DhcpRange>)], owner: &Owner) -> Result<Vec<IpAddr>, Error> {
+        let families: Vec<bool> = [false, true]
+            .into_iter()
+            .filter(|v6| subnets.iter().any(|(s, ranges)| s.cidr.addr().is_ipv6() == *v6 && !ranges.is_empty()))
+            .collect();
+        if families.is_empty() {
+            return Err(Error::param("ip", "no subnet of the vnet has a dhcp-range to allocate from: give 'ip'"));
+        }
+        let zone = subnets[0].0.zone.clone();
+        self.commit(|| {
+            let mut plan = Plan::default();
+            let mac_key = layout::ipam_mac(&zone, &owner.mac);
+            let mac_entry = self.store.get(&mac_key)?;
+            let mut macs: MacRecord = mac_entry.as_ref().map(from_json).transpose()?.unwrap_or_default();
+            plan.guard(&mac_key, mac_entry.as_ref());
+            let mut answer = Vec::new();
+            let mut changed = false;
+            for v6 in &families {
+                if let Some(ip) = self.still_allocated(&zone, subnets, &owner.mac, macs.get(*v6))? {
+                    answer.push(ip);
+                    continue;
+                }
+                let mut found = None;
+                for (subnet, ranges) in subnets.iter().filter(|(s, _)| s.cidr.addr().is_ipv6() == *v6) {
+                    let (subnet_key, subnet_entry, subnet_record) = self.subnet_entry(subnet)?;
+                    for range in ranges {
+                        if let Some((ip, cursor_key)) = self.first_free(subnet, range)? {
+                            plan.touch_subnet(&subnet_key, &subnet_entry, subnet_record.clone());
+                            found = Some((subnet, ip, cursor_key));
+                            break;
+                        }
+                    }
+                    if found.is_some() {
+                        break;
+                    }
+                }
+                let Some((subnet, ip, cursor_key)) = found else {
+                    return Err(Error::Conflict(format!(
+                        "can't find any free ip in zone {zone} for IPv{}: every dhcp-range is full",
+                        if *v6 { 6 } else { 4 }
+                    )));
+                };
+                let ip_key = layout::ipam_ip(&subnet.zone, &subnet.cidr, ip);
+                plan.guard(&ip_key, None);
+                let record = IpRecord { gateway: false, mac: Some(owner.mac.to_ascii_lowercase()), hostname: owner.hostname.clone(), vmid: owner.vmid.clone() };
+                plan.ops.push(Op::Put { key: ip_key, value: to_json(&record)? });
+                let next = state::from_number(state::to_number(ip).wrapping_add(1), ip);
+                plan.ops.push(Op::Put { key: cursor_key, value: next.to_string().into_bytes() });
+                macs.set(*v6, Some(ip.to_string()));
+                changed = true;
+                answer.push(ip);
+            }
+            if changed {
+                plan.ops.push(Op::Put { key: mac_key, value: to_json(&macs)? });
+            }
+            Ok((plan, answer))
+        })
+    }
+
+    /// `ip` if the IPAM still has it for `mac` in one of `subnets`.
+    fn still_allocated(&self, zone: &str, subnets: &[(SubnetRef, Vec<DhcpRange>)], mac: &str, ip: Option<&str>) -> Result<Option<IpAddr>, Error> {
+        let Some(ip) = ip.and_then(|ip| ip.parse::<IpAddr>().ok()) else { return Ok(None) };
+        let Some((subnet, _)) = subnets.iter().find(|(s, _)| s.zone == zone && s.cidr.contains(ip)) else { return Ok(None) };
+        let Some(entry) = self.store.get(&layout::ipam_ip(zone, &subnet.cidr, ip))? else { return Ok(None) };
+        let record: IpRecord = from_json(&entry)?;
+        Ok(record.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac)).then_some(ip))
+    }
+
+    /// The first free address of `range` from its cursor on (wrapping), and the cursor's key.
+    fn first_free(&self, subnet: &SubnetRef, range: &DhcpRange) -> Result<Option<(IpAddr, String)>, Error> {
+        let cursor_key = layout::ipam_next(&subnet.zone, &subnet.cidr, range.start, range.end);
+        let hint = self.store.get(&cursor_key)?.and_then(|e| String::from_utf8(e.value).ok()).and_then(|t| t.parse().ok());
+        let mut order = state::scan_order(range.start, range.end, hint);
+        let mut probed = 0;
+        loop {
+            let batch: Vec<IpAddr> = order.by_ref().take(PROBE_BATCH).collect();
+            if batch.is_empty() {
+                return Ok(None);
+            }
+            let keys: Vec<String> = batch.iter().map(|ip| layout::ipam_ip(&subnet.zone, &subnet.cidr, *ip)).collect();
+            let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let entries = self.store.get_many(&refs)?;
+            if let Some(position) = entries.iter().position(Option::is_none) {
+                return Ok(Some((batch[position], cursor_key)));
+            }
+            probed += batch.len();
+            if probed >= MAX_PROBES {
+                return Err(Error::Conflict(format!(
+                    "no free address found in dhcp-range {}-{} after probing {probed} addresses",
+                    range.start, range.end
+                )));
+            }
+        }
+    }
+
+    /// What a change of a subnet in the pending configuration does to the IPAM, as the
+    /// reference's subnet hooks do: registers the subnet and its gateway when it is created,
+    /// follows a changed gateway, and refuses to delete a subnet that still has addresses
+    /// other than its gateway. The guards and operations join the configuration change's
+    /// transaction. Subnets of zones without the PVE IPAM leave it alone.
+    pub fn plan_subnet_change(&self, pending: &Config, change: &Change) -> Result<(Vec<Guard>, Vec<Op>), Error> {
+        if change.kind != Kind::Subnets {
+            return Ok(Default::default());
+        }
+        let old = pending.get(Kind::Subnets, &change.id);
+        let subnet = match (old, &change.object) {
+            (_, Some(object)) | (Some(object), None) => object,
+            (None, None) => return Ok(Default::default()),
+        };
+        let Some(subnet_ref) = SubnetRef::of(subnet) else { return Ok(Default::default()) };
+        if !zone_uses_pve_ipam(pending, &subnet_ref.zone) {
+            return Ok(Default::default());
+        }
+        let mut plan = Plan::default();
+        let subnet_key = layout::ipam_subnet(&subnet_ref.zone, &subnet_ref.cidr);
+        let subnet_entry = self.store.get(&subnet_key)?;
+        match &change.object {
+            Some(new) => {
+                let (entry, record) = match &subnet_entry {
+                    Some(entry) => (entry.clone(), from_json(entry)?),
+                    None => {
+                        // Registered here; the guard on its absence keeps a racing creation out.
+                        let record = IpamSubnetRecord { zone: subnet_ref.zone.clone(), cidr: subnet_ref.cidr.to_string(), changes: 0 };
+                        (Entry { key: subnet_key.clone(), value: Vec::new(), mod_revision: 0 }, record)
+                    }
+                };
+                plan.touch_subnet(&subnet_key, &entry, record);
+                let new_gateway = registered_gateway(new);
+                let old_gateway = old.and_then(registered_gateway);
+                if new_gateway != old_gateway {
+                    if let Some(old_gateway) = old_gateway {
+                        let key = layout::ipam_ip(&subnet_ref.zone, &subnet_ref.cidr, old_gateway);
+                        if let Some(entry) = self.store.get(&key)? {
+                            if from_json::<IpRecord>(&entry)?.gateway {
+                                plan.guard(&key, Some(&entry));
+                                plan.ops.push(Op::Delete { key });
+                            }
+                        }
+                    }
+                    if let Some(gateway) = new_gateway {
+                        let key = layout::ipam_ip(&subnet_ref.zone, &subnet_ref.cidr, gateway);
+                        let entry = self.store.get(&key)?;
+                        if let Some(entry) = &entry {
+                            if !from_json::<IpRecord>(entry)?.gateway {
+                                return Err(Error::param("gateway", format!("IP '{gateway}' already exist")));
+                            }
+                        }
+                        plan.guard(&key, entry.as_ref());
+                        plan.ops.push(Op::Put { key, value: to_json(&IpRecord { gateway: true, ..IpRecord::default() })? });
+                    }
+                }
+            }
+            None => {
+                let Some(entry) = subnet_entry else { return Ok(Default::default()) };
+                let (ips, _) = self.store.list(&layout::ipam_ips_of(&subnet_ref.zone, &subnet_ref.cidr))?;
+                let mut only_gateway = ips.len() <= 1;
+                for ip in &ips {
+                    only_gateway &= from_json::<IpRecord>(ip)?.gateway;
+                }
+                if !only_gateway {
+                    return Err(Error::Conflict(format!(
+                        "cannot delete subnet '{}', not empty ({} address(es) allocated: release them first)",
+                        subnet_ref.cidr,
+                        ips.len()
+                    )));
+                }
+                // Every change of the subnet's addresses rewrites its record: the guard on it
+                // keeps an allocation racing this deletion out.
+                plan.guard(&subnet_key, Some(&entry));
+                plan.ops.push(Op::Delete { key: subnet_key });
+                plan.ops.push(Op::DeletePrefix { prefix: layout::ipam_ips_of(&subnet_ref.zone, &subnet_ref.cidr) });
+                plan.ops.push(Op::DeletePrefix { prefix: layout::ipam_next_of(&subnet_ref.zone, &subnet_ref.cidr) });
+            }
+        }
+        plan.into_parts()
+    }
+
+    /// Brings the IPAM in line with `config` after it replaced the pending configuration
+    /// (a rollback): subnets it has are registered (with their gateway), and subnets it no
+    /// longer has are released if nothing but their gateway is allocated in them (addresses
+    /// guests hold are kept, and listed by the status until they are released).
+    pub fn plan_reconcile(&self, config: &Config) -> Result<(Vec<Guard>, Vec<Op>), Error> {
+        let mut guards = Vec::new();
+        let mut ops = Vec::new();
+        let (registered, _) = self.store.list(layout::IPAM_SUBNETS_PREFIX)?;
+        let mut known: BTreeMap<String, Entry> = registered.into_iter().map(|e| (e.key.clone(), e)).collect();
+        for subnet in config.list(Kind::Subnets) {
+            let Some(subnet_ref) = SubnetRef::of(subnet) else { continue };
+            if !zone_uses_pve_ipam(config, &subnet_ref.zone) {
+                continue;
+            }
+            let key = layout::ipam_subnet(&subnet_ref.zone, &subnet_ref.cidr);
+            if known.remove(&key).is_some() {
+                continue;
+            }
+            let change = Change { kind: Kind::Subnets, id: subnet.id().to_string(), object: Some(subnet.clone()) };
+            let mut without = config.clone();
+            without.apply(Change { kind: Kind::Subnets, id: subnet.id().to_string(), object: None });
+            let (g, o) = self.plan_subnet_change(&without, &change)?;
+            guards.extend(g);
+            ops.extend(o);
+        }
+        for (key, entry) in known {
+            let record: IpamSubnetRecord = from_json(&entry)?;
+            let Ok(cidr) = record.cidr.parse::<Cidr>() else { continue };
+            let (ips, _) = self.store.list(&layout::ipam_ips_of(&record.zone, &cidr))?;
+            let mut only_gateway = ips.len() <= 1;
+            for ip in &ips {
+                only_gateway &= from_json::<IpRecord>(ip)?.gateway;
+            }
+            if only_gateway {
+                guards.push(Guard::ModRevision { key: key.clone(), revision: entry.mod_revision });
+                ops.push(Op::Delete { key });
+                ops.push(Op::DeletePrefix { prefix: layout::ipam_ips_of(&record.zone, &cidr) });
+                ops.push(Op::DeletePrefix { prefix: layout::ipam_next_of(&record.zone, &cidr) });
+            }
+        }
+        Ok((guards, ops))
+    }
+}
+
+fn op_key_is(op: &Op, key: &str) -> bool {
+    match op {
+        Op::Put { key: k, .. } | Op::Delete { key: k } | Op::PutExpiring { key: k, .. } => k == key,
+        Op::DeletePrefix { .. } => false,
+    }
+}
+
+/// Whether the zone's `ipam` is an IPAM of type `pve`.
+pub fn zone_uses_pve_ipam(config: &Config, zone: &str) -> bool {
+    config
+        .get(Kind::Zones, zone)
+        .and_then(|z| z.get_str("ipam"))
+        .and_then(|ipam| config.get(Kind::Ipams, ipam))
+        .is_some_and(|ipam| ipam.type_name() == "pve")
+}
+
+/// The gateway the IPAM registers for a subnet: none for an IPv4 /32 (point-to-point), as in
+/// the reference.
+fn registered_gateway(subnet: &SdnObject) -> Option<IpAddr> {
+    let gateway: IpAddr = subnet.get_str("gateway")?.parse().ok()?;
+    let cidr = SubnetRef::of(subnet)?.cidr;
+    (!(gateway.is_ipv4() && cidr.prefix() == 32) && cidr.contains(gateway)).then_some(gateway)
+}
