@@ -41,6 +41,20 @@ struct AgentArgs {
     /// Use these node facts (facts.json shape) instead of reading the kernel.
     #[arg(long)]
     node_facts: Option<PathBuf>,
+    /// Where the dnsmasq files of the zones with dhcp=dnsmasq go, one directory per zone.
+    #[arg(long, default_value = "/etc/dnsmasq.d")]
+    dnsmasq_dir: PathBuf,
+    /// Command run for a zone whose dnsmasq files changed, `{zone}` replaced by the zone
+    /// (empty: none). Default: what the reference runs (systemctl restart dnsmasq@ZONE, or
+    /// reload when only ethers changed).
+    #[arg(long)]
+    reload_dnsmasq: Option<String>,
+    /// Where each zone's dnsmasq.ZONE defaults file goes (empty: not written).
+    #[arg(long, default_value = "/etc/default")]
+    dnsmasq_default_dir: String,
+    /// Where each zone's dnsmasq D-Bus policy goes (empty: not written).
+    #[arg(long, default_value = "/etc/dbus-1/system.d")]
+    dbus_policy_dir: String,
 }
 
 // Parsed once per process: the size of the serve variant costs nothing.
@@ -136,6 +150,16 @@ enum Command {
         frr_local: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
+        /// Also render the dnsmasq files of the zones with dhcp=dnsmasq into this directory
+        /// (DIR/<zone>/..., DIR/default/dnsmasq.<zone>, DIR/dbus/dnsmasq.<zone>.conf).
+        #[arg(long)]
+        dnsmasq_out: Option<PathBuf>,
+        /// The directory the dnsmasq files name as their own (where the node keeps them).
+        #[arg(long, default_value = "/etc/dnsmasq.d")]
+        dnsmasq_dir: String,
+        /// The PVE IPAM's state (pve-ipam-state.json or priv/ipam.db): the `ethers` reservations.
+        #[arg(long)]
+        ipam_state: Option<PathBuf>,
     },
     /// Print the API's OpenAPI 3.1 document (the one served at /api2/openapi.json).
     Openapi,
@@ -190,6 +214,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 reload_frr: agent.reload_frr,
                 facts_file: agent.node_facts,
                 fingerprint: Some(identity.fingerprint.clone()),
+                dnsmasq: Some(agent::dhcp::DnsmasqConfig {
+                    dir: agent.dnsmasq_dir,
+                    default_dir: (!agent.dnsmasq_default_dir.is_empty()).then(|| PathBuf::from(&agent.dnsmasq_default_dir)),
+                    dbus_dir: (!agent.dbus_policy_dir.is_empty()).then(|| PathBuf::from(&agent.dbus_policy_dir)),
+                    reload: agent.reload_dnsmasq,
+                }),
             });
             let options = AppOptions {
                 node: agent.as_ref().map_or_else(sdnd::clock::hostname, |a| a.node.clone()),
@@ -233,9 +263,26 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}", transfer::export(&sdn, &ipam, &to)?);
             Ok(())
         }
-        Command::Generate { running_config, facts, interfaces, frr_local, out } => {
+        Command::Generate { running_config, facts, interfaces, frr_local, out, dnsmasq_out, dnsmasq_dir, ipam_state } => {
             for warning in agent::generate_files(&running_config, &facts, &interfaces, frr_local.as_deref(), &out)? {
                 eprintln!("sdnd: warning: {warning}");
+            }
+            if let Some(dnsmasq_out) = dnsmasq_out {
+                let read = |path: &PathBuf| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
+                let json: serde_json::Value = serde_json::from_slice(&read(&running_config)?)
+                    .map_err(|e| format!("{}: {e}", running_config.display()))?;
+                let (_, running) = sdn_config::Config::from_running_config(&json)
+                    .map_err(|e| format!("{}: {e}", running_config.display()))?;
+                let node_facts: serde_json::Value =
+                    serde_json::from_slice(&read(&facts)?).map_err(|e| format!("{}: {e}", facts.display()))?;
+                let node = node_facts["node"].as_str().unwrap_or_default().to_string();
+                let db = ipam_state
+                    .as_ref()
+                    .map(|path| sdnd::ipam::state::IpamDb::parse(&read(path)?).map_err(|e| format!("{}: {e}", path.display())))
+                    .transpose()?;
+                for warning in agent::dhcp::generate_files(&running, &node, &dnsmasq_dir, db.as_ref(), &dnsmasq_out)? {
+                    eprintln!("sdnd: warning: {warning}");
+                }
             }
             Ok(())
         }

@@ -280,3 +280,76 @@ fn import_and_export_the_reference_state_in_either_place() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("pve-ipam-state.json"), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(status(&client).len(), 4);
 }
+
+/// Waits up to 10 seconds for `path` to hold text that `done` accepts.
+fn wait_for_file(path: &std::path::Path, done: impl Fn(&str) -> bool) -> String {
+    for _ in 0..100 {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if done(&text) {
+                return text;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{} did not reach the expected content: {:?}", path.display(), std::fs::read_to_string(path));
+}
+
+/// Debian's dnsmasq checks the zone's configuration (as its `dnsmasq@ZONE` unit reads it).
+fn dnsmasq_accepts(zone_dir: &std::path::Path) {
+    let dnsmasq = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let dnsmasq = dnsmasq.expect("dnsmasq is not installed (scripts/test installs dnsmasq-base)");
+    let output = std::process::Command::new(dnsmasq)
+        .arg("--test")
+        .arg("--conf-file=/dev/null")
+        .arg(format!("--conf-dir={},*.conf", zone_dir.display()))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "dnsmasq --test: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn dnsmasq_files_follow_the_ipam_without_an_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let client = server.client("ipam");
+    setup(&client, ("10.0.0.10", "10.0.0.12"));
+    let zone_dir = common::node_dir(dir.path()).join("dnsmasq.d/z1");
+    let vnet = wait_for_file(&zone_dir.join("10-v1.conf"), |_| true);
+    assert_eq!(
+        vnet,
+        "dhcp-range=set:z1-10.0.0.0-24,10.0.0.0,static,255.255.255.0,infinite\n\
+         dhcp-option=tag:z1-10.0.0.0-24,option:router,10.0.0.1\n\
+         interface=v1\n"
+    );
+    let default = std::fs::read_to_string(zone_dir.join("00-default.conf")).unwrap();
+    assert!(default.contains(&format!("dhcp-hostsfile={}/ethers\n", zone_dir.display())), "{default}");
+    assert_eq!(std::fs::read_to_string(zone_dir.join("ethers")).unwrap(), "");
+    dnsmasq_accepts(&zone_dir);
+
+    // An allocation and a mapping reach ethers without an apply.
+    assert_eq!(allocate(&client, 1).ok(), json!({"ip": "10.0.0.10"}));
+    client.post(IPS, &[("zone", "z1"), ("mac", "bc:24:11:aa:bb:cc"), ("ip", "10.0.0.50")]).ok();
+    let ethers = wait_for_file(&zone_dir.join("ethers"), |t| t.lines().count() == 2);
+    assert_eq!(ethers, format!("{},10.0.0.10\nbc:24:11:aa:bb:cc,10.0.0.50\n", mac(1)));
+    client.delete(IPS, &[("zone", "z1"), ("mac", "bc:24:11:aa:bb:cc"), ("ip", "10.0.0.50")]).ok();
+    wait_for_file(&zone_dir.join("ethers"), |t| t == format!("{},10.0.0.10\n", mac(1)));
+    dnsmasq_accepts(&zone_dir);
+
+    // A second subnet (IPv6, with a DNS server) after an apply; a vnet without subnets has no file.
+    client
+        .post(
+            &format!("{SDN}/vnets/v1/subnets"),
+            &[("subnet", "fd00::/64"), ("type", "subnet"), ("gateway", "fd00::1"), ("dhcp-dns-server", "fd00::53"), ("dhcp-range", "start-address=fd00::10,end-address=fd00::20")],
+        )
+        .ok();
+    client.post(&format!("{SDN}/vnets"), &[("vnet", "v2"), ("zone", "z1")]).ok();
+    let upid = client.put(SDN, &[]).ok();
+    assert_eq!(client.wait_task(upid.as_str().unwrap()), "OK");
+    let vnet = wait_for_file(&zone_dir.join("10-v1.conf"), |t| t.contains("fd00"));
+    assert!(vnet.ends_with("dhcp-range=set:z1-fd00::-64,fd00::,static,64,infinite\ndhcp-option=tag:z1-fd00::-64,option6:dns-server,fd00::53\ninterface=v1\n"), "{vnet}");
+    assert!(!zone_dir.join("10-v2.conf").exists());
+    // The dual-stack vnet: the MAC keeps its IPv4 address and gets an IPv6 one.
+    assert_eq!(allocate(&client, 1).ok(), json!({"ip": "10.0.0.10", "ip6": "fd00::10"}));
+    wait_for_file(&zone_dir.join("ethers"), |t| t == format!("{},10.0.0.10,[fd00::10]\n", mac(1)));
+    dnsmasq_accepts(&zone_dir);
+}

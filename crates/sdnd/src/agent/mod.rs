@@ -1,6 +1,7 @@
 //! The node agent: whenever the running version changes, render this node's files, put them
 //! in place atomically, reload, and report the outcome to the store.
 
+pub mod dhcp;
 pub mod facts;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,8 @@ pub struct AgentConfig {
     pub facts_file: Option<PathBuf>,
     /// The fingerprint of the certificate this node's API serves, sent with the heartbeats.
     pub fingerprint: Option<String>,
+    /// The DHCP files of the zones with `dhcp=dnsmasq`; `None`: not written.
+    pub dnsmasq: Option<dhcp::DnsmasqConfig>,
 }
 
 pub use crate::layout::NodeFiles;
@@ -48,6 +51,7 @@ fn read_optional(path: &Path) -> Option<String> {
 pub struct Agent {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
+    dhcp: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Agent {
@@ -55,6 +59,9 @@ impl Agent {
     pub fn stop(self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.thread.join();
+        if let Some(dhcp) = self.dhcp {
+            let _ = dhcp.join();
+        }
     }
 }
 
@@ -65,8 +72,12 @@ const WAKE_INTERVAL: Duration = Duration::from_secs(2);
 pub fn spawn(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) -> std::io::Result<Agent> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
+    let dhcp = match &config.dnsmasq {
+        Some(dnsmasq) => Some(dhcp::spawn(store.clone(), config.node.clone(), dnsmasq.clone(), stop.clone())?),
+        None => None,
+    };
     let thread = std::thread::Builder::new().name("node-agent".into()).spawn(move || run(store, config, clock, &flag))?;
-    Ok(Agent { stop, thread })
+    Ok(Agent { stop, thread, dhcp })
 }
 
 /// What this agent last wrote to the store, so that it writes only what changed.

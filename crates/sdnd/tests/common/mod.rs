@@ -134,6 +134,12 @@ fn test_agent_config(data_dir: &Path, node: &str) -> sdnd::agent::AgentConfig {
         reload_frr: String::new(),
         facts_file: Some(node_dir.join("facts.json")),
         fingerprint: None,
+        dnsmasq: Some(sdnd::agent::dhcp::DnsmasqConfig {
+            dir: node_dir.join("dnsmasq.d"),
+            default_dir: None,
+            dbus_dir: None,
+            reload: Some(String::new()),
+        }),
     }
 }
 
