@@ -136,14 +136,14 @@ fn rollback_leaves_the_ipam_consistent() {
     assert_eq!(state, json!({"zones": {"z1": {"subnets": {"10.0.0.0/24": {"ips": {"10.0.0.1": {"gateway": 1}}}}}}}));
 }
 
+/// Runs an sdnd command (on the server's store, unless it is `generate`).
 fn sdnd(server: &Server, args: &[&str]) -> String {
-    let output = std::process::Command::new(sdnd_testkit::sdnd_beside_current_exe())
-        .args(args)
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .args(&server.store)
-        .output()
-        .unwrap();
+    let mut command = std::process::Command::new(sdnd_testkit::sdnd_beside_current_exe());
+    command.args(args);
+    if args[0] != "generate" {
+        command.arg("--data-dir").arg(&server.data_dir).args(&server.store);
+    }
+    let output = command.output().unwrap();
     assert!(output.status.success(), "sdnd {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -159,11 +159,14 @@ fn racing_allocations_never_share_an_address_and_lose_none() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let client = server.client("ipam");
-    // 24 addresses for 40 requests.
+    // 24 addresses for 40 requests, sent to two server processes sharing the store: the
+    // guards, not one process's writer queue, keep them apart.
     setup(&client, ("10.0.0.100", "10.0.0.123"));
+    let second = Server::start_node(dir.path(), "node2", &server.store, &[]);
+    let second_client = Client::new(&second.base, Some(format!("PVEAPIToken={}", server.add_token("root@pam", "second"))));
     let threads: Vec<_> = (0..THREADS)
         .map(|t| {
-            let client = client.clone();
+            let client = if t % 2 == 0 { client.clone() } else { second_client.clone() };
             std::thread::spawn(move || {
                 (0..EACH)
                     .map(|i| {
@@ -352,4 +355,30 @@ fn dnsmasq_files_follow_the_ipam_without_an_apply() {
     assert_eq!(allocate(&client, 1).ok(), json!({"ip": "10.0.0.10", "ip6": "fd00::10"}));
     wait_for_file(&zone_dir.join("ethers"), |t| t == format!("{},10.0.0.10,[fd00::10]\n", mac(1)));
     dnsmasq_accepts(&zone_dir);
+
+    // `sdnd generate` renders the same files from the exported running config and IPAM state.
+    let export = tempfile::tempdir().unwrap();
+    server_export(&server, export.path());
+    let node = common::node_dir(dir.path());
+    let out = tempfile::tempdir().unwrap();
+    let dnsmasq_root = node.join("dnsmasq.d");
+    sdnd(
+        &server,
+        &[
+            "generate",
+            "--running-config", export.path().join(".running-config").to_str().unwrap(),
+            "--facts", node.join("facts.json").to_str().unwrap(),
+            "--interfaces", node.join("interfaces").to_str().unwrap(),
+            "--out", out.path().to_str().unwrap(),
+            "--dnsmasq-out", out.path().join("dnsmasq").to_str().unwrap(),
+            "--dnsmasq-dir", dnsmasq_root.to_str().unwrap(),
+            "--ipam-state", export.path().join("pve-ipam-state.json").to_str().unwrap(),
+        ],
+    );
+    for name in ["00-default.conf", "10-v1.conf", "ethers"] {
+        let generated = std::fs::read_to_string(out.path().join("dnsmasq/z1").join(name)).unwrap();
+        assert_eq!(generated, std::fs::read_to_string(zone_dir.join(name)).unwrap(), "{name}");
+    }
+    let default = std::fs::read_to_string(out.path().join("dnsmasq/default/dnsmasq.z1")).unwrap();
+    assert_eq!(default, format!("CONFIG_DIR='{},*.conf'\nDNSMASQ_OPTS=\"--conf-file=/dev/null --enable-dbus=uk.org.thekelleys.dnsmasq.z1\"\n", zone_dir.display()));
 }
