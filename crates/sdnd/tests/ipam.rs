@@ -87,6 +87,18 @@ fn mappings_allocations_and_the_subnet_lifecycle_as_the_reference() {
         }
     }
     assert_eq!(status(&client).len(), 4);
+    // A range whose start is after its end: refused, and nothing reaches the IPAM.
+    let reply = client
+        .post(
+            &format!("{SDN}/vnets/v1/subnets"),
+            &[("subnet", "10.0.7.0/24"), ("type", "subnet"), ("gateway", "10.0.7.1"), ("dhcp-range", "start-address=10.0.7.20,end-address=10.0.7.10")],
+        )
+        .expect(400);
+    assert!(reply.body["errors"]["dhcp-range"].is_string(), "{}", reply.body);
+    let dump = tempfile::tempdir().unwrap();
+    server_export(&server, dump.path());
+    let state = std::fs::read_to_string(dump.path().join("pve-ipam-state.json")).unwrap();
+    assert!(!state.contains("10.0.7"), "{state}");
 
     // The last free address, then a full range.
     assert_eq!(allocate(&client, 3).ok(), json!({"ip": "10.0.0.12"}));

@@ -39,9 +39,10 @@ const WAKE_INTERVAL: Duration = Duration::from_millis(1000);
 pub fn spawn(store: Arc<dyn Store>, node: String, config: DnsmasqConfig, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("node-agent-dhcp".into()).spawn(move || {
         let mut written: BTreeMap<PathBuf, String> = BTreeMap::new();
+        let mut running = Running::default();
         let mut seen = 0;
         while !stop.load(Ordering::SeqCst) {
-            match pass(store.as_ref(), &node, &config, &mut written) {
+            match pass(store.as_ref(), &node, &config, &mut running, &mut written) {
                 Ok(()) => {}
                 Err(err) => tracing::warn!("node agent (dhcp): {err}"),
             }
@@ -69,15 +70,34 @@ pub fn reservations(store: &dyn Store) -> Result<BTreeMap<String, Vec<Reservatio
     Ok(out)
 }
 
-fn pass(store: &dyn Store, node: &str, config: &DnsmasqConfig, written: &mut BTreeMap<PathBuf, String>) -> Result<(), String> {
-    let Some(entry) = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())? else { return Ok(()) };
-    let (_, running) = crate::sdn::parse_running(&entry.value).map_err(|e| e.to_string())?;
+/// The running configuration as last read, by the revision of its version entry: a pass that
+/// finds it unchanged costs one small read, however large the configuration.
+#[derive(Default)]
+struct Running {
+    revision: u64,
+    config: Option<Config>,
+}
+
+fn pass(
+    store: &dyn Store,
+    node: &str,
+    config: &DnsmasqConfig,
+    cached: &mut Running,
+    written: &mut BTreeMap<PathBuf, String>,
+) -> Result<(), String> {
+    let revision = store.get(layout::RUNNING_VERSION).map_err(|e| e.to_string())?.map_or(0, |e| e.mod_revision);
+    if revision != cached.revision || cached.config.is_none() {
+        let Some(entry) = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())? else { return Ok(()) };
+        let (_, parsed) = crate::sdn::parse_running(&entry.value).map_err(|e| e.to_string())?;
+        *cached = Running { revision, config: Some(parsed) };
+    }
+    let Some(running) = &cached.config else { return Ok(()) };
     if !running.list(Kind::Zones).any(|z| z.get_str("dhcp").is_some()) {
         return Ok(());
     }
     let reservations = reservations(store)?;
     let mut warnings = Vec::new();
-    let zones = sdn_gen::dnsmasq::generate(&running, node, &config.dir.to_string_lossy(), &reservations, &mut warnings);
+    let zones = sdn_gen::dnsmasq::generate(running, node, &config.dir.to_string_lossy(), &reservations, &mut warnings);
     for warning in &warnings {
         tracing::warn!("node agent (dhcp): {warning}");
     }

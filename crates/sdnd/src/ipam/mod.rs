@@ -27,7 +27,7 @@ const MAX_ATTEMPTS: usize = 200;
 const PROBE_BATCH: usize = 64;
 /// The most addresses one allocation probes before it gives up (a huge range full of
 /// addresses added by hand): the request stays bounded in time.
-const MAX_PROBES: usize = 1 << 20;
+const MAX_PROBES: usize = 1 << 16;
 
 /// A subnet as the IPAM knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
