@@ -64,6 +64,30 @@ pub struct Ipam {
     store: Arc<dyn Store>,
     /// Serializes this process's writers, so that they queue instead of failing guards.
     writer: Mutex<()>,
+    /// The range cursors this process last wrote, by key: an allocation reads the addresses
+    /// after it together with everything else it needs, in one round trip to the store.
+    cursors: Mutex<BTreeMap<String, IpAddr>>,
+}
+
+/// Entries an allocation read ahead in one round trip, by key.
+#[derive(Default)]
+struct Prefetch(BTreeMap<String, Option<Entry>>);
+
+impl Prefetch {
+    fn get(&self, store: &dyn Store, key: &str) -> Result<Option<Entry>, Error> {
+        match self.0.get(key) {
+            Some(entry) => Ok(entry.clone()),
+            None => Ok(store.get(key)?),
+        }
+    }
+
+    fn get_many(&self, store: &dyn Store, keys: &[String]) -> Result<Vec<Option<Entry>>, Error> {
+        if keys.iter().all(|k| self.0.contains_key(k)) {
+            return Ok(keys.iter().map(|k| self.0[k].clone()).collect());
+        }
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        Ok(store.get_many(&refs)?)
+    }
 }
 
 /// The entries a planned change read, with their revisions, and what it will write.
@@ -114,7 +138,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Ipam {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Ipam { store, writer: Mutex::new(()) }
+        Ipam { store, writer: Mutex::new(()), cursors: Mutex::new(BTreeMap::new()) }
     }
 
     /// Commits the transaction `plan` builds, re-planning when a guard fails.
@@ -134,8 +158,12 @@ impl Ipam {
 
     /// The subnet's record, or why the address can't be managed in it.
     fn subnet_entry(&self, subnet: &SubnetRef) -> Result<(String, Entry, IpamSubnetRecord), Error> {
+        self.subnet_entry_from(&Prefetch::default(), subnet)
+    }
+
+    fn subnet_entry_from(&self, prefetch: &Prefetch, subnet: &SubnetRef) -> Result<(String, Entry, IpamSubnetRecord), Error> {
         let key = layout::ipam_subnet(&subnet.zone, &subnet.cidr);
-        let entry = self.store.get(&key)?.ok_or_else(|| {
+        let entry = prefetch.get(self.store.as_ref(), &key)?.ok_or_else(|| {
             Error::Conflict(format!("subnet '{}' doesn't exist in IPAM DB (zone '{}')", subnet.cidr, subnet.zone))
         })?;
         let record = from_json(&entry)?;
@@ -340,7 +368,8 @@ impl Ipam {
         self.commit(|| {
             let mut plan = Plan::default();
             let mac_key = layout::ipam_mac(&zone, &owner.mac);
-            let mac_entry = self.store.get(&mac_key)?;
+            let prefetch = self.prefetch(&mac_key, subnets)?;
+            let mac_entry = prefetch.get(self.store.as_ref(), &mac_key)?;
             let mut macs: MacRecord = mac_entry.as_ref().map(from_json).transpose()?.unwrap_or_default();
             plan.guard(&mac_key, mac_entry.as_ref());
             let mut answer = Vec::new();
@@ -352,9 +381,9 @@ impl Ipam {
                 }
                 let mut found = None;
                 for (subnet, ranges) in subnets.iter().filter(|(s, _)| s.cidr.addr().is_ipv6() == *v6) {
-                    let (subnet_key, subnet_entry, subnet_record) = self.subnet_entry(subnet)?;
+                    let (subnet_key, subnet_entry, subnet_record) = self.subnet_entry_from(&prefetch, subnet)?;
                     for range in ranges {
-                        if let Some((ip, cursor_key)) = self.first_free(subnet, range)? {
+                        if let Some((ip, cursor_key)) = self.first_free(&prefetch, subnet, range)? {
                             plan.touch_subnet(&subnet_key, &subnet_entry, subnet_record.clone());
                             found = Some((subnet, ip, cursor_key));
                             break;
@@ -375,6 +404,7 @@ impl Ipam {
                 let record = IpRecord { gateway: false, mac: Some(owner.mac.to_ascii_lowercase()), hostname: owner.hostname.clone(), vmid: owner.vmid.clone() };
                 plan.ops.push(Op::Put { key: ip_key, value: to_json(&record)? });
                 let next = state::from_number(state::to_number(ip).wrapping_add(1), ip);
+                lock(&self.cursors).insert(cursor_key.clone(), next);
                 plan.ops.push(Op::Put { key: cursor_key, value: next.to_string().into_bytes() });
                 macs.set(*v6, Some(ip.to_string()));
                 changed = true;
@@ -396,10 +426,42 @@ impl Ipam {
         Ok(record.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac)).then_some(ip))
     }
 
+    /// Reads, in one round trip, what an allocation needs: the MAC's index entry, the
+    /// subnets' records and range cursors, and the first addresses after the first range's
+    /// cursor as this process last left it.
+    fn prefetch(&self, mac_key: &str, subnets: &[(SubnetRef, Vec<DhcpRange>)]) -> Result<Prefetch, Error> {
+        let mut keys = vec![mac_key.to_string()];
+        let cursors = lock(&self.cursors).clone();
+        let mut probed_families = Vec::new();
+        for (subnet, ranges) in subnets.iter().filter(|(_, ranges)| !ranges.is_empty()) {
+            keys.push(layout::ipam_subnet(&subnet.zone, &subnet.cidr));
+            for range in ranges {
+                keys.push(layout::ipam_next(&subnet.zone, &subnet.cidr, range.start, range.end));
+            }
+            let v6 = subnet.cidr.addr().is_ipv6();
+            if !probed_families.contains(&v6) {
+                probed_families.push(v6);
+                let range = &ranges[0];
+                let hint = cursors.get(&layout::ipam_next(&subnet.zone, &subnet.cidr, range.start, range.end)).copied();
+                keys.extend(
+                    state::scan_order(range.start, range.end, hint)
+                        .take(PROBE_BATCH)
+                        .map(|ip| layout::ipam_ip(&subnet.zone, &subnet.cidr, ip)),
+                );
+            }
+        }
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let entries = self.store.get_many(&refs)?;
+        Ok(Prefetch(keys.into_iter().zip(entries).collect()))
+    }
+
     /// The first free address of `range` from its cursor on (wrapping), and the cursor's key.
-    fn first_free(&self, subnet: &SubnetRef, range: &DhcpRange) -> Result<Option<(IpAddr, String)>, Error> {
+    fn first_free(&self, prefetch: &Prefetch, subnet: &SubnetRef, range: &DhcpRange) -> Result<Option<(IpAddr, String)>, Error> {
         let cursor_key = layout::ipam_next(&subnet.zone, &subnet.cidr, range.start, range.end);
-        let hint = self.store.get(&cursor_key)?.and_then(|e| String::from_utf8(e.value).ok()).and_then(|t| t.parse().ok());
+        let hint = prefetch
+            .get(self.store.as_ref(), &cursor_key)?
+            .and_then(|e| String::from_utf8(e.value).ok())
+            .and_then(|t| t.parse().ok());
         let mut order = state::scan_order(range.start, range.end, hint);
         let mut probed = 0;
         loop {
@@ -408,8 +470,7 @@ impl Ipam {
                 return Ok(None);
             }
             let keys: Vec<String> = batch.iter().map(|ip| layout::ipam_ip(&subnet.zone, &subnet.cidr, *ip)).collect();
-            let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-            let entries = self.store.get_many(&refs)?;
+            let entries = prefetch.get_many(self.store.as_ref(), &keys)?;
             if let Some(position) = entries.iter().position(Option::is_none) {
                 return Ok(Some((batch[position], cursor_key)));
             }
