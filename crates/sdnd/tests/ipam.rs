@@ -110,6 +110,11 @@ fn mappings_allocations_and_the_subnet_lifecycle_as_the_reference() {
     let moved: Vec<Value> = status(&client).into_iter().filter(|e| e["mac"] == mac(2).as_str()).collect();
     assert_eq!(moved, [json!({"zone": "z1", "vnet": "v1", "subnet": "10.0.0.0/24", "ip": "10.0.0.60", "mac": mac(2), "vmid": 202})]);
     client.put(IPS, &[("zone", "z1"), ("mac", &mac(2)), ("ip", "10.0.0.50")]).expect(409);
+    // The same address again: only the VM id changes, and the MAC keeps its address.
+    client.put(IPS, &[("zone", "z1"), ("mac", &mac(2)), ("ip", "10.0.0.60"), ("vmid", "303")]).ok();
+    let again: Vec<Value> = status(&client).into_iter().filter(|e| e["mac"] == mac(2).as_str()).collect();
+    assert_eq!(again, [json!({"zone": "z1", "vnet": "v1", "subnet": "10.0.0.0/24", "ip": "10.0.0.60", "mac": mac(2), "vmid": 303})]);
+    assert_eq!(allocate(&client, 2).ok(), json!({"ip": "10.0.0.60"}), "the MAC index still knows the address");
     assert_eq!(allocate(&client, 4).ok(), json!({"ip": "10.0.0.11"}));
     client.delete(IPS, &[("zone", "z1"), ("mac", &mac(1)), ("ip", "10.0.0.10")]).ok();
     client.delete(IPS, &[("zone", "z1"), ("mac", &mac(1)), ("ip", "10.0.0.10")]).expect(404);

@@ -321,16 +321,19 @@ impl Ipam {
             let mut plan = Plan::default();
             let mut owner = owner.clone();
             if let Some((old_subnet, old_ip)) = &old {
-                let released = self.plan_del(&mut plan, old_subnet, *old_ip)?;
-                if old_ip == &ip {
-                    // The same address: only its record changes.
-                    owner.hostname = owner.hostname.or(released.hostname);
+                if *old_ip == ip {
+                    // The same address: only its record changes (the VM id).
+                    let (subnet_key, subnet_entry, subnet_record) = self.subnet_entry(subnet)?;
                     let ip_key = layout::ipam_ip(&subnet.zone, &subnet.cidr, ip);
-                    plan.ops.retain(|op| !matches!(op, Op::Delete { key } if *key == ip_key));
-                    let record = IpRecord { gateway: false, mac: Some(owner.mac.to_ascii_lowercase()), hostname: owner.hostname.clone(), vmid: owner.vmid.clone() };
+                    let entry = self.store.get(&ip_key)?.ok_or_else(|| Error::NotFound(format!("IP '{ip}' does not exist in IPAM DB")))?;
+                    let existing: IpRecord = from_json(&entry)?;
+                    plan.touch_subnet(&subnet_key, &subnet_entry, subnet_record);
+                    plan.guard(&ip_key, Some(&entry));
+                    let record = IpRecord { gateway: false, mac: Some(owner.mac.to_ascii_lowercase()), hostname: existing.hostname, vmid: owner.vmid.clone() };
                     plan.ops.push(Op::Put { key: ip_key, value: to_json(&record)? });
                     return Ok((plan, ()));
                 }
+                let released = self.plan_del(&mut plan, old_subnet, *old_ip)?;
                 owner.hostname = owner.hostname.or(released.hostname);
             }
             let (guards, ops) = (std::mem::take(&mut plan.guards), std::mem::take(&mut plan.ops));
@@ -341,7 +344,6 @@ impl Ipam {
             let mac_key = layout::ipam_mac(&subnet.zone, &owner.mac);
             let mut merged: Vec<Op> = ops.into_iter().filter(|op| !op_key_is(op, &mac_key)).collect();
             merged.append(&mut plan.ops);
-            plan.guards.dedup();
             plan.ops = merged;
             Ok((plan, ()))
         })
