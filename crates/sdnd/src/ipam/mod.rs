@@ -495,7 +495,11 @@ impl Ipam {
         if change.kind != Kind::Subnets {
             return Ok(Default::default());
         }
-        let old = pending.get(Kind::Subnets, &change.id);
+        self.plan_subnet(pending, pending.get(Kind::Subnets, &change.id), change)
+    }
+
+    /// [`Ipam::plan_subnet_change`] with the subnet as it was before (`None`: created).
+    fn plan_subnet(&self, pending: &Config, old: Option<&SdnObject>, change: &Change) -> Result<(Vec<Guard>, Vec<Op>), Error> {
         let subnet = match (old, &change.object) {
             (_, Some(object)) | (Some(object), None) => object,
             (None, None) => return Ok(Default::default()),
@@ -587,11 +591,15 @@ impl Ipam {
                 continue;
             }
             let change = Change { kind: Kind::Subnets, id: subnet.id().to_string(), object: Some(subnet.clone()) };
-            let mut without = config.clone();
-            without.apply(Change { kind: Kind::Subnets, id: subnet.id().to_string(), object: None });
-            let (g, o) = self.plan_subnet_change(&without, &change)?;
-            guards.extend(g);
-            ops.extend(o);
+            match self.plan_subnet(config, None, &change) {
+                Ok((g, o)) => {
+                    guards.extend(g);
+                    ops.extend(o);
+                }
+                // A gateway a guest holds by now must not stop the rollback.
+                Err(err @ Error::BadParams(_)) => tracing::warn!("IPAM: subnet {} not registered again: {err}", subnet.id()),
+                Err(err) => return Err(err),
+            }
         }
         for (key, entry) in known {
             let record: IpamSubnetRecord = from_json(&entry)?;
