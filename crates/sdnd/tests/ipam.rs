@@ -399,3 +399,27 @@ fn dnsmasq_files_follow_the_ipam_without_an_apply() {
     let default = std::fs::read_to_string(out.path().join("dnsmasq/default/dnsmasq.z1")).unwrap();
     assert_eq!(default, format!("CONFIG_DIR='{},*.conf'\nDNSMASQ_OPTS=\"--conf-file=/dev/null --enable-dbus=uk.org.thekelleys.dnsmasq.z1\"\n", zone_dir.display()));
 }
+
+/// The status lists only what the caller may see on `/sdn/zones/ZONE/VNET`; mapping needs
+/// `SDN.Allocate` there.
+#[test]
+fn status_and_mappings_follow_the_acls() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let client = server.client("ipam");
+    setup(&client, ("10.0.0.10", "10.0.0.12"));
+    allocate(&client, 1).ok();
+    sdnd(&server, &["user", "add", "audrey@pve"]);
+    sdnd(&server, &["user", "add", "otto@pve"]);
+    sdnd(&server, &["acl", "modify", "/sdn/zones/z1", "--users", "audrey@pve", "--roles", "PVEAuditor"]);
+    sdnd(&server, &["acl", "modify", "/sdn/zones/other", "--users", "otto@pve", "--roles", "PVESDNAdmin"]);
+    let as_user = |user: &str| Client::new(&server.base, Some(format!("PVEAPIToken={}", server.add_token(user, "tk"))));
+    let audrey = as_user("audrey@pve");
+    let otto = as_user("otto@pve");
+    assert_eq!(status(&audrey).len(), 2);
+    assert_eq!(status(&otto), Vec::<Value>::new());
+    audrey.post(IPS, &[("zone", "z1"), ("mac", &mac(7))]).expect(403);
+    otto.post(IPS, &[("zone", "z1"), ("mac", &mac(7))]).expect(403);
+    assert_eq!(status(&client).len(), 2);
+    client.get(&format!("{SDN}/ipams/nosuch/status"), &[]).expect(404);
+}
