@@ -3,7 +3,8 @@
 //! commit on the same store) measured in the same run. SQLite, then etcd (a single-member etcd
 //! on loopback).
 //!
-//! Targets: the last 1,000 allocations cost no more than 1.2x the first 1,000 (medians); the
+//! Targets: the last 1,000 allocations cost no more than 1.2x the first 1,000 (medians, each
+//! window against the bare commits made during it: the disk drifts with the machine); the
 //! median allocation stays under 2x the store's durable write.
 
 use std::sync::Arc;
@@ -55,15 +56,23 @@ fn run(name: &str, store: Arc<dyn Store>) -> bool {
             baseline_samples.push(baseline_commit(BASELINE_WARMUP + n));
         }
     }
-    let baseline = median(baseline_samples);
+    let baseline = median(baseline_samples.clone());
     let first = median(samples[..1000].to_vec());
     let last = median(samples[ALLOCATIONS - 1000..].to_vec());
     let all = median(samples);
-    let flat = last.as_secs_f64() / first.as_secs_f64();
+    // The disk's latency drifts with whatever else the machine does: each window's
+    // allocations are compared with the bare commits made in the same window.
+    let first_base = median(baseline_samples[..100].to_vec());
+    let last_base = median(baseline_samples[baseline_samples.len() - 100..].to_vec());
+    let raw = last.as_secs_f64() / first.as_secs_f64();
+    let flat = (last.as_secs_f64() / last_base.as_secs_f64()) / (first.as_secs_f64() / first_base.as_secs_f64());
     let versus = all.as_secs_f64() / baseline.as_secs_f64();
     println!("{name}: durable one-entry write (baseline, median of {} between the allocations): {baseline:?}", ALLOCATIONS / 10);
     println!("{name}: allocation median of all {ALLOCATIONS}: {all:?} = {versus:.2}x the baseline (target <= 2x)");
-    println!("{name}: first 1,000 median {first:?}, last 1,000 median {last:?}: ratio {flat:.2} (target <= 1.2)");
+    println!(
+        "{name}: first 1,000 median {first:?} (bare commit {first_base:?}), last 1,000 median {last:?} (bare commit {last_base:?}): \
+         {raw:.2} raw, {flat:.2} against the bare commits of the same window (target <= 1.2)"
+    );
     let ok = flat <= 1.2 && versus <= 2.0;
     println!("{name}: {}", if ok { "within targets" } else { "OUTSIDE TARGETS" });
     ok
