@@ -18,14 +18,15 @@ const IPS: &str = "/api2/json/cluster/sdn/vnets/v1/ips";
 /// A zone with the PVE IPAM and dnsmasq, a vnet and a subnet whose dhcp-range is `range`
 /// (`start-end`), applied.
 fn setup(client: &Client, range: (&str, &str)) {
+    setup_subnet(client, "10.0.0.0/24", range);
+}
+
+fn setup_subnet(client: &Client, cidr: &str, range: (&str, &str)) {
     client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("ipam", "pve"), ("dhcp", "dnsmasq")]).ok();
     client.post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")]).ok();
     let range = format!("start-address={},end-address={}", range.0, range.1);
     client
-        .post(
-            &format!("{SDN}/vnets/v1/subnets"),
-            &[("subnet", "10.0.0.0/24"), ("type", "subnet"), ("gateway", "10.0.0.1"), ("dhcp-range", &range)],
-        )
+        .post(&format!("{SDN}/vnets/v1/subnets"), &[("subnet", cidr), ("type", "subnet"), ("gateway", "10.0.0.1"), ("dhcp-range", &range)])
         .ok();
     let upid = client.put(SDN, &[]).ok();
     assert_eq!(client.wait_task(upid.as_str().unwrap()), "OK");
@@ -212,7 +213,7 @@ fn kill_9_during_allocations_loses_no_acknowledged_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path());
     let client = server.client("ipam");
-    setup(&client, ("10.0.0.10", "10.0.0.250"));
+    setup_subnet(&client, "10.0.0.0/16", ("10.0.0.10", "10.0.255.250"));
     let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let writer = {
         let (client, acked) = (client.clone(), acked.clone());

@@ -67,6 +67,19 @@ pub struct Ipam {
     /// The range cursors this process last wrote, by key: an allocation reads the addresses
     /// after it together with everything else it needs, in one round trip to the store.
     cursors: Mutex<BTreeMap<String, IpAddr>>,
+    /// What this process's last allocation in a subnet left behind, by the subnet's key: the
+    /// next allocation there commits at once, guarded on nothing having changed since.
+    fast: Mutex<BTreeMap<String, FastPath>>,
+}
+
+/// The state after an allocation: the subnet's record as written and at which revision, and
+/// the range cursor it left.
+#[derive(Debug, Clone)]
+struct FastPath {
+    revision: sdn_store::Revision,
+    record: IpamSubnetRecord,
+    cursor_key: String,
+    next: IpAddr,
 }
 
 /// Entries an allocation read ahead in one round trip, by key.
@@ -138,17 +151,22 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Ipam {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Ipam { store, writer: Mutex::new(()), cursors: Mutex::new(BTreeMap::new()) }
+        Ipam { store, writer: Mutex::new(()), cursors: Mutex::new(BTreeMap::new()), fast: Mutex::new(BTreeMap::new()) }
     }
 
     /// Commits the transaction `plan` builds, re-planning when a guard fails.
-    fn commit<T>(&self, mut plan: impl FnMut() -> Result<(Plan, T), Error>) -> Result<T, Error> {
+    fn commit<T>(&self, plan: impl FnMut() -> Result<(Plan, T), Error>) -> Result<T, Error> {
         let _writer = lock(&self.writer);
+        Ok(self.commit_locked(plan)?.0)
+    }
+
+    /// [`Ipam::commit`] for a caller holding the writer lock; also answers the revision.
+    fn commit_locked<T>(&self, mut plan: impl FnMut() -> Result<(Plan, T), Error>) -> Result<(T, sdn_store::Revision), Error> {
         for attempt in 0..MAX_ATTEMPTS {
             let (plan, result) = plan()?;
             let (guards, ops) = plan.into_parts()?;
             match self.store.commit(Txn { guards, ops })? {
-                Commit::Committed(_) => return Ok(result),
+                Commit::Committed(revision) => return Ok((result, revision)),
                 // Another process changed the subnet: let it finish before trying again.
                 Commit::GuardFailed => std::thread::sleep(std::time::Duration::from_micros(200 * (attempt as u64 % 10 + 1))),
             }
@@ -367,8 +385,20 @@ impl Ipam {
             return Err(Error::param("ip", "no subnet of the vnet has a dhcp-range to allocate from: give 'ip'"));
         }
         let zone = subnets[0].0.zone.clone();
-        self.commit(|| {
+        let _writer = lock(&self.writer);
+        // The first subnet and range of the only family: where the fast path may allocate.
+        let fast_target = match families.as_slice() {
+            [v6] => subnets.iter().find(|(s, r)| s.cidr.addr().is_ipv6() == *v6 && !r.is_empty()).map(|(s, r)| (s, r[0].clone())),
+            _ => None,
+        };
+        if let Some((subnet, range)) = &fast_target {
+            if let Some(ip) = self.allocate_fast(subnet, range, owner)? {
+                return Ok(vec![ip]);
+            }
+        }
+        let ((answer, fast), revision) = self.commit_locked(|| {
             let mut plan = Plan::default();
+            let mut fast = None;
             let mac_key = layout::ipam_mac(&zone, &owner.mac);
             let prefetch = self.prefetch(&mac_key, subnets)?;
             let mac_entry = prefetch.get(self.store.as_ref(), &mac_key)?;
@@ -387,6 +417,11 @@ impl Ipam {
                     for range in ranges {
                         if let Some((ip, cursor_key)) = self.first_free(&prefetch, subnet, range)? {
                             plan.touch_subnet(&subnet_key, &subnet_entry, subnet_record.clone());
+                            if fast_target.as_ref().is_some_and(|(s, r)| *s == subnet && r == range) {
+                                let next = state::from_number(state::to_number(ip).wrapping_add(1), ip);
+                                let record = IpamSubnetRecord { changes: subnet_record.changes + 1, ..subnet_record.clone() };
+                                fast = Some((subnet_key.clone(), FastPath { revision: 0, record, cursor_key: cursor_key.clone(), next }));
+                            }
                             found = Some((subnet, ip, cursor_key));
                             break;
                         }
@@ -415,8 +450,50 @@ impl Ipam {
             if changed {
                 plan.ops.push(Op::Put { key: mac_key, value: to_json(&macs)? });
             }
-            Ok((plan, answer))
-        })
+            Ok((plan, (answer, fast)))
+        })?;
+        if let Some((key, mut state)) = fast {
+            state.revision = revision;
+            lock(&self.fast).insert(key, state);
+        }
+        Ok(answer)
+    }
+
+    /// One round trip instead of two: if this process made the last change of the subnet,
+    /// it knows the range's cursor and the subnet's record, and commits the allocation of the
+    /// cursor's address guarded on the subnet being unchanged since, on the address and the
+    /// MAC being unknown. Any other outcome leaves the reading path to decide (`None`).
+    fn allocate_fast(&self, subnet: &SubnetRef, range: &DhcpRange, owner: &Owner) -> Result<Option<IpAddr>, Error> {
+        let subnet_key = layout::ipam_subnet(&subnet.zone, &subnet.cidr);
+        let Some(state) = lock(&self.fast).remove(&subnet_key) else { return Ok(None) };
+        let ip = state.next;
+        let cursor_key = layout::ipam_next(&subnet.zone, &subnet.cidr, range.start, range.end);
+        if state.cursor_key != cursor_key || ip.is_ipv4() != range.start.is_ipv4() || ip < range.start || ip > range.end {
+            return Ok(None);
+        }
+        let ip_key = layout::ipam_ip(&subnet.zone, &subnet.cidr, ip);
+        let mac_key = layout::ipam_mac(&subnet.zone, &owner.mac);
+        let record = IpRecord { gateway: false, mac: Some(owner.mac.to_ascii_lowercase()), hostname: owner.hostname.clone(), vmid: owner.vmid.clone() };
+        let mut macs = MacRecord::default();
+        macs.set(ip.is_ipv6(), Some(ip.to_string()));
+        let next = state::from_number(state::to_number(ip).wrapping_add(1), ip);
+        let subnet_record = IpamSubnetRecord { changes: state.record.changes + 1, ..state.record.clone() };
+        let txn = Txn::new()
+            .unchanged(subnet_key.clone(), state.revision)
+            .unchanged(ip_key.clone(), 0)
+            .unchanged(mac_key.clone(), 0)
+            .put(ip_key, to_json(&record)?)
+            .put(cursor_key.clone(), next.to_string().into_bytes())
+            .put(mac_key, to_json(&macs)?)
+            .put(subnet_key.clone(), to_json(&subnet_record)?);
+        match self.store.commit(txn)? {
+            Commit::Committed(revision) => {
+                lock(&self.cursors).insert(cursor_key.clone(), next);
+                lock(&self.fast).insert(subnet_key, FastPath { revision, record: subnet_record, cursor_key, next });
+                Ok(Some(ip))
+            }
+            Commit::GuardFailed => Ok(None),
+        }
     }
 
     /// `ip` if the IPAM still has it for `mac` in one of `subnets`.
