@@ -388,7 +388,7 @@ impl Ipam {
         let _writer = lock(&self.writer);
         // The first subnet and range of the only family: where the fast path may allocate.
         let fast_target = match families.as_slice() {
-            [v6] => subnets.iter().find(|(s, r)| s.cidr.addr().is_ipv6() == *v6 && !r.is_empty()).map(|(s, r)| (s, r[0].clone())),
+            [v6] => subnets.iter().find(|(s, r)| s.cidr.addr().is_ipv6() == *v6 && !r.is_empty()).map(|(s, r)| (s, r[0])),
             _ => None,
         };
         if let Some((subnet, range)) = &fast_target {
