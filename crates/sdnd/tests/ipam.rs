@@ -81,6 +81,7 @@ fn mappings_allocations_and_the_subnet_lifecycle_as_the_reference() {
         (vec![("zone", "z1"), ("mac", "bc:24:11:aa:bb:cd"), ("vmid", "abc")], 400, Some("vmid")),
         (vec![("zone", "z2"), ("mac", "bc:24:11:aa:bb:cd")], 400, Some("zone")),
         (vec![("zone", "z1")], 400, Some("mac")),
+        (vec![("mac", "bc:24:11:aa:bb:cd")], 400, Some("zone")),
     ] {
         let reply = client.post(IPS, &params).expect(status);
         if let Some(field) = field {

@@ -81,7 +81,10 @@ struct Target {
 
 fn take_target(args: &mut Args) -> Target {
     let vnet = args.take_string("vnet").unwrap_or_default();
-    let zone = args.take_string("zone").unwrap_or_default();
+    let zone = args.take_string("zone").unwrap_or_else(|| {
+        args.reject("zone", "property is missing and it is not optional");
+        String::new()
+    });
     let mac = match args.take_string("mac") {
         Some(mac) => {
             if let Err(err) = sdn_config::net::check_mac(&mac) {
