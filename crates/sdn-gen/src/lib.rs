@@ -9,8 +9,10 @@
 //! write the outputs. The running config arrives typed ([`sdn_config::RunningConfig`], read
 //! once by the caller); the zone types build the interface stanzas ([`zones`]); the controllers
 //! and fabrics build an FRR config tree ([`frr`], [`fabrics`]) into which `frr.conf.local` is
-//! merged; each output is rendered once at the end.
+//! merged; each output is rendered once at the end. [`dnsmasq`] renders the DHCP files of the
+//! zones with `dhcp=dnsmasq`.
 
+pub mod dnsmasq;
 mod error;
 mod fabrics;
 mod frr;

@@ -162,6 +162,13 @@ impl Server {
         let node_dir = node_dir(&self.data_dir, &self.node);
         let reload_interfaces: &[&str] =
             if self.extra.iter().any(|a| a == "--reload-interfaces") { &[] } else { &["--reload-interfaces", ""] };
+        // The DHCP files in the node's folder, never /etc, and no reloads, unless asked for.
+        let dnsmasq_dir = node_dir.join("dnsmasq.d").display().to_string();
+        let dnsmasq: Vec<&str> = if self.extra.iter().any(|a| a == "--dnsmasq-dir") {
+            Vec::new()
+        } else {
+            vec!["--dnsmasq-dir", &dnsmasq_dir, "--reload-dnsmasq", "", "--dnsmasq-default-dir", "", "--dbus-policy-dir", ""]
+        };
         let mut child = Command::new(&self.sdnd)
             .args(["serve", "--data-dir"])
             .arg(&self.data_dir)
@@ -179,6 +186,7 @@ impl Server {
             .arg(node_dir.join("facts.json"))
             .args(["--reload-frr", ""])
             .args(reload_interfaces)
+            .args(dnsmasq)
             .args(&self.extra)
             .env("SDND_LOG", "warn")
             .stdout(Stdio::piped())

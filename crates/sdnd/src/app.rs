@@ -14,6 +14,8 @@ pub struct App {
     /// For the core's modules (tasks, node reports); handlers go through them.
     pub(crate) store: Arc<dyn Store>,
     pub sdn: Sdn,
+    /// The PVE IPAM's state.
+    pub ipam: crate::ipam::Ipam,
     pub auth: Auth,
     pub clock: Clock,
     /// This node's name: the second field of the UPIDs it creates.
@@ -40,6 +42,7 @@ impl App {
     pub fn new(store: Arc<dyn Store>, options: AppOptions) -> Arc<Self> {
         Arc::new(Self {
             sdn: Sdn::new(store.clone(), options.clock.clone()),
+            ipam: crate::ipam::Ipam::new(store.clone()),
             auth: Auth::new(store.clone(), options.clock.clone(), options.ticket_lifetime),
             store,
             clock: options.clock,

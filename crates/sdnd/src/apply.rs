@@ -59,9 +59,13 @@ pub fn rollback(app: &App, caller: &Caller, token: Option<&str>, release_lock: b
                 restored.insert(object.clone());
             }
         }
+        // The IPAM follows the subnets the rollback brings back or removes.
+        let (guards, extra) = app.ipam.plan_reconcile(&restored)?;
         let mutation = Mutation {
             replace_pending: Some(restored),
             lock: (token.is_some() && release_lock).then_some(LockUpdate::Remove),
+            extra,
+            guards,
             ..Mutation::default()
         };
         Ok((mutation, ()))

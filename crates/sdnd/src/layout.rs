@@ -289,6 +289,86 @@ pub struct AclEntry {
     pub roles: BTreeMap<String, bool>,
 }
 
+// --- The PVE IPAM ----------------------------------------------------------------------------
+// The reference's `sdn/pve-ipam-state.json` (zone -> subnet -> address), one entry per subnet
+// and per address so that an allocation costs the same however many addresses are taken. It is
+// not part of the pending or running configuration: like the reference's file, it changes when
+// a subnet is created or deleted and when an address is allocated, never on apply. The rules
+// that read and write these entries live in `ipam`.
+
+/// Everything of the PVE IPAM; the node agents watch it (their `ethers` files follow it).
+pub const IPAM_PREFIX: &str = "ipam/pve/";
+/// The registered subnets, as `ipam/pve/subnets/<zone>/<network>-<prefixlen>`, each a
+/// [`IpamSubnetRecord`]. Rewritten by every change of the subnet's addresses, so that a
+/// transaction guarded on it sees every change made to the subnet since it read it.
+pub const IPAM_SUBNETS_PREFIX: &str = "ipam/pve/subnets/";
+/// Each allocated address, as `ipam/pve/ips/<zone>/<network>-<prefixlen>/<address>`, an
+/// [`IpRecord`].
+pub const IPAM_IPS_PREFIX: &str = "ipam/pve/ips/";
+/// Where the next allocation in a DHCP range starts looking, as
+/// `ipam/pve/next/<zone>/<network>-<prefixlen>/<start>-<end>` (the address as text).
+pub const IPAM_NEXT_PREFIX: &str = "ipam/pve/next/";
+/// Each MAC's addresses in a zone, as `ipam/pve/macs/<zone>/<mac>`, an `ipam::MacRecord`
+/// (the reference's `mac-cache.json`).
+pub const IPAM_MACS_PREFIX: &str = "ipam/pve/macs/";
+
+/// The key part of a subnet: `<zone>/<network>-<prefixlen>`.
+pub fn ipam_subnet_part(zone: &str, cidr: &sdn_config::Cidr) -> String {
+    let network = cidr.network();
+    format!("{zone}/{}-{}", network.addr(), network.prefix())
+}
+
+pub fn ipam_subnet(zone: &str, cidr: &sdn_config::Cidr) -> String {
+    format!("{IPAM_SUBNETS_PREFIX}{}", ipam_subnet_part(zone, cidr))
+}
+
+/// The prefix of every address of one subnet.
+pub fn ipam_ips_of(zone: &str, cidr: &sdn_config::Cidr) -> String {
+    format!("{IPAM_IPS_PREFIX}{}/", ipam_subnet_part(zone, cidr))
+}
+
+pub fn ipam_ip(zone: &str, cidr: &sdn_config::Cidr, ip: std::net::IpAddr) -> String {
+    format!("{}{ip}", ipam_ips_of(zone, cidr))
+}
+
+/// The prefix of every range cursor of one subnet.
+pub fn ipam_next_of(zone: &str, cidr: &sdn_config::Cidr) -> String {
+    format!("{IPAM_NEXT_PREFIX}{}/", ipam_subnet_part(zone, cidr))
+}
+
+pub fn ipam_next(zone: &str, cidr: &sdn_config::Cidr, start: std::net::IpAddr, end: std::net::IpAddr) -> String {
+    format!("{}{start}-{end}", ipam_next_of(zone, cidr))
+}
+
+pub fn ipam_mac(zone: &str, mac: &str) -> String {
+    format!("{IPAM_MACS_PREFIX}{zone}/{}", mac.to_ascii_lowercase())
+}
+
+/// A registered subnet of the PVE IPAM.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IpamSubnetRecord {
+    pub zone: String,
+    /// `10.0.0.0/24`, as the reference's state file keys it.
+    pub cidr: String,
+    /// How many changes its addresses have seen (what makes each change rewrite this entry).
+    #[serde(default)]
+    pub changes: u64,
+}
+
+/// One allocated address: the subnet's gateway, or a guest's (any of MAC, hostname, VM id).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IpRecord {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gateway: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// As the reference keeps it: text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmid: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

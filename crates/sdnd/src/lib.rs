@@ -7,9 +7,10 @@
 //!   module tree that mirrors the URL tree; thin, they call the core.
 //! - The core: [`sdn`] (the cached configuration and the single write path; [`sdn::lock`] is
 //!   the lock rule), [`auth`] (authentication and privileges), [`apply`] and [`tasks`] (apply
-//!   tasks and their records), [`nodes`] (what the node agents report), [`transfer`] (import
-//!   and export of the reference's files), [`node_query`] (asking a node's agent about its
-//!   live state through the store), [`layout`] (every store key and stored record),
+//!   tasks and their records), [`ipam`] (the PVE IPAM's allocations), [`nodes`] (what the node
+//!   agents report), [`transfer`] (import and export of the reference's files), [`node_query`]
+//!   (asking a node's agent about its live state through the store), [`layout`] (every store
+//!   key and stored record),
 //!   [`error`] (the core's error type), [`clock`] (the time everything reads).
 //! - [`data_dir`]: the private data directory; [`process`]: process-wide settings.
 //! - [`agent`]: a node's agent (facts, render through `sdn-gen`, atomic writes, reloads,
@@ -26,6 +27,7 @@ pub mod data_dir;
 pub mod error;
 pub mod fsutil;
 pub mod http;
+pub mod ipam;
 pub mod layout;
 pub mod node_query;
 pub mod nodes;

@@ -50,6 +50,20 @@ struct AgentArgs {
     /// iproute2's `bridge`, for the bridges' VLANs (run as `CMD -json vlan show`).
     #[arg(long, default_value = "bridge")]
     bridge_command: String,
+    /// Where the dnsmasq files of the zones with dhcp=dnsmasq go, one directory per zone.
+    #[arg(long, default_value = "/etc/dnsmasq.d")]
+    dnsmasq_dir: PathBuf,
+    /// Command run for a zone whose dnsmasq files changed, `{zone}` replaced by the zone
+    /// (empty: none). Default: what the reference runs (systemctl restart dnsmasq@ZONE, or
+    /// reload when only ethers changed).
+    #[arg(long)]
+    reload_dnsmasq: Option<String>,
+    /// Where each zone's dnsmasq.ZONE defaults file goes (empty: not written).
+    #[arg(long, default_value = "/etc/default")]
+    dnsmasq_default_dir: String,
+    /// Where each zone's dnsmasq D-Bus policy goes (empty: not written).
+    #[arg(long, default_value = "/etc/dbus-1/system.d")]
+    dbus_policy_dir: String,
 }
 
 // Parsed once per process: the size of the serve variant costs nothing.
@@ -121,7 +135,8 @@ enum Command {
     Import {
         #[command(flatten)]
         store: StoreArgs,
-        /// Directory with zones.cfg, vnets.cfg, ... and .running-config.
+        /// Directory with zones.cfg, vnets.cfg, ..., .running-config and the PVE IPAM state
+        /// (pve-ipam-state.json, or the former priv/ipam.db beside or below it).
         #[arg(long)]
         from: PathBuf,
     },
@@ -144,6 +159,16 @@ enum Command {
         frr_local: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
+        /// Also render the dnsmasq files of the zones with dhcp=dnsmasq into this directory
+        /// (DIR/<zone>/..., DIR/default/dnsmasq.<zone>, DIR/dbus/dnsmasq.<zone>.conf).
+        #[arg(long)]
+        dnsmasq_out: Option<PathBuf>,
+        /// The directory the dnsmasq files name as their own (where the node keeps them).
+        #[arg(long, default_value = "/etc/dnsmasq.d")]
+        dnsmasq_dir: String,
+        /// The PVE IPAM's state (pve-ipam-state.json or priv/ipam.db): the `ethers` reservations.
+        #[arg(long)]
+        ipam_state: Option<PathBuf>,
     },
     /// Print the API's OpenAPI 3.1 document (the one served at /api2/openapi.json).
     Openapi,
@@ -203,6 +228,12 @@ fn run(cli: Cli) -> Result<(), String> {
                     ip: agent.ip_command,
                     bridge: agent.bridge_command,
                 },
+                dnsmasq: Some(agent::dhcp::DnsmasqConfig {
+                    dir: agent.dnsmasq_dir,
+                    default_dir: (!agent.dnsmasq_default_dir.is_empty()).then(|| PathBuf::from(&agent.dnsmasq_default_dir)),
+                    dbus_dir: (!agent.dbus_policy_dir.is_empty()).then(|| PathBuf::from(&agent.dbus_policy_dir)),
+                    reload: agent.reload_dnsmasq,
+                }),
             });
             let options = AppOptions {
                 node: agent.as_ref().map_or_else(sdnd::clock::hostname, |a| a.node.clone()),
@@ -240,13 +271,32 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Export { store, to } => {
-            let sdn = sdn::Sdn::new(open_store(&store)?, Clock::system());
-            println!("{}", transfer::export(&sdn, &to)?);
+            let store = open_store(&store)?;
+            let ipam = sdnd::ipam::Ipam::new(store.clone());
+            let sdn = sdn::Sdn::new(store, Clock::system());
+            println!("{}", transfer::export(&sdn, &ipam, &to)?);
             Ok(())
         }
-        Command::Generate { running_config, facts, interfaces, frr_local, out } => {
+        Command::Generate { running_config, facts, interfaces, frr_local, out, dnsmasq_out, dnsmasq_dir, ipam_state } => {
             for warning in agent::generate_files(&running_config, &facts, &interfaces, frr_local.as_deref(), &out)? {
                 eprintln!("sdnd: warning: {warning}");
+            }
+            if let Some(dnsmasq_out) = dnsmasq_out {
+                let read = |path: &PathBuf| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
+                let json: serde_json::Value = serde_json::from_slice(&read(&running_config)?)
+                    .map_err(|e| format!("{}: {e}", running_config.display()))?;
+                let (_, running) = sdn_config::Config::from_running_config(&json)
+                    .map_err(|e| format!("{}: {e}", running_config.display()))?;
+                let node_facts: serde_json::Value =
+                    serde_json::from_slice(&read(&facts)?).map_err(|e| format!("{}: {e}", facts.display()))?;
+                let node = node_facts["node"].as_str().unwrap_or_default().to_string();
+                let db = ipam_state
+                    .as_ref()
+                    .map(|path| sdnd::ipam::state::IpamDb::parse(&read(path)?).map_err(|e| format!("{}: {e}", path.display())))
+                    .transpose()?;
+                for warning in agent::dhcp::generate_files(&running, &node, &dnsmasq_dir, db.as_ref(), &dnsmasq_out)? {
+                    eprintln!("sdnd: warning: {warning}");
+                }
             }
             Ok(())
         }

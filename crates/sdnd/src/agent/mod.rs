@@ -2,6 +2,7 @@
 //! in place atomically, reload, and report the outcome to the store; and answer the status
 //! queries addressed to this node (its FRR's routes and neighbors, its bridges).
 
+pub mod dhcp;
 pub mod facts;
 pub mod load;
 pub mod status;
@@ -41,6 +42,8 @@ pub struct AgentConfig {
     pub fingerprint: Option<String>,
     /// The commands that read the node's live status (FRR's `vtysh`, `ip`, `bridge`).
     pub status_commands: status::StatusCommands,
+    /// The DHCP files of the zones with `dhcp=dnsmasq`; `None`: not written.
+    pub dnsmasq: Option<dhcp::DnsmasqConfig>,
 }
 
 pub use crate::layout::NodeFiles;
@@ -54,6 +57,7 @@ pub struct Agent {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
     queries: std::thread::JoinHandle<()>,
+    dhcp: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Agent {
@@ -62,6 +66,9 @@ impl Agent {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.thread.join();
         let _ = self.queries.join();
+        if let Some(dhcp) = self.dhcp {
+            let _ = dhcp.join();
+        }
     }
 }
 
@@ -77,9 +84,13 @@ pub fn spawn(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) -> std::i
     let queries = std::thread::Builder::new()
         .name("node-agent-queries".into())
         .spawn(move || serve_queries(query_store.as_ref(), &query_config, &query_flag, &query_fabrics))?;
+    let dhcp = match &config.dnsmasq {
+        Some(dnsmasq) => Some(dhcp::spawn(store.clone(), config.node.clone(), dnsmasq.clone(), stop.clone())?),
+        None => None,
+    };
     let thread =
         std::thread::Builder::new().name("node-agent".into()).spawn(move || run(store, config, clock, &flag, &fabrics))?;
-    Ok(Agent { stop, thread, queries })
+    Ok(Agent { stop, thread, queries, dhcp })
 }
 
 /// The status of this node's fabrics, kept by the query thread (it runs FRR's commands, which

@@ -6,7 +6,7 @@ pub mod lock;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sdn_config::{Change, Config, Kind, SdnObject};
-use sdn_store::{Commit, Entry, Op, Revision, Store, Txn};
+use sdn_store::{Commit, Entry, Guard, Op, Revision, Store, Txn};
 
 use crate::clock::Clock;
 use crate::error::Error;
@@ -41,8 +41,10 @@ pub struct Mutation {
     /// A new running configuration: its version and exact JSON text.
     pub running: Option<(u64, Vec<u8>)>,
     pub lock: Option<LockUpdate>,
-    /// Further entries written in the same transaction (task records).
+    /// Further entries written in the same transaction (task records, the IPAM).
     pub extra: Vec<Op>,
+    /// Further guards of the transaction (on the IPAM entries `extra` was planned from).
+    pub guards: Vec<Guard>,
 }
 
 /// How often a transaction is retried when another writer (another node, or a CLI) got in
@@ -285,6 +287,7 @@ impl Sdn {
                 None => {}
             }
             txn.ops.extend(mutation.extra);
+            txn.guards.extend(mutation.guards);
 
             let lock_after = match &mutation.lock {
                 Some(LockUpdate::Set(record)) => Some(Some(record.clone())),

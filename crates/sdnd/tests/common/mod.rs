@@ -135,6 +135,12 @@ fn test_agent_config(data_dir: &Path, node: &str) -> sdnd::agent::AgentConfig {
         facts_file: Some(node_dir.join("facts.json")),
         fingerprint: None,
         status_commands: sdnd::agent::status::StatusCommands::default(),
+        dnsmasq: Some(sdnd::agent::dhcp::DnsmasqConfig {
+            dir: node_dir.join("dnsmasq.d"),
+            default_dir: None,
+            dbus_dir: None,
+            reload: Some(String::new()),
+        }),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod dry_run;
 mod fabrics;
+mod ips;
 mod lock;
 mod objects;
 
@@ -29,6 +30,7 @@ pub fn routes() -> Vec<Route> {
     ];
     // The object collections first: the index lists them in the order PVE does.
     routes.extend(objects::routes());
+    routes.extend(ips::routes());
     routes.extend(fabrics::routes());
     routes.extend(lock::routes());
     routes.extend(dry_run::routes());

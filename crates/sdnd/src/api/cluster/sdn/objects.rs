@@ -277,7 +277,7 @@ fn create(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
             }
         }
         let change = snapshot.pending.plan_create(kind, &params)?;
-        Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
+        Ok((with_ipam(app, snapshot, change)?, ()))
     })?;
     Ok(Value::Null)
 }
@@ -337,7 +337,7 @@ fn update(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
     app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
         let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
         let change = snapshot.pending.plan_update(kind, &id, &params)?;
-        Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
+        Ok((with_ipam(app, snapshot, change)?, ()))
     })?;
     Ok(Value::Null)
 }
@@ -350,7 +350,14 @@ fn delete(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
     app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
         let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
         let change = snapshot.pending.plan_delete(kind, &id)?;
-        Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
+        Ok((with_ipam(app, snapshot, change)?, ()))
     })?;
     Ok(Value::Null)
+}
+
+/// The write of one object change, with what it does to the PVE IPAM (a subnet's
+/// registration and gateway) in the same transaction.
+fn with_ipam(app: &App, snapshot: &Snapshot, change: sdn_config::Change) -> Result<Mutation, Error> {
+    let (guards, extra) = app.ipam.plan_subnet_change(&snapshot.pending, &change)?;
+    Ok(Mutation { changes: vec![change], extra, guards, ..Mutation::default() })
 }

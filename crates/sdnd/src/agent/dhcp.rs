@@ -1,0 +1,209 @@
+//! The node agent's DHCP side: for every zone with `dhcp=dnsmasq` in the running
+//! configuration, the reference's dnsmasq files (rendered by `sdn_gen::dnsmasq`, with the
+//! MAC-to-address reservations of the PVE IPAM) written atomically into `DIR/<zone>/`, and the
+//! zone's dnsmasq reloaded when they changed. It follows the IPAM without an apply, as the
+//! reference's `add_ip_mapping` does: a new mapping reaches `ethers` within about a second.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sdn_config::{Config, Kind};
+use sdn_gen::dnsmasq::{DnsmasqZone, Reservation};
+use sdn_store::Store;
+
+use crate::ipam::state::MacRecord;
+use crate::layout;
+
+/// Where the dnsmasq files go and how the instances are reloaded.
+#[derive(Debug, Clone)]
+pub struct DnsmasqConfig {
+    /// The directory of the zones' directories (`/etc/dnsmasq.d`, as the reference).
+    pub dir: PathBuf,
+    /// Where `dnsmasq.<zone>` goes (`/etc/default`); `None`: not written.
+    pub default_dir: Option<PathBuf>,
+    /// Where the instance's D-Bus policy goes (`/etc/dbus-1/system.d`); `None`: not written.
+    pub dbus_dir: Option<PathBuf>,
+    /// The command run for a zone whose files changed, `{zone}` replaced by the zone (empty:
+    /// none). `None`: what the reference runs (`systemctl reload dbus`, `enable` and `restart`
+    /// of `dnsmasq@ZONE` when its configuration changed; `reload` when only `ethers` did).
+    pub reload: Option<String>,
+}
+
+/// How long the DHCP side waits for an IPAM change before it looks at the running
+/// configuration again.
+const WAKE_INTERVAL: Duration = Duration::from_millis(1000);
+
+pub fn spawn(store: Arc<dyn Store>, node: String, config: DnsmasqConfig, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("node-agent-dhcp".into()).spawn(move || {
+        let mut written: BTreeMap<PathBuf, String> = BTreeMap::new();
+        let mut running = Running::default();
+        let mut seen = 0;
+        while !stop.load(Ordering::SeqCst) {
+            match pass(store.as_ref(), &node, &config, &mut running, &mut written) {
+                Ok(()) => {}
+                Err(err) => tracing::warn!("node agent (dhcp): {err}"),
+            }
+            seen = store.revision().unwrap_or(seen);
+            if store.wait_for_change(layout::IPAM_MACS_PREFIX, seen, WAKE_INTERVAL).is_err() {
+                std::thread::sleep(WAKE_INTERVAL);
+            }
+        }
+    })
+}
+
+/// Every zone's reservations, from the IPAM's MAC index.
+pub fn reservations(store: &dyn Store) -> Result<BTreeMap<String, Vec<Reservation>>, String> {
+    let (entries, _) = store.list(layout::IPAM_MACS_PREFIX).map_err(|e| e.to_string())?;
+    let mut out: BTreeMap<String, Vec<Reservation>> = BTreeMap::new();
+    for entry in entries {
+        let Some((zone, mac)) = entry.key[layout::IPAM_MACS_PREFIX.len()..].split_once('/') else { continue };
+        let record: MacRecord = serde_json::from_slice(&entry.value).map_err(|e| format!("{}: {e}", entry.key))?;
+        out.entry(zone.to_string()).or_default().push(Reservation {
+            mac: mac.to_string(),
+            ip4: record.ip4.and_then(|ip| ip.parse().ok()),
+            ip6: record.ip6.and_then(|ip| ip.parse().ok()),
+        });
+    }
+    Ok(out)
+}
+
+/// The running configuration as last read, by the revision of its version entry: a pass that
+/// finds it unchanged costs one small read, however large the configuration.
+#[derive(Default)]
+struct Running {
+    revision: u64,
+    config: Option<Config>,
+}
+
+fn pass(
+    store: &dyn Store,
+    node: &str,
+    config: &DnsmasqConfig,
+    cached: &mut Running,
+    written: &mut BTreeMap<PathBuf, String>,
+) -> Result<(), String> {
+    let revision = store.get(layout::RUNNING_VERSION).map_err(|e| e.to_string())?.map_or(0, |e| e.mod_revision);
+    if revision != cached.revision || cached.config.is_none() {
+        let Some(entry) = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())? else { return Ok(()) };
+        let (_, parsed) = crate::sdn::parse_running(&entry.value).map_err(|e| e.to_string())?;
+        *cached = Running { revision, config: Some(parsed) };
+    }
+    let Some(running) = &cached.config else { return Ok(()) };
+    if !running.list(Kind::Zones).any(|z| z.get_str("dhcp").is_some()) {
+        return Ok(());
+    }
+    let reservations = reservations(store)?;
+    let mut warnings = Vec::new();
+    let zones = sdn_gen::dnsmasq::generate(running, node, &config.dir.to_string_lossy(), &reservations, &mut warnings);
+    for warning in &warnings {
+        tracing::warn!("node agent (dhcp): {warning}");
+    }
+    for zone in &zones {
+        let changed = write_zone(config, zone, written)?;
+        if changed.is_empty() {
+            continue;
+        }
+        let only_ethers = changed.iter().all(|name| name == "ethers");
+        for command in reload_commands(config, &zone.zone, only_ethers) {
+            super::run_reload(&command).map_err(|e| format!("zone {}: {e}", zone.zone))?;
+        }
+    }
+    Ok(())
+}
+
+fn reload_commands(config: &DnsmasqConfig, zone: &str, only_ethers: bool) -> Vec<String> {
+    match &config.reload {
+        Some(command) => vec![command.replace("{zone}", zone)],
+        None if only_ethers => vec![format!("systemctl reload dnsmasq@{zone}")],
+        None => vec![
+            "systemctl reload dbus".to_string(),
+            format!("systemctl enable dnsmasq@{zone}"),
+            format!("systemctl restart dnsmasq@{zone}"),
+        ],
+    }
+}
+
+/// Writes the zone's files that differ from what is on disk; removes `10-*.conf` files of
+/// vnets that are gone (the reference deletes them before writing). Answers the names of the
+/// zone-directory files that changed (`default` and `dbus` for the two outside it).
+pub fn write_zone(config: &DnsmasqConfig, zone: &DnsmasqZone, written: &mut BTreeMap<PathBuf, String>) -> Result<Vec<String>, String> {
+    let dir = config.dir.join(&zone.zone);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut changed = Vec::new();
+    let mut put = |path: PathBuf, name: &str, text: &str| -> Result<(), String> {
+        if written.get(&path).map(String::as_str) == Some(text) || std::fs::read_to_string(&path).ok().as_deref() == Some(text) {
+            written.insert(path, text.to_string());
+            return Ok(());
+        }
+        crate::fsutil::write_atomic(&path, text.as_bytes(), 0o644).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        written.insert(path, text.to_string());
+        changed.push(name.to_string());
+        Ok(())
+    };
+    for (name, text) in &zone.files {
+        put(dir.join(name), name, text)?;
+    }
+    if let Some(default_dir) = &config.default_dir {
+        put(default_dir.join(format!("dnsmasq.{}", zone.zone)), "default", &zone.default_file)?;
+    }
+    if let Some(dbus_dir) = &config.dbus_dir {
+        put(dbus_dir.join(format!("dnsmasq.{}.conf", zone.zone)), "dbus", &zone.dbus_policy)?;
+    }
+    for stale in stale_vnet_files(&dir, zone) {
+        std::fs::remove_file(&stale).map_err(|e| format!("removing {}: {e}", stale.display()))?;
+        written.remove(&stale);
+        changed.push(stale.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    }
+    Ok(changed)
+}
+
+fn stale_vnet_files(dir: &Path, zone: &DnsmasqZone) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("10-") && name.ends_with(".conf") && !zone.files.contains_key(name))
+        .map(|name| dir.join(name))
+        .collect()
+}
+
+/// `sdnd generate --dnsmasq-out`: every DHCP zone's files of `running` into `out/<zone>/`
+/// (and `out/default/`, `out/dbus/`), naming `dir` inside them; `ipam_state` (the reference's
+/// `pve-ipam-state.json`) gives the reservations.
+pub fn generate_files(running: &Config, node: &str, dir: &str, ipam_state: Option<&crate::ipam::state::IpamDb>, out: &Path) -> Result<Vec<sdn_gen::Warning>, String> {
+    let mut reservations: BTreeMap<String, BTreeMap<String, MacRecord>> = BTreeMap::new();
+    if let Some(db) = ipam_state {
+        for (zone, subnets) in &db.zones {
+            for ips in subnets.values() {
+                for (ip, record) in ips {
+                    let (Some(mac), Ok(addr)) = (&record.mac, ip.parse::<std::net::IpAddr>()) else { continue };
+                    reservations.entry(zone.clone()).or_default().entry(mac.clone()).or_default().set(addr.is_ipv6(), Some(addr.to_string()));
+                }
+            }
+        }
+    }
+    let reservations = reservations
+        .into_iter()
+        .map(|(zone, macs)| {
+            let list = macs
+                .into_iter()
+                .map(|(mac, r)| Reservation { mac, ip4: r.ip4.and_then(|i| i.parse().ok()), ip6: r.ip6.and_then(|i| i.parse().ok()) })
+                .collect();
+            (zone, list)
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    let zones = sdn_gen::dnsmasq::generate(running, node, dir, &reservations, &mut warnings);
+    let config = DnsmasqConfig { dir: out.to_path_buf(), default_dir: Some(out.join("default")), dbus_dir: Some(out.join("dbus")), reload: Some(String::new()) };
+    for path in [out.join("default"), out.join("dbus")] {
+        std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let mut written = BTreeMap::new();
+    for zone in &zones {
+        write_zone(&config, zone, &mut written)?;
+    }
+    Ok(warnings)
+}

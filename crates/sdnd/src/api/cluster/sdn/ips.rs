@@ -1,0 +1,289 @@
+//! `/cluster/sdn/vnets/{vnet}/ips` (IP mappings, as the reference's `Ips.pm`, plus allocation
+//! of the next free address) and `/cluster/sdn/ipams/{ipam}/status` (the PVE IPAM's entries).
+//! The addresses' subnets are looked up in the running configuration and the vnet's zone in the
+//! pending one, as the reference does; the state lives in [`crate::ipam`].
+
+use std::net::IpAddr;
+
+use hyper::Method;
+use serde_json::{json, Map, Value};
+
+use crate::app::App;
+use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
+use crate::error::Error;
+use crate::http::params::Args;
+use crate::http::router::Route;
+use crate::http::shape::{id_schema, Field, Schema};
+use crate::ipam::{self, state::parse_vmid, Owner, SubnetRef};
+use sdn_config::{Config, DhcpRange, Kind, Value as PropValue};
+
+const IPS: &str = "/cluster/sdn/vnets/{vnet}/ips";
+const WRITE: Permission = Permission::Path("/sdn/zones/{zone}/{vnet}", &[SDN_ALLOCATE]);
+
+pub fn routes() -> Vec<Route> {
+    let common = || {
+        vec![
+            Field::required("vnet", id_schema(Kind::Vnets), "the vnet"),
+            Field::required("zone", id_schema(Kind::Zones), "the vnet's zone"),
+            Field::required("mac", Schema::string(), "the MAC address (unicast)"),
+        ]
+    };
+    let ip = |description: &str| Field::optional("ip", Schema::string(), description.to_string());
+    let mut post = common();
+    post.extend([
+        ip("the IP address to associate with the MAC address; without it, the next free address of the vnet's dhcp-range is allocated"),
+        Field::optional("vmid", Schema::int(100, 999_999_999), "the VM the address is for"),
+        Field::optional("hostname", Schema::String { pattern: None, max_length: Some(253) }, "the guest's host name"),
+    ]);
+    let mut put = common();
+    put.extend([
+        Field::required("ip", Schema::string(), "the IP address to associate with the MAC address"),
+        Field::optional("vmid", Schema::int(100, 999_999_999), "the VM the address is for"),
+    ]);
+    let mut delete = common();
+    delete.push(Field::required("ip", Schema::string(), "the IP address to delete"));
+    vec![
+        Route::new(Method::POST, IPS, WRITE, create)
+            .summary("Create an IP mapping in a vnet, or allocate the next free address of its dhcp-range (SDN.Allocate).")
+            .params(post)
+            .returns(Schema::nullable(Schema::Object(vec![
+                Field::required("ip", Schema::string(), "the allocated address (IPv4 if the vnet has both families)"),
+                Field::optional("ip6", Schema::string(), "the allocated IPv6 address, on a dual-stack vnet"),
+            ]))),
+        Route::new(Method::PUT, IPS, WRITE, update)
+            .summary("Update an IP mapping in a vnet: the MAC's address of that family moves to `ip` (SDN.Allocate).")
+            .params(put),
+        Route::new(Method::DELETE, IPS, WRITE, delete_ip)
+            .summary("Delete an IP mapping in a vnet (SDN.Allocate).")
+            .params(delete),
+        Route::new(Method::GET, "/cluster/sdn/ipams/{ipam}/status", Permission::PerObject, status)
+            .summary("List the PVE IPAM's entries the caller may see (SDN.Audit or SDN.Allocate on /sdn/zones/ZONE/VNET).")
+            .params([Field::required("ipam", id_schema(Kind::Ipams), "the IPAM")])
+            .returns(Schema::array(Schema::Object(vec![
+                Field::required("zone", Schema::string(), ""),
+                Field::required("vnet", Schema::string(), ""),
+                Field::required("subnet", Schema::string(), "the subnet's CIDR"),
+                Field::required("ip", Schema::string(), ""),
+                Field::optional("mac", Schema::string(), ""),
+                Field::optional("hostname", Schema::string(), ""),
+                Field::optional("vmid", Schema::Integer { min: None, max: None }, ""),
+                Field::optional("gateway", Schema::Flag, "1 for the subnet's gateway"),
+            ]))),
+    ]
+}
+
+/// The parameters every mapping call takes.
+struct Target {
+    vnet: String,
+    zone: String,
+    mac: String,
+}
+
+fn take_target(args: &mut Args) -> Target {
+    let vnet = args.take_string("vnet").unwrap_or_default();
+    let zone = args.take_string("zone").unwrap_or_else(|| {
+        args.reject("zone", "property is missing and it is not optional");
+        String::new()
+    });
+    let mac = match args.take_string("mac") {
+        Some(mac) => {
+            if let Err(err) = sdn_config::net::check_mac(&mac) {
+                args.reject("mac", err);
+            }
+            mac.to_ascii_lowercase()
+        }
+        None => {
+            args.reject("mac", "property is missing and it is not optional");
+            String::new()
+        }
+    };
+    Target { vnet, zone, mac }
+}
+
+fn take_ip(args: &mut Args, required: bool) -> Option<IpAddr> {
+    match args.take_string("ip") {
+        Some(text) => match sdn_config::net::parse_ip(&text) {
+            Ok(ip) => Some(ip),
+            Err(err) => {
+                args.reject("ip", err);
+                None
+            }
+        },
+        None if required => {
+            args.reject("ip", "property is missing and it is not optional");
+            None
+        }
+        None => None,
+    }
+}
+
+fn take_vmid(args: &mut Args) -> Option<String> {
+    let text = args.take_string("vmid")?;
+    match parse_vmid(&text) {
+        Ok(n) => Some(n.to_string()),
+        Err(err) => {
+            args.reject("vmid", err);
+            None
+        }
+    }
+}
+
+/// The vnet's subnets in the running configuration, sorted by id, with their DHCP ranges,
+/// after checking that the vnet exists, is in `zone`, and that the zone uses the PVE IPAM.
+fn vnet_subnets(app: &App, target: &Target) -> Result<Vec<(SubnetRef, Vec<DhcpRange>)>, Error> {
+    let snapshot = app.sdn.snapshot()?;
+    let vnet = snapshot
+        .pending
+        .get(Kind::Vnets, &target.vnet)
+        .ok_or_else(|| Error::NotFound(format!("sdn vnet '{}' does not exist", target.vnet)))?;
+    let zone = vnet.get_str("zone").unwrap_or("");
+    if zone != target.zone {
+        return Err(Error::param("zone", format!("vnet '{}' is in zone '{zone}'", target.vnet)));
+    }
+    require_pve_ipam(&snapshot.pending, zone)?;
+    Ok(subnets_of(&snapshot.running, &target.vnet))
+}
+
+fn subnets_of(config: &Config, vnet: &str) -> Vec<(SubnetRef, Vec<DhcpRange>)> {
+    let mut subnets: Vec<_> = config
+        .subnets_of_vnet(vnet)
+        .filter_map(|subnet| {
+            let ranges = subnet.get("dhcp-range").and_then(PropValue::as_ranges).map(<[DhcpRange]>::to_vec).unwrap_or_default();
+            Some((subnet.id().to_string(), SubnetRef::of(subnet)?, ranges))
+        })
+        .collect();
+    subnets.sort_by(|a, b| a.0.cmp(&b.0));
+    subnets.into_iter().map(|(_, subnet, ranges)| (subnet, ranges)).collect()
+}
+
+fn require_pve_ipam(config: &Config, zone: &str) -> Result<(), Error> {
+    let ipam = config.get(Kind::Zones, zone).and_then(|z| z.get_str("ipam"));
+    match ipam {
+        None => Err(Error::param("zone", format!("zone '{zone}' has no IPAM: set its 'ipam' to manage addresses"))),
+        Some(_) if ipam::zone_uses_pve_ipam(config, zone) => Ok(()),
+        Some(other) => Err(Error::NotImplemented(format!(
+            "zone '{zone}' uses the IPAM '{other}': this sdnd manages addresses in the PVE IPAM only"
+        ))),
+    }
+}
+
+/// The subnet of the vnet `ip` lies in (the first by id, as the reference's `find_ip_subnet`).
+fn subnet_of_ip(subnets: &[(SubnetRef, Vec<DhcpRange>)], vnet: &str, ip: IpAddr) -> Result<SubnetRef, Error> {
+    subnets
+        .iter()
+        .find(|(subnet, _)| subnet.cidr.contains(ip))
+        .map(|(subnet, _)| subnet.clone())
+        .ok_or_else(|| Error::param("ip", format!("can't find any subnet for ip {ip} in vnet '{vnet}' (running configuration)")))
+}
+
+fn create(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
+    let target = take_target(&mut args);
+    let ip = take_ip(&mut args, false);
+    let vmid = take_vmid(&mut args);
+    let hostname = args.take_string("hostname");
+    if let Some(name) = &hostname {
+        if let Err(err) = sdn_config::net::check_dns_name(name) {
+            args.reject("hostname", err);
+        }
+    }
+    args.finish()?;
+    let subnets = vnet_subnets(app, &target)?;
+    let owner = Owner { mac: target.mac.clone(), hostname, vmid };
+    match ip {
+        Some(ip) => {
+            let subnet = subnet_of_ip(&subnets, &target.vnet, ip)?;
+            app.ipam.add_ip(&subnet, ip, &owner)?;
+            Ok(Value::Null)
+        }
+        None => {
+            let ips = app.ipam.allocate(&subnets, &owner)?;
+            let mut answer = Map::new();
+            for ip in &ips {
+                let name = if answer.contains_key("ip") { "ip6" } else { "ip" };
+                answer.insert(name.into(), json!(ip.to_string()));
+            }
+            Ok(Value::Object(answer))
+        }
+    }
+}
+
+fn update(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
+    let target = take_target(&mut args);
+    let ip = take_ip(&mut args, true);
+    let vmid = take_vmid(&mut args);
+    args.finish()?;
+    let ip = ip.ok_or_else(|| Error::param("ip", "property is missing and it is not optional"))?;
+    let subnets = vnet_subnets(app, &target)?;
+    let subnet = subnet_of_ip(&subnets, &target.vnet, ip)?;
+    let macs = app.ipam.ips_of_mac(&target.zone, &target.mac)?;
+    let old = match macs.get(ip.is_ipv6()).and_then(|old| old.parse::<IpAddr>().ok()) {
+        Some(old) => Some((subnet_of_ip(&subnets, &target.vnet, old)?, old)),
+        None => None,
+    };
+    let owner = Owner { mac: target.mac.clone(), hostname: None, vmid };
+    app.ipam.update_ip(&subnet, old, ip, &owner)?;
+    Ok(Value::Null)
+}
+
+fn delete_ip(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
+    let target = take_target(&mut args);
+    let ip = take_ip(&mut args, true);
+    args.finish()?;
+    let ip = ip.ok_or_else(|| Error::param("ip", "property is missing and it is not optional"))?;
+    let subnets = vnet_subnets(app, &target)?;
+    let subnet = subnet_of_ip(&subnets, &target.vnet, ip)?;
+    app.ipam.del_ip(&subnet, ip)?;
+    Ok(Value::Null)
+}
+
+/// `GET /cluster/sdn/ipams/{ipam}/status`: as the reference, the entries of the zones of the
+/// running configuration that use this IPAM and have `dhcp` set, each with the vnet whose
+/// subnet holds it.
+fn status(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
+    let id = args.take_string("ipam").unwrap_or_default();
+    args.finish()?;
+    let snapshot = app.sdn.snapshot()?;
+    let ipam = snapshot
+        .pending
+        .get(Kind::Ipams, &id)
+        .ok_or_else(|| Error::NotFound(format!("sdn ipam '{id}' does not exist")))?;
+    if ipam.type_name() != "pve" {
+        return Err(Error::param("ipam", "Currently only PVE IPAM is supported!"));
+    }
+    let running = &snapshot.running;
+    let mut out = Vec::new();
+    for allocation in app.ipam.allocations()? {
+        let Some(zone) = running.get(Kind::Zones, &allocation.zone) else { continue };
+        if zone.get_str("ipam") != Some(id.as_str()) || zone.get_str("dhcp").is_none() {
+            continue;
+        }
+        let vnet = running
+            .subnets_in_zone(&allocation.zone)
+            .filter(|s| SubnetRef::of(s).is_some_and(|r| r.cidr == allocation.cidr))
+            .find_map(|s| s.get_str("vnet").map(str::to_string));
+        let Some(vnet) = vnet else { continue };
+        if !caller.has_any(&format!("/sdn/zones/{}/{vnet}", allocation.zone), &[SDN_AUDIT, SDN_ALLOCATE]) {
+            continue;
+        }
+        let mut entry = Map::new();
+        entry.insert("zone".into(), json!(allocation.zone));
+        entry.insert("vnet".into(), json!(vnet));
+        entry.insert("subnet".into(), json!(allocation.cidr.to_string()));
+        entry.insert("ip".into(), json!(allocation.ip.to_string()));
+        let record = allocation.record;
+        if record.gateway {
+            entry.insert("gateway".into(), json!(1));
+        }
+        if let Some(mac) = record.mac {
+            entry.insert("mac".into(), json!(mac));
+        }
+        if let Some(hostname) = record.hostname {
+            entry.insert("hostname".into(), json!(hostname));
+        }
+        if let Some(vmid) = record.vmid {
+            entry.insert("vmid".into(), vmid.parse::<u64>().map(|n| json!(n)).unwrap_or(json!(vmid)));
+        }
+        out.push(Value::Object(entry));
+    }
+    Ok(Value::Array(out))
+}
