@@ -24,6 +24,8 @@ pub struct App {
     pub pstart: u64,
     /// Whether the store has answered long enough for stale heartbeats to mean dead agents.
     pub(crate) store_sight: Arc<crate::nodes::StoreSight>,
+    /// What `GET /metrics` reports (the store above times its calls into it).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How an [`App`] is set up besides its store.
@@ -38,6 +40,8 @@ pub struct AppOptions {
 
 impl App {
     pub fn new(store: Arc<dyn Store>, options: AppOptions) -> Arc<Self> {
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let store: Arc<dyn Store> = Arc::new(crate::metrics::TimedStore::new(store, metrics.clone()));
         Arc::new(Self {
             sdn: Sdn::new(store.clone(), options.clock.clone()),
             auth: Auth::new(store.clone(), options.clock.clone(), options.ticket_lifetime),
@@ -47,6 +51,7 @@ impl App {
             apply_timeout: options.apply_timeout,
             pstart: crate::tasks::process_start_ticks(),
             store_sight: Arc::default(),
+            metrics,
         })
     }
 }

@@ -10,7 +10,7 @@
 //!   tasks and their records), [`nodes`] (what the node agents report), [`transfer`] (import
 //!   and export of the reference's files), [`layout`] (every store key and stored record),
 //!   [`error`] (the core's error type), [`clock`] (the time everything reads).
-//! - [`data_dir`]: the private data directory; [`process`]: process-wide settings.
+//! - [`metrics`]: what `GET /metrics` reports. [`data_dir`]: the private data directory; [`process`]: process-wide settings.
 //! - [`agent`]: a node's agent (facts, render through `sdn-gen`, atomic writes, reloads,
 //!   reports). [`admin`]: the administration commands. [`store_args`]: choosing the store.
 
@@ -26,6 +26,7 @@ pub mod error;
 pub mod fsutil;
 pub mod http;
 pub mod layout;
+pub mod metrics;
 pub mod nodes;
 pub mod process;
 pub mod sdn;
