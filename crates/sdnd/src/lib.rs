@@ -11,6 +11,7 @@
 //!   and export of the reference's files), [`layout`] (every store key and stored record),
 //!   [`error`] (the core's error type), [`clock`] (the time everything reads).
 //! - [`metrics`]: what `GET /metrics` reports. [`data_dir`]: the private data directory; [`process`]: process-wide settings.
+//! - [`config_file`]: `/etc/sdnd/sdnd.toml`. [`backup`]: backup and restore of the whole store.
 //! - [`agent`]: a node's agent (facts, render through `sdn-gen`, atomic writes, reloads,
 //!   reports). [`admin`]: the administration commands. [`store_args`]: choosing the store.
 
@@ -20,7 +21,9 @@ pub mod api;
 pub mod app;
 pub mod apply;
 pub mod auth;
+pub mod backup;
 pub mod clock;
+pub mod config_file;
 pub mod data_dir;
 pub mod error;
 pub mod fsutil;

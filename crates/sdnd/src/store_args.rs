@@ -55,6 +55,21 @@ const PASSWORD_ENV: &str = "SDND_STORE_PASSWORD";
 const PASSWORD_FILE_ENV: &str = "SDND_STORE_PASSWORD_FILE";
 const DEFAULT_PREFIX: &str = "/sdnd/";
 
+/// The environment variable a store flag (by its long name) defaults to, if it has one: the
+/// configuration file's value for the flag counts only when that variable is unset.
+pub fn env_of(flag: &str) -> Option<&'static str> {
+    Some(match flag {
+        "store" => STORE_ENV,
+        "store-prefix" => PREFIX_ENV,
+        "store-ca" => CA_ENV,
+        "store-cert" => CERT_ENV,
+        "store-key" => KEY_ENV,
+        "store-user" => USER_ENV,
+        "store-password-file" => PASSWORD_FILE_ENV,
+        _ => return None,
+    })
+}
+
 /// A `--store` value: the members of an etcd cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreUrl {
