@@ -194,6 +194,19 @@ fn parse_listen(text: &str) -> Result<String, String> {
     }
 }
 
+/// A log filter: a level, or tracing directives (`info,sdnd::access=warn`). A bare word that
+/// is no level is refused (tracing would take it for a module name and log nearly nothing).
+fn log_filter(text: &str) -> Result<tracing_subscriber::EnvFilter, String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for directive in text.split(',').map(str::trim) {
+        let bare = !directive.contains(['=', ':', '[']);
+        if bare && !LEVELS.contains(&directive.to_ascii_lowercase().as_str()) {
+            return Err(format!("'{directive}' is not a level"));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(text).map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
     sdnd::process::private_umask();
     sdnd::process::return_large_blocks();
@@ -211,7 +224,7 @@ fn main() -> ExitCode {
         .or_else(|| std::env::var("SDND_LOG").ok().filter(|v| !v.is_empty()))
         .or(applied.log_level)
         .unwrap_or_else(|| "info".into());
-    let filter = match tracing_subscriber::EnvFilter::try_new(&filter) {
+    let filter = match log_filter(&filter) {
         Ok(filter) => filter,
         Err(err) => {
             eprintln!("sdnd: log level '{filter}': {err} (expected error, warn, info, debug, trace or tracing directives)");

@@ -158,7 +158,12 @@ fn open(args: &StoreArgs, wait: bool) -> Result<Arc<dyn Store>, String> {
         let mut pause = std::time::Duration::from_secs(1);
         loop {
             match EtcdStore::connect(options.clone()) {
-                Ok(store) => return Ok(Arc::new(store)),
+                Ok(store) => {
+                    if !wait {
+                        note_if_new(&store, &format!("prefix {} of etcd {}", options.prefix, options.endpoints.join(",")));
+                    }
+                    return Ok(Arc::new(store));
+                }
                 Err(err @ sdn_store::StoreError::Unavailable(_)) if wait => {
                     tracing::warn!("waiting for the configuration store: {err}; retrying in {}s", pause.as_secs());
                     std::thread::sleep(pause);
@@ -177,6 +182,16 @@ fn open(args: &StoreArgs, wait: bool) -> Result<Arc<dyn Store>, String> {
     }
     let store = SqliteStore::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
     Ok(Arc::new(store))
+}
+
+/// Says on stderr that `store` holds nothing sdnd wrote (no configuration, no access
+/// records), naming `what`: a typo in `--store-prefix` must not silently mint tokens for a store
+/// nobody serves.
+fn note_if_new(store: &dyn Store, what: &str) {
+    let marks = store.get_many(&[crate::layout::PENDING_MARK, crate::layout::ACCESS_GENERATION]);
+    if marks.is_ok_and(|marks| marks.iter().all(Option::is_none)) {
+        eprintln!("sdnd: note: no sdnd data under {what} yet: this is a new, empty store");
+    }
 }
 
 /// How to reach etcd, from the flags and their environment defaults; `None` for the

@@ -21,6 +21,7 @@ fn sdnd(args: &[&str], data_dir: &Path, store: &[String], stdin: Option<&str>) -
         .arg(data_dir)
         .args(store)
         .env("SDND_LOG", "warn")
+        .env("SDND_CONFIG", sdnd_testkit::NO_CONFIG)
         .env_remove("SDND_STORE")
         .env_remove("SDND_STORE_PREFIX")
         .stdin(Stdio::piped())

@@ -226,7 +226,7 @@ async fn handle(front: &Frontend, peer: SocketAddr, req: Request<Incoming>) -> R
     front.app.metrics.request(method.as_str(), info.template, status, elapsed);
     tracing::info!(
         target: "sdnd::access",
-        user = info.user.as_deref().unwrap_or("-"),
+        user = %info.user.as_deref().unwrap_or("-"),
         method = %method,
         path = %path.escape_debug(),
         status,
