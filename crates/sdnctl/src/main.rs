@@ -115,6 +115,12 @@ enum Command {
     },
     /// Print a shell completion script.
     Completion { shell: clap_complete::Shell },
+    /// Write the manual pages (sdnctl.1 and one per subcommand) into a directory (packaging).
+    #[command(hide = true)]
+    Manpages {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -277,6 +283,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Completion { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "sdnctl", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Manpages { out } => {
+            let cmd = Cli::command().mut_subcommand("manpages", |c| c.hide(true));
+            std::fs::create_dir_all(out).map_err(|e| Failure::usage(format!("{}: {e}", out.display())))?;
+            clap_mangen::generate_to(cmd, out).map_err(|e| Failure::usage(format!("writing the manual pages to {}: {e}", out.display())))?;
             Ok(0)
         }
     }

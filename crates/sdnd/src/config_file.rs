@@ -118,6 +118,50 @@ pub fn apply(command: &clap::Command, argv: Vec<OsString>, env_of: &dyn Fn(&str)
     Ok(applied)
 }
 
+/// A configuration file listing every `serve` flag as a commented-out key with its help text
+/// and default, and `log-level`: what the package installs as /etc/sdnd/sdnd.toml.
+pub fn template(command: &clap::Command) -> Result<String, String> {
+    let serve = command.find_subcommand("serve").ok_or("no serve command")?;
+    let mut out = String::from(
+        "# sdnd's configuration: every `sdnd serve` flag may be set here as a key of the same\n\
+         # name. A flag on the command line wins over its environment variable (SDND_STORE, ...),\n\
+         # which wins over this file, which wins over the default shown.\n\
+         # The admin commands (sdnd token add, sdnd backup, ...) read this file too, so that they\n\
+         # reach the store the service uses.\n\n",
+    );
+    out.push_str("# What to log: error, warn, info, debug or trace, or tracing directives\n# (e.g. \"info,sdnd::access=warn\" hides the per-request lines). SDND_LOG overrides it.\n#log-level = \"info\"\n\n");
+    for arg in serve.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if matches!(long, "help" | "version" | "config" | "log-level") || arg.is_hide_set() {
+            continue;
+        }
+        if let Some(help) = arg.get_long_help().or(arg.get_help()) {
+            let mut line = String::from("#");
+            for word in help.to_string().split_whitespace() {
+                if line.len() + 1 + word.len() > 92 {
+                    out.push_str(&line);
+                    out.push('\n');
+                    line = String::from("#");
+                }
+                line.push(' ');
+                line.push_str(word);
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        let defaults: Vec<String> = arg.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect();
+        let example = match (defaults.first(), arg.get_action()) {
+            (_, clap::ArgAction::SetTrue) => "false".to_string(),
+            (Some(value), _) if value.parse::<i64>().is_ok() => value.clone(),
+            (Some(value), _) => toml::Value::String(value.clone()).to_string(),
+            (None, _) => "\"\"".to_string(),
+        };
+        let unset = if defaults.is_empty() && !matches!(arg.get_action(), clap::ArgAction::SetTrue) { "  # not set by default" } else { "" };
+        out.push_str(&format!("#{long} = {example}{unset}\n\n"));
+    }
+    Ok(out)
+}
+
 fn value_text(value: &toml::Value) -> String {
     match value {
         toml::Value::String(text) => text.clone(),
@@ -203,6 +247,17 @@ mod tests {
         assert!(err.contains("'quiet' is true or false"), "{err}");
         let err = run("listen = \n", &["serve"]).unwrap_err();
         assert!(err.contains("sdnd.toml"), "{err}");
+    }
+
+    #[test]
+    fn the_template_names_every_flag_and_reads_back_uncommented() {
+        let text = template(&cli()).unwrap();
+        assert!(text.contains("#listen = \"127.0.0.1:8006\"") && text.contains("#quiet = false"), "{text}");
+        let uncommented: String =
+            text.lines().filter_map(|l| l.strip_prefix('#').filter(|l| l.contains(" = "))).map(|l| format!("{l}\n")).collect();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.toml"), &uncommented).unwrap();
+        parse(&uncommented, &dir.path().join("t.toml"), &cli()).unwrap();
     }
 
     #[test]

@@ -172,6 +172,16 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         from: PathBuf,
     },
+    /// Print a configuration file with every `serve` flag, commented out at its default
+    /// (packaging: /etc/sdnd/sdnd.toml).
+    #[command(hide = true)]
+    DefaultConfig,
+    /// Write the manual pages (sdnd.1 and one per subcommand) into a directory (packaging).
+    #[command(hide = true)]
+    Manpages {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Print the API's OpenAPI 3.1 document (the one served at /api2/openapi.json).
     Openapi,
 }
@@ -346,6 +356,15 @@ fn run(cli: Cli) -> Result<(), String> {
             let summary = backup::restore(store.as_ref(), &from)?;
             println!("{summary}");
             Ok(())
+        }
+        Command::DefaultConfig => {
+            print!("{}", sdnd::config_file::template(&<Cli as clap::CommandFactory>::command())?);
+            Ok(())
+        }
+        Command::Manpages { out } => {
+            std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), &out)
+                .map_err(|e| format!("writing the manual pages to {}: {e}", out.display()))
         }
         Command::Openapi => {
             println!("{}", http::openapi::api_document());
