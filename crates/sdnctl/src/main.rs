@@ -1,5 +1,6 @@
 //! sdnctl: a thin command line over the sdnctl library.
 
+mod globals;
 mod progress;
 
 use std::io::IsTerminal;
@@ -32,15 +33,22 @@ Exit codes:
     after_help = EXIT_CODES
 )]
 struct Cli {
-    /// Remotes file [default: $XDG_CONFIG_HOME/sdnctl/remotes.toml or ~/.config/sdnctl/remotes.toml].
-    #[arg(long, value_name = "FILE")]
+    /// Remotes file [default: $XDG_CONFIG_HOME/sdnctl/remotes.toml or ~/.config/sdnctl/remotes.toml]
+    /// (before the subcommand, `--remotes FILE` is accepted too).
+    #[arg(long = "remotes-file", value_name = "FILE", global = true)]
     remotes: Option<PathBuf>,
     /// Remote to talk to [default: the file's `default`, or its only remote].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", global = true)]
     remote: Option<String>,
     /// How answers are printed.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value = "text", global = true)]
     output_format: OutputFormat,
+    /// Keep the lock token for the shell: `lock` writes it there (mode 0600), `unlock`,
+    /// `apply`, `rollback` and changes use it when no --lock-token is given, and it is removed
+    /// once the lock is released [default: $SDNCTL_LOCK_TOKEN_FILE; $SDNCTL_LOCK_TOKEN holds a
+    /// token directly].
+    #[arg(long, value_name = "FILE", global = true)]
+    lock_token_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -180,7 +188,12 @@ impl From<ClientError> for Failure {
             ClientError::Unreachable { .. } => (3, "is the server running and the url in the remotes file right?"),
             ClientError::Refused { status: 401, .. } => (1, "check `token` in the remotes file"),
             ClientError::Refused { status: 403, .. } => (1, "the token lacks the privilege (SDN.Allocate on /sdn to change, SDN.Audit to read)"),
-            ClientError::Refused { status: 423, .. } => (4, ""),
+            ClientError::Refused { status: 423, message, .. } if message.contains("pending") => {
+                (4, "to lock anyway and apply them with your changes: sdnctl lock --allow-pending; to drop them: sdnctl rollback")
+            }
+            ClientError::Refused { status: 423, .. } => {
+                (4, "wait for the holder, or if the holder is gone: sdnctl unlock --force (their pending changes stay; lock with --allow-pending to take them over)")
+            }
             ClientError::Refused { .. } | ClientError::Protocol { .. } => (1, ""),
         };
         let message = if hint.is_empty() { err.to_string() } else { format!("{err} ({hint})") };
@@ -189,7 +202,9 @@ impl From<ClientError> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::command();
+    let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+    let cli = Cli::parse_from(globals::hoist(std::env::args_os().collect(), &names));
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
@@ -202,15 +217,15 @@ fn main() -> ExitCode {
 /// The remotes file and the name it is known by in fix commands.
 fn load_remotes(cli: &Cli) -> Result<(Remotes, String, String), Failure> {
     let (path, prefix) = match &cli.remotes {
-        Some(path) => (path.clone(), format!("sdnctl --remotes {}", path.display())),
+        Some(path) => (path.clone(), format!("sdnctl --remotes-file {}", path.display())),
         None => (
-            Remotes::default_path().ok_or_else(|| Failure::usage("no remotes file: pass --remotes FILE (HOME is not set)"))?,
+            Remotes::default_path().ok_or_else(|| Failure::usage("no remotes file: pass --remotes-file FILE (HOME is not set)"))?,
             "sdnctl".to_string(),
         ),
     };
     if !path.exists() {
         return Err(Failure::usage(format!(
-            "{}: no such file: create it with [remotes.NAME] url, token and fingerprint (see sdnctl's README), or pass --remotes FILE",
+            "{}: no such file: create it with [remotes.NAME] url, token and fingerprint (see sdnctl's README), or pass --remotes-file FILE",
             path.display()
         )));
     }
@@ -238,17 +253,27 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Lock { allow_pending, ttl, comment } => {
             let options = LockOptions { allow_pending: *allow_pending, ttl: *ttl, comment: comment.clone() };
             let token = client(&cli)?.lock(&options)?;
+            if let Some(file) = lock_token_file(&cli) {
+                globals::keep_token(&file, token.as_str()).map_err(Failure::usage)?;
+                eprintln!("lock token kept in {} for unlock, apply, rollback and changes", file.display());
+            }
             print(&json!(token.as_str()), format);
             Ok(0)
         }
         Command::Unlock { lock_token, force } => {
-            client(&cli)?.unlock(lock_token.clone().map(LockToken::new).as_ref(), *force)?;
+            let token = given_or_kept(&cli, lock_token.as_ref())?;
+            client(&cli)?.unlock(token.as_ref(), *force)?;
+            globals::forget_token(lock_token_file(&cli).as_deref());
             Ok(0)
         }
         Command::Pending { node } => pending(&cli, node.as_deref()),
         Command::Apply { wait, lock_token, keep_lock, timeout } => {
             let client = client(&cli)?;
-            let upid = client.apply(lock_token.clone().map(LockToken::new).as_ref(), !keep_lock)?;
+            let token = given_or_kept(&cli, lock_token.as_ref())?;
+            let upid = client.apply(token.as_ref(), !keep_lock)?;
+            if token.is_some() && !keep_lock {
+                globals::forget_token(lock_token_file(&cli).as_deref());
+            }
             if !wait {
                 print(&json!(upid.to_string()), format);
                 return Ok(0);
@@ -266,7 +291,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
         }
         Command::Rollback { lock_token, keep_lock } => {
-            client(&cli)?.rollback(lock_token.clone().map(LockToken::new).as_ref(), !keep_lock)?;
+            let token = given_or_kept(&cli, lock_token.as_ref())?;
+            client(&cli)?.rollback(token.as_ref(), !keep_lock)?;
+            if token.is_some() && !keep_lock {
+                globals::forget_token(lock_token_file(&cli).as_deref());
+            }
             Ok(0)
         }
         Command::Status { node } => status(&cli, node),
@@ -318,7 +347,7 @@ fn parse_params(raw: &[String]) -> Result<(Params, Option<OutputFormat>), Failur
         }
         if name == "output-format" {
             let parsed = <OutputFormat as clap::ValueEnum>::from_str(&value, false)
-                .map_err(|_| Failure::usage(format!("--output-format {value}: expected text, json or json-pretty")))?;
+                .map_err(|_| Failure::usage(format!("--output-format {value}: expected text, json, json-pretty or yaml")))?;
             format = Some(parsed);
             continue;
         }
@@ -327,9 +356,29 @@ fn parse_params(raw: &[String]) -> Result<(Params, Option<OutputFormat>), Failur
     Ok((params, format))
 }
 
+/// The lock token file, from the flag or `$SDNCTL_LOCK_TOKEN_FILE`.
+fn lock_token_file(cli: &Cli) -> Option<PathBuf> {
+    cli.lock_token_file
+        .clone()
+        .or_else(|| std::env::var_os(globals::LOCK_TOKEN_FILE_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
+}
+
+/// `--lock-token` if given, else the token the shell keeps.
+fn given_or_kept(cli: &Cli, given: Option<&String>) -> Result<Option<LockToken>, Failure> {
+    if let Some(token) = given {
+        return Ok(Some(LockToken::new(token.clone())));
+    }
+    Ok(globals::kept_token(lock_token_file(cli).as_deref()).map_err(Failure::usage)?.map(LockToken::new))
+}
+
 fn pvesh(cli: &Cli, method: Method, call: &CallArgs) -> Result<u8, Failure> {
     let path: ApiPath = call.path.parse().map_err(Failure::usage)?;
-    let (params, format) = parse_params(&call.params)?;
+    let (mut params, format) = parse_params(&call.params)?;
+    if method != Method::Get && !params.iter().any(|(name, _)| name == "lock-token") {
+        if let Some(token) = given_or_kept(cli, None)? {
+            params.push(("lock-token".to_string(), token.as_str().to_string()));
+        }
+    }
     let data = client(cli)?.call(method, &path, &params)?;
     print(&data, format.unwrap_or(cli.output_format));
     Ok(0)

@@ -1,0 +1,72 @@
+//! sdnctl as a person uses it at a shell: global flags in any position, yaml output, the lock
+//! token kept in a file between commands, and a lock refusal that says what to do.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use common::*;
+
+fn sdnctl(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sdnctl"))
+        .args(args)
+        .env_remove("SDNCTL_LOCK_TOKEN")
+        .env_remove("SDNCTL_LOCK_TOKEN_FILE")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run sdnctl");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn global_flags_anywhere_yaml_and_a_kept_lock_token() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = servers(root.path(), 1);
+    let file = remotes_file(root.path(), &servers);
+    let f = file.to_str().unwrap();
+
+    // Global flags after the subcommand and among a call's parameters.
+    let (code, _, stderr) = sdnctl(&["create", "/cluster/sdn/zones", "--zone", "z1", "--remotes-file", f, "--type", "simple"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = sdnctl(&["get", "/cluster/sdn/zones", "--pending", "1", "--output-format", "yaml", "--remote", "a", "--remotes-file", f], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&stdout).unwrap();
+    assert_eq!(parsed[0]["zone"].as_str(), Some("z1"), "{stdout}");
+    // The old spelling of the remotes file flag, before the subcommand.
+    let (code, stdout, _) = sdnctl(&["--remotes", f, "get", "/cluster/sdn/zones", "--output-format", "json"], &[]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("\"z1\""), "{stdout}");
+    let (code, stdout, _) = sdnctl(&["--remotes-file", f, "rollback"], &[]);
+    assert_eq!(code, 0, "{stdout}");
+
+    // The lock token kept in a file: later commands find it, the apply that releases the lock
+    // removes it.
+    let kept = root.path().join("lock-token");
+    let k = kept.to_str().unwrap();
+    let (code, token, stderr) = sdnctl(&["lock", "--remotes-file", f, "--lock-token-file", k], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap().trim(), token.trim());
+    assert_eq!(std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777, 0o600);
+    let (code, _, stderr) = sdnctl(&["create", "/cluster/sdn/zones", "--zone", "z2", "--type", "simple", "--remotes-file", f], &[("SDNCTL_LOCK_TOKEN_FILE", k)]);
+    assert_eq!(code, 0, "the kept token is used: {stderr}");
+
+    // Someone else is refused, told the way out.
+    let (code, _, stderr) = sdnctl(&["create", "/cluster/sdn/zones", "--zone", "z3", "--type", "simple", "--remotes-file", f], &[]);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("sdnctl unlock --force"), "{stderr}");
+    let (code, _, stderr) = sdnctl(&["lock", "--remotes-file", f], &[]);
+    assert_eq!(code, 4);
+    assert!(stderr.contains("sdnctl unlock --force") && stderr.contains("--allow-pending"), "{stderr}");
+
+    let (code, _, stderr) = sdnctl(&["apply", "--wait", "--remotes-file", f, "--lock-token-file", k], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!kept.exists(), "the released lock's token is forgotten");
+    let (_, stdout, _) = sdnctl(&["get", "/cluster/sdn/lock", "--remotes-file", f, "--output-format", "json"], &[]);
+    assert!(stdout.contains("\"locked\":0"), "{stdout}");
+
+    // A token straight from the environment.
+    let (_, token, _) = sdnctl(&["lock", "--remotes-file", f], &[]);
+    let (code, _, stderr) = sdnctl(&["unlock", "--remotes-file", f], &[("SDNCTL_LOCK_TOKEN", token.trim())]);
+    assert_eq!(code, 0, "{stderr}");
+}
