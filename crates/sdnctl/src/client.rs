@@ -104,6 +104,9 @@ pub enum ClientError {
     /// The server answered with something that is not the PVE API.
     #[error("{remote}: unexpected answer: {message}")]
     Protocol { remote: String, message: String },
+    /// A followed task had not stopped when the wait ended (it goes on on the server).
+    #[error("{remote}: task still running after {seconds} s: {upid}")]
+    StillRunning { remote: String, upid: String, seconds: u64 },
 }
 
 fn refused_text(status: u16, message: &str, errors: &BTreeMap<String, String>) -> String {
@@ -123,8 +126,9 @@ impl ClientError {
         }
     }
 
+    /// Whether the outcome is unknown: no answer, or a task that had not finished yet.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, ClientError::Unreachable { .. })
+        matches!(self, ClientError::Unreachable { .. } | ClientError::StillRunning { .. })
     }
 }
 
@@ -349,10 +353,10 @@ impl Client {
                 return Ok(exit);
             }
             if Instant::now() >= deadline {
-                return Err(ClientError::Unreachable {
+                return Err(ClientError::StillRunning {
                     remote: self.remote.name.to_string(),
-                    url: self.remote.url.join(&format!("/nodes/{}/tasks/{upid}/status", upid.node)),
-                    message: format!("task still running after {}s", timeout.as_secs()),
+                    upid: upid.to_string(),
+                    seconds: timeout.as_secs(),
                 });
             }
             std::thread::sleep(delay);

@@ -23,7 +23,8 @@ Exit codes:
   4  the SDN lock refused (held by someone else, or a wrong lock token)
   5  an apply task finished with an error or warnings (a node did not apply everything);
      status: a node is in error, offline, behind the running version or skipped something
-  6  txn: a remote was left locked, half-applied or unknown; the summary lists the commands to fix it";
+  6  txn: a remote was left locked, half-applied or unknown; the summary lists the commands to fix it
+  7  --wait, task log: the task was still running when the wait ended (it goes on on the server)";
 
 #[derive(Parser)]
 #[command(
@@ -116,6 +117,11 @@ enum Command {
         #[arg(long)]
         node: Vec<String>,
     },
+    /// Follow or inspect a task (an apply's UPID).
+    Task {
+        #[command(subcommand)]
+        command: TaskCommand,
+    },
     /// Transactions across several remotes.
     Txn {
         #[command(subcommand)]
@@ -129,6 +135,23 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum TaskCommand {
+    /// Print a task's log, following it until it stops (exit 5 if it ended with an error or
+    /// warnings, 7 if still running at --timeout).
+    Log {
+        upid: String,
+        /// Print what is there now without waiting for the end.
+        #[arg(long)]
+        no_follow: bool,
+        /// Seconds to follow.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// A task's state: running, or stopped with its exit status (exit 5 if not OK).
+    Status { upid: String },
 }
 
 #[derive(Subcommand)]
@@ -195,6 +218,7 @@ impl From<ClientError> for Failure {
                 (4, "wait for the holder, or if the holder is gone: sdnctl unlock --force (their pending changes stay; lock with --allow-pending to take them over)")
             }
             ClientError::Refused { .. } | ClientError::Protocol { .. } => (1, ""),
+            ClientError::StillRunning { .. } => (7, "it goes on on the server: follow it with sdnctl task log UPID"),
         };
         let message = if hint.is_empty() { err.to_string() } else { format!("{err} ({hint})") };
         Failure { code, message }
@@ -299,6 +323,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Status { node } => status(&cli, node),
+        Command::Task { command } => task(&cli, command),
         Command::Txn { command: TxnCommand::Check { changeset } } => {
             let changes = ChangeSet::load(changeset).map_err(|e| Failure::usage(e.to_string()))?;
             println!("{}: {} step(s)", changeset.display(), changes.steps.len());
@@ -354,6 +379,37 @@ fn parse_params(raw: &[String]) -> Result<(Params, Option<OutputFormat>), Failur
         params.push((name, value));
     }
     Ok((params, format))
+}
+
+fn task(cli: &Cli, command: &TaskCommand) -> Result<u8, Failure> {
+    let parse = |text: &str| text.parse::<sdnctl::Upid>().map_err(|e| Failure::usage(format!("'{text}' is not a UPID: {e}")));
+    let client = client(cli)?;
+    let outcome = |exit: &str| if exit == "OK" { Ok(0) } else { Ok(5) };
+    match command {
+        TaskCommand::Log { upid, no_follow, timeout } => {
+            let upid = parse(upid)?;
+            if *no_follow {
+                for (_, line) in client.task_log(&upid, 0)? {
+                    println!("{line}");
+                }
+                return Ok(0);
+            }
+            let exit = client.wait_task(&upid, Duration::from_secs(*timeout), |line| println!("{line}"))?;
+            println!("TASK {}", if exit == "OK" { "OK".to_string() } else { exit.clone() });
+            outcome(&exit)
+        }
+        TaskCommand::Status { upid } => {
+            let upid = parse(upid)?;
+            let (text, exit) = match client.task_state(&upid)? {
+                sdnctl::client::TaskState::Running => (json!({"upid": upid.to_string(), "status": "running"}), None),
+                sdnctl::client::TaskState::Stopped(exit) => {
+                    (json!({"upid": upid.to_string(), "status": "stopped", "exitstatus": exit}), Some(exit))
+                }
+            };
+            print(&text, cli.output_format);
+            exit.map_or(Ok(0), |exit| outcome(&exit))
+        }
+    }
 }
 
 /// The lock token file, from the flag or `$SDNCTL_LOCK_TOKEN_FILE`.

@@ -65,6 +65,29 @@ fn global_flags_anywhere_yaml_and_a_kept_lock_token() {
     let (_, stdout, _) = sdnctl(&["get", "/cluster/sdn/lock", "--remotes-file", f, "--output-format", "json"], &[]);
     assert!(stdout.contains("\"locked\":0"), "{stdout}");
 
+    // A task followed by its UPID.
+    let (code, _, stderr) = sdnctl(&["create", "/cluster/sdn/zones", "--zone", "z4", "--type", "simple", "--remotes-file", f], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, upid, stderr) = sdnctl(&["apply", "--remotes-file", f], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let upid = upid.trim();
+    let (code, log, stderr) = sdnctl(&["task", "log", upid, "--remotes-file", f], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(log.contains("applied version") && log.trim_end().ends_with("TASK OK"), "{log}");
+    let (code, status, _) = sdnctl(&["task", "status", upid, "--remotes-file", f, "--output-format", "json"], &[]);
+    assert_eq!(code, 0);
+    assert!(status.contains("\"status\":\"stopped\"") && status.contains("\"exitstatus\":\"OK\""), "{status}");
+    let (code, _, stderr) = sdnctl(&["task", "status", "not-a-upid", "--remotes-file", f], &[]);
+    assert_eq!(code, 2, "{stderr}");
+
+    // --wait running out is its own exit code and says so (a node named in the configuration
+    // that never reports keeps the task running).
+    let (code, _, stderr) = sdnctl(&["create", "/cluster/sdn/zones", "--zone", "z5", "--type", "simple", "--nodes", "ghost", "--remotes-file", f], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = sdnctl(&["apply", "--wait", "--timeout", "1", "--remotes-file", f], &[]);
+    assert_eq!(code, 7, "{stderr}");
+    assert!(stderr.contains("task still running after 1 s") && !stderr.contains("cannot reach"), "{stderr}");
+
     // A token straight from the environment.
     let (_, token, _) = sdnctl(&["lock", "--remotes-file", f], &[]);
     let (code, _, stderr) = sdnctl(&["unlock", "--remotes-file", f], &[("SDNCTL_LOCK_TOKEN", token.trim())]);
