@@ -24,7 +24,7 @@ pub enum Method {
 }
 
 impl Method {
-    fn http(self) -> reqwest::Method {
+    pub(crate) fn http(self) -> reqwest::Method {
         match self {
             Method::Get => reqwest::Method::GET,
             Method::Create => reqwest::Method::POST,
@@ -237,6 +237,22 @@ impl Client {
             .unwrap_or_default();
         let message = if status.as_u16() == 400 && message == "Bad Request" { "Parameter verification failed.".into() } else { message };
         Err(ClientError::Refused { remote, status: status.as_u16(), message, errors })
+    }
+
+    /// The server's OpenAPI document (`GET /api2/openapi.json`, beside the API root); `None`
+    /// when the server has none (PVE itself).
+    pub fn openapi(&self) -> Result<Option<Value>, ClientError> {
+        let root = self.remote.url.join("");
+        let base = root.trim_end_matches('/').trim_end_matches("/api2/json");
+        let url = format!("{base}/api2/openapi.json");
+        let remote = self.remote.name.to_string();
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable { remote: remote.clone(), url: url.clone(), message: chain(&e) };
+        let response = self.http.get(&url).header("Authorization", self.remote.token.header()).send().map_err(unreachable)?;
+        if !response.status().is_success() {
+            return Ok(None);
+        }
+        let text = response.text().map_err(unreachable)?;
+        Ok(serde_json::from_str(&text).ok())
     }
 
     fn fixed(&self, method: Method, path: &str, params: &[(String, String)]) -> Result<Value, ClientError> {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::{json, Value};
 
+use sdnctl::apidoc::ApiDoc;
 use sdnctl::render::{pending_diff, render, OutputFormat};
 use sdnctl::{ApiPath, ChangeSet, Client, ClientError, LockOptions, LockToken, LockedClients, Method, Params, Remotes, TxnOptions};
 
@@ -64,6 +65,20 @@ enum Command {
     Create(CallArgs),
     /// DELETE an API path: sdnctl delete /cluster/sdn/vnets/v1
     Delete(CallArgs),
+    /// List what is below an API path, like pvesh ls (flags: d = has children, r = get,
+    /// w = set, c = create, D = delete; from the server's OpenAPI document).
+    Ls {
+        /// API path below /api2/json.
+        path: String,
+    },
+    /// The methods of an API path and their parameters, like pvesh usage.
+    Usage {
+        /// API path below /api2/json.
+        path: String,
+        /// Also each parameter's description.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Take the global SDN lock; prints the lock token.
     Lock {
         /// Lock even if there are pending changes.
@@ -324,6 +339,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Status { node } => status(&cli, node),
         Command::Task { command } => task(&cli, command),
+        Command::Ls { path } => ls(&cli, path),
+        Command::Usage { path, verbose } => usage(&cli, path, *verbose),
         Command::Txn { command: TxnCommand::Check { changeset } } => {
             let changes = ChangeSet::load(changeset).map_err(|e| Failure::usage(e.to_string()))?;
             println!("{}: {} step(s)", changeset.display(), changes.steps.len());
@@ -430,13 +447,106 @@ fn given_or_kept(cli: &Cli, given: Option<&String>) -> Result<Option<LockToken>,
 fn pvesh(cli: &Cli, method: Method, call: &CallArgs) -> Result<u8, Failure> {
     let path: ApiPath = call.path.parse().map_err(Failure::usage)?;
     let (mut params, format) = parse_params(&call.params)?;
+    let client = client(cli)?;
+    // Checked against the server's own description before anything is sent (a server without
+    // one, such as PVE, decides itself).
+    if let Some(doc) = client.openapi()? {
+        ApiDoc::new(doc).check(method, path.as_str(), &params).map_err(Failure::usage)?;
+    }
     if method != Method::Get && !params.iter().any(|(name, _)| name == "lock-token") {
         if let Some(token) = given_or_kept(cli, None)? {
             params.push(("lock-token".to_string(), token.as_str().to_string()));
         }
     }
-    let data = client(cli)?.call(method, &path, &params)?;
+    let data = client.call(method, &path, &params)?;
     print(&data, format.unwrap_or(cli.output_format));
+    Ok(0)
+}
+
+/// The server's OpenAPI document and the template `path` matches.
+fn described(client: &Client, path: &str) -> Result<(ApiDoc, String), Failure> {
+    let doc = client.openapi()?.ok_or_else(|| Failure { code: 1, message: format!("{}: the server publishes no API description (/api2/openapi.json)", client.remote().name) })?;
+    let doc = ApiDoc::new(doc);
+    let template = doc
+        .template(path)
+        .ok_or_else(|| Failure::usage(format!("no such API path '{path}' (sdnctl ls / lists the top)")))?
+        .to_string();
+    Ok((doc, template))
+}
+
+fn flags(doc: &ApiDoc, template: &str) -> String {
+    let methods = doc.methods(template);
+    let has = |m: Method, c: char| if methods.contains(&m) { c } else { '-' };
+    let dir = if doc.children(template).is_empty() { '-' } else { 'd' };
+    format!("{dir}{}{}{}{}", has(Method::Get, 'r'), has(Method::Set, 'w'), has(Method::Create, 'c'), has(Method::Delete, 'D'))
+}
+
+fn ls(cli: &Cli, path: &str) -> Result<u8, Failure> {
+    let client = client(cli)?;
+    let path = if path.is_empty() { "/" } else { path };
+    let (doc, template) = if path == "/" {
+        (ApiDoc::new(client.openapi()?.unwrap_or_default()), String::new())
+    } else {
+        described(&client, path)?
+    };
+    let mut rows = Vec::new();
+    for child in doc.children(&template) {
+        let child_template = format!("{template}/{child}");
+        if child.starts_with('{') {
+            // The objects themselves: what a GET of the path lists.
+            let key = child.trim_matches(['{', '}']);
+            let api: ApiPath = path.parse().map_err(Failure::usage)?;
+            let listed = client.call(Method::Get, &api, &[])?;
+            for item in listed.as_array().into_iter().flatten() {
+                let name = item.get(key).or_else(|| item.get("id")).and_then(Value::as_str).unwrap_or_default();
+                rows.push(json!({"flags": flags(&doc, &child_template), "name": name}));
+            }
+        } else {
+            rows.push(json!({"flags": flags(&doc, &child_template), "name": child}));
+        }
+    }
+    if cli.output_format == OutputFormat::Text {
+        for row in &rows {
+            println!("{}  {}", row["flags"].as_str().unwrap_or(""), row["name"].as_str().unwrap_or(""));
+        }
+    } else {
+        print(&Value::Array(rows), cli.output_format);
+    }
+    Ok(0)
+}
+
+fn usage(cli: &Cli, path: &str, verbose: bool) -> Result<u8, Failure> {
+    let client = client(cli)?;
+    let (doc, template) = described(&client, path)?;
+    let mut out = Vec::new();
+    for method in doc.methods(&template) {
+        let params = doc.params(&template, method);
+        out.push(json!({
+            "method": method.verb(),
+            "path": template,
+            "summary": doc.summary(&template, method),
+            "params": params.iter().map(|p| json!({"name": p.name, "required": p.required, "type": p.kind, "description": p.description})).collect::<Vec<_>>(),
+        }));
+        if cli.output_format == OutputFormat::Text {
+            let mut line = format!("USAGE: sdnctl {} {path}", method.verb());
+            for param in &params {
+                line.push_str(&if param.required { format!(" --{} <{}>", param.name, param.kind) } else { format!(" [--{} <{}>]", param.name, param.kind) });
+            }
+            println!("{line}");
+            let summary = doc.summary(&template, method);
+            if !summary.is_empty() {
+                println!("  {summary}");
+            }
+            if verbose {
+                for param in &params {
+                    println!("    --{:<20} {}", param.name, param.description);
+                }
+            }
+        }
+    }
+    if cli.output_format != OutputFormat::Text {
+        print(&Value::Array(out), cli.output_format);
+    }
     Ok(0)
 }
 

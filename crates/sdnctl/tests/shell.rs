@@ -65,6 +65,25 @@ fn global_flags_anywhere_yaml_and_a_kept_lock_token() {
     let (_, stdout, _) = sdnctl(&["get", "/cluster/sdn/lock", "--remotes-file", f, "--output-format", "json"], &[]);
     assert!(stdout.contains("\"locked\":0"), "{stdout}");
 
+    // The API described by the server: ls, usage, and a misspelt parameter refused with the
+    // right name before the call is sent.
+    let (code, stdout, stderr) = sdnctl(&["ls", "/cluster/sdn", "--remotes-file", f], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.lines().any(|l| l.ends_with("  vnets") && l.starts_with("dr-c-")), "{stdout}");
+    let (code, stdout, _) = sdnctl(&["ls", "/cluster/sdn/zones", "--remotes-file", f], &[]);
+    assert_eq!(code, 0);
+    assert!(stdout.lines().any(|l| l.ends_with("  z2") && l.contains('r') && l.contains('D')), "{stdout}");
+    let (code, stdout, _) = sdnctl(&["usage", "/cluster/sdn/vnets", "--remotes-file", f], &[]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("USAGE: sdnctl create /cluster/sdn/vnets") && stdout.contains("--zone <string>"), "{stdout}");
+    let (code, _, stderr) = sdnctl(&["create", "/cluster/sdn/vnets", "--vnet", "v9", "--zonee", "z1", "--remotes-file", f], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("did you mean --zone?"), "{stderr}");
+    let (_, stdout, _) = sdnctl(&["get", "/cluster/sdn/vnets", "--pending", "1", "--remotes-file", f, "--output-format", "json"], &[]);
+    assert!(!stdout.contains("v9"), "nothing was created: {stdout}");
+    let (code, _, stderr) = sdnctl(&["usage", "/no/such/path", "--remotes-file", f], &[]);
+    assert_eq!(code, 2, "{stderr}");
+
     // A task followed by its UPID.
     let (code, _, stderr) = sdnctl(&["create", "/cluster/sdn/zones", "--zone", "z4", "--type", "simple", "--remotes-file", f], &[]);
     assert_eq!(code, 0, "{stderr}");
