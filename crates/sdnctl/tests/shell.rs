@@ -112,3 +112,35 @@ fn global_flags_anywhere_yaml_and_a_kept_lock_token() {
     let (code, _, stderr) = sdnctl(&["unlock", "--remotes-file", f], &[("SDNCTL_LOCK_TOKEN", token.trim())]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn the_system_ca_store_is_a_third_way_to_trust_a_server() {
+    let root = tempfile::tempdir().unwrap();
+    // A server certificate for 127.0.0.1 from a CA, as ACME would issue one for a name.
+    let pki = sdnd_testkit::etcd::Pki::create(&root.path().join("pki"));
+    let other = sdnd_testkit::etcd::Pki::create(&root.path().join("other"));
+    let data = root.path().join("a");
+    let store = sdnd_testkit::store_args_for("ca");
+    let server = sdnd_testkit::Server::start(
+        &sdnd(),
+        &data,
+        sdnd_testkit::NODE,
+        &store,
+        &["--cert", pki.server_cert.to_str().unwrap(), "--key", pki.server_key.to_str().unwrap()],
+    );
+    let token = server.add_token("root@pam", "ctl");
+    let file = root.path().join("remotes.toml");
+    std::fs::write(&file, format!("[remotes.a]\nurl = \"{}\"\ntoken = \"{token}\"\nsystem-ca = true\n", server.url())).unwrap();
+    let f = file.to_str().unwrap();
+
+    let (code, stdout, stderr) = sdnctl(&["get", "/version", "--remotes-file", f], &[("SSL_CERT_FILE", pki.ca.to_str().unwrap())]);
+    assert_eq!(code, 0, "a CA in the store: trusted ({stderr})");
+    assert!(stdout.contains("version"), "{stdout}");
+    let (code, _, stderr) = sdnctl(&["get", "/version", "--remotes-file", f], &[("SSL_CERT_FILE", other.ca.to_str().unwrap())]);
+    assert_eq!(code, 3, "another CA: refused ({stderr})");
+
+    std::fs::write(&file, format!("[remotes.a]\nurl = \"{}\"\ntoken = \"{token}\"\nsystem-ca = true\ninsecure = true\n", server.url())).unwrap();
+    let (code, _, stderr) = sdnctl(&["get", "/version", "--remotes-file", f], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("system-ca"), "{stderr}");
+}
