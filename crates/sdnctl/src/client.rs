@@ -97,7 +97,13 @@ pub enum ClientError {
     /// No answer: connection refused, timeout, TLS or fingerprint failure. Whether the server
     /// acted on the request is unknown.
     #[error("{remote}: cannot reach {url}: {message}")]
-    Unreachable { remote: String, url: String, message: String },
+    Unreachable {
+        remote: String,
+        url: String,
+        message: String,
+        /// The connection (or its TLS handshake) failed: the request was never sent.
+        nothing_sent: bool,
+    },
     /// The server answered with an error status.
     #[error("{remote}: {}", refused_text(*.status, .message, .errors))]
     Refused { remote: String, status: u16, message: String, errors: BTreeMap<String, String> },
@@ -124,6 +130,11 @@ impl ClientError {
             ClientError::Refused { status, .. } => Some(*status),
             _ => None,
         }
+    }
+
+    /// Whether the request never left: the connection or its TLS handshake failed.
+    pub fn nothing_sent(&self) -> bool {
+        matches!(self, ClientError::Unreachable { nothing_sent: true, .. })
     }
 
     /// Whether the outcome is unknown: no answer, or a task that had not finished yet.
@@ -206,11 +217,11 @@ impl Client {
         let remote = self.remote.name.to_string();
         let response = request
             .send()
-            .map_err(|e| ClientError::Unreachable { remote: remote.clone(), url: url.clone(), message: chain(&e) })?;
+            .map_err(|e| ClientError::Unreachable { remote: remote.clone(), url: url.clone(), message: chain(&e), nothing_sent: e.is_connect() })?;
         let status = response.status();
         let text = response
             .text()
-            .map_err(|e| ClientError::Unreachable { remote: remote.clone(), url: url.clone(), message: chain(&e) })?;
+            .map_err(|e| ClientError::Unreachable { remote: remote.clone(), url: url.clone(), message: chain(&e), nothing_sent: false })?;
         let body: Option<Value> = serde_json::from_str(&text).ok();
         if status.is_success() {
             return match body {
@@ -246,7 +257,12 @@ impl Client {
         let base = root.trim_end_matches('/').trim_end_matches("/api2/json");
         let url = format!("{base}/api2/openapi.json");
         let remote = self.remote.name.to_string();
-        let unreachable = |e: reqwest::Error| ClientError::Unreachable { remote: remote.clone(), url: url.clone(), message: chain(&e) };
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            remote: remote.clone(),
+            url: url.clone(),
+            message: chain(&e),
+            nothing_sent: e.is_connect(),
+        };
         let response = self.http.get(&url).header("Authorization", self.remote.token.header()).send().map_err(unreachable)?;
         if !response.status().is_success() {
             return Ok(None);

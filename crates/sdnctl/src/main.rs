@@ -20,7 +20,8 @@ Exit codes:
   0  success (txn: every remote applied and every node reported OK)
   1  the server refused the request; txn: it failed and every remote was rolled back or released
   2  bad usage, remotes file or change set (nothing was sent)
-  3  a remote could not be reached (connection, TLS, certificate fingerprint)
+  3  a remote could not be reached (connection, TLS, certificate fingerprint); txn: one refused
+     the connection before anything was sent, nothing changed anywhere
   4  the SDN lock refused (held by someone else, or a wrong lock token)
   5  an apply task finished with an error or warnings (a node did not apply everything);
      status: a node is in error, offline, behind the running version or skipped something
@@ -722,10 +723,14 @@ fn txn_run(
     view.finish();
     print!("\n{report}");
     let pending_ok = no_apply && report.remotes.iter().all(|r| r.state == sdnctl::RemoteState::ChangesPending);
+    let not_reached = report.remotes.iter().any(|r| matches!(r.state, sdnctl::RemoteState::NotReached { .. }));
     Ok(if report.all_applied() || pending_ok {
         0
     } else if !report.clean() {
         6
+    } else if not_reached {
+        // Refused before anything was sent, and the others released: nothing changed.
+        3
     } else if report.remotes.iter().all(|r| r.state.has_applied()) {
         5
     } else {

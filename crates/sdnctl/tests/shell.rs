@@ -144,3 +144,28 @@ fn the_system_ca_store_is_a_third_way_to_trust_a_server() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("system-ca"), "{stderr}");
 }
+
+#[test]
+fn a_transaction_with_a_remote_refusing_the_connection_changes_nothing_and_says_so() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = servers(root.path(), 1);
+    let file = remotes_file(root.path(), &servers);
+    // A remote whose port nobody listens on: the connection is refused before anything is sent.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!(
+        "[remotes.gone]\nurl = \"https://127.0.0.1:{closed}\"\ntoken = \"root@pam!x=y\"\nfingerprint = \"{}\"\n",
+        servers[0].fingerprint
+    ));
+    std::fs::write(&file, text).unwrap();
+    let cs = root.path().join("cs.yaml");
+    std::fs::write(&cs, "- create: /cluster/sdn/zones\n  params: {zone: zt, type: simple}\n").unwrap();
+    let f = file.to_str().unwrap();
+    let (code, stdout, stderr) = sdnctl(&["--remotes", f, "txn", "run", cs.to_str().unwrap(), "--remotes", "a,gone"], &[]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(stdout.contains("not reached, nothing changed"), "{stdout}");
+    assert!(!stdout.contains("unknown"), "{stdout}");
+    let client = &clients(&file, &["a"])[0];
+    assert!(!client.lock_status().unwrap().locked, "a's lock was released");
+    assert!(!has_pending(client));
+}
