@@ -127,11 +127,15 @@ enum Command {
         #[arg(long, requires = "lock_token")]
         keep_lock: bool,
     },
-    /// Lock holder, running version and each node's state.
+    /// Lock holder, running version and each node's state (exit 5 if a node is in error,
+    /// offline, behind or skipped something).
     Status {
         /// Nodes to report on (added to the remote's `nodes`).
         #[arg(long)]
         node: Vec<String>,
+        /// Several remotes at once, comma separated (default: the one --remote picks).
+        #[arg(long = "remotes", value_name = "A,B,...", value_delimiter = ',')]
+        names: Vec<String>,
     },
     /// Follow or inspect a task (an apply's UPID).
     Task {
@@ -338,7 +342,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Status { node } => status(&cli, node),
+        Command::Status { node, names } => status(&cli, node, names),
         Command::Task { command } => task(&cli, command),
         Command::Ls { path } => ls(&cli, path),
         Command::Usage { path, verbose } => usage(&cli, path, *verbose),
@@ -611,8 +615,76 @@ fn pending(cli: &Cli, node: Option<&str>) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
-    let client = client(cli)?;
+fn status(cli: &Cli, extra_nodes: &[String], names: &[String]) -> Result<u8, Failure> {
+    if names.is_empty() {
+        return status_of(cli, &client(cli)?, extra_nodes);
+    }
+    let (remotes, origin, _) = load_remotes(cli)?;
+    let mut worst = 0;
+    let mut all = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let remote = remotes.pick(Some(name), &origin).map_err(|e| Failure::usage(e.to_string()))?;
+        let client = Client::new(remote).map_err(|e| Failure { code: 3, message: e })?;
+        if cli.output_format == OutputFormat::Text && i > 0 {
+            println!();
+        }
+        // One remote that can't be reached doesn't hide the others' states.
+        let code = match status_report(cli, &client, extra_nodes) {
+            Ok((code, report)) => {
+                all.push(report);
+                code
+            }
+            Err(failure) => {
+                all.push(json!({ "remote": name, "error": failure.message }));
+                if cli.output_format == OutputFormat::Text {
+                    println!("remote: {name}\n  error: {}", failure.message);
+                }
+                failure.code
+            }
+        };
+        worst = worst.max(code);
+    }
+    if cli.output_format != OutputFormat::Text {
+        print(&Value::Array(all), cli.output_format);
+    }
+    Ok(worst)
+}
+
+fn status_of(cli: &Cli, client: &Client, extra_nodes: &[String]) -> Result<u8, Failure> {
+    let (code, report) = status_report(cli, client, extra_nodes)?;
+    if cli.output_format != OutputFormat::Text {
+        print(&report, cli.output_format);
+    }
+    Ok(code)
+}
+
+/// An epoch time as the local time, `YYYY-MM-DD HH:MM:SS TZ`.
+fn local_time(epoch: i64) -> String {
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let time = epoch as libc::time_t;
+    // SAFETY: localtime_r only writes into the struct it is given.
+    if unsafe { libc::localtime_r(&time, &mut tm) }.is_null() {
+        return epoch.to_string();
+    }
+    let zone = if tm.tm_zone.is_null() {
+        String::new()
+    } else {
+        // SAFETY: tm_zone points at a static NUL-terminated zone abbreviation.
+        format!(" {}", unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }.to_string_lossy())
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}{zone}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// One remote's status: printed as text (when that is the format), and as JSON for the caller.
+fn status_report(cli: &Cli, client: &Client, extra_nodes: &[String]) -> Result<(u8, Value), Failure> {
     let lock = client.lock_status()?;
     let mut nodes: Vec<String> = client.remote().nodes.clone();
     nodes.extend(extra_nodes.iter().cloned());
@@ -634,7 +706,14 @@ fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
             Err(err) => return Err(err.into()),
         }
     }
-    let running = reports.iter().find_map(|r| r.get("running-version").and_then(Value::as_u64));
+    let mut running = reports.iter().find_map(|r| r.get("running-version").and_then(Value::as_u64));
+    if running.is_none() {
+        // No agent has reported: the cluster's own entry says it.
+        let path: ApiPath = "/cluster/status".parse().map_err(Failure::usage)?;
+        if let Ok(Value::Array(entries)) = client.call(Method::Get, &path, &[]) {
+            running = entries.iter().find(|e| e["type"] == "cluster").and_then(|e| e["version"].as_u64());
+        }
+    }
     // A node that is not fully where the running version says is not OK.
     let unhealthy = reports.iter().any(|r| {
         r["status"] != "available"
@@ -642,22 +721,24 @@ fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
             || r.get("warnings").and_then(Value::as_array).is_some_and(|w| !w.is_empty())
     });
     let code = if unhealthy { 5 } else { 0 };
+    let yours = lock.holder.as_deref() == Some(client.remote().token.id());
+    let lock_json = json!({
+        "locked": u8::from(lock.locked), "holder": lock.holder, "since": lock.since,
+        "expires": lock.expires, "comment": lock.comment, "yours": yours,
+    });
+    let report = json!({ "remote": client.remote().name.as_str(), "lock": lock_json, "running-version": running, "nodes": reports });
     if cli.output_format != OutputFormat::Text {
-        let lock_json = json!({
-            "locked": u8::from(lock.locked), "holder": lock.holder, "since": lock.since,
-            "expires": lock.expires, "comment": lock.comment,
-        });
-        print(&json!({ "remote": client.remote().name.as_str(), "lock": lock_json, "running-version": running, "nodes": reports }), cli.output_format);
-        return Ok(code);
+        return Ok((code, report));
     }
     println!("remote: {} ({})", client.remote().name, client.remote().url);
     if lock.locked {
-        let mut line = format!("lock: held by {}", lock.holder.as_deref().unwrap_or("unknown"));
+        let you = if yours { " (you)" } else { "" };
+        let mut line = format!("lock: held by {}{you}", lock.holder.as_deref().unwrap_or("unknown"));
         if let Some(since) = lock.since {
-            line.push_str(&format!(" since {since}"));
+            line.push_str(&format!(" since {}", local_time(since)));
         }
         if let Some(expires) = lock.expires {
-            line.push_str(&format!(", expires {expires}"));
+            line.push_str(&format!(", expires {}", local_time(expires)));
         }
         if let Some(comment) = &lock.comment {
             line.push_str(&format!(" ({comment})"));
@@ -675,7 +756,7 @@ fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
     } else {
         print!("{}", render(&Value::Array(reports), OutputFormat::Text));
     }
-    Ok(code)
+    Ok((code, report))
 }
 
 fn txn_run(

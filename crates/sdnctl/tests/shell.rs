@@ -169,3 +169,32 @@ fn a_transaction_with_a_remote_refusing_the_connection_changes_nothing_and_says_
     assert!(!client.lock_status().unwrap().locked, "a's lock was released");
     assert!(!has_pending(client));
 }
+
+#[test]
+fn status_across_remotes_names_the_caller_and_fails_when_one_is_not_ok() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = servers(root.path(), 2);
+    let file = remotes_file(root.path(), &servers);
+    let f = file.to_str().unwrap();
+    let (code, _, stderr) = sdnctl(&["lock", "--remote", "a", "--remotes-file", f], &[("TZ", "UTC")]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = sdnctl(&["status", "--remotes", "a,b", "--remotes-file", f], &[("TZ", "UTC")]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("remote: a") && stdout.contains("remote: b"), "{stdout}");
+    assert!(stdout.contains("held by root@pam!ctl (you) since 20") && stdout.contains(" UTC"), "local time, (you): {stdout}");
+    let (_, json, _) = sdnctl(&["status", "--remotes", "a,b", "--remotes-file", f, "--output-format", "json"], &[]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json[0]["lock"]["yours"], true);
+    assert!(json[0]["lock"]["since"].as_i64().is_some(), "epoch in json");
+    assert_eq!(json[1]["lock"]["locked"], 0);
+
+    // A node in error on b: the status across both says so by its exit code.
+    let (code, _, stderr) = sdnctl(&["create", "/cluster/sdn/zones", "--zone", "vl1", "--type", "vlan", "--bridge", "vmbr9", "--remote", "b", "--remotes-file", f], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = sdnctl(&["create", "/cluster/sdn/vnets", "--vnet", "vl10", "--zone", "vl1", "--tag", "10", "--remote", "b", "--remotes-file", f], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, _) = sdnctl(&["apply", "--wait", "--remote", "b", "--remotes-file", f], &[]);
+    assert_eq!(code, 5, "the vnet is skipped on the node");
+    let (code, stdout, _) = sdnctl(&["status", "--remotes", "a,b", "--remotes-file", f], &[]);
+    assert_eq!(code, 5, "{stdout}");
+}
