@@ -176,8 +176,14 @@ pub fn count_pending_changes(current: &Config, running: &Config) -> usize {
         .into_iter()
         .filter(|k| k.in_running_config())
         .map(|kind| {
-            let changed = current.list(kind).filter(|c| running.get(kind, c.id()).is_none_or(|r| !equivalent(r, c))).count();
-            let deleted = running.list(kind).filter(|r| current.get(kind, r.id()).is_none()).count();
+            let changed = current
+                .list(kind)
+                .filter(|c| running.get(kind, c.id()).is_none_or(|r| !equivalent(r, c)))
+                .count();
+            let deleted = running
+                .list(kind)
+                .filter(|r| current.get(kind, r.id()).is_none())
+                .count();
             changed + deleted
         })
         .sum()

@@ -33,7 +33,11 @@ impl ApiDoc {
     }
 
     fn paths(&self) -> impl Iterator<Item = (&String, &Value)> {
-        self.doc.get("paths").and_then(Value::as_object).into_iter().flatten()
+        self.doc
+            .get("paths")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
     }
 
     /// The path template `path` (a concrete path below /api2/json) matches, preferring
@@ -44,13 +48,24 @@ impl ApiDoc {
             .map(|(template, _)| template.as_str())
             .filter(|template| {
                 let have = segments(template);
-                have.len() == wanted.len() && have.iter().zip(&wanted).all(|(h, w)| is_placeholder(h) || h == w)
+                have.len() == wanted.len()
+                    && have
+                        .iter()
+                        .zip(&wanted)
+                        .all(|(h, w)| is_placeholder(h) || h == w)
             })
-            .min_by_key(|template| segments(template).iter().filter(|s| is_placeholder(s)).count())
+            .min_by_key(|template| {
+                segments(template)
+                    .iter()
+                    .filter(|s| is_placeholder(s))
+                    .count()
+            })
     }
 
     fn operation(&self, template: &str, method: Method) -> Option<&Value> {
-        self.doc["paths"].get(template)?.get(method.http().as_str().to_ascii_lowercase())
+        self.doc["paths"]
+            .get(template)?
+            .get(method.http().as_str().to_ascii_lowercase())
     }
 
     /// The HTTP methods `template` serves, as pvesh's verbs.
@@ -62,17 +77,26 @@ impl ApiDoc {
     }
 
     pub fn summary(&self, template: &str, method: Method) -> String {
-        self.operation(template, method).and_then(|op| op["summary"].as_str()).unwrap_or("").to_string()
+        self.operation(template, method)
+            .and_then(|op| op["summary"].as_str())
+            .unwrap_or("")
+            .to_string()
     }
 
     /// The parameters of `method` on `template` (path placeholders left out: they are in the
     /// path), by name.
     pub fn params(&self, template: &str, method: Method) -> Vec<Param> {
-        let Some(op) = self.operation(template, method) else { return Vec::new() };
+        let Some(op) = self.operation(template, method) else {
+            return Vec::new();
+        };
         let describe = |name: &str, schema: &Value, required: bool| Param {
             name: name.to_string(),
             required,
-            kind: schema["type"].as_str().or_else(|| schema.get("enum").map(|_| "enum")).unwrap_or("value").to_string(),
+            kind: schema["type"]
+                .as_str()
+                .or_else(|| schema.get("enum").map(|_| "enum"))
+                .unwrap_or("value")
+                .to_string(),
             description: schema["description"].as_str().unwrap_or("").to_string(),
         };
         let mut params = Vec::new();
@@ -85,11 +109,24 @@ impl ApiDoc {
             if schema.get("description").is_none() {
                 schema["description"] = param["description"].clone();
             }
-            params.push(describe(name, &schema, param["required"].as_bool().unwrap_or(false)));
+            params.push(describe(
+                name,
+                &schema,
+                param["required"].as_bool().unwrap_or(false),
+            ));
         }
         let body = &op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"];
-        let required: Vec<&str> = body["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        let placeholders: Vec<&str> = segments(template).into_iter().filter(|s| is_placeholder(s)).map(|s| &s[1..s.len() - 1]).collect();
+        let required: Vec<&str> = body["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let placeholders: Vec<&str> = segments(template)
+            .into_iter()
+            .filter(|s| is_placeholder(s))
+            .map(|s| &s[1..s.len() - 1])
+            .collect();
         for (name, schema) in body["properties"].as_object().into_iter().flatten() {
             if !placeholders.contains(&name.as_str()) {
                 params.push(describe(name, schema, required.contains(&name.as_str())));
@@ -115,23 +152,47 @@ impl ApiDoc {
 
     /// Refuses a parameter `method` on `path` does not take, before anything is sent, with the
     /// closest known name; `None` when the document doesn't know the path (the server decides).
-    pub fn check(&self, method: Method, path: &str, given: &[(String, String)]) -> Result<(), String> {
-        let Some(template) = self.template(path) else { return Ok(()) };
+    pub fn check(
+        &self,
+        method: Method,
+        path: &str,
+        given: &[(String, String)],
+    ) -> Result<(), String> {
+        let Some(template) = self.template(path) else {
+            return Ok(());
+        };
         if self.operation(template, method).is_none() {
             let served: Vec<&str> = self.methods(template).iter().map(|m| m.verb()).collect();
-            return Err(format!("{path} has no '{}' (it serves: {})", method.verb(), served.join(", ")));
+            return Err(format!(
+                "{path} has no '{}' (it serves: {})",
+                method.verb(),
+                served.join(", ")
+            ));
         }
         let known = self.params(template, method);
-        let placeholders: Vec<&str> = segments(template).into_iter().filter(|s| is_placeholder(s)).map(|s| &s[1..s.len() - 1]).collect();
+        let placeholders: Vec<&str> = segments(template)
+            .into_iter()
+            .filter(|s| is_placeholder(s))
+            .map(|s| &s[1..s.len() - 1])
+            .collect();
         for (name, _) in given {
             if known.iter().any(|p| &p.name == name) || placeholders.contains(&name.as_str()) {
                 continue;
             }
             let mut names: Vec<&str> = known.iter().map(|p| p.name.as_str()).collect();
             names.sort_unstable();
-            let hint = closest(name, &names).map(|c| format!("did you mean --{c}? ")).unwrap_or_default();
-            let list = if names.is_empty() { "none".to_string() } else { names.join(", ") };
-            return Err(format!("unknown parameter --{name} for {} {template}: {hint}(it takes: {list})", method.verb()));
+            let hint = closest(name, &names)
+                .map(|c| format!("did you mean --{c}? "))
+                .unwrap_or_default();
+            let list = if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            };
+            return Err(format!(
+                "unknown parameter --{name} for {} {template}: {hint}(it takes: {list})",
+                method.verb()
+            ));
         }
         Ok(())
     }
@@ -155,7 +216,9 @@ fn distance(a: &str, b: &str) -> usize {
         let mut prev = row[0];
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
-            let next = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            let next = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
             prev = row[j + 1];
             row[j + 1] = next;
         }
@@ -185,12 +248,25 @@ mod tests {
     #[test]
     fn paths_match_templates_and_list_children() {
         let doc = doc();
-        assert_eq!(doc.template("/cluster/sdn/vnets/v1"), Some("/cluster/sdn/vnets/{vnet}"));
-        assert_eq!(doc.template("/cluster/sdn/vnets"), Some("/cluster/sdn/vnets"));
+        assert_eq!(
+            doc.template("/cluster/sdn/vnets/v1"),
+            Some("/cluster/sdn/vnets/{vnet}")
+        );
+        assert_eq!(
+            doc.template("/cluster/sdn/vnets"),
+            Some("/cluster/sdn/vnets")
+        );
         assert_eq!(doc.template("/nope"), None);
-        assert_eq!(doc.children("/cluster/sdn"), ["vnets", "zones"], "also below a path that is not one itself");
+        assert_eq!(
+            doc.children("/cluster/sdn"),
+            ["vnets", "zones"],
+            "also below a path that is not one itself"
+        );
         assert_eq!(doc.children("/cluster/sdn/vnets"), ["{vnet}"]);
-        assert_eq!(doc.methods("/cluster/sdn/vnets/{vnet}"), [Method::Get, Method::Delete]);
+        assert_eq!(
+            doc.methods("/cluster/sdn/vnets/{vnet}"),
+            [Method::Get, Method::Delete]
+        );
         let params = doc.params("/cluster/sdn/vnets", Method::Create);
         assert!(params.iter().any(|p| p.name == "zone" && p.required));
     }
@@ -198,13 +274,31 @@ mod tests {
     #[test]
     fn unknown_parameters_are_refused_with_the_closest_name() {
         let doc = doc();
-        let given = vec![("vnet".to_string(), "v1".to_string()), ("zon".to_string(), "z1".to_string())];
-        let err = doc.check(Method::Create, "/cluster/sdn/vnets", &given).unwrap_err();
-        assert!(err.contains("unknown parameter --zon") && err.contains("did you mean --zone?"), "{err}");
-        let err = doc.check(Method::Set, "/cluster/sdn/vnets", &[]).unwrap_err();
+        let given = vec![
+            ("vnet".to_string(), "v1".to_string()),
+            ("zon".to_string(), "z1".to_string()),
+        ];
+        let err = doc
+            .check(Method::Create, "/cluster/sdn/vnets", &given)
+            .unwrap_err();
+        assert!(
+            err.contains("unknown parameter --zon") && err.contains("did you mean --zone?"),
+            "{err}"
+        );
+        let err = doc
+            .check(Method::Set, "/cluster/sdn/vnets", &[])
+            .unwrap_err();
         assert!(err.contains("has no 'set'"), "{err}");
-        assert!(doc.check(Method::Get, "/cluster/sdn/vnets", &[("pending".into(), "1".into())]).is_ok());
-        assert!(doc.check(Method::Get, "/not/described", &[("x".into(), "1".into())]).is_ok());
+        assert!(doc
+            .check(
+                Method::Get,
+                "/cluster/sdn/vnets",
+                &[("pending".into(), "1".into())]
+            )
+            .is_ok());
+        assert!(doc
+            .check(Method::Get, "/not/described", &[("x".into(), "1".into())])
+            .is_ok());
         assert_eq!(closest("qwerty", &["zone", "vnet"]), None);
     }
 }

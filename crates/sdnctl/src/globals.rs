@@ -8,7 +8,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// The global flags that take a value, by their long name.
-pub const WITH_VALUE: [&str; 4] = ["--remote", "--remotes-file", "--output-format", "--lock-token-file"];
+pub const WITH_VALUE: [&str; 4] = [
+    "--remote",
+    "--remotes-file",
+    "--output-format",
+    "--lock-token-file",
+];
 /// The environment variable holding a lock token.
 pub const LOCK_TOKEN_ENV: &str = "SDNCTL_LOCK_TOKEN";
 /// The environment variable naming the lock token file.
@@ -30,7 +35,11 @@ pub fn hoist(argv: Vec<OsString>, subcommands: &[&str]) -> Vec<OsString> {
             rest.extend(iter.by_ref());
             break;
         }
-        let text = if text == "--remotes" && !seen_subcommand { "--remotes-file".to_string() } else { text };
+        let text = if text == "--remotes" && !seen_subcommand {
+            "--remotes-file".to_string()
+        } else {
+            text
+        };
         let text = match text.strip_prefix("--remotes=") {
             Some(value) if !seen_subcommand => format!("--remotes-file={value}"),
             _ => text,
@@ -42,7 +51,10 @@ pub fn hoist(argv: Vec<OsString>, subcommands: &[&str]) -> Vec<OsString> {
             }
             continue;
         }
-        if WITH_VALUE.iter().any(|flag| text.starts_with(&format!("{flag}="))) {
+        if WITH_VALUE
+            .iter()
+            .any(|flag| text.starts_with(&format!("{flag}=")))
+        {
             globals.push(text.into());
             continue;
         }
@@ -56,7 +68,10 @@ pub fn hoist(argv: Vec<OsString>, subcommands: &[&str]) -> Vec<OsString> {
 
 /// The lock token the shell keeps, if any: `$SDNCTL_LOCK_TOKEN`, else the lock token file's.
 pub fn kept_token(file: Option<&Path>) -> Result<Option<String>, String> {
-    if let Some(token) = std::env::var(LOCK_TOKEN_ENV).ok().filter(|t| !t.trim().is_empty()) {
+    if let Some(token) = std::env::var(LOCK_TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
         return Ok(Some(token.trim().to_string()));
     }
     let Some(file) = file else { return Ok(None) };
@@ -78,7 +93,9 @@ pub fn keep_token(file: &Path, token: &str) -> Result<(), String> {
         .mode(0o600)
         .open(&temp)
         .map_err(|e| format!("--lock-token-file {}: {e}", temp.display()))?;
-    writeln!(out, "{token}").and_then(|()| out.sync_all()).map_err(|e| format!("--lock-token-file {}: {e}", temp.display()))?;
+    writeln!(out, "{token}")
+        .and_then(|()| out.sync_all())
+        .map_err(|e| format!("--lock-token-file {}: {e}", temp.display()))?;
     std::fs::rename(&temp, file).map_err(|e| format!("--lock-token-file {}: {e}", file.display()))
 }
 
@@ -94,21 +111,63 @@ mod tests {
     use super::*;
 
     fn hoisted(args: &[&str]) -> Vec<String> {
-        let argv = std::iter::once("sdnctl").chain(args.iter().copied()).map(OsString::from).collect();
-        hoist(argv, &["get", "txn", "status"]).into_iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect()
+        let argv = std::iter::once("sdnctl")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        hoist(argv, &["get", "txn", "status"])
+            .into_iter()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
     }
 
     #[test]
     fn globals_move_to_the_front_from_anywhere() {
         assert_eq!(
-            hoisted(&["get", "/cluster/sdn/vnets", "--pending", "1", "--remote", "b", "--output-format=json"]),
-            ["--remote", "b", "--output-format=json", "get", "/cluster/sdn/vnets", "--pending", "1"]
+            hoisted(&[
+                "get",
+                "/cluster/sdn/vnets",
+                "--pending",
+                "1",
+                "--remote",
+                "b",
+                "--output-format=json"
+            ]),
+            [
+                "--remote",
+                "b",
+                "--output-format=json",
+                "get",
+                "/cluster/sdn/vnets",
+                "--pending",
+                "1"
+            ]
         );
         // The remotes file's old flag before the subcommand; txn run's list of names after it.
         assert_eq!(
-            hoisted(&["--remotes", "r.toml", "txn", "run", "cs.yaml", "--remotes", "a,b"]),
-            ["--remotes-file", "r.toml", "txn", "run", "cs.yaml", "--remotes", "a,b"]
+            hoisted(&[
+                "--remotes",
+                "r.toml",
+                "txn",
+                "run",
+                "cs.yaml",
+                "--remotes",
+                "a,b"
+            ]),
+            [
+                "--remotes-file",
+                "r.toml",
+                "txn",
+                "run",
+                "cs.yaml",
+                "--remotes",
+                "a,b"
+            ]
         );
-        assert_eq!(hoisted(&["status", "--", "--remote", "x"]), ["status", "--", "--remote", "x"]);
+        assert_eq!(
+            hoisted(&["status", "--", "--remote", "x"]),
+            ["status", "--", "--remote", "x"]
+        );
     }
 }

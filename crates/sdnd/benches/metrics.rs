@@ -39,8 +39,14 @@ fn measure(mut request: impl FnMut()) -> (Duration, Duration) {
 fn main() {
     let dir = tempfile::tempdir_in(".").unwrap();
     let files = tempfile::tempdir().unwrap();
-    std::fs::write(files.path().join("zones.cfg"), "simple: bench\n\tipam pve\n\n").unwrap();
-    let vnets: String = (0..VNETS).map(|i| format!("vnet: b{i}\n\tzone bench\n\n")).collect();
+    std::fs::write(
+        files.path().join("zones.cfg"),
+        "simple: bench\n\tipam pve\n\n",
+    )
+    .unwrap();
+    let vnets: String = (0..VNETS)
+        .map(|i| format!("vnet: b{i}\n\tzone bench\n\n"))
+        .collect();
     std::fs::write(files.path().join("vnets.cfg"), vnets).unwrap();
     let out = std::process::Command::new(common::SDND)
         .args(["import", "--from"])
@@ -50,20 +56,37 @@ fn main() {
         .args(common::store_args())
         .output()
         .unwrap();
-    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let server = InProcess::start(dir.path());
     let _n2 = server.start_agent("n2");
     let _n3 = server.start_agent("n3");
     let client = server.client("bench");
-    let upid = client.put("/api2/json/cluster/sdn", &[]).ok().as_str().unwrap().to_string();
+    let upid = client
+        .put("/api2/json/cluster/sdn", &[])
+        .ok()
+        .as_str()
+        .unwrap()
+        .to_string();
     let status = client.wait_task(&upid);
     assert_eq!(status, "OK", "the three nodes apply the 2,000 vnets");
     for i in 0..5 {
-        client.post("/api2/json/cluster/sdn/vnets", &[("vnet", &format!("p{i}")), ("zone", "bench")]).ok();
+        client
+            .post(
+                "/api2/json/cluster/sdn/vnets",
+                &[("vnet", &format!("p{i}")), ("zone", "bench")],
+            )
+            .ok();
     }
 
-    let http = reqwest::blocking::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
     let url = format!("{}/metrics", server.base);
     let text = http.get(&url).send().unwrap().text().unwrap();
     assert!(text.contains("sdnd_pending_changes 5"), "{text}");

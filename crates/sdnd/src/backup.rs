@@ -11,9 +11,9 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use sdn_store::{Commit, Store, Txn};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sdn_store::{Commit, Store, Txn};
 
 use crate::layout;
 
@@ -51,16 +51,28 @@ pub struct BackupEntry {
 impl BackupEntry {
     fn new(key: String, value: Vec<u8>) -> Self {
         match String::from_utf8(value) {
-            Ok(text) => BackupEntry { key, text: Some(text), hex: None },
-            Err(err) => BackupEntry { key, text: None, hex: Some(hex::encode(err.into_bytes())) },
+            Ok(text) => BackupEntry {
+                key,
+                text: Some(text),
+                hex: None,
+            },
+            Err(err) => BackupEntry {
+                key,
+                text: None,
+                hex: Some(hex::encode(err.into_bytes())),
+            },
         }
     }
 
     fn value(&self) -> Result<Vec<u8>, String> {
         match (&self.text, &self.hex) {
             (Some(text), None) => Ok(text.clone().into_bytes()),
-            (None, Some(hex)) => hex::decode(hex).map_err(|e| format!("entry '{}': its hex value is malformed: {e}", self.key)),
-            _ => Err(format!("entry '{}' needs exactly one of 'text' and 'hex'", self.key)),
+            (None, Some(hex)) => hex::decode(hex)
+                .map_err(|e| format!("entry '{}': its hex value is malformed: {e}", self.key)),
+            _ => Err(format!(
+                "entry '{}' needs exactly one of 'text' and 'hex'",
+                self.key
+            )),
         }
     }
 }
@@ -88,10 +100,16 @@ fn secret(key: &str) -> Option<Secret> {
         Some(Secret::Fields(&["password_hash"], Value::Null))
     } else if key.starts_with(layout::TOKENS_PREFIX) {
         // An empty hash matches no secret: the token is listed but can't authenticate.
-        Some(Secret::Fields(&["secret_sha256"], Value::String(String::new())))
+        Some(Secret::Fields(
+            &["secret_sha256"],
+            Value::String(String::new()),
+        ))
     } else if key == layout::LOCK {
         // The lock stays held (as the original's is); only `--force` releases it.
-        Some(Secret::Fields(&["token_sha256"], Value::String(String::new())))
+        Some(Secret::Fields(
+            &["token_sha256"],
+            Value::String(String::new()),
+        ))
     } else if key.starts_with(&ipams) {
         Some(Secret::Props(&["token"]))
     } else if key.starts_with(&dns) {
@@ -103,15 +121,21 @@ fn secret(key: &str) -> Option<Secret> {
 
 /// `value` with its secrets removed; `None` if the whole entry is one.
 fn without_secrets(key: &str, value: Vec<u8>) -> Result<Option<Vec<u8>>, String> {
-    let Some(secret) = secret(key) else { return Ok(Some(value)) };
+    let Some(secret) = secret(key) else {
+        return Ok(Some(value));
+    };
     let (fields, replacement, in_props) = match secret {
         Secret::Whole => return Ok(None),
         Secret::Fields(fields, replacement) => (fields, replacement, false),
         Secret::Props(fields) => (fields, Value::String(LEFT_OUT.into()), true),
     };
     // A record that isn't the JSON expected may hold the secret anywhere: left out, not guessed.
-    let Ok(mut record) = serde_json::from_slice::<Value>(&value) else { return Ok(None) };
-    let Some(mut object) = record.as_object_mut() else { return Ok(None) };
+    let Ok(mut record) = serde_json::from_slice::<Value>(&value) else {
+        return Ok(None);
+    };
+    let Some(mut object) = record.as_object_mut() else {
+        return Ok(None);
+    };
     if in_props {
         match object.get_mut("props").and_then(Value::as_object_mut) {
             Some(props) => object = props,
@@ -123,17 +147,25 @@ fn without_secrets(key: &str, value: Vec<u8>) -> Result<Option<Vec<u8>>, String>
             object.insert((*field).to_string(), replacement.clone());
         }
     }
-    serde_json::to_vec(&record).map(Some).map_err(|e| e.to_string())
+    serde_json::to_vec(&record)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// Reads everything in `store` at one revision and writes it to `to` (mode 0600, never over
 /// an existing file). Returns a one-line summary.
 pub fn write(store: &dyn Store, to: &Path, with_secrets: bool) -> Result<String, String> {
-    let (entries, revision) = store.list("").map_err(|e| format!("reading the store: {e}"))?;
+    let (entries, revision) = store
+        .list("")
+        .map_err(|e| format!("reading the store: {e}"))?;
     let mut kept = Vec::with_capacity(entries.len());
     let mut left_out = 0;
     for entry in entries {
-        let value = if with_secrets { Some(entry.value) } else { without_secrets(&entry.key, entry.value)? };
+        let value = if with_secrets {
+            Some(entry.value)
+        } else {
+            without_secrets(&entry.key, entry.value)?
+        };
         match value {
             Some(value) => kept.push(BackupEntry::new(entry.key, value)),
             None => left_out += 1,
@@ -144,7 +176,9 @@ pub fn write(store: &dyn Store, to: &Path, with_secrets: bool) -> Result<String,
         format: FORMAT.into(),
         version: VERSION,
         sdnd: env!("CARGO_PKG_VERSION").into(),
-        created: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
         revision,
         with_secrets,
         entries: kept,
@@ -157,7 +191,10 @@ pub fn write(store: &dyn Store, to: &Path, with_secrets: bool) -> Result<String,
     } else {
         format!("secrets left out ({left_out} entries dropped, password and token hashes blanked; --with-secrets keeps them)")
     };
-    Ok(format!("wrote {count} entries at store revision {revision} to {} ({secrets})", to.display()))
+    Ok(format!(
+        "wrote {count} entries at store revision {revision} to {} ({secrets})",
+        to.display()
+    ))
 }
 
 /// Writes `bytes` to `path` with mode 0600, durably, refusing to replace an existing file: a
@@ -166,9 +203,18 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     if path.exists() {
         return Err(format!("{} exists; give a new file name", path.display()));
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| format!("{} names no file", path.display()))?;
-    let temp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{} names no file", path.display()))?;
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -176,8 +222,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
             .mode(0o600)
             .open(&temp)
             .map_err(|e| format!("creating {}: {e}", temp.display()))?;
-        file.write_all(bytes).map_err(|e| format!("writing {}: {e}", temp.display()))?;
-        file.sync_all().map_err(|e| format!("writing {}: {e}", temp.display()))?;
+        file.write_all(bytes)
+            .map_err(|e| format!("writing {}: {e}", temp.display()))?;
+        file.sync_all()
+            .map_err(|e| format!("writing {}: {e}", temp.display()))?;
         std::fs::hard_link(&temp, path).map_err(|e| format!("creating {}: {e}", path.display()))
     })();
     let _ = std::fs::remove_file(&temp);
@@ -196,22 +244,37 @@ const BATCH_BYTES: usize = 1024 * 1024;
 /// Loads the backup `from` into `store`, which must be empty. Returns a one-line summary.
 pub fn restore(store: &dyn Store, from: &Path) -> Result<String, String> {
     let text = std::fs::read(from).map_err(|e| format!("reading {}: {e}", from.display()))?;
-    let backup: Backup = serde_json::from_slice(&text).map_err(|e| format!("{} is not an sdnd backup: {e}", from.display()))?;
+    let backup: Backup = serde_json::from_slice(&text)
+        .map_err(|e| format!("{} is not an sdnd backup: {e}", from.display()))?;
     if backup.format != FORMAT {
-        return Err(format!("{} is not an sdnd backup (format '{}')", from.display(), backup.format));
+        return Err(format!(
+            "{} is not an sdnd backup (format '{}')",
+            from.display(),
+            backup.format
+        ));
     }
     if backup.version != VERSION {
-        return Err(format!("{}: backup layout version {} is not {VERSION}, the one this sdnd reads", from.display(), backup.version));
+        return Err(format!(
+            "{}: backup layout version {} is not {VERSION}, the one this sdnd reads",
+            from.display(),
+            backup.version
+        ));
     }
     let mut values = Vec::with_capacity(backup.entries.len());
     let mut seen = std::collections::BTreeSet::new();
     for entry in &backup.entries {
         if entry.key.is_empty() || !seen.insert(entry.key.as_str()) {
-            return Err(format!("{}: entry key '{}' is empty or repeated", from.display(), entry.key));
+            return Err(format!(
+                "{}: entry key '{}' is empty or repeated",
+                from.display(),
+                entry.key
+            ));
         }
         values.push((entry.key.clone(), entry.value()?));
     }
-    let (existing, _) = store.list("").map_err(|e| format!("reading the store: {e}"))?;
+    let (existing, _) = store
+        .list("")
+        .map_err(|e| format!("reading the store: {e}"))?;
     if !existing.is_empty() {
         return Err(format!(
             "the store is not empty ({} entries, e.g. '{}'): restore only into an empty store",
@@ -243,7 +306,9 @@ pub fn restore(store: &dyn Store, from: &Path) -> Result<String, String> {
         }
     };
     for (key, value) in values {
-        if batch.ops.len() >= BATCH_ENTRIES || (batch_bytes + key.len() + value.len() > BATCH_BYTES && !batch.ops.is_empty()) {
+        if batch.ops.len() >= BATCH_ENTRIES
+            || (batch_bytes + key.len() + value.len() > BATCH_BYTES && !batch.ops.is_empty())
+        {
             commit(std::mem::take(&mut batch), &mut written)?;
             batch_bytes = 0;
         }
@@ -258,7 +323,11 @@ pub fn restore(store: &dyn Store, from: &Path) -> Result<String, String> {
     } else {
         "without secrets: set passwords again (sdnd user passwd), create new API tokens, and re-enter IPAM tokens and DNS keys"
     };
-    Ok(format!("restored {written} entries from {} (store revision {} of the original, {secrets})", from.display(), backup.revision))
+    Ok(format!(
+        "restored {written} entries from {} (store revision {} of the original, {secrets})",
+        from.display(),
+        backup.revision
+    ))
 }
 
 #[cfg(test)]
@@ -268,17 +337,34 @@ mod tests {
     #[test]
     fn secrets_are_blanked_or_left_out_by_key() {
         let user = br#"{"enable":true,"expire":0,"password_hash":"$argon2id$x"}"#.to_vec();
-        let out: Value = serde_json::from_slice(&without_secrets("access/users/a@pve", user).unwrap().unwrap()).unwrap();
+        let out: Value = serde_json::from_slice(
+            &without_secrets("access/users/a@pve", user)
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(out["password_hash"], Value::Null);
         assert_eq!(out["enable"], true);
-        assert_eq!(without_secrets(layout::TICKET_KEY, vec![1, 2, 3]).unwrap(), None);
+        assert_eq!(
+            without_secrets(layout::TICKET_KEY, vec![1, 2, 3]).unwrap(),
+            None
+        );
         let ipam = br#"{"type":"netbox","props":{"token":"t0ps3cret","url":"https://x"}}"#.to_vec();
         let key = layout::object(sdn_config::Kind::Ipams, "nb");
         let out = String::from_utf8(without_secrets(&key, ipam).unwrap().unwrap()).unwrap();
-        assert!(!out.contains("t0ps3cret") && out.contains("https://x"), "{out}");
+        assert!(
+            !out.contains("t0ps3cret") && out.contains("https://x"),
+            "{out}"
+        );
         // Not JSON where JSON is expected: left out rather than kept with a secret inside.
-        assert_eq!(without_secrets("access/tokens/a@pve!t", b"garbage".to_vec()).unwrap(), None);
-        assert_eq!(without_secrets("sdn/running/version", b"3".to_vec()).unwrap(), Some(b"3".to_vec()));
+        assert_eq!(
+            without_secrets("access/tokens/a@pve!t", b"garbage".to_vec()).unwrap(),
+            None
+        );
+        assert_eq!(
+            without_secrets("sdn/running/version", b"3".to_vec()).unwrap(),
+            Some(b"3".to_vec())
+        );
     }
 
     #[test]
@@ -292,21 +378,31 @@ mod tests {
             }
             original.commit(txn).unwrap();
         }
-        original.commit(Txn::new().put("raw", vec![0u8, 0xff, 7])).unwrap();
+        original
+            .commit(Txn::new().put("raw", vec![0u8, 0xff, 7]))
+            .unwrap();
         let file = dir.path().join("backup.json");
         write(&original, &file, false).unwrap();
         let copy = sdn_store::SqliteStore::open(&dir.path().join("b.db")).unwrap();
         let said = restore(&copy, &file).unwrap();
         assert!(said.starts_with("restored 301 entries"), "{said}");
         let pairs = |store: &dyn Store| -> Vec<(String, Vec<u8>)> {
-            store.list("").unwrap().0.into_iter().map(|e| (e.key, e.value)).collect()
+            store
+                .list("")
+                .unwrap()
+                .0
+                .into_iter()
+                .map(|e| (e.key, e.value))
+                .collect()
         };
         assert_eq!(pairs(&copy), pairs(&original));
         // A second restore finds the store no longer empty.
         assert!(restore(&copy, &file).unwrap_err().contains("not empty"));
         // Not a backup: refused, naming the file.
         std::fs::write(dir.path().join("other.json"), "{}").unwrap();
-        assert!(restore(&copy, &dir.path().join("other.json")).unwrap_err().contains("other.json"));
+        assert!(restore(&copy, &dir.path().join("other.json"))
+            .unwrap_err()
+            .contains("other.json"));
     }
 
     #[test]
@@ -315,7 +411,11 @@ mod tests {
             let entry = BackupEntry::new("k".into(), value.clone());
             assert_eq!(entry.value().unwrap(), value);
         }
-        let both = BackupEntry { key: "k".into(), text: Some("a".into()), hex: Some("61".into()) };
+        let both = BackupEntry {
+            key: "k".into(),
+            text: Some("a".into()),
+            hex: Some("61".into()),
+        };
         assert!(both.value().is_err());
     }
 }

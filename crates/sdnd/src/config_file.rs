@@ -57,15 +57,32 @@ fn chosen_path(argv: &[OsString]) -> Result<(PathBuf, bool), String> {
 /// `argv` runs, for every flag given neither on the command line nor by its environment
 /// variable. `env_of` names the environment variables the commands read themselves (beside
 /// clap's own `env`). An `argv` clap refuses comes back unchanged (clap then says why).
-pub fn apply(command: &clap::Command, argv: Vec<OsString>, env_of: &dyn Fn(&str) -> Option<&'static str>) -> Result<Applied, String> {
+pub fn apply(
+    command: &clap::Command,
+    argv: Vec<OsString>,
+    env_of: &dyn Fn(&str) -> Option<&'static str>,
+) -> Result<Applied, String> {
     let (path, explicit) = chosen_path(&argv)?;
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(Applied { argv, ..Applied::default() }),
-        Err(err) => return Err(format!("reading the configuration file {}: {err}", path.display())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(Applied {
+                argv,
+                ..Applied::default()
+            })
+        }
+        Err(err) => {
+            return Err(format!(
+                "reading the configuration file {}: {err}",
+                path.display()
+            ))
+        }
     };
     let settings = parse(&text, &path, command)?;
-    let mut applied = Applied { path: Some(path.clone()), ..Applied::default() };
+    let mut applied = Applied {
+        path: Some(path.clone()),
+        ..Applied::default()
+    };
     let Ok(matches) = command.clone().try_get_matches_from(&argv) else {
         applied.argv = argv;
         return Ok(applied);
@@ -77,7 +94,10 @@ pub fn apply(command: &clap::Command, argv: Vec<OsString>, env_of: &dyn Fn(&str)
     let mut leaf_matches = &matches;
     while let Some((name, sub)) = leaf_matches.subcommand() {
         names.push(name.to_string());
-        leaf_command = leaf_command.find_subcommand(name).cloned().ok_or("clap lost a subcommand")?;
+        leaf_command = leaf_command
+            .find_subcommand(name)
+            .cloned()
+            .ok_or("clap lost a subcommand")?;
         leaf_matches = sub;
     }
 
@@ -87,9 +107,18 @@ pub fn apply(command: &clap::Command, argv: Vec<OsString>, env_of: &dyn Fn(&str)
             applied.log_level = Some(value_text(&value));
             continue;
         }
-        let Some(arg) = leaf_command.get_arguments().find(|arg| arg.get_long() == Some(key.as_str())) else { continue };
-        let given = matches!(leaf_matches.value_source(arg.get_id().as_str()), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
-        let env_set = |name: &std::ffi::OsStr| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        let Some(arg) = leaf_command
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some(key.as_str()))
+        else {
+            continue;
+        };
+        let given = matches!(
+            leaf_matches.value_source(arg.get_id().as_str()),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        );
+        let env_set =
+            |name: &std::ffi::OsStr| std::env::var_os(name).is_some_and(|v| !v.is_empty());
         if given || env_of(&key).is_some_and(|name| env_set(name.as_ref())) {
             continue;
         }
@@ -107,7 +136,9 @@ pub fn apply(command: &clap::Command, argv: Vec<OsString>, env_of: &dyn Fn(&str)
     // After the last subcommand's name, where its flags go.
     let mut at = 1;
     for name in &names {
-        let found = argv[at..].iter().position(|arg| arg.to_str() == Some(name.as_str()));
+        let found = argv[at..]
+            .iter()
+            .position(|arg| arg.to_str() == Some(name.as_str()));
         at += found.map_or(0, |i| i + 1);
     }
     let mut out = argv;
@@ -149,14 +180,23 @@ pub fn template(command: &clap::Command) -> Result<String, String> {
             out.push_str(&line);
             out.push('\n');
         }
-        let defaults: Vec<String> = arg.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect();
+        let defaults: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_string_lossy().into_owned())
+            .collect();
         let example = match (defaults.first(), arg.get_action()) {
             (_, clap::ArgAction::SetTrue) => "false".to_string(),
             (Some(value), _) if value.parse::<i64>().is_ok() => value.clone(),
             (Some(value), _) => toml::Value::String(value.clone()).to_string(),
             (None, _) => "\"\"".to_string(),
         };
-        let unset = if defaults.is_empty() && !matches!(arg.get_action(), clap::ArgAction::SetTrue) { "  # not set by default" } else { "" };
+        let unset = if defaults.is_empty() && !matches!(arg.get_action(), clap::ArgAction::SetTrue)
+        {
+            "  # not set by default"
+        } else {
+            ""
+        };
         out.push_str(&format!("#{long} = {example}{unset}\n\n"));
     }
     Ok(out)
@@ -170,8 +210,13 @@ fn value_text(value: &toml::Value) -> String {
 }
 
 /// The file's settings, each a key `serve` has as a flag (or `log-level`) with a plain value.
-fn parse(text: &str, path: &Path, command: &clap::Command) -> Result<Vec<(String, toml::Value)>, String> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
+fn parse(
+    text: &str,
+    path: &Path,
+    command: &clap::Command,
+) -> Result<Vec<(String, toml::Value)>, String> {
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
     let serve = command.find_subcommand("serve").ok_or("no serve command")?;
     let known: Vec<&str> = serve
         .get_arguments()
@@ -184,11 +229,23 @@ fn parse(text: &str, path: &Path, command: &clap::Command) -> Result<Vec<(String
         if !known.contains(&key.as_str()) {
             let mut sorted = known.clone();
             sorted.sort_unstable();
-            return Err(format!("{}: unknown key '{key}' (known: {})", path.display(), sorted.join(", ")));
+            return Err(format!(
+                "{}: unknown key '{key}' (known: {})",
+                path.display(),
+                sorted.join(", ")
+            ));
         }
         match &value {
-            toml::Value::String(_) | toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_) => {}
-            _ => return Err(format!("{}: '{key}' must be a string, number or boolean", path.display())),
+            toml::Value::String(_)
+            | toml::Value::Integer(_)
+            | toml::Value::Boolean(_)
+            | toml::Value::Float(_) => {}
+            _ => {
+                return Err(format!(
+                    "{}: '{key}' must be a string, number or boolean",
+                    path.display()
+                ))
+            }
         }
         settings.push((key, value));
     }
@@ -205,13 +262,27 @@ mod tests {
             .arg(Arg::new("config").long("config").global(true))
             .subcommand(
                 Command::new("serve")
-                    .arg(Arg::new("listen").long("listen").default_value("127.0.0.1:8006"))
-                    .arg(Arg::new("data_dir").long("data-dir").default_value("/var/lib/sdnd"))
+                    .arg(
+                        Arg::new("listen")
+                            .long("listen")
+                            .default_value("127.0.0.1:8006"),
+                    )
+                    .arg(
+                        Arg::new("data_dir")
+                            .long("data-dir")
+                            .default_value("/var/lib/sdnd"),
+                    )
                     .arg(Arg::new("quiet").long("quiet").action(ArgAction::SetTrue)),
             )
-            .subcommand(Command::new("token").subcommand(
-                Command::new("add").arg(Arg::new("userid")).arg(Arg::new("data_dir").long("data-dir").default_value("/var/lib/sdnd")),
-            ))
+            .subcommand(
+                Command::new("token").subcommand(
+                    Command::new("add").arg(Arg::new("userid")).arg(
+                        Arg::new("data_dir")
+                            .long("data-dir")
+                            .default_value("/var/lib/sdnd"),
+                    ),
+                ),
+            )
     }
 
     fn run(file: &str, argv: &[&str]) -> Result<Applied, String> {
@@ -224,23 +295,45 @@ mod tests {
     }
 
     fn tail(applied: &Applied) -> Vec<String> {
-        applied.argv.iter().skip(3).map(|a| a.to_string_lossy().into_owned()).collect()
+        applied
+            .argv
+            .iter()
+            .skip(3)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
     }
 
     #[test]
     fn the_file_fills_in_what_the_command_line_leaves_out() {
-        let applied = run("listen = \"[::]:9000\"\ndata-dir = \"/srv\"\nquiet = true\nlog-level = \"debug\"\n", &["serve", "--data-dir", "/x"]).unwrap();
-        assert_eq!(tail(&applied), ["serve", "--listen=[::]:9000", "--quiet", "--data-dir", "/x"]);
+        let applied = run(
+            "listen = \"[::]:9000\"\ndata-dir = \"/srv\"\nquiet = true\nlog-level = \"debug\"\n",
+            &["serve", "--data-dir", "/x"],
+        )
+        .unwrap();
+        assert_eq!(
+            tail(&applied),
+            ["serve", "--listen=[::]:9000", "--quiet", "--data-dir", "/x"]
+        );
         assert_eq!(applied.log_level.as_deref(), Some("debug"));
         // Another command takes the keys it has as flags, after its own name.
-        let applied = run("listen = \"[::]:9000\"\ndata-dir = \"/srv\"\n", &["token", "add", "root@pam"]).unwrap();
-        assert_eq!(tail(&applied), ["token", "add", "--data-dir=/srv", "root@pam"]);
+        let applied = run(
+            "listen = \"[::]:9000\"\ndata-dir = \"/srv\"\n",
+            &["token", "add", "root@pam"],
+        )
+        .unwrap();
+        assert_eq!(
+            tail(&applied),
+            ["token", "add", "--data-dir=/srv", "root@pam"]
+        );
     }
 
     #[test]
     fn unknown_keys_and_odd_values_are_refused_naming_them() {
         let err = run("lisen = \"x\"\n", &["serve"]).unwrap_err();
-        assert!(err.contains("unknown key 'lisen'") && err.contains("listen"), "{err}");
+        assert!(
+            err.contains("unknown key 'lisen'") && err.contains("listen"),
+            "{err}"
+        );
         let err = run("listen = [1]\n", &["serve"]).unwrap_err();
         assert!(err.contains("'listen' must be"), "{err}");
         let err = run("quiet = \"yes\"\n", &["serve"]).unwrap_err();
@@ -252,9 +345,15 @@ mod tests {
     #[test]
     fn the_template_names_every_flag_and_reads_back_uncommented() {
         let text = template(&cli()).unwrap();
-        assert!(text.contains("#listen = \"127.0.0.1:8006\"") && text.contains("#quiet = false"), "{text}");
-        let uncommented: String =
-            text.lines().filter_map(|l| l.strip_prefix('#').filter(|l| l.contains(" = "))).map(|l| format!("{l}\n")).collect();
+        assert!(
+            text.contains("#listen = \"127.0.0.1:8006\"") && text.contains("#quiet = false"),
+            "{text}"
+        );
+        let uncommented: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix('#').filter(|l| l.contains(" = ")))
+            .map(|l| format!("{l}\n"))
+            .collect();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("t.toml"), &uncommented).unwrap();
         parse(&uncommented, &dir.path().join("t.toml"), &cli()).unwrap();
@@ -262,7 +361,10 @@ mod tests {
 
     #[test]
     fn a_named_file_must_exist_the_default_need_not() {
-        let argv: Vec<OsString> = ["sdnd", "--config", "/nonexistent/sdnd.toml", "serve"].iter().map(OsString::from).collect();
+        let argv: Vec<OsString> = ["sdnd", "--config", "/nonexistent/sdnd.toml", "serve"]
+            .iter()
+            .map(OsString::from)
+            .collect();
         let err = apply(&cli(), argv, &|_| None).unwrap_err();
         assert!(err.contains("/nonexistent/sdnd.toml"), "{err}");
     }

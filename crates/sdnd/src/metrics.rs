@@ -22,7 +22,9 @@ pub const PATH: &str = "/metrics";
 pub const UNMATCHED: &str = "unmatched";
 
 /// Upper bounds of the request and store latency buckets, seconds.
-const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 /// Upper bounds of the apply task duration buckets, seconds (a task waits for the nodes).
 const TASK_BUCKETS: &[f64] = &[0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0];
 
@@ -38,7 +40,12 @@ struct Histogram {
 
 impl Histogram {
     fn new(bounds: &'static [f64]) -> Self {
-        Histogram { bounds, counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(), count: AtomicU64::new(0), sum_ns: AtomicU64::new(0) }
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_ns: AtomicU64::new(0),
+        }
     }
 
     fn observe(&self, elapsed: Duration) {
@@ -47,7 +54,10 @@ impl Histogram {
             self.counts[slot].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_ns.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.sum_ns.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     /// Writes the `_bucket`, `_sum` and `_count` series; `labels` is `a="b",` or empty.
@@ -106,7 +116,10 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts one answered request of `template` (a route pattern, or [`UNMATCHED`]).
     pub fn request(&self, method: &str, template: &'static str, status: u16, elapsed: Duration) {
-        let mut requests = self.requests.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         // Methods outside the standard ones would each add a row: count them together.
         let method = match method {
             "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "OPTIONS" | "PATCH" => method,
@@ -116,7 +129,10 @@ impl Metrics {
             Some(stats) => stats,
             None => requests
                 .entry((method.to_string(), template))
-                .or_insert_with(|| RouteStats { by_status: BTreeMap::new(), latency: Histogram::new(LATENCY_BUCKETS) }),
+                .or_insert_with(|| RouteStats {
+                    by_status: BTreeMap::new(),
+                    latency: Histogram::new(LATENCY_BUCKETS),
+                }),
         };
         *stats.by_status.entry(status).or_insert(0) += 1;
         stats.latency.observe(elapsed);
@@ -150,8 +166,12 @@ impl Metrics {
 
     /// Whether `authorization` (the header's value) carries the configured token.
     pub fn token_matches(&self, authorization: Option<&str>) -> bool {
-        let (Some(token), Some(header)) = (self.token.get(), authorization) else { return false };
-        let Some(given) = header.strip_prefix("Bearer ").map(str::trim) else { return false };
+        let (Some(token), Some(header)) = (self.token.get(), authorization) else {
+            return false;
+        };
+        let Some(given) = header.strip_prefix("Bearer ").map(str::trim) else {
+            return false;
+        };
         subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.as_bytes()).into()
     }
 }
@@ -197,7 +217,12 @@ impl Store for TimedStore {
         self.timed(4, || self.inner.commit(txn))
     }
 
-    fn wait_for_change(&self, prefix: &str, after: Revision, timeout: Duration) -> sdn_store::Result<Revision> {
+    fn wait_for_change(
+        &self,
+        prefix: &str,
+        after: Revision,
+        timeout: Duration,
+    ) -> sdn_store::Result<Revision> {
         self.inner.wait_for_change(prefix, after, timeout)
     }
 }
@@ -226,36 +251,92 @@ pub fn render(app: &App) -> String {
     let metrics = &app.metrics;
     let mut out = String::with_capacity(16 * 1024);
 
-    header(&mut out, "sdnd_build_info", "gauge", "The running sdnd's version.");
-    let _ = writeln!(out, "sdnd_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
-    header(&mut out, "sdnd_start_time_seconds", "gauge", "When this server started, epoch seconds.");
+    header(
+        &mut out,
+        "sdnd_build_info",
+        "gauge",
+        "The running sdnd's version.",
+    );
+    let _ = writeln!(
+        out,
+        "sdnd_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    header(
+        &mut out,
+        "sdnd_start_time_seconds",
+        "gauge",
+        "When this server started, epoch seconds.",
+    );
     let _ = writeln!(out, "sdnd_start_time_seconds {}", metrics.started);
 
     {
-        let requests = metrics.requests.lock().unwrap_or_else(|poison| poison.into_inner());
+        let requests = metrics
+            .requests
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         let mut rows: Vec<(&(String, &'static str), &RouteStats)> = requests.iter().collect();
         rows.sort_by(|a, b| (a.0 .1, &a.0 .0).cmp(&(b.0 .1, &b.0 .0)));
-        header(&mut out, "sdnd_http_requests_total", "counter", "HTTP requests answered, by method, path template and status.");
+        header(
+            &mut out,
+            "sdnd_http_requests_total",
+            "counter",
+            "HTTP requests answered, by method, path template and status.",
+        );
         for ((method, path), stats) in &rows {
             for (status, count) in &stats.by_status {
                 let _ = writeln!(out, "sdnd_http_requests_total{{method=\"{method}\",path=\"{}\",status=\"{status}\"}} {count}", label(path));
             }
         }
-        header(&mut out, "sdnd_http_request_duration_seconds", "histogram", "Time to answer an HTTP request, by method and path template.");
+        header(
+            &mut out,
+            "sdnd_http_request_duration_seconds",
+            "histogram",
+            "Time to answer an HTTP request, by method and path template.",
+        );
         for ((method, path), stats) in &rows {
-            stats.latency.render(&mut out, "sdnd_http_request_duration_seconds", &format!("method=\"{method}\",path=\"{}\",", label(path)));
+            stats.latency.render(
+                &mut out,
+                "sdnd_http_request_duration_seconds",
+                &format!("method=\"{method}\",path=\"{}\",", label(path)),
+            );
         }
     }
 
-    header(&mut out, "sdnd_apply_duration_seconds", "histogram", "Time to commit an apply (the new running version and its task).");
-    metrics.applies.render(&mut out, "sdnd_apply_duration_seconds", "");
-    header(&mut out, "sdnd_task_duration_seconds", "histogram", "Apply task durations, from start until every node reported (or the timeout), by result.");
+    header(
+        &mut out,
+        "sdnd_apply_duration_seconds",
+        "histogram",
+        "Time to commit an apply (the new running version and its task).",
+    );
+    metrics
+        .applies
+        .render(&mut out, "sdnd_apply_duration_seconds", "");
+    header(
+        &mut out,
+        "sdnd_task_duration_seconds",
+        "histogram",
+        "Apply task durations, from start until every node reported (or the timeout), by result.",
+    );
     for (result, histogram) in TASK_RESULTS.iter().zip(&metrics.tasks) {
-        histogram.render(&mut out, "sdnd_task_duration_seconds", &format!("type=\"reloadnetworkall\",result=\"{result}\","));
+        histogram.render(
+            &mut out,
+            "sdnd_task_duration_seconds",
+            &format!("type=\"reloadnetworkall\",result=\"{result}\","),
+        );
     }
-    header(&mut out, "sdnd_store_request_duration_seconds", "histogram", "Latency of the configuration store's calls, by operation.");
+    header(
+        &mut out,
+        "sdnd_store_request_duration_seconds",
+        "histogram",
+        "Latency of the configuration store's calls, by operation.",
+    );
     for (op, histogram) in STORE_OPS.iter().zip(&metrics.store) {
-        histogram.render(&mut out, "sdnd_store_request_duration_seconds", &format!("op=\"{op}\","));
+        histogram.render(
+            &mut out,
+            "sdnd_store_request_duration_seconds",
+            &format!("op=\"{op}\","),
+        );
     }
 
     // The gauges from the store: if it can't answer, say so and leave them out (a scraper
@@ -263,10 +344,24 @@ pub fn render(app: &App) -> String {
     let read_start = Instant::now();
     let state = read_state(app);
     let read_time = read_start.elapsed();
-    header(&mut out, "sdnd_store_up", "gauge", "Whether the configuration store answered this scrape's reads.");
+    header(
+        &mut out,
+        "sdnd_store_up",
+        "gauge",
+        "Whether the configuration store answered this scrape's reads.",
+    );
     let _ = writeln!(out, "sdnd_store_up {}", u8::from(state.is_ok()));
-    header(&mut out, "sdnd_store_scrape_duration_seconds", "gauge", "Time this scrape's store reads took.");
-    let _ = writeln!(out, "sdnd_store_scrape_duration_seconds {}", read_time.as_secs_f64());
+    header(
+        &mut out,
+        "sdnd_store_scrape_duration_seconds",
+        "gauge",
+        "Time this scrape's store reads took.",
+    );
+    let _ = writeln!(
+        out,
+        "sdnd_store_scrape_duration_seconds {}",
+        read_time.as_secs_f64()
+    );
     match state {
         Ok(state) => state.render(&mut out),
         Err(err) => tracing::debug!("metrics: reading the store: {err}"),
@@ -287,7 +382,10 @@ struct State {
 fn read_state(app: &App) -> Result<State, crate::Error> {
     let snapshot = app.sdn.snapshot()?;
     let now_ms = app.clock.now_ms();
-    let lock = app.sdn.lock_record()?.filter(|lock| !lock.is_expired(now_ms));
+    let lock = app
+        .sdn
+        .lock_record()?
+        .filter(|lock| !lock.is_expired(now_ms));
     let beats = app.heartbeats()?;
     let nodes = app
         .node_reports()?
@@ -296,7 +394,12 @@ fn read_state(app: &App) -> Result<State, crate::Error> {
             let online = crate::nodes::Liveness::of(beats.get(&node), now_ms).is_online();
             let state = crate::nodes::NodeState::of(Some(&report), snapshot.running_version);
             // A node whose last apply skipped something is in error too, as its status says.
-            let state = if state == crate::nodes::NodeState::Available && !report.warnings.is_empty() { "error" } else { state.name() };
+            let state =
+                if state == crate::nodes::NodeState::Available && !report.warnings.is_empty() {
+                    "error"
+                } else {
+                    state.name()
+                };
             (node, (online, state))
         })
         .collect();
@@ -311,14 +414,37 @@ fn read_state(app: &App) -> Result<State, crate::Error> {
 
 impl State {
     fn render(&self, out: &mut String) {
-        header(out, "sdnd_lock_held", "gauge", "Whether the global SDN lock is held.");
+        header(
+            out,
+            "sdnd_lock_held",
+            "gauge",
+            "Whether the global SDN lock is held.",
+        );
         let _ = writeln!(out, "sdnd_lock_held {}", u8::from(self.lock.is_some()));
-        header(out, "sdnd_lock_holder", "gauge", "Who holds the global SDN lock (1 for the holder; absent when free).");
-        header(out, "sdnd_lock_age_seconds", "gauge", "How long the global SDN lock has been held (0 when free).");
+        header(
+            out,
+            "sdnd_lock_holder",
+            "gauge",
+            "Who holds the global SDN lock (1 for the holder; absent when free).",
+        );
+        header(
+            out,
+            "sdnd_lock_age_seconds",
+            "gauge",
+            "How long the global SDN lock has been held (0 when free).",
+        );
         match &self.lock {
             Some(lock) => {
-                let _ = writeln!(out, "sdnd_lock_holder{{holder=\"{}\"}} 1", label(&lock.holder));
-                let _ = writeln!(out, "sdnd_lock_age_seconds {}", (self.now_ms - lock.since_ms).max(0) as f64 / 1000.0);
+                let _ = writeln!(
+                    out,
+                    "sdnd_lock_holder{{holder=\"{}\"}} 1",
+                    label(&lock.holder)
+                );
+                let _ = writeln!(
+                    out,
+                    "sdnd_lock_age_seconds {}",
+                    (self.now_ms - lock.since_ms).max(0) as f64 / 1000.0
+                );
             }
             None => {
                 let _ = writeln!(out, "sdnd_lock_age_seconds 0");
@@ -326,22 +452,49 @@ impl State {
         }
         header(out, "sdnd_pending_changes", "gauge", "Zones, vnets, subnets, controllers and fabrics an apply would create, change or delete.");
         let _ = writeln!(out, "sdnd_pending_changes {}", self.pending_changes);
-        header(out, "sdnd_running_version", "gauge", "The running SDN configuration version (0: never applied).");
+        header(
+            out,
+            "sdnd_running_version",
+            "gauge",
+            "The running SDN configuration version (0: never applied).",
+        );
         let _ = writeln!(out, "sdnd_running_version {}", self.running_version);
 
         let online = self.nodes.values().filter(|(online, _)| *online).count();
-        let errors = self.nodes.values().filter(|(_, state)| *state == "error").count();
+        let errors = self
+            .nodes
+            .values()
+            .filter(|(_, state)| *state == "error")
+            .count();
         header(out, "sdnd_nodes", "gauge", "Registered nodes by state: online and offline (heartbeats), error (the running version failed or skipped something there).");
         let _ = writeln!(out, "sdnd_nodes{{state=\"online\"}} {online}");
-        let _ = writeln!(out, "sdnd_nodes{{state=\"offline\"}} {}", self.nodes.len() - online);
+        let _ = writeln!(
+            out,
+            "sdnd_nodes{{state=\"offline\"}} {}",
+            self.nodes.len() - online
+        );
         let _ = writeln!(out, "sdnd_nodes{{state=\"error\"}} {errors}");
-        header(out, "sdnd_node_online", "gauge", "Whether a node's agent sends heartbeats.");
+        header(
+            out,
+            "sdnd_node_online",
+            "gauge",
+            "Whether a node's agent sends heartbeats.",
+        );
         for (node, (online, _)) in &self.nodes {
-            let _ = writeln!(out, "sdnd_node_online{{node=\"{}\"}} {}", label(node), u8::from(*online));
+            let _ = writeln!(
+                out,
+                "sdnd_node_online{{node=\"{}\"}} {}",
+                label(node),
+                u8::from(*online)
+            );
         }
         header(out, "sdnd_node_status", "gauge", "A node's state against the running version (1 for its state: available, pending or error).");
         for (node, (_, state)) in &self.nodes {
-            let _ = writeln!(out, "sdnd_node_status{{node=\"{}\",status=\"{state}\"}} 1", label(node));
+            let _ = writeln!(
+                out,
+                "sdnd_node_status{{node=\"{}\",status=\"{state}\"}} 1",
+                label(node)
+            );
         }
     }
 }
@@ -369,7 +522,10 @@ mod tests {
     fn labels_are_escaped_and_tokens_compared_exactly() {
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
         let metrics = Metrics::default();
-        assert!(!metrics.token_matches(Some("Bearer x")), "no token configured");
+        assert!(
+            !metrics.token_matches(Some("Bearer x")),
+            "no token configured"
+        );
         metrics.set_token("s3cret".into());
         assert!(metrics.token_matches(Some("Bearer s3cret")));
         assert!(!metrics.token_matches(Some("Bearer s3cre")));

@@ -18,9 +18,12 @@ fn python() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv/bin/python")
 }
 
+/// One sample: its name, labels and value.
+type Sample = (String, BTreeMap<String, String>, f64);
+
 /// Parses `text` with `prometheus_client.parser` and returns every sample as
 /// (name, labels, value), with each family's declared type by family name.
-fn parse(text: &str) -> (Vec<(String, BTreeMap<String, String>, f64)>, BTreeMap<String, String>) {
+fn parse(text: &str) -> (Vec<Sample>, BTreeMap<String, String>) {
     let script = r#"
 import json, sys
 from prometheus_client.parser import text_string_to_metric_families
@@ -52,16 +55,30 @@ print(json.dumps({"samples": samples, "types": types}))
         .unwrap()
         .iter()
         .map(|s| {
-            let labels = s[1].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
-            (s[0].as_str().unwrap().to_string(), labels, s[2].as_f64().unwrap())
+            let labels = s[1]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            (
+                s[0].as_str().unwrap().to_string(),
+                labels,
+                s[2].as_f64().unwrap(),
+            )
         })
         .collect();
-    let types = parsed["types"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+    let types = parsed["types"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
     (samples, types)
 }
 
 struct Scrape {
-    samples: Vec<(String, BTreeMap<String, String>, f64)>,
+    samples: Vec<Sample>,
     types: BTreeMap<String, String>,
     text: String,
 }
@@ -73,10 +90,20 @@ impl Scrape {
         let found: Vec<f64> = self
             .samples
             .iter()
-            .filter(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
+            .filter(|(n, l, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+            })
             .map(|(_, _, v)| *v)
             .collect();
-        assert_eq!(found.len(), 1, "expected one sample {name}{labels:?}, found {found:?} in\n{}", self.text);
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one sample {name}{labels:?}, found {found:?} in\n{}",
+            self.text
+        );
         found[0]
     }
 
@@ -87,14 +114,27 @@ impl Scrape {
 
 fn scrape(base: &str) -> Scrape {
     // No ticket, no token: a loopback client may read them.
-    let http = reqwest::blocking::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
     let response = http.get(format!("{base}/metrics")).send().unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
     let text = response.text().unwrap();
     let (samples, types) = parse(&text);
-    Scrape { samples, types, text }
+    Scrape {
+        samples,
+        types,
+        text,
+    }
 }
 
 #[test]
@@ -107,60 +147,164 @@ fn metrics_parse_with_prometheus_parser_and_count_what_happened() {
     assert_eq!(before.value("sdnd_lock_held", &[]), 0.0);
     assert_eq!(before.value("sdnd_running_version", &[]), 0.0);
     assert_eq!(before.value("sdnd_store_up", &[]), 1.0);
-    assert_eq!(before.types["sdnd_http_request_duration_seconds"], "histogram");
+    assert_eq!(
+        before.types["sdnd_http_request_duration_seconds"],
+        "histogram"
+    );
     assert_eq!(before.types["sdnd_http_requests"], "counter");
 
-    let token = client.post(&format!("{SDN}/lock"), &[]).ok().as_str().unwrap().to_string();
-    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("lock-token", &token)]).ok();
+    let token = client
+        .post(&format!("{SDN}/lock"), &[])
+        .ok()
+        .as_str()
+        .unwrap()
+        .to_string();
+    client
+        .post(
+            &format!("{SDN}/zones"),
+            &[("zone", "z1"), ("type", "simple"), ("lock-token", &token)],
+        )
+        .ok();
     for vnet in ["v1", "v2"] {
-        client.post(&format!("{SDN}/vnets"), &[("vnet", vnet), ("zone", "z1"), ("lock-token", &token)]).ok();
+        client
+            .post(
+                &format!("{SDN}/vnets"),
+                &[("vnet", vnet), ("zone", "z1"), ("lock-token", &token)],
+            )
+            .ok();
     }
     // A refused create and a path no route serves (counted under one label, not its path).
-    client.post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1"), ("lock-token", &token)]).expect_not(200);
+    client
+        .post(
+            &format!("{SDN}/vnets"),
+            &[("vnet", "v1"), ("zone", "z1"), ("lock-token", &token)],
+        )
+        .expect_not(200);
     client.get("/api2/json/no/such/path-12345", &[]).expect(501);
 
     let locked = scrape(&server.base);
     assert_eq!(locked.value("sdnd_lock_held", &[]), 1.0);
-    assert_eq!(locked.value("sdnd_lock_holder", &[("holder", "root@pam!ci")]), 1.0);
+    assert_eq!(
+        locked.value("sdnd_lock_holder", &[("holder", "root@pam!ci")]),
+        1.0
+    );
     assert!(locked.value("sdnd_lock_age_seconds", &[]) >= 0.0);
-    assert_eq!(locked.value("sdnd_pending_changes", &[]), 3.0, "a zone and two vnets");
-    let creates = locked.value("sdnd_http_requests_total", &[("method", "POST"), ("path", "/cluster/sdn/vnets"), ("status", "200")]);
+    assert_eq!(
+        locked.value("sdnd_pending_changes", &[]),
+        3.0,
+        "a zone and two vnets"
+    );
+    let creates = locked.value(
+        "sdnd_http_requests_total",
+        &[
+            ("method", "POST"),
+            ("path", "/cluster/sdn/vnets"),
+            ("status", "200"),
+        ],
+    );
     assert_eq!(creates, 2.0);
     let refused = locked
         .samples
         .iter()
-        .filter(|(n, l, _)| n == "sdnd_http_requests_total" && l["path"] == "/cluster/sdn/vnets" && l["status"] != "200")
+        .filter(|(n, l, _)| {
+            n == "sdnd_http_requests_total"
+                && l["path"] == "/cluster/sdn/vnets"
+                && l["status"] != "200"
+        })
         .count();
     assert_eq!(refused, 1, "the refused create has its own status");
-    assert_eq!(locked.value("sdnd_http_requests_total", &[("path", "unmatched"), ("status", "501")]), 1.0);
-    assert!(!locked.text.contains("path-12345"), "a path nobody serves is not a label");
-    let histogram_count = locked.value("sdnd_http_request_duration_seconds_count", &[("method", "POST"), ("path", "/cluster/sdn/vnets")]);
+    assert_eq!(
+        locked.value(
+            "sdnd_http_requests_total",
+            &[("path", "unmatched"), ("status", "501")]
+        ),
+        1.0
+    );
+    assert!(
+        !locked.text.contains("path-12345"),
+        "a path nobody serves is not a label"
+    );
+    let histogram_count = locked.value(
+        "sdnd_http_request_duration_seconds_count",
+        &[("method", "POST"), ("path", "/cluster/sdn/vnets")],
+    );
     assert_eq!(histogram_count, 3.0);
     assert_eq!(
-        locked.value("sdnd_http_request_duration_seconds_bucket", &[("method", "POST"), ("path", "/cluster/sdn/vnets"), ("le", "+Inf")]),
+        locked.value(
+            "sdnd_http_request_duration_seconds_bucket",
+            &[
+                ("method", "POST"),
+                ("path", "/cluster/sdn/vnets"),
+                ("le", "+Inf")
+            ]
+        ),
         3.0
     );
-    assert!(locked.value("sdnd_store_request_duration_seconds_count", &[("op", "commit")]) >= 3.0);
+    assert!(
+        locked.value(
+            "sdnd_store_request_duration_seconds_count",
+            &[("op", "commit")]
+        ) >= 3.0
+    );
 
-    let upid = client.put(SDN, &[("lock-token", &token)]).ok().as_str().unwrap().to_string();
+    let upid = client
+        .put(SDN, &[("lock-token", &token)])
+        .ok()
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(client.wait_task(&upid), "OK");
     let applied = scrape(&server.base);
-    assert_eq!(applied.value("sdnd_lock_held", &[]), 0.0, "the apply released the lock");
+    assert_eq!(
+        applied.value("sdnd_lock_held", &[]),
+        0.0,
+        "the apply released the lock"
+    );
     assert!(!applied.has("sdnd_lock_holder"));
     assert_eq!(applied.value("sdnd_pending_changes", &[]), 0.0);
     assert_eq!(applied.value("sdnd_running_version", &[]), 1.0);
     assert_eq!(applied.value("sdnd_apply_duration_seconds_count", &[]), 1.0);
-    assert_eq!(applied.value("sdnd_task_duration_seconds_count", &[("result", "ok")]), 1.0);
-    assert_eq!(applied.value("sdnd_task_duration_seconds_count", &[("result", "error")]), 0.0);
+    assert_eq!(
+        applied.value("sdnd_task_duration_seconds_count", &[("result", "ok")]),
+        1.0
+    );
+    assert_eq!(
+        applied.value("sdnd_task_duration_seconds_count", &[("result", "error")]),
+        0.0
+    );
     assert_eq!(applied.value("sdnd_nodes", &[("state", "online")]), 1.0);
     assert_eq!(applied.value("sdnd_nodes", &[("state", "offline")]), 0.0);
     assert_eq!(applied.value("sdnd_nodes", &[("state", "error")]), 0.0);
-    assert_eq!(applied.value("sdnd_node_online", &[("node", "testnode")]), 1.0);
-    assert_eq!(applied.value("sdnd_node_status", &[("node", "testnode"), ("status", "available")]), 1.0);
+    assert_eq!(
+        applied.value("sdnd_node_online", &[("node", "testnode")]),
+        1.0
+    );
+    assert_eq!(
+        applied.value(
+            "sdnd_node_status",
+            &[("node", "testnode"), ("status", "available")]
+        ),
+        1.0
+    );
     // The earlier scrapes are counted too (this one is counted once it is answered).
-    assert!(applied.value("sdnd_http_requests_total", &[("path", "/metrics"), ("status", "200")]) == 2.0);
+    assert!(
+        applied.value(
+            "sdnd_http_requests_total",
+            &[("path", "/metrics"), ("status", "200")]
+        ) == 2.0
+    );
 
     // Only GET is served there.
-    let http = reqwest::blocking::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
-    assert_eq!(http.post(format!("{}/metrics", server.base)).send().unwrap().status().as_u16(), 405);
+    let http = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    assert_eq!(
+        http.post(format!("{}/metrics", server.base))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        405
+    );
 }
