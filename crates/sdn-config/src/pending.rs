@@ -169,6 +169,26 @@ pub fn fabric_pending_view(current: &Config, running: &Config) -> Vec<(String, J
     out
 }
 
+/// How many zones, vnets, subnets, controllers and fabrics differ between current and running
+/// (created, changed or deleted): what an apply would change.
+pub fn count_pending_changes(current: &Config, running: &Config) -> usize {
+    Kind::ALL
+        .into_iter()
+        .filter(|k| k.in_running_config())
+        .map(|kind| {
+            let changed = current
+                .list(kind)
+                .filter(|c| running.get(kind, c.id()).is_none_or(|r| !equivalent(r, c)))
+                .count();
+            let deleted = running
+                .list(kind)
+                .filter(|r| current.get(kind, r.id()).is_none())
+                .count();
+            changed + deleted
+        })
+        .sum()
+}
+
 /// True when any zone, vnet, subnet, controller or fabric differs between current and running.
 pub fn has_pending_changes(current: &Config, running: &Config) -> bool {
     Kind::ALL

@@ -24,7 +24,7 @@ pub enum Method {
 }
 
 impl Method {
-    fn http(self) -> reqwest::Method {
+    pub(crate) fn http(self) -> reqwest::Method {
         match self {
             Method::Get => reqwest::Method::GET,
             Method::Create => reqwest::Method::POST,
@@ -97,13 +97,22 @@ pub enum ClientError {
     /// No answer: connection refused, timeout, TLS or fingerprint failure. Whether the server
     /// acted on the request is unknown.
     #[error("{remote}: cannot reach {url}: {message}")]
-    Unreachable { remote: String, url: String, message: String },
+    Unreachable {
+        remote: String,
+        url: String,
+        message: String,
+        /// The connection (or its TLS handshake) failed: the request was never sent.
+        nothing_sent: bool,
+    },
     /// The server answered with an error status.
     #[error("{remote}: {}", refused_text(*.status, .message, .errors))]
     Refused { remote: String, status: u16, message: String, errors: BTreeMap<String, String> },
     /// The server answered with something that is not the PVE API.
     #[error("{remote}: unexpected answer: {message}")]
     Protocol { remote: String, message: String },
+    /// A followed task had not stopped when the wait ended (it goes on on the server).
+    #[error("{remote}: task still running after {seconds} s: {upid}")]
+    StillRunning { remote: String, upid: String, seconds: u64 },
 }
 
 fn refused_text(status: u16, message: &str, errors: &BTreeMap<String, String>) -> String {
@@ -123,8 +132,14 @@ impl ClientError {
         }
     }
 
+    /// Whether the request never left: the connection or its TLS handshake failed.
+    pub fn nothing_sent(&self) -> bool {
+        matches!(self, ClientError::Unreachable { nothing_sent: true, .. })
+    }
+
+    /// Whether the outcome is unknown: no answer, or a task that had not finished yet.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, ClientError::Unreachable { .. })
+        matches!(self, ClientError::Unreachable { .. } | ClientError::StillRunning { .. })
     }
 }
 
@@ -202,11 +217,11 @@ impl Client {
         let remote = self.remote.name.to_string();
         let response = request
             .send()
-            .map_err(|e| ClientError::Unreachable { remote: remote.clone(), url: url.clone(), message: chain(&e) })?;
+            .map_err(|e| ClientError::Unreachable { remote: remote.clone(), url: url.clone(), message: chain(&e), nothing_sent: e.is_connect() })?;
         let status = response.status();
         let text = response
             .text()
-            .map_err(|e| ClientError::Unreachable { remote: remote.clone(), url: url.clone(), message: chain(&e) })?;
+            .map_err(|e| ClientError::Unreachable { remote: remote.clone(), url: url.clone(), message: chain(&e), nothing_sent: false })?;
         let body: Option<Value> = serde_json::from_str(&text).ok();
         if status.is_success() {
             return match body {
@@ -233,6 +248,27 @@ impl Client {
             .unwrap_or_default();
         let message = if status.as_u16() == 400 && message == "Bad Request" { "Parameter verification failed.".into() } else { message };
         Err(ClientError::Refused { remote, status: status.as_u16(), message, errors })
+    }
+
+    /// The server's OpenAPI document (`GET /api2/openapi.json`, beside the API root); `None`
+    /// when the server has none (PVE itself).
+    pub fn openapi(&self) -> Result<Option<Value>, ClientError> {
+        let root = self.remote.url.join("");
+        let base = root.trim_end_matches('/').trim_end_matches("/api2/json");
+        let url = format!("{base}/api2/openapi.json");
+        let remote = self.remote.name.to_string();
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            remote: remote.clone(),
+            url: url.clone(),
+            message: chain(&e),
+            nothing_sent: e.is_connect(),
+        };
+        let response = self.http.get(&url).header("Authorization", self.remote.token.header()).send().map_err(unreachable)?;
+        if !response.status().is_success() {
+            return Ok(None);
+        }
+        let text = response.text().map_err(unreachable)?;
+        Ok(serde_json::from_str(&text).ok())
     }
 
     fn fixed(&self, method: Method, path: &str, params: &[(String, String)]) -> Result<Value, ClientError> {
@@ -349,10 +385,10 @@ impl Client {
                 return Ok(exit);
             }
             if Instant::now() >= deadline {
-                return Err(ClientError::Unreachable {
+                return Err(ClientError::StillRunning {
                     remote: self.remote.name.to_string(),
-                    url: self.remote.url.join(&format!("/nodes/{}/tasks/{upid}/status", upid.node)),
-                    message: format!("task still running after {}s", timeout.as_secs()),
+                    upid: upid.to_string(),
+                    seconds: timeout.as_secs(),
                 });
             }
             std::thread::sleep(delay);

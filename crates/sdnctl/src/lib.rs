@@ -8,6 +8,7 @@
 //! turns API answers into the text people read.
 
 pub mod changeset;
+pub mod apidoc;
 pub mod client;
 pub mod remotes;
 pub mod render;

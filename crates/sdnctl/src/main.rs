@@ -1,5 +1,6 @@
 //! sdnctl: a thin command line over the sdnctl library.
 
+mod globals;
 mod progress;
 
 use std::io::IsTerminal;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::{json, Value};
 
+use sdnctl::apidoc::ApiDoc;
 use sdnctl::render::{pending_diff, render, OutputFormat};
 use sdnctl::{ApiPath, ChangeSet, Client, ClientError, LockOptions, LockToken, LockedClients, Method, Params, Remotes, TxnOptions};
 
@@ -18,11 +20,13 @@ Exit codes:
   0  success (txn: every remote applied and every node reported OK)
   1  the server refused the request; txn: it failed and every remote was rolled back or released
   2  bad usage, remotes file or change set (nothing was sent)
-  3  a remote could not be reached (connection, TLS, certificate fingerprint)
+  3  a remote could not be reached (connection, TLS, certificate fingerprint); txn: one refused
+     the connection before anything was sent, nothing changed anywhere
   4  the SDN lock refused (held by someone else, or a wrong lock token)
   5  an apply task finished with an error or warnings (a node did not apply everything);
      status: a node is in error, offline, behind the running version or skipped something
-  6  txn: a remote was left locked, half-applied or unknown; the summary lists the commands to fix it";
+  6  txn: a remote was left locked, half-applied or unknown; the summary lists the commands to fix it
+  7  --wait, task log: the task was still running when the wait ended (it goes on on the server)";
 
 #[derive(Parser)]
 #[command(
@@ -32,15 +36,22 @@ Exit codes:
     after_help = EXIT_CODES
 )]
 struct Cli {
-    /// Remotes file [default: $XDG_CONFIG_HOME/sdnctl/remotes.toml or ~/.config/sdnctl/remotes.toml].
-    #[arg(long, value_name = "FILE")]
+    /// Remotes file [default: $XDG_CONFIG_HOME/sdnctl/remotes.toml or ~/.config/sdnctl/remotes.toml]
+    /// (before the subcommand, `--remotes FILE` is accepted too).
+    #[arg(long = "remotes-file", value_name = "FILE", global = true)]
     remotes: Option<PathBuf>,
     /// Remote to talk to [default: the file's `default`, or its only remote].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", global = true)]
     remote: Option<String>,
     /// How answers are printed.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value = "text", global = true)]
     output_format: OutputFormat,
+    /// Keep the lock token for the shell: `lock` writes it there (mode 0600), `unlock`,
+    /// `apply`, `rollback` and changes use it when no --lock-token is given, and it is removed
+    /// once the lock is released [default: $SDNCTL_LOCK_TOKEN_FILE; $SDNCTL_LOCK_TOKEN holds a
+    /// token directly].
+    #[arg(long, value_name = "FILE", global = true)]
+    lock_token_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,6 +66,20 @@ enum Command {
     Create(CallArgs),
     /// DELETE an API path: sdnctl delete /cluster/sdn/vnets/v1
     Delete(CallArgs),
+    /// List what is below an API path, like pvesh ls (flags: d = has children, r = get,
+    /// w = set, c = create, D = delete; from the server's OpenAPI document).
+    Ls {
+        /// API path below /api2/json.
+        path: String,
+    },
+    /// The methods of an API path and their parameters, like pvesh usage.
+    Usage {
+        /// API path below /api2/json.
+        path: String,
+        /// Also each parameter's description.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Take the global SDN lock; prints the lock token.
     Lock {
         /// Lock even if there are pending changes.
@@ -102,11 +127,20 @@ enum Command {
         #[arg(long, requires = "lock_token")]
         keep_lock: bool,
     },
-    /// Lock holder, running version and each node's state.
+    /// Lock holder, running version and each node's state (exit 5 if a node is in error,
+    /// offline, behind or skipped something).
     Status {
         /// Nodes to report on (added to the remote's `nodes`).
         #[arg(long)]
         node: Vec<String>,
+        /// Several remotes at once, comma separated (default: the one --remote picks).
+        #[arg(long = "remotes", value_name = "A,B,...", value_delimiter = ',')]
+        names: Vec<String>,
+    },
+    /// Follow or inspect a task (an apply's UPID).
+    Task {
+        #[command(subcommand)]
+        command: TaskCommand,
     },
     /// Transactions across several remotes.
     Txn {
@@ -115,6 +149,29 @@ enum Command {
     },
     /// Print a shell completion script.
     Completion { shell: clap_complete::Shell },
+    /// Write the manual pages (sdnctl.1 and one per subcommand) into a directory (packaging).
+    #[command(hide = true)]
+    Manpages {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TaskCommand {
+    /// Print a task's log, following it until it stops (exit 5 if it ended with an error or
+    /// warnings, 7 if still running at --timeout).
+    Log {
+        upid: String,
+        /// Print what is there now without waiting for the end.
+        #[arg(long)]
+        no_follow: bool,
+        /// Seconds to follow.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// A task's state: running, or stopped with its exit status (exit 5 if not OK).
+    Status { upid: String },
 }
 
 #[derive(Subcommand)]
@@ -174,8 +231,14 @@ impl From<ClientError> for Failure {
             ClientError::Unreachable { .. } => (3, "is the server running and the url in the remotes file right?"),
             ClientError::Refused { status: 401, .. } => (1, "check `token` in the remotes file"),
             ClientError::Refused { status: 403, .. } => (1, "the token lacks the privilege (SDN.Allocate on /sdn to change, SDN.Audit to read)"),
-            ClientError::Refused { status: 423, .. } => (4, ""),
+            ClientError::Refused { status: 423, message, .. } if message.contains("pending") => {
+                (4, "to lock anyway and apply them with your changes: sdnctl lock --allow-pending; to drop them: sdnctl rollback")
+            }
+            ClientError::Refused { status: 423, .. } => {
+                (4, "wait for the holder, or if the holder is gone: sdnctl unlock --force (their pending changes stay; lock with --allow-pending to take them over)")
+            }
             ClientError::Refused { .. } | ClientError::Protocol { .. } => (1, ""),
+            ClientError::StillRunning { .. } => (7, "it goes on on the server: follow it with sdnctl task log UPID"),
         };
         let message = if hint.is_empty() { err.to_string() } else { format!("{err} ({hint})") };
         Failure { code, message }
@@ -183,7 +246,9 @@ impl From<ClientError> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::command();
+    let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+    let cli = Cli::parse_from(globals::hoist(std::env::args_os().collect(), &names));
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
@@ -196,15 +261,15 @@ fn main() -> ExitCode {
 /// The remotes file and the name it is known by in fix commands.
 fn load_remotes(cli: &Cli) -> Result<(Remotes, String, String), Failure> {
     let (path, prefix) = match &cli.remotes {
-        Some(path) => (path.clone(), format!("sdnctl --remotes {}", path.display())),
+        Some(path) => (path.clone(), format!("sdnctl --remotes-file {}", path.display())),
         None => (
-            Remotes::default_path().ok_or_else(|| Failure::usage("no remotes file: pass --remotes FILE (HOME is not set)"))?,
+            Remotes::default_path().ok_or_else(|| Failure::usage("no remotes file: pass --remotes-file FILE (HOME is not set)"))?,
             "sdnctl".to_string(),
         ),
     };
     if !path.exists() {
         return Err(Failure::usage(format!(
-            "{}: no such file: create it with [remotes.NAME] url, token and fingerprint (see sdnctl's README), or pass --remotes FILE",
+            "{}: no such file: create it with [remotes.NAME] url, token and fingerprint (see sdnctl's README), or pass --remotes-file FILE",
             path.display()
         )));
     }
@@ -232,17 +297,27 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Lock { allow_pending, ttl, comment } => {
             let options = LockOptions { allow_pending: *allow_pending, ttl: *ttl, comment: comment.clone() };
             let token = client(&cli)?.lock(&options)?;
+            if let Some(file) = lock_token_file(&cli) {
+                globals::keep_token(&file, token.as_str()).map_err(Failure::usage)?;
+                eprintln!("lock token kept in {} for unlock, apply, rollback and changes", file.display());
+            }
             print(&json!(token.as_str()), format);
             Ok(0)
         }
         Command::Unlock { lock_token, force } => {
-            client(&cli)?.unlock(lock_token.clone().map(LockToken::new).as_ref(), *force)?;
+            let token = given_or_kept(&cli, lock_token.as_ref())?;
+            client(&cli)?.unlock(token.as_ref(), *force)?;
+            globals::forget_token(lock_token_file(&cli).as_deref());
             Ok(0)
         }
         Command::Pending { node } => pending(&cli, node.as_deref()),
         Command::Apply { wait, lock_token, keep_lock, timeout } => {
             let client = client(&cli)?;
-            let upid = client.apply(lock_token.clone().map(LockToken::new).as_ref(), !keep_lock)?;
+            let token = given_or_kept(&cli, lock_token.as_ref())?;
+            let upid = client.apply(token.as_ref(), !keep_lock)?;
+            if token.is_some() && !keep_lock {
+                globals::forget_token(lock_token_file(&cli).as_deref());
+            }
             if !wait {
                 print(&json!(upid.to_string()), format);
                 return Ok(0);
@@ -260,10 +335,17 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
         }
         Command::Rollback { lock_token, keep_lock } => {
-            client(&cli)?.rollback(lock_token.clone().map(LockToken::new).as_ref(), !keep_lock)?;
+            let token = given_or_kept(&cli, lock_token.as_ref())?;
+            client(&cli)?.rollback(token.as_ref(), !keep_lock)?;
+            if token.is_some() && !keep_lock {
+                globals::forget_token(lock_token_file(&cli).as_deref());
+            }
             Ok(0)
         }
-        Command::Status { node } => status(&cli, node),
+        Command::Status { node, names } => status(&cli, node, names),
+        Command::Task { command } => task(&cli, command),
+        Command::Ls { path } => ls(&cli, path),
+        Command::Usage { path, verbose } => usage(&cli, path, *verbose),
         Command::Txn { command: TxnCommand::Check { changeset } } => {
             let changes = ChangeSet::load(changeset).map_err(|e| Failure::usage(e.to_string()))?;
             println!("{}: {} step(s)", changeset.display(), changes.steps.len());
@@ -277,6 +359,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Completion { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "sdnctl", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Manpages { out } => {
+            let cmd = Cli::command().mut_subcommand("manpages", |c| c.hide(true));
+            std::fs::create_dir_all(out).map_err(|e| Failure::usage(format!("{}: {e}", out.display())))?;
+            clap_mangen::generate_to(cmd, out).map_err(|e| Failure::usage(format!("writing the manual pages to {}: {e}", out.display())))?;
             Ok(0)
         }
     }
@@ -306,7 +394,7 @@ fn parse_params(raw: &[String]) -> Result<(Params, Option<OutputFormat>), Failur
         }
         if name == "output-format" {
             let parsed = <OutputFormat as clap::ValueEnum>::from_str(&value, false)
-                .map_err(|_| Failure::usage(format!("--output-format {value}: expected text, json or json-pretty")))?;
+                .map_err(|_| Failure::usage(format!("--output-format {value}: expected text, json, json-pretty or yaml")))?;
             format = Some(parsed);
             continue;
         }
@@ -315,11 +403,155 @@ fn parse_params(raw: &[String]) -> Result<(Params, Option<OutputFormat>), Failur
     Ok((params, format))
 }
 
+fn task(cli: &Cli, command: &TaskCommand) -> Result<u8, Failure> {
+    let parse = |text: &str| text.parse::<sdnctl::Upid>().map_err(|e| Failure::usage(format!("'{text}' is not a UPID: {e}")));
+    let client = client(cli)?;
+    let outcome = |exit: &str| if exit == "OK" { Ok(0) } else { Ok(5) };
+    match command {
+        TaskCommand::Log { upid, no_follow, timeout } => {
+            let upid = parse(upid)?;
+            if *no_follow {
+                for (_, line) in client.task_log(&upid, 0)? {
+                    println!("{line}");
+                }
+                return Ok(0);
+            }
+            let exit = client.wait_task(&upid, Duration::from_secs(*timeout), |line| println!("{line}"))?;
+            println!("TASK {}", if exit == "OK" { "OK".to_string() } else { exit.clone() });
+            outcome(&exit)
+        }
+        TaskCommand::Status { upid } => {
+            let upid = parse(upid)?;
+            let (text, exit) = match client.task_state(&upid)? {
+                sdnctl::client::TaskState::Running => (json!({"upid": upid.to_string(), "status": "running"}), None),
+                sdnctl::client::TaskState::Stopped(exit) => {
+                    (json!({"upid": upid.to_string(), "status": "stopped", "exitstatus": exit}), Some(exit))
+                }
+            };
+            print(&text, cli.output_format);
+            exit.map_or(Ok(0), |exit| outcome(&exit))
+        }
+    }
+}
+
+/// The lock token file, from the flag or `$SDNCTL_LOCK_TOKEN_FILE`.
+fn lock_token_file(cli: &Cli) -> Option<PathBuf> {
+    cli.lock_token_file
+        .clone()
+        .or_else(|| std::env::var_os(globals::LOCK_TOKEN_FILE_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
+}
+
+/// `--lock-token` if given, else the token the shell keeps.
+fn given_or_kept(cli: &Cli, given: Option<&String>) -> Result<Option<LockToken>, Failure> {
+    if let Some(token) = given {
+        return Ok(Some(LockToken::new(token.clone())));
+    }
+    Ok(globals::kept_token(lock_token_file(cli).as_deref()).map_err(Failure::usage)?.map(LockToken::new))
+}
+
 fn pvesh(cli: &Cli, method: Method, call: &CallArgs) -> Result<u8, Failure> {
     let path: ApiPath = call.path.parse().map_err(Failure::usage)?;
-    let (params, format) = parse_params(&call.params)?;
-    let data = client(cli)?.call(method, &path, &params)?;
+    let (mut params, format) = parse_params(&call.params)?;
+    let client = client(cli)?;
+    // Checked against the server's own description before anything is sent (a server without
+    // one, such as PVE, decides itself).
+    if let Some(doc) = client.openapi()? {
+        ApiDoc::new(doc).check(method, path.as_str(), &params).map_err(Failure::usage)?;
+    }
+    if method != Method::Get && !params.iter().any(|(name, _)| name == "lock-token") {
+        if let Some(token) = given_or_kept(cli, None)? {
+            params.push(("lock-token".to_string(), token.as_str().to_string()));
+        }
+    }
+    let data = client.call(method, &path, &params)?;
     print(&data, format.unwrap_or(cli.output_format));
+    Ok(0)
+}
+
+/// The server's OpenAPI document and the template `path` matches.
+fn described(client: &Client, path: &str) -> Result<(ApiDoc, String), Failure> {
+    let doc = client.openapi()?.ok_or_else(|| Failure { code: 1, message: format!("{}: the server publishes no API description (/api2/openapi.json)", client.remote().name) })?;
+    let doc = ApiDoc::new(doc);
+    let template = doc
+        .template(path)
+        .ok_or_else(|| Failure::usage(format!("no such API path '{path}' (sdnctl ls / lists the top)")))?
+        .to_string();
+    Ok((doc, template))
+}
+
+fn flags(doc: &ApiDoc, template: &str) -> String {
+    let methods = doc.methods(template);
+    let has = |m: Method, c: char| if methods.contains(&m) { c } else { '-' };
+    let dir = if doc.children(template).is_empty() { '-' } else { 'd' };
+    format!("{dir}{}{}{}{}", has(Method::Get, 'r'), has(Method::Set, 'w'), has(Method::Create, 'c'), has(Method::Delete, 'D'))
+}
+
+fn ls(cli: &Cli, path: &str) -> Result<u8, Failure> {
+    let client = client(cli)?;
+    let path = if path.is_empty() { "/" } else { path };
+    let (doc, template) = if path == "/" {
+        (ApiDoc::new(client.openapi()?.unwrap_or_default()), String::new())
+    } else {
+        described(&client, path)?
+    };
+    let mut rows = Vec::new();
+    for child in doc.children(&template) {
+        let child_template = format!("{template}/{child}");
+        if child.starts_with('{') {
+            // The objects themselves: what a GET of the path lists.
+            let key = child.trim_matches(['{', '}']);
+            let api: ApiPath = path.parse().map_err(Failure::usage)?;
+            let listed = client.call(Method::Get, &api, &[])?;
+            for item in listed.as_array().into_iter().flatten() {
+                let name = item.get(key).or_else(|| item.get("id")).and_then(Value::as_str).unwrap_or_default();
+                rows.push(json!({"flags": flags(&doc, &child_template), "name": name}));
+            }
+        } else {
+            rows.push(json!({"flags": flags(&doc, &child_template), "name": child}));
+        }
+    }
+    if cli.output_format == OutputFormat::Text {
+        for row in &rows {
+            println!("{}  {}", row["flags"].as_str().unwrap_or(""), row["name"].as_str().unwrap_or(""));
+        }
+    } else {
+        print(&Value::Array(rows), cli.output_format);
+    }
+    Ok(0)
+}
+
+fn usage(cli: &Cli, path: &str, verbose: bool) -> Result<u8, Failure> {
+    let client = client(cli)?;
+    let (doc, template) = described(&client, path)?;
+    let mut out = Vec::new();
+    for method in doc.methods(&template) {
+        let params = doc.params(&template, method);
+        out.push(json!({
+            "method": method.verb(),
+            "path": template,
+            "summary": doc.summary(&template, method),
+            "params": params.iter().map(|p| json!({"name": p.name, "required": p.required, "type": p.kind, "description": p.description})).collect::<Vec<_>>(),
+        }));
+        if cli.output_format == OutputFormat::Text {
+            let mut line = format!("USAGE: sdnctl {} {path}", method.verb());
+            for param in &params {
+                line.push_str(&if param.required { format!(" --{} <{}>", param.name, param.kind) } else { format!(" [--{} <{}>]", param.name, param.kind) });
+            }
+            println!("{line}");
+            let summary = doc.summary(&template, method);
+            if !summary.is_empty() {
+                println!("  {summary}");
+            }
+            if verbose {
+                for param in &params {
+                    println!("    --{:<20} {}", param.name, param.description);
+                }
+            }
+        }
+    }
+    if cli.output_format != OutputFormat::Text {
+        print(&Value::Array(out), cli.output_format);
+    }
     Ok(0)
 }
 
@@ -383,8 +615,76 @@ fn pending(cli: &Cli, node: Option<&str>) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
-    let client = client(cli)?;
+fn status(cli: &Cli, extra_nodes: &[String], names: &[String]) -> Result<u8, Failure> {
+    if names.is_empty() {
+        return status_of(cli, &client(cli)?, extra_nodes);
+    }
+    let (remotes, origin, _) = load_remotes(cli)?;
+    let mut worst = 0;
+    let mut all = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let remote = remotes.pick(Some(name), &origin).map_err(|e| Failure::usage(e.to_string()))?;
+        let client = Client::new(remote).map_err(|e| Failure { code: 3, message: e })?;
+        if cli.output_format == OutputFormat::Text && i > 0 {
+            println!();
+        }
+        // One remote that can't be reached doesn't hide the others' states.
+        let code = match status_report(cli, &client, extra_nodes) {
+            Ok((code, report)) => {
+                all.push(report);
+                code
+            }
+            Err(failure) => {
+                all.push(json!({ "remote": name, "error": failure.message }));
+                if cli.output_format == OutputFormat::Text {
+                    println!("remote: {name}\n  error: {}", failure.message);
+                }
+                failure.code
+            }
+        };
+        worst = worst.max(code);
+    }
+    if cli.output_format != OutputFormat::Text {
+        print(&Value::Array(all), cli.output_format);
+    }
+    Ok(worst)
+}
+
+fn status_of(cli: &Cli, client: &Client, extra_nodes: &[String]) -> Result<u8, Failure> {
+    let (code, report) = status_report(cli, client, extra_nodes)?;
+    if cli.output_format != OutputFormat::Text {
+        print(&report, cli.output_format);
+    }
+    Ok(code)
+}
+
+/// An epoch time as the local time, `YYYY-MM-DD HH:MM:SS TZ`.
+fn local_time(epoch: i64) -> String {
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let time = epoch as libc::time_t;
+    // SAFETY: localtime_r only writes into the struct it is given.
+    if unsafe { libc::localtime_r(&time, &mut tm) }.is_null() {
+        return epoch.to_string();
+    }
+    let zone = if tm.tm_zone.is_null() {
+        String::new()
+    } else {
+        // SAFETY: tm_zone points at a static NUL-terminated zone abbreviation.
+        format!(" {}", unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }.to_string_lossy())
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}{zone}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// One remote's status: printed as text (when that is the format), and as JSON for the caller.
+fn status_report(cli: &Cli, client: &Client, extra_nodes: &[String]) -> Result<(u8, Value), Failure> {
     let lock = client.lock_status()?;
     let mut nodes: Vec<String> = client.remote().nodes.clone();
     nodes.extend(extra_nodes.iter().cloned());
@@ -412,7 +712,14 @@ fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
             Err(err) => return Err(err.into()),
         }
     }
-    let running = reports.iter().find_map(|r| r.get("running-version").and_then(Value::as_u64));
+    let mut running = reports.iter().find_map(|r| r.get("running-version").and_then(Value::as_u64));
+    if running.is_none() {
+        // No agent has reported: the cluster's own entry says it.
+        let path: ApiPath = "/cluster/status".parse().map_err(Failure::usage)?;
+        if let Ok(Value::Array(entries)) = client.call(Method::Get, &path, &[]) {
+            running = entries.iter().find(|e| e["type"] == "cluster").and_then(|e| e["version"].as_u64());
+        }
+    }
     // A node that is not fully where the running version says is not OK.
     let unhealthy = reports.iter().any(|r| {
         r["status"] != "available"
@@ -420,22 +727,24 @@ fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
             || r.get("warnings").and_then(Value::as_array).is_some_and(|w| !w.is_empty())
     });
     let code = if unhealthy { 5 } else { 0 };
+    let yours = lock.holder.as_deref() == Some(client.remote().token.id());
+    let lock_json = json!({
+        "locked": u8::from(lock.locked), "holder": lock.holder, "since": lock.since,
+        "expires": lock.expires, "comment": lock.comment, "yours": yours,
+    });
+    let report = json!({ "remote": client.remote().name.as_str(), "lock": lock_json, "running-version": running, "nodes": reports });
     if cli.output_format != OutputFormat::Text {
-        let lock_json = json!({
-            "locked": u8::from(lock.locked), "holder": lock.holder, "since": lock.since,
-            "expires": lock.expires, "comment": lock.comment,
-        });
-        print(&json!({ "remote": client.remote().name.as_str(), "lock": lock_json, "running-version": running, "nodes": reports }), cli.output_format);
-        return Ok(code);
+        return Ok((code, report));
     }
     println!("remote: {} ({})", client.remote().name, client.remote().url);
     if lock.locked {
-        let mut line = format!("lock: held by {}", lock.holder.as_deref().unwrap_or("unknown"));
+        let you = if yours { " (you)" } else { "" };
+        let mut line = format!("lock: held by {}{you}", lock.holder.as_deref().unwrap_or("unknown"));
         if let Some(since) = lock.since {
-            line.push_str(&format!(" since {since}"));
+            line.push_str(&format!(" since {}", local_time(since)));
         }
         if let Some(expires) = lock.expires {
-            line.push_str(&format!(", expires {expires}"));
+            line.push_str(&format!(", expires {}", local_time(expires)));
         }
         if let Some(comment) = &lock.comment {
             line.push_str(&format!(" ({comment})"));
@@ -453,7 +762,7 @@ fn status(cli: &Cli, extra_nodes: &[String]) -> Result<u8, Failure> {
     } else {
         print!("{}", render(&Value::Array(reports), OutputFormat::Text));
     }
-    Ok(code)
+    Ok((code, report))
 }
 
 fn txn_run(
@@ -501,10 +810,14 @@ fn txn_run(
     view.finish();
     print!("\n{report}");
     let pending_ok = no_apply && report.remotes.iter().all(|r| r.state == sdnctl::RemoteState::ChangesPending);
+    let not_reached = report.remotes.iter().any(|r| matches!(r.state, sdnctl::RemoteState::NotReached { .. }));
     Ok(if report.all_applied() || pending_ok {
         0
     } else if !report.clean() {
         6
+    } else if not_reached {
+        // Refused before anything was sent, and the others released: nothing changed.
+        3
     } else if report.remotes.iter().all(|r| r.state.has_applied()) {
         5
     } else {

@@ -6,7 +6,8 @@
 //! [remotes.pve-a]
 //! url = "https://10.0.0.1:8006"
 //! token = "root@pam!sdnctl=5f0c...-..."
-//! fingerprint = "AB:CD:..."    # SHA-256 of the server certificate, or: insecure = true
+//! fingerprint = "AB:CD:..."    # SHA-256 of the server certificate, or: system-ca = true
+//!                               # (a CA the system trusts, e.g. ACME), or: insecure = true
 //! nodes = ["pve1", "pve2"]     # optional: nodes `sdnctl status` reports on
 //! ```
 
@@ -199,6 +200,9 @@ struct RawRemote {
     token: Spanned<String>,
     fingerprint: Option<Spanned<String>>,
     insecure: Option<Spanned<bool>>,
+    /// Trust the certificate authorities of the system's store (ACME certificates).
+    #[serde(rename = "system-ca")]
+    system_ca: Option<Spanned<bool>>,
     #[serde(default)]
     nodes: Vec<String>,
 }
@@ -242,7 +246,14 @@ impl Remotes {
             let parsed_name: RemoteName = name.parse().map_err(|e| at(span.clone(), &format!("remotes.{name}"), e))?;
             let url = remote.url.get_ref().parse().map_err(|e| at(remote.url.span(), &field("url"), e))?;
             let token = remote.token.get_ref().parse().map_err(|e| at(remote.token.span(), &field("token"), e))?;
+            let system_ca = remote.system_ca.as_ref().map(|s| (*s.get_ref(), s.span()));
+            if let Some((true, sspan)) = system_ca.clone() {
+                if remote.fingerprint.is_some() || remote.insecure.as_ref().is_some_and(|i| *i.get_ref()) {
+                    return Err(at(sspan, &field("system-ca"), "give one of fingerprint, insecure = true and system-ca = true".into()));
+                }
+            }
             let trust = match (&remote.fingerprint, remote.insecure.as_ref().map(|i| (*i.get_ref(), i.span()))) {
+                _ if system_ca.as_ref().is_some_and(|(on, _)| *on) => Trust::SystemCa,
                 (Some(fp), None | Some((false, _))) => {
                     Trust::Pinned(fp.get_ref().parse().map_err(|e| at(fp.span(), &field("fingerprint"), e))?)
                 }
@@ -254,7 +265,7 @@ impl Remotes {
                     return Err(at(
                         span,
                         &format!("remotes.{name}"),
-                        "no fingerprint: add fingerprint = \"AA:BB:...\" (the SHA-256 of the server certificate) or insecure = true".into(),
+                        "no fingerprint: add fingerprint = \"AA:BB:...\" (the SHA-256 of the server certificate), system-ca = true (a certificate from a CA the system trusts, e.g. ACME) or insecure = true".into(),
                     ))
                 }
             };

@@ -11,6 +11,8 @@ pub enum OutputFormat {
     Json,
     #[value(name = "json-pretty")]
     JsonPretty,
+    /// YAML, as pvesh has it.
+    Yaml,
 }
 
 /// A value as text: scalars bare, lists and nested objects as compact JSON.
@@ -28,6 +30,7 @@ pub fn cell(value: &Value) -> String {
 pub fn render(value: &Value, format: OutputFormat) -> String {
     match format {
         OutputFormat::Json => format!("{value}\n"),
+        OutputFormat::Yaml => serde_yaml::to_string(value).unwrap_or_else(|_| format!("{value}\n")),
         OutputFormat::JsonPretty => {
             format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()))
         }

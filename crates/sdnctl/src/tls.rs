@@ -1,5 +1,6 @@
 //! Certificate pinning: PVE clusters usually run self-signed certificates, so clients pin the
-//! SHA-256 fingerprint of the server's end-entity certificate instead of trusting a CA.
+//! SHA-256 fingerprint of the server's end-entity certificate instead of trusting a CA; or,
+//! for certificates from a public CA (ACME), the system's CA store.
 
 use std::fmt;
 use std::str::FromStr;
@@ -64,6 +65,41 @@ pub enum Trust {
     /// Any certificate (the operator said `insecure = true`). The handshake signature is still
     /// checked, so this only gives up on knowing *who* the server is.
     Insecure,
+    /// A certificate for the remote's host name from a CA in the system's store
+    /// (`system-ca = true`; `$SSL_CERT_FILE`, else the distribution's bundle), as for ACME
+    /// certificates.
+    SystemCa,
+}
+
+/// Where distributions keep the bundle of trusted CA certificates.
+const CA_BUNDLES: [&str; 4] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The system's trusted CA certificates: `$SSL_CERT_FILE` if set, else the first bundle found.
+fn system_roots() -> Result<rustls::RootCertStore, String> {
+    let path = match std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
+        Some(path) => std::path::PathBuf::from(path),
+        None => CA_BUNDLES
+            .iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.exists())
+            .ok_or_else(|| format!("system-ca: no CA bundle found (looked for {}; set SSL_CERT_FILE)", CA_BUNDLES.join(", ")))?,
+    };
+    let pem = std::fs::read(&path).map_err(|e| format!("system-ca: {}: {e}", path.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        let cert = cert.map_err(|e| format!("system-ca: {}: {e}", path.display()))?;
+        // A certificate rustls can't use is skipped, as the system's own tools skip it.
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Err(format!("system-ca: {} holds no usable CA certificate", path.display()));
+    }
+    Ok(roots)
 }
 
 /// A verifier that compares the end-entity certificate with the pinned fingerprint and checks
@@ -85,6 +121,8 @@ impl ServerCertVerifier for PinVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         match self.trust {
             Trust::Insecure => Ok(ServerCertVerified::assertion()),
+            // Verified by rustls's own WebPKI verifier (see `client_config`), never here.
+            Trust::SystemCa => Err(rustls::Error::General("system-ca is verified by the WebPKI verifier".into())),
             Trust::Pinned(expected) => {
                 let actual = Fingerprint::of(end_entity.as_ref());
                 if actual == expected {
@@ -124,6 +162,13 @@ impl ServerCertVerifier for PinVerifier {
 /// A rustls client configuration that trusts servers as `trust` says.
 pub fn client_config(trust: Trust) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    if trust == Trust::SystemCa {
+        return Ok(rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| format!("TLS setup: {e}"))?
+            .with_root_certificates(system_roots()?)
+            .with_no_client_auth());
+    }
     let verifier = Arc::new(PinVerifier { trust, provider: provider.clone() });
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])

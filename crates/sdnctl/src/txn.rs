@@ -49,6 +49,8 @@ pub enum RemoteState {
     /// Locking was refused (held by someone else, pending changes, no permission): nothing
     /// was changed there and this transaction holds no lock.
     NotLocked { error: String },
+    /// The lock request never reached the remote (connection or TLS refused): nothing changed.
+    NotReached { error: String },
     /// This transaction holds the lock; nothing changed yet.
     Locked,
     /// Every change succeeded; the lock is still held, the changes are pending.
@@ -87,6 +89,7 @@ impl fmt::Display for RemoteState {
         match self {
             RemoteState::Idle => f.write_str("not locked yet"),
             RemoteState::NotLocked { error } => write!(f, "not locked, nothing changed: {error}"),
+            RemoteState::NotReached { error } => write!(f, "not reached, nothing changed: {error}"),
             RemoteState::Locked => f.write_str("locked, nothing changed"),
             RemoteState::Changed => f.write_str("changed, lock held, not applied"),
             RemoteState::Failed { phase, error } => write!(f, "FAILED at {phase}, lock still held: {error}"),
@@ -258,7 +261,7 @@ impl Report {
     pub fn unchanged(&self) -> bool {
         self.remotes
             .iter()
-            .all(|r| matches!(r.state, RemoteState::NotLocked { .. } | RemoteState::Released | RemoteState::RolledBack | RemoteState::Idle))
+            .all(|r| matches!(r.state, RemoteState::NotLocked { .. } | RemoteState::NotReached { .. } | RemoteState::Released | RemoteState::RolledBack | RemoteState::Idle))
     }
 }
 
@@ -310,6 +313,7 @@ impl<'o> LockedClients<'o> {
                     remote.token = Some(token);
                     remote.set(RemoteState::Locked, observer);
                 }
+                Err(err) if err.nothing_sent() => remote.set(RemoteState::NotReached { error: err.to_string() }, observer),
                 Err(err) if err.is_unreachable() => remote.fail(Phase::Lock, &err, observer),
                 Err(err) => remote.set(RemoteState::NotLocked { error: err.to_string() }, observer),
             }

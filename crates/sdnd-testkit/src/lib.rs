@@ -102,6 +102,10 @@ pub fn node_dir(data_dir: &Path, node: &str) -> PathBuf {
     dir
 }
 
+/// The configuration file test servers and commands read: none (an empty file), so that an
+/// sdnd installed on the test machine (/etc/sdnd/sdnd.toml) can't change what they do.
+pub const NO_CONFIG: &str = "/dev/null";
+
 /// Runs `sdnd token add` on `data_dir` and `store` and returns the token as sdnd prints it
 /// (`user!tokenid=secret`); the caller decides how to send it.
 pub fn add_token(sdnd: &Path, data_dir: &Path, store: &[String], user: &str, tokenid: &str) -> String {
@@ -110,6 +114,7 @@ pub fn add_token(sdnd: &Path, data_dir: &Path, store: &[String], user: &str, tok
         .arg(data_dir)
         .args(store)
         .env("SDND_LOG", "warn")
+        .env("SDND_CONFIG", NO_CONFIG)
         .output()
         .expect("run sdnd token add");
     assert!(out.status.success(), "token add failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -189,6 +194,7 @@ impl Server {
             .args(dnsmasq)
             .args(&self.extra)
             .env("SDND_LOG", "warn")
+            .env("SDND_CONFIG", NO_CONFIG)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

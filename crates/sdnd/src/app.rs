@@ -26,6 +26,8 @@ pub struct App {
     pub pstart: u64,
     /// Whether the store has answered long enough for stale heartbeats to mean dead agents.
     pub(crate) store_sight: Arc<crate::nodes::StoreSight>,
+    /// What `GET /metrics` reports (the store above times its calls into it).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How an [`App`] is set up besides its store.
@@ -40,6 +42,8 @@ pub struct AppOptions {
 
 impl App {
     pub fn new(store: Arc<dyn Store>, options: AppOptions) -> Arc<Self> {
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let store: Arc<dyn Store> = Arc::new(crate::metrics::TimedStore::new(store, metrics.clone()));
         Arc::new(Self {
             sdn: Sdn::new(store.clone(), options.clock.clone()),
             ipam: crate::ipam::Ipam::new(store.clone()),
@@ -50,6 +54,7 @@ impl App {
             apply_timeout: options.apply_timeout,
             pstart: crate::tasks::process_start_ticks(),
             store_sight: Arc::default(),
+            metrics,
         })
     }
 }

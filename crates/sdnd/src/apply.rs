@@ -21,6 +21,7 @@ use crate::tasks::Upid;
 /// `PUT /cluster/sdn`: promotes pending to a new running version and starts the task that
 /// waits for the nodes; with a lock token, releases the lock unless `release_lock` is false.
 pub fn apply(app: &App, caller: &Caller, token: Option<&str>, release_lock: bool) -> Result<Upid, Error> {
+    let started = Instant::now();
     let (upid, version) = app.sdn.mutate(Intent::Change { token }, |snapshot, _| {
         let version = snapshot.running_version + 1;
         let running = snapshot.pending.to_running_config(version);
@@ -35,6 +36,7 @@ pub fn apply(app: &App, caller: &Caller, token: Option<&str>, release_lock: bool
         };
         Ok((mutation, (upid, version)))
     })?;
+    app.metrics.apply(started.elapsed());
     tracing::info!("SDN configuration version {version} applied by {} ({upid})", caller.auth_id());
     watch_task(app, upid.clone(), version);
     Ok(upid)
@@ -103,9 +105,10 @@ fn watch_task(app: &App, upid: Upid, version: u64) {
     let timeout = app.apply_timeout;
     let clock = app.clock.clone();
     let sight = app.store_sight.clone();
+    let metrics = app.metrics.clone();
     let spawned = std::thread::Builder::new()
         .name("apply-task".into())
-        .spawn(move || finish_task(store.as_ref(), &clock, &sight, upid, version, timeout));
+        .spawn(move || finish_task(store.as_ref(), &clock, &sight, &metrics, upid, version, timeout));
     if let Err(err) = spawned {
         tracing::error!("could not start the apply task watcher: {err}");
     }
@@ -204,6 +207,7 @@ fn finish_orphans(app: &App) -> Result<(), Error> {
         let key = layout::task(&record.upid);
         let txn = Txn::new().unchanged(key.clone(), entry.mod_revision).put(key, encode(&record));
         if let sdn_store::Commit::Committed(_) = app.store.commit(txn)? {
+            record_task(&app.metrics, &record, &upid);
             tracing::warn!("finished task {upid} of offline node {}: {}", upid.node, record.exitstatus.as_deref().unwrap_or(""));
         }
     }
@@ -302,7 +306,15 @@ fn conclude(
 /// Pause between attempts while the store can't be read or written.
 const STORE_RETRY: Duration = Duration::from_millis(200);
 
-fn finish_task(store: &dyn Store, clock: &Clock, sight: &StoreSight, upid: Upid, version: u64, timeout: Duration) {
+fn finish_task(
+    store: &dyn Store,
+    clock: &Clock,
+    sight: &StoreSight,
+    metrics: &crate::metrics::Metrics,
+    upid: Upid,
+    version: u64,
+    timeout: Duration,
+) {
     let key = layout::task(&upid.to_string());
     // The timeout runs from the task's start, also for a watcher restarted with its server.
     // (The start is in whole seconds: counted from its end, so the task never ends early.)
@@ -375,5 +387,14 @@ fn finish_task(store: &dyn Store, clock: &Clock, sight: &StoreSight, upid: Upid,
         tracing::warn!("could not record the end of task {upid} yet: {err}; retrying");
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_secs(5));
+    }
+    record_task(metrics, &record, &upid);
+}
+
+/// Counts a finished task's duration (from its start time to its end) in the metrics.
+fn record_task(metrics: &crate::metrics::Metrics, record: &TaskRecord, upid: &Upid) {
+    if let (Some(status), Some(end)) = (&record.exitstatus, record.endtime) {
+        let seconds = u64::try_from(end - upid.starttime).unwrap_or(0);
+        metrics.task(status, Duration::from_secs(seconds));
     }
 }

@@ -12,7 +12,8 @@
 //!   (asking a node's agent about its live state through the store), [`layout`] (every store
 //!   key and stored record),
 //!   [`error`] (the core's error type), [`clock`] (the time everything reads).
-//! - [`data_dir`]: the private data directory; [`process`]: process-wide settings.
+//! - [`metrics`]: what `GET /metrics` reports. [`data_dir`]: the private data directory; [`process`]: process-wide settings.
+//! - [`config_file`]: `/etc/sdnd/sdnd.toml`. [`backup`]: backup and restore of the whole store.
 //! - [`agent`]: a node's agent (facts, render through `sdn-gen`, atomic writes, reloads,
 //!   reports). [`admin`]: the administration commands. [`store_args`]: choosing the store.
 
@@ -22,13 +23,16 @@ pub mod api;
 pub mod app;
 pub mod apply;
 pub mod auth;
+pub mod backup;
 pub mod clock;
+pub mod config_file;
 pub mod data_dir;
 pub mod error;
 pub mod fsutil;
 pub mod http;
 pub mod ipam;
 pub mod layout;
+pub mod metrics;
 pub mod node_query;
 pub mod nodes;
 pub mod process;

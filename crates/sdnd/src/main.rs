@@ -9,11 +9,21 @@ use clap::{Parser, Subcommand};
 use sdnd::agent::{self, AgentConfig};
 use sdnd::app::{App, AppOptions};
 use sdnd::store_args::{open_store, open_store_waiting, StoreArgs};
-use sdnd::{admin, auth, http, sdn, transfer, Clock};
+use sdnd::{admin, auth, backup, http, sdn, transfer, Clock};
 
 #[derive(Parser)]
 #[command(name = "sdnd", version, about = "SDN control plane for virtualization clusters, PVE SDN API compatible")]
 struct Cli {
+    /// The configuration file: every `serve` flag as a key of the same name, plus `log-level`
+    /// (default: $SDND_CONFIG, else /etc/sdnd/sdnd.toml if it exists). Flags and environment
+    /// variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// What to log: error, warn, info, debug or trace, or tracing directives such as
+    /// `info,sdnd::access=warn` (default: $SDND_LOG, else the configuration file's
+    /// `log-level`, else info).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -74,9 +84,10 @@ enum Command {
     Serve {
         #[command(flatten)]
         store: StoreArgs,
-        /// Address and port to listen on.
-        #[arg(long, default_value = "127.0.0.1:8006")]
-        listen: SocketAddr,
+        /// Address and port to listen on: `127.0.0.1:8006`, `[::]:8006` (every address),
+        /// `localhost:8006` (a name is resolved; the first address that binds is used).
+        #[arg(long, default_value = "127.0.0.1:8006", value_parser = parse_listen)]
+        listen: String,
         /// Run the node agent for this node: render and reload its files whenever the
         /// running version changes (without it: API only, UPIDs name the host).
         #[arg(long)]
@@ -102,6 +113,10 @@ enum Command {
         /// Connections served at once (default: the open-file limit less a reserve).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         max_connections: Option<u64>,
+        /// File holding the bearer token a Prometheus scraper on another host sends to read
+        /// `/metrics` (`Authorization: Bearer TOKEN`); loopback clients need none.
+        #[arg(long, value_name = "FILE")]
+        metrics_token_file: Option<PathBuf>,
         /// Seconds a login ticket stays valid (PVE: 7200).
         #[arg(long, default_value_t = auth::ticket::DEFAULT_LIFETIME, hide = true)]
         ticket_lifetime: i64,
@@ -170,22 +185,106 @@ enum Command {
         #[arg(long)]
         ipam_state: Option<PathBuf>,
     },
+    /// Write one consistent snapshot of everything in the store to a file (while serving).
+    Backup {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The backup file to write (created with mode 0600; an existing file is refused).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Include the secrets (password hashes, token hashes, the ticket signing key, IPAM
+        /// and DNS credentials); without it they are left out and must be set again after a
+        /// restore.
+        #[arg(long)]
+        with_secrets: bool,
+    },
+    /// Load a backup into an empty store.
+    Restore {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The backup file written by `sdnd backup`.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
+    /// Print a configuration file with every `serve` flag, commented out at its default
+    /// (packaging: /etc/sdnd/sdnd.toml).
+    #[command(hide = true)]
+    DefaultConfig,
+    /// Write the manual pages (sdnd.1 and one per subcommand) into a directory (packaging).
+    #[command(hide = true)]
+    Manpages {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Print the API's OpenAPI 3.1 document (the one served at /api2/openapi.json).
     Openapi,
+}
+
+/// A `--listen` value: an address and port, a bracketed IPv6 address and port, or a host name
+/// and port that resolves.
+fn parse_listen(text: &str) -> Result<String, String> {
+    use std::net::ToSocketAddrs;
+    if text.parse::<SocketAddr>().is_ok() {
+        return Ok(text.to_string());
+    }
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("'{text}' has no port; expected ADDRESS:PORT, [IPV6]:PORT or NAME:PORT"));
+    };
+    port.parse::<u16>().map_err(|_| format!("'{port}' is not a port (0-65535)"))?;
+    match text.to_socket_addrs() {
+        Ok(addrs) if addrs.len() > 0 => Ok(text.to_string()),
+        Ok(_) => Err(format!("'{host}' resolves to no address")),
+        Err(err) => Err(format!("'{host}' does not resolve: {err}")),
+    }
+}
+
+/// A log filter: a level, or tracing directives (`info,sdnd::access=warn`). A bare word that
+/// is no level is refused (tracing would take it for a module name and log nearly nothing).
+fn log_filter(text: &str) -> Result<tracing_subscriber::EnvFilter, String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for directive in text.split(',').map(str::trim) {
+        let bare = !directive.contains(['=', ':', '[']);
+        if bare && !LEVELS.contains(&directive.to_ascii_lowercase().as_str()) {
+            return Err(format!("'{directive}' is not a level"));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(text).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
     sdnd::process::private_umask();
     sdnd::process::return_large_blocks();
+    let applied = match sdnd::config_file::apply(&<Cli as clap::CommandFactory>::command(), std::env::args_os().collect(), &sdnd::store_args::env_of) {
+        Ok(applied) => applied,
+        Err(message) => {
+            eprintln!("sdnd: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(applied.argv);
+    let filter = cli
+        .log_level
+        .clone()
+        .or_else(|| std::env::var("SDND_LOG").ok().filter(|v| !v.is_empty()))
+        .or(applied.log_level)
+        .unwrap_or_else(|| "info".into());
+    let filter = match log_filter(&filter) {
+        Ok(filter) => filter,
+        Err(err) => {
+            eprintln!("sdnd: log level '{filter}': {err} (expected error, warn, info, debug, trace or tracing directives)");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SDND_LOG").unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, not in journald or a log file.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match run(Cli::parse()) {
+    if let Some(path) = &applied.path {
+        tracing::debug!("read the configuration file {}", path.display());
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("sdnd: {message}");
@@ -195,7 +294,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    match cli.command {
+    let Cli { command, .. } = cli;
+    match command {
         Command::Serve {
             store,
             listen,
@@ -207,6 +307,7 @@ fn run(cli: Cli) -> Result<(), String> {
             header_timeout,
             body_timeout,
             max_connections,
+            metrics_token_file,
             ticket_lifetime,
         } => {
             // The TLS key lives there even when the store is etcd.
@@ -242,11 +343,19 @@ fn run(cli: Cli) -> Result<(), String> {
                 clock: Clock::system(),
             };
             let app = App::start(store_handle.clone(), options)?;
+            if let Some(file) = metrics_token_file {
+                let token = std::fs::read_to_string(&file).map_err(|e| format!("--metrics-token-file {}: {e}", file.display()))?;
+                let token = token.trim();
+                if token.is_empty() {
+                    return Err(format!("--metrics-token-file {}: the file is empty", file.display()));
+                }
+                app.metrics.set_token(token.to_string());
+            }
             if let Some(agent) = agent {
                 // Runs as long as the server does.
                 let _agent = agent::spawn(store_handle, agent, Clock::system()).map_err(|e| format!("starting the node agent: {e}"))?;
             }
-            let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("listening on {listen}: {e}"))?;
+            let listener = std::net::TcpListener::bind(listen.as_str()).map_err(|e| format!("listening on {listen}: {e}"))?;
             let local = listener.local_addr().map_err(|e| e.to_string())?;
             println!("sdnd listening on https://{local}/api2/json (node {})", app.node);
             println!("certificate SHA-256 fingerprint: {}", identity.fingerprint);
@@ -299,6 +408,27 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
             }
             Ok(())
+        }
+        Command::Backup { store, to, with_secrets } => {
+            let store = open_store(&store)?;
+            let summary = backup::write(store.as_ref(), &to, with_secrets)?;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::Restore { store, from } => {
+            let store = open_store(&store)?;
+            let summary = backup::restore(store.as_ref(), &from)?;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::DefaultConfig => {
+            print!("{}", sdnd::config_file::template(&<Cli as clap::CommandFactory>::command())?);
+            Ok(())
+        }
+        Command::Manpages { out } => {
+            std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), &out)
+                .map_err(|e| format!("writing the manual pages to {}: {e}", out.display()))
         }
         Command::Openapi => {
             println!("{}", http::openapi::api_document());

@@ -55,6 +55,21 @@ const PASSWORD_ENV: &str = "SDND_STORE_PASSWORD";
 const PASSWORD_FILE_ENV: &str = "SDND_STORE_PASSWORD_FILE";
 const DEFAULT_PREFIX: &str = "/sdnd/";
 
+/// The environment variable a store flag (by its long name) defaults to, if it has one: the
+/// configuration file's value for the flag counts only when that variable is unset.
+pub fn env_of(flag: &str) -> Option<&'static str> {
+    Some(match flag {
+        "store" => STORE_ENV,
+        "store-prefix" => PREFIX_ENV,
+        "store-ca" => CA_ENV,
+        "store-cert" => CERT_ENV,
+        "store-key" => KEY_ENV,
+        "store-user" => USER_ENV,
+        "store-password-file" => PASSWORD_FILE_ENV,
+        _ => return None,
+    })
+}
+
 /// A `--store` value: the members of an etcd cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreUrl {
@@ -143,7 +158,12 @@ fn open(args: &StoreArgs, wait: bool) -> Result<Arc<dyn Store>, String> {
         let mut pause = std::time::Duration::from_secs(1);
         loop {
             match EtcdStore::connect(options.clone()) {
-                Ok(store) => return Ok(Arc::new(store)),
+                Ok(store) => {
+                    if !wait {
+                        note_if_new(&store, &format!("prefix {} of etcd {}", options.prefix, options.endpoints.join(",")));
+                    }
+                    return Ok(Arc::new(store));
+                }
                 Err(err @ sdn_store::StoreError::Unavailable(_)) if wait => {
                     tracing::warn!("waiting for the configuration store: {err}; retrying in {}s", pause.as_secs());
                     std::thread::sleep(pause);
@@ -162,6 +182,16 @@ fn open(args: &StoreArgs, wait: bool) -> Result<Arc<dyn Store>, String> {
     }
     let store = SqliteStore::open(&path).map_err(|e| format!("opening {}: {e}", path.display()))?;
     Ok(Arc::new(store))
+}
+
+/// Says on stderr that `store` holds nothing sdnd wrote (no configuration, no access
+/// records), naming `what`: a typo in `--store-prefix` must not silently mint tokens for a store
+/// nobody serves.
+fn note_if_new(store: &dyn Store, what: &str) {
+    let marks = store.get_many(&[crate::layout::PENDING_MARK, crate::layout::ACCESS_GENERATION]);
+    if marks.is_ok_and(|marks| marks.iter().all(Option::is_none)) {
+        eprintln!("sdnd: note: no sdnd data under {what} yet: this is a new, empty store");
+    }
 }
 
 /// How to reach etcd, from the flags and their environment defaults; `None` for the

@@ -18,6 +18,9 @@ pub const PRIVILEGES: &[&str] = &[
     "VM.PowerMgmt", "VM.Snapshot", "VM.Snapshot.Rollback",
 ];
 
+/// The names of the built-in roles.
+pub const BUILTIN_ROLES: &[&str] = &["Administrator", "NoAccess", "PVEAuditor", "PVESDNAdmin", "PVESDNUser"];
+
 /// The built-in roles and their privileges (`Administrator`: all of them).
 pub fn builtin_role(name: &str) -> Option<BTreeSet<String>> {
     let privs: Vec<&str> = match name {

@@ -197,23 +197,60 @@ async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, front: Arc
     }
 }
 
+/// What the access log and the metrics learn about a request while it is served.
+struct RequestInfo {
+    /// The route's path template (bounded, unlike the path itself).
+    template: &'static str,
+    /// Who asked, once authenticated.
+    user: Option<String>,
+}
+
 async fn handle(front: &Frontend, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    // The path only: a query may carry parameters that are nobody's business in a log.
+    let path = req.uri().path().to_string();
     // A request answered before its body was read to the end leaves unread bytes on the
     // connection: tell the client not to reuse it, or its next request there fails.
     let has_body = !hyper::body::Body::is_end_stream(req.body());
     let mut body_read = false;
-    let mut response = respond(front, peer, req, &mut body_read).await;
+    let mut info = RequestInfo { template: crate::metrics::UNMATCHED, user: None };
+    let mut response = respond(front, peer, req, &mut body_read, &mut info).await;
     if has_body && !body_read {
         response
             .headers_mut()
             .insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
     }
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    front.app.metrics.request(method.as_str(), info.template, status, elapsed);
+    tracing::info!(
+        target: "sdnd::access",
+        user = %info.user.as_deref().unwrap_or("-"),
+        method = %method,
+        path = %path.escape_debug(),
+        status,
+        duration_ms = format_args!("{:.3}", elapsed.as_secs_f64() * 1000.0),
+        peer = %peer,
+        "request"
+    );
     response
 }
 
-async fn respond(front: &Frontend, peer: SocketAddr, req: Request<Incoming>, body_read: &mut bool) -> Response<Body> {
+async fn respond(
+    front: &Frontend,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    body_read: &mut bool,
+    info: &mut RequestInfo,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
+    if path == crate::metrics::PATH {
+        info.template = crate::metrics::PATH;
+        return metrics(front, peer, &req).await;
+    }
     if path == openapi::PATH {
+        info.template = openapi::PATH;
         // The API's description is public, like the API's paths themselves.
         return match *req.method() {
             Method::GET => reply::json(front.openapi.clone()),
@@ -227,6 +264,7 @@ async fn respond(front: &Frontend, peer: SocketAddr, req: Request<Incoming>, bod
     } else {
         if matches!(*req.method(), Method::GET | Method::HEAD) {
             if let Some(page) = ui::serve(&path, req.method() == Method::HEAD) {
+                info.template = "ui";
                 return page;
             }
         }
@@ -235,7 +273,7 @@ async fn respond(front: &Frontend, peer: SocketAddr, req: Request<Incoming>, bod
     if !rest.is_empty() && !rest.starts_with('/') {
         return render(format, Err(Error::NotFound(format!("no such path '{path}'"))));
     }
-    let outcome = dispatch(front, peer, req, rest.to_string(), body_read).await;
+    let outcome = dispatch(front, peer, req, rest.to_string(), body_read, info).await;
     if matches!(outcome, Err(Error::LoginFailed(_))) {
         // Slows guessing down; an async timer, so no thread waits with it.
         tokio::time::sleep(FAILED_LOGIN_DELAY).await;
@@ -249,6 +287,7 @@ async fn dispatch(
     req: Request<Incoming>,
     path: String,
     body_read: &mut bool,
+    info: &mut RequestInfo,
 ) -> Result<Value, Error> {
     let app = &front.app;
     let method = req.method().clone();
@@ -259,7 +298,10 @@ async fn dispatch(
         .collect::<Result<_, _>>()?;
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let (route, captured) = match front.router.lookup(&method, &segments) {
-        Lookup::Found(route, captured) => (route, captured),
+        Lookup::Found(route, captured) => {
+            info.template = route.pattern;
+            (route, captured)
+        }
         // PVE answers both with 501, so a client can tell "this server lacks that" apart.
         Lookup::NotFound | Lookup::WrongMethod => {
             return Err(Error::NotImplemented(format!("Method '{method} {path}' not implemented")))
@@ -278,6 +320,8 @@ async fn dispatch(
             blocking(move || app.auth.authenticate(&credentials, safe_method, peer)).await?
         }
     };
+    let auth_id = caller.auth_id();
+    info.user = Some(auth_id.clone());
 
     let content_type = req
         .headers()
@@ -295,7 +339,10 @@ async fn dispatch(
     let app = app.clone();
     let handler = route.handler.clone();
     let route_params: Vec<&'static str> = route.params.iter().map(|p| p.name).collect();
+    // Whatever the handler logs (every change is logged at info) names who asked.
+    let span = tracing::info_span!("request", user = %auth_id);
     blocking(move || {
+        let _span = span.enter();
         app.auth.authorize(&caller, permission, &values)?;
         if let Some(err) = malformed {
             return Err(err);
@@ -306,6 +353,42 @@ async fn dispatch(
         handler(&app, &caller, args)
     })
     .await
+}
+
+/// `GET /metrics`: for a scraper on this host (loopback) or one that sends the configured
+/// bearer token; anyone else is refused without learning anything.
+async fn metrics(front: &Frontend, peer: SocketAddr, req: &Request<Incoming>) -> Response<Body> {
+    let text_response = |status: hyper::StatusCode, body: String| {
+        let mut response = Response::new(Body::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        response
+    };
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return text_response(hyper::StatusCode::METHOD_NOT_ALLOWED, "only GET is served at /metrics\n".into());
+    }
+    let authorization = req.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if !peer.ip().to_canonical().is_loopback() && !front.app.metrics.token_matches(authorization) {
+        return text_response(
+            hyper::StatusCode::UNAUTHORIZED,
+            "the metrics are served to loopback clients and to clients sending 'Authorization: Bearer TOKEN' \
+             with the token of --metrics-token-file\n"
+                .into(),
+        );
+    }
+    let app = front.app.clone();
+    match tokio::task::spawn_blocking(move || crate::metrics::render(&app)).await {
+        Ok(text) if req.method() == Method::HEAD => {
+            let mut response = text_response(hyper::StatusCode::OK, String::new());
+            response.headers_mut().insert(hyper::header::CONTENT_LENGTH, text.len().into());
+            response
+        }
+        Ok(text) => text_response(hyper::StatusCode::OK, text),
+        Err(err) => text_response(hyper::StatusCode::INTERNAL_SERVER_ERROR, format!("rendering the metrics failed: {err}\n")),
+    }
 }
 
 /// Refuses every parameter the route does not declare, as PVE's schema check does, before

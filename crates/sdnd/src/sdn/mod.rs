@@ -298,6 +298,7 @@ impl Sdn {
             match self.store.commit(txn)? {
                 Commit::GuardFailed => continue,
                 Commit::Committed(revision) => {
+                    log_committed(&snapshot, &mutation.changes, mutation.replace_pending.as_ref(), revision);
                     if let Some(after) = lock_after {
                         let rev = if after.is_some() { revision } else { 0 };
                         *lock_mutex(&self.lock_view) = Some((after, rev));
@@ -349,6 +350,31 @@ impl Sdn {
             updated.running_rev = u64::MAX;
         }
         *cache = updated;
+    }
+}
+
+/// Logs every committed change to a pending object at info (the request's span names who made
+/// it); a whole replacement (rollback, import) as one line with its counts.
+fn log_committed(snapshot: &Snapshot, changes: &[Change], replace_pending: Option<&Config>, revision: Revision) {
+    for change in changes {
+        let kind = change.kind.path_segment();
+        let action = match (&change.object, snapshot.pending.get(change.kind, &change.id)) {
+            (Some(_), None) => "created",
+            (Some(_), Some(_)) => "changed",
+            (None, _) => "deleted",
+        };
+        tracing::info!(revision, "SDN {kind} '{}' {action}", change.id);
+    }
+    if let Some(config) = replace_pending {
+        let (mut written, mut deleted) = (0, 0);
+        for kind in Kind::ALL {
+            written += config
+                .list(kind)
+                .filter(|o| snapshot.pending.get(kind, o.id()).map(|p| p.to_store_bytes()) != Some(o.to_store_bytes()))
+                .count();
+            deleted += snapshot.pending.list(kind).filter(|o| config.get(kind, o.id()).is_none()).count();
+        }
+        tracing::info!(revision, "SDN pending configuration replaced: {written} object(s) written, {deleted} deleted");
     }
 }
 

@@ -228,6 +228,11 @@ impl Client {
         Client { http, base: base.to_string(), auth }
     }
 
+    /// The `Authorization` header value it sends, if any.
+    pub fn auth(&self) -> Option<&str> {
+        self.auth.as_deref()
+    }
+
     pub fn with_auth(&self, auth: Option<String>) -> Client {
         Client { auth, ..self.clone() }
     }

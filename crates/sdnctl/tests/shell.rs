@@ -1,0 +1,485 @@
+//! sdnctl as a person uses it at a shell: global flags in any position, yaml output, the lock
+//! token kept in a file between commands, and a lock refusal that says what to do.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use common::*;
+
+fn sdnctl(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sdnctl"))
+        .args(args)
+        .env_remove("SDNCTL_LOCK_TOKEN")
+        .env_remove("SDNCTL_LOCK_TOKEN_FILE")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run sdnctl");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn global_flags_anywhere_yaml_and_a_kept_lock_token() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = servers(root.path(), 1);
+    let file = remotes_file(root.path(), &servers);
+    let f = file.to_str().unwrap();
+
+    // Global flags after the subcommand and among a call's parameters.
+    let (code, _, stderr) = sdnctl(
+        &[
+            "create",
+            "/cluster/sdn/zones",
+            "--zone",
+            "z1",
+            "--remotes-file",
+            f,
+            "--type",
+            "simple",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = sdnctl(
+        &[
+            "get",
+            "/cluster/sdn/zones",
+            "--pending",
+            "1",
+            "--output-format",
+            "yaml",
+            "--remote",
+            "a",
+            "--remotes-file",
+            f,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&stdout).unwrap();
+    assert_eq!(parsed[0]["zone"].as_str(), Some("z1"), "{stdout}");
+    // The old spelling of the remotes file flag, before the subcommand.
+    let (code, stdout, _) = sdnctl(
+        &[
+            "--remotes",
+            f,
+            "get",
+            "/cluster/sdn/zones",
+            "--output-format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert!(stdout.contains("\"z1\""), "{stdout}");
+    let (code, stdout, _) = sdnctl(&["--remotes-file", f, "rollback"], &[]);
+    assert_eq!(code, 0, "{stdout}");
+
+    // The lock token kept in a file: later commands find it, the apply that releases the lock
+    // removes it.
+    let kept = root.path().join("lock-token");
+    let k = kept.to_str().unwrap();
+    let (code, token, stderr) = sdnctl(&["lock", "--remotes-file", f, "--lock-token-file", k], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap().trim(), token.trim());
+    assert_eq!(
+        std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (code, _, stderr) = sdnctl(
+        &[
+            "create",
+            "/cluster/sdn/zones",
+            "--zone",
+            "z2",
+            "--type",
+            "simple",
+            "--remotes-file",
+            f,
+        ],
+        &[("SDNCTL_LOCK_TOKEN_FILE", k)],
+    );
+    assert_eq!(code, 0, "the kept token is used: {stderr}");
+
+    // Someone else is refused, told the way out.
+    let (code, _, stderr) = sdnctl(
+        &[
+            "create",
+            "/cluster/sdn/zones",
+            "--zone",
+            "z3",
+            "--type",
+            "simple",
+            "--remotes-file",
+            f,
+        ],
+        &[],
+    );
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("sdnctl unlock --force"), "{stderr}");
+    let (code, _, stderr) = sdnctl(&["lock", "--remotes-file", f], &[]);
+    assert_eq!(code, 4);
+    assert!(
+        stderr.contains("sdnctl unlock --force") && stderr.contains("--allow-pending"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = sdnctl(
+        &[
+            "apply",
+            "--wait",
+            "--remotes-file",
+            f,
+            "--lock-token-file",
+            k,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!kept.exists(), "the released lock's token is forgotten");
+    let (_, stdout, _) = sdnctl(
+        &[
+            "get",
+            "/cluster/sdn/lock",
+            "--remotes-file",
+            f,
+            "--output-format",
+            "json",
+        ],
+        &[],
+    );
+    assert!(stdout.contains("\"locked\":0"), "{stdout}");
+
+    // The API described by the server: ls, usage, and a misspelt parameter refused with the
+    // right name before the call is sent.
+    let (code, stdout, stderr) = sdnctl(&["ls", "/cluster/sdn", "--remotes-file", f], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.ends_with("  vnets") && l.starts_with("dr-c-")),
+        "{stdout}"
+    );
+    let (code, stdout, _) = sdnctl(&["ls", "/cluster/sdn/zones", "--remotes-file", f], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.ends_with("  z2") && l.contains('r') && l.contains('D')),
+        "{stdout}"
+    );
+    let (code, stdout, _) = sdnctl(&["usage", "/cluster/sdn/vnets", "--remotes-file", f], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("USAGE: sdnctl create /cluster/sdn/vnets")
+            && stdout.contains("--zone <string>"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = sdnctl(
+        &[
+            "create",
+            "/cluster/sdn/vnets",
+            "--vnet",
+            "v9",
+            "--zonee",
+            "z1",
+            "--remotes-file",
+            f,
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("did you mean --zone?"), "{stderr}");
+    let (_, stdout, _) = sdnctl(
+        &[
+            "get",
+            "/cluster/sdn/vnets",
+            "--pending",
+            "1",
+            "--remotes-file",
+            f,
+            "--output-format",
+            "json",
+        ],
+        &[],
+    );
+    assert!(!stdout.contains("v9"), "nothing was created: {stdout}");
+    let (code, _, stderr) = sdnctl(&["usage", "/no/such/path", "--remotes-file", f], &[]);
+    assert_eq!(code, 2, "{stderr}");
+
+    // A task followed by its UPID.
+    let (code, _, stderr) = sdnctl(
+        &[
+            "create",
+            "/cluster/sdn/zones",
+            "--zone",
+            "z4",
+            "--type",
+            "simple",
+            "--remotes-file",
+            f,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, upid, stderr) = sdnctl(&["apply", "--remotes-file", f], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let upid = upid.trim();
+    let (code, log, stderr) = sdnctl(&["task", "log", upid, "--remotes-file", f], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        log.contains("applied version") && log.trim_end().ends_with("TASK OK"),
+        "{log}"
+    );
+    let (code, status, _) = sdnctl(
+        &[
+            "task",
+            "status",
+            upid,
+            "--remotes-file",
+            f,
+            "--output-format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        status.contains("\"status\":\"stopped\"") && status.contains("\"exitstatus\":\"OK\""),
+        "{status}"
+    );
+    let (code, _, stderr) = sdnctl(&["task", "status", "not-a-upid", "--remotes-file", f], &[]);
+    assert_eq!(code, 2, "{stderr}");
+
+    // --wait running out is its own exit code and says so (a node named in the configuration
+    // that never reports keeps the task running).
+    let (code, _, stderr) = sdnctl(
+        &[
+            "create",
+            "/cluster/sdn/zones",
+            "--zone",
+            "z5",
+            "--type",
+            "simple",
+            "--nodes",
+            "ghost",
+            "--remotes-file",
+            f,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = sdnctl(
+        &["apply", "--wait", "--timeout", "1", "--remotes-file", f],
+        &[],
+    );
+    assert_eq!(code, 7, "{stderr}");
+    assert!(
+        stderr.contains("task still running after 1 s") && !stderr.contains("cannot reach"),
+        "{stderr}"
+    );
+
+    // A token straight from the environment.
+    let (_, token, _) = sdnctl(&["lock", "--remotes-file", f], &[]);
+    let (code, _, stderr) = sdnctl(
+        &["unlock", "--remotes-file", f],
+        &[("SDNCTL_LOCK_TOKEN", token.trim())],
+    );
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn the_system_ca_store_is_a_third_way_to_trust_a_server() {
+    let root = tempfile::tempdir().unwrap();
+    // A server certificate for 127.0.0.1 from a CA, as ACME would issue one for a name.
+    let pki = sdnd_testkit::etcd::Pki::create(&root.path().join("pki"));
+    let other = sdnd_testkit::etcd::Pki::create(&root.path().join("other"));
+    let data = root.path().join("a");
+    let store = sdnd_testkit::store_args_for("ca");
+    let server = sdnd_testkit::Server::start(
+        &sdnd(),
+        &data,
+        sdnd_testkit::NODE,
+        &store,
+        &[
+            "--cert",
+            pki.server_cert.to_str().unwrap(),
+            "--key",
+            pki.server_key.to_str().unwrap(),
+        ],
+    );
+    let token = server.add_token("root@pam", "ctl");
+    let file = root.path().join("remotes.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[remotes.a]\nurl = \"{}\"\ntoken = \"{token}\"\nsystem-ca = true\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+
+    let (code, stdout, stderr) = sdnctl(
+        &["get", "/version", "--remotes-file", f],
+        &[("SSL_CERT_FILE", pki.ca.to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "a CA in the store: trusted ({stderr})");
+    assert!(stdout.contains("version"), "{stdout}");
+    let (code, _, stderr) = sdnctl(
+        &["get", "/version", "--remotes-file", f],
+        &[("SSL_CERT_FILE", other.ca.to_str().unwrap())],
+    );
+    assert_eq!(code, 3, "another CA: refused ({stderr})");
+
+    std::fs::write(
+        &file,
+        format!(
+            "[remotes.a]\nurl = \"{}\"\ntoken = \"{token}\"\nsystem-ca = true\ninsecure = true\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = sdnctl(&["get", "/version", "--remotes-file", f], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("system-ca"), "{stderr}");
+}
+
+#[test]
+fn a_transaction_with_a_remote_refusing_the_connection_changes_nothing_and_says_so() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = servers(root.path(), 1);
+    let file = remotes_file(root.path(), &servers);
+    // A remote whose port nobody listens on: the connection is refused before anything is sent.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!(
+        "[remotes.gone]\nurl = \"https://127.0.0.1:{closed}\"\ntoken = \"root@pam!x=y\"\nfingerprint = \"{}\"\n",
+        servers[0].fingerprint
+    ));
+    std::fs::write(&file, text).unwrap();
+    let cs = root.path().join("cs.yaml");
+    std::fs::write(
+        &cs,
+        "- create: /cluster/sdn/zones\n  params: {zone: zt, type: simple}\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let (code, stdout, stderr) = sdnctl(
+        &[
+            "--remotes",
+            f,
+            "txn",
+            "run",
+            cs.to_str().unwrap(),
+            "--remotes",
+            "a,gone",
+        ],
+        &[],
+    );
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(stdout.contains("not reached, nothing changed"), "{stdout}");
+    assert!(!stdout.contains("unknown"), "{stdout}");
+    let client = &clients(&file, &["a"])[0];
+    assert!(
+        !client.lock_status().unwrap().locked,
+        "a's lock was released"
+    );
+    assert!(!has_pending(client));
+}
+
+#[test]
+fn status_across_remotes_names_the_caller_and_fails_when_one_is_not_ok() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = servers(root.path(), 2);
+    let file = remotes_file(root.path(), &servers);
+    let f = file.to_str().unwrap();
+    let (code, _, stderr) = sdnctl(
+        &["lock", "--remote", "a", "--remotes-file", f],
+        &[("TZ", "UTC")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = sdnctl(
+        &["status", "--remotes", "a,b", "--remotes-file", f],
+        &[("TZ", "UTC")],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("remote: a") && stdout.contains("remote: b"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("held by root@pam!ctl (you) since 20") && stdout.contains(" UTC"),
+        "local time, (you): {stdout}"
+    );
+    let (_, json, _) = sdnctl(
+        &[
+            "status",
+            "--remotes",
+            "a,b",
+            "--remotes-file",
+            f,
+            "--output-format",
+            "json",
+        ],
+        &[],
+    );
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json[0]["lock"]["yours"], true);
+    assert!(json[0]["lock"]["since"].as_i64().is_some(), "epoch in json");
+    assert_eq!(json[1]["lock"]["locked"], 0);
+
+    // A node in error on b: the status across both says so by its exit code.
+    let (code, _, stderr) = sdnctl(
+        &[
+            "create",
+            "/cluster/sdn/zones",
+            "--zone",
+            "vl1",
+            "--type",
+            "vlan",
+            "--bridge",
+            "vmbr9",
+            "--remote",
+            "b",
+            "--remotes-file",
+            f,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = sdnctl(
+        &[
+            "create",
+            "/cluster/sdn/vnets",
+            "--vnet",
+            "vl10",
+            "--zone",
+            "vl1",
+            "--tag",
+            "10",
+            "--remote",
+            "b",
+            "--remotes-file",
+            f,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, _) = sdnctl(
+        &["apply", "--wait", "--remote", "b", "--remotes-file", f],
+        &[],
+    );
+    assert_eq!(code, 5, "the vnet is skipped on the node");
+    let (code, stdout, _) = sdnctl(&["status", "--remotes", "a,b", "--remotes-file", f], &[]);
+    assert_eq!(code, 5, "{stdout}");
+}
