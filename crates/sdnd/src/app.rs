@@ -24,6 +24,8 @@ pub struct App {
     pub pstart: u64,
     /// Whether the store has answered long enough for stale heartbeats to mean dead agents.
     pub(crate) store_sight: Arc<crate::nodes::StoreSight>,
+    /// How many applied versions the history keeps.
+    pub keep_versions: usize,
 }
 
 /// How an [`App`] is set up besides its store.
@@ -34,6 +36,8 @@ pub struct AppOptions {
     /// Seconds a login ticket stays valid.
     pub ticket_lifetime: i64,
     pub clock: Clock,
+    /// How many applied versions the history keeps (at least 2: the running and the previous).
+    pub keep_versions: usize,
 }
 
 impl App {
@@ -47,6 +51,7 @@ impl App {
             apply_timeout: options.apply_timeout,
             pstart: crate::tasks::process_start_ticks(),
             store_sight: Arc::default(),
+            keep_versions: options.keep_versions.max(2),
         })
     }
 }
@@ -81,7 +86,8 @@ impl App {
 impl App {
     /// Builds the app for serving: loads the configuration (a store without quorum only
     /// warns: requests answer 503 until it is back), creates the built-in `pve` IPAM if
-    /// missing, and resumes this node's unfinished apply tasks.
+    /// missing, resumes this node's unfinished apply tasks, and watches the confirm window and
+    /// the lock's expiry.
     pub fn start(store: Arc<dyn Store>, options: AppOptions) -> Result<Arc<Self>, String> {
         let app = App::new(store, options);
         match app.sdn.snapshot() {
@@ -94,6 +100,15 @@ impl App {
         }
         crate::apply::resume_tasks(&app);
         crate::apply::spawn_orphan_sweeper(&app);
+        crate::history::spawn_confirm_watcher(&app);
+        crate::audit::spawn_sweeper(app.store.clone(), app.clock.clone());
         Ok(app)
+    }
+}
+
+/// The history and the audit trail, for the handlers.
+impl App {
+    pub fn audit(&self, filter: &crate::audit::Filter) -> Result<Vec<crate::layout::AuditRecord>, crate::Error> {
+        crate::audit::list(self.store.as_ref(), filter)
     }
 }

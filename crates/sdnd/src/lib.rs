@@ -7,7 +7,8 @@
 //!   module tree that mirrors the URL tree; thin, they call the core.
 //! - The core: [`sdn`] (the cached configuration and the single write path; [`sdn::lock`] is
 //!   the lock rule), [`auth`] (authentication and privileges), [`apply`] and [`tasks`] (apply
-//!   tasks and their records), [`nodes`] (what the node agents report), [`transfer`] (import
+//!   tasks and their records), [`history`] (kept versions, compare, restore, confirmed
+//!   apply), [`audit`] (the audit trail), [`nodes`] (what the node agents report), [`transfer`] (import
 //!   and export of the reference's files), [`layout`] (every store key and stored record),
 //!   [`error`] (the core's error type), [`clock`] (the time everything reads).
 //! - [`data_dir`]: the private data directory; [`process`]: process-wide settings.
@@ -19,11 +20,13 @@ pub mod agent;
 pub mod api;
 pub mod app;
 pub mod apply;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod data_dir;
 pub mod error;
 pub mod fsutil;
+pub mod history;
 pub mod http;
 pub mod layout;
 pub mod nodes;

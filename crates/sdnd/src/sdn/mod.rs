@@ -1,6 +1,7 @@
 //! The SDN state service: a cached view of the pending and running configuration, kept
 //! current against the store, and the single transactional write path every change uses.
 
+pub mod batch;
 pub mod lock;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -41,8 +42,22 @@ pub struct Mutation {
     /// A new running configuration: its version and exact JSON text.
     pub running: Option<(u64, Vec<u8>)>,
     pub lock: Option<LockUpdate>,
-    /// Further entries written in the same transaction (task records).
+    /// Further entries written in the same transaction (task records, audit records).
     pub extra: Vec<Op>,
+    /// Further entries that must still be at the revision the plan read them at (`0`:
+    /// still absent), such as the confirm window an apply checked.
+    pub guards: Vec<(String, Revision)>,
+}
+
+impl Mutation {
+    /// Whether this write changes nothing but pending objects (what a change set's step may do).
+    fn only_changes(&self) -> bool {
+        self.replace_pending.is_none()
+            && self.running.is_none()
+            && self.lock.is_none()
+            && self.extra.is_empty()
+            && self.guards.is_empty()
+    }
 }
 
 /// How often a transaction is retried when another writer (another node, or a CLI) got in
@@ -70,20 +85,23 @@ impl Sdn {
 
     /// The current configuration, reloaded from the store only if someone else changed it.
     pub fn snapshot(&self) -> Result<Snapshot, Error> {
-        Ok(self.read_current()?.0)
+        Ok(self.read_current()?.snapshot)
     }
 
-    /// The snapshot and the lock entry (possibly expired) with its revision, from one read of
-    /// the three marker entries: one round trip on a remote store.
-    fn read_current(&self) -> Result<(Snapshot, Option<LockRecord>, Revision), Error> {
-        let marks = self.store.get_many(&[layout::PENDING_MARK, layout::RUNNING_VERSION, layout::LOCK])?;
-        let [pending, running, lock]: [Option<Entry>; 3] = marks
+    /// The snapshot, the lock entry (possibly expired) with its revision and the lock's expiry
+    /// copy, from one read of the marker entries: one round trip on a remote store.
+    fn read_current(&self) -> Result<Current, Error> {
+        let marks =
+            self.store.get_many(&[layout::PENDING_MARK, layout::RUNNING_VERSION, layout::LOCK, layout::LOCK_EXPIRY])?;
+        let [pending, running, lock, expiry]: [Option<Entry>; 4] = marks
             .try_into()
-            .map_err(|_| Error::Internal("the store answered a read of three entries with another count".into()))?;
+            .map_err(|_| Error::Internal("the store answered a read of four entries with another count".into()))?;
         let lock_rev = mod_revision(lock.as_ref());
         let lock = lock.map(|entry| parse_lock(&entry.value)).transpose()?;
+        let expiry_rev = mod_revision(expiry.as_ref());
+        let expiry = expiry.and_then(|entry| serde_json::from_slice(&entry.value).ok());
         let snapshot = self.refresh(mod_revision(pending.as_ref()), mod_revision(running.as_ref()))?;
-        Ok((snapshot, lock, lock_rev))
+        Ok(Current { snapshot, lock, lock_rev, expiry, expiry_rev })
     }
 
     /// The cached snapshot, brought up to the given marker revisions.
@@ -182,9 +200,12 @@ impl Sdn {
         authorize: impl Fn(&Snapshot) -> Result<(), Error>,
         mut plan: impl FnMut(&Snapshot, Option<&LockRecord>) -> Result<(Mutation, T), Error>,
     ) -> Result<T, Error> {
+        if let Some(staged) = batch::stage_step(intent, &authorize, &mut plan) {
+            return staged;
+        }
         let _writer = lock_mutex(&self.writer);
         for _ in 0..MAX_ATTEMPTS {
-            let (snapshot, lock, lock_rev) = self.read_current()?;
+            let Current { snapshot, lock, lock_rev, expiry, expiry_rev } = self.read_current()?;
             authorize(&snapshot)?;
             let now = self.clock.now_ms();
             lock::admit(intent, lock.as_ref(), now)?;
@@ -193,8 +214,12 @@ impl Sdn {
 
             let mut txn = Txn::new()
                 .unchanged(layout::LOCK, lock_rev)
+                .unchanged(layout::LOCK_EXPIRY, expiry_rev)
                 .unchanged(layout::PENDING_MARK, snapshot.pending_rev)
                 .unchanged(layout::RUNNING_VERSION, snapshot.running_rev);
+            for (key, revision) in &mutation.guards {
+                txn = txn.unchanged(key.clone(), *revision);
+            }
             let touches_pending = !mutation.changes.is_empty() || mutation.replace_pending.is_some();
             if let Some(config) = &mutation.replace_pending {
                 // Only what differs from the pending configuration read above (the guard on
@@ -228,6 +253,32 @@ impl Sdn {
             }
             if let Some((version, text)) = &mutation.running {
                 txn = txn.put(layout::RUNNING_CONFIG, text.clone()).put(layout::RUNNING_VERSION, version.to_string());
+            }
+            // The lock's expiry copy goes with the lock; an expiry it describes is recorded
+            // before the copy is replaced or removed (see `audit::record_expiry`).
+            let lock_changes = mutation.lock.is_some() || (lock.is_some() && live_lock.is_none());
+            let expired = expiry.as_ref().filter(|copy| lock_changes && now >= copy.expires_ms);
+            if let Some(copy) = expired {
+                txn.ops.push(crate::audit::expired_record(copy));
+            }
+            let new_copy = match &mutation.lock {
+                Some(LockUpdate::Set(record)) => record.expires_ms.map(|expires_ms| layout::LockExpiry {
+                    holder: record.holder.clone(),
+                    since_ms: record.since_ms,
+                    expires_ms,
+                    comment: record.comment.clone(),
+                }),
+                _ => None,
+            };
+            match new_copy {
+                Some(copy) => {
+                    let value = serde_json::to_vec(&copy).map_err(|e| Error::Internal(e.to_string()))?;
+                    txn = txn.put(layout::LOCK_EXPIRY, value);
+                }
+                None if expiry.is_some() && (expired.is_some() || mutation.lock.is_some()) => {
+                    txn = txn.delete(layout::LOCK_EXPIRY);
+                }
+                None => {}
             }
             match &mutation.lock {
                 Some(LockUpdate::Set(record)) => {
@@ -302,6 +353,15 @@ impl Sdn {
         }
         *cache = updated;
     }
+}
+
+/// What [`Sdn::read_current`] read.
+struct Current {
+    snapshot: Snapshot,
+    lock: Option<LockRecord>,
+    lock_rev: Revision,
+    expiry: Option<layout::LockExpiry>,
+    expiry_rev: Revision,
 }
 
 fn mod_revision(entry: Option<&Entry>) -> Revision {
