@@ -367,8 +367,9 @@ mod tests {
 
     fn config(zones: &[(&str, &str)]) -> Config {
         let mut config = Config::default();
-        for (zone, kind) in zones {
-            let params = [("zone", *zone), ("type", *kind)].into_iter().map(|(k, v)| (k.to_string(), v.into())).collect();
+        for (zone, mtu) in zones {
+            let params =
+                [("zone", *zone), ("type", "simple"), ("mtu", *mtu)].into_iter().map(|(k, v)| (k.to_string(), v.into())).collect();
             let change = config.plan_create(Kind::Zones, &params).unwrap();
             config.apply(change);
         }
@@ -377,14 +378,14 @@ mod tests {
 
     #[test]
     fn diff_names_new_changed_and_deleted_objects() {
-        let from = config(&[("a", "simple"), ("b", "simple")]);
-        let to = config(&[("b", "vlan"), ("c", "simple")]);
+        let from = config(&[("za", "1500"), ("zb", "1500")]);
+        let to = config(&[("zb", "1400"), ("zc", "1500")]);
         let diff = object_diff(&from, &to);
         let states: Vec<(&str, &str)> =
             diff.iter().map(|c| (c["id"].as_str().unwrap(), c["state"].as_str().unwrap())).collect();
-        assert_eq!(states, [("a", "deleted"), ("b", "changed"), ("c", "new")]);
-        assert_eq!(diff[1]["before"]["type"], "simple");
-        assert_eq!(diff[1]["after"]["type"], "vlan");
+        assert_eq!(states, [("za", "deleted"), ("zb", "changed"), ("zc", "new")]);
+        assert_eq!(diff[1]["before"]["mtu"], 1500);
+        assert_eq!(diff[1]["after"]["mtu"], 1400);
         assert!(diff[0]["after"].is_null() && diff[2]["before"].is_null());
         assert!(object_diff(&to, &to).is_empty());
     }
