@@ -220,6 +220,9 @@ fn a_confirmed_apply_reverts_unless_confirmed() {
     let deadline = lock["confirm-deadline"].as_i64().unwrap();
     assert!((deadline - server.clock.now() - 30).abs() <= 1, "{lock}");
     assert_eq!(root.get(&format!("{SDN}/confirm"), &[]).ok()["confirm-deadline"], deadline);
+    let index = root.get(SDN, &[]).ok();
+    let entry = index.as_array().unwrap().iter().find(|e| e["id"] == "confirm").unwrap().clone();
+    assert_eq!(entry["confirm-deadline"], deadline, "{index}");
     assert_eq!(root.get(&format!("{SDN}/versions"), &[]).ok()[0]["confirmed"], 0);
     root.delete(&format!("{SDN}/lock"), &[("lock-token", &token)]).expect(409);
     root.put(SDN, &[("lock-token", &token)]).expect(409);
@@ -229,6 +232,7 @@ fn a_confirmed_apply_reverts_unless_confirmed() {
     assert_eq!(root.get(&format!("{SDN}/versions"), &[]).ok()[0]["confirmed"], 1);
     root.post(&format!("{SDN}/confirm"), &[]).expect(409);
     assert!(root.get(&format!("{SDN}/confirm"), &[]).ok().is_null());
+    assert!(root.get(SDN, &[]).ok().as_array().unwrap().iter().all(|e| e.get("confirm-deadline").is_none()));
 
     // Not confirmed: the version before comes back by itself, as a new version.
     let token = root.post(&format!("{SDN}/lock"), &[]).ok().as_str().unwrap().to_string();

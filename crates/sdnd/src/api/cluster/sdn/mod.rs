@@ -23,7 +23,16 @@ use crate::http::shape::{Field, Schema};
 
 pub fn routes() -> Vec<Route> {
     let mut routes = vec![
-        Route::index("/cluster/sdn", Permission::Path("/sdn", &[SDN_AUDIT]), "id"),
+        Route::index("/cluster/sdn", Permission::Path("/sdn", &[SDN_AUDIT]), "id")
+            .annotate(confirm_deadline)
+            .returns(Schema::array(Schema::Object(vec![
+                Field::required("id", Schema::string(), "a child path"),
+                Field::optional(
+                    "confirm-deadline",
+                    Schema::Integer { min: None, max: None },
+                    "on the 'confirm' entry while a confirmed apply awaits confirmation: until when (epoch seconds)",
+                ),
+            ]))),
         Route::new(Method::PUT, "/cluster/sdn", Permission::Path("/sdn", &[SDN_ALLOCATE]), apply)
             .summary("Apply: the pending configuration becomes the next running version; starts the reload task.")
             .params([
@@ -52,6 +61,17 @@ pub fn routes() -> Vec<Route> {
     routes.extend(audit::routes());
     routes.extend(changes::routes());
     routes
+}
+
+/// Shows an outstanding confirm window's deadline on the index's `confirm` entry.
+fn confirm_deadline(app: &App, listing: &mut Value) -> Result<(), Error> {
+    let (Some(window), _) = crate::history::window(app.store.as_ref())? else { return Ok(()) };
+    for entry in listing.as_array_mut().into_iter().flatten() {
+        if entry["id"] == "confirm" {
+            entry["confirm-deadline"] = json!(window.deadline());
+        }
+    }
+    Ok(())
 }
 
 /// Longest confirm window: an hour.
