@@ -26,6 +26,8 @@ pub struct App {
     pub(crate) store_sight: Arc<crate::nodes::StoreSight>,
     /// How many applied versions the history keeps.
     pub keep_versions: usize,
+    /// Parsed configurations of kept versions, for diffs.
+    pub(crate) versions: crate::history::ConfigCache,
 }
 
 /// How an [`App`] is set up besides its store.
@@ -52,6 +54,7 @@ impl App {
             pstart: crate::tasks::process_start_ticks(),
             store_sight: Arc::default(),
             keep_versions: options.keep_versions.max(2),
+            versions: Default::default(),
         })
     }
 }

@@ -58,6 +58,37 @@ pub fn config(store: &dyn Store, version: u64) -> Result<Config, Error> {
     Ok(parse_running(&config_text(store, version)?)?.1)
 }
 
+/// Parsed configurations of kept versions, by version and the revision of its entry (a
+/// version's entry never changes, but an import may start the numbering again): a diff of a
+/// large configuration then costs the comparison, not two parses.
+#[derive(Default)]
+pub struct ConfigCache {
+    entries: std::sync::Mutex<std::collections::VecDeque<(u64, Revision, Arc<Config>)>>,
+}
+
+/// How many parsed versions a server keeps.
+const CACHED_VERSIONS: usize = 8;
+
+impl ConfigCache {
+    /// One version's configuration (404 if it is not kept), parsed at most once.
+    pub fn get(&self, store: &dyn Store, version: u64) -> Result<Arc<Config>, Error> {
+        if version == 0 {
+            return Ok(Arc::new(Config::default()));
+        }
+        let entry = store.get(&layout::version_config(version))?.ok_or_else(|| unknown(version))?;
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, _, config)) = entries.iter().find(|(v, rev, _)| *v == version && *rev == entry.mod_revision) {
+            return Ok(config.clone());
+        }
+        drop(entries);
+        let config = Arc::new(parse_running(&entry.value)?.1);
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.push_front((version, entry.mod_revision, config.clone()));
+        entries.truncate(CACHED_VERSIONS);
+        Ok(config)
+    }
+}
+
 fn unknown(version: u64) -> Error {
     Error::NotFound(format!("no such SDN version {version} (see GET /cluster/sdn/versions for the kept ones)"))
 }

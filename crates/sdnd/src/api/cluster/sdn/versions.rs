@@ -161,10 +161,10 @@ fn diff(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
         caller.require(&format!("/nodes/{node}"), &[SYS_AUDIT])?;
     }
     let store = app.store.as_ref();
-    let from = history::config(store, version)?;
+    let from = app.versions.get(store, version)?;
     let snapshot = app.sdn.snapshot()?;
     let (target, target_version) = match &to {
-        Side::Version(other) => (std::sync::Arc::new(history::config(store, *other)?), *other),
+        Side::Version(other) => (app.versions.get(store, *other)?, *other),
         Side::Pending => (snapshot.pending.clone(), snapshot.running_version),
         Side::Running => (snapshot.running.clone(), snapshot.running_version),
     };
