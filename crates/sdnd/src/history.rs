@@ -76,7 +76,7 @@ impl ConfigCache {
             return Ok(Arc::new(Config::default()));
         }
         let entry = store.get(&layout::version_config(version))?.ok_or_else(|| unknown(version))?;
-        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((_, _, config)) = entries.iter().find(|(v, rev, _)| *v == version && *rev == entry.mod_revision) {
             return Ok(config.clone());
         }
