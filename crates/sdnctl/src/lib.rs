@@ -4,12 +4,14 @@
 //! datacenter manager, a test harness) can do the same: [`client::Client`] speaks the PVE API
 //! to one remote with a pinned certificate; [`remotes`] reads the remotes file;
 //! [`changeset`] reads change sets; [`txn::LockedClients`] runs one change set on many
-//! clusters as a transaction (lock all, change all, apply all or roll back all); [`render`]
+//! clusters as a transaction (lock all, change all, apply all or roll back all), and
+//! [`confirmed`] makes it all-or-nothing on sdnd (change sets, confirmed apply); [`render`]
 //! turns API answers into the text people read.
 
 pub mod changeset;
 pub mod apidoc;
 pub mod client;
+pub mod confirmed;
 pub mod remotes;
 pub mod render;
 pub mod tls;

@@ -1,6 +1,7 @@
 //! sdnctl: a thin command line over the sdnctl library.
 
 mod globals;
+mod history_cmd;
 mod progress;
 
 use std::io::IsTerminal;
@@ -118,6 +119,9 @@ enum Command {
         /// Seconds to follow the task with --wait.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Revert by itself to the version before unless `sdnctl confirm` follows within S seconds.
+        #[arg(long, value_name = "S")]
+        confirm_timeout: Option<u64>,
     },
     /// Discard every pending change.
     Rollback {
@@ -142,6 +146,16 @@ enum Command {
         #[command(subcommand)]
         command: TaskCommand,
     },
+    /// The kept versions, newest first.
+    History(history_cmd::HistoryArgs),
+    /// What changed between two versions: sdnctl diff V [V2|pending] (default: the running version).
+    Diff(history_cmd::DiffArgs),
+    /// Make pending equal to version V (then apply makes it running as a new version).
+    Restore(history_cmd::RestoreArgs),
+    /// Confirm a confirmed apply (`apply --confirm-timeout`) before it reverts by itself.
+    Confirm(history_cmd::ConfirmArgs),
+    /// The audit trail: who locked, applied, rolled back, restored, confirmed or reverted what.
+    Log(history_cmd::LogArgs),
     /// Transactions across several remotes.
     Txn {
         #[command(subcommand)]
@@ -195,6 +209,10 @@ enum TxnCommand {
         /// Seconds to follow each apply task.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Seconds every remote waits for the confirmation before reverting by itself (sdnd
+        /// remotes apply with confirm-timeout and are confirmed only when all applied OK).
+        #[arg(long, value_name = "S", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        confirm_timeout: u64,
     },
     /// Check a change set without contacting any remote.
     Check { changeset: PathBuf },
@@ -211,7 +229,7 @@ struct CallArgs {
 
 /// A failure as one line plus the exit code.
 #[derive(Debug)]
-struct Failure {
+pub(crate) struct Failure {
     code: u8,
     message: String,
 }
@@ -283,7 +301,7 @@ fn client(cli: &Cli) -> Result<Client, Failure> {
     Client::new(remote).map_err(|e| Failure { code: 3, message: e })
 }
 
-fn print(value: &Value, format: OutputFormat) {
+pub(crate) fn print(value: &Value, format: OutputFormat) {
     print!("{}", render(value, format));
 }
 
@@ -311,11 +329,16 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Pending { node } => pending(&cli, node.as_deref()),
-        Command::Apply { wait, lock_token, keep_lock, timeout } => {
+        Command::Apply { wait, lock_token, keep_lock, timeout, confirm_timeout } => {
             let client = client(&cli)?;
             let token = given_or_kept(&cli, lock_token.as_ref())?;
-            let upid = client.apply(token.as_ref(), !keep_lock)?;
-            if token.is_some() && !keep_lock {
+            let upid = match confirm_timeout {
+                Some(seconds) => sdnctl::confirmed::apply_confirmed(&client, token.as_ref(), *seconds, false, None)?,
+                None => client.apply(token.as_ref(), !keep_lock)?,
+            };
+            if let Some(seconds) = confirm_timeout {
+                eprintln!("confirm within {seconds}s with `sdnctl confirm`, or it reverts by itself");
+            } else if token.is_some() && !keep_lock {
                 globals::forget_token(lock_token_file(&cli).as_deref());
             }
             if !wait {
@@ -346,6 +369,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Task { command } => task(&cli, command),
         Command::Ls { path } => ls(&cli, path),
         Command::Usage { path, verbose } => usage(&cli, path, *verbose),
+        Command::History(args) => history_cmd::history(&client(&cli)?, args, format),
+        Command::Diff(args) => history_cmd::diff(&client(&cli)?, args, format),
+        Command::Restore(args) => history_cmd::restore(&client(&cli)?, args),
+        Command::Confirm(args) => history_cmd::confirm(&client(&cli)?, args),
+        Command::Log(args) => history_cmd::log(&client(&cli)?, args, format),
         Command::Txn { command: TxnCommand::Check { changeset } } => {
             let changes = ChangeSet::load(changeset).map_err(|e| Failure::usage(e.to_string()))?;
             println!("{}: {} step(s)", changeset.display(), changes.steps.len());
@@ -354,8 +382,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Txn { command: TxnCommand::Run { changeset, names, allow_pending, ttl, no_apply, timeout } } => {
-            txn_run(&cli, changeset, names, *allow_pending, *ttl, *no_apply, *timeout)
+        Command::Txn { command: TxnCommand::Run { changeset, names, allow_pending, ttl, no_apply, timeout, confirm_timeout } } => {
+            txn_run(&cli, changeset, names, *allow_pending, *ttl, *no_apply, (*timeout, *confirm_timeout))
         }
         Command::Completion { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "sdnctl", &mut std::io::stdout());
@@ -772,7 +800,7 @@ fn txn_run(
     allow_pending: bool,
     ttl: Option<u64>,
     no_apply: bool,
-    timeout: u64,
+    (timeout, confirm_timeout): (u64, u64),
 ) -> Result<u8, Failure> {
     let changes = ChangeSet::load(changeset).map_err(|e| Failure::usage(e.to_string()))?;
     let (remotes, origin, command) = load_remotes(cli)?;
@@ -797,12 +825,12 @@ fn txn_run(
     let report = match LockedClients::lock_all(clients, options, &view) {
         Err(report) => report,
         Ok(mut txn) => {
-            if !txn.run(&changes) {
+            if !txn.run_atomic(&changes) {
                 txn.rollback_all();
             } else if no_apply {
                 txn.release_all();
             } else {
-                txn.apply_all(true);
+                txn.apply_confirmed_all(confirm_timeout);
             }
             txn.report()
         }

@@ -26,6 +26,8 @@ pub enum Phase {
     Apply,
     /// Following the apply task.
     Wait,
+    /// Confirming a confirmed apply.
+    Confirm,
 }
 
 impl fmt::Display for Phase {
@@ -37,6 +39,7 @@ impl fmt::Display for Phase {
             Phase::Release => f.write_str("release"),
             Phase::Apply => f.write_str("apply"),
             Phase::Wait => f.write_str("waiting for the apply task"),
+            Phase::Confirm => f.write_str("confirm"),
         }
     }
 }
@@ -70,6 +73,12 @@ pub enum RemoteState {
     Applying { upid: Upid },
     /// Applied and released; `exit` is the apply task's result (`OK` when every node applied).
     Applied { upid: Upid, exit: String },
+    /// Applied with a confirm timeout; `exit` is the apply task's result. The lock stays held
+    /// and the remote reverts by itself unless confirmed in time.
+    Unconfirmed { upid: Upid, exit: String },
+    /// Applied but not confirmed: the remote reverted by itself to the version before and
+    /// released the lock.
+    Reverted { upid: Upid, reason: String },
 }
 
 impl RemoteState {
@@ -80,7 +89,7 @@ impl RemoteState {
 
     /// Whether the new configuration is running there (the transaction can't undo that).
     pub fn has_applied(&self) -> bool {
-        matches!(self, RemoteState::Applied { .. } | RemoteState::Applying { .. })
+        matches!(self, RemoteState::Applied { .. } | RemoteState::Applying { .. } | RemoteState::Unconfirmed { .. })
     }
 }
 
@@ -104,6 +113,12 @@ impl fmt::Display for RemoteState {
             RemoteState::Applying { upid } => write!(f, "applied, lock released, task {upid} running"),
             RemoteState::Applied { exit, .. } if exit == "OK" => f.write_str("applied on every node, lock released"),
             RemoteState::Applied { exit, .. } => write!(f, "applied, lock released, but the task failed: {exit}"),
+            RemoteState::Unconfirmed { exit, .. } => {
+                write!(f, "applied ({exit}), not confirmed: lock held, reverts by itself unless confirmed")
+            }
+            RemoteState::Reverted { reason, .. } => {
+                write!(f, "applied, not confirmed ({reason}): reverted by itself to the version before, lock released")
+            }
         }
     }
 }
@@ -134,9 +149,9 @@ impl Observer for Quiet {
 /// One remote of a transaction.
 #[derive(Debug)]
 pub struct RemoteTxn {
-    client: Client,
-    token: Option<LockToken>,
-    state: RemoteState,
+    pub(crate) client: Client,
+    pub(crate) token: Option<LockToken>,
+    pub(crate) state: RemoteState,
 }
 
 impl RemoteTxn {
@@ -153,13 +168,13 @@ impl RemoteTxn {
         self.token.as_ref()
     }
 
-    fn set(&mut self, state: RemoteState, observer: &dyn Observer) {
+    pub(crate) fn set(&mut self, state: RemoteState, observer: &dyn Observer) {
         observer.event(self.name(), &Event::State(state.clone()));
         self.state = state;
     }
 
     /// Records a failed call: refused calls leave the lock held, lost ones leave it unknown.
-    fn fail(&mut self, phase: Phase, error: &ClientError, observer: &dyn Observer) {
+    pub(crate) fn fail(&mut self, phase: Phase, error: &ClientError, observer: &dyn Observer) {
         let error_text = error.to_string();
         let state = if error.is_unreachable() {
             RemoteState::Unreachable { phase, error: error_text, holds_lock: self.token.is_some() }
@@ -184,6 +199,11 @@ impl Locked<'_> {
 
     pub fn client(&self) -> &Client {
         self.client
+    }
+
+    /// This remote's lock token.
+    pub fn token(&self) -> &LockToken {
+        self.token
     }
 
     /// A call that carries this remote's lock token.
@@ -226,8 +246,8 @@ impl Default for TxnOptions {
 
 /// A set of remotes whose SDN locks this transaction holds.
 pub struct LockedClients<'o> {
-    remotes: Vec<RemoteTxn>,
-    options: TxnOptions,
+    pub(crate) remotes: Vec<RemoteTxn>,
+    pub(crate) options: TxnOptions,
     observer: &'o dyn Observer,
 }
 
@@ -281,6 +301,16 @@ impl fmt::Display for Report {
                 "\n{} applied the change: it is running there and this transaction can no longer roll it back. \
                  The other remotes did not apply it.",
                 applied.join(", ")
+            )?;
+        }
+        let reverted: Vec<&str> =
+            self.remotes.iter().filter(|r| matches!(r.state, RemoteState::Reverted { .. })).map(|r| r.name.as_str()).collect();
+        if !reverted.is_empty() {
+            writeln!(
+                f,
+                "\n{} applied the change but did not get the confirmation: {} back at the version before.",
+                reverted.join(", "),
+                if reverted.len() == 1 { "it reverted by itself and is" } else { "they reverted by themselves and are" }
             )?;
         }
         let broken: Vec<&RemoteReport> = self.remotes.iter().filter(|r| !r.fix.is_empty()).collect();
@@ -457,7 +487,7 @@ impl<'o> LockedClients<'o> {
     }
 
     /// Runs `f` for every remote on its own thread.
-    fn parallel<F>(&mut self, f: F)
+    pub(crate) fn parallel<F>(&mut self, f: F)
     where
         F: Fn(&mut RemoteTxn, &dyn Observer) + Sync,
     {
@@ -471,7 +501,7 @@ impl<'o> LockedClients<'o> {
     }
 }
 
-fn run_step(locked: &Locked<'_>, step: &Step) -> Result<Value, ClientError> {
+pub(crate) fn run_step(locked: &Locked<'_>, step: &Step) -> Result<Value, ClientError> {
     locked.call(step.method, &step.path, &step.params)
 }
 
@@ -494,6 +524,9 @@ fn fix_commands(command: &str, remote: &RemoteTxn, any_applied: bool) -> Vec<Str
     match (&remote.state, token) {
         (RemoteState::Locked, Some(token)) => vec![format!("{base} unlock --lock-token {token}")],
         (RemoteState::Changed | RemoteState::Failed { .. }, Some(token)) => finish(token),
+        (RemoteState::Unconfirmed { .. }, Some(token)) => vec![
+            format!("{base} confirm --lock-token {token}    # keep it (before the deadline), or let it revert by itself"),
+        ],
         (RemoteState::Unreachable { holds_lock: true, .. }, Some(token)) => {
             let mut commands = vec![format!("{base} status    # once it answers; if it is still locked by this transaction:")];
             commands.extend(finish(token));

@@ -28,6 +28,10 @@ pub struct App {
     pub(crate) store_sight: Arc<crate::nodes::StoreSight>,
     /// What `GET /metrics` reports (the store above times its calls into it).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// How many applied versions the history keeps.
+    pub keep_versions: usize,
+    /// Parsed configurations of kept versions, for diffs.
+    pub(crate) versions: crate::history::ConfigCache,
 }
 
 /// How an [`App`] is set up besides its store.
@@ -38,6 +42,8 @@ pub struct AppOptions {
     /// Seconds a login ticket stays valid.
     pub ticket_lifetime: i64,
     pub clock: Clock,
+    /// How many applied versions the history keeps (at least 2: the running and the previous).
+    pub keep_versions: usize,
 }
 
 impl App {
@@ -55,6 +61,8 @@ impl App {
             pstart: crate::tasks::process_start_ticks(),
             store_sight: Arc::default(),
             metrics,
+            keep_versions: options.keep_versions.max(2),
+            versions: Default::default(),
         })
     }
 }
@@ -89,7 +97,8 @@ impl App {
 impl App {
     /// Builds the app for serving: loads the configuration (a store without quorum only
     /// warns: requests answer 503 until it is back), creates the built-in `pve` IPAM if
-    /// missing, and resumes this node's unfinished apply tasks.
+    /// missing, resumes this node's unfinished apply tasks, and watches the confirm window and
+    /// the lock's expiry.
     pub fn start(store: Arc<dyn Store>, options: AppOptions) -> Result<Arc<Self>, String> {
         let app = App::new(store, options);
         match app.sdn.snapshot() {
@@ -102,6 +111,15 @@ impl App {
         }
         crate::apply::resume_tasks(&app);
         crate::apply::spawn_orphan_sweeper(&app);
+        crate::history::spawn_confirm_watcher(&app);
+        crate::audit::spawn_sweeper(app.store.clone(), app.clock.clone());
         Ok(app)
+    }
+}
+
+/// The history and the audit trail, for the handlers.
+impl App {
+    pub fn audit(&self, filter: &crate::audit::Filter) -> Result<Vec<crate::layout::AuditRecord>, crate::Error> {
+        crate::audit::list(self.store.as_ref(), filter)
     }
 }

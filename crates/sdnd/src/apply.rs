@@ -5,81 +5,145 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use sdn_config::Kind;
 use sdn_store::{Op, Store, Txn};
 
 use crate::app::App;
-use crate::auth::Caller;
+use crate::audit::{self, Actor};
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::layout::{self, NodeReport, TaskRecord};
+use crate::history;
+use crate::layout::{self, ConfirmWindow, NodeReport, TaskRecord, VersionMeta};
 use crate::nodes::{self, Liveness, StoreSight};
 use crate::sdn::lock::Intent;
 use crate::sdn::{LockUpdate, Mutation};
 use crate::tasks::Upid;
 
-/// `PUT /cluster/sdn`: promotes pending to a new running version and starts the task that
-/// waits for the nodes; with a lock token, releases the lock unless `release_lock` is false.
-pub fn apply(app: &App, caller: &Caller, token: Option<&str>, release_lock: bool) -> Result<Upid, Error> {
+/// What `PUT /cluster/sdn` asks for besides applying.
+#[derive(Debug, Default)]
+pub struct ApplyRequest<'a> {
+    pub token: Option<&'a str>,
+    /// With a token: release the lock (after the confirmation, for a confirmed apply).
+    pub release_lock: bool,
+    /// Kept with the version and in the audit trail.
+    pub comment: Option<String>,
+    /// Seconds to wait for `POST /cluster/sdn/confirm` before reverting by itself.
+    pub confirm_timeout: Option<u64>,
+    /// For a confirmed apply: revert at once when a node reports a failed apply.
+    pub revert_on_failure: bool,
+}
+
+/// `PUT /cluster/sdn`: promotes pending to a new running version (kept in the history) and
+/// starts the task that waits for the nodes; with a lock token, releases the lock unless
+/// `release_lock` is false (or, for a confirmed apply, once it is confirmed or reverted).
+pub fn apply(app: &App, actor: &Actor, request: &ApplyRequest<'_>) -> Result<Upid, Error> {
     let started = Instant::now();
-    let (upid, version) = app.sdn.mutate(Intent::Change { token }, |snapshot, _| {
+    let token = request.token;
+    let (upid, version) = app.sdn.mutate(Intent::Change { token }, |snapshot, lock| {
+        let (window, window_rev) = history::window(app.store.as_ref())?;
+        if let Some(window) = &window {
+            return Err(history::awaiting(window));
+        }
         let version = snapshot.running_version + 1;
         let running = snapshot.pending.to_running_config(version);
         let text = serde_json::to_vec(&running).map_err(|e| Error::Internal(e.to_string()))?;
         let named = snapshot.pending.named_nodes().into_iter().collect();
-        let (upid, record) = start_task(app, caller, version, named);
+        let (upid, mut record) = start_record(app, &actor.user, version, named);
+        let now = app.clock.now_ms();
+        let meta = VersionMeta {
+            version,
+            time: app.clock.now(),
+            user: actor.user.clone(),
+            upid: upid.to_string(),
+            comment: request.comment.clone(),
+            confirmed: request.confirm_timeout.is_none(),
+        };
+        let mut extra = history::keep_ops(app.store.as_ref(), app.keep_versions, &meta, &text)?;
+        let mut detail = upid.to_string();
+        let mut release = token.is_some() && request.release_lock;
+        if let Some(timeout) = request.confirm_timeout {
+            let previous = snapshot.running_version;
+            if previous > 0 && app.store.get(&layout::version_config(previous))?.is_none() {
+                // Applied before the history was kept: the revert needs its configuration.
+                if let Some(text) = app.store.get(layout::RUNNING_CONFIG)? {
+                    extra.push(Op::Put { key: layout::version_config(previous), value: text.value });
+                }
+            }
+            let window = ConfirmWindow {
+                version,
+                previous,
+                deadline_ms: now.saturating_add(i64::try_from(timeout).unwrap_or(i64::MAX).saturating_mul(1000)),
+                upid: upid.to_string(),
+                user: actor.user.clone(),
+                lock_sha256: token.and(lock).map(|lock| lock.token_sha256.clone()),
+                release_lock: release,
+                revert_on_failure: request.revert_on_failure,
+            };
+            record.log.push(format!(
+                "confirmed apply: reverts to version {previous} unless confirmed by {} (POST /cluster/sdn/confirm)",
+                window.deadline()
+            ));
+            detail.push_str(&format!(", to be confirmed by {}", window.deadline()));
+            extra.push(Op::Put { key: layout::CONFIRM.into(), value: serde_json::to_vec(&window).unwrap_or_default() });
+            // The lock stays held until the confirm or the revert.
+            release = false;
+        }
+        extra.push(Op::Put { key: layout::task(&upid.to_string()), value: encode(&record) });
+        let entry = audit::Entry::new(now, "apply", actor).comment(request.comment.as_deref()).version(version);
+        extra.push(entry.detail(detail).op());
+        if release {
+            extra.push(audit::Entry::new(now, "unlock", actor).version(version).detail("released by the apply").op());
+        }
         let mutation = Mutation {
             running: Some((version, text)),
-            lock: (token.is_some() && release_lock).then_some(LockUpdate::Remove),
-            extra: vec![record],
+            lock: release.then_some(LockUpdate::Remove),
+            extra,
+            guards: vec![crate::sdn::unchanged(layout::CONFIRM, window_rev)],
             ..Mutation::default()
         };
         Ok((mutation, (upid, version)))
     })?;
     app.metrics.apply(started.elapsed());
-    tracing::info!("SDN configuration version {version} applied by {} ({upid})", caller.auth_id());
+    tracing::info!("SDN configuration version {version} applied by {} ({upid})", actor.user);
     watch_task(app, upid.clone(), version);
     Ok(upid)
 }
 
 /// `POST /cluster/sdn/rollback`: throws away every pending change.
-pub fn rollback(app: &App, caller: &Caller, token: Option<&str>, release_lock: bool) -> Result<(), Error> {
+pub fn rollback(app: &App, actor: &Actor, token: Option<&str>, release_lock: bool) -> Result<(), Error> {
     app.sdn.mutate(Intent::Change { token }, |snapshot, _| {
-        // ipams and dns are not part of the running configuration: they stay as they are.
-        let mut restored = (*snapshot.running).clone();
-        // An object the pending changes left alone keeps its place in the pending files, so
-        // the rollback writes only what the changes touched.
-        for kind in Kind::ALL.into_iter().filter(|kind| kind.in_running_config()) {
-            for object in snapshot.running.list(kind) {
-                if let Some(kept) = snapshot.pending.get(kind, object.id()).filter(|pending| *pending == object) {
-                    restored.insert(kept.clone());
-                }
-            }
+        let now = app.clock.now_ms();
+        let release = token.is_some() && release_lock;
+        let mut extra = vec![audit::Entry::new(now, "rollback", actor).version(snapshot.running_version).op()];
+        if release {
+            extra.push(audit::Entry::new(now, "unlock", actor).detail("released by the rollback").op());
         }
-        for kind in [Kind::Ipams, Kind::Dns] {
-            for object in snapshot.pending.list(kind) {
-                restored.insert(object.clone());
-            }
-        }
+        let restored = history::pending_restored_to(&snapshot.pending, &snapshot.running);
         // The IPAM follows the subnets the rollback brings back or removes.
-        let (guards, extra) = app.ipam.plan_reconcile(&restored)?;
+        let (guards, ipam_ops) = app.ipam.plan_reconcile(&restored)?;
+        extra.extend(ipam_ops);
         let mutation = Mutation {
             replace_pending: Some(restored),
-            lock: (token.is_some() && release_lock).then_some(LockUpdate::Remove),
+            lock: release.then_some(LockUpdate::Remove),
             extra,
             guards,
             ..Mutation::default()
         };
         Ok((mutation, ()))
     })?;
-    tracing::info!("pending SDN changes rolled back by {}", caller.auth_id());
+    tracing::info!("pending SDN changes rolled back by {}", actor.user);
     Ok(())
 }
 
-/// Builds the UPID and the task record's store write for a new apply of `version`, which
-/// waits for every registered node agent and for every node in `named` (the nodes the
+/// Builds the UPID and the task record's store write for a new apply of `version` by `user`,
+/// which waits for every registered node agent and for every node in `named` (the nodes the
 /// configuration names).
-fn start_task(app: &App, caller: &Caller, version: u64, named: Vec<String>) -> (Upid, Op) {
+pub(crate) fn start_task(app: &App, user: &str, version: u64, named: Vec<String>) -> (Upid, Op) {
+    let (upid, record) = start_record(app, user, version, named);
+    let op = Op::Put { key: layout::task(&upid.to_string()), value: encode(&record) };
+    (upid, op)
+}
+
+fn start_record(app: &App, user: &str, version: u64, named: Vec<String>) -> (Upid, TaskRecord) {
     let upid = Upid {
         node: app.node.clone(),
         pid: std::process::id(),
@@ -87,12 +151,11 @@ fn start_task(app: &App, caller: &Caller, version: u64, named: Vec<String>) -> (
         starttime: app.clock.now(),
         task_type: "reloadnetworkall".into(),
         id: version.to_string(),
-        user: caller.auth_id(),
+        user: user.to_string(),
     };
     let mut record = TaskRecord::start(&upid, format!("applying SDN configuration version {version}"));
     record.nodes = named;
-    let op = Op::Put { key: layout::task(&upid.to_string()), value: encode(&record) };
-    (upid, op)
+    (upid, record)
 }
 
 fn encode(record: &TaskRecord) -> Vec<u8> {
@@ -100,7 +163,7 @@ fn encode(record: &TaskRecord) -> Vec<u8> {
 }
 
 /// Follows the apply task of `version` on a background thread until it can be finished.
-fn watch_task(app: &App, upid: Upid, version: u64) {
+pub(crate) fn watch_task(app: &App, upid: Upid, version: u64) {
     let store = app.store.clone();
     let timeout = app.apply_timeout;
     let clock = app.clock.clone();
@@ -377,6 +440,14 @@ fn finish_task(
         }
     }
 
+    // Lines others added meanwhile (the revert of a confirmed apply names its task) stay.
+    if let Ok(Some(entry)) = store.get(&key) {
+        if let Ok(current) = serde_json::from_slice::<TaskRecord>(&entry.value) {
+            if current.log.len() > record.log.len() && current.log.starts_with(&record.log) {
+                record.log = current.log;
+            }
+        }
+    }
     conclude(&mut record, &last_read, &offline, version, timeout);
     record.endtime = Some(clock.now());
     // Written until it sticks: the same bytes every time, so a write that timed out but

@@ -71,6 +71,111 @@ impl From<StoredLock> for LockRecord {
     }
 }
 
+// --- History, confirm windows, audit ------------------------------------------------------
+
+/// What is known of each applied version, as `sdn/versions/meta/<version, 20 digits>`: small,
+/// so that listing the history does not read the configurations.
+pub const VERSIONS_META_PREFIX: &str = "sdn/versions/meta/";
+/// Each applied version's running-config JSON text, as `sdn/versions/config/<version>`.
+pub const VERSIONS_CONFIG_PREFIX: &str = "sdn/versions/config/";
+
+pub fn version_meta(version: u64) -> String {
+    format!("{VERSIONS_META_PREFIX}{version:020}")
+}
+
+pub fn version_config(version: u64) -> String {
+    format!("{VERSIONS_CONFIG_PREFIX}{version:020}")
+}
+
+/// One applied version, without its configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VersionMeta {
+    pub version: u64,
+    /// When it was applied, epoch seconds.
+    pub time: i64,
+    /// Who applied it (user or token id; `sdnd` for a revert by itself).
+    pub user: String,
+    /// The apply task that made it.
+    pub upid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// False while a confirmed apply of it awaits confirmation, and for good if it was
+    /// reverted.
+    pub confirmed: bool,
+}
+
+/// The outstanding confirmed apply, if any. Its deadline is in the store, so that a restart or
+/// another node keeps it.
+pub const CONFIRM: &str = "sdn/confirm";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConfirmWindow {
+    /// The version that awaits confirmation.
+    pub version: u64,
+    /// The version that was running before, reverted to unless confirmed (0: nothing was).
+    pub previous: u64,
+    /// Epoch milliseconds after which sdnd reverts by itself.
+    pub deadline_ms: i64,
+    /// The apply task of `version`.
+    pub upid: String,
+    pub user: String,
+    /// The token hash of the lock the apply was made under, if it was: that lock is kept until
+    /// the confirm (which takes its token) or the revert, and released then.
+    pub lock_sha256: Option<String>,
+    /// Release the lock on confirm (the apply's `release-lock`).
+    pub release_lock: bool,
+    /// Revert at once when a node reports a failed apply of `version`.
+    pub revert_on_failure: bool,
+}
+
+impl ConfirmWindow {
+    /// The deadline in epoch seconds, rounded up: never earlier than the revert.
+    pub fn deadline(&self) -> i64 {
+        self.deadline_ms.div_euclid(1000) + i64::from(self.deadline_ms.rem_euclid(1000) != 0)
+    }
+}
+
+/// A copy of a lock's expiry, written with every lock that has a ttl and removed with it: the
+/// lock entry itself may vanish by itself (an etcd lease), and this lets sdnd still record
+/// that the lock expired.
+pub const LOCK_EXPIRY: &str = "sdn/lock-expiry";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LockExpiry {
+    pub holder: String,
+    pub since_ms: i64,
+    pub expires_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// The audit trail, as `audit/<epoch ms, 16 digits>-<random>-<n>`: key order is time order.
+pub const AUDIT_PREFIX: &str = "audit/";
+
+pub fn audit(time_ms: i64, unique: &str, n: usize) -> String {
+    format!("{AUDIT_PREFIX}{:016}-{unique}-{n:03}", time_ms.max(0))
+}
+
+/// One audit record. Never holds a lock token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Epoch seconds.
+    pub time: i64,
+    /// `lock`, `unlock`, `force-unlock`, `expire`, `apply`, `rollback`, `restore`, `confirm`,
+    /// `revert` or `changes`.
+    pub action: String,
+    /// The user or token id (`sdnd` for what the server did by itself).
+    pub user: String,
+    /// The client's address (empty for what the server did by itself).
+    pub client: String,
+    pub comment: Option<String>,
+    /// `ok`: records are written only with the change they record.
+    pub result: String,
+    /// The version the action made or concerns.
+    pub version: Option<u64>,
+    pub detail: Option<String>,
+}
+
 // --- Tasks -------------------------------------------------------------------------------
 
 pub const TASKS_PREFIX: &str = "tasks/";

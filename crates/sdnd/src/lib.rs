@@ -7,10 +7,11 @@
 //!   module tree that mirrors the URL tree; thin, they call the core.
 //! - The core: [`sdn`] (the cached configuration and the single write path; [`sdn::lock`] is
 //!   the lock rule), [`auth`] (authentication and privileges), [`apply`] and [`tasks`] (apply
-//!   tasks and their records), [`ipam`] (the PVE IPAM's allocations), [`nodes`] (what the node
-//!   agents report), [`transfer`] (import and export of the reference's files), [`node_query`]
-//!   (asking a node's agent about its live state through the store), [`layout`] (every store
-//!   key and stored record),
+//!   tasks and their records), [`history`] (kept versions, compare, restore, confirmed
+//!   apply), [`audit`] (the audit trail), [`ipam`] (the PVE IPAM's allocations), [`nodes`]
+//!   (what the node agents report), [`transfer`] (import and export of the reference's
+//!   files), [`node_query`] (asking a node's agent about its live state through the store),
+//!   [`layout`] (every store key and stored record),
 //!   [`error`] (the core's error type), [`clock`] (the time everything reads).
 //! - [`metrics`]: what `GET /metrics` reports. [`data_dir`]: the private data directory; [`process`]: process-wide settings.
 //! - [`config_file`]: `/etc/sdnd/sdnd.toml`. [`backup`]: backup and restore of the whole store.
@@ -22,6 +23,7 @@ pub mod agent;
 pub mod api;
 pub mod app;
 pub mod apply;
+pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod clock;
@@ -29,6 +31,7 @@ pub mod config_file;
 pub mod data_dir;
 pub mod error;
 pub mod fsutil;
+pub mod history;
 pub mod http;
 pub mod ipam;
 pub mod layout;

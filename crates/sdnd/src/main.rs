@@ -103,6 +103,10 @@ enum Command {
         /// Seconds an apply task waits for node agents to report.
         #[arg(long, default_value_t = 120)]
         apply_timeout: u64,
+        /// How many applied versions the history keeps (the running and the previous one
+        /// always).
+        #[arg(long, default_value_t = sdnd::history::DEFAULT_KEEP_VERSIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=100_000))]
+        keep_versions: usize,
         /// Seconds a client has to send a request's headers (also the longest idle time of a
         /// kept-alive connection).
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -304,6 +308,7 @@ fn run(cli: Cli) -> Result<(), String> {
             cert,
             key,
             apply_timeout,
+            keep_versions,
             header_timeout,
             body_timeout,
             max_connections,
@@ -341,6 +346,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 apply_timeout: Duration::from_secs(apply_timeout),
                 ticket_lifetime,
                 clock: Clock::system(),
+                keep_versions,
             };
             let app = App::start(store_handle.clone(), options)?;
             if let Some(file) = metrics_token_file {

@@ -23,11 +23,11 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
-use crate::auth::Permission;
+use crate::auth::{Caller, Permission};
 use params::{Args, MAX_BODY_BYTES};
 use crate::error::Error;
 use reply::{render, Body, Format};
-use router::{Lookup, Router};
+use router::{Lookup, Route, Router};
 
 /// What one connection may cost before and while it is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,16 +343,38 @@ async fn dispatch(
     let span = tracing::info_span!("request", user = %auth_id);
     blocking(move || {
         let _span = span.enter();
-        app.auth.authorize(&caller, permission, &values)?;
-        if let Some(err) = malformed {
-            return Err(err);
-        }
-        undeclared(route_params, &values)?;
-        let mut args = Args::new(values);
-        args.set_peer(peer);
-        handler(&app, &caller, args)
+        checked(&app, &caller, permission, &route_params, &handler, values, malformed, peer)
     })
     .await
+}
+
+/// Runs `route`'s handler for `caller` on decoded parameters, with the same checks as a
+/// request to it: a change set's steps go through here.
+pub fn run_route(app: &App, caller: &Caller, route: &Route, values: Map<String, Value>, peer: SocketAddr) -> Result<Value, Error> {
+    let route_params: Vec<&'static str> = route.params.iter().map(|p| p.name).collect();
+    checked(app, caller, route.permission, &route_params, &route.handler, values, None, peer)
+}
+
+/// The privilege (on what could be decoded), then the parameters' shape, then the handler.
+#[allow(clippy::too_many_arguments)]
+fn checked(
+    app: &App,
+    caller: &Caller,
+    permission: Permission,
+    route_params: &[&'static str],
+    handler: &router::Handler,
+    values: Map<String, Value>,
+    malformed: Option<Error>,
+    peer: SocketAddr,
+) -> Result<Value, Error> {
+    app.auth.authorize(caller, permission, &values)?;
+    if let Some(err) = malformed {
+        return Err(err);
+    }
+    undeclared(route_params, &values)?;
+    let mut args = Args::new(values);
+    args.set_peer(peer);
+    handler(app, caller, args)
 }
 
 /// `GET /metrics`: for a scraper on this host (loopback) or one that sends the configured
@@ -393,7 +415,7 @@ async fn metrics(front: &Frontend, peer: SocketAddr, req: &Request<Incoming>) ->
 
 /// Refuses every parameter the route does not declare, as PVE's schema check does, before
 /// the handler runs: a handler can only read what the document describes.
-fn undeclared(declared: Vec<&'static str>, values: &Map<String, Value>) -> Result<(), Error> {
+fn undeclared(declared: &[&'static str], values: &Map<String, Value>) -> Result<(), Error> {
     let unknown: std::collections::BTreeMap<String, String> = values
         .keys()
         .filter(|name| !declared.contains(&name.as_str()))
@@ -463,7 +485,7 @@ async fn read_body(body: Incoming, timeout: std::time::Duration) -> Result<Bytes
 
 /// One path segment with its `%XX` escapes decoded (clients like PDM encode every byte
 /// outside the unreserved set); `None` if the result is not UTF-8.
-fn decode_segment(segment: &str) -> Option<String> {
+pub(crate) fn decode_segment(segment: &str) -> Option<String> {
     percent_encoding::percent_decode_str(segment).decode_utf8().ok().map(|decoded| decoded.into_owned())
 }
 

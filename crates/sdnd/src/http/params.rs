@@ -93,6 +93,11 @@ impl Args {
         }
     }
 
+    /// A parameter as given (any JSON value), for a handler that checks its shape itself.
+    pub fn take_value(&mut self, name: &str) -> Option<Value> {
+        self.values.remove(name)
+    }
+
     /// A boolean parameter that may be absent.
     pub fn take_optional_bool(&mut self, name: &str) -> Option<bool> {
         self.values.contains_key(name).then(|| self.take_bool(name, false))

@@ -35,7 +35,12 @@ pub struct Route {
     /// For a directory index: the field naming each child (`id` or `name`, as PVE has it).
     /// Its handler is made by [`Router::new`] from the routes below it.
     index_key: Option<&'static str>,
+    /// For a directory index: adds the current state to its listing (see [`Route::annotate`]).
+    annotate: Option<Annotate>,
 }
+
+/// Adds to a directory index's listing what the children's state says (a deadline, ...).
+pub type Annotate = Arc<dyn Fn(&App, &mut Value) -> Result<(), Error> + Send + Sync>;
 
 impl Route {
     pub fn new(
@@ -53,6 +58,7 @@ impl Route {
             returns: Schema::Null,
             summary: String::new(),
             index_key: None,
+            annotate: None,
         }
     }
 
@@ -99,7 +105,15 @@ impl Route {
             returns: Schema::array(Schema::Object(vec![Field::required(key, Schema::string(), "a child path")])),
             summary: "Directory index.".into(),
             index_key: Some(key),
+            annotate: None,
         }
+    }
+
+    /// For a directory index: `annotate` adds the current state of its children to the
+    /// listing each time it is served.
+    pub fn annotate(mut self, annotate: impl Fn(&App, &mut Value) -> Result<(), Error> + Send + Sync + 'static) -> Self {
+        self.annotate = Some(Arc::new(annotate));
+        self
     }
 
     /// Matches `path` (already split into segments), returning the placeholder values.
@@ -161,9 +175,14 @@ impl Router {
         for (route, children) in routes.iter_mut().zip(children) {
             let (Some(key), Some(children)) = (route.index_key, children) else { continue };
             let listing = Value::Array(children.into_iter().map(|child| serde_json::json!({ key: child })).collect());
-            route.handler = Arc::new(move |_, _, args: Args| {
+            let annotate = route.annotate.clone();
+            route.handler = Arc::new(move |app, _, args: Args| {
                 args.finish()?;
-                Ok(listing.clone())
+                let mut listing = listing.clone();
+                if let Some(annotate) = &annotate {
+                    annotate(app, &mut listing)?;
+                }
+                Ok(listing)
             });
         }
         Self { routes }

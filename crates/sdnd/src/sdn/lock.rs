@@ -73,6 +73,9 @@ pub enum Intent<'a> {
     Acquire,
     /// Give the lock back with its token, or without it when forced.
     Release { token: Option<&'a str>, force: bool },
+    /// The server's own revert of an unconfirmed apply: it acts for the lock's holder (who
+    /// made the apply under the lock), so the lock admits it.
+    Revert,
 }
 
 const WAY_OUT: &str = "use its lock-token, or release it with 'DELETE /cluster/sdn/lock --force 1'";
@@ -102,7 +105,7 @@ pub fn admit(intent: Intent<'_>, lock: Option<&LockRecord>, now_ms: i64) -> Resu
         (Intent::Release { token: None, force: false }, None) => {
             Err(Error::Conflict("the SDN configuration is not locked".into()))
         }
-        (Intent::Release { force: true, .. }, _) => Ok(()),
+        (Intent::Release { force: true, .. }, _) | (Intent::Revert, _) => Ok(()),
         (Intent::Acquire, None) => Ok(()),
         (Intent::Acquire, Some(lock)) => Err(Error::Locked(format!("{}; {WAY_OUT}", lock.describe()))),
     }

@@ -1,6 +1,7 @@
 //! The SDN state service: a cached view of the pending and running configuration, kept
 //! current against the store, and the single transactional write path every change uses.
 
+pub mod batch;
 pub mod lock;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -41,10 +42,28 @@ pub struct Mutation {
     /// A new running configuration: its version and exact JSON text.
     pub running: Option<(u64, Vec<u8>)>,
     pub lock: Option<LockUpdate>,
-    /// Further entries written in the same transaction (task records, the IPAM).
+    /// Further entries written in the same transaction (task records, audit records, the
+    /// IPAM).
     pub extra: Vec<Op>,
-    /// Further guards of the transaction (on the IPAM entries `extra` was planned from).
+    /// Further guards of the transaction: the entries the plan read (the confirm window an
+    /// apply checked, the IPAM entries `extra` was planned from) must be as it read them.
     pub guards: Vec<Guard>,
+}
+
+impl Mutation {
+    /// Whether this write changes nothing but pending objects (what a change set's step may do).
+    fn only_changes(&self) -> bool {
+        self.replace_pending.is_none()
+            && self.running.is_none()
+            && self.lock.is_none()
+            && self.extra.is_empty()
+            && self.guards.is_empty()
+    }
+}
+
+/// Guards on `key` still having been last written at `revision` (`0`: still absent).
+pub fn unchanged(key: impl Into<String>, revision: Revision) -> Guard {
+    Guard::ModRevision { key: key.into(), revision }
 }
 
 /// How often a transaction is retried when another writer (another node, or a CLI) got in
@@ -59,7 +78,7 @@ pub struct Sdn {
     writer: Mutex<()>,
     /// The lock entry (possibly expired) and its revision as last read or written here, for
     /// [`Sdn::mutate`]'s first attempt; `None` until known.
-    lock_view: Mutex<Option<(Option<LockRecord>, Revision)>>,
+    lock_view: Mutex<Option<LockView>>,
 }
 
 fn lock_mutex<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -75,31 +94,35 @@ impl Sdn {
 
     /// The current configuration, reloaded from the store only if someone else changed it.
     pub fn snapshot(&self) -> Result<Snapshot, Error> {
-        Ok(self.read_current()?.0)
+        Ok(self.read_current()?.snapshot)
     }
 
-    /// The snapshot and the lock entry (possibly expired) with its revision, from one read of
-    /// the three marker entries: one round trip on a remote store.
-    fn read_current(&self) -> Result<(Snapshot, Option<LockRecord>, Revision), Error> {
-        let marks = self.store.get_many(&[layout::PENDING_MARK, layout::RUNNING_VERSION, layout::LOCK])?;
-        let [pending, running, lock]: [Option<Entry>; 3] = marks
+    /// The snapshot, the lock entry (possibly expired) with its revision and the lock's expiry
+    /// copy, from one read of the marker entries: one round trip on a remote store.
+    fn read_current(&self) -> Result<Current, Error> {
+        let marks =
+            self.store.get_many(&[layout::PENDING_MARK, layout::RUNNING_VERSION, layout::LOCK, layout::LOCK_EXPIRY])?;
+        let [pending, running, lock, expiry]: [Option<Entry>; 4] = marks
             .try_into()
-            .map_err(|_| Error::Internal("the store answered a read of three entries with another count".into()))?;
+            .map_err(|_| Error::Internal("the store answered a read of four entries with another count".into()))?;
         let lock_rev = mod_revision(lock.as_ref());
         let lock = lock.map(|entry| parse_lock(&entry.value)).transpose()?;
+        let expiry_rev = mod_revision(expiry.as_ref());
+        let expiry = expiry.and_then(|entry| serde_json::from_slice(&entry.value).ok());
         let snapshot = self.refresh(mod_revision(pending.as_ref()), mod_revision(running.as_ref()))?;
-        *lock_mutex(&self.lock_view) = Some((lock.clone(), lock_rev));
-        Ok((snapshot, lock, lock_rev))
+        let view = LockView { lock, lock_rev, expiry, expiry_rev };
+        *lock_mutex(&self.lock_view) = Some(view.clone());
+        Ok(Current { snapshot, view })
     }
 
     /// The snapshot and lock entry as this process last read or wrote them, without asking
     /// the store; `None` if not known. Possibly stale: a write planned on it is guarded on
     /// exactly these revisions, so staleness costs a retry, never a wrong admission.
-    fn cached_view(&self) -> Option<(Snapshot, Option<LockRecord>, Revision)> {
-        let (lock, lock_rev) = lock_mutex(&self.lock_view).clone()?;
+    fn cached_view(&self) -> Option<Current> {
+        let view = lock_mutex(&self.lock_view).clone()?;
         let snapshot = lock_mutex(&self.cache).clone();
         // After an apply the running configuration is re-read on next use (see after_commit).
-        (snapshot.running_rev != u64::MAX).then_some((snapshot, lock, lock_rev))
+        (snapshot.running_rev != u64::MAX).then_some(Current { snapshot, view })
     }
 
     /// The cached snapshot, brought up to the given marker revisions.
@@ -198,6 +221,9 @@ impl Sdn {
         authorize: impl Fn(&Snapshot) -> Result<(), Error>,
         mut plan: impl FnMut(&Snapshot, Option<&LockRecord>) -> Result<(Mutation, T), Error>,
     ) -> Result<T, Error> {
+        if let Some(staged) = batch::stage_step(intent, &authorize, &mut plan) {
+            return staged;
+        }
         let _writer = lock_mutex(&self.writer);
         // The first attempt plans on the view this process last saw, so that a change costs
         // one round trip (the commit) instead of two; its guards cover the lock entry and the
@@ -208,13 +234,14 @@ impl Sdn {
         let mut attempt = 0;
         while attempt < MAX_ATTEMPTS {
             let from_cache = cached.is_some();
-            let (snapshot, lock, lock_rev) = match cached.take() {
-                Some(view) => view,
+            let current = match cached.take() {
+                Some(current) => current,
                 None => {
                     attempt += 1;
                     self.read_current()?
                 }
             };
+            let Current { snapshot, view: LockView { lock, lock_rev, expiry, expiry_rev } } = current;
             let now = self.clock.now_ms();
             let planned = authorize(&snapshot).and_then(|()| {
                 lock::admit(intent, lock.as_ref(), now)?;
@@ -230,8 +257,10 @@ impl Sdn {
 
             let mut txn = Txn::new()
                 .unchanged(layout::LOCK, lock_rev)
+                .unchanged(layout::LOCK_EXPIRY, expiry_rev)
                 .unchanged(layout::PENDING_MARK, snapshot.pending_rev)
                 .unchanged(layout::RUNNING_VERSION, snapshot.running_rev);
+            txn.guards.extend(mutation.guards.iter().cloned());
             let touches_pending = !mutation.changes.is_empty() || mutation.replace_pending.is_some();
             if let Some(config) = &mutation.replace_pending {
                 // Only what differs from the pending configuration read above (the guard on
@@ -266,6 +295,35 @@ impl Sdn {
             if let Some((version, text)) = &mutation.running {
                 txn = txn.put(layout::RUNNING_CONFIG, text.clone()).put(layout::RUNNING_VERSION, version.to_string());
             }
+            // The lock's expiry copy goes with the lock; an expiry it describes is recorded
+            // before the copy is replaced or removed (see `audit::record_expiry`).
+            let lock_changes = mutation.lock.is_some() || (lock.is_some() && live_lock.is_none());
+            let expired = expiry.as_ref().filter(|copy| lock_changes && now >= copy.expires_ms);
+            if let Some(copy) = expired {
+                txn.ops.push(crate::audit::expired_record(copy));
+            }
+            let new_copy = match &mutation.lock {
+                Some(LockUpdate::Set(record)) => record.expires_ms.map(|expires_ms| layout::LockExpiry {
+                    holder: record.holder.clone(),
+                    since_ms: record.since_ms,
+                    expires_ms,
+                    comment: record.comment.clone(),
+                }),
+                _ => None,
+            };
+            // What the expiry copy is after this commit, if it changes (for the lock view).
+            let expiry_after = match new_copy {
+                Some(copy) => {
+                    let value = serde_json::to_vec(&copy).map_err(|e| Error::Internal(e.to_string()))?;
+                    txn = txn.put(layout::LOCK_EXPIRY, value);
+                    Some(Some(copy))
+                }
+                None if expiry.is_some() && (expired.is_some() || mutation.lock.is_some()) => {
+                    txn = txn.delete(layout::LOCK_EXPIRY);
+                    Some(None)
+                }
+                None => None,
+            };
             match &mutation.lock {
                 Some(LockUpdate::Set(record)) => {
                     let value = serde_json::to_vec(record).map_err(|e| Error::Internal(e.to_string()))?;
@@ -287,7 +345,6 @@ impl Sdn {
                 None => {}
             }
             txn.ops.extend(mutation.extra);
-            txn.guards.extend(mutation.guards);
 
             let lock_after = match &mutation.lock {
                 Some(LockUpdate::Set(record)) => Some(Some(record.clone())),
@@ -299,9 +356,17 @@ impl Sdn {
                 Commit::GuardFailed => continue,
                 Commit::Committed(revision) => {
                     log_committed(&snapshot, &mutation.changes, mutation.replace_pending.as_ref(), revision);
-                    if let Some(after) = lock_after {
-                        let rev = if after.is_some() { revision } else { 0 };
-                        *lock_mutex(&self.lock_view) = Some((after, rev));
+                    if lock_after.is_some() || expiry_after.is_some() {
+                        let mut view = LockView { lock, lock_rev, expiry, expiry_rev };
+                        if let Some(after) = lock_after {
+                            view.lock_rev = if after.is_some() { revision } else { 0 };
+                            view.lock = after;
+                        }
+                        if let Some(after) = expiry_after {
+                            view.expiry_rev = if after.is_some() { revision } else { 0 };
+                            view.expiry = after;
+                        }
+                        *lock_mutex(&self.lock_view) = Some(view);
                     }
                     self.after_commit(snapshot, mutation.changes, mutation.replace_pending, mutation.running.is_some(), touches_pending, revision);
                     return Ok(result);
@@ -376,6 +441,22 @@ fn log_committed(snapshot: &Snapshot, changes: &[Change], replace_pending: Optio
         }
         tracing::info!(revision, "SDN pending configuration replaced: {written} object(s) written, {deleted} deleted");
     }
+}
+
+/// What [`Sdn::read_current`] read.
+struct Current {
+    snapshot: Snapshot,
+    view: LockView,
+}
+
+/// The lock entry (possibly expired) and the lock's expiry copy, with their revisions: what a
+/// write is guarded on besides the configuration markers.
+#[derive(Clone)]
+struct LockView {
+    lock: Option<LockRecord>,
+    lock_rev: Revision,
+    expiry: Option<layout::LockExpiry>,
+    expiry_rev: Revision,
 }
 
 fn mod_revision(entry: Option<&Entry>) -> Revision {

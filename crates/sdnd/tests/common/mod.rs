@@ -82,6 +82,7 @@ impl InProcess {
             apply_timeout: Duration::from_secs(600),
             ticket_lifetime: 7200,
             clock: clock.clone(),
+            keep_versions: sdnd::history::DEFAULT_KEEP_VERSIONS,
         };
         let app = sdnd::App::start(store.clone(), options).expect("start the app");
         // The node agent, as the test servers run it: files in the data dir, no reloads.

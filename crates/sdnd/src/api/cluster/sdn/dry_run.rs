@@ -28,12 +28,26 @@ pub fn routes() -> Vec<Route> {
 
 /// `diff -u` of `current` (missing: empty) against `new`; `None` when identical.
 fn unified(path: &str, current: Option<&str>, new: &str) -> Option<String> {
-    let current = current.unwrap_or("");
-    if current == new {
+    unified_between(current, new, path, &format!("{path} (pending)"))
+}
+
+/// `diff -u` of `old` (missing: empty) against `new` under the given headers; `None` when
+/// identical.
+pub(super) fn unified_between(old: Option<&str>, new: &str, old_label: &str, new_label: &str) -> Option<String> {
+    let old = old.unwrap_or("");
+    if old == new {
         return None;
     }
-    let diff = TextDiff::from_lines(current, new);
-    Some(diff.unified_diff().context_radius(3).header(path, &format!("{path} (pending)")).to_string())
+    let diff = TextDiff::from_lines(old, new);
+    Some(diff.unified_diff().context_radius(3).header(old_label, new_label).to_string())
+}
+
+/// The files `config` (as running version `version`) renders to on the node whose agent
+/// published `files`.
+pub(super) fn render(config: &sdn_config::Config, version: u64, files: &crate::layout::NodeFiles, node: &str, what: &str) -> Result<sdn_gen::GenOutput, Error> {
+    let running = RunningConfig::from_json(&config.to_running_config(version), Reading::Strict)
+        .map_err(|err| Error::Conflict(format!("{what} can't be rendered for node '{node}': {err}")))?;
+    agent::generate(&running, files).map_err(|err| Error::Conflict(format!("{what} can't be rendered for node '{node}': {err}")))
 }
 
 fn dry_run(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
@@ -49,10 +63,7 @@ fn dry_run(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let files = app.node_files(&node)?;
     let snapshot = app.sdn.snapshot()?;
     // Like the reference, the dry-run keeps the running version: only real changes show.
-    let pending = RunningConfig::from_json(&snapshot.pending.to_running_config(snapshot.running_version), Reading::Strict)
-        .map_err(|err| Error::Conflict(format!("the pending configuration can't be rendered for node '{node}': {err}")))?;
-    let output = agent::generate(&pending, &files)
-        .map_err(|err| Error::Conflict(format!("the pending configuration can't be rendered for node '{node}': {err}")))?;
+    let output = render(&snapshot.pending, snapshot.running_version, &files, &node, "the pending configuration")?;
     Ok(json!({
         "frr-diff": unified("/etc/frr/frr.conf", files.current_frr.as_deref(), output.frr.as_deref().unwrap_or("")),
         "interfaces-diff": unified("/etc/network/interfaces.d/sdn", files.current_interfaces.as_deref(), &output.interfaces),

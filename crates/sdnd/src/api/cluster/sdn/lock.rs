@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::{lock_token_param, take_lock_token};
 use crate::app::App;
+use crate::audit::{self, Actor};
 use crate::auth::{Caller, Permission, SDN_ALLOCATE, SDN_AUDIT};
 use crate::http::params::Args;
 use crate::error::Error;
@@ -28,6 +29,7 @@ pub fn routes() -> Vec<Route> {
                 Field::optional("since", Schema::Integer { min: None, max: None }, "epoch seconds"),
                 Field::optional("expires", Schema::Integer { min: None, max: None }, "epoch seconds"),
                 Field::optional("comment", Schema::string(), ""),
+                Field::optional("confirm-deadline", Schema::Integer { min: None, max: None }, "while a confirmed apply awaits confirmation: until when (epoch seconds)"),
             ])),
         Route::new(Method::POST, "/cluster/sdn/lock", Permission::Path("/sdn", &[SDN_ALLOCATE]), acquire)
             .summary("Takes the global SDN lock; answers its token.")
@@ -60,7 +62,11 @@ fn status(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
             comment: lock.comment,
         },
     };
-    crate::api::to_json(status)
+    let mut answer = crate::api::to_json(status)?;
+    if let (Some(window), _) = crate::history::window(app.store.as_ref())? {
+        answer["confirm-deadline"] = json!(window.deadline());
+    }
+    Ok(answer)
 }
 
 fn acquire(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
@@ -72,6 +78,7 @@ fn acquire(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
             args.reject("comment", format!("at most {MAX_COMMENT} characters, one line"));
         }
     }
+    let actor = Actor::new(caller, args.peer());
     args.finish()?;
     let token = app.sdn.mutate(Intent::Acquire, |snapshot, _| {
         if !allow_pending && sdn_config::has_pending_changes(&snapshot.pending, &snapshot.running) {
@@ -79,8 +86,14 @@ fn acquire(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
                 "there are pending changes: apply or roll them back first, or lock with allow-pending=1".into(),
             ));
         }
-        let (record, token) = LockRecord::acquire(caller.auth_id(), app.clock.now_ms(), ttl, comment.clone());
-        Ok((Mutation { lock: Some(LockUpdate::Set(record)), ..Mutation::default() }, token))
+        let now = app.clock.now_ms();
+        let (record, token) = LockRecord::acquire(caller.auth_id(), now, ttl, comment.clone());
+        let mut entry = audit::Entry::new(now, "lock", &actor).comment(comment.as_deref());
+        if let Some(expires) = record.expires() {
+            entry = entry.detail(format!("until {expires}"));
+        }
+        let mutation = Mutation { lock: Some(LockUpdate::Set(record)), extra: vec![entry.op()], ..Mutation::default() };
+        Ok((mutation, token))
     })?;
     tracing::info!("SDN lock taken by {}", caller.auth_id());
     Ok(json!(token))
@@ -89,9 +102,27 @@ fn acquire(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
 fn release(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let token = take_lock_token(&mut args);
     let force = args.take_bool("force", false);
+    let actor = Actor::new(caller, args.peer());
     args.finish()?;
-    app.sdn.mutate(Intent::Release { token: token.as_deref(), force }, |_, _| {
-        Ok((Mutation { lock: Some(LockUpdate::Remove), ..Mutation::default() }, ()))
+    app.sdn.mutate(Intent::Release { token: token.as_deref(), force }, |_, lock| {
+        let (window, window_rev) = crate::history::window(app.store.as_ref())?;
+        if let Some(window) = window.as_ref().filter(|w| !force && w.lock_sha256.is_some()) {
+            // Released on confirm or after the revert; forcing it open stays possible.
+            return Err(crate::history::awaiting(window));
+        }
+        let action = if force { "force-unlock" } else { "unlock" };
+        // Forcing open a lock nobody holds changes nothing, and records nothing.
+        let entry = lock.map(|lock| {
+            let detail = format!("lock of {} held since {}", lock.holder, lock.since());
+            audit::Entry::new(app.clock.now_ms(), action, &actor).detail(detail).op()
+        });
+        let mutation = Mutation {
+            lock: Some(LockUpdate::Remove),
+            extra: entry.into_iter().collect(),
+            guards: vec![crate::sdn::unchanged(crate::layout::CONFIRM, window_rev)],
+            ..Mutation::default()
+        };
+        Ok((mutation, ()))
     })?;
     tracing::info!("SDN lock released by {}{}", caller.auth_id(), if force { " (forced)" } else { "" });
     Ok(Value::Null)
