@@ -85,12 +85,13 @@ fn get_paths(client: &Client, upid: &str) -> Vec<String> {
     paths
 }
 
-/// Fields of the serving machine rather than the store: when a node was last heard of, and the
-/// fingerprint of the certificate its API serves (the TLS key lives in the data dir).
+/// Fields of the serving machine rather than the store: when a node was last heard of, its
+/// load (the agent measures it afresh with every heartbeat), and the fingerprint of the
+/// certificate its API serves (the TLS key lives in the data dir).
 fn normalized(mut value: Value) -> Value {
     match &mut value {
         Value::Object(map) => {
-            for key in ["last-seen", "uptime", "ssl_fingerprint"] {
+            for key in ["last-seen", "uptime", "ssl_fingerprint", "cpu", "mem", "maxmem", "maxcpu"] {
                 if map.contains_key(key) {
                     map.insert(key.into(), Value::Null);
                 }
