@@ -35,7 +35,7 @@ struct ObjMap {
 /// mutation costs O(log n) rather than a scan of all vnets or subnets.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
-    maps: [ObjMap; 7],
+    maps: [ObjMap; Kind::ALL.len()],
     vnets_by_zone: BTreeMap<String, BTreeSet<String>>,
     vnets_by_tag: BTreeMap<i64, BTreeSet<String>>,
     subnets_by_vnet: BTreeMap<String, BTreeSet<String>>,
@@ -519,6 +519,7 @@ impl Config {
                 .map(|z| format!("dns server {id} is used by zone {z}")),
             Kind::Subnets => None,
             Kind::Fabrics => self.fabric_users(id),
+            Kind::RouteMaps | Kind::PrefixLists => self.routing_conflict(kind, id),
         };
         match conflict {
             Some(msg) => Err(ConfigError::Conflict(msg)),
@@ -559,8 +560,12 @@ impl Config {
             Kind::Zones => self.check_zone(new, old, &mut e),
             Kind::Vnets => self.check_vnet(new, old, &mut e),
             Kind::Subnets => self.check_subnet(new, &mut e),
-            Kind::Controllers => self.check_controller(new, &mut e),
-            Kind::Ipams | Kind::Dns => {}
+            Kind::Controllers => {
+                self.check_controller(new, &mut e);
+                self.check_controller_route_maps(new, &mut e);
+            }
+            Kind::RouteMaps => self.check_route_map_entry(new, &mut e),
+            Kind::Ipams | Kind::Dns | Kind::PrefixLists => {}
             Kind::Fabrics => return self.check_fabric_set(Some(new)),
         }
         e.into_result()
@@ -815,6 +820,9 @@ impl Config {
         if kind == Kind::Fabrics {
             return section::write_fabrics(self.list(kind));
         }
+        if matches!(kind, Kind::RouteMaps | Kind::PrefixLists) {
+            return section::write_rust_sections(self.list(kind));
+        }
         let mut objs: Vec<&SdnObject> = self.list(kind).collect();
         objs.sort_by(|a, b| a.seq.cmp(&b.seq).then_with(|| a.id.cmp(&b.id)));
         section::write(objs.into_iter())
@@ -898,8 +906,9 @@ impl Config {
                 };
                 let mut values = obj.clone();
                 values.remove("type");
-                // The reference repeats a fabric entry's id inside it.
-                if kind == Kind::Fabrics {
+                // The reference repeats a fabric's, route map entry's or prefix list's id
+                // inside it.
+                if matches!(kind, Kind::Fabrics | Kind::RouteMaps | Kind::PrefixLists) {
                     match values.remove("id") {
                         Some(Json::String(inner)) if inner != *id => {
                             errors.add(

@@ -200,7 +200,10 @@ impl SdnObject {
     /// fabric nodes, `id`, as the reference writes them).
     pub fn to_raw_json(&self) -> Map<String, Json> {
         let mut m = Map::new();
-        if self.kind() == Kind::Fabrics {
+        if matches!(
+            self.kind(),
+            Kind::Fabrics | Kind::RouteMaps | Kind::PrefixLists
+        ) {
             m.insert("id".into(), Json::String(self.id.clone()));
         }
         m.insert("type".into(), Json::String(self.tdef.name.into()));
@@ -287,7 +290,12 @@ pub(crate) const MISSING: &str = "property is missing and it is not optional";
 pub(crate) fn api_value(ty: PropType, v: &Value) -> Json {
     match v {
         Value::List(_) if ty == PropType::NodeList => Json::String(v.canonical()),
-        Value::List(l) if matches!(ty, PropType::FabricInterfaces { .. }) => {
+        Value::List(l)
+            if matches!(
+                ty,
+                PropType::FabricInterfaces { .. } | PropType::PropStrings(_)
+            ) =>
+        {
             Json::Array(l.iter().cloned().map(Json::String).collect())
         }
         Value::List(l) => Json::String(l.join(",")),

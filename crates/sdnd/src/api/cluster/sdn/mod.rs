@@ -1,10 +1,11 @@
-//! `/cluster/sdn`: the index, apply (`PUT`) and rollback, plus the object, fabric and lock
-//! subtrees.
+//! `/cluster/sdn`: the index, apply (`PUT`) and rollback, plus the object, fabric, route map,
+//! prefix list and lock subtrees.
 
 mod dry_run;
 mod fabrics;
 mod lock;
 mod objects;
+mod routing;
 
 use hyper::Method;
 use serde_json::{json, Value};
@@ -30,6 +31,7 @@ pub fn routes() -> Vec<Route> {
     // The object collections first: the index lists them in the order PVE does.
     routes.extend(objects::routes());
     routes.extend(fabrics::routes());
+    routes.extend(routing::routes());
     routes.extend(lock::routes());
     routes.extend(dry_run::routes());
     routes
