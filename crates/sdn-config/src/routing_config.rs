@@ -443,9 +443,10 @@ fn entry_from_params(params: &Params) -> Result<String, ConfigError> {
     e.into_result()?;
     let s = parts.join(",");
     parse_prefix_entry(&s).map_err(|err| {
+        // The message names the property it is about right after the entry.
         let field = ["le", "ge", "seq", "prefix", "action"]
             .into_iter()
-            .find(|k| err.contains(&format!(": {k}")) || err.contains(&format!("{k} ")))
+            .find(|k| err.contains(&format!("': {k}")))
             .unwrap_or("prefix");
         FieldErrors::single(field, err)
     })?;

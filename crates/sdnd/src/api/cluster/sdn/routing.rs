@@ -1,7 +1,7 @@
 //! `/cluster/sdn/route-maps` and `/cluster/sdn/prefix-lists`: PVE 9.1's route maps (listed by
 //! name; their entries under `entries`, `entries/{route-map-id}`,
 //! `entries/{route-map-id}/{order}`) and prefix lists (`{id}`, `{id}/entries`,
-//! `{id}/entries/{seq}`).
+//! `{id}/entries/{url_seq}`).
 //!
 //! Both are objects of the configuration like zones: pending until applied, `running=1` and
 //! `pending=1` views, `digest`, `lock-token`, every change through
@@ -34,7 +34,7 @@ const ENTRY: &str = "/cluster/sdn/route-maps/entries/{route-map-id}/{order}";
 const LISTS: &str = "/cluster/sdn/prefix-lists";
 const LIST: &str = "/cluster/sdn/prefix-lists/{id}";
 const LIST_ENTRIES: &str = "/cluster/sdn/prefix-lists/{id}/entries";
-const LIST_ENTRY: &str = "/cluster/sdn/prefix-lists/{id}/entries/{seq}";
+const LIST_ENTRY: &str = "/cluster/sdn/prefix-lists/{id}/entries/{url_seq}";
 
 pub fn routes() -> Vec<Route> {
     let per_object = Permission::PerObject;
@@ -124,8 +124,10 @@ fn list_id_field() -> Field {
     Field::required("id", Schema::pattern(NAME_PATTERN), "the prefix list's id")
 }
 
+/// The entry's sequence number in the path: `url_seq`, as PVE 9.1 names it, so that an
+/// update can take a new `seq`.
 fn seq_field() -> Field {
-    Field::required("seq", Schema::int(1, i64::from(u32::MAX)), "the entry's sequence number")
+    Field::required("url_seq", Schema::int(1, i64::from(u32::MAX)), "the entry's sequence number")
 }
 
 fn running_param() -> Field {
@@ -220,9 +222,8 @@ fn prefix_entry_params(create: bool) -> Vec<Field> {
     fields.push(Field { required: create, ..prefix });
     fields.push(Field::optional("le", Schema::int(0, 128), "match prefix lengths up to this"));
     fields.push(Field::optional("ge", Schema::int(0, 128), "match prefix lengths from this"));
-    if create {
-        fields.push(Field::optional("seq", Schema::int(1, i64::from(u32::MAX)), "the entry's sequence number"));
-    } else {
+    fields.push(Field::optional("seq", Schema::int(1, i64::from(u32::MAX)), "the entry's (new) sequence number"));
+    if !create {
         fields.push(delete_field("le, ge, seq"));
         fields.push(digest_field());
     }
@@ -494,7 +495,7 @@ fn list_prefix_entries(app: &App, caller: &Caller, mut args: Args) -> Result<Val
 
 fn read_prefix_entry(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let id = args.take_string("id").unwrap_or_default();
-    let seq = args.take_string("seq").unwrap_or_default();
+    let seq = args.take_string("url_seq").unwrap_or_default();
     args.finish()?;
     caller.require(&list_path(&id), &[SDN_AUDIT])?;
     let snapshot = app.sdn.snapshot()?;
@@ -517,7 +518,7 @@ fn create_prefix_entry(app: &App, caller: &Caller, mut args: Args) -> Result<Val
 fn update_prefix_entry(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let token = take_lock_token(&mut args);
     let id = args.take_string("id").unwrap_or_default();
-    let seq = args.take_string("seq").unwrap_or_default();
+    let seq = args.take_string("url_seq").unwrap_or_default();
     let params = args.into_rest()?;
     change(
         app,
@@ -530,7 +531,7 @@ fn update_prefix_entry(app: &App, caller: &Caller, mut args: Args) -> Result<Val
 fn delete_prefix_entry(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let token = take_lock_token(&mut args);
     let id = args.take_string("id").unwrap_or_default();
-    let seq = args.take_string("seq").unwrap_or_default();
+    let seq = args.take_string("url_seq").unwrap_or_default();
     args.finish()?;
     change(
         app,
