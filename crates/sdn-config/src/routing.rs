@@ -137,6 +137,8 @@ enum ValueKind {
     U16,
     Vni,
     RouteType,
+    /// FRR's parser takes only a number for `match tag` and `set tag` (proxmox-sdn-types also
+    /// allows `untagged`, which FRR refuses).
     Tag,
     Metric,
     Modify,
@@ -304,10 +306,9 @@ fn check_value(kind: ValueKind, key: &str, value: Option<String>) -> Result<Opti
             "ead" | "macip" | "multicast" | "es" | "prefix" => Ok(Some(v)),
             _ => bad("one of ead, macip, multicast, es, prefix"),
         },
-        ValueKind::Tag => match (v.as_str(), number(u64::from(u32::MAX))) {
-            ("untagged", _) => Ok(Some(v)),
-            (_, Some(n)) => Ok(Some(n.to_string())),
-            _ => bad("'untagged' or an integer 0-4294967295"),
+        ValueKind::Tag => match number(u64::from(u32::MAX)).filter(|n| *n >= 1) {
+            Some(n) => Ok(Some(n.to_string())),
+            None => bad("an integer 1-4294967295 (FRR has no 'untagged')"),
         },
         ValueKind::Metric => match v.as_str() {
             "rtt" | "+rtt" | "-rtt" | "igp" | "aigp" => Ok(Some(v)),
@@ -518,7 +519,9 @@ mod tests {
         assert!(parse_match("key=vni").is_err());
         assert!(parse_match("key=vni,value=0").is_err());
         assert!(parse_match("key=ip-address-prefix-list,value=only_default").is_err());
-        assert!(parse_set("key=tag,value=untagged").is_ok());
+        assert!(parse_set("key=tag,value=untagged").is_err());
+        assert!(parse_match("key=tag,value=untagged").is_err());
+        assert!(parse_match("key=tag,value=7").is_ok());
         assert!(parse_match("key=peer,value=a b").is_err());
     }
 
