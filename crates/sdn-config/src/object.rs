@@ -95,6 +95,14 @@ impl SdnObject {
         let tdef = match schema::type_def(kind, type_name) {
             Some(t) => t,
             None => {
+                let unsupported = type_name
+                    .rsplit_once('_')
+                    .map(|(p, _)| p)
+                    .filter(|p| kind == Kind::Fabrics && schema::UNSUPPORTED_FABRIC_PROTOCOLS.contains(p));
+                if let Some(protocol) = unsupported {
+                    errors.add("type", schema::unsupported_fabric_protocol(protocol));
+                    return Err(ConfigError::Invalid(errors));
+                }
                 let names: Vec<&str> = schema::types(kind).iter().map(|t| t.name).collect();
                 errors.add("type", schema::enum_message(type_name, &names));
                 return Err(ConfigError::Invalid(errors));

@@ -442,6 +442,20 @@ static PREFIX_LIST_TYPES: [TypeDef; 1] = [TypeDef {
     )],
 }];
 
+/// The fabric protocols PVE 9.1 has that sdnd does not implement yet (proxmox-ve-config's
+/// `bgp_fabric`/`bgp_node` and `wireguard_fabric`/`wireguard_node`): refused by name, never
+/// accepted silently.
+pub const UNSUPPORTED_FABRIC_PROTOCOLS: [&str; 2] = ["bgp", "wireguard"];
+
+/// The message for a fabric protocol of [`UNSUPPORTED_FABRIC_PROTOCOLS`].
+pub fn unsupported_fabric_protocol(protocol: &str) -> String {
+    let supported: Vec<&str> = FABRIC_PROTOCOLS.iter().map(|(p, _, _)| *p).collect();
+    format!(
+        "fabric protocol '{protocol}' is not supported by sdnd (supported: {})",
+        supported.join(", ")
+    )
+}
+
 /// Every type of a kind, sorted by name.
 pub fn types(kind: Kind) -> &'static [TypeDef] {
     match kind {

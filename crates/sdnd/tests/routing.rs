@@ -380,3 +380,25 @@ fn routing_changes_obey_the_lock_and_the_acl() {
     // Nothing changed for them.
     assert_eq!(client.get(&format!("{SDN}/route-maps/entries/m1/10"), &[]).ok()["action"], "permit");
 }
+
+/// PVE 9.1's BGP and WireGuard fabrics are not implemented: refused by name, on the API and
+/// in an imported `fabrics.cfg`, never accepted silently.
+#[test]
+fn unimplemented_fabric_protocols_are_refused_by_name() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let client = server.client("routing");
+    for protocol in ["bgp", "wireguard"] {
+        let msg = field_error(client.post(&format!("{SDN}/fabrics/fabric"), &[("id", "f1"), ("protocol", protocol)]), "protocol");
+        assert!(msg.contains(&format!("'{protocol}' is not supported")) && msg.contains("openfabric, ospf"), "{msg}");
+    }
+    assert_eq!(client.get(&format!("{SDN}/fabrics/all"), &[]).ok(), json!({"fabrics": [], "nodes": []}));
+    drop(server);
+
+    let import = tempfile::tempdir().unwrap();
+    std::fs::write(import.path().join("fabrics.cfg"), "wireguard_fabric: wg\n").unwrap();
+    let out = sdnd(&["import", "--from", import.path().to_str().unwrap()], data.path());
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("'wireguard' is not supported"), "{stderr}");
+}
