@@ -511,6 +511,11 @@ impl Config {
                 .next()
                 .map(|s| format!("can't delete vnet {id}: subnet {} still exists", s.id())),
             Kind::Controllers => used_by_zone(&["controller"])
+                .or_else(|| {
+                    self.list(Kind::Zones)
+                        .find(|z| z.get_list("secondary-controllers").iter().any(|c| c == id))
+                        .map(|z| z.id().to_string())
+                })
                 .map(|z| format!("controller {id} is used by zone {z}")),
             Kind::Ipams => {
                 used_by_zone(&["ipam"]).map(|z| format!("ipam {id} is used by zone {z}"))
@@ -609,6 +614,23 @@ impl Config {
                         Some(ctl) if ctl.type_name() != "evpn" => e.add(
                             "controller",
                             format!("controller '{c}' is not an evpn controller"),
+                        ),
+                        Some(_) => {}
+                    }
+                }
+                for secondary in z.get_list("secondary-controllers") {
+                    match self.get(Kind::Controllers, secondary) {
+                        None => e.add(
+                            "secondary-controllers",
+                            format!("controller '{secondary}' does not exist"),
+                        ),
+                        Some(ctl) if ctl.type_name() != "evpn" => e.add(
+                            "secondary-controllers",
+                            format!("controller '{secondary}' is not an evpn controller"),
+                        ),
+                        Some(_) if z.get_str("controller") == Some(secondary.as_str()) => e.add(
+                            "secondary-controllers",
+                            format!("controller '{secondary}' is already the zone's controller"),
                         ),
                         Some(_) => {}
                     }
@@ -785,12 +807,32 @@ impl Config {
         };
         match c.type_name() {
             "evpn" => {
-                if let Some(o) = others().next() {
+                // Several EVPN controllers (PVE 9.1): each with its own peer group, and one
+                // ASN for the BGP instance of every node they share.
+                let group = |o: &SdnObject| o.get_str("peer-group-name").unwrap_or("VTEP").to_string();
+                if let Some(o) = others().find(|o| group(o) == group(c)) {
                     e.add(
-                        "type",
+                        "peer-group-name",
                         format!(
-                            "only 1 global evpn controller can be defined ('{}' exists)",
+                            "cannot have two controllers with same peer-group-name configured ({}; '{}' has it)",
+                            group(c),
                             o.id()
+                        ),
+                    );
+                }
+                let shares_node = |o: &SdnObject| match (o.get("nodes"), c.get("nodes")) {
+                    (None, _) | (_, None) => true,
+                    _ => o.get_list("nodes").iter().any(|n| c.get_list("nodes").contains(n)),
+                };
+                if let Some(o) = others()
+                    .find(|o| shares_node(o) && o.get_int("asn") != c.get_int("asn"))
+                {
+                    e.add(
+                        "asn",
+                        format!(
+                            "all EVPN controllers on a node must have the same ASN configured ('{}' has {})",
+                            o.id(),
+                            o.get_int("asn").unwrap_or_default()
                         ),
                     );
                 }

@@ -301,7 +301,9 @@ pub(crate) fn api_value(ty: PropType, v: &Value) -> Json {
         Value::List(l)
             if matches!(
                 ty,
-                PropType::FabricInterfaces { .. } | PropType::PropStrings(_)
+                PropType::FabricInterfaces { .. }
+                    | PropType::PropStrings(_)
+                    | PropType::ControllerList
             ) =>
         {
             Json::Array(l.iter().cloned().map(Json::String).collect())

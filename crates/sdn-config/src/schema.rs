@@ -62,6 +62,9 @@ pub enum PropType {
     RouteMapName,
     /// PVE's `pve-configid`: `[a-zA-Z][a-zA-Z0-9_-]*`, at most 64 characters.
     ConfigId,
+    /// A list of controller ids (an array in the running config, one line per item in the
+    /// section file).
+    ControllerList,
 }
 
 /// Which property strings a [`PropType::PropStrings`] holds.
@@ -80,7 +83,11 @@ impl PropType {
     pub fn is_list(self) -> bool {
         matches!(
             self,
-            PropType::NodeList | PropType::IpList | PropType::RouteTargetList | PropType::IfaceList
+            PropType::NodeList
+                | PropType::IpList
+                | PropType::RouteTargetList
+                | PropType::IfaceList
+                | PropType::ControllerList
         )
     }
 }
@@ -179,6 +186,7 @@ static ZONE_TYPES: [TypeDef; 5] = [
             NODES,
             REVERSEDNS,
             opt("rt-import", PropType::RouteTargetList),
+            opt("secondary-controllers", PropType::ControllerList),
             VXLAN_PORT,
         ],
     },

@@ -120,10 +120,14 @@ fn write_prop(out: &mut String, name: &str, value: &Value) {
 }
 
 /// Whether a property is written one line per item: fabric node `interfaces`, route map
-/// entries' `match` and `set`, prefix lists' `entries` (no other kind has properties of these
-/// names).
+/// entries' `match` and `set`, prefix lists' `entries`, EVPN zones' `secondary-controllers`
+/// (an array: PVE's section writer writes one line per item; no other kind has properties of
+/// these names).
 fn is_repeated(name: &str) -> bool {
-    matches!(name, "interfaces" | "match" | "set" | "entries")
+    matches!(
+        name,
+        "interfaces" | "match" | "set" | "entries" | "secondary-controllers"
+    )
 }
 
 /// Parses a whole file; every error names the section (and property) it was found in.
@@ -233,6 +237,7 @@ fn build(
                 PropType::DhcpRanges
                     | PropType::FabricInterfaces { .. }
                     | PropType::PropStrings(_)
+                    | PropType::ControllerList
             )
         );
         if !repeated && entries.len() > 1 {

@@ -296,6 +296,7 @@ impl Value {
             PropType::NodeList
             | PropType::IpList
             | PropType::RouteTargetList
+            | PropType::ControllerList
             | PropType::IfaceList => list_value(
                 ty,
                 net::split_list(s).into_iter().map(str::to_string).collect(),
@@ -348,7 +349,9 @@ impl Value {
             Value::List(l)
                 if matches!(
                     ty,
-                    PropType::FabricInterfaces { .. } | PropType::PropStrings(_)
+                    PropType::FabricInterfaces { .. }
+                        | PropType::PropStrings(_)
+                        | PropType::ControllerList
                 ) =>
             {
                 Json::Array(l.iter().cloned().map(Json::String).collect())
@@ -421,6 +424,7 @@ fn list_value(ty: PropType, items: Vec<String>) -> Result<Option<Value>, String>
         PropType::NodeList => net::check_node_name,
         PropType::IpList => |x| net::parse_ip(x).map(|_| ()),
         PropType::RouteTargetList => net::check_route_target,
+        PropType::ControllerList => |x| check_id(crate::Kind::Controllers, x),
         _ => net::check_iface,
     };
     let mut out: Vec<String> = Vec::with_capacity(items.len());

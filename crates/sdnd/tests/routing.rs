@@ -402,3 +402,43 @@ fn unimplemented_fabric_protocols_are_refused_by_name() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("'wireguard' is not supported"), "{stderr}");
 }
+
+/// Several EVPN controllers (PVE 9.1): each needs its own peer group and, on the nodes it
+/// shares with another, the same ASN; a zone's `secondary-controllers` must be other EVPN
+/// controllers, which can't be deleted while a zone uses them.
+#[test]
+fn several_evpn_controllers_and_secondary_controllers() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let client = server.client("routing");
+    let ctl = format!("{SDN}/controllers");
+    client.post(&ctl, &[("controller", "cluster"), ("type", "evpn"), ("asn", "65000"), ("peers", "192.168.0.1,192.168.0.2"), ("bgp-mode", "internal")]).ok();
+    let msg = field_error(client.post(&ctl, &[("controller", "uplink"), ("type", "evpn"), ("asn", "65000"), ("peers", "198.51.100.1")]), "peer-group-name");
+    assert!(msg.contains("VTEP") && msg.contains("cluster"), "{msg}");
+    let msg = field_error(
+        client.post(&ctl, &[("controller", "uplink"), ("type", "evpn"), ("asn", "65001"), ("peers", "198.51.100.1"), ("peer-group-name", "uplink")]),
+        "asn",
+    );
+    assert!(msg.contains("same ASN") && msg.contains("cluster"), "{msg}");
+    client
+        .post(
+            &ctl,
+            &[("controller", "uplink"), ("type", "evpn"), ("asn", "65000"), ("peers", "198.51.100.1"), ("peer-group-name", "uplink"), ("nodes", "localhost"), ("bgp-mode", "external")],
+        )
+        .ok();
+    let zones = format!("{SDN}/zones");
+    let zone = |secondary: &str| {
+        client.post(&zones, &[("zone", "myzone"), ("type", "evpn"), ("controller", "cluster"), ("vrf-vxlan", "1000"), ("secondary-controllers", secondary)])
+    };
+    assert!(field_error(zone("nope"), "secondary-controllers").contains("nope"));
+    assert!(field_error(zone("cluster"), "secondary-controllers").contains("already"));
+    client.json("POST", &zones, &json!({"zone": "myzone", "type": "evpn", "controller": "cluster", "vrf-vxlan": 1000, "secondary-controllers": ["uplink"]})).ok();
+    assert_eq!(client.get(&format!("{zones}/myzone"), &[]).ok()["secondary-controllers"], json!(["uplink"]));
+    let reply = client.delete(&format!("{ctl}/uplink"), &[]).expect(409);
+    assert!(reply.message().contains("zone myzone"), "{}", reply.body);
+    drop(server);
+    let export = tempfile::tempdir().unwrap();
+    sdnd_ok(&["export", "--to", export.path().to_str().unwrap()], data.path());
+    let zones_cfg = std::fs::read_to_string(export.path().join("zones.cfg")).unwrap();
+    assert!(zones_cfg.contains("\tsecondary-controllers uplink\n"), "{zones_cfg}");
+}

@@ -193,6 +193,8 @@ pub struct EvpnZone {
     pub disable_arp_nd_suppression: bool,
     /// Route targets imported into the VRF.
     pub rt_import: Vec<String>,
+    /// Further EVPN controllers (ids) that announce the zone's routes (PVE 9.1).
+    pub secondary_controllers: Vec<String>,
     /// The UDP port of the tunnels.
     pub vxlan_port: Option<u64>,
     /// Anycast MAC of the vnet bridges.
@@ -513,6 +515,7 @@ fn parse_zone(_id: &str, p: &Props) -> Result<Zone, RunningConfigError> {
             advertise_subnets: p.flag("advertise-subnets")?,
             disable_arp_nd_suppression: p.flag("disable-arp-nd-suppression")?,
             rt_import: p.list("rt-import")?.unwrap_or_default(),
+            secondary_controllers: p.list("secondary-controllers")?.unwrap_or_default(),
             vxlan_port: p.uint("vxlan-port", 65535)?,
             mac: p.word("mac")?,
         }),

@@ -15,7 +15,7 @@ use crate::fabrics::Fabrics;
 use crate::host::{HostInterfaces, NodeFacts};
 
 use super::{
-    Action, AfNeighbor, BgpRouter, FrrConfig, IpRoute, IsisRouter, KeyValue, L2vpnEvpnAf,
+    Action, AfNeighbor, BgpRouter, ExtCommunityList, FrrConfig, IpRoute, IsisRouter, KeyValue, L2vpnEvpnAf,
     LocalAs, NeighborGroup, PrefixListRule, RemoteAs, RouteMapEntry, RouteTargets, UnicastAf,
     DEFAULT_VRF,
 };
@@ -196,7 +196,112 @@ pub(crate) fn generate(ctx: &mut Ctx, frr: &mut FrrConfig) -> Result<(), GenErro
             evpn_vnet(ctx, frr, zone_id, evpn, vnet_id);
         }
     }
+    route_target_filters(cfg, frr);
     Ok(())
+}
+
+/// Whether there are several EVPN controllers: then each announces only the routes of its
+/// zones (the reference's `skip_route_target_filtering` is the opposite).
+fn filters_route_targets(cfg: &RunningConfig) -> bool {
+    cfg.controllers
+        .iter()
+        .flat_map(|c| c.values())
+        .filter(|c| matches!(c, Controller::Evpn { .. }))
+        .count()
+        > 1
+}
+
+/// With several EVPN controllers, one `bgp extcommunity-list pve_controller_ID` per controller
+/// with the route targets of the zones (and their vnets) it announces, as primary or
+/// secondary controller; `MAP_VTEP_OUT*` matches on it. A controller without zones gets a list
+/// that denies everything (FRR has no empty lists).
+fn route_target_filters(cfg: &RunningConfig, frr: &mut FrrConfig) {
+    if !filters_route_targets(cfg) {
+        return;
+    }
+    struct Allowed {
+        expanded: bool,
+        targets: Vec<String>,
+    }
+    let empty = || Allowed {
+        expanded: false,
+        targets: Vec::new(),
+    };
+    let mut allowed: BTreeMap<String, Allowed> = BTreeMap::new();
+    for (id, controller) in cfg.controllers.iter().flatten() {
+        if matches!(controller, Controller::Evpn { .. }) {
+            allowed.insert(id.clone(), empty());
+        }
+    }
+    for zone in cfg.zones.iter().flat_map(|z| z.values()) {
+        let (Some(primary), ZoneKind::Evpn(evpn)) = (zone.controller.as_deref(), &zone.kind) else {
+            continue;
+        };
+        let targets = if evpn.rt_import.is_empty() {
+            vec![format!(".*:{}", evpn.vrf_vxlan.map(|v| v.to_string()).unwrap_or_default())]
+        } else {
+            evpn.rt_import.clone()
+        };
+        for id in std::iter::once(primary).chain(evpn.secondary_controllers.iter().map(String::as_str)) {
+            let entry = allowed.entry(id.to_string()).or_insert_with(empty);
+            if evpn.rt_import.is_empty() {
+                entry.expanded = true;
+            }
+            entry.targets.extend(targets.iter().cloned());
+        }
+    }
+    for vnet in cfg.vnets.iter().flat_map(|v| v.values()) {
+        let Some(zone) = vnet.zone.as_deref().and_then(|z| cfg.zones.as_ref()?.get(z)) else {
+            continue;
+        };
+        let (Some(primary), ZoneKind::Evpn(evpn)) = (zone.controller.as_deref(), &zone.kind) else {
+            continue;
+        };
+        if !evpn.rt_import.is_empty() {
+            continue;
+        }
+        let target = format!(".*:{}", vnet.tag.map(|t| t.to_string()).unwrap_or_default());
+        let primary_exists = cfg.controllers.as_ref().is_some_and(|c| c.contains_key(primary));
+        let ids = primary_exists
+            .then_some(primary)
+            .into_iter()
+            .chain(evpn.secondary_controllers.iter().map(String::as_str));
+        for id in ids {
+            allowed
+                .entry(id.to_string())
+                .or_insert_with(empty)
+                .targets
+                .push(target.clone());
+        }
+    }
+    for (id, list) in allowed {
+        let value = if list.targets.is_empty() {
+            ExtCommunityList {
+                expanded: false,
+                entries: vec![(Action::Deny, "rt 0:0".into())],
+            }
+        } else {
+            let entries = list
+                .targets
+                .iter()
+                .map(|t| {
+                    let entry = if list.expanded {
+                        format!("^RT:{t}$")
+                    } else {
+                        format!("rt {t}")
+                    };
+                    (Action::Permit, entry)
+                })
+                .collect();
+            ExtCommunityList {
+                expanded: list.expanded,
+                entries,
+            }
+        };
+        frr.bgp
+            .ext_community_lists
+            .insert(format!("pve_controller_{id}"), value);
+    }
 }
 
 fn controller_of<'c>(cfg: &'c RunningConfig, zone: &Zone) -> Option<&'c Controller> {
@@ -357,13 +462,20 @@ fn evpn_controller(
     if autort_as.is_some() {
         evpn.autort_as = autort_as;
     }
-    for (map, call) in [
-        (map_in, &options.route_map_in),
-        (map_out, &options.route_map_out),
+    let filtering = filters_route_targets(ctx.cfg);
+    for (map, call, out) in [
+        (map_in, &options.route_map_in, false),
+        (map_out, &options.route_map_out, true),
     ] {
         frr.routemaps.entry(map).or_insert_with(|| {
             let mut entry = RouteMapEntry::new(Action::Permit);
             entry.call = call.clone();
+            // Outgoing routes: only the zones of this controller, when there are several.
+            if out && call.is_none() && filtering {
+                entry
+                    .matches
+                    .push(KeyValue::new("extcommunity", format!("pve_controller_{id} any")));
+            }
             vec![entry]
         });
     }

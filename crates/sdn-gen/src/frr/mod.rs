@@ -40,6 +40,16 @@ pub(crate) struct Bgp {
     /// BGP instances by VRF name; [`DEFAULT_VRF`] is the default instance.
     pub(crate) vrf_router: BTreeMap<String, BgpRouter>,
     pub(crate) vrfs: BTreeMap<String, Vrf>,
+    /// `bgp extcommunity-list` by name.
+    pub(crate) ext_community_lists: BTreeMap<String, ExtCommunityList>,
+}
+
+/// A `bgp extcommunity-list`: `expanded` entries are regular expressions, `standard` ones
+/// `rt VALUE`.
+#[derive(Debug)]
+pub(crate) struct ExtCommunityList {
+    pub(crate) expanded: bool,
+    pub(crate) entries: Vec<(Action, String)>,
 }
 
 #[derive(Debug, Default)]

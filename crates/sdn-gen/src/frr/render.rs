@@ -75,6 +75,13 @@ fn bgpd(out: &mut String, config: &FrrConfig) {
         bgp_router(out, router);
         out.push_str("exit\n");
     }
+    for (name, list) in &config.bgp.ext_community_lists {
+        out.push_str("!\n");
+        let kind = if list.expanded { "expanded" } else { "standard" };
+        for (action, entry) in &list.entries {
+            let _ = writeln!(out, "bgp extcommunity-list {kind} {name} {action} {entry}");
+        }
+    }
 }
 
 fn bgp_router(out: &mut String, r: &BgpRouter) {

@@ -184,6 +184,7 @@ pub fn prop_input(ty: PropType) -> Schema {
         PropType::NodeList
         | PropType::IpList
         | PropType::RouteTargetList
+        | PropType::ControllerList
         | PropType::IfaceList
         | PropType::DhcpRanges
         | PropType::FabricInterfaces { .. }
