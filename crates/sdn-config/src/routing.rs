@@ -32,8 +32,7 @@ fn check_name(what: &str, name: &str) -> Result<(), String> {
         && b.len() <= MAX_NAME
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_');
     if ok {
         Ok(())
@@ -172,8 +171,16 @@ const MATCH_KEYS: [KeyDef; 12] = [
         "ipv6 next-hop prefix-list",
         ValueKind::PrefixList,
     ),
-    ("ip-next-hop-address", "ip next-hop address", ValueKind::Ipv4),
-    ("ip6-next-hop-address", "ipv6 next-hop address", ValueKind::Ipv6),
+    (
+        "ip-next-hop-address",
+        "ip next-hop address",
+        ValueKind::Ipv4,
+    ),
+    (
+        "ip6-next-hop-address",
+        "ipv6 next-hop address",
+        ValueKind::Ipv6,
+    ),
     ("metric", "metric", ValueKind::U32),
     ("tag", "tag", ValueKind::Tag),
     ("local-preference", "local-preference", ValueKind::U32),
@@ -186,7 +193,11 @@ const SET_KEYS: [KeyDef; 11] = [
         "ip next-hop peer-address",
         ValueKind::None,
     ),
-    ("ip-next-hop-unchanged", "ip next-hop unchanged", ValueKind::None),
+    (
+        "ip-next-hop-unchanged",
+        "ip next-hop unchanged",
+        ValueKind::None,
+    ),
     ("ip-next-hop", "ip next-hop", ValueKind::Ipv4),
     (
         "ip6-next-hop-peer-address",
@@ -262,7 +273,11 @@ fn parse_item(table: &[KeyDef], what: &str, s: &str) -> Result<RouteMapItem, Str
     })
 }
 
-fn check_value(kind: ValueKind, key: &str, value: Option<String>) -> Result<Option<String>, String> {
+fn check_value(
+    kind: ValueKind,
+    key: &str,
+    value: Option<String>,
+) -> Result<Option<String>, String> {
     let Some(v) = value else {
         return match kind {
             ValueKind::None => Ok(None),
@@ -344,7 +359,11 @@ fn modify_number(v: &str) -> Option<String> {
     }
     if v.starts_with('-') {
         let n: i32 = v.parse().ok()?;
-        return Some(if n < 0 { n.to_string() } else { format!("+{n}") });
+        return Some(if n < 0 {
+            n.to_string()
+        } else {
+            format!("+{n}")
+        });
     }
     v.parse::<u32>().ok().map(|n| n.to_string())
 }
@@ -410,7 +429,12 @@ pub fn parse_prefix_entry(s: &str) -> Result<PrefixListEntry, String> {
                 let a = match v {
                     "permit" => "permit",
                     "deny" => "deny",
-                    _ => return Err(bad(format!("action '{}' is not permit or deny", shorten(v)))),
+                    _ => {
+                        return Err(bad(format!(
+                            "action '{}' is not permit or deny",
+                            shorten(v)
+                        )))
+                    }
                 };
                 if action.replace(a).is_some() {
                     return Err(dup());
@@ -424,11 +448,10 @@ pub fn parse_prefix_entry(s: &str) -> Result<PrefixListEntry, String> {
                 }
             }
             "le" | "ge" => {
-                let n: u32 = v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n <= 128)
-                    .ok_or_else(|| bad(format!("{k} '{}' is not an integer 0-128", shorten(v))))?;
+                let n: u32 =
+                    v.parse().ok().filter(|n| *n <= 128).ok_or_else(|| {
+                        bad(format!("{k} '{}' is not an integer 0-128", shorten(v)))
+                    })?;
                 let slot = if k == "le" { &mut le } else { &mut ge };
                 if slot.replace(n).is_some() {
                     return Err(dup());
@@ -436,7 +459,10 @@ pub fn parse_prefix_entry(s: &str) -> Result<PrefixListEntry, String> {
             }
             "seq" => {
                 let n: u32 = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    bad(format!("seq '{}' is not an integer 1-4294967295", shorten(v)))
+                    bad(format!(
+                        "seq '{}' is not an integer 1-4294967295",
+                        shorten(v)
+                    ))
                 })?;
                 if seq.replace(n).is_some() {
                     return Err(dup());
@@ -492,16 +518,25 @@ mod tests {
         assert_eq!(m.frr_text(), "ip next-hop prefix-list some_list");
         assert_eq!(m.prefix_list(), Some("some_list"));
         assert_eq!(
-            parse_set("value=192.0.2.100,key=ip-next-hop").unwrap().frr_text(),
+            parse_set("value=192.0.2.100,key=ip-next-hop")
+                .unwrap()
+                .frr_text(),
             "ip next-hop 192.0.2.100"
         );
         assert_eq!(
-            parse_set("key=ip6-next-hop,value=2001:db8::1").unwrap().frr_text(),
+            parse_set("key=ip6-next-hop,value=2001:db8::1")
+                .unwrap()
+                .frr_text(),
             "ipv6 next-hop global 2001:db8::1"
         );
-        assert_eq!(parse_set("key=metric,value=+rtt").unwrap().frr_text(), "metric +rtt");
         assert_eq!(
-            parse_set("key=local-preference,value=-12345").unwrap().frr_text(),
+            parse_set("key=metric,value=+rtt").unwrap().frr_text(),
+            "metric +rtt"
+        );
+        assert_eq!(
+            parse_set("key=local-preference,value=-12345")
+                .unwrap()
+                .frr_text(),
             "local-preference -12345"
         );
         assert_eq!(
@@ -509,11 +544,16 @@ mod tests {
             "ip next-hop unchanged"
         );
         assert_eq!(
-            parse_exit_action("key=on-match-goto,value=1234").unwrap().frr_text(),
+            parse_exit_action("key=on-match-goto,value=1234")
+                .unwrap()
+                .frr_text(),
             "on-match goto 1234"
         );
         let e = parse_match("key=community,value=x").unwrap_err();
-        assert!(e.contains("unknown match key 'community'") && e.contains("route-type"), "{e}");
+        assert!(
+            e.contains("unknown match key 'community'") && e.contains("route-type"),
+            "{e}"
+        );
         assert!(parse_set("key=ip-next-hop,value=2001:db8::1").is_err());
         assert!(parse_set("key=ip-next-hop-unchanged,value=1").is_err());
         assert!(parse_match("key=vni").is_err());
@@ -528,7 +568,10 @@ mod tests {
     #[test]
     fn prefix_entries() {
         let e = parse_prefix_entry("action=deny,prefix=198.51.100.0/25,ge=25,le=26").unwrap();
-        assert_eq!(e.to_property_string(), "action=deny,prefix=198.51.100.0/25,le=26,ge=25");
+        assert_eq!(
+            e.to_property_string(),
+            "action=deny,prefix=198.51.100.0/25,le=26,ge=25"
+        );
         assert!(parse_prefix_entry("action=permit,prefix=192.0.2.0/24,le=23").is_err());
         assert!(parse_prefix_entry("action=permit,prefix=192.0.2.0/24,ge=27,le=25").is_err());
         assert!(parse_prefix_entry("action=permit,prefix=192.0.2.0/24,le=33").is_err());
@@ -540,7 +583,10 @@ mod tests {
     #[test]
     fn ids() {
         assert_eq!(split_entry_id("map-in_99").unwrap(), ("map-in", 99));
-        assert_eq!(split_entry_id("test_underscore_123").unwrap(), ("test_underscore", 123));
+        assert_eq!(
+            split_entry_id("test_underscore_123").unwrap(),
+            ("test_underscore", 123)
+        );
         assert!(split_entry_id("map").is_err());
         assert!(split_entry_id("map_0").is_err());
         assert!(split_entry_id("map_65536").is_err());

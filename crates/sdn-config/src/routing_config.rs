@@ -67,8 +67,12 @@ impl Config {
                     .map(|o| format!("route map entry {}", o.id())),
             )
             .collect();
-        (!users.is_empty())
-            .then(|| format!("route map {name} is still referenced by {}", users.join(", ")))
+        (!users.is_empty()).then(|| {
+            format!(
+                "route map {name} is still referenced by {}",
+                users.join(", ")
+            )
+        })
     }
 
     /// Which route map entries match on prefix list `id`, as a 409 message.
@@ -118,7 +122,10 @@ impl Config {
             }
         }
         for m in o.get_list("match") {
-            if let Some(list) = parse_match(m).ok().and_then(|m| m.prefix_list().map(str::to_string)) {
+            if let Some(list) = parse_match(m)
+                .ok()
+                .and_then(|m| m.prefix_list().map(str::to_string))
+            {
                 if self.get(Kind::PrefixLists, &list).is_none() {
                     e.add("match", format!("prefix list '{list}' does not exist"));
                 }
@@ -172,7 +179,11 @@ impl Config {
 
     /// `DELETE /cluster/sdn/route-maps/entries/{route-map-id}/{order}`; the last entry of a map
     /// still in use can't go (409).
-    pub fn plan_route_map_entry_delete(&self, name: &str, order: &str) -> Result<Change, ConfigError> {
+    pub fn plan_route_map_entry_delete(
+        &self,
+        name: &str,
+        order: &str,
+    ) -> Result<Change, ConfigError> {
         let id = self.entry_id(name, order)?;
         self.plan_delete(Kind::RouteMaps, &id)
     }
@@ -206,7 +217,11 @@ impl Config {
 
     /// `PUT /cluster/sdn/prefix-lists/{id}`: `entries` (replaces them all), `delete=entries`,
     /// `digest`.
-    pub fn plan_prefix_list_update(&self, id: &str, params: &Params) -> Result<Change, ConfigError> {
+    pub fn plan_prefix_list_update(
+        &self,
+        id: &str,
+        params: &Params,
+    ) -> Result<Change, ConfigError> {
         self.prefix_list(id)?;
         let mut generic = params.clone();
         generic.remove("id");
@@ -240,7 +255,11 @@ impl Config {
     }
 
     /// `POST /cluster/sdn/prefix-lists/{id}/entries`: `action`, `prefix`, `le`, `ge`, `seq`.
-    pub fn plan_prefix_entry_create(&self, id: &str, params: &Params) -> Result<Change, ConfigError> {
+    pub fn plan_prefix_entry_create(
+        &self,
+        id: &str,
+        params: &Params,
+    ) -> Result<Change, ConfigError> {
         let list = self.prefix_list(id)?;
         let existing = list.get_list("entries").to_vec();
         let entry = entry_from_params(params)?;
@@ -261,9 +280,18 @@ impl Config {
         let mut delete = Vec::new();
         match params.get("delete") {
             None => {}
-            Some(Json::String(s)) => delete.extend(crate::net::split_list(s).into_iter().map(str::to_string)),
-            Some(Json::Array(a)) => delete.extend(a.iter().filter_map(Json::as_str).map(str::to_string)),
-            Some(_) => return Err(FieldErrors::single("delete", "type check ('string') failed")),
+            Some(Json::String(s)) => {
+                delete.extend(crate::net::split_list(s).into_iter().map(str::to_string))
+            }
+            Some(Json::Array(a)) => {
+                delete.extend(a.iter().filter_map(Json::as_str).map(str::to_string))
+            }
+            Some(_) => {
+                return Err(FieldErrors::single(
+                    "delete",
+                    "type check ('string') failed",
+                ))
+            }
         }
         let mut merged = Map::new();
         merged.insert("action".into(), Json::String(old.action.into()));
@@ -384,7 +412,9 @@ fn entry_address(params: &Params) -> Result<(String, u32), ConfigError> {
     };
     let order = match params.get("order") {
         Some(Json::Number(n)) => n.as_u64(),
-        Some(Json::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 10 => {
+        Some(Json::String(s))
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 10 =>
+        {
             s.parse().ok()
         }
         None => {
@@ -399,7 +429,10 @@ fn entry_address(params: &Params) -> Result<(String, u32), ConfigError> {
     let order = match order {
         Some(o) if (1..=u64::from(MAX_ORDER)).contains(&o) => Some(o as u32),
         Some(o) => {
-            e.add("order", format!("value {o} is out of range (allowed: 1-{MAX_ORDER})"));
+            e.add(
+                "order",
+                format!("value {o} is out of range (allowed: 1-{MAX_ORDER})"),
+            );
             None
         }
         None => None,
@@ -476,12 +509,20 @@ fn numbered_entries(existing: &[String], new: &Json) -> Result<Json, ConfigError
             }
             out
         }
-        _ => return Err(FieldErrors::single("entries", "type check ('array') failed")),
+        _ => {
+            return Err(FieldErrors::single(
+                "entries",
+                "type check ('array') failed",
+            ))
+        }
     };
     if items.len() > crate::value::MAX_LIST_ITEMS {
         return Err(FieldErrors::single(
             "entries",
-            format!("at most {} entries are allowed", crate::value::MAX_LIST_ITEMS),
+            format!(
+                "at most {} entries are allowed",
+                crate::value::MAX_LIST_ITEMS
+            ),
         ));
     }
     let mut parsed: Vec<PrefixListEntry> = Vec::with_capacity(existing.len() + items.len());

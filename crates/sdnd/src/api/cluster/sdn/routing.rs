@@ -113,11 +113,19 @@ pub fn routes() -> Vec<Route> {
 const NAME_PATTERN: &str = "^[a-zA-Z0-9][a-zA-Z0-9_-]{0,30}[a-zA-Z0-9]?$";
 
 fn map_id_field() -> Field {
-    Field::required("route-map-id", Schema::pattern(NAME_PATTERN), "the route map's name")
+    Field::required(
+        "route-map-id",
+        Schema::pattern(NAME_PATTERN),
+        "the route map's name",
+    )
 }
 
 fn order_field() -> Field {
-    Field::required("order", Schema::int(1, i64::from(MAX_ORDER)), "the entry's position in the route map")
+    Field::required(
+        "order",
+        Schema::int(1, i64::from(MAX_ORDER)),
+        "the entry's position in the route map",
+    )
 }
 
 fn list_id_field() -> Field {
@@ -127,28 +135,55 @@ fn list_id_field() -> Field {
 /// The entry's sequence number in the path: `url_seq`, as PVE 9.1 names it, so that an
 /// update can take a new `seq`.
 fn seq_field() -> Field {
-    Field::required("url_seq", Schema::int(1, i64::from(u32::MAX)), "the entry's sequence number")
+    Field::required(
+        "url_seq",
+        Schema::int(1, i64::from(u32::MAX)),
+        "the entry's sequence number",
+    )
 }
 
 fn running_param() -> Field {
-    Field::optional("running", Schema::Boolean, "the running configuration instead of the pending one").default(json!(false))
+    Field::optional(
+        "running",
+        Schema::Boolean,
+        "the running configuration instead of the pending one",
+    )
+    .default(json!(false))
 }
 
 fn view_params() -> Vec<Field> {
     vec![
         running_param(),
-        Field::optional("pending", Schema::Boolean, "running and pending merged, with `state` per object").default(json!(false)),
+        Field::optional(
+            "pending",
+            Schema::Boolean,
+            "running and pending merged, with `state` per object",
+        )
+        .default(json!(false)),
     ]
 }
 
 fn digest_field() -> Field {
-    Field::optional("digest", Schema::String { pattern: None, max_length: Some(64) }, "refuse the change (409) unless the configuration still has this digest")
+    Field::optional(
+        "digest",
+        Schema::String {
+            pattern: None,
+            max_length: Some(64),
+        },
+        "refuse the change (409) unless the configuration still has this digest",
+    )
 }
 
 fn delete_field(allowed: &str) -> Field {
     Field::optional(
         "delete",
-        Schema::AnyOf(vec![Schema::String { pattern: None, max_length: Some(4096) }, Schema::array(Schema::string())]),
+        Schema::AnyOf(vec![
+            Schema::String {
+                pattern: None,
+                max_length: Some(4096),
+            },
+            Schema::array(Schema::string()),
+        ]),
         format!("properties to remove ({allowed})"),
     )
 }
@@ -160,14 +195,26 @@ fn type_fields(kind: Kind) -> Vec<Field> {
         .iter()
         .map(|p| {
             let field = Field::optional(p.name, prop_input(p.ty), "");
-            Field { required: p.required, ..field }
+            Field {
+                required: p.required,
+                ..field
+            }
         })
         .collect()
 }
 
 fn entry_params(create: bool) -> Vec<Field> {
     let mut fields = vec![map_id_field(), order_field()];
-    fields.extend(type_fields(Kind::RouteMaps).into_iter().map(|f| if create { f } else { Field { required: false, ..f } }));
+    fields.extend(type_fields(Kind::RouteMaps).into_iter().map(|f| {
+        if create {
+            f
+        } else {
+            Field {
+                required: false,
+                ..f
+            }
+        }
+    }));
     if !create {
         fields.push(delete_field("set, match, call, exit-action"));
     }
@@ -179,7 +226,11 @@ fn entry_params(create: bool) -> Vec<Field> {
 fn entry_shape() -> Schema {
     let mut fields = vec![
         Field::required("route-map-id", Schema::string(), "the route map's name"),
-        Field::required("order", Schema::int(1, i64::from(MAX_ORDER)), "the entry's position"),
+        Field::required(
+            "order",
+            Schema::int(1, i64::from(MAX_ORDER)),
+            "the entry's position",
+        ),
         Field::required("action", Schema::Enum(vec!["permit", "deny"]), ""),
         Field::required("match", Schema::array(Schema::string()), ""),
         Field::required("set", Schema::array(Schema::string()), ""),
@@ -187,7 +238,11 @@ fn entry_shape() -> Schema {
         Field::optional("exit-action", Schema::string(), ""),
         Field::optional("digest", Schema::string(), ""),
     ];
-    fields.push(Field::optional("state", Schema::string(), "with pending=1: new, changed or deleted"));
+    fields.push(Field::optional(
+        "state",
+        Schema::string(),
+        "with pending=1: new, changed or deleted",
+    ));
     Schema::Object(fields)
 }
 
@@ -205,9 +260,17 @@ fn list_params(create: bool) -> Vec<Field> {
 fn list_shape() -> Schema {
     Schema::Object(vec![
         Field::required("id", Schema::string(), "the prefix list's id"),
-        Field::optional("entries", Schema::array(Schema::string()), "action=..,prefix=..[,le=..][,ge=..],seq=.."),
+        Field::optional(
+            "entries",
+            Schema::array(Schema::string()),
+            "action=..,prefix=..[,le=..][,ge=..],seq=..",
+        ),
         Field::optional("digest", Schema::string(), ""),
-        Field::optional("state", Schema::string(), "with pending=1: new, changed or deleted"),
+        Field::optional(
+            "state",
+            Schema::string(),
+            "with pending=1: new, changed or deleted",
+        ),
     ])
 }
 
@@ -218,11 +281,29 @@ fn prefix_entry_params(create: bool) -> Vec<Field> {
     }
     let action = Field::optional("action", Schema::Enum(vec!["permit", "deny"]), "");
     let prefix = Field::optional("prefix", Schema::string(), "a CIDR");
-    fields.push(Field { required: create, ..action });
-    fields.push(Field { required: create, ..prefix });
-    fields.push(Field::optional("le", Schema::int(0, 128), "match prefix lengths up to this"));
-    fields.push(Field::optional("ge", Schema::int(0, 128), "match prefix lengths from this"));
-    fields.push(Field::optional("seq", Schema::int(1, i64::from(u32::MAX)), "the entry's (new) sequence number"));
+    fields.push(Field {
+        required: create,
+        ..action
+    });
+    fields.push(Field {
+        required: create,
+        ..prefix
+    });
+    fields.push(Field::optional(
+        "le",
+        Schema::int(0, 128),
+        "match prefix lengths up to this",
+    ));
+    fields.push(Field::optional(
+        "ge",
+        Schema::int(0, 128),
+        "match prefix lengths from this",
+    ));
+    fields.push(Field::optional(
+        "seq",
+        Schema::int(1, i64::from(u32::MAX)),
+        "the entry's (new) sequence number",
+    ));
     if !create {
         fields.push(delete_field("le, ge, seq"));
         fields.push(digest_field());
@@ -271,8 +352,16 @@ fn take_view(args: &mut Args) -> View {
 fn objects(snapshot: &Snapshot, kind: Kind, view: View) -> Vec<Value> {
     let digest = snapshot.pending.digest(kind);
     let mut items: Vec<Value> = match view {
-        View::Pending => snapshot.pending.list(kind).map(|o| o.to_api_json()).collect(),
-        View::Running => snapshot.running.list(kind).map(|o| o.to_api_json()).collect(),
+        View::Pending => snapshot
+            .pending
+            .list(kind)
+            .map(|o| o.to_api_json())
+            .collect(),
+        View::Running => snapshot
+            .running
+            .list(kind)
+            .map(|o| o.to_api_json())
+            .collect(),
         View::Diff => sdn_config::pending_view(kind, &snapshot.pending, &snapshot.running),
     };
     if view != View::Running {
@@ -299,8 +388,10 @@ fn entry_value(mut value: Value) -> Option<(String, u32, Value)> {
 }
 
 fn entries_in(snapshot: &Snapshot, view: View) -> Vec<(String, u32, Value)> {
-    let mut entries: Vec<(String, u32, Value)> =
-        objects(snapshot, Kind::RouteMaps, view).into_iter().filter_map(entry_value).collect();
+    let mut entries: Vec<(String, u32, Value)> = objects(snapshot, Kind::RouteMaps, view)
+        .into_iter()
+        .filter_map(entry_value)
+        .collect();
     entries.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     entries
 }
@@ -309,7 +400,11 @@ fn list_route_maps(app: &App, caller: &Caller, mut args: Args) -> Result<Value, 
     let running = args.take_bool("running", false);
     args.finish()?;
     let snapshot = app.sdn.snapshot()?;
-    let config = if running { &snapshot.running } else { &snapshot.pending };
+    let config = if running {
+        &snapshot.running
+    } else {
+        &snapshot.pending
+    };
     Ok(Value::Array(
         config
             .route_map_names()
@@ -340,7 +435,11 @@ fn list_map_entries(app: &App, caller: &Caller, mut args: Args) -> Result<Value,
     caller.require(&map_path(&name), READ)?;
     let snapshot = app.sdn.snapshot()?;
     Ok(Value::Array(
-        entries_in(&snapshot, view).into_iter().filter(|(n, _, _)| *n == name).map(|(_, _, v)| v).collect(),
+        entries_in(&snapshot, view)
+            .into_iter()
+            .filter(|(n, _, _)| *n == name)
+            .map(|(_, _, v)| v)
+            .collect(),
     ))
 }
 
@@ -351,10 +450,15 @@ fn read_entry(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error
     caller.require(&map_path(&name), READ)?;
     let snapshot = app.sdn.snapshot()?;
     let id = snapshot.pending.entry_id(&name, &order)?;
-    let object = snapshot.pending.get(Kind::RouteMaps, &id).ok_or_else(|| Error::NotFound(format!("route map entry {id} doesn't exist")))?;
+    let object = snapshot
+        .pending
+        .get(Kind::RouteMaps, &id)
+        .ok_or_else(|| Error::NotFound(format!("route map entry {id} doesn't exist")))?;
     let mut value = object.to_api_json();
     value["digest"] = json!(snapshot.pending.digest(Kind::RouteMaps));
-    entry_value(value).map(|(_, _, v)| v).ok_or_else(|| Error::NotFound(format!("route map entry {id} doesn't exist")))
+    entry_value(value)
+        .map(|(_, _, v)| v)
+        .ok_or_else(|| Error::NotFound(format!("route map entry {id} doesn't exist")))
 }
 
 /// Commits `plan`'s change under the lock rule, after `authorize` (privileges first).
@@ -364,10 +468,17 @@ fn change(
     authorize: impl Fn(&Snapshot) -> Result<(), Error>,
     plan: impl Fn(&Config) -> Result<Change, Error>,
 ) -> Result<Value, Error> {
-    app.sdn.mutate_authorized(Intent::Change { token }, authorize, |snapshot, _| {
-        let change = plan(&snapshot.pending)?;
-        Ok((Mutation { changes: vec![change], ..Mutation::default() }, ()))
-    })?;
+    app.sdn
+        .mutate_authorized(Intent::Change { token }, authorize, |snapshot, _| {
+            let change = plan(&snapshot.pending)?;
+            Ok((
+                Mutation {
+                    changes: vec![change],
+                    ..Mutation::default()
+                },
+                (),
+            ))
+        })?;
     Ok(Value::Null)
 }
 
@@ -423,7 +534,11 @@ fn list_prefix_lists(app: &App, caller: &Caller, mut args: Args) -> Result<Value
     Ok(Value::Array(
         objects(&snapshot, Kind::PrefixLists, view)
             .into_iter()
-            .filter(|v| v.get("id").and_then(Value::as_str).is_some_and(|id| caller.has_any(&list_path(id), READ)))
+            .filter(|v| {
+                v.get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| caller.has_any(&list_path(id), READ))
+            })
             .map(list_value)
             .collect(),
     ))
@@ -490,7 +605,14 @@ fn list_prefix_entries(app: &App, caller: &Caller, mut args: Args) -> Result<Val
     args.finish()?;
     caller.require(&list_path(&id), &[SDN_AUDIT])?;
     let snapshot = app.sdn.snapshot()?;
-    Ok(Value::Array(snapshot.pending.prefix_list_entries(&id)?.iter().map(entry_json).collect()))
+    Ok(Value::Array(
+        snapshot
+            .pending
+            .prefix_list_entries(&id)?
+            .iter()
+            .map(entry_json)
+            .collect(),
+    ))
 }
 
 fn read_prefix_entry(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
