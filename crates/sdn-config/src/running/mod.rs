@@ -515,7 +515,15 @@ fn parse_zone(_id: &str, p: &Props) -> Result<Zone, RunningConfigError> {
             advertise_subnets: p.flag("advertise-subnets")?,
             disable_arp_nd_suppression: p.flag("disable-arp-nd-suppression")?,
             rt_import: p.list("rt-import")?.unwrap_or_default(),
-            secondary_controllers: p.list("secondary-controllers")?.unwrap_or_default(),
+            // An array, as sdn-config and the reference write it (or one id).
+            secondary_controllers: p
+                .list_raw("secondary-controllers")?
+                .into_iter()
+                .map(|id| {
+                    check_word(&id).map_err(|reason| p.err("secondary-controllers", reason))?;
+                    Ok(id)
+                })
+                .collect::<Result<_, RunningConfigError>>()?,
             vxlan_port: p.uint("vxlan-port", 65535)?,
             mac: p.word("mac")?,
         }),
