@@ -313,6 +313,15 @@ fn prefix_entry_shape() -> Schema {
     ])
 }
 
+/// The `route-map-id` of the path, refused (400) unless it is a route map name.
+fn take_map_id(args: &mut Args) -> String {
+    let name = args.take_string("route-map-id").unwrap_or_default();
+    if let Err(e) = sdn_config::routing::check_route_map_id(&name) {
+        args.reject("route-map-id", e);
+    }
+    name
+}
+
 fn map_path(name: &str) -> String {
     format!("/sdn/route-maps/{name}")
 }
@@ -421,7 +430,7 @@ fn list_all_entries(app: &App, caller: &Caller, mut args: Args) -> Result<Value,
 
 fn list_map_entries(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let view = take_view(&mut args);
-    let name = args.take_string("route-map-id").unwrap_or_default();
+    let name = take_map_id(&mut args);
     args.finish()?;
     caller.require(&map_path(&name), READ)?;
     let snapshot = app.sdn.snapshot()?;
@@ -435,7 +444,7 @@ fn list_map_entries(app: &App, caller: &Caller, mut args: Args) -> Result<Value,
 }
 
 fn read_entry(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
-    let name = args.take_string("route-map-id").unwrap_or_default();
+    let name = take_map_id(&mut args);
     let order = args.take_string("order").unwrap_or_default();
     args.finish()?;
     caller.require(&map_path(&name), READ)?;
@@ -486,7 +495,7 @@ fn create_entry(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Err
 
 fn update_entry(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let token = take_lock_token(&mut args);
-    let name = args.take_string("route-map-id").unwrap_or_default();
+    let name = take_map_id(&mut args);
     let order = args.take_string("order").unwrap_or_default();
     let params = args.into_rest()?;
     change(
@@ -499,7 +508,7 @@ fn update_entry(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Err
 
 fn delete_entry(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error> {
     let token = take_lock_token(&mut args);
-    let name = args.take_string("route-map-id").unwrap_or_default();
+    let name = take_map_id(&mut args);
     let order = args.take_string("order").unwrap_or_default();
     args.finish()?;
     change(
