@@ -35,7 +35,7 @@ struct ObjMap {
 /// mutation costs O(log n) rather than a scan of all vnets or subnets.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
-    maps: [ObjMap; 7],
+    maps: [ObjMap; Kind::ALL.len()],
     vnets_by_zone: BTreeMap<String, BTreeSet<String>>,
     vnets_by_tag: BTreeMap<i64, BTreeSet<String>>,
     subnets_by_vnet: BTreeMap<String, BTreeSet<String>>,
@@ -511,6 +511,11 @@ impl Config {
                 .next()
                 .map(|s| format!("can't delete vnet {id}: subnet {} still exists", s.id())),
             Kind::Controllers => used_by_zone(&["controller"])
+                .or_else(|| {
+                    self.list(Kind::Zones)
+                        .find(|z| z.get_list("secondary-controllers").iter().any(|c| c == id))
+                        .map(|z| z.id().to_string())
+                })
                 .map(|z| format!("controller {id} is used by zone {z}")),
             Kind::Ipams => {
                 used_by_zone(&["ipam"]).map(|z| format!("ipam {id} is used by zone {z}"))
@@ -519,6 +524,7 @@ impl Config {
                 .map(|z| format!("dns server {id} is used by zone {z}")),
             Kind::Subnets => None,
             Kind::Fabrics => self.fabric_users(id),
+            Kind::RouteMaps | Kind::PrefixLists => self.routing_conflict(kind, id),
         };
         match conflict {
             Some(msg) => Err(ConfigError::Conflict(msg)),
@@ -559,8 +565,12 @@ impl Config {
             Kind::Zones => self.check_zone(new, old, &mut e),
             Kind::Vnets => self.check_vnet(new, old, &mut e),
             Kind::Subnets => self.check_subnet(new, &mut e),
-            Kind::Controllers => self.check_controller(new, &mut e),
-            Kind::Ipams | Kind::Dns => {}
+            Kind::Controllers => {
+                self.check_controller(new, &mut e);
+                self.check_controller_route_maps(new, &mut e);
+            }
+            Kind::RouteMaps => self.check_route_map_entry(new, &mut e),
+            Kind::Ipams | Kind::Dns | Kind::PrefixLists => {}
             Kind::Fabrics => return self.check_fabric_set(Some(new)),
         }
         e.into_result()
@@ -604,6 +614,23 @@ impl Config {
                         Some(ctl) if ctl.type_name() != "evpn" => e.add(
                             "controller",
                             format!("controller '{c}' is not an evpn controller"),
+                        ),
+                        Some(_) => {}
+                    }
+                }
+                for secondary in z.get_list("secondary-controllers") {
+                    match self.get(Kind::Controllers, secondary) {
+                        None => e.add(
+                            "secondary-controllers",
+                            format!("controller '{secondary}' does not exist"),
+                        ),
+                        Some(ctl) if ctl.type_name() != "evpn" => e.add(
+                            "secondary-controllers",
+                            format!("controller '{secondary}' is not an evpn controller"),
+                        ),
+                        Some(_) if z.get_str("controller") == Some(secondary.as_str()) => e.add(
+                            "secondary-controllers",
+                            format!("controller '{secondary}' is already the zone's controller"),
                         ),
                         Some(_) => {}
                     }
@@ -780,12 +807,32 @@ impl Config {
         };
         match c.type_name() {
             "evpn" => {
-                if let Some(o) = others().next() {
+                // Several EVPN controllers (PVE 9.1): each with its own peer group, and one
+                // ASN for the BGP instance of every node they share.
+                let group = |o: &SdnObject| o.get_str("peer-group-name").unwrap_or("VTEP").to_string();
+                if let Some(o) = others().find(|o| group(o) == group(c)) {
                     e.add(
-                        "type",
+                        "peer-group-name",
                         format!(
-                            "only 1 global evpn controller can be defined ('{}' exists)",
+                            "cannot have two controllers with same peer-group-name configured ({}; '{}' has it)",
+                            group(c),
                             o.id()
+                        ),
+                    );
+                }
+                let shares_node = |o: &SdnObject| match (o.get("nodes"), c.get("nodes")) {
+                    (None, _) | (_, None) => true,
+                    _ => o.get_list("nodes").iter().any(|n| c.get_list("nodes").contains(n)),
+                };
+                if let Some(o) = others()
+                    .find(|o| shares_node(o) && o.get_int("asn") != c.get_int("asn"))
+                {
+                    e.add(
+                        "asn",
+                        format!(
+                            "all EVPN controllers on a node must have the same ASN configured ('{}' has {})",
+                            o.id(),
+                            o.get_int("asn").unwrap_or_default()
                         ),
                     );
                 }
@@ -814,6 +861,9 @@ impl Config {
     pub fn to_section_config(&self, kind: Kind) -> String {
         if kind == Kind::Fabrics {
             return section::write_fabrics(self.list(kind));
+        }
+        if matches!(kind, Kind::RouteMaps | Kind::PrefixLists) {
+            return section::write_rust_sections(self.list(kind));
         }
         let mut objs: Vec<&SdnObject> = self.list(kind).collect();
         objs.sort_by(|a, b| a.seq.cmp(&b.seq).then_with(|| a.id.cmp(&b.id)));
@@ -898,8 +948,9 @@ impl Config {
                 };
                 let mut values = obj.clone();
                 values.remove("type");
-                // The reference repeats a fabric entry's id inside it.
-                if kind == Kind::Fabrics {
+                // The reference repeats a fabric's, route map entry's or prefix list's id
+                // inside it.
+                if matches!(kind, Kind::Fabrics | Kind::RouteMaps | Kind::PrefixLists) {
                     match values.remove("id") {
                         Some(Json::String(inner)) if inner != *id => {
                             errors.add(

@@ -16,7 +16,7 @@ use crate::kind::Kind;
 use crate::net::shorten;
 use crate::object::{SdnObject, MISSING};
 use crate::running::{check_fabrics, RunningConfigError};
-use crate::schema::FABRIC_PROTOCOLS;
+use crate::schema::{unsupported_fabric_protocol, FABRIC_PROTOCOLS, UNSUPPORTED_FABRIC_PROTOCOLS};
 
 /// Whether the object is a fabric (not a fabric node).
 fn is_fabric(o: &SdnObject) -> bool {
@@ -36,6 +36,12 @@ fn type_of(params: &Params, node: bool) -> Result<&'static str, ConfigError> {
             ))
         }
     };
+    if UNSUPPORTED_FABRIC_PROTOCOLS.contains(&given) {
+        return Err(FieldErrors::single(
+            "protocol",
+            unsupported_fabric_protocol(given),
+        ));
+    }
     FABRIC_PROTOCOLS
         .iter()
         .find(|(p, _, _)| *p == given)

@@ -1,4 +1,4 @@
-//! The six kinds of SDN objects and the names the API and the files use for them.
+//! The kinds of SDN objects and the names the API and the files use for them.
 
 use std::fmt;
 
@@ -14,11 +14,15 @@ pub enum Kind {
     Ipams,
     Dns,
     Fabrics,
+    /// Route map entries (`route-map-entry: MAP_ORDER`, PVE 9.1's `route-maps.cfg`).
+    RouteMaps,
+    /// Prefix lists (`prefix-list: ID`, PVE 9.1's `prefix-lists.cfg`).
+    PrefixLists,
 }
 
 impl Kind {
     /// Every kind, in the order the running config and the pending checks visit them.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Zones,
         Kind::Vnets,
         Kind::Subnets,
@@ -26,6 +30,8 @@ impl Kind {
         Kind::Ipams,
         Kind::Dns,
         Kind::Fabrics,
+        Kind::RouteMaps,
+        Kind::PrefixLists,
     ];
 
     /// The API parameter carrying an object's id (`zone`, `vnet`, ...).
@@ -38,6 +44,8 @@ impl Kind {
             Kind::Ipams => "ipam",
             Kind::Dns => "dns",
             Kind::Fabrics => "id",
+            Kind::RouteMaps => "route-map-id",
+            Kind::PrefixLists => "id",
         }
     }
 
@@ -51,6 +59,8 @@ impl Kind {
             Kind::Ipams => "ipams",
             Kind::Dns => "dns",
             Kind::Fabrics => "fabrics",
+            Kind::RouteMaps => "route-maps",
+            Kind::PrefixLists => "prefix-lists",
         }
     }
 
@@ -64,6 +74,8 @@ impl Kind {
             Kind::Ipams => "ipams.cfg",
             Kind::Dns => "dns.cfg",
             Kind::Fabrics => "fabrics.cfg",
+            Kind::RouteMaps => "route-maps.cfg",
+            Kind::PrefixLists => "prefix-lists.cfg",
         }
     }
 
@@ -71,7 +83,13 @@ impl Kind {
     pub fn in_running_config(self) -> bool {
         matches!(
             self,
-            Kind::Zones | Kind::Vnets | Kind::Subnets | Kind::Controllers | Kind::Fabrics
+            Kind::Zones
+                | Kind::Vnets
+                | Kind::Subnets
+                | Kind::Controllers
+                | Kind::Fabrics
+                | Kind::RouteMaps
+                | Kind::PrefixLists
         )
     }
 
@@ -84,6 +102,8 @@ impl Kind {
     pub fn noun(self) -> &'static str {
         match self {
             Kind::Fabrics => "fabric",
+            Kind::RouteMaps => "route map entry",
+            Kind::PrefixLists => "prefix list",
             other => other.id_param(),
         }
     }

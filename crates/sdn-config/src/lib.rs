@@ -29,6 +29,8 @@ mod kind;
 pub mod net;
 mod object;
 mod pending;
+pub mod routing;
+mod routing_config;
 pub mod running;
 pub mod schema;
 mod section;

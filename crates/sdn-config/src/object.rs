@@ -95,6 +95,14 @@ impl SdnObject {
         let tdef = match schema::type_def(kind, type_name) {
             Some(t) => t,
             None => {
+                let unsupported = type_name
+                    .rsplit_once('_')
+                    .map(|(p, _)| p)
+                    .filter(|p| kind == Kind::Fabrics && schema::UNSUPPORTED_FABRIC_PROTOCOLS.contains(p));
+                if let Some(protocol) = unsupported {
+                    errors.add("type", schema::unsupported_fabric_protocol(protocol));
+                    return Err(ConfigError::Invalid(errors));
+                }
                 let names: Vec<&str> = schema::types(kind).iter().map(|t| t.name).collect();
                 errors.add("type", schema::enum_message(type_name, &names));
                 return Err(ConfigError::Invalid(errors));
@@ -200,7 +208,10 @@ impl SdnObject {
     /// fabric nodes, `id`, as the reference writes them).
     pub fn to_raw_json(&self) -> Map<String, Json> {
         let mut m = Map::new();
-        if self.kind() == Kind::Fabrics {
+        if matches!(
+            self.kind(),
+            Kind::Fabrics | Kind::RouteMaps | Kind::PrefixLists
+        ) {
             m.insert("id".into(), Json::String(self.id.clone()));
         }
         m.insert("type".into(), Json::String(self.tdef.name.into()));
@@ -287,7 +298,14 @@ pub(crate) const MISSING: &str = "property is missing and it is not optional";
 pub(crate) fn api_value(ty: PropType, v: &Value) -> Json {
     match v {
         Value::List(_) if ty == PropType::NodeList => Json::String(v.canonical()),
-        Value::List(l) if matches!(ty, PropType::FabricInterfaces { .. }) => {
+        Value::List(l)
+            if matches!(
+                ty,
+                PropType::FabricInterfaces { .. }
+                    | PropType::PropStrings(_)
+                    | PropType::ControllerList
+            ) =>
+        {
             Json::Array(l.iter().cloned().map(Json::String).collect())
         }
         Value::List(l) => Json::String(l.join(",")),

@@ -53,6 +53,29 @@ pub enum PropType {
     /// A fabric node's interfaces: property strings `name=IFACE,...`, one per interface, kept
     /// as given and in order; the keys allowed depend on the protocol.
     FabricInterfaces { ospf: bool },
+    /// A list of property strings of a route map entry or a prefix list, one per line in the
+    /// section file, kept as given and in order (see [`crate::routing`]).
+    PropStrings(PropStrings),
+    /// A route map entry's `exit-action` property string.
+    ExitAction,
+    /// The name of a route map (not an entry id).
+    RouteMapName,
+    /// PVE's `pve-configid`: `[a-zA-Z][a-zA-Z0-9_-]*`, at most 64 characters.
+    ConfigId,
+    /// A list of controller ids (an array in the running config, one line per item in the
+    /// section file).
+    ControllerList,
+}
+
+/// Which property strings a [`PropType::PropStrings`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PropStrings {
+    /// A route map entry's `match` (`key=..,value=..`).
+    Match,
+    /// A route map entry's `set` (`key=..,value=..`).
+    Set,
+    /// A prefix list's `entries` (`action=..,prefix=..[,le=..][,ge=..][,seq=..]`).
+    PrefixEntries,
 }
 
 impl PropType {
@@ -60,7 +83,11 @@ impl PropType {
     pub fn is_list(self) -> bool {
         matches!(
             self,
-            PropType::NodeList | PropType::IpList | PropType::RouteTargetList | PropType::IfaceList
+            PropType::NodeList
+                | PropType::IpList
+                | PropType::RouteTargetList
+                | PropType::IfaceList
+                | PropType::ControllerList
         )
     }
 }
@@ -121,6 +148,8 @@ const VXLAN_PORT: PropDef = opt("vxlan-port", PropType::Int { min: 1, max: 65535
 const FINGERPRINT: PropDef = opt("fingerprint", PropType::Fingerprint);
 const URL: PropDef = req("url", PropType::Text { max: 2048 });
 const LOOPBACK: PropDef = opt("loopback", PropType::Bridge);
+const ROUTE_MAP_IN: PropDef = opt("route-map-in", PropType::RouteMapName);
+const ROUTE_MAP_OUT: PropDef = opt("route-map-out", PropType::RouteMapName);
 const CTRL_NODE: PropDef = req("node", PropType::Node);
 const ASN: PropDef = req(
     "asn",
@@ -157,6 +186,7 @@ static ZONE_TYPES: [TypeDef; 5] = [
             NODES,
             REVERSEDNS,
             opt("rt-import", PropType::RouteTargetList),
+            opt("secondary-controllers", PropType::ControllerList),
             VXLAN_PORT,
         ],
     },
@@ -269,6 +299,8 @@ static CONTROLLER_TYPES: [TypeDef; 3] = [
             opt("ebgp", PropType::Bool),
             opt("ebgp-multihop", PropType::Int { min: 1, max: 255 }),
             LOOPBACK,
+            ROUTE_MAP_IN,
+            ROUTE_MAP_OUT,
         ],
     },
     TypeDef {
@@ -276,8 +308,14 @@ static CONTROLLER_TYPES: [TypeDef; 3] = [
         name: "evpn",
         props: &[
             ASN,
+            opt("bgp-mode", PropType::Enum(&["auto", "external", "internal"])),
+            opt("ebgp-multihop", PropType::Int { min: 1, max: 255 }),
             opt("fabric", PropType::FabricId),
+            NODES,
+            opt("peer-group-name", PropType::ConfigId),
             opt("peers", PropType::IpList),
+            ROUTE_MAP_IN,
+            ROUTE_MAP_OUT,
         ],
     },
     TypeDef {
@@ -389,6 +427,43 @@ pub const FABRIC_PROTOCOLS: [(&str, &str, &str); 2] = [
     ("ospf", "ospf_fabric", "ospf_node"),
 ];
 
+/// A route map entry (`route-map-entry: MAP_ORDER` in `route-maps.cfg`).
+static ROUTE_MAP_TYPES: [TypeDef; 1] = [TypeDef {
+    kind: Kind::RouteMaps,
+    name: "route-map-entry",
+    props: &[
+        req("action", PropType::Enum(&["permit", "deny"])),
+        opt("call", PropType::RouteMapName),
+        opt("exit-action", PropType::ExitAction),
+        opt("match", PropType::PropStrings(PropStrings::Match)),
+        opt("set", PropType::PropStrings(PropStrings::Set)),
+    ],
+}];
+
+/// A prefix list (`prefix-list: ID` in `prefix-lists.cfg`).
+static PREFIX_LIST_TYPES: [TypeDef; 1] = [TypeDef {
+    kind: Kind::PrefixLists,
+    name: "prefix-list",
+    props: &[opt(
+        "entries",
+        PropType::PropStrings(PropStrings::PrefixEntries),
+    )],
+}];
+
+/// The fabric protocols PVE 9.1 has that sdnd does not implement yet (proxmox-ve-config's
+/// `bgp_fabric`/`bgp_node` and `wireguard_fabric`/`wireguard_node`): refused by name, never
+/// accepted silently.
+pub const UNSUPPORTED_FABRIC_PROTOCOLS: [&str; 2] = ["bgp", "wireguard"];
+
+/// The message for a fabric protocol of [`UNSUPPORTED_FABRIC_PROTOCOLS`].
+pub fn unsupported_fabric_protocol(protocol: &str) -> String {
+    let supported: Vec<&str> = FABRIC_PROTOCOLS.iter().map(|(p, _, _)| *p).collect();
+    format!(
+        "fabric protocol '{protocol}' is not supported by sdnd (supported: {})",
+        supported.join(", ")
+    )
+}
+
 /// Every type of a kind, sorted by name.
 pub fn types(kind: Kind) -> &'static [TypeDef] {
     match kind {
@@ -399,6 +474,8 @@ pub fn types(kind: Kind) -> &'static [TypeDef] {
         Kind::Ipams => &IPAM_TYPES,
         Kind::Dns => &DNS_TYPES,
         Kind::Fabrics => &FABRIC_TYPES,
+        Kind::RouteMaps => &ROUTE_MAP_TYPES,
+        Kind::PrefixLists => &PREFIX_LIST_TYPES,
     }
 }
 
@@ -425,6 +502,12 @@ pub(crate) fn enum_message(value: &str, allowed: &[&str]) -> String {
 pub fn check_id(kind: Kind, id: &str) -> Result<(), String> {
     if kind == Kind::Subnets {
         return crate::object::SubnetId::parse(id).map(|_| ());
+    }
+    if kind == Kind::RouteMaps {
+        return crate::routing::split_entry_id(id).map(|_| ());
+    }
+    if kind == Kind::PrefixLists {
+        return crate::routing::check_prefix_list_id(id);
     }
     if kind == Kind::Fabrics {
         // `FABRIC` or, for a node, `FABRIC_NODE`.

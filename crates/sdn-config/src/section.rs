@@ -75,6 +75,32 @@ pub(crate) fn write_fabrics<'a>(objects: impl Iterator<Item = &'a SdnObject>) ->
     out
 }
 
+/// Writes route map entries or prefix lists as PVE 9.1's writers (proxmox-section-config)
+/// do: properties sorted by name, repeated lines for lists of property strings, a blank line
+/// between sections (not after the last). Sections come sorted by id (route map entries by
+/// map name, then by order): the reference keeps them in a hash map, in no stable order.
+pub(crate) fn write_rust_sections<'a>(objects: impl Iterator<Item = &'a SdnObject>) -> String {
+    let mut objects: Vec<&SdnObject> = objects.collect();
+    objects.sort_by_cached_key(|o| match crate::routing::split_entry_id(o.id()) {
+        Ok((name, order)) if o.kind() == Kind::RouteMaps => (name.to_string(), order),
+        _ => (o.id().to_string(), 0),
+    });
+    let mut out = String::new();
+    for obj in objects {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(obj.type_name());
+        out.push_str(": ");
+        out.push_str(obj.id());
+        out.push('\n');
+        for (name, value) in obj.props() {
+            write_prop(&mut out, name, value);
+        }
+    }
+    out
+}
+
 fn write_prop(out: &mut String, name: &str, value: &Value) {
     let mut line = |text: &str| {
         if !text.is_empty() {
@@ -87,16 +113,21 @@ fn write_prop(out: &mut String, name: &str, value: &Value) {
     };
     match value {
         Value::Ranges(ranges) => ranges.iter().for_each(|r| line(&r.to_string())),
-        // Only fabric interfaces are lists of property strings: one line each.
+        // Lists of property strings: one line each.
         Value::List(items) if is_repeated(name) => items.iter().for_each(|i| line(i)),
         other => line(&other.to_text()),
     }
 }
 
-/// Whether a property is written one line per item: fabric node `interfaces` (no other kind
-/// has a property of that name).
+/// Whether a property is written one line per item: fabric node `interfaces`, route map
+/// entries' `match` and `set`, prefix lists' `entries`, EVPN zones' `secondary-controllers`
+/// (an array: PVE's section writer writes one line per item; no other kind has properties of
+/// these names).
 fn is_repeated(name: &str) -> bool {
-    name == "interfaces"
+    matches!(
+        name,
+        "interfaces" | "match" | "set" | "entries" | "secondary-controllers"
+    )
 }
 
 /// Parses a whole file; every error names the section (and property) it was found in.
@@ -202,7 +233,12 @@ fn build(
         let ty = tdef.and_then(|t| t.prop(&key)).map(|p| p.ty);
         let repeated = matches!(
             ty,
-            Some(PropType::DhcpRanges | PropType::FabricInterfaces { .. })
+            Some(
+                PropType::DhcpRanges
+                    | PropType::FabricInterfaces { .. }
+                    | PropType::PropStrings(_)
+                    | PropType::ControllerList
+            )
         );
         if !repeated && entries.len() > 1 {
             errors.add(

@@ -139,6 +139,20 @@ impl Value {
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok((!ranges.is_empty()).then_some(Value::Ranges(ranges)))
             }
+            (PropType::PropStrings(which), Json::Array(items)) => {
+                if items.len() > MAX_LIST_ITEMS {
+                    return Err(format!("at most {MAX_LIST_ITEMS} items are allowed"));
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Json::String(s) if !s.is_empty() => out.push(s.clone()),
+                        Json::String(_) => {}
+                        _ => return Err("items must be property strings".into()),
+                    }
+                }
+                prop_strings_value(which, out)
+            }
             (PropType::FabricInterfaces { ospf }, Json::Array(items)) => {
                 if items.len() > MAX_LIST_ITEMS {
                     return Err(format!("at most {MAX_LIST_ITEMS} interfaces are allowed"));
@@ -272,9 +286,17 @@ impl Value {
                 }
             }
             PropType::FabricInterfaces { ospf } => interfaces_value(ospf, vec![s.to_string()]),
+            PropType::PropStrings(which) => prop_strings_value(which, vec![s.to_string()]),
+            PropType::ExitAction => {
+                crate::routing::parse_exit_action(s)?;
+                Ok(Some(Value::Str(s.to_string())))
+            }
+            PropType::RouteMapName => single(s, crate::routing::check_route_map_id),
+            PropType::ConfigId => single(s, check_config_id),
             PropType::NodeList
             | PropType::IpList
             | PropType::RouteTargetList
+            | PropType::ControllerList
             | PropType::IfaceList => list_value(
                 ty,
                 net::split_list(s).into_iter().map(str::to_string).collect(),
@@ -324,7 +346,14 @@ impl Value {
             Value::List(l) if ty == PropType::NodeList => {
                 Json::Object(l.iter().map(|n| (n.clone(), Json::from(1))).collect())
             }
-            Value::List(l) if matches!(ty, PropType::FabricInterfaces { .. }) => {
+            Value::List(l)
+                if matches!(
+                    ty,
+                    PropType::FabricInterfaces { .. }
+                        | PropType::PropStrings(_)
+                        | PropType::ControllerList
+                ) =>
+            {
                 Json::Array(l.iter().cloned().map(Json::String).collect())
             }
             Value::List(l) => Json::String(l.join(",")),
@@ -395,6 +424,7 @@ fn list_value(ty: PropType, items: Vec<String>) -> Result<Option<Value>, String>
         PropType::NodeList => net::check_node_name,
         PropType::IpList => |x| net::parse_ip(x).map(|_| ()),
         PropType::RouteTargetList => net::check_route_target,
+        PropType::ControllerList => |x| check_id(crate::Kind::Controllers, x),
         _ => net::check_iface,
     };
     let mut out: Vec<String> = Vec::with_capacity(items.len());
@@ -422,6 +452,52 @@ fn interfaces_value(ospf: bool, items: Vec<String>) -> Result<Option<Value>, Str
         names.push(name);
     }
     Ok((!items.is_empty()).then_some(Value::List(items)))
+}
+
+/// Route map matches and sets, prefix list entries: each property string checked, kept as
+/// given and in order.
+fn prop_strings_value(
+    which: crate::schema::PropStrings,
+    items: Vec<String>,
+) -> Result<Option<Value>, String> {
+    use crate::schema::PropStrings;
+    for item in &items {
+        match which {
+            PropStrings::Match => crate::routing::parse_match(item).map(|_| ())?,
+            PropStrings::Set => crate::routing::parse_set(item).map(|_| ())?,
+            PropStrings::PrefixEntries => crate::routing::parse_prefix_entry(item).map(|_| ())?,
+        }
+    }
+    if which == PropStrings::PrefixEntries {
+        let mut seqs: Vec<u32> = items
+            .iter()
+            .filter_map(|i| crate::routing::parse_prefix_entry(i).ok()?.seq)
+            .collect();
+        seqs.sort_unstable();
+        if let Some(w) = seqs.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("entry with sequence number {} already exists", w[0]));
+        }
+    }
+    Ok((!items.is_empty()).then_some(Value::List(items)))
+}
+
+/// PVE's `pve-configid` format.
+fn check_config_id(s: &str) -> Result<(), String> {
+    let b = s.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphabetic()
+        && b
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid configuration ID '{}' (allowed: [a-zA-Z][a-zA-Z0-9_-]*, at most 64 characters)",
+            shorten(s)
+        ))
+    }
 }
 
 /// Free text must survive a section-config round trip: no control characters and no
@@ -461,7 +537,9 @@ fn type_word(t: PropType) -> &'static str {
     match t {
         PropType::Int { .. } => "integer",
         PropType::Bool => "boolean",
-        PropType::DhcpRanges | PropType::FabricInterfaces { .. } => "array",
+        PropType::DhcpRanges | PropType::FabricInterfaces { .. } | PropType::PropStrings(_) => {
+            "array"
+        }
         _ => "string",
     }
 }

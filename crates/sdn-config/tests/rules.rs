@@ -532,7 +532,13 @@ fn controllers() {
         Kind::Controllers,
         &params(json!({"controller": "evpn2", "type": "evpn", "asn": 65000, "peers": "10.0.0.1"})),
     );
-    assert!(field_err(r, "type").contains("only 1"));
+    // PVE 9.1 allows several EVPN controllers, each with its own peer group.
+    assert!(field_err(r, "peer-group-name").contains("same peer-group-name"));
+    c.plan_create(
+        Kind::Controllers,
+        &params(json!({"controller": "evpn2", "type": "evpn", "asn": 65000, "peers": "10.0.0.1", "peer-group-name": "other"})),
+    )
+    .unwrap();
     let r = c.plan_create(
         Kind::Controllers,
         &params(json!({"controller": "bgp1", "type": "bgp", "node": "pve1", "asn": 65000})),

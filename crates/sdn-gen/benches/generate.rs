@@ -15,6 +15,8 @@ use sdn_gen::{generate, GenInput};
 
 /// Target for one generation of the largest configuration.
 const BUDGET: Duration = Duration::from_millis(20);
+/// Largest per-vnet cost at 2,000 vnets relative to 500 that still counts as flat.
+const MAX_RATIO: f64 = 1.1;
 
 fn median_time(config: &RunningConfig) -> Duration {
     let facts = common::facts();
@@ -45,10 +47,14 @@ fn median_time(config: &RunningConfig) -> Duration {
 
 fn main() {
     type Builder = fn(usize) -> serde_json::Value;
-    let scenarios: [(&str, Builder); 3] = [
+    let scenarios: [(&str, Builder); 4] = [
         (
             "evpn: 1 controller, 50 zones, N vnets with IPv4 subnet+gateway",
             |n| common::config(50, n, 0),
+        ),
+        (
+            "evpn on a 50-node OpenFabric fabric: 50 zones, N vnets with IPv4 subnet+gateway",
+            |n| common::fabric_config(50, 50, n),
         ),
         ("vlan: 1 zone, N vnets", |n| common::config(0, 0, n)),
         (
@@ -57,6 +63,7 @@ fn main() {
         ),
     ];
     let mut over_budget = Vec::new();
+    let mut not_flat = Vec::new();
     for (name, build) in scenarios {
         println!("{name}");
         let mut per_vnet_at = Vec::new();
@@ -76,8 +83,17 @@ fn main() {
             }
         }
         if let (Some(first), Some(last)) = (per_vnet_at.first(), per_vnet_at.last()) {
-            println!("  per-vnet cost ratio N=2000 / N=500: {:.2}", last / first);
+            let ratio = last / first;
+            println!("  per-vnet cost ratio N=2000 / N=500: {ratio:.2}");
+            if ratio > MAX_RATIO {
+                not_flat.push(format!("{name}: {ratio:.2}"));
+            }
         }
+    }
+    if not_flat.is_empty() {
+        println!("per-vnet cost flat (<= {MAX_RATIO}x from 500 to 2,000 vnets) in every scenario");
+    } else {
+        println!("per-vnet cost grows more than {MAX_RATIO}x: {}", not_flat.join("; "));
     }
     if over_budget.is_empty() {
         println!("all scenarios within {BUDGET:?} per generation");

@@ -11,8 +11,7 @@ use sdn_config::Cidr;
 
 use crate::error::GenError;
 use crate::frr::{
-    AccessListRule, Action, FrrConfig, ListRef, OpenfabricInterface, OspfInterface, RouteMapEntry,
-    RouteMapMatch, RouteMapSet,
+    AccessListRule, Action, FrrConfig, KeyValue, OpenfabricInterface, OspfInterface, RouteMapEntry,
 };
 
 /// The fabrics of the running config, with the lookups and outputs generation needs.
@@ -248,11 +247,11 @@ fn permit(prefix: &Cidr, is_ipv6: bool) -> AccessListRule {
 fn add_src_routemap(frr: &mut FrrConfig, name: &str, list: &str, src: IpAddr, seq: u32) {
     let mut entry = RouteMapEntry::new(Action::Permit);
     entry.seq = seq;
-    entry.matches.push(RouteMapMatch {
-        ipv6: src.is_ipv6(),
-        list: ListRef::AccessList(list.to_string()),
-    });
-    entry.sets.push(RouteMapSet::Src(src));
+    let family = if src.is_ipv6() { "ipv6" } else { "ip" };
+    entry
+        .matches
+        .push(KeyValue::new(format!("{family} address"), list));
+    entry.sets.push(KeyValue::new("src", src));
     frr.routemaps
         .entry(name.to_string())
         .or_default()

@@ -98,6 +98,7 @@ pub fn generate(input: &GenInput) -> Result<GenOutput, GenError> {
         };
         frr::controllers::generate(&mut ctx, &mut tree)?;
         frr::local::merge(&mut tree, input.frr_local);
+        frr::routing::add(cfg, &mut tree);
         fabrics.build_frr(&input.facts.node, &mut tree)?;
         Some(frr::render(&tree, &input.facts.node))
     } else {

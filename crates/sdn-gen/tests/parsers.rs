@@ -34,8 +34,9 @@ fn tool(relative: &str) -> Option<PathBuf> {
 }
 
 /// Generated commands that FRR 8.4 (the parser available from Debian 12) does not know yet:
-/// `autort as` in `address-family l2vpn evpn` is newer.
-const NEWER_THAN_FRR_8_4: &[&str] = &["autort as "];
+/// `autort as` in `address-family l2vpn evpn`, and the `any` mode of `match extcommunity
+/// LIST any` (the route target filtering of several EVPN controllers, FRR 10) are newer.
+const NEWER_THAN_FRR_8_4: &[&str] = &["autort as ", "match extcommunity pve_controller_"];
 
 /// A generated output with its origin and the frr.conf.local lines it was merged with.
 struct Generated {

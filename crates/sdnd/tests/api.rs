@@ -35,7 +35,10 @@ fn version_and_authentication() {
 
     let index = client.get(SDN, &[]).ok();
     // Derived from the routes below it: only paths that answer a GET.
-    assert_eq!(ids(&index, "id"), ["vnets", "zones", "controllers", "ipams", "dns", "fabrics", "lock", "dry-run", "versions", "confirm", "audit"]);
+    assert_eq!(
+        ids(&index, "id"),
+        ["vnets", "zones", "controllers", "ipams", "dns", "fabrics", "route-maps", "prefix-lists", "lock", "dry-run", "versions", "confirm", "audit"]
+    );
     for child in ids(&index, "id") {
         client.get(&format!("{SDN}/{child}"), &[]).expect_not(501);
     }

@@ -64,6 +64,8 @@ fn every_property_with_every_wrong_shape() {
     for (id, protocol, extra) in [("hfo", "openfabric", ("ip_prefix", "10.98.0.0/24")), ("hfs", "ospf", ("area", "0"))] {
         client.post(&format!("{SDN}/fabrics/fabric"), &[("id", id), ("protocol", protocol), extra]).ok();
     }
+    client.post(&format!("{SDN}/route-maps/entries"), &[("route-map-id", "hrm"), ("order", "10"), ("action", "permit")]).ok();
+    client.post(&format!("{SDN}/prefix-lists"), &[("id", "hpl"), ("entries", "action=permit,prefix=10.0.0.0/8")]).ok();
     let mut sent = 0;
     for kind in Kind::ALL {
         for type_def in schema::types(kind) {
@@ -88,6 +90,14 @@ fn every_property_with_every_wrong_shape() {
                             path = format!("{SDN}/fabrics/fabric");
                         }
                     }
+                    if kind == Kind::RouteMaps {
+                        // Route map entries: `route-map-id` and `order` name them.
+                        body = json!({ "route-map-id": "hostile", "order": 10, "action": "permit" });
+                        path = format!("{SDN}/route-maps/entries");
+                    }
+                    if kind == Kind::PrefixLists {
+                        body = json!({ "id": "hostile" });
+                    }
                     body[prop.name] = value.clone();
                     let what = format!("create {} {} {}={value}", kind.path_segment(), type_def.name, prop.name);
                     acceptable(&client.json("POST", &path, &body), &what);
@@ -101,6 +111,9 @@ fn every_property_with_every_wrong_shape() {
         (format!("{SDN}/zones/zh"), ["mtu", "nodes", "ipam", "dns", "dhcp"].as_slice()),
         (format!("{SDN}/vnets/vh"), ["alias", "tag", "zone", "vlanaware", "isolate-ports"].as_slice()),
         (format!("{SDN}/fabrics/fabric/hfo"), ["protocol", "ip_prefix", "ip6_prefix", "hello_interval", "csnp_interval"].as_slice()),
+        (format!("{SDN}/route-maps/entries/hrm/10"), ["action", "match", "set", "call", "exit-action"].as_slice()),
+        (format!("{SDN}/prefix-lists/hpl"), ["entries"].as_slice()),
+        (format!("{SDN}/prefix-lists/hpl/entries/5"), ["action", "prefix", "le", "ge", "seq"].as_slice()),
     ] {
         let protocol = path.ends_with("/hfo").then_some("openfabric");
         for prop in props {

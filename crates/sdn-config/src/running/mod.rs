@@ -17,6 +17,8 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::net::{check_word, IpLiteral};
+use crate::routing::{self, split_entry_id};
+pub use crate::routing::{PrefixListEntry, RouteMapItem};
 use props::Props;
 
 pub(crate) use fabric::{check_fabrics, check_interface};
@@ -107,6 +109,24 @@ pub struct RunningConfig {
     pub controllers: Option<BTreeMap<String, Controller>>,
     /// The fabrics by id, with their nodes; empty when there are none.
     pub fabrics: BTreeMap<String, Fabric>,
+    /// The route maps by name, each with its entries in order; empty when there are none.
+    pub route_maps: BTreeMap<String, Vec<RouteMapEntry>>,
+    /// The prefix lists by id, each with its entries in stored order.
+    pub prefix_lists: BTreeMap<String, Vec<PrefixListEntry>>,
+}
+
+/// One entry of a route map.
+#[derive(Clone, Debug)]
+pub struct RouteMapEntry {
+    /// Its sequence number in the route map.
+    pub order: u32,
+    /// `permit` or `deny`.
+    pub action: String,
+    pub matches: Vec<RouteMapItem>,
+    pub sets: Vec<RouteMapItem>,
+    /// The route map this entry calls.
+    pub call: Option<String>,
+    pub exit_action: Option<RouteMapItem>,
 }
 
 /// A zone: the properties every type shares plus the type-specific ones.
@@ -173,6 +193,8 @@ pub struct EvpnZone {
     pub disable_arp_nd_suppression: bool,
     /// Route targets imported into the VRF.
     pub rt_import: Vec<String>,
+    /// Further EVPN controllers (ids) that announce the zone's routes (PVE 9.1).
+    pub secondary_controllers: Vec<String>,
     /// The UDP port of the tunnels.
     pub vxlan_port: Option<u64>,
     /// Anycast MAC of the vnet bridges.
@@ -238,6 +260,8 @@ pub enum Controller {
         peers: Option<Vec<IpLiteral>>,
         /// The fabric (id) whose nodes are the peers, instead of `peers`.
         fabric: Option<String>,
+        /// The newer options (PVE 9.1).
+        options: EvpnOptions,
     },
     /// `bgp`: a node's BGP sessions to the underlay.
     Bgp(BgpController),
@@ -245,6 +269,23 @@ pub enum Controller {
     Isis(IsisController),
     /// A controller type without FRR output (e.g. `faucet`).
     Other,
+}
+
+/// The EVPN controller options PVE 9.1 added.
+#[derive(Clone, Debug, Default)]
+pub struct EvpnOptions {
+    /// The nodes the controller is configured on; `None` means every node.
+    pub nodes: Option<Vec<String>>,
+    /// The peer group's name, when not the default `VTEP`.
+    pub peer_group_name: Option<String>,
+    /// `auto` (also when unset), `external` or `internal`.
+    pub bgp_mode: Option<String>,
+    /// The TTL of multihop eBGP sessions (with `bgp-mode` `external`).
+    pub ebgp_multihop: Option<u64>,
+    /// The route map the routes from the peers go through.
+    pub route_map_in: Option<String>,
+    /// The route map the routes to the peers go through.
+    pub route_map_out: Option<String>,
 }
 
 /// The properties of a `bgp` controller.
@@ -264,6 +305,10 @@ pub struct BgpController {
     pub loopback: Option<String>,
     /// Whether multipath may mix AS paths.
     pub multipath_relax: bool,
+    /// The route map the routes from the peers go through.
+    pub route_map_in: Option<String>,
+    /// The route map the routes to the peers go through.
+    pub route_map_out: Option<String>,
 }
 
 /// The properties of an `isis` controller.
@@ -328,6 +373,14 @@ impl RunningConfig {
             Some(ids) => fabric::parse(ids)?,
             None => BTreeMap::new(),
         };
+        let route_maps = match ids(root, "route-maps")? {
+            Some(ids) => parse_route_maps(ids, reading)?,
+            None => BTreeMap::new(),
+        };
+        let prefix_lists = match ids(root, "prefix-lists")? {
+            Some(ids) => parse_prefix_lists(ids, reading)?,
+            None => BTreeMap::new(),
+        };
         Ok(RunningConfig {
             version,
             zones,
@@ -336,6 +389,8 @@ impl RunningConfig {
             subnets_by_vnet,
             controllers,
             fabrics,
+            route_maps,
+            prefix_lists,
         })
     }
 
@@ -460,6 +515,15 @@ fn parse_zone(_id: &str, p: &Props) -> Result<Zone, RunningConfigError> {
             advertise_subnets: p.flag("advertise-subnets")?,
             disable_arp_nd_suppression: p.flag("disable-arp-nd-suppression")?,
             rt_import: p.list("rt-import")?.unwrap_or_default(),
+            // An array, as sdn-config and the reference write it (or one id).
+            secondary_controllers: p
+                .list_raw("secondary-controllers")?
+                .into_iter()
+                .map(|id| {
+                    check_word(&id).map_err(|reason| p.err("secondary-controllers", reason))?;
+                    Ok(id)
+                })
+                .collect::<Result<_, RunningConfigError>>()?,
             vxlan_port: p.uint("vxlan-port", 65535)?,
             mac: p.word("mac")?,
         }),
@@ -521,6 +585,14 @@ fn parse_controller(_id: &str, p: &Props) -> Result<Controller, RunningConfigErr
             asn: asn(p)?,
             peers: ip_list(p, "peers")?,
             fabric: p.word("fabric")?,
+            options: EvpnOptions {
+                nodes: p.list("nodes")?,
+                peer_group_name: p.word("peer-group-name")?,
+                bgp_mode: p.word("bgp-mode")?,
+                ebgp_multihop: p.uint("ebgp-multihop", 255)?,
+                route_map_in: route_map_name(p, "route-map-in")?,
+                route_map_out: route_map_name(p, "route-map-out")?,
+            },
         },
         "bgp" => Controller::Bgp(BgpController {
             node: p.word("node")?,
@@ -530,6 +602,8 @@ fn parse_controller(_id: &str, p: &Props) -> Result<Controller, RunningConfigErr
             ebgp_multihop: p.uint("ebgp-multihop", 255)?,
             loopback: p.word("loopback")?,
             multipath_relax: p.flag("bgp-multipath-as-path-relax")?,
+            route_map_in: route_map_name(p, "route-map-in")?,
+            route_map_out: route_map_name(p, "route-map-out")?,
         }),
         "isis" => Controller::Isis(IsisController {
             node: p.word("node")?,
@@ -540,6 +614,76 @@ fn parse_controller(_id: &str, p: &Props) -> Result<Controller, RunningConfigErr
         }),
         _ => Controller::Other,
     })
+}
+
+fn route_map_name(p: &Props, field: &str) -> Result<Option<String>, RunningConfigError> {
+    let Some(name) = p.word(field)? else {
+        return Ok(None);
+    };
+    routing::check_route_map_id(&name).map_err(|reason| p.err(field, reason))?;
+    Ok(Some(name))
+}
+
+fn parse_route_maps(
+    ids: &serde_json::Map<String, Value>,
+    reading: Reading,
+) -> Result<BTreeMap<String, Vec<RouteMapEntry>>, RunningConfigError> {
+    let mut out: BTreeMap<String, Vec<RouteMapEntry>> = BTreeMap::new();
+    for (id, value) in ids {
+        let p = Props::new(format!("route map entry '{}'", id.escape_debug()), value, reading)?;
+        let (name, order) =
+            split_entry_id(id).map_err(|reason| RunningConfigError::shape(p.object(), reason))?;
+        let items = |field: &str, parse: fn(&str) -> Result<RouteMapItem, String>| {
+            p.list_raw(field)?
+                .iter()
+                .map(|s| parse(s).map_err(|reason| p.err(field, reason)))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let action = match p.word("action")?.as_deref() {
+            Some(a @ ("permit" | "deny")) => a.to_string(),
+            other => {
+                return Err(p.err(
+                    "action",
+                    format!("expected permit or deny, got {}", other.unwrap_or("nothing")),
+                ))
+            }
+        };
+        let exit_action = match p.line("exit-action")? {
+            Some(s) => Some(routing::parse_exit_action(&s).map_err(|r| p.err("exit-action", r))?),
+            None => None,
+        };
+        let entry = RouteMapEntry {
+            order,
+            action,
+            matches: items("match", routing::parse_match)?,
+            sets: items("set", routing::parse_set)?,
+            call: route_map_name(&p, "call")?,
+            exit_action,
+        };
+        let entries = out.entry(name.to_string()).or_default();
+        let at = entries.partition_point(|e| e.order <= order);
+        entries.insert(at, entry);
+    }
+    Ok(out)
+}
+
+fn parse_prefix_lists(
+    ids: &serde_json::Map<String, Value>,
+    reading: Reading,
+) -> Result<BTreeMap<String, Vec<PrefixListEntry>>, RunningConfigError> {
+    let mut out = BTreeMap::new();
+    for (id, value) in ids {
+        let p = Props::new(format!("prefix list '{}'", id.escape_debug()), value, reading)?;
+        routing::check_prefix_list_id(id)
+            .map_err(|reason| RunningConfigError::shape(p.object(), reason))?;
+        let entries = p
+            .list_raw("entries")?
+            .iter()
+            .map(|s| routing::parse_prefix_entry(s).map_err(|reason| p.err("entries", reason)))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.insert(id.clone(), entries);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

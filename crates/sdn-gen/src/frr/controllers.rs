@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use sdn_config::running::{
-    BgpController, Controller, EvpnZone, IsisController, RunningConfig, Zone, ZoneKind,
+    BgpController, Controller, EvpnOptions, EvpnZone, IsisController, RunningConfig, Zone,
+    ZoneKind,
 };
 use sdn_config::IpLiteral;
 
@@ -14,9 +15,9 @@ use crate::fabrics::Fabrics;
 use crate::host::{HostInterfaces, NodeFacts};
 
 use super::{
-    Action, AfNeighbor, BgpRouter, FrrConfig, IpRoute, IsisRouter, L2vpnEvpnAf, ListRef,
-    NeighborGroup, PrefixListRule, RemoteAs, RouteMapEntry, RouteMapMatch, RouteMapSet,
-    RouteTargets, UnicastAf, DEFAULT_VRF,
+    Action, AfNeighbor, BgpRouter, ExtCommunityList, FrrConfig, IpRoute, IsisRouter, KeyValue, L2vpnEvpnAf,
+    LocalAs, NeighborGroup, PrefixListRule, RemoteAs, RouteMapEntry, RouteTargets, UnicastAf,
+    DEFAULT_VRF,
 };
 
 /// What the controllers see of the node and the config.
@@ -153,9 +154,12 @@ pub(crate) fn generate(ctx: &mut Ctx, frr: &mut FrrConfig) -> Result<(), GenErro
 
     for (id, controller) in cfg.controllers.iter().flatten() {
         match controller {
-            Controller::Evpn { asn, peers, fabric } => {
-                evpn_controller(ctx, frr, id, *asn, peers, fabric)?
-            }
+            Controller::Evpn {
+                asn,
+                peers,
+                fabric,
+                options,
+            } => evpn_controller(ctx, frr, id, *asn, peers, fabric, options)?,
             Controller::Bgp(bgp) => bgp_controller(ctx, frr, id, bgp)?,
             Controller::Isis(isis) => isis_controller(ctx, frr, isis),
             Controller::Other => {}
@@ -163,11 +167,18 @@ pub(crate) fn generate(ctx: &mut Ctx, frr: &mut FrrConfig) -> Result<(), GenErro
     }
 
     for (zone_id, zone) in cfg.zones.iter().flatten() {
-        let Some(Controller::Evpn { asn, peers, fabric }) = controller_of(cfg, zone) else {
+        let Some(Controller::Evpn {
+            asn,
+            peers,
+            fabric,
+            options,
+        }) = controller_of(cfg, zone)
+        else {
             continue;
         };
         if let ZoneKind::Evpn(evpn) = &zone.kind {
-            evpn_zone(ctx, frr, zone_id, evpn, *asn, peers, fabric)?;
+            let maps = vtep_route_maps(options);
+            evpn_zone(ctx, frr, zone_id, evpn, *asn, peers, fabric, &maps)?;
         }
     }
 
@@ -185,11 +196,153 @@ pub(crate) fn generate(ctx: &mut Ctx, frr: &mut FrrConfig) -> Result<(), GenErro
             evpn_vnet(ctx, frr, zone_id, evpn, vnet_id);
         }
     }
+    route_target_filters(cfg, frr);
     Ok(())
+}
+
+/// Whether there are several EVPN controllers: then each announces only the routes of its
+/// zones (the reference's `skip_route_target_filtering` is the opposite).
+fn filters_route_targets(cfg: &RunningConfig) -> bool {
+    cfg.controllers
+        .iter()
+        .flat_map(|c| c.values())
+        .filter(|c| matches!(c, Controller::Evpn { .. }))
+        .count()
+        > 1
+}
+
+/// With several EVPN controllers, one `bgp extcommunity-list pve_controller_ID` per controller
+/// with the route targets of the zones (and their vnets) it announces, as primary or
+/// secondary controller; `MAP_VTEP_OUT*` matches on it. A controller without zones gets a list
+/// that denies everything (FRR has no empty lists).
+fn route_target_filters(cfg: &RunningConfig, frr: &mut FrrConfig) {
+    if !filters_route_targets(cfg) {
+        return;
+    }
+    struct Allowed {
+        expanded: bool,
+        targets: Vec<String>,
+    }
+    let empty = || Allowed {
+        expanded: false,
+        targets: Vec::new(),
+    };
+    let mut allowed: BTreeMap<String, Allowed> = BTreeMap::new();
+    for (id, controller) in cfg.controllers.iter().flatten() {
+        if matches!(controller, Controller::Evpn { .. }) {
+            allowed.insert(id.clone(), empty());
+        }
+    }
+    for zone in cfg.zones.iter().flat_map(|z| z.values()) {
+        let (Some(primary), ZoneKind::Evpn(evpn)) = (zone.controller.as_deref(), &zone.kind) else {
+            continue;
+        };
+        let targets = if evpn.rt_import.is_empty() {
+            vec![format!(".*:{}", evpn.vrf_vxlan.map(|v| v.to_string()).unwrap_or_default())]
+        } else {
+            evpn.rt_import.clone()
+        };
+        for id in std::iter::once(primary).chain(evpn.secondary_controllers.iter().map(String::as_str)) {
+            let entry = allowed.entry(id.to_string()).or_insert_with(empty);
+            if evpn.rt_import.is_empty() {
+                entry.expanded = true;
+            }
+            entry.targets.extend(targets.iter().cloned());
+        }
+    }
+    for vnet in cfg.vnets.iter().flat_map(|v| v.values()) {
+        let Some(zone) = vnet.zone.as_deref().and_then(|z| cfg.zones.as_ref()?.get(z)) else {
+            continue;
+        };
+        let (Some(primary), ZoneKind::Evpn(evpn)) = (zone.controller.as_deref(), &zone.kind) else {
+            continue;
+        };
+        if !evpn.rt_import.is_empty() {
+            continue;
+        }
+        let target = format!(".*:{}", vnet.tag.map(|t| t.to_string()).unwrap_or_default());
+        let primary_exists = cfg.controllers.as_ref().is_some_and(|c| c.contains_key(primary));
+        let ids = primary_exists
+            .then_some(primary)
+            .into_iter()
+            .chain(evpn.secondary_controllers.iter().map(String::as_str));
+        for id in ids {
+            allowed
+                .entry(id.to_string())
+                .or_insert_with(empty)
+                .targets
+                .push(target.clone());
+        }
+    }
+    for (id, list) in allowed {
+        let value = if list.targets.is_empty() {
+            ExtCommunityList {
+                expanded: false,
+                entries: vec![(Action::Deny, "rt 0:0".into())],
+            }
+        } else {
+            let entries = list
+                .targets
+                .iter()
+                .map(|t| {
+                    let entry = if list.expanded {
+                        format!("^RT:{t}$")
+                    } else {
+                        format!("rt {t}")
+                    };
+                    (Action::Permit, entry)
+                })
+                .collect();
+            ExtCommunityList {
+                expanded: list.expanded,
+                entries,
+            }
+        };
+        frr.bgp
+            .ext_community_lists
+            .insert(format!("pve_controller_{id}"), value);
+    }
 }
 
 fn controller_of<'c>(cfg: &'c RunningConfig, zone: &Zone) -> Option<&'c Controller> {
     cfg.controllers.as_ref()?.get(zone.controller.as_deref()?)
+}
+
+/// The names of the route maps an EVPN controller's peer group goes through:
+/// `MAP_VTEP_IN`/`MAP_VTEP_OUT`, suffixed with the peer group's name when one is set.
+fn vtep_route_maps(options: &EvpnOptions) -> (String, String) {
+    match &options.peer_group_name {
+        Some(name) => (format!("MAP_VTEP_IN_{name}"), format!("MAP_VTEP_OUT_{name}")),
+        None => ("MAP_VTEP_IN".into(), "MAP_VTEP_OUT".into()),
+    }
+}
+
+/// The ASN of the node's default BGP instance (the reference's `get_default_router_asn`): the
+/// BGP controller's when the EVPN controller is in `auto` mode, else the EVPN controller's,
+/// else the BGP controller's.
+fn default_router_asn(ctx: &Ctx) -> Option<u32> {
+    let bgp = ctx.bgp_controller();
+    let mut auto_asn = None;
+    let mut evpn_asn = None;
+    for controller in ctx.cfg.controllers.iter().flat_map(|c| c.values()) {
+        let Controller::Evpn { asn, options, .. } = controller else {
+            continue;
+        };
+        if options
+            .nodes
+            .as_ref()
+            .is_some_and(|nodes| !nodes.iter().any(|n| n == ctx.node()))
+        {
+            continue;
+        }
+        evpn_asn = evpn_asn.or(*asn);
+        if options.bgp_mode.as_deref().unwrap_or("auto") == "auto" {
+            if let Some(bgp) = bgp {
+                auto_asn = auto_asn.or(bgp.asn);
+            }
+        }
+    }
+    auto_asn.or(evpn_asn).or_else(|| bgp.and_then(|b| b.asn))
 }
 
 fn evpn_controller(
@@ -199,81 +352,132 @@ fn evpn_controller(
     controller_asn: Option<u32>,
     peers: &Option<Vec<IpLiteral>>,
     fabric: &Option<String>,
+    options: &EvpnOptions,
 ) -> Result<(), GenError> {
+    if options
+        .nodes
+        .as_ref()
+        .is_some_and(|nodes| !nodes.iter().any(|n| n == ctx.node()))
+    {
+        return Ok(());
+    }
     let object = format!("controller {id}");
     let Some(underlay) = ctx.evpn_underlay(&object, None, peers, fabric, true)? else {
         return Ok(());
     };
+    let mode = options.bgp_mode.as_deref().unwrap_or("auto");
     let mut asn = controller_asn;
-    let mut ebgp = false;
+    let ebgp;
     let mut autort_as = None;
-    if let Some(bgp) = ctx.bgp_controller() {
-        ebgp = controller_asn != bgp.asn;
-        if bgp.asn.is_some() {
-            asn = bgp.asn;
+    match ctx.bgp_controller() {
+        Some(bgp) if mode == "auto" => {
+            ebgp = controller_asn != bgp.asn;
+            if bgp.asn.is_some() {
+                asn = bgp.asn;
+            }
+            if ebgp {
+                autort_as = controller_asn;
+            }
         }
-        if ebgp {
-            autort_as = controller_asn;
-        }
+        _ => ebgp = mode == "external",
     }
     let Some(asn) = asn else {
         return Ok(());
     };
+    let router_asn = default_router_asn(ctx).unwrap_or(asn);
 
     let router = frr
         .bgp
         .vrf_router
         .entry(DEFAULT_VRF.to_string())
         .or_insert_with(|| {
-            let mut r = BgpRouter::new(asn, underlay.router_id);
+            let mut r = BgpRouter::new(router_asn, underlay.router_id);
             r.default_ipv4_unicast = Some(false);
             r.hard_administrative_reset = Some(false);
             r.graceful_restart_notification = Some(false);
             r.coalesce_time = Some(1000);
             r
         });
+    let local_as = if asn != router.asn {
+        if !ebgp {
+            return Err(GenError::field(
+                &object,
+                "asn",
+                format!(
+                    "cannot use ASN {asn} for an iBGP session: the node's BGP instance has ASN {}",
+                    router.asn
+                ),
+            ));
+        }
+        Some(LocalAs {
+            asn,
+            mode: "no-prepend replace-as",
+        })
+    } else {
+        None
+    };
+    let group = options.peer_group_name.clone().unwrap_or_else(|| "VTEP".into());
     let local_ip = underlay.local_ip.as_deref();
+    let ebgp_multihop = match mode {
+        "auto" => (ebgp && underlay.loopback.is_some()).then_some(10),
+        "external" => options.ebgp_multihop.filter(|_| ebgp),
+        _ => None,
+    };
     router.neighbor_groups.push(NeighborGroup {
-        name: "VTEP".into(),
+        name: group.clone(),
         bfd: true,
         remote_as: if ebgp {
             RemoteAs::External
         } else {
             RemoteAs::Asn(asn)
         },
+        local_as,
         ips: underlay
             .peers
             .iter()
             .filter(|p| Some(p.as_str()) != local_ip)
             .map(|p| p.addr())
             .collect(),
-        ebgp_multihop: (ebgp && underlay.loopback.is_some()).then_some(10),
-        update_source: underlay.loopback.clone(),
+        ebgp_multihop,
+        update_source: if mode == "auto" {
+            underlay.loopback.clone()
+        } else {
+            None
+        },
     });
+    let (map_in, map_out) = vtep_route_maps(options);
     let evpn = router
         .address_families
         .l2vpn_evpn
         .get_or_insert_with(|| L2vpnEvpnAf {
-            common: super::AfCommon {
-                neighbors: vec![AfNeighbor {
-                    name: "VTEP".into(),
-                    route_map_in: Some("MAP_VTEP_IN".into()),
-                    route_map_out: Some("MAP_VTEP_OUT".into()),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            },
             advertise_all_vni: true,
             ..Default::default()
         });
+    evpn.common.neighbors.push(AfNeighbor {
+        name: group,
+        route_map_in: Some(map_in.clone()),
+        route_map_out: Some(map_out.clone()),
+        ..Default::default()
+    });
     if autort_as.is_some() {
         evpn.autort_as = autort_as;
     }
-    for map in ["MAP_VTEP_IN", "MAP_VTEP_OUT"] {
-        frr.routemaps
-            .entry(map.to_string())
-            .or_default()
-            .push(RouteMapEntry::new(Action::Permit));
+    let filtering = filters_route_targets(ctx.cfg);
+    for (map, call, out) in [
+        (map_in, &options.route_map_in, false),
+        (map_out, &options.route_map_out, true),
+    ] {
+        frr.routemaps.entry(map).or_insert_with(|| {
+            let mut entry = RouteMapEntry::new(Action::Permit);
+            entry.call = call.clone();
+            // Outgoing routes: only the zones of this controller, when there are several.
+            if out && call.is_none() && filtering {
+                entry
+                    .matches
+                    .push(KeyValue::new("extcommunity", format!("pve_controller_{id} any")));
+            }
+            vec![entry]
+        });
     }
     Ok(())
 }
@@ -286,17 +490,11 @@ fn int_ip(ip: &IpAddr) -> u128 {
     }
 }
 
-fn default_only_match(ipv6: bool) -> RouteMapMatch {
-    RouteMapMatch {
-        ipv6,
-        list: ListRef::PrefixList(
-            if ipv6 {
-                "only_default_v6"
-            } else {
-                "only_default"
-            }
-            .into(),
-        ),
+fn default_only_match(ipv6: bool) -> KeyValue {
+    if ipv6 {
+        KeyValue::new("ipv6 address prefix-list", "only_default_v6")
+    } else {
+        KeyValue::new("ip address prefix-list", "only_default")
     }
 }
 
@@ -309,6 +507,7 @@ fn evpn_zone(
     controller_asn: Option<u32>,
     peers: &Option<Vec<IpLiteral>>,
     fabric: &Option<String>,
+    (map_in, map_out): &(String, String),
 ) -> Result<(), GenError> {
     let object = format!("zone {zone_id}");
     let Some(underlay) = ctx.evpn_underlay(&object, Some(zone_id), peers, fabric, true)? else {
@@ -331,7 +530,7 @@ fn evpn_zone(
     let vrf = format!("vrf_{zone_id}");
     let is_gateway = zone.exitnodes.iter().any(|n| n == ctx.node());
 
-    let mut vrf_router = BgpRouter::new(asn, underlay.router_id);
+    let mut vrf_router = BgpRouter::new(default_router_asn(ctx).unwrap_or(asn), underlay.router_id);
     vrf_router.hard_administrative_reset = Some(false);
     vrf_router.graceful_restart_notification = Some(false);
 
@@ -367,7 +566,7 @@ fn evpn_zone(
     }
 
     let afs = &mut vrf_router.address_families;
-    if let Some(autort) = autort_as {
+    if let Some(autort) = autort_as.filter(|a| *a != vrf_router.asn) {
         afs.l2vpn_evpn
             .get_or_insert_with(Default::default)
             .route_targets = Some(RouteTargets {
@@ -387,6 +586,7 @@ fn evpn_zone(
                     action: Action::Permit,
                     network: network.into(),
                     le: None,
+                    ge: None,
                     is_ipv6: ipv6,
                 }]
             });
@@ -394,7 +594,7 @@ fn evpn_zone(
         let primary = zone.exitnodes_primary.as_deref();
         if primary.is_none_or(|p| p == ctx.node()) {
             // The primary exit node ignores default routes announced by the other exit nodes.
-            let entries = frr.routemaps.entry("MAP_VTEP_IN".into()).or_default();
+            let entries = frr.routemaps.entry(map_in.clone()).or_default();
             for ipv6 in [true, false] {
                 let mut entry = RouteMapEntry::new(Action::Deny);
                 entry.matches.push(default_only_match(ipv6));
@@ -402,11 +602,11 @@ fn evpn_zone(
             }
         } else {
             // Secondary exit nodes announce their default route with a worse metric.
-            let entries = frr.routemaps.entry("MAP_VTEP_OUT".into()).or_default();
+            let entries = frr.routemaps.entry(map_out.clone()).or_default();
             for ipv6 in [true, false] {
                 let mut entry = RouteMapEntry::new(Action::Permit);
                 entry.matches.push(default_only_match(ipv6));
-                entry.sets.push(RouteMapSet::Metric(200));
+                entry.sets.push(KeyValue::new("metric", 200));
                 entries.insert(0, entry);
             }
         }
@@ -516,6 +716,7 @@ fn bgp_controller(
             } else {
                 RemoteAs::Asn(asn)
             },
+            local_as: None,
             ips: bgp.peers.iter().map(|p| p.addr()).collect(),
             ebgp_multihop: bgp.ebgp_multihop.filter(|_| bgp.ebgp),
             update_source: None,
@@ -532,7 +733,8 @@ fn bgp_controller(
                 neighbors: vec![AfNeighbor {
                     name: "BGP".into(),
                     soft_reconfiguration_inbound: true,
-                    ..Default::default()
+                    route_map_in: bgp.route_map_in.clone(),
+                    route_map_out: bgp.route_map_out.clone(),
                 }],
                 ..Default::default()
             },
@@ -566,16 +768,16 @@ fn bgp_controller(
                 action: Action::Permit,
                 network: "0.0.0.0/0".into(),
                 le: Some(32),
+                ge: None,
                 is_ipv6: false,
             }],
         );
         frr.protocol_routemaps.entry("bgp").or_default().v4 = Some("correct_src".into());
         let mut entry = RouteMapEntry::new(Action::Permit);
-        entry.matches.push(RouteMapMatch {
-            ipv6: false,
-            list: ListRef::PrefixList("loopbacks_ips".into()),
-        });
-        entry.sets.push(RouteMapSet::Src(ip));
+        entry
+            .matches
+            .push(KeyValue::new("ip address prefix-list", "loopbacks_ips"));
+        entry.sets.push(KeyValue::new("src", ip));
         frr.routemaps
             .entry("correct_src".into())
             .or_default()

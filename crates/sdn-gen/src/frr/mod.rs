@@ -8,6 +8,7 @@
 pub(crate) mod controllers;
 pub(crate) mod local;
 mod render;
+pub(crate) mod routing;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,6 +40,16 @@ pub(crate) struct Bgp {
     /// BGP instances by VRF name; [`DEFAULT_VRF`] is the default instance.
     pub(crate) vrf_router: BTreeMap<String, BgpRouter>,
     pub(crate) vrfs: BTreeMap<String, Vrf>,
+    /// `bgp extcommunity-list` by name.
+    pub(crate) ext_community_lists: BTreeMap<String, ExtCommunityList>,
+}
+
+/// A `bgp extcommunity-list`: `expanded` entries are regular expressions, `standard` ones
+/// `rt VALUE`.
+#[derive(Debug)]
+pub(crate) struct ExtCommunityList {
+    pub(crate) expanded: bool,
+    pub(crate) entries: Vec<(Action, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -101,9 +112,17 @@ pub(crate) struct NeighborGroup {
     pub(crate) name: String,
     pub(crate) bfd: bool,
     pub(crate) remote_as: RemoteAs,
+    pub(crate) local_as: Option<LocalAs>,
     pub(crate) ips: Vec<IpAddr>,
     pub(crate) ebgp_multihop: Option<u64>,
     pub(crate) update_source: Option<String>,
+}
+
+/// `neighbor GROUP local-as ASN MODE`.
+#[derive(Debug)]
+pub(crate) struct LocalAs {
+    pub(crate) asn: u32,
+    pub(crate) mode: &'static str,
 }
 
 #[derive(Debug, Default)]
@@ -243,8 +262,10 @@ impl fmt::Display for Action {
 pub(crate) struct RouteMapEntry {
     pub(crate) seq: u32,
     pub(crate) action: Action,
-    pub(crate) matches: Vec<RouteMapMatch>,
-    pub(crate) sets: Vec<RouteMapSet>,
+    pub(crate) matches: Vec<KeyValue>,
+    pub(crate) sets: Vec<KeyValue>,
+    pub(crate) call: Option<String>,
+    pub(crate) exit_action: Option<KeyValue>,
 }
 
 impl RouteMapEntry {
@@ -254,27 +275,46 @@ impl RouteMapEntry {
             action,
             matches: Vec::new(),
             sets: Vec::new(),
+            call: None,
+            exit_action: None,
         }
     }
 }
 
-/// `match ip|ipv6 address [prefix-list] NAME`.
+/// One `match`, `set` or exit action of a route map entry, as proxmox-frr's templates render
+/// them: FRR's words (`ip address prefix-list`) and an optional value.
 #[derive(Debug)]
-pub(crate) struct RouteMapMatch {
-    pub(crate) ipv6: bool,
-    pub(crate) list: ListRef,
+pub(crate) struct KeyValue {
+    pub(crate) key: String,
+    pub(crate) value: Option<String>,
 }
 
-#[derive(Debug)]
-pub(crate) enum ListRef {
-    PrefixList(String),
-    AccessList(String),
+impl KeyValue {
+    pub(crate) fn new(key: impl Into<String>, value: impl ToString) -> Self {
+        KeyValue {
+            key: key.into(),
+            value: Some(value.to_string()),
+        }
+    }
 }
 
-#[derive(Debug)]
-pub(crate) enum RouteMapSet {
-    Src(IpAddr),
-    Metric(u32),
+impl From<&sdn_config::running::RouteMapItem> for KeyValue {
+    fn from(item: &sdn_config::running::RouteMapItem) -> Self {
+        KeyValue {
+            key: item.frr.to_string(),
+            value: item.value.clone(),
+        }
+    }
+}
+
+impl fmt::Display for KeyValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key)?;
+        match &self.value {
+            Some(v) => write!(f, " {v}"),
+            None => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -290,5 +330,6 @@ pub(crate) struct PrefixListRule {
     pub(crate) action: Action,
     pub(crate) network: String,
     pub(crate) le: Option<u32>,
+    pub(crate) ge: Option<u32>,
     pub(crate) is_ipv6: bool,
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{
-    AfCommon, BgpRouter, FrrConfig, IpRoute, ListRef, RouteMapSet, UnicastAf, DEFAULT_VRF,
+    AfCommon, BgpRouter, FrrConfig, IpRoute, UnicastAf, DEFAULT_VRF,
 };
 
 /// The complete `frr.conf` for `hostname`.
@@ -75,6 +75,13 @@ fn bgpd(out: &mut String, config: &FrrConfig) {
         bgp_router(out, router);
         out.push_str("exit\n");
     }
+    for (name, list) in &config.bgp.ext_community_lists {
+        out.push_str("!\n");
+        let kind = if list.expanded { "expanded" } else { "standard" };
+        for (action, entry) in &list.entries {
+            let _ = writeln!(out, "bgp extcommunity-list {kind} {name} {action} {entry}");
+        }
+    }
 }
 
 fn bgp_router(out: &mut String, r: &BgpRouter) {
@@ -104,6 +111,9 @@ fn bgp_router(out: &mut String, r: &BgpRouter) {
             " neighbor {name} peer-group\n neighbor {name} remote-as {}\n",
             group.remote_as
         );
+        if let Some(local) = &group.local_as {
+            let _ = writeln!(out, " neighbor {name} local-as {} {}", local.asn, local.mode);
+        }
         if group.bfd {
             let _ = writeln!(out, " neighbor {name} bfd");
         }
@@ -240,6 +250,9 @@ fn prefix_lists(out: &mut String, config: &FrrConfig) {
             if let Some(le) = rule.le.filter(|l| *l != 0) {
                 let _ = write!(out, " le {le}");
             }
+            if let Some(ge) = rule.ge.filter(|g| *g != 0) {
+                let _ = write!(out, " ge {ge}");
+            }
             out.push('\n');
         }
     }
@@ -309,25 +322,16 @@ fn route_maps(out: &mut String, config: &FrrConfig) {
         for entry in entries {
             let _ = write!(out, "!\nroute-map {name} {} {}\n", entry.action, entry.seq);
             for m in &entry.matches {
-                let family = if m.ipv6 { "ipv6" } else { "ip" };
-                match &m.list {
-                    ListRef::PrefixList(list) => {
-                        let _ = writeln!(out, " match {family} address prefix-list {list}");
-                    }
-                    ListRef::AccessList(list) => {
-                        let _ = writeln!(out, " match {family} address {list}");
-                    }
-                }
+                let _ = writeln!(out, " match {m}");
             }
             for set in &entry.sets {
-                match set {
-                    RouteMapSet::Src(ip) => {
-                        let _ = writeln!(out, " set src {ip}");
-                    }
-                    RouteMapSet::Metric(metric) => {
-                        let _ = writeln!(out, " set metric {metric}");
-                    }
-                }
+                let _ = writeln!(out, " set {set}");
+            }
+            if let Some(call) = &entry.call {
+                let _ = writeln!(out, " call {call}");
+            }
+            if let Some(exit) = &entry.exit_action {
+                let _ = writeln!(out, " {exit}");
             }
             out.push_str("exit\n");
         }

@@ -105,3 +105,25 @@ pub fn config(evpn_zones: usize, evpn_vnets: usize, vlan_vnets: usize) -> Value 
     }
     config
 }
+
+/// [`config`]'s EVPN zones and vnets with the controller on an OpenFabric underlay of
+/// `fabric_nodes` nodes (`node1` is the local one) instead of a peer list.
+pub fn fabric_config(fabric_nodes: usize, evpn_zones: usize, evpn_vnets: usize) -> Value {
+    let mut config = config(evpn_zones, evpn_vnets, 0);
+    let mut ids = Map::new();
+    ids.insert(
+        "uf".into(),
+        json!({"id": "uf", "type": "openfabric_fabric", "ip_prefix": "10.200.0.0/16", "hello_interval": 1}),
+    );
+    for n in 1..=fabric_nodes {
+        let id = format!("uf_node{n}");
+        ids.insert(
+            id.clone(),
+            json!({"id": id, "type": "openfabric_node", "ip": format!("10.200.{}.{}", n / 256, n % 256),
+                   "interfaces": ["name=ens20", "name=ens21"]}),
+        );
+    }
+    config["fabrics"] = json!({ "ids": ids });
+    config["controllers"] = json!({"ids": {"evpnctl": {"type": "evpn", "asn": 65000, "fabric": "uf"}}});
+    config
+}

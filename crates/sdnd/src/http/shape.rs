@@ -167,6 +167,9 @@ pub fn id_schema(kind: Kind) -> Schema {
         Kind::Subnets => Schema::String { pattern: None, max_length: Some(128) },
         // A fabric by its id; a fabric node by `FABRIC_NODE` (the API names them apart).
         Kind::Fabrics => Schema::String { pattern: None, max_length: Some(128) },
+        // A route map entry by `MAP_ORDER` (the API names them apart).
+        Kind::RouteMaps => Schema::String { pattern: None, max_length: Some(40) },
+        Kind::PrefixLists => Schema::pattern("^[a-zA-Z0-9][a-zA-Z0-9_-]{0,30}[a-zA-Z0-9]?$"),
     }
 }
 
@@ -184,9 +187,11 @@ pub fn prop_input(ty: PropType) -> Schema {
         PropType::NodeList
         | PropType::IpList
         | PropType::RouteTargetList
+        | PropType::ControllerList
         | PropType::IfaceList
         | PropType::DhcpRanges
-        | PropType::FabricInterfaces { .. } => Schema::AnyOf(vec![Schema::string(), Schema::array(Schema::string())]),
+        | PropType::FabricInterfaces { .. }
+        | PropType::PropStrings(_) => Schema::AnyOf(vec![Schema::string(), Schema::array(Schema::string())]),
         PropType::Prefix { .. } | PropType::Addr { .. } => Schema::string(),
         // An area: a number or a dotted quad.
         PropType::OspfArea => Schema::AnyOf(vec![Schema::string(), Schema::Integer { min: Some(0), max: None }]),
@@ -197,7 +202,10 @@ pub fn prop_input(ty: PropType) -> Schema {
         | PropType::DnsName
         | PropType::FabricId
         | PropType::IsisNet
-        | PropType::Fingerprint => Schema::string(),
+        | PropType::Fingerprint
+        | PropType::ExitAction => Schema::string(),
+        PropType::RouteMapName => Schema::pattern("^[a-zA-Z0-9][a-zA-Z0-9_-]{0,30}[a-zA-Z0-9]?$"),
+        PropType::ConfigId => Schema::pattern("^[a-zA-Z][a-zA-Z0-9_-]{0,63}$"),
     }
 }
 

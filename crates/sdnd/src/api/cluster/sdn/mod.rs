@@ -1,5 +1,5 @@
-//! `/cluster/sdn`: the index, apply (`PUT`) and rollback, plus the object, fabric and lock
-//! subtrees.
+//! `/cluster/sdn`: the index, apply (`PUT`) and rollback, plus the object, fabric, route map,
+//! prefix list and lock subtrees.
 
 mod audit;
 mod changes;
@@ -8,6 +8,7 @@ mod fabrics;
 mod ips;
 mod lock;
 mod objects;
+mod routing;
 mod versions;
 
 use hyper::Method;
@@ -57,6 +58,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(objects::routes());
     routes.extend(ips::routes());
     routes.extend(fabrics::routes());
+    routes.extend(routing::routes());
     routes.extend(lock::routes());
     routes.extend(dry_run::routes());
     routes.extend(versions::routes());
