@@ -8,6 +8,8 @@
 //! configuration; this module only keeps the state. [`state`] is the pure part: the state
 //! file's format and the address arithmetic.
 
+pub mod external;
+pub mod netbox;
 pub mod state;
 
 use std::collections::BTreeMap;
@@ -713,9 +715,18 @@ pub fn zone_uses_pve_ipam(config: &Config, zone: &str) -> bool {
         .is_some_and(|ipam| ipam.type_name() == "pve")
 }
 
+/// The zone's IPAM if it is a NetBox one.
+pub fn zone_netbox<'c>(config: &'c Config, zone: &str) -> Option<&'c SdnObject> {
+    config
+        .get(Kind::Zones, zone)
+        .and_then(|z| z.get_str("ipam"))
+        .and_then(|ipam| config.get(Kind::Ipams, ipam))
+        .filter(|ipam| ipam.type_name() == "netbox")
+}
+
 /// The gateway the IPAM registers for a subnet: none for an IPv4 /32 (point-to-point), as in
 /// the reference.
-fn registered_gateway(subnet: &SdnObject) -> Option<IpAddr> {
+pub fn registered_gateway(subnet: &SdnObject) -> Option<IpAddr> {
     let gateway: IpAddr = subnet.get_str("gateway")?.parse().ok()?;
     let cidr = SubnetRef::of(subnet)?.cidr;
     (!(gateway.is_ipv4() && cidr.prefix() == 32) && cidr.contains(gateway)).then_some(gateway)

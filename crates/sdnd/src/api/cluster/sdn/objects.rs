@@ -270,16 +270,46 @@ fn create(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
     let token = take_lock_token(&mut args);
     let params = args.into_rest()?;
     let authorize = |snapshot: &Snapshot| caller.require(&create_path(kind, &snapshot.pending, &params), WRITE);
-    app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
+    let plan = |snapshot: &Snapshot| {
         if kind == Kind::Subnets {
             if let Some(vnet) = params.get("vnet").and_then(Value::as_str) {
                 require_vnet(&snapshot.pending, vnet)?;
             }
         }
-        let change = snapshot.pending.plan_create(kind, &params)?;
+        Ok(snapshot.pending.plan_create(kind, &params)?)
+    };
+    let external = external_ipam(app, kind, &authorize, &plan)?;
+    let result = app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
+        let change = plan(snapshot)?;
         Ok((with_ipam(app, snapshot, change)?, ()))
-    })?;
-    Ok(Value::Null)
+    });
+    finish_external(external, result)
+}
+
+/// For a subnet in a zone with an external IPAM (NetBox): the IPAM's change, made before the
+/// configuration's write as the reference's subnet hooks do (after the caller's rights and
+/// the change were checked on the current snapshot). The store transaction never waits on it.
+fn external_ipam(
+    app: &App,
+    kind: Kind,
+    authorize: &dyn Fn(&Snapshot) -> Result<(), Error>,
+    plan: &dyn Fn(&Snapshot) -> Result<sdn_config::Change, Error>,
+) -> Result<crate::ipam::external::SubnetUndo, Error> {
+    if kind != Kind::Subnets {
+        return Ok(crate::ipam::external::SubnetUndo::Nothing);
+    }
+    let snapshot = app.sdn.snapshot()?;
+    authorize(&snapshot)?;
+    let change = plan(&snapshot)?;
+    crate::ipam::external::subnet_change(&snapshot.pending, &change)
+}
+
+/// The answer of a change whose external IPAM change was made: taken back if the write failed.
+fn finish_external(external: crate::ipam::external::SubnetUndo, result: Result<(), Error>) -> Result<Value, Error> {
+    match result {
+        Ok(()) => Ok(Value::Null),
+        Err(err) => Err(external.undo(err)),
+    }
 }
 
 /// Splits the object's id (and a subnet's vnet) off the parameters of an update or delete.
@@ -334,12 +364,16 @@ fn update(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
         }
         Ok(())
     };
-    app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
+    let plan = |snapshot: &Snapshot| {
         let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
-        let change = snapshot.pending.plan_update(kind, &id, &params)?;
+        Ok(snapshot.pending.plan_update(kind, &id, &params)?)
+    };
+    let external = external_ipam(app, kind, &authorize, &plan)?;
+    let result = app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
+        let change = plan(snapshot)?;
         Ok((with_ipam(app, snapshot, change)?, ()))
-    })?;
-    Ok(Value::Null)
+    });
+    finish_external(external, result)
 }
 
 fn delete(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, Error> {
@@ -347,12 +381,16 @@ fn delete(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
     let (id, vnet) = target(kind, &mut args);
     args.finish()?;
     let authorize = |snapshot: &Snapshot| may_change(caller, snapshot, kind, &id, vnet.as_deref());
-    app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
+    let plan = |snapshot: &Snapshot| {
         let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
-        let change = snapshot.pending.plan_delete(kind, &id)?;
+        Ok(snapshot.pending.plan_delete(kind, &id)?)
+    };
+    let external = external_ipam(app, kind, &authorize, &plan)?;
+    let result = app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
+        let change = plan(snapshot)?;
         Ok((with_ipam(app, snapshot, change)?, ()))
-    })?;
-    Ok(Value::Null)
+    });
+    finish_external(external, result)
 }
 
 /// The write of one object change, with what it does to the PVE IPAM (a subnet's

@@ -1,0 +1,597 @@
+//! The NetBox IPAM, as the reference's `Ipams/NetboxPlugin.pm`: the same HTTP calls (method,
+//! path, JSON body, `Authorization: token ...`) against the IPAM's `url`. The addresses live
+//! in NetBox only, as in the reference: sdnd keeps no copy that could disagree with it.
+//!
+//! Every call is bounded by [`timeout`] (`SDND_IPAM_TIMEOUT` seconds, default 30 as the
+//! reference's user agent), so a NetBox that is down never holds a request past it. Its
+//! errors come back as 503 (unreachable, timed out, 5xx) or 409 (NetBox refused the call),
+//! both naming NetBox and carrying its message; the token never appears in them.
+
+use std::io::Read;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use sdn_config::{Cidr, DhcpRange, SdnObject};
+use serde_json::{json, Map, Value};
+
+use crate::error::Error;
+use crate::ipam::{Owner, SubnetRef};
+
+/// The most of a NetBox answer read (a list of a few addresses is a few KiB).
+const MAX_ANSWER: u64 = 4 << 20;
+
+/// How long one call to an external IPAM may take: `SDND_IPAM_TIMEOUT` seconds (1..=600),
+/// default 30.
+pub fn timeout() -> Duration {
+    let secs = std::env::var("SDND_IPAM_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    match secs {
+        Some(s) if s > 0.0 && s <= 600.0 => Duration::from_secs_f64(s),
+        _ => Duration::from_secs(30),
+    }
+}
+
+pub struct NetBox {
+    /// The IPAM's id, for messages.
+    id: String,
+    url: String,
+    token: String,
+    client: reqwest::blocking::Client,
+}
+
+impl NetBox {
+    pub fn from_config(ipam: &SdnObject) -> Result<NetBox, Error> {
+        let id = ipam.id().to_string();
+        let url = ipam
+            .get_str("url")
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_string();
+        let token = ipam.get_str("token").unwrap_or("").to_string();
+        if url.is_empty() || token.is_empty() {
+            return Err(Error::Conflict(format!(
+                "NetBox IPAM '{id}' has no url or token"
+            )));
+        }
+        if ipam.get_str("fingerprint").is_some() {
+            return Err(Error::NotImplemented(format!(
+                "NetBox IPAM '{id}': certificate pinning by 'fingerprint' is not supported by this sdnd; \
+                 remove it and use a certificate the system trusts"
+            )));
+        }
+        let client = reqwest::blocking::Client::builder()
+            .timeout(timeout())
+            .connect_timeout(timeout())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|err| Error::Internal(format!("NetBox client: {err}")))?;
+        Ok(NetBox {
+            id,
+            url,
+            token,
+            client,
+        })
+    }
+
+    /// One API call, as the reference's `netbox_api_request`: the answer's JSON (`Null` when
+    /// empty).
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Error> {
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.url))
+            .header("Content-Type", "application/json; charset=UTF-8")
+            .header("Authorization", format!("token {}", self.token));
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        let unreachable = |err: reqwest::Error| {
+            let what = if err.is_timeout() {
+                format!("timed out after {:?}", timeout())
+            } else {
+                without_url(&err)
+            };
+            Error::Unavailable(format!(
+                "NetBox IPAM '{}' ({method} {path}): {what}",
+                self.id
+            ))
+        };
+        let response = request.send().map_err(unreachable)?;
+        let status = response.status();
+        let mut raw = Vec::new();
+        response
+            .take(MAX_ANSWER)
+            .read_to_end(&mut raw)
+            .map_err(|err| {
+                Error::Unavailable(format!(
+                    "NetBox IPAM '{}' ({method} {path}): reading the answer: {err}",
+                    self.id
+                ))
+            })?;
+        if !status.is_success() {
+            let detail = serde_json::from_slice::<Value>(&raw)
+                .ok()
+                .and_then(|v| {
+                    v.get("detail")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .or_else(|| Some(v.to_string()))
+                })
+                .unwrap_or_else(|| {
+                    String::from_utf8_lossy(&raw[..raw.len().min(500)]).into_owned()
+                });
+            let message = format!("NetBox IPAM '{}' ({method} {path}): invalid response from server: {status}: {detail}", self.id);
+            return Err(if status.is_server_error() {
+                Error::Unavailable(message)
+            } else {
+                Error::Conflict(message)
+            });
+        }
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&raw).map_err(|err| {
+            Error::Unavailable(format!(
+                "NetBox IPAM '{}' ({method} {path}): unreadable answer: {err}",
+                self.id
+            ))
+        })
+    }
+
+    fn first_id(&self, path: &str) -> Result<Option<u64>, Error> {
+        let answer = self.request(reqwest::Method::GET, path, None)?;
+        Ok(answer
+            .get("results")
+            .and_then(Value::as_array)
+            .and_then(|r| r.first())
+            .and_then(|r| r.get("id"))
+            .and_then(Value::as_u64))
+    }
+
+    fn prefix_id(&self, cidr: &Cidr) -> Result<Option<u64>, Error> {
+        self.first_id(&format!("/ipam/prefixes/?q={}", cidr.addr()))
+    }
+
+    fn range_id(&self, range: &DhcpRange) -> Result<Option<u64>, Error> {
+        self.first_id(&format!(
+            "/ipam/ip-ranges/?start_address={}&end_address={}",
+            range.start, range.end
+        ))
+    }
+
+    fn ip_id(&self, ip: IpAddr) -> Result<Option<u64>, Error> {
+        self.first_id(&format!("/ipam/ip-addresses/?q={ip}"))
+    }
+
+    fn add_range(&self, range: &DhcpRange) -> Result<(), Error> {
+        let body =
+            json!({"start_address": range.start.to_string(), "end_address": range.end.to_string()});
+        self.request(reqwest::Method::POST, "/ipam/ip-ranges/", Some(&body))
+            .map_err(|err| {
+                context(
+                    err,
+                    &format!("could not create ip range {}:{}", range.start, range.end),
+                )
+            })?;
+        Ok(())
+    }
+
+    fn del_range(&self, range: &DhcpRange) -> Result<(), Error> {
+        match self.range_id(range)? {
+            Some(id) => {
+                self.request(
+                    reqwest::Method::DELETE,
+                    &format!("/ipam/ip-ranges/{id}/"),
+                    None,
+                )?;
+            }
+            None => tracing::warn!(
+                "could not find id for ip range {}:{}",
+                range.start,
+                range.end
+            ),
+        }
+        Ok(())
+    }
+
+    /// `add_subnet`: the prefix, then its DHCP ranges.
+    pub fn add_subnet(&self, cidr: &Cidr, ranges: &[DhcpRange]) -> Result<(), Error> {
+        if self.prefix_id(cidr)?.is_some() {
+            return Err(Error::Conflict(format!(
+                "prefix {cidr} already exists in netbox"
+            )));
+        }
+        self.request(
+            reqwest::Method::POST,
+            "/ipam/prefixes/",
+            Some(&json!({"prefix": cidr.to_string()})),
+        )
+        .map_err(|err| context(err, "error adding subnet to ipam"))?;
+        for range in ranges {
+            self.add_range(range)?;
+        }
+        Ok(())
+    }
+
+    /// `update_subnet`: the ranges that went away deleted first, then the new ones added.
+    pub fn update_subnet(&self, old: &[DhcpRange], new: &[DhcpRange]) -> Result<(), Error> {
+        for range in old.iter().filter(|r| !new.contains(r)) {
+            self.del_range(range)?;
+        }
+        for range in new.iter().filter(|r| !old.contains(r)) {
+            self.add_range(range)?;
+        }
+        Ok(())
+    }
+
+    /// `del_subnet`: refused while the prefix holds more than its gateway; the gateway, the
+    /// ranges, then the prefix deleted.
+    pub fn del_subnet(
+        &self,
+        cidr: &Cidr,
+        gateway: Option<IpAddr>,
+        ranges: &[DhcpRange],
+    ) -> Result<(), Error> {
+        let Some(id) = self.prefix_id(cidr)? else {
+            tracing::warn!("could not find id for ip prefix {cidr}");
+            return Ok(());
+        };
+        let children = self.request(
+            reqwest::Method::GET,
+            &format!("/ipam/ip-addresses/?parent={cidr}"),
+            None,
+        )?;
+        if children
+            .get("results")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+            > 1
+        {
+            return Err(Error::Conflict(format!(
+                "not deleting prefix {cidr} because it still contains entries"
+            )));
+        }
+        if let Some(gateway) = gateway {
+            self.del_ip(gateway)?;
+        }
+        for range in ranges {
+            self.del_range(range)?;
+        }
+        self.request(
+            reqwest::Method::DELETE,
+            &format!("/ipam/prefixes/{id}/"),
+            None,
+        )
+        .map_err(|err| context(err, "error deleting subnet from ipam"))?;
+        Ok(())
+    }
+
+    fn ip_body(
+        cidr: &Cidr,
+        ip: IpAddr,
+        hostname: Option<&str>,
+        mac: Option<&str>,
+        gateway: bool,
+    ) -> Value {
+        let mut body = Map::new();
+        body.insert("address".into(), json!(format!("{ip}/{}", cidr.prefix())));
+        body.insert("description".into(), description(mac, gateway));
+        if let Some(hostname) = hostname.filter(|h| !h.is_empty()) {
+            body.insert("dns_name".into(), json!(hostname));
+        }
+        Value::Object(body)
+    }
+
+    /// `add_ip`: a gateway that is already there as a gateway is fine.
+    pub fn add_ip(
+        &self,
+        cidr: &Cidr,
+        ip: IpAddr,
+        hostname: Option<&str>,
+        mac: Option<&str>,
+        gateway: bool,
+    ) -> Result<(), Error> {
+        let body = Self::ip_body(cidr, ip, hostname, mac, gateway);
+        match self.request(reqwest::Method::POST, "/ipam/ip-addresses/", Some(&body)) {
+            Ok(_) => Ok(()),
+            Err(err) if gateway && self.is_gateway(ip).unwrap_or(false) => {
+                tracing::debug!("gateway {ip} already in NetBox: {err}");
+                Ok(())
+            }
+            Err(err) => Err(context(
+                err,
+                &format!("error add subnet ip to ipam: ip {ip} already exist"),
+            )),
+        }
+    }
+
+    fn is_gateway(&self, ip: IpAddr) -> Result<bool, Error> {
+        let answer = self.request(
+            reqwest::Method::GET,
+            &format!("/ipam/ip-addresses/?q={ip}"),
+            None,
+        )?;
+        let first = answer
+            .get("results")
+            .and_then(Value::as_array)
+            .and_then(|r| r.first())
+            .cloned();
+        Ok(first
+            .and_then(|r| {
+                r.get("description")
+                    .and_then(Value::as_str)
+                    .map(|d| d == "gateway")
+            })
+            .unwrap_or(false))
+    }
+
+    /// `update_ip`: the address's entry patched.
+    pub fn update_ip(
+        &self,
+        cidr: &Cidr,
+        ip: IpAddr,
+        hostname: Option<&str>,
+        mac: Option<&str>,
+        gateway: bool,
+    ) -> Result<(), Error> {
+        let id = self.ip_id(ip)?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "could not find id for ip address {ip} in NetBox IPAM '{}'",
+                self.id
+            ))
+        })?;
+        let body = Self::ip_body(cidr, ip, hostname, mac, gateway);
+        self.request(
+            reqwest::Method::PATCH,
+            &format!("/ipam/ip-addresses/{id}/"),
+            Some(&body),
+        )
+        .map_err(|err| context(err, &format!("error update ip {ip}")))?;
+        Ok(())
+    }
+
+    /// `del_ip`: 404 when NetBox doesn't know the address.
+    pub fn del_ip(&self, ip: IpAddr) -> Result<(), Error> {
+        let id = self.ip_id(ip)?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "could not find id for ip {ip} in NetBox IPAM '{}'",
+                self.id
+            ))
+        })?;
+        self.request(
+            reqwest::Method::DELETE,
+            &format!("/ipam/ip-addresses/{id}/"),
+            None,
+        )
+        .map_err(|err| context(err, &format!("error delete ip {ip}")))?;
+        Ok(())
+    }
+
+    /// `add_next_freeip`: the next free address of the prefix.
+    pub fn add_next_freeip(
+        &self,
+        cidr: &Cidr,
+        hostname: Option<&str>,
+        mac: Option<&str>,
+    ) -> Result<IpAddr, Error> {
+        let id = self.prefix_id(cidr)?.ok_or_else(|| {
+            Error::Conflict(format!(
+                "could not find id for prefix {cidr} in NetBox IPAM '{}'",
+                self.id
+            ))
+        })?;
+        self.available(
+            &format!("/ipam/prefixes/{id}/available-ips/"),
+            hostname,
+            mac,
+        )
+        .map_err(|err| context(err, &format!("can't find free ip in subnet {cidr}")))
+    }
+
+    /// `add_range_next_freeip`: the next free address of a DHCP range.
+    pub fn add_range_next_freeip(
+        &self,
+        range: &DhcpRange,
+        hostname: Option<&str>,
+        mac: Option<&str>,
+    ) -> Result<IpAddr, Error> {
+        let what = format!("{}-{}", range.start, range.end);
+        let id = self.range_id(range)?.ok_or_else(|| {
+            Error::Conflict(format!(
+                "could not find id for ip range {what} in NetBox IPAM '{}'",
+                self.id
+            ))
+        })?;
+        self.available(
+            &format!("/ipam/ip-ranges/{id}/available-ips/"),
+            hostname,
+            mac,
+        )
+        .map_err(|err| context(err, &format!("can't find free ip in range {what}")))
+    }
+
+    fn available(
+        &self,
+        path: &str,
+        hostname: Option<&str>,
+        mac: Option<&str>,
+    ) -> Result<IpAddr, Error> {
+        let mut body = Map::new();
+        body.insert("description".into(), description(mac, false));
+        if let Some(hostname) = hostname.filter(|h| !h.is_empty()) {
+            body.insert("dns_name".into(), json!(hostname));
+        }
+        let answer = self.request(reqwest::Method::POST, path, Some(&Value::Object(body)))?;
+        // NetBox answers one object, or a list of them when asked for several.
+        let first = if answer.is_array() {
+            answer.get(0).cloned().unwrap_or(Value::Null)
+        } else {
+            answer
+        };
+        first
+            .get("address")
+            .and_then(Value::as_str)
+            .and_then(|a| a.split('/').next())
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| {
+                Error::Unavailable(format!(
+                    "NetBox IPAM '{}' ({path}): no address in the answer",
+                    self.id
+                ))
+            })
+    }
+
+    /// `get_ips_from_mac`: the MAC's first IPv4 and IPv6 address.
+    pub fn ips_from_mac(&self, mac: &str) -> Result<(Option<IpAddr>, Option<IpAddr>), Error> {
+        let answer = self
+            .request(
+                reqwest::Method::GET,
+                &format!("/ipam/ip-addresses/?description__ic={mac}"),
+                None,
+            )
+            .map_err(|err| {
+                context(
+                    err,
+                    &format!("could not query ip address entry for mac {mac}"),
+                )
+            })?;
+        let (mut v4, mut v6) = (None, None);
+        for entry in answer
+            .get("results")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(ip) = entry
+                .get("address")
+                .and_then(Value::as_str)
+                .and_then(|a| a.split('/').next())
+                .and_then(|a| a.parse::<IpAddr>().ok())
+            else {
+                continue;
+            };
+            match ip {
+                IpAddr::V4(_) if v4.is_none() => v4 = Some(ip),
+                IpAddr::V6(_) if v6.is_none() => v6 = Some(ip),
+                _ => {}
+            }
+        }
+        Ok((v4, v6))
+    }
+}
+
+impl NetBox {
+    /// `add_next_free_cidr` on a vnet of a NetBox zone: per address family, the MAC's address
+    /// if NetBox has one, else the next free address of the first of the vnet's subnets
+    /// (by id) whose dhcp-range has one. If the second family fails, the first family's new
+    /// address is released again, as the reference rolls back.
+    pub fn allocate(
+        &self,
+        subnets: &[(SubnetRef, Vec<DhcpRange>)],
+        owner: &Owner,
+    ) -> Result<Vec<IpAddr>, Error> {
+        let families: Vec<bool> = [false, true]
+            .into_iter()
+            .filter(|v6| {
+                subnets
+                    .iter()
+                    .any(|(s, ranges)| s.cidr.addr().is_ipv6() == *v6 && !ranges.is_empty())
+            })
+            .collect();
+        if families.is_empty() {
+            return Err(Error::param(
+                "ip",
+                "no subnet of the vnet has a dhcp-range to allocate from: give 'ip'",
+            ));
+        }
+        let (known4, known6) = self.ips_from_mac(&owner.mac)?;
+        let mut answer = Vec::new();
+        let mut added = Vec::new();
+        for v6 in families {
+            let known = if v6 { known6 } else { known4 };
+            if let Some(ip) = known.filter(|ip| subnets.iter().any(|(s, _)| s.cidr.contains(*ip))) {
+                answer.push(ip);
+                continue;
+            }
+            match self.allocate_family(subnets, v6, owner) {
+                Ok(ip) => {
+                    answer.push(ip);
+                    added.push(ip);
+                }
+                Err(err) => {
+                    for ip in added {
+                        if let Err(undo) = self.del_ip(ip) {
+                            tracing::warn!(
+                                "NetBox IPAM '{}': {ip} allocated but not released again: {undo}",
+                                self.id
+                            );
+                        }
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        Ok(answer)
+    }
+
+    fn allocate_family(
+        &self,
+        subnets: &[(SubnetRef, Vec<DhcpRange>)],
+        v6: bool,
+        owner: &Owner,
+    ) -> Result<IpAddr, Error> {
+        let mut last = None;
+        for (_, ranges) in subnets
+            .iter()
+            .filter(|(s, _)| s.cidr.addr().is_ipv6() == v6)
+        {
+            for range in ranges {
+                match self.add_range_next_freeip(range, owner.hostname.as_deref(), Some(&owner.mac))
+                {
+                    Ok(ip) => return Ok(ip),
+                    // A full range (or one NetBox doesn't know): the next one.
+                    Err(err @ Error::Conflict(_)) => last = Some(err),
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| Error::Conflict("no free address in the vnet's dhcp-ranges".into())))
+    }
+}
+
+fn description(mac: Option<&str>, gateway: bool) -> Value {
+    if gateway {
+        json!("gateway")
+    } else if let Some(mac) = mac {
+        json!(format!("mac:{mac}"))
+    } else {
+        Value::Null
+    }
+}
+
+/// A reqwest error's text without the URL (which holds no secret, but is long).
+fn without_url(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    text
+}
+
+/// `err` with what was being done in front of its message, its status kept.
+fn context(err: Error, what: &str) -> Error {
+    match err {
+        Error::Unavailable(m) => Error::Unavailable(format!("{what}: {m}")),
+        Error::Conflict(m) => Error::Conflict(format!("{what}: {m}")),
+        Error::NotFound(m) => Error::NotFound(format!("{what}: {m}")),
+        other => other,
+    }
+}

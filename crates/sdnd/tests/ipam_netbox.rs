@@ -1,0 +1,806 @@
+//! The NetBox IPAM: the HTTP calls of the reference's `NetboxPlugin.pm` (checked against the
+//! requests its tests record, `tests/ipam-expected/netbox/`), and over the API a NetBox
+//! zone's subnets registered and released with their gateway and DHCP ranges, addresses
+//! mapped, moved, deleted and allocated from the ranges, NetBox's refusals and failures
+//! answered as clear errors naming it, a NetBox that hangs cut off at the timeout, and a
+//! configuration write that fails taking the IPAM's change back.
+//!
+//! NetBox is played by a small HTTP server of the test's own on a loopback port, keeping
+//! prefixes, IP ranges and addresses as NetBox does and recording every request.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Client, InProcess};
+use serde_json::{json, Value};
+
+const SDN: &str = "/api2/json/cluster/sdn";
+const IPS: &str = "/api2/json/cluster/sdn/vnets/v1/ips";
+const TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// One request NetBox received.
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    /// The path after `/api`, with the query.
+    path: String,
+    body: String,
+    authorization: String,
+    content_type: String,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    prefixes: Vec<(u64, String)>,
+    ranges: Vec<(u64, Ipv4Addr, Ipv4Addr)>,
+    /// id, address (with its mask), description, dns name.
+    ips: Vec<(u64, String, Value, Option<String>)>,
+    requests: Vec<Request>,
+}
+
+struct FakeNetBox {
+    port: u16,
+    state: Arc<Mutex<State>>,
+    /// Answer every call with a 500.
+    failing: Arc<AtomicBool>,
+    /// Never answer.
+    hanging: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FakeNetBox {
+    fn start() -> FakeNetBox {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let fake = FakeNetBox {
+            port,
+            state: Arc::default(),
+            failing: Arc::default(),
+            hanging: Arc::default(),
+            stop: Arc::default(),
+        };
+        let (state, failing, hanging, stop) = (
+            fake.state.clone(),
+            fake.failing.clone(),
+            fake.hanging.clone(),
+            fake.stop.clone(),
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let (state, failing, hanging) = (state.clone(), failing.clone(), hanging.clone());
+                std::thread::spawn(move || serve(stream, &state, &failing, &hanging));
+            }
+        });
+        fake
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/api", self.port)
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    fn clear(&self) {
+        self.state.lock().unwrap().requests.clear();
+    }
+
+    fn ips(&self) -> Vec<(String, Value, Option<String>)> {
+        let mut ips: Vec<_> = self
+            .state
+            .lock()
+            .unwrap()
+            .ips
+            .iter()
+            .map(|(_, a, d, n)| (a.clone(), d.clone(), n.clone()))
+            .collect();
+        ips.sort_by(|a, b| a.0.cmp(&b.0));
+        ips
+    }
+
+    fn prefixes(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .prefixes
+            .iter()
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    fn ranges(&self) -> usize {
+        self.state.lock().unwrap().ranges.len()
+    }
+}
+
+impl Drop for FakeNetBox {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn serve(stream: TcpStream, state: &Mutex<State>, failing: &AtomicBool, hanging: &AtomicBool) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, target) = (
+            parts.next().unwrap_or("").to_string(),
+            parts.next().unwrap_or("").to_string(),
+        );
+        let (mut length, mut authorization, mut content_type) =
+            (0usize, String::new(), String::new());
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':').unwrap();
+            match name.to_ascii_lowercase().as_str() {
+                "content-length" => length = value.trim().parse().unwrap(),
+                "authorization" => authorization = value.trim().to_string(),
+                "content-type" => content_type = value.trim().to_string(),
+                _ => {}
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        if hanging.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_secs(15));
+            return;
+        }
+        let path = target.strip_prefix("/api").unwrap_or(&target).to_string();
+        let body = String::from_utf8(body).unwrap();
+        let (status, answer) = {
+            let mut state = state.lock().unwrap();
+            state.requests.push(Request {
+                method: method.clone(),
+                path: path.clone(),
+                body: body.clone(),
+                authorization: authorization.clone(),
+                content_type,
+            });
+            if failing.load(Ordering::SeqCst) {
+                (500, json!({"detail": "the database is down"}))
+            } else if authorization != format!("token {TOKEN}") {
+                (403, json!({"detail": "Invalid token"}))
+            } else {
+                handle(&mut state, &method, &path, &body)
+            }
+        };
+        let text = if status == 204 {
+            String::new()
+        } else {
+            answer.to_string()
+        };
+        let reply = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}", text.len());
+        if writer.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn query<'a>(path: &'a str, name: &str) -> Option<&'a str> {
+    path.split_once('?')?
+        .1
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+}
+
+fn cidr(text: &str) -> (u32, u32) {
+    let (addr, len) = text.split_once('/').unwrap();
+    let len: u32 = len.parse().unwrap();
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    (u32::from(addr.parse::<Ipv4Addr>().unwrap()) & mask, mask)
+}
+
+fn ip_json(id: u64, address: &str, description: &Value, dns: &Option<String>) -> Value {
+    json!({"id": id, "address": address, "description": description, "dns_name": dns.clone().unwrap_or_default(), "family": {"value": 4}})
+}
+
+/// NetBox's API, as far as the plugin uses it.
+fn handle(state: &mut State, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap()
+    };
+    let base = path.split('?').next().unwrap();
+    let segments: Vec<&str> = base.trim_matches('/').split('/').collect();
+    let results = |list: Vec<Value>| (200, json!({"count": list.len(), "results": list}));
+    match (method, segments.as_slice()) {
+        ("GET", ["ipam", "prefixes"]) => {
+            let q = query(path, "q").unwrap_or("");
+            results(
+                state
+                    .prefixes
+                    .iter()
+                    .filter(|(_, p)| p.starts_with(&format!("{q}/")))
+                    .map(|(id, p)| json!({"id": id, "prefix": p}))
+                    .collect(),
+            )
+        }
+        ("POST", ["ipam", "prefixes"]) => {
+            let prefix = body["prefix"].as_str().unwrap().to_string();
+            if state.prefixes.iter().any(|(_, p)| *p == prefix) {
+                return (400, json!({"prefix": ["duplicate prefix"]}));
+            }
+            state.next_id += 1;
+            let id = state.next_id;
+            state.prefixes.push((id, prefix.clone()));
+            (201, json!({"id": id, "prefix": prefix}))
+        }
+        ("DELETE", ["ipam", "prefixes", id]) => {
+            let before = state.prefixes.len();
+            state.prefixes.retain(|(i, _)| i.to_string() != *id);
+            if before == state.prefixes.len() {
+                (404, json!({"detail": "Not found."}))
+            } else {
+                (204, Value::Null)
+            }
+        }
+        ("GET", ["ipam", "ip-ranges"]) => {
+            let (start, end) = (
+                query(path, "start_address").unwrap_or(""),
+                query(path, "end_address").unwrap_or(""),
+            );
+            results(
+                state
+                    .ranges
+                    .iter()
+                    .filter(|(_, s, e)| s.to_string() == start && e.to_string() == end)
+                    .map(|(id, _, _)| json!({"id": id}))
+                    .collect(),
+            )
+        }
+        ("POST", ["ipam", "ip-ranges"]) => {
+            state.next_id += 1;
+            let id = state.next_id;
+            let start = body["start_address"].as_str().unwrap().parse().unwrap();
+            let end = body["end_address"].as_str().unwrap().parse().unwrap();
+            state.ranges.push((id, start, end));
+            (201, json!({"id": id}))
+        }
+        ("DELETE", ["ipam", "ip-ranges", id]) => {
+            state.ranges.retain(|(i, _, _)| i.to_string() != *id);
+            (204, Value::Null)
+        }
+        ("POST", ["ipam", kind @ ("prefixes" | "ip-ranges"), id, "available-ips"]) => {
+            let (first, last, mask) = if *kind == "prefixes" {
+                let Some((_, prefix)) = state.prefixes.iter().find(|(i, _)| i.to_string() == *id)
+                else {
+                    return (404, json!({"detail": "Not found."}));
+                };
+                let (network, mask) = cidr(prefix);
+                (network + 1, (network | !mask) - 1, mask)
+            } else {
+                let Some((_, start, end)) =
+                    state.ranges.iter().find(|(i, _, _)| i.to_string() == *id)
+                else {
+                    return (404, json!({"detail": "Not found."}));
+                };
+                let mask = state
+                    .prefixes
+                    .iter()
+                    .map(|(_, p)| cidr(p))
+                    .find(|(n, m)| u32::from(*start) & m == *n)
+                    .map_or(u32::MAX << 8, |(_, m)| m);
+                (u32::from(*start), u32::from(*end), mask)
+            };
+            let len = mask.count_ones();
+            let used = |a: u32| {
+                state.ips.iter().any(|(_, addr, _, _)| {
+                    addr.split('/').next() == Some(&Ipv4Addr::from(a).to_string())
+                })
+            };
+            let Some(free) = (first..=last).find(|a| !used(*a)) else {
+                return (
+                    409,
+                    json!({"detail": "Insufficient space is available to accommodate the requested number of IPs"}),
+                );
+            };
+            state.next_id += 1;
+            let id = state.next_id;
+            let address = format!("{}/{len}", Ipv4Addr::from(free));
+            let dns = body["dns_name"].as_str().map(str::to_string);
+            state.ips.push((
+                id,
+                address.clone(),
+                body["description"].clone(),
+                dns.clone(),
+            ));
+            (201, ip_json(id, &address, &body["description"], &dns))
+        }
+        ("GET", ["ipam", "ip-addresses"]) => {
+            let list = state.ips.iter().filter(|(_, address, description, _)| {
+                if let Some(q) = query(path, "q") {
+                    address.starts_with(&format!("{q}/"))
+                } else if let Some(mac) = query(path, "description__ic") {
+                    description
+                        .as_str()
+                        .is_some_and(|d| d.to_lowercase().contains(&mac.to_lowercase()))
+                } else if let Some(parent) = query(path, "parent") {
+                    let (network, mask) = cidr(parent);
+                    u32::from(
+                        address
+                            .split('/')
+                            .next()
+                            .unwrap()
+                            .parse::<Ipv4Addr>()
+                            .unwrap(),
+                    ) & mask
+                        == network
+                } else {
+                    true
+                }
+            });
+            results(list.map(|(id, a, d, n)| ip_json(*id, a, d, n)).collect())
+        }
+        ("POST", ["ipam", "ip-addresses"]) => {
+            let address = body["address"].as_str().unwrap().to_string();
+            if state.ips.iter().any(|(_, a, _, _)| *a == address) {
+                return (
+                    400,
+                    json!({"address": [format!("Duplicate IP address found in global table: {address}")]}),
+                );
+            }
+            state.next_id += 1;
+            let id = state.next_id;
+            let dns = body["dns_name"].as_str().map(str::to_string);
+            state.ips.push((
+                id,
+                address.clone(),
+                body["description"].clone(),
+                dns.clone(),
+            ));
+            (201, ip_json(id, &address, &body["description"], &dns))
+        }
+        ("PATCH", ["ipam", "ip-addresses", id]) => {
+            let Some(entry) = state
+                .ips
+                .iter_mut()
+                .find(|(i, _, _, _)| i.to_string() == *id)
+            else {
+                return (404, json!({"detail": "Not found."}));
+            };
+            entry.1 = body["address"].as_str().unwrap().to_string();
+            entry.2 = body["description"].clone();
+            entry.3 = body["dns_name"].as_str().map(str::to_string);
+            let (i, a, d, n) = entry.clone();
+            (200, ip_json(i, &a, &d, &n))
+        }
+        ("DELETE", ["ipam", "ip-addresses", id]) => {
+            let before = state.ips.len();
+            state.ips.retain(|(i, _, _, _)| i.to_string() != *id);
+            if before == state.ips.len() {
+                (404, json!({"detail": "Not found."}))
+            } else {
+                (204, Value::Null)
+            }
+        }
+        _ => (404, json!({"detail": format!("no route {method} {path}")})),
+    }
+}
+
+/// The request a reference test recorded: method, path after the IPAM's url, body, headers.
+fn expected(name: &str) -> Request {
+    let path = format!(
+        "{}/tests/ipam-expected/netbox/expected.{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let field = |key: &str| {
+        let start = text
+            .find(&format!("'{key}' => "))
+            .unwrap_or_else(|| panic!("{key} in {path}"))
+            + key.len()
+            + 6;
+        let rest = &text[start..];
+        let rest = rest.strip_prefix('\'').unwrap_or(rest);
+        rest[..rest.find('\'').unwrap()].to_string()
+    };
+    let uri_start = text.find("my $o = '").unwrap() + 9;
+    let uri = &text[uri_start..];
+    let uri = &uri[..uri.find('\'').unwrap()];
+    Request {
+        method: field("_method"),
+        path: uri
+            .strip_prefix("http://localhost:8000/api")
+            .unwrap()
+            .to_string(),
+        body: field("_content"),
+        authorization: field("authorization"),
+        content_type: field("content-type"),
+    }
+}
+
+#[track_caller]
+fn assert_same(got: &Request, want: &Request) {
+    assert_eq!(
+        (got.method.as_str(), got.path.as_str()),
+        (want.method.as_str(), want.path.as_str()),
+        "{got:?}"
+    );
+    let body = |text: &str| {
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str::<Value>(text).unwrap()
+        }
+    };
+    assert_eq!(
+        body(&got.body),
+        body(&want.body),
+        "body of {} {}",
+        got.method,
+        got.path
+    );
+    assert_eq!(got.authorization, want.authorization);
+    assert_eq!(got.content_type, want.content_type);
+}
+
+fn netbox_config(url: &str) -> sdn_config::SdnObject {
+    let config = sdn_config::Config::default();
+    let params = json!({"ipam": "netbox", "type": "netbox", "url": url, "token": TOKEN});
+    config
+        .plan_create(sdn_config::Kind::Ipams, params.as_object().unwrap())
+        .unwrap()
+        .object
+        .unwrap()
+}
+
+#[test]
+fn the_plugin_sends_the_references_requests() {
+    let fake = FakeNetBox::start();
+    let netbox = sdnd::ipam::netbox::NetBox::from_config(&netbox_config(&fake.url())).unwrap();
+    let cidr: sdn_config::Cidr = "10.0.0.0/24".parse().unwrap();
+    let ip = "10.0.0.1".parse().unwrap();
+    let mac = "da:65:8f:18:9b:6f";
+
+    netbox.add_subnet(&cidr, &[]).unwrap();
+    let requests = fake.requests();
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("GET", "/ipam/prefixes/?q=10.0.0.0")
+    );
+    assert_same(requests.last().unwrap(), &expected("add_subnet"));
+    assert_eq!(fake.prefixes(), ["10.0.0.0/24"]);
+    // The prefix exists now: refused, naming it.
+    let err = netbox.add_subnet(&cidr, &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("prefix 10.0.0.0/24 already exists in netbox"),
+        "{err}"
+    );
+
+    fake.clear();
+    netbox
+        .add_ip(&cidr, ip, Some("myhostname"), None, true)
+        .unwrap();
+    assert_same(&fake.requests()[0], &expected("add_ip"));
+    // The gateway again: NetBox refuses the duplicate, but it is the gateway already.
+    netbox
+        .add_ip(&cidr, ip, Some("myhostname"), None, true)
+        .unwrap();
+
+    fake.clear();
+    netbox
+        .update_ip(&cidr, ip, Some("myhostname"), Some(mac), true)
+        .unwrap();
+    let requests = fake.requests();
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("GET", "/ipam/ip-addresses/?q=10.0.0.1")
+    );
+    // The fake numbers objects from 1 in creation order: the prefix is 1, the address 2.
+    let mut want = expected("update_ip");
+    want.path = want.path.replace("/1/", "/2/");
+    assert_same(&requests[1], &want);
+
+    fake.clear();
+    netbox.del_ip(ip).unwrap();
+    let mut want = expected("del_ip");
+    want.path = want.path.replace("/1/", "/2/");
+    assert_same(&fake.requests()[1], &want);
+    assert!(fake.ips().is_empty());
+    let err = netbox.del_ip(ip).unwrap_err();
+    assert!(matches!(err, sdnd::Error::NotFound(_)), "{err:?}");
+
+    fake.clear();
+    netbox
+        .add_ip(&cidr, ip, Some("myhostname"), Some(mac), false)
+        .unwrap();
+    assert_same(&fake.requests()[0], &expected("add_ip_notgateway"));
+    // A duplicate that isn't a gateway: NetBox's refusal, named.
+    let err = netbox
+        .add_ip(&cidr, ip, None, Some(mac), false)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, sdnd::Error::Conflict(_))
+            && text.contains("NetBox")
+            && text.contains("Duplicate IP address"),
+        "{text}"
+    );
+    assert!(!text.contains(TOKEN));
+
+    fake.clear();
+    assert_eq!(
+        netbox
+            .add_next_freeip(&cidr, Some("myhostname"), Some(mac))
+            .unwrap(),
+        "10.0.0.2".parse::<std::net::IpAddr>().unwrap()
+    );
+    assert_same(&fake.requests()[1], &expected("add_next_freeip"));
+    assert_eq!(netbox.ips_from_mac(mac).unwrap(), (Some(ip), None));
+}
+
+fn apply(client: &Client) {
+    let upid = client.put(SDN, &[]).ok();
+    assert_eq!(client.wait_task(upid.as_str().unwrap()), "OK");
+}
+
+fn mac(n: usize) -> String {
+    format!("bc:24:11:00:00:{n:02x}")
+}
+
+#[test]
+fn a_netbox_zone_over_the_api() {
+    let fake = FakeNetBox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = InProcess::start(dir.path());
+    let client = server.client("nb");
+    client
+        .post(
+            &format!("{SDN}/ipams"),
+            &[
+                ("ipam", "nb"),
+                ("type", "netbox"),
+                ("url", &fake.url()),
+                ("token", TOKEN),
+            ],
+        )
+        .ok();
+    client
+        .post(
+            &format!("{SDN}/zones"),
+            &[("zone", "z1"), ("type", "simple"), ("ipam", "nb")],
+        )
+        .ok();
+    client
+        .post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")])
+        .ok();
+
+    // The subnet, its range and its gateway are registered in NetBox with the subnet.
+    let range = "start-address=10.0.0.10,end-address=10.0.0.11";
+    client
+        .post(
+            &format!("{SDN}/vnets/v1/subnets"),
+            &[
+                ("subnet", "10.0.0.0/24"),
+                ("type", "subnet"),
+                ("gateway", "10.0.0.1"),
+                ("dhcp-range", range),
+            ],
+        )
+        .ok();
+    let calls: Vec<(String, String)> = fake
+        .requests()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("GET", "/ipam/prefixes/?q=10.0.0.0"),
+            ("POST", "/ipam/prefixes/"),
+            ("POST", "/ipam/ip-ranges/"),
+            ("POST", "/ipam/ip-addresses/"),
+        ]
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+    );
+    assert_same(&fake.requests()[1], &expected("add_subnet"));
+    assert_eq!(
+        fake.ips(),
+        [("10.0.0.1/24".to_string(), json!("gateway"), None)]
+    );
+    apply(&client);
+
+    // Allocation from the range; the same MAC keeps its address; a full range: NetBox's 409.
+    let allocate = |n: usize| {
+        client.post(
+            IPS,
+            &[
+                ("zone", "z1"),
+                ("mac", &mac(n)),
+                ("hostname", &format!("vm{n}")),
+            ],
+        )
+    };
+    assert_eq!(allocate(1).ok(), json!({"ip": "10.0.0.10"}));
+    assert_eq!(allocate(1).ok(), json!({"ip": "10.0.0.10"}));
+    assert_eq!(allocate(2).ok(), json!({"ip": "10.0.0.11"}));
+    let full = allocate(3).expect(409);
+    assert!(
+        full.message().contains("NetBox") && full.message().contains("Insufficient space"),
+        "{}",
+        full.message()
+    );
+    assert!(fake.ips().contains(&(
+        "10.0.0.10/24".to_string(),
+        json!(format!("mac:{}", mac(1))),
+        Some("vm1".to_string())
+    )));
+
+    // A mapping with an address; a duplicate; one outside the vnet's subnets (nothing asked).
+    client
+        .post(
+            IPS,
+            &[("zone", "z1"), ("mac", &mac(4)), ("ip", "10.0.0.50")],
+        )
+        .ok();
+    let duplicate = client
+        .post(
+            IPS,
+            &[("zone", "z1"), ("mac", &mac(5)), ("ip", "10.0.0.50")],
+        )
+        .expect(409);
+    assert!(
+        duplicate.message().contains("NetBox"),
+        "{}",
+        duplicate.message()
+    );
+    fake.clear();
+    client
+        .post(IPS, &[("zone", "z1"), ("mac", &mac(5)), ("ip", "10.9.0.5")])
+        .expect(400);
+    assert!(fake.requests().is_empty());
+
+    // PUT moves the MAC's address; DELETE releases it; an unknown address: 404.
+    client
+        .put(
+            IPS,
+            &[("zone", "z1"), ("mac", &mac(4)), ("ip", "10.0.0.51")],
+        )
+        .ok();
+    let ips: Vec<String> = fake.ips().into_iter().map(|(a, _, _)| a).collect();
+    assert_eq!(
+        ips,
+        [
+            "10.0.0.1/24",
+            "10.0.0.10/24",
+            "10.0.0.11/24",
+            "10.0.0.51/24"
+        ]
+    );
+    client
+        .delete(
+            IPS,
+            &[("zone", "z1"), ("mac", &mac(4)), ("ip", "10.0.0.51")],
+        )
+        .ok();
+    client
+        .delete(
+            IPS,
+            &[("zone", "z1"), ("mac", &mac(4)), ("ip", "10.0.0.51")],
+        )
+        .expect(404);
+
+    // The subnet can't go while it holds addresses; then it goes with its gateway and range.
+    let subnet = format!("{SDN}/vnets/v1/subnets/z1-10.0.0.0-24");
+    let refused = client.delete(&subnet, &[]).expect(409);
+    assert!(
+        refused.message().contains("still contains entries"),
+        "{}",
+        refused.message()
+    );
+    client.get(&subnet, &[]).ok();
+    for n in [1, 2] {
+        let ip = format!("10.0.0.{}", 9 + n);
+        client
+            .delete(IPS, &[("zone", "z1"), ("mac", &mac(n)), ("ip", &ip)])
+            .ok();
+    }
+    client.delete(&subnet, &[]).ok();
+    assert!(fake.prefixes().is_empty() && fake.ips().is_empty() && fake.ranges() == 0);
+    client.get(&subnet, &[]).expect(404);
+
+    // A configuration write that fails (the SDN lock is held) takes NetBox's change back.
+    client
+        .post(&format!("{SDN}/lock"), &[("allow-pending", "1")])
+        .ok();
+    client
+        .post(
+            &format!("{SDN}/vnets/v1/subnets"),
+            &[
+                ("subnet", "10.2.0.0/24"),
+                ("type", "subnet"),
+                ("gateway", "10.2.0.1"),
+            ],
+        )
+        .expect_not(200);
+    assert!(
+        fake.prefixes().is_empty() && fake.ips().is_empty(),
+        "{:?} {:?}",
+        fake.prefixes(),
+        fake.ips()
+    );
+    client
+        .delete(&format!("{SDN}/lock"), &[("force", "1")])
+        .ok();
+
+    // NetBox failing: a 503 naming it, and nothing written.
+    fake.failing.store(true, Ordering::SeqCst);
+    let down = client
+        .post(
+            &format!("{SDN}/vnets/v1/subnets"),
+            &[("subnet", "10.1.0.0/24"), ("type", "subnet")],
+        )
+        .expect(503);
+    assert!(
+        down.message().contains("NetBox IPAM 'nb'")
+            && down.message().contains("the database is down"),
+        "{}",
+        down.message()
+    );
+    assert!(!down.message().contains(TOKEN));
+    client
+        .get(&format!("{SDN}/vnets/v1/subnets/z1-10.1.0.0-24"), &[])
+        .expect(404);
+    fake.failing.store(false, Ordering::SeqCst);
+
+    // NetBox hanging: cut off at the timeout.
+    client
+        .post(
+            &format!("{SDN}/vnets/v1/subnets"),
+            &[
+                ("subnet", "10.3.0.0/24"),
+                ("type", "subnet"),
+                (
+                    "dhcp-range",
+                    "start-address=10.3.0.10,end-address=10.3.0.20",
+                ),
+            ],
+        )
+        .ok();
+    apply(&client);
+    std::env::set_var("SDND_IPAM_TIMEOUT", "1");
+    fake.hanging.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let hung = client
+        .post(IPS, &[("zone", "z1"), ("mac", &mac(6))])
+        .expect(503);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        hung.message().contains("NetBox") && hung.message().contains("timed out"),
+        "{}",
+        hung.message()
+    );
+}
