@@ -1,4 +1,4 @@
-//! What a subnet change does to an external IPAM (NetBox), as the reference's subnet hooks
+//! The external IPAMs (NetBox, phpIPAM), and what a subnet change does to them, as the reference's subnet hooks
 //! do: called before the configuration is written, so that a refusal of the IPAM (a prefix
 //! that exists, one that still holds addresses, an IPAM that is down) refuses the change and
 //! writes nothing. If the write fails afterwards, [`SubnetUndo::undo`] takes the IPAM's change
@@ -9,26 +9,151 @@ use std::net::IpAddr;
 use sdn_config::{Change, Cidr, Config, DhcpRange, Kind, SdnObject, Value as PropValue};
 
 use super::netbox::NetBox;
-use super::{registered_gateway, zone_netbox, SubnetRef};
+use super::phpipam::PhpIpam;
+use super::{registered_gateway, Owner, SubnetRef};
 use crate::error::Error;
+
+/// An external IPAM: where a zone's addresses live when its `ipam` is not the PVE one.
+pub enum External {
+    NetBox(NetBox),
+    PhpIpam(PhpIpam),
+}
+
+impl External {
+    /// The zone's external IPAM (`None`: none, or the PVE IPAM).
+    pub fn of_zone(config: &Config, zone: &str) -> Result<Option<External>, Error> {
+        let ipam = config.get(Kind::Zones, zone).and_then(|z| z.get_str("ipam")).and_then(|ipam| config.get(Kind::Ipams, ipam));
+        match ipam {
+            Some(ipam) if ipam.type_name() == "netbox" => Ok(Some(External::NetBox(NetBox::from_config(ipam)?))),
+            Some(ipam) if ipam.type_name() == "phpipam" => Ok(Some(External::PhpIpam(PhpIpam::from_config(ipam)?))),
+            _ => Ok(None),
+        }
+    }
+
+    pub fn add_subnet(&self, cidr: &Cidr, ranges: &[DhcpRange]) -> Result<(), Error> {
+        match self {
+            External::NetBox(n) => n.add_subnet(cidr, ranges),
+            External::PhpIpam(p) => p.add_subnet(cidr),
+        }
+    }
+
+    /// A subnet's DHCP ranges changed (phpIPAM has none: nothing to do, as in the reference).
+    pub fn update_subnet(&self, old: &[DhcpRange], new: &[DhcpRange]) -> Result<(), Error> {
+        match self {
+            External::NetBox(n) => n.update_subnet(old, new),
+            External::PhpIpam(_) => Ok(()),
+        }
+    }
+
+    pub fn del_subnet(&self, cidr: &Cidr, gateway: Option<IpAddr>, ranges: &[DhcpRange]) -> Result<(), Error> {
+        match self {
+            External::NetBox(n) => n.del_subnet(cidr, gateway, ranges),
+            External::PhpIpam(p) => p.del_subnet(cidr),
+        }
+    }
+
+    pub fn add_ip(&self, cidr: &Cidr, ip: IpAddr, owner: Option<&Owner>, gateway: bool) -> Result<(), Error> {
+        let hostname = owner.and_then(|o| o.hostname.as_deref());
+        let mac = owner.map(|o| o.mac.as_str());
+        match self {
+            External::NetBox(n) => n.add_ip(cidr, ip, hostname, mac, gateway),
+            External::PhpIpam(p) => p.add_ip(cidr, ip, hostname, mac, owner.and_then(|o| o.vmid.as_deref()), gateway),
+        }
+    }
+
+    pub fn del_ip(&self, ip: IpAddr) -> Result<(), Error> {
+        match self {
+            External::NetBox(n) => n.del_ip(ip),
+            External::PhpIpam(p) => p.del_ip(ip),
+        }
+    }
+
+    pub fn ips_from_mac(&self, mac: &str) -> Result<(Option<IpAddr>, Option<IpAddr>), Error> {
+        match self {
+            External::NetBox(n) => n.ips_from_mac(mac),
+            External::PhpIpam(p) => p.ips_from_mac(mac),
+        }
+    }
+
+    fn next_free(&self, cidr: &Cidr, range: &DhcpRange, owner: &Owner) -> Result<IpAddr, Error> {
+        match self {
+            External::NetBox(n) => n.add_range_next_freeip(range, owner.hostname.as_deref(), Some(&owner.mac)),
+            External::PhpIpam(p) => p.next_free(cidr, range, owner.hostname.as_deref(), &owner.mac, owner.vmid.as_deref()),
+        }
+    }
+
+    /// `add_next_free_cidr` on a vnet of the zone: per address family, the MAC's address if
+    /// the IPAM has one, else the next free address of the first of the vnet's subnets (by
+    /// id) whose dhcp-range has one. If the second family fails, the first family's new
+    /// address is released again, as the reference rolls back.
+    pub fn allocate(&self, subnets: &[(SubnetRef, Vec<DhcpRange>)], owner: &Owner) -> Result<Vec<IpAddr>, Error> {
+        let families: Vec<bool> = [false, true]
+            .into_iter()
+            .filter(|v6| subnets.iter().any(|(s, ranges)| s.cidr.addr().is_ipv6() == *v6 && !ranges.is_empty()))
+            .collect();
+        if families.is_empty() {
+            return Err(Error::param("ip", "no subnet of the vnet has a dhcp-range to allocate from: give 'ip'"));
+        }
+        let (known4, known6) = self.ips_from_mac(&owner.mac)?;
+        let mut answer = Vec::new();
+        let mut added = Vec::new();
+        for v6 in families {
+            let known = if v6 { known6 } else { known4 };
+            if let Some(ip) = known.filter(|ip| subnets.iter().any(|(s, _)| s.cidr.contains(*ip))) {
+                answer.push(ip);
+                continue;
+            }
+            match self.allocate_family(subnets, v6, owner) {
+                Ok(ip) => {
+                    answer.push(ip);
+                    added.push(ip);
+                }
+                Err(err) => {
+                    for ip in added {
+                        if let Err(undo) = self.del_ip(ip) {
+                            tracing::warn!("external IPAM: {ip} allocated but not released again: {undo}");
+                        }
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        Ok(answer)
+    }
+
+    fn allocate_family(&self, subnets: &[(SubnetRef, Vec<DhcpRange>)], v6: bool, owner: &Owner) -> Result<IpAddr, Error> {
+        let mut last = None;
+        for (subnet, ranges) in subnets.iter().filter(|(s, _)| s.cidr.addr().is_ipv6() == v6) {
+            for range in ranges {
+                match self.next_free(&subnet.cidr, range, owner) {
+                    Ok(ip) => return Ok(ip),
+                    // A full range (or one the IPAM doesn't know): the next one.
+                    Err(err @ Error::Conflict(_)) => last = Some(err),
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Conflict("no free address in the vnet's dhcp-ranges".into())))
+    }
+}
 
 /// The IPAM change a subnet change made, to take back.
 pub enum SubnetUndo {
     Nothing,
     Created {
-        netbox: NetBox,
+        netbox: External,
         cidr: Cidr,
         gateway: Option<IpAddr>,
         ranges: Vec<DhcpRange>,
     },
     Deleted {
-        netbox: NetBox,
+        netbox: External,
         cidr: Cidr,
         gateway: Option<IpAddr>,
         ranges: Vec<DhcpRange>,
     },
     Updated {
-        netbox: NetBox,
+        netbox: External,
         cidr: Cidr,
         old: (Option<IpAddr>, Vec<DhcpRange>),
         new: (Option<IpAddr>, Vec<DhcpRange>),
@@ -55,17 +180,16 @@ pub fn subnet_change(pending: &Config, change: &Change) -> Result<SubnetUndo, Er
     let Some(subnet_ref) = SubnetRef::of(subnet) else {
         return Ok(SubnetUndo::Nothing);
     };
-    let Some(ipam) = zone_netbox(pending, &subnet_ref.zone) else {
+    let Some(netbox) = External::of_zone(pending, &subnet_ref.zone)? else {
         return Ok(SubnetUndo::Nothing);
     };
-    let netbox = NetBox::from_config(ipam)?;
     let cidr = subnet_ref.cidr;
     match (old, &change.object) {
         (None, Some(new)) => {
             let (gateway, ranges) = (registered_gateway(new), ranges(new));
             netbox.add_subnet(&cidr, &ranges)?;
             if let Some(gateway) = gateway {
-                if let Err(err) = netbox.add_ip(&cidr, gateway, None, None, true) {
+                if let Err(err) = netbox.add_ip(&cidr, gateway, None, true) {
                     return Err(with_undo(err, netbox.del_subnet(&cidr, None, &ranges)));
                 }
             }
@@ -103,7 +227,7 @@ pub fn subnet_change(pending: &Config, change: &Change) -> Result<SubnetUndo, Er
 
 /// A subnet update: its ranges, then its gateway (the old one released, the new one added).
 fn update(
-    netbox: &NetBox,
+    netbox: &External,
     cidr: &Cidr,
     old: &(Option<IpAddr>, Vec<DhcpRange>),
     new: &(Option<IpAddr>, Vec<DhcpRange>),
@@ -117,7 +241,7 @@ fn update(
             }
         }
         if let Some(gateway) = new.0 {
-            netbox.add_ip(cidr, gateway, None, None, true)?;
+            netbox.add_ip(cidr, gateway, None, true)?;
         }
     }
     Ok(())
@@ -155,7 +279,7 @@ impl SubnetUndo {
             } => netbox
                 .add_subnet(&cidr, &ranges)
                 .and_then(|()| match gateway {
-                    Some(gateway) => netbox.add_ip(&cidr, gateway, None, None, true),
+                    Some(gateway) => netbox.add_ip(&cidr, gateway, None, true),
                     None => Ok(()),
                 }),
             SubnetUndo::Updated {

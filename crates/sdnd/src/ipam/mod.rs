@@ -9,7 +9,9 @@
 //! file's format and the address arithmetic.
 
 pub mod external;
+pub mod http;
 pub mod netbox;
+pub mod phpipam;
 pub mod state;
 
 use std::collections::BTreeMap;

@@ -2,145 +2,30 @@
 //! path, JSON body, `Authorization: token ...`) against the IPAM's `url`. The addresses live
 //! in NetBox only, as in the reference: sdnd keeps no copy that could disagree with it.
 //!
-//! Every call is bounded by [`timeout`] (`SDND_IPAM_TIMEOUT` seconds, default 30 as the
+//! Every call is bounded by [`super::http::timeout`] (`SDND_IPAM_TIMEOUT` seconds, default 30 as the
 //! reference's user agent), so a NetBox that is down never holds a request past it. Its
 //! errors come back as 503 (unreachable, timed out, 5xx) or 409 (NetBox refused the call),
 //! both naming NetBox and carrying its message; the token never appears in them.
 
-use std::io::Read;
 use std::net::IpAddr;
-use std::time::Duration;
 
 use sdn_config::{Cidr, DhcpRange, SdnObject};
 use serde_json::{json, Map, Value};
 
+use super::http::{context, Api};
 use crate::error::Error;
-use crate::ipam::{Owner, SubnetRef};
-
-/// The most of a NetBox answer read (a list of a few addresses is a few KiB).
-const MAX_ANSWER: u64 = 4 << 20;
-
-/// How long one call to an external IPAM may take: `SDND_IPAM_TIMEOUT` seconds (1..=600),
-/// default 30.
-pub fn timeout() -> Duration {
-    let secs = std::env::var("SDND_IPAM_TIMEOUT")
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok());
-    match secs {
-        Some(s) if s > 0.0 && s <= 600.0 => Duration::from_secs_f64(s),
-        _ => Duration::from_secs(30),
-    }
-}
 
 pub struct NetBox {
-    /// The IPAM's id, for messages.
-    id: String,
-    url: String,
-    token: String,
-    client: reqwest::blocking::Client,
+    api: Api,
 }
 
 impl NetBox {
     pub fn from_config(ipam: &SdnObject) -> Result<NetBox, Error> {
-        let id = ipam.id().to_string();
-        let url = ipam
-            .get_str("url")
-            .unwrap_or("")
-            .trim_end_matches('/')
-            .to_string();
-        let token = ipam.get_str("token").unwrap_or("").to_string();
-        if url.is_empty() || token.is_empty() {
-            return Err(Error::Conflict(format!(
-                "NetBox IPAM '{id}' has no url or token"
-            )));
-        }
-        if ipam.get_str("fingerprint").is_some() {
-            return Err(Error::NotImplemented(format!(
-                "NetBox IPAM '{id}': certificate pinning by 'fingerprint' is not supported by this sdnd; \
-                 remove it and use a certificate the system trusts"
-            )));
-        }
-        let client = reqwest::blocking::Client::builder()
-            .timeout(timeout())
-            .connect_timeout(timeout())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|err| Error::Internal(format!("NetBox client: {err}")))?;
-        Ok(NetBox {
-            id,
-            url,
-            token,
-            client,
-        })
+        Ok(NetBox { api: Api::new("NetBox IPAM", ipam, ("Authorization", &|token| format!("token {token}")))? })
     }
 
-    /// One API call, as the reference's `netbox_api_request`: the answer's JSON (`Null` when
-    /// empty).
-    fn request(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, Error> {
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.url))
-            .header("Content-Type", "application/json; charset=UTF-8")
-            .header("Authorization", format!("token {}", self.token));
-        if let Some(body) = body {
-            request = request.body(body.to_string());
-        }
-        let unreachable = |err: reqwest::Error| {
-            let what = if err.is_timeout() {
-                format!("timed out after {:?}", timeout())
-            } else {
-                without_url(&err)
-            };
-            Error::Unavailable(format!(
-                "NetBox IPAM '{}' ({method} {path}): {what}",
-                self.id
-            ))
-        };
-        let response = request.send().map_err(unreachable)?;
-        let status = response.status();
-        let mut raw = Vec::new();
-        response
-            .take(MAX_ANSWER)
-            .read_to_end(&mut raw)
-            .map_err(|err| {
-                Error::Unavailable(format!(
-                    "NetBox IPAM '{}' ({method} {path}): reading the answer: {err}",
-                    self.id
-                ))
-            })?;
-        if !status.is_success() {
-            let detail = serde_json::from_slice::<Value>(&raw)
-                .ok()
-                .and_then(|v| {
-                    v.get("detail")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .or_else(|| Some(v.to_string()))
-                })
-                .unwrap_or_else(|| {
-                    String::from_utf8_lossy(&raw[..raw.len().min(500)]).into_owned()
-                });
-            let message = format!("NetBox IPAM '{}' ({method} {path}): invalid response from server: {status}: {detail}", self.id);
-            return Err(if status.is_server_error() {
-                Error::Unavailable(message)
-            } else {
-                Error::Conflict(message)
-            });
-        }
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
-        }
-        serde_json::from_slice(&raw).map_err(|err| {
-            Error::Unavailable(format!(
-                "NetBox IPAM '{}' ({method} {path}): unreadable answer: {err}",
-                self.id
-            ))
-        })
+    fn request(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, Error> {
+        self.api.request(method, path, body)
     }
 
     fn first_id(&self, path: &str) -> Result<Option<u64>, Error> {
@@ -341,8 +226,8 @@ impl NetBox {
     ) -> Result<(), Error> {
         let id = self.ip_id(ip)?.ok_or_else(|| {
             Error::NotFound(format!(
-                "could not find id for ip address {ip} in NetBox IPAM '{}'",
-                self.id
+                "could not find id for ip address {ip} in {}",
+                self.api.name
             ))
         })?;
         let body = Self::ip_body(cidr, ip, hostname, mac, gateway);
@@ -359,8 +244,8 @@ impl NetBox {
     pub fn del_ip(&self, ip: IpAddr) -> Result<(), Error> {
         let id = self.ip_id(ip)?.ok_or_else(|| {
             Error::NotFound(format!(
-                "could not find id for ip {ip} in NetBox IPAM '{}'",
-                self.id
+                "could not find id for ip {ip} in {}",
+                self.api.name
             ))
         })?;
         self.request(
@@ -381,8 +266,8 @@ impl NetBox {
     ) -> Result<IpAddr, Error> {
         let id = self.prefix_id(cidr)?.ok_or_else(|| {
             Error::Conflict(format!(
-                "could not find id for prefix {cidr} in NetBox IPAM '{}'",
-                self.id
+                "could not find id for prefix {cidr} in {}",
+                self.api.name
             ))
         })?;
         self.available(
@@ -403,8 +288,8 @@ impl NetBox {
         let what = format!("{}-{}", range.start, range.end);
         let id = self.range_id(range)?.ok_or_else(|| {
             Error::Conflict(format!(
-                "could not find id for ip range {what} in NetBox IPAM '{}'",
-                self.id
+                "could not find id for ip range {what} in {}",
+                self.api.name
             ))
         })?;
         self.available(
@@ -440,8 +325,8 @@ impl NetBox {
             .and_then(|a| a.parse().ok())
             .ok_or_else(|| {
                 Error::Unavailable(format!(
-                    "NetBox IPAM '{}' ({path}): no address in the answer",
-                    self.id
+                    "{} ({path}): no address in the answer",
+                    self.api.name
                 ))
             })
     }
@@ -485,86 +370,6 @@ impl NetBox {
     }
 }
 
-impl NetBox {
-    /// `add_next_free_cidr` on a vnet of a NetBox zone: per address family, the MAC's address
-    /// if NetBox has one, else the next free address of the first of the vnet's subnets
-    /// (by id) whose dhcp-range has one. If the second family fails, the first family's new
-    /// address is released again, as the reference rolls back.
-    pub fn allocate(
-        &self,
-        subnets: &[(SubnetRef, Vec<DhcpRange>)],
-        owner: &Owner,
-    ) -> Result<Vec<IpAddr>, Error> {
-        let families: Vec<bool> = [false, true]
-            .into_iter()
-            .filter(|v6| {
-                subnets
-                    .iter()
-                    .any(|(s, ranges)| s.cidr.addr().is_ipv6() == *v6 && !ranges.is_empty())
-            })
-            .collect();
-        if families.is_empty() {
-            return Err(Error::param(
-                "ip",
-                "no subnet of the vnet has a dhcp-range to allocate from: give 'ip'",
-            ));
-        }
-        let (known4, known6) = self.ips_from_mac(&owner.mac)?;
-        let mut answer = Vec::new();
-        let mut added = Vec::new();
-        for v6 in families {
-            let known = if v6 { known6 } else { known4 };
-            if let Some(ip) = known.filter(|ip| subnets.iter().any(|(s, _)| s.cidr.contains(*ip))) {
-                answer.push(ip);
-                continue;
-            }
-            match self.allocate_family(subnets, v6, owner) {
-                Ok(ip) => {
-                    answer.push(ip);
-                    added.push(ip);
-                }
-                Err(err) => {
-                    for ip in added {
-                        if let Err(undo) = self.del_ip(ip) {
-                            tracing::warn!(
-                                "NetBox IPAM '{}': {ip} allocated but not released again: {undo}",
-                                self.id
-                            );
-                        }
-                    }
-                    return Err(err);
-                }
-            }
-        }
-        Ok(answer)
-    }
-
-    fn allocate_family(
-        &self,
-        subnets: &[(SubnetRef, Vec<DhcpRange>)],
-        v6: bool,
-        owner: &Owner,
-    ) -> Result<IpAddr, Error> {
-        let mut last = None;
-        for (_, ranges) in subnets
-            .iter()
-            .filter(|(s, _)| s.cidr.addr().is_ipv6() == v6)
-        {
-            for range in ranges {
-                match self.add_range_next_freeip(range, owner.hostname.as_deref(), Some(&owner.mac))
-                {
-                    Ok(ip) => return Ok(ip),
-                    // A full range (or one NetBox doesn't know): the next one.
-                    Err(err @ Error::Conflict(_)) => last = Some(err),
-                    Err(err) => return Err(err),
-                }
-            }
-        }
-        Err(last
-            .unwrap_or_else(|| Error::Conflict("no free address in the vnet's dhcp-ranges".into())))
-    }
-}
-
 fn description(mac: Option<&str>, gateway: bool) -> Value {
     if gateway {
         json!("gateway")
@@ -575,23 +380,3 @@ fn description(mac: Option<&str>, gateway: bool) -> Value {
     }
 }
 
-/// A reqwest error's text without the URL (which holds no secret, but is long).
-fn without_url(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(inner) = source {
-        text = format!("{text}: {inner}");
-        source = inner.source();
-    }
-    text
-}
-
-/// `err` with what was being done in front of its message, its status kept.
-fn context(err: Error, what: &str) -> Error {
-    match err {
-        Error::Unavailable(m) => Error::Unavailable(format!("{what}: {m}")),
-        Error::Conflict(m) => Error::Conflict(format!("{what}: {m}")),
-        Error::NotFound(m) => Error::NotFound(format!("{what}: {m}")),
-        other => other,
-    }
-}

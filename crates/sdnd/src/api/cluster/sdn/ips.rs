@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::http::params::Args;
 use crate::http::router::Route;
 use crate::http::shape::{id_schema, Field, Schema};
-use crate::ipam::{self, netbox::NetBox, state::parse_vmid, Owner, SubnetRef};
+use crate::ipam::{self, external::External, state::parse_vmid, Owner, SubnetRef};
 use sdn_config::{Config, DhcpRange, Kind, Value as PropValue};
 
 const IPS: &str = "/cluster/sdn/vnets/{vnet}/ips";
@@ -131,7 +131,7 @@ fn take_vmid(args: &mut Args) -> Option<String> {
 /// The vnet's subnets in the running configuration, sorted by id, with their DHCP ranges,
 /// after checking that the vnet exists, is in `zone`, and that the zone uses the PVE IPAM
 /// (`None`) or a NetBox one.
-fn vnet_subnets(app: &App, target: &Target) -> Result<(Vec<(SubnetRef, Vec<DhcpRange>)>, Option<NetBox>), Error> {
+fn vnet_subnets(app: &App, target: &Target) -> Result<(Vec<(SubnetRef, Vec<DhcpRange>)>, Option<External>), Error> {
     let snapshot = app.sdn.snapshot()?;
     let vnet = snapshot
         .pending
@@ -157,16 +157,16 @@ fn subnets_of(config: &Config, vnet: &str) -> Vec<(SubnetRef, Vec<DhcpRange>)> {
     subnets.into_iter().map(|(_, subnet, ranges)| (subnet, ranges)).collect()
 }
 
-fn require_ipam(config: &Config, zone: &str) -> Result<Option<NetBox>, Error> {
+fn require_ipam(config: &Config, zone: &str) -> Result<Option<External>, Error> {
     let ipam = config.get(Kind::Zones, zone).and_then(|z| z.get_str("ipam"));
-    if let Some(netbox) = ipam::zone_netbox(config, zone) {
-        return Ok(Some(NetBox::from_config(netbox)?));
+    if let Some(external) = External::of_zone(config, zone)? {
+        return Ok(Some(external));
     }
     match ipam {
         None => Err(Error::param("zone", format!("zone '{zone}' has no IPAM: set its 'ipam' to manage addresses"))),
         Some(_) if ipam::zone_uses_pve_ipam(config, zone) => Ok(None),
         Some(other) => Err(Error::NotImplemented(format!(
-            "zone '{zone}' uses the IPAM '{other}': this sdnd manages addresses in the PVE and NetBox IPAMs only"
+            "zone '{zone}' uses the IPAM '{other}': this sdnd manages addresses in the PVE, NetBox and phpIPAM IPAMs only"
         ))),
     }
 }
@@ -197,7 +197,7 @@ fn create(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
         Some(ip) => {
             let subnet = subnet_of_ip(&subnets, &target.vnet, ip)?;
             match &external {
-                Some(netbox) => netbox.add_ip(&subnet.cidr, ip, owner.hostname.as_deref(), Some(&owner.mac), false)?,
+                Some(netbox) => netbox.add_ip(&subnet.cidr, ip, Some(&owner), false)?,
                 None => app.ipam.add_ip(&subnet, ip, &owner)?,
             }
             Ok(Value::Null)
@@ -226,7 +226,7 @@ fn update(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let (subnets, external) = vnet_subnets(app, &target)?;
     let subnet = subnet_of_ip(&subnets, &target.vnet, ip)?;
     if let Some(netbox) = external {
-        return update_external(&netbox, &subnets, &target, &subnet, ip);
+        return update_external(&netbox, vmid, &subnets, &target, &subnet, ip);
     }
     let macs = app.ipam.ips_of_mac(&target.zone, &target.mac)?;
     let old = match macs.get(ip.is_ipv6()).and_then(|old| old.parse::<IpAddr>().ok()) {
@@ -254,16 +254,17 @@ fn delete_ip(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
 
 /// `PUT .../ips` in an external IPAM, as the reference's `Ips.pm`: the MAC's old address of
 /// that family deleted, the new one added, and the old one added back if that fails.
-fn update_external(netbox: &NetBox, subnets: &[(SubnetRef, Vec<DhcpRange>)], target: &Target, subnet: &SubnetRef, ip: IpAddr) -> Result<Value, Error> {
+fn update_external(netbox: &External, vmid: Option<String>, subnets: &[(SubnetRef, Vec<DhcpRange>)], target: &Target, subnet: &SubnetRef, ip: IpAddr) -> Result<Value, Error> {
     let (old4, old6) = netbox.ips_from_mac(&target.mac)?;
     let old = if ip.is_ipv6() { old6 } else { old4 };
     if let Some(old) = old {
         netbox.del_ip(old)?;
     }
-    if let Err(err) = netbox.add_ip(&subnet.cidr, ip, None, Some(&target.mac), false) {
+    let owner = Owner { mac: target.mac.clone(), hostname: None, vmid };
+    if let Err(err) = netbox.add_ip(&subnet.cidr, ip, Some(&owner), false) {
         if let Some(old) = old {
             let old_subnet = subnet_of_ip(subnets, &target.vnet, old).map(|s| s.cidr).unwrap_or(subnet.cidr);
-            if let Err(undo) = netbox.add_ip(&old_subnet, old, None, Some(&target.mac), false) {
+            if let Err(undo) = netbox.add_ip(&old_subnet, old, Some(&owner), false) {
                 return Err(Error::Unavailable(format!("{err}; and the former address {old} could not be added back: {undo}")));
             }
         }

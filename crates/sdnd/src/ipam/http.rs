@@ -1,0 +1,127 @@
+//! The HTTP calls of the external IPAMs (and DNS servers), as the reference's
+//! `PVE::Network::SDN::api_request`: JSON in and out, bounded by [`timeout`], and every
+//! failure an error naming the service and carrying its message, never its credentials.
+
+use std::io::Read;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::Error;
+
+/// The most of an answer read (a list of a few addresses is a few KiB).
+const MAX_ANSWER: u64 = 4 << 20;
+
+/// How long one call to an external IPAM may take: `SDND_IPAM_TIMEOUT` seconds (up to 600),
+/// default 30 as the reference's user agent.
+pub fn timeout() -> Duration {
+    let secs = std::env::var("SDND_IPAM_TIMEOUT").ok().and_then(|v| v.trim().parse::<f64>().ok());
+    match secs {
+        Some(s) if s > 0.0 && s <= 600.0 => Duration::from_secs_f64(s),
+        _ => Duration::from_secs(30),
+    }
+}
+
+pub struct Api {
+    /// "NetBox IPAM 'nb'", for messages.
+    pub name: String,
+    url: String,
+    /// The header carrying the credential, and its value.
+    auth: (&'static str, String),
+    client: reqwest::blocking::Client,
+}
+
+impl Api {
+    /// `kind` names the service in messages ("NetBox IPAM").
+    pub fn new(kind: &str, object: &sdn_config::SdnObject, auth: (&'static str, &dyn Fn(&str) -> String)) -> Result<Api, Error> {
+        let name = format!("{kind} '{}'", object.id());
+        let url = object.get_str("url").unwrap_or("").trim_end_matches('/').to_string();
+        let secret = object.get_str("token").or_else(|| object.get_str("key")).unwrap_or("");
+        if url.is_empty() || secret.is_empty() {
+            return Err(Error::Conflict(format!("{name} has no url or credential")));
+        }
+        if object.get_str("fingerprint").is_some() {
+            return Err(Error::NotImplemented(format!(
+                "{name}: certificate pinning by 'fingerprint' is not supported by this sdnd; remove it and use a certificate the system trusts"
+            )));
+        }
+        let client = reqwest::blocking::Client::builder()
+            .timeout(timeout())
+            .connect_timeout(timeout())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|err| Error::Internal(format!("{name}: HTTP client: {err}")))?;
+        Ok(Api { name, url, auth: (auth.0, (auth.1)(secret)), client })
+    }
+
+    /// [`Api::request`] for a lookup: `None` when the service answers 404.
+    pub fn lookup(&self, path: &str) -> Result<Option<Value>, Error> {
+        match self.request(reqwest::Method::GET, path, None) {
+            Err(Error::Conflict(m)) if m.contains(": 404 ") => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
+    /// One call: the answer's JSON (`Null` when empty). Unreachable, timed out, a 5xx or an
+    /// unreadable answer: `Unavailable` (503); a 4xx: `Conflict` (409).
+    pub fn request(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, Error> {
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.url))
+            .header("Content-Type", "application/json; charset=UTF-8")
+            .header(self.auth.0, &self.auth.1);
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        let name = &self.name;
+        let unreachable = |err: reqwest::Error| {
+            let what = if err.is_timeout() { format!("timed out after {:?}", timeout()) } else { chain(&err) };
+            Error::Unavailable(format!("{name} ({method} {path}): {what}"))
+        };
+        let response = request.send().map_err(unreachable)?;
+        let status = response.status();
+        let mut raw = Vec::new();
+        response
+            .take(MAX_ANSWER)
+            .read_to_end(&mut raw)
+            .map_err(|err| Error::Unavailable(format!("{name} ({method} {path}): reading the answer: {err}")))?;
+        if !status.is_success() {
+            let detail = serde_json::from_slice::<Value>(&raw)
+                .ok()
+                .map(|v| {
+                    ["detail", "message", "error"]
+                        .iter()
+                        .find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_string))
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .unwrap_or_else(|| String::from_utf8_lossy(&raw[..raw.len().min(500)]).into_owned());
+            let message = format!("{name} ({method} {path}): invalid response from server: {status}: {detail}");
+            return Err(if status.is_server_error() { Error::Unavailable(message) } else { Error::Conflict(message) });
+        }
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&raw).map_err(|err| Error::Unavailable(format!("{name} ({method} {path}): unreadable answer: {err}")))
+    }
+}
+
+/// An error's text with its causes.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    text
+}
+
+/// `err` with what was being done in front of its message, its status kept.
+pub fn context(err: Error, what: &str) -> Error {
+    match err {
+        Error::Unavailable(m) => Error::Unavailable(format!("{what}: {m}")),
+        Error::Conflict(m) => Error::Conflict(format!("{what}: {m}")),
+        Error::NotFound(m) => Error::NotFound(format!("{what}: {m}")),
+        other => other,
+    }
+}
