@@ -1,11 +1,14 @@
-//! The NetBox IPAM: the HTTP calls of the reference's `NetboxPlugin.pm` (checked against the
-//! requests its tests record, `tests/ipam-expected/netbox/`), and over the API a NetBox
+//! The external IPAMs. NetBox: the HTTP calls of the reference's `NetboxPlugin.pm` (checked
+//! against the requests its tests record, `tests/ipam-expected/netbox/`), and over the API a NetBox
 //! zone's subnets registered and released with their gateway and DHCP ranges, addresses
 //! mapped, moved, deleted and allocated from the ranges, NetBox's refusals and failures
 //! answered as clear errors naming it, a NetBox that hangs cut off at the timeout, and a
 //! configuration write that fails taking the IPAM's change back.
 //!
-//! NetBox is played by a small HTTP server of the test's own on a loopback port, keeping
+//! phpIPAM: the calls of `PhpIpamPlugin.pm` (`tests/ipam-expected/phpipam/`), and a zone
+//! with it over the API.
+//!
+//! Each IPAM is played by a small HTTP server of the test's own on a loopback port, keeping
 //! prefixes, IP ranges and addresses as NetBox does and recording every request.
 
 mod common;
@@ -44,6 +47,8 @@ struct State {
     requests: Vec<Request>,
 }
 
+type Handler = fn(&mut State, &str, &str, &str) -> (u16, Value);
+
 struct FakeNetBox {
     port: u16,
     state: Arc<Mutex<State>>,
@@ -56,6 +61,11 @@ struct FakeNetBox {
 
 impl FakeNetBox {
     fn start() -> FakeNetBox {
+        Self::start_with(handle, &format!("token {TOKEN}"))
+    }
+
+    fn start_with(handler: Handler, credential: &str) -> FakeNetBox {
+        let credential = credential.to_string();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let fake = FakeNetBox {
@@ -78,7 +88,8 @@ impl FakeNetBox {
                 }
                 let Ok(stream) = stream else { continue };
                 let (state, failing, hanging) = (state.clone(), failing.clone(), hanging.clone());
-                std::thread::spawn(move || serve(stream, &state, &failing, &hanging));
+                let credential = credential.clone();
+                std::thread::spawn(move || serve(stream, &state, &failing, &hanging, handler, &credential));
             }
         });
         fake
@@ -131,7 +142,7 @@ impl Drop for FakeNetBox {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>, failing: &AtomicBool, hanging: &AtomicBool) {
+fn serve(stream: TcpStream, state: &Mutex<State>, failing: &AtomicBool, hanging: &AtomicBool, handler: Handler, credential: &str) {
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
@@ -161,7 +172,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>, failing: &AtomicBool, hanging:
             let (name, value) = header.split_once(':').unwrap();
             match name.to_ascii_lowercase().as_str() {
                 "content-length" => length = value.trim().parse().unwrap(),
-                "authorization" => authorization = value.trim().to_string(),
+                "authorization" | "token" => authorization = value.trim().to_string(),
                 "content-type" => content_type = value.trim().to_string(),
                 _ => {}
             }
@@ -185,10 +196,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>, failing: &AtomicBool, hanging:
             });
             if failing.load(Ordering::SeqCst) {
                 (500, json!({"detail": "the database is down"}))
-            } else if authorization != format!("token {TOKEN}") {
+            } else if authorization != credential {
                 (403, json!({"detail": "Invalid token"}))
             } else {
-                handle(&mut state, &method, &path, &body)
+                handler(&mut state, &method, &path, &body)
             }
         };
         let text = if status == 204 {
@@ -407,14 +418,15 @@ fn handle(state: &mut State, method: &str, path: &str, body: &str) -> (u16, Valu
 
 /// The request a reference test recorded: method, path after the IPAM's url, body, headers.
 fn expected(name: &str) -> Request {
-    let path = format!(
-        "{}/tests/ipam-expected/netbox/expected.{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    expected_of("netbox", "http://localhost:8000/api", "authorization", name)
+}
+
+fn expected_of(plugin: &str, url: &str, auth: &str, name: &str) -> Request {
+    let path = format!("{}/tests/ipam-expected/{plugin}/expected.{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap();
     let field = |key: &str| {
         let start = text
-            .find(&format!("'{key}' => "))
+            .rfind(&format!("'{key}' => "))
             .unwrap_or_else(|| panic!("{key} in {path}"))
             + key.len()
             + 6;
@@ -428,11 +440,11 @@ fn expected(name: &str) -> Request {
     Request {
         method: field("_method"),
         path: uri
-            .strip_prefix("http://localhost:8000/api")
+            .strip_prefix(url)
             .unwrap()
             .to_string(),
         body: field("_content"),
-        authorization: field("authorization"),
+        authorization: field(auth),
         content_type: field("content-type"),
     }
 }
@@ -463,8 +475,11 @@ fn assert_same(got: &Request, want: &Request) {
 }
 
 fn netbox_config(url: &str) -> sdn_config::SdnObject {
+    ipam_config(json!({"ipam": "netbox", "type": "netbox", "url": url, "token": TOKEN}))
+}
+
+fn ipam_config(params: Value) -> sdn_config::SdnObject {
     let config = sdn_config::Config::default();
-    let params = json!({"ipam": "netbox", "type": "netbox", "url": url, "token": TOKEN});
     config
         .plan_create(sdn_config::Kind::Ipams, params.as_object().unwrap())
         .unwrap()
@@ -803,4 +818,186 @@ fn a_netbox_zone_over_the_api() {
         "{}",
         hung.message()
     );
+}
+
+const PHP_TOKEN: &str = "JPHkPSLB4O_XL-GQz4qtEFmNpx-99Htw";
+
+/// phpIPAM's API, as far as the plugin uses it: `{code, success, data|id|message}` answers.
+fn handle_phpipam(state: &mut State, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let body: Value = if body.is_empty() { Value::Null } else { serde_json::from_str(body).unwrap() };
+    let path = path.strip_prefix("/apiadmin").unwrap_or(path);
+    let segments: Vec<&str> = path.trim_matches('/').splitn(3, '/').collect();
+    let not_found = |what: &str| (404, json!({"code": 404, "success": false, "message": format!("No {what} found")}));
+    let entry = |(id, address, fields, _): &(u64, String, Value, Option<String>)| {
+        let mut e = fields.clone();
+        e["id"] = json!(id);
+        e["ip"] = json!(address.split('/').next().unwrap());
+        e
+    };
+    let ip_of = |i: &(u64, String, Value, Option<String>)| i.1.split('/').next().unwrap().to_string();
+    match (method, segments.as_slice()) {
+        ("GET", ["subnets", "cidr", cidr]) => match state.prefixes.iter().find(|(_, p)| p == cidr) {
+            Some((id, p)) => (200, json!({"code": 200, "success": true, "data": [{"id": id, "subnet": p}]})),
+            None => not_found("subnets"),
+        },
+        ("POST", ["subnets"]) => {
+            assert_eq!(body["sectionId"], json!(1));
+            state.next_id += 1;
+            let id = state.next_id;
+            state.prefixes.push((id, format!("{}/{}", body["subnet"].as_str().unwrap(), body["mask"].as_str().unwrap())));
+            (201, json!({"code": 201, "success": true, "id": id}))
+        }
+        ("GET", ["addresses", "search", ip]) => {
+            let found: Vec<Value> = state.ips.iter().filter(|i| ip_of(i) == *ip).map(entry).collect();
+            if found.is_empty() { not_found("addresses") } else { (200, json!({"code": 200, "success": true, "data": found})) }
+        }
+        ("GET", ["addresses", "search_mac", mac]) => {
+            let found: Vec<Value> = state.ips.iter().filter(|i| i.2["mac"].as_str() == Some(*mac)).map(entry).collect();
+            if found.is_empty() { not_found("addresses") } else { (200, json!({"code": 200, "success": true, "data": found})) }
+        }
+        ("POST", ["addresses"]) => {
+            let ip = body["ip"].as_str().unwrap().to_string();
+            if state.ips.iter().any(|i| ip_of(i) == ip) {
+                return (409, json!({"code": 409, "success": false, "message": "IP address already exists"}));
+            }
+            let Some((_, prefix)) = state.prefixes.iter().find(|(id, _)| json!(id) == body["subnetId"]).cloned() else { return not_found("subnets") };
+            let len = prefix.split('/').nth(1).unwrap().to_string();
+            state.next_id += 1;
+            let id = state.next_id;
+            state.ips.push((id, format!("{ip}/{len}"), body, None));
+            (201, json!({"code": 201, "success": true, "id": id}))
+        }
+        ("POST", ["addresses", "first_free", rest]) => {
+            let id = rest.trim_end_matches('/');
+            let Some((_, prefix)) = state.prefixes.iter().find(|(i, _)| i.to_string() == id).cloned() else { return not_found("subnets") };
+            let (network, mask) = cidr(&prefix);
+            let used = |a: u32| state.ips.iter().any(|i| ip_of(i) == Ipv4Addr::from(a).to_string());
+            let Some(free) = (network + 1..(network | !mask)).find(|a| !used(*a)) else { return not_found("free addresses") };
+            state.next_id += 1;
+            let ip_id = state.next_id;
+            let ip = Ipv4Addr::from(free).to_string();
+            state.ips.push((ip_id, format!("{ip}/{}", mask.count_ones()), body, None));
+            (201, json!({"code": 201, "success": true, "data": ip}))
+        }
+        ("PATCH", ["addresses", id]) => {
+            let Some(entry) = state.ips.iter_mut().find(|i| i.0.to_string() == *id) else { return not_found("addresses") };
+            for (k, v) in body.as_object().unwrap() {
+                entry.2[k] = v.clone();
+            }
+            (200, json!({"code": 200, "success": true}))
+        }
+        ("DELETE", ["addresses", id]) => {
+            let before = state.ips.len();
+            state.ips.retain(|i| i.0.to_string() != *id);
+            if before == state.ips.len() { not_found("addresses") } else { (200, json!({"code": 200, "success": true})) }
+        }
+        _ => (400, json!({"code": 400, "success": false, "message": format!("no route {method} {path}")})),
+    }
+}
+
+/// A phpIPAM request as the reference recorded it, its path after `.../api/apiadmin`.
+fn expected_php(name: &str) -> Request {
+    expected_of("phpipam", "https://localhost/api/apiadmin", "token", name)
+}
+
+/// A request the fake recorded, its path after `/api/apiadmin`.
+fn php_request(fake: &FakeNetBox, n: usize) -> Request {
+    let mut r = fake.requests()[n].clone();
+    r.path = r.path.trim_start_matches("/apiadmin").to_string();
+    r
+}
+
+#[test]
+fn the_phpipam_plugin_sends_the_references_requests() {
+    let fake = FakeNetBox::start_with(handle_phpipam, PHP_TOKEN);
+    let url = format!("http://127.0.0.1:{}/api/apiadmin", fake.port);
+    let config = ipam_config(json!({"ipam": "phpipam", "type": "phpipam", "url": url, "token": PHP_TOKEN, "section": 1}));
+    let php = sdnd::ipam::phpipam::PhpIpam::from_config(&config).unwrap();
+    let cidr: sdn_config::Cidr = "10.0.0.0/24".parse().unwrap();
+    let ip = "10.0.0.1".parse().unwrap();
+    let mac = "da:65:8f:18:9b:6f";
+
+    php.add_subnet(&cidr).unwrap();
+    let first = php_request(&fake, 0);
+    assert_eq!((first.method.as_str(), first.path.as_str()), ("GET", "/subnets/cidr/10.0.0.0/24"));
+    assert_same(&php_request(&fake, 1), &expected_php("add_subnet"));
+    // Known already: nothing created.
+    fake.clear();
+    php.add_subnet(&cidr).unwrap();
+    assert_eq!(fake.requests().len(), 1);
+
+    fake.clear();
+    php.add_ip(&cidr, ip, Some("myhostname"), Some(mac), Some("mydescription"), true).unwrap();
+    assert_same(&php_request(&fake, 1), &expected_php("add_ip"));
+    // The gateway again: phpIPAM refuses the duplicate, but it is the gateway already.
+    php.add_ip(&cidr, ip, Some("myhostname"), Some(mac), Some("mydescription"), true).unwrap();
+
+    fake.clear();
+    php.update_ip(ip, Some("myhostname"), Some(mac), Some("mydescription"), true).unwrap();
+    // The fake numbers objects from 1 in creation order: the subnet is 1, the address 2.
+    let mut want = expected_php("update_ip");
+    want.path = want.path.replace("/1", "/2");
+    assert_same(&php_request(&fake, 1), &want);
+
+    fake.clear();
+    php.del_ip(ip).unwrap();
+    let mut want = expected_php("del_ip");
+    want.path = want.path.replace("/1", "/2");
+    assert_same(&php_request(&fake, 1), &want);
+    assert!(matches!(php.del_ip(ip).unwrap_err(), sdnd::Error::NotFound(_)));
+
+    fake.clear();
+    php.add_ip(&cidr, ip, Some("myhostname"), Some(mac), Some("mydescription"), false).unwrap();
+    assert_same(&php_request(&fake, 1), &expected_php("add_ip_notgateway"));
+    let err = php.add_ip(&cidr, ip, None, Some(mac), None, false).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, sdnd::Error::Conflict(_)) && text.contains("phpIPAM IPAM 'phpipam'") && text.contains("IP address already exists"), "{text}");
+    assert!(!text.contains(PHP_TOKEN));
+
+    fake.clear();
+    let free = php.add_next_freeip(&cidr, Some("myhostname"), Some(mac), Some("mydescription")).unwrap();
+    assert_eq!(free, "10.0.0.2".parse::<std::net::IpAddr>().unwrap());
+    assert_same(&php_request(&fake, 1), &expected_php("add_next_freeip"));
+    assert_eq!(php.ips_from_mac(mac).unwrap(), (Some(ip), None));
+}
+
+#[test]
+fn a_phpipam_zone_over_the_api() {
+    let fake = FakeNetBox::start_with(handle_phpipam, PHP_TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let server = InProcess::start(dir.path());
+    let client = server.client("php");
+    let url = format!("http://127.0.0.1:{}/api/apiadmin", fake.port);
+    client.post(&format!("{SDN}/ipams"), &[("ipam", "php"), ("type", "phpipam"), ("url", &url), ("token", PHP_TOKEN), ("section", "1")]).ok();
+    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("ipam", "php")]).ok();
+    client.post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")]).ok();
+    let range = "start-address=10.0.0.10,end-address=10.0.0.11";
+    client.post(&format!("{SDN}/vnets/v1/subnets"), &[("subnet", "10.0.0.0/24"), ("type", "subnet"), ("gateway", "10.0.0.1"), ("dhcp-range", range)]).ok();
+    assert_eq!(fake.prefixes(), ["10.0.0.0/24"]);
+    let gateway = fake.ips();
+    assert_eq!(gateway.len(), 1);
+    assert_eq!((gateway[0].0.as_str(), &gateway[0].1["is_gateway"]), ("10.0.0.1/24", &json!(1)));
+    apply(&client);
+
+    // phpIPAM has no ranges: the subnet's first free address, as the reference.
+    assert_eq!(client.post(IPS, &[("zone", "z1"), ("mac", &mac(1)), ("vmid", "101")]).ok(), json!({"ip": "10.0.0.2"}));
+    assert_eq!(client.post(IPS, &[("zone", "z1"), ("mac", &mac(1))]).ok(), json!({"ip": "10.0.0.2"}));
+    client.post(IPS, &[("zone", "z1"), ("mac", &mac(2)), ("ip", "10.0.0.50")]).ok();
+    let duplicate = client.post(IPS, &[("zone", "z1"), ("mac", &mac(3)), ("ip", "10.0.0.50")]).expect(409);
+    assert!(duplicate.message().contains("phpIPAM IPAM 'php'"), "{}", duplicate.message());
+    client.put(IPS, &[("zone", "z1"), ("mac", &mac(2)), ("ip", "10.0.0.51")]).ok();
+    let ips: Vec<String> = fake.ips().into_iter().map(|(a, _, _)| a).collect();
+    assert_eq!(ips, ["10.0.0.1/24", "10.0.0.2/24", "10.0.0.51/24"]);
+    client.delete(IPS, &[("zone", "z1"), ("mac", &mac(2)), ("ip", "10.0.0.51")]).ok();
+    client.delete(IPS, &[("zone", "z1"), ("mac", &mac(2)), ("ip", "10.0.0.51")]).expect(404);
+
+    // Deleting the subnet leaves it in phpIPAM, as the reference does.
+    client.delete(&format!("{SDN}/vnets/v1/subnets/z1-10.0.0.0-24"), &[]).ok();
+    assert_eq!(fake.prefixes(), ["10.0.0.0/24"]);
+
+    // phpIPAM failing: a 503 naming it, nothing written.
+    fake.failing.store(true, Ordering::SeqCst);
+    let down = client.post(&format!("{SDN}/vnets/v1/subnets"), &[("subnet", "10.1.0.0/24"), ("type", "subnet")]).expect(503);
+    assert!(down.message().contains("phpIPAM IPAM 'php'"), "{}", down.message());
+    client.get(&format!("{SDN}/vnets/v1/subnets/z1-10.1.0.0-24"), &[]).expect(404);
 }
