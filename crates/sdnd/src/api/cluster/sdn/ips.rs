@@ -128,10 +128,13 @@ fn take_vmid(args: &mut Args) -> Option<String> {
     }
 }
 
+/// A vnet's subnets with their DHCP ranges, and the external IPAM of its zone (if any).
+type VnetSubnets = (Vec<(SubnetRef, Vec<DhcpRange>)>, Option<External>);
+
 /// The vnet's subnets in the running configuration, sorted by id, with their DHCP ranges,
 /// after checking that the vnet exists, is in `zone`, and that the zone uses the PVE IPAM
-/// (`None`) or a NetBox one.
-fn vnet_subnets(app: &App, target: &Target) -> Result<(Vec<(SubnetRef, Vec<DhcpRange>)>, Option<External>), Error> {
+/// (`None`) or an external one (NetBox, phpIPAM).
+fn vnet_subnets(app: &App, target: &Target) -> Result<VnetSubnets, Error> {
     let snapshot = app.sdn.snapshot()?;
     let vnet = snapshot
         .pending
