@@ -642,6 +642,19 @@ fn a_netbox_zone_over_the_api() {
         fake.ips(),
         [("10.0.0.1/24".to_string(), json!("gateway"), None)]
     );
+
+    // A change of the subnet follows its gateway and ranges there (old range deleted first).
+    let subnet_path = format!("{SDN}/vnets/v1/subnets/z1-10.0.0.0-24");
+    fake.clear();
+    client.put(&subnet_path, &[("gateway", "10.0.0.254"), ("dhcp-range", "start-address=10.0.0.20,end-address=10.0.0.21")]).ok();
+    assert_eq!(fake.ips(), [("10.0.0.254/24".to_string(), json!("gateway"), None)]);
+    assert_eq!(fake.state.lock().unwrap().ranges.iter().map(|r| (r.1.to_string(), r.2.to_string())).collect::<Vec<_>>(), [("10.0.0.20".to_string(), "10.0.0.21".to_string())]);
+    let calls: Vec<String> = fake.requests().into_iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    let deleted = calls.iter().position(|c| c.starts_with("DELETE /ipam/ip-ranges/")).expect("the old range deleted");
+    let added = calls.iter().position(|c| c == "POST /ipam/ip-ranges/").expect("the new range added");
+    assert!(deleted < added, "{calls:?}");
+    client.put(&subnet_path, &[("gateway", "10.0.0.1"), ("dhcp-range", range)]).ok();
+    assert_eq!(fake.ips(), [("10.0.0.1/24".to_string(), json!("gateway"), None)]);
     apply(&client);
 
     // Allocation from the range; the same MAC keeps its address; a full range: NetBox's 409.
