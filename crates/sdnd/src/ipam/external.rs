@@ -140,32 +140,13 @@ impl External {
 /// The IPAM change a subnet change made, to take back.
 pub enum SubnetUndo {
     Nothing,
-    Created {
-        netbox: External,
-        cidr: Cidr,
-        gateway: Option<IpAddr>,
-        ranges: Vec<DhcpRange>,
-    },
-    Deleted {
-        netbox: External,
-        cidr: Cidr,
-        gateway: Option<IpAddr>,
-        ranges: Vec<DhcpRange>,
-    },
-    Updated {
-        netbox: External,
-        cidr: Cidr,
-        old: (Option<IpAddr>, Vec<DhcpRange>),
-        new: (Option<IpAddr>, Vec<DhcpRange>),
-    },
+    Created { netbox: External, cidr: Cidr, gateway: Option<IpAddr>, ranges: Vec<DhcpRange> },
+    Deleted { netbox: External, cidr: Cidr, gateway: Option<IpAddr>, ranges: Vec<DhcpRange> },
+    Updated { netbox: External, cidr: Cidr, old: (Option<IpAddr>, Vec<DhcpRange>), new: (Option<IpAddr>, Vec<DhcpRange>) },
 }
 
 fn ranges(subnet: &SdnObject) -> Vec<DhcpRange> {
-    subnet
-        .get("dhcp-range")
-        .and_then(PropValue::as_ranges)
-        .map(<[DhcpRange]>::to_vec)
-        .unwrap_or_default()
+    subnet.get("dhcp-range").and_then(PropValue::as_ranges).map(<[DhcpRange]>::to_vec).unwrap_or_default()
 }
 
 /// Applies `change` (planned on `pending`) to the subnet's NetBox IPAM, if its zone has one.
@@ -193,33 +174,18 @@ pub fn subnet_change(pending: &Config, change: &Change) -> Result<SubnetUndo, Er
                     return Err(with_undo(err, netbox.del_subnet(&cidr, None, &ranges)));
                 }
             }
-            Ok(SubnetUndo::Created {
-                netbox,
-                cidr,
-                gateway,
-                ranges,
-            })
+            Ok(SubnetUndo::Created { netbox, cidr, gateway, ranges })
         }
         (Some(old), None) => {
             let (gateway, ranges) = (registered_gateway(old), ranges(old));
             netbox.del_subnet(&cidr, gateway, &ranges)?;
-            Ok(SubnetUndo::Deleted {
-                netbox,
-                cidr,
-                gateway,
-                ranges,
-            })
+            Ok(SubnetUndo::Deleted { netbox, cidr, gateway, ranges })
         }
         (Some(old), Some(new)) => {
             let old = (registered_gateway(old), ranges(old));
             let new = (registered_gateway(new), ranges(new));
             update(&netbox, &cidr, &old, &new)?;
-            Ok(SubnetUndo::Updated {
-                netbox,
-                cidr,
-                old,
-                new,
-            })
+            Ok(SubnetUndo::Updated { netbox, cidr, old, new })
         }
         (None, None) => Ok(SubnetUndo::Nothing),
     }
@@ -252,9 +218,7 @@ fn with_undo(err: Error, undo: Result<(), Error>) -> Error {
         Ok(()) => err,
         Err(undo) => {
             tracing::warn!("external IPAM change not taken back: {undo}");
-            Error::Unavailable(format!(
-                "{err}; and the IPAM's change could not be taken back: {undo}"
-            ))
+            Error::Unavailable(format!("{err}; and the IPAM's change could not be taken back: {undo}"))
         }
     }
 }
@@ -265,29 +229,12 @@ impl SubnetUndo {
     pub fn undo(self, err: Error) -> Error {
         let result = match self {
             SubnetUndo::Nothing => Ok(()),
-            SubnetUndo::Created {
-                netbox,
-                cidr,
-                gateway,
-                ranges,
-            } => netbox.del_subnet(&cidr, gateway, &ranges),
-            SubnetUndo::Deleted {
-                netbox,
-                cidr,
-                gateway,
-                ranges,
-            } => netbox
-                .add_subnet(&cidr, &ranges)
-                .and_then(|()| match gateway {
-                    Some(gateway) => netbox.add_ip(&cidr, gateway, None, true),
-                    None => Ok(()),
-                }),
-            SubnetUndo::Updated {
-                netbox,
-                cidr,
-                old,
-                new,
-            } => update(&netbox, &cidr, &new, &old),
+            SubnetUndo::Created { netbox, cidr, gateway, ranges } => netbox.del_subnet(&cidr, gateway, &ranges),
+            SubnetUndo::Deleted { netbox, cidr, gateway, ranges } => netbox.add_subnet(&cidr, &ranges).and_then(|()| match gateway {
+                Some(gateway) => netbox.add_ip(&cidr, gateway, None, true),
+                None => Ok(()),
+            }),
+            SubnetUndo::Updated { netbox, cidr, old, new } => update(&netbox, &cidr, &new, &old),
         };
         with_undo(err, result)
     }

@@ -30,12 +30,7 @@ impl NetBox {
 
     fn first_id(&self, path: &str) -> Result<Option<u64>, Error> {
         let answer = self.request(reqwest::Method::GET, path, None)?;
-        Ok(answer
-            .get("results")
-            .and_then(Value::as_array)
-            .and_then(|r| r.first())
-            .and_then(|r| r.get("id"))
-            .and_then(Value::as_u64))
+        Ok(answer.get("results").and_then(Value::as_array).and_then(|r| r.first()).and_then(|r| r.get("id")).and_then(Value::as_u64))
     }
 
     fn prefix_id(&self, cidr: &Cidr) -> Result<Option<u64>, Error> {
@@ -43,10 +38,7 @@ impl NetBox {
     }
 
     fn range_id(&self, range: &DhcpRange) -> Result<Option<u64>, Error> {
-        self.first_id(&format!(
-            "/ipam/ip-ranges/?start_address={}&end_address={}",
-            range.start, range.end
-        ))
+        self.first_id(&format!("/ipam/ip-ranges/?start_address={}&end_address={}", range.start, range.end))
     }
 
     fn ip_id(&self, ip: IpAddr) -> Result<Option<u64>, Error> {
@@ -54,32 +46,18 @@ impl NetBox {
     }
 
     fn add_range(&self, range: &DhcpRange) -> Result<(), Error> {
-        let body =
-            json!({"start_address": range.start.to_string(), "end_address": range.end.to_string()});
+        let body = json!({"start_address": range.start.to_string(), "end_address": range.end.to_string()});
         self.request(reqwest::Method::POST, "/ipam/ip-ranges/", Some(&body))
-            .map_err(|err| {
-                context(
-                    err,
-                    &format!("could not create ip range {}:{}", range.start, range.end),
-                )
-            })?;
+            .map_err(|err| context(err, &format!("could not create ip range {}:{}", range.start, range.end)))?;
         Ok(())
     }
 
     fn del_range(&self, range: &DhcpRange) -> Result<(), Error> {
         match self.range_id(range)? {
             Some(id) => {
-                self.request(
-                    reqwest::Method::DELETE,
-                    &format!("/ipam/ip-ranges/{id}/"),
-                    None,
-                )?;
+                self.request(reqwest::Method::DELETE, &format!("/ipam/ip-ranges/{id}/"), None)?;
             }
-            None => tracing::warn!(
-                "could not find id for ip range {}:{}",
-                range.start,
-                range.end
-            ),
+            None => tracing::warn!("could not find id for ip range {}:{}", range.start, range.end),
         }
         Ok(())
     }
@@ -87,16 +65,10 @@ impl NetBox {
     /// `add_subnet`: the prefix, then its DHCP ranges.
     pub fn add_subnet(&self, cidr: &Cidr, ranges: &[DhcpRange]) -> Result<(), Error> {
         if self.prefix_id(cidr)?.is_some() {
-            return Err(Error::Conflict(format!(
-                "prefix {cidr} already exists in netbox"
-            )));
+            return Err(Error::Conflict(format!("prefix {cidr} already exists in netbox")));
         }
-        self.request(
-            reqwest::Method::POST,
-            "/ipam/prefixes/",
-            Some(&json!({"prefix": cidr.to_string()})),
-        )
-        .map_err(|err| context(err, "error adding subnet to ipam"))?;
+        self.request(reqwest::Method::POST, "/ipam/prefixes/", Some(&json!({"prefix": cidr.to_string()})))
+            .map_err(|err| context(err, "error adding subnet to ipam"))?;
         for range in ranges {
             self.add_range(range)?;
         }
@@ -116,30 +88,14 @@ impl NetBox {
 
     /// `del_subnet`: refused while the prefix holds more than its gateway; the gateway, the
     /// ranges, then the prefix deleted.
-    pub fn del_subnet(
-        &self,
-        cidr: &Cidr,
-        gateway: Option<IpAddr>,
-        ranges: &[DhcpRange],
-    ) -> Result<(), Error> {
+    pub fn del_subnet(&self, cidr: &Cidr, gateway: Option<IpAddr>, ranges: &[DhcpRange]) -> Result<(), Error> {
         let Some(id) = self.prefix_id(cidr)? else {
             tracing::warn!("could not find id for ip prefix {cidr}");
             return Ok(());
         };
-        let children = self.request(
-            reqwest::Method::GET,
-            &format!("/ipam/ip-addresses/?parent={cidr}"),
-            None,
-        )?;
-        if children
-            .get("results")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len)
-            > 1
-        {
-            return Err(Error::Conflict(format!(
-                "not deleting prefix {cidr} because it still contains entries"
-            )));
+        let children = self.request(reqwest::Method::GET, &format!("/ipam/ip-addresses/?parent={cidr}"), None)?;
+        if children.get("results").and_then(Value::as_array).map_or(0, Vec::len) > 1 {
+            return Err(Error::Conflict(format!("not deleting prefix {cidr} because it still contains entries")));
         }
         if let Some(gateway) = gateway {
             self.del_ip(gateway)?;
@@ -147,22 +103,12 @@ impl NetBox {
         for range in ranges {
             self.del_range(range)?;
         }
-        self.request(
-            reqwest::Method::DELETE,
-            &format!("/ipam/prefixes/{id}/"),
-            None,
-        )
-        .map_err(|err| context(err, "error deleting subnet from ipam"))?;
+        self.request(reqwest::Method::DELETE, &format!("/ipam/prefixes/{id}/"), None)
+            .map_err(|err| context(err, "error deleting subnet from ipam"))?;
         Ok(())
     }
 
-    fn ip_body(
-        cidr: &Cidr,
-        ip: IpAddr,
-        hostname: Option<&str>,
-        mac: Option<&str>,
-        gateway: bool,
-    ) -> Value {
+    fn ip_body(cidr: &Cidr, ip: IpAddr, hostname: Option<&str>, mac: Option<&str>, gateway: bool) -> Value {
         let mut body = Map::new();
         body.insert("address".into(), json!(format!("{ip}/{}", cidr.prefix())));
         body.insert("description".into(), description(mac, gateway));
@@ -173,14 +119,7 @@ impl NetBox {
     }
 
     /// `add_ip`: a gateway that is already there as a gateway is fine.
-    pub fn add_ip(
-        &self,
-        cidr: &Cidr,
-        ip: IpAddr,
-        hostname: Option<&str>,
-        mac: Option<&str>,
-        gateway: bool,
-    ) -> Result<(), Error> {
+    pub fn add_ip(&self, cidr: &Cidr, ip: IpAddr, hostname: Option<&str>, mac: Option<&str>, gateway: bool) -> Result<(), Error> {
         let body = Self::ip_body(cidr, ip, hostname, mac, gateway);
         match self.request(reqwest::Method::POST, "/ipam/ip-addresses/", Some(&body)) {
             Ok(_) => Ok(()),
@@ -188,124 +127,51 @@ impl NetBox {
                 tracing::debug!("gateway {ip} already in NetBox: {err}");
                 Ok(())
             }
-            Err(err) => Err(context(
-                err,
-                &format!("error add subnet ip to ipam: ip {ip} already exist"),
-            )),
+            Err(err) => Err(context(err, &format!("error add subnet ip to ipam: ip {ip} already exist"))),
         }
     }
 
     fn is_gateway(&self, ip: IpAddr) -> Result<bool, Error> {
-        let answer = self.request(
-            reqwest::Method::GET,
-            &format!("/ipam/ip-addresses/?q={ip}"),
-            None,
-        )?;
-        let first = answer
-            .get("results")
-            .and_then(Value::as_array)
-            .and_then(|r| r.first())
-            .cloned();
-        Ok(first
-            .and_then(|r| {
-                r.get("description")
-                    .and_then(Value::as_str)
-                    .map(|d| d == "gateway")
-            })
-            .unwrap_or(false))
+        let answer = self.request(reqwest::Method::GET, &format!("/ipam/ip-addresses/?q={ip}"), None)?;
+        let first = answer.get("results").and_then(Value::as_array).and_then(|r| r.first()).cloned();
+        Ok(first.and_then(|r| r.get("description").and_then(Value::as_str).map(|d| d == "gateway")).unwrap_or(false))
     }
 
     /// `update_ip`: the address's entry patched.
-    pub fn update_ip(
-        &self,
-        cidr: &Cidr,
-        ip: IpAddr,
-        hostname: Option<&str>,
-        mac: Option<&str>,
-        gateway: bool,
-    ) -> Result<(), Error> {
-        let id = self.ip_id(ip)?.ok_or_else(|| {
-            Error::NotFound(format!(
-                "could not find id for ip address {ip} in {}",
-                self.api.name
-            ))
-        })?;
+    pub fn update_ip(&self, cidr: &Cidr, ip: IpAddr, hostname: Option<&str>, mac: Option<&str>, gateway: bool) -> Result<(), Error> {
+        let id = self.ip_id(ip)?.ok_or_else(|| Error::NotFound(format!("could not find id for ip address {ip} in {}", self.api.name)))?;
         let body = Self::ip_body(cidr, ip, hostname, mac, gateway);
-        self.request(
-            reqwest::Method::PATCH,
-            &format!("/ipam/ip-addresses/{id}/"),
-            Some(&body),
-        )
-        .map_err(|err| context(err, &format!("error update ip {ip}")))?;
+        self.request(reqwest::Method::PATCH, &format!("/ipam/ip-addresses/{id}/"), Some(&body))
+            .map_err(|err| context(err, &format!("error update ip {ip}")))?;
         Ok(())
     }
 
     /// `del_ip`: 404 when NetBox doesn't know the address.
     pub fn del_ip(&self, ip: IpAddr) -> Result<(), Error> {
-        let id = self.ip_id(ip)?.ok_or_else(|| {
-            Error::NotFound(format!(
-                "could not find id for ip {ip} in {}",
-                self.api.name
-            ))
-        })?;
-        self.request(
-            reqwest::Method::DELETE,
-            &format!("/ipam/ip-addresses/{id}/"),
-            None,
-        )
-        .map_err(|err| context(err, &format!("error delete ip {ip}")))?;
+        let id = self.ip_id(ip)?.ok_or_else(|| Error::NotFound(format!("could not find id for ip {ip} in {}", self.api.name)))?;
+        self.request(reqwest::Method::DELETE, &format!("/ipam/ip-addresses/{id}/"), None)
+            .map_err(|err| context(err, &format!("error delete ip {ip}")))?;
         Ok(())
     }
 
     /// `add_next_freeip`: the next free address of the prefix.
-    pub fn add_next_freeip(
-        &self,
-        cidr: &Cidr,
-        hostname: Option<&str>,
-        mac: Option<&str>,
-    ) -> Result<IpAddr, Error> {
-        let id = self.prefix_id(cidr)?.ok_or_else(|| {
-            Error::Conflict(format!(
-                "could not find id for prefix {cidr} in {}",
-                self.api.name
-            ))
-        })?;
-        self.available(
-            &format!("/ipam/prefixes/{id}/available-ips/"),
-            hostname,
-            mac,
-        )
-        .map_err(|err| context(err, &format!("can't find free ip in subnet {cidr}")))
+    pub fn add_next_freeip(&self, cidr: &Cidr, hostname: Option<&str>, mac: Option<&str>) -> Result<IpAddr, Error> {
+        let id =
+            self.prefix_id(cidr)?.ok_or_else(|| Error::Conflict(format!("could not find id for prefix {cidr} in {}", self.api.name)))?;
+        self.available(&format!("/ipam/prefixes/{id}/available-ips/"), hostname, mac)
+            .map_err(|err| context(err, &format!("can't find free ip in subnet {cidr}")))
     }
 
     /// `add_range_next_freeip`: the next free address of a DHCP range.
-    pub fn add_range_next_freeip(
-        &self,
-        range: &DhcpRange,
-        hostname: Option<&str>,
-        mac: Option<&str>,
-    ) -> Result<IpAddr, Error> {
+    pub fn add_range_next_freeip(&self, range: &DhcpRange, hostname: Option<&str>, mac: Option<&str>) -> Result<IpAddr, Error> {
         let what = format!("{}-{}", range.start, range.end);
-        let id = self.range_id(range)?.ok_or_else(|| {
-            Error::Conflict(format!(
-                "could not find id for ip range {what} in {}",
-                self.api.name
-            ))
-        })?;
-        self.available(
-            &format!("/ipam/ip-ranges/{id}/available-ips/"),
-            hostname,
-            mac,
-        )
-        .map_err(|err| context(err, &format!("can't find free ip in range {what}")))
+        let id =
+            self.range_id(range)?.ok_or_else(|| Error::Conflict(format!("could not find id for ip range {what} in {}", self.api.name)))?;
+        self.available(&format!("/ipam/ip-ranges/{id}/available-ips/"), hostname, mac)
+            .map_err(|err| context(err, &format!("can't find free ip in range {what}")))
     }
 
-    fn available(
-        &self,
-        path: &str,
-        hostname: Option<&str>,
-        mac: Option<&str>,
-    ) -> Result<IpAddr, Error> {
+    fn available(&self, path: &str, hostname: Option<&str>, mac: Option<&str>) -> Result<IpAddr, Error> {
         let mut body = Map::new();
         body.insert("description".into(), description(mac, false));
         if let Some(hostname) = hostname.filter(|h| !h.is_empty()) {
@@ -313,50 +179,24 @@ impl NetBox {
         }
         let answer = self.request(reqwest::Method::POST, path, Some(&Value::Object(body)))?;
         // NetBox answers one object, or a list of them when asked for several.
-        let first = if answer.is_array() {
-            answer.get(0).cloned().unwrap_or(Value::Null)
-        } else {
-            answer
-        };
+        let first = if answer.is_array() { answer.get(0).cloned().unwrap_or(Value::Null) } else { answer };
         first
             .get("address")
             .and_then(Value::as_str)
             .and_then(|a| a.split('/').next())
             .and_then(|a| a.parse().ok())
-            .ok_or_else(|| {
-                Error::Unavailable(format!(
-                    "{} ({path}): no address in the answer",
-                    self.api.name
-                ))
-            })
+            .ok_or_else(|| Error::Unavailable(format!("{} ({path}): no address in the answer", self.api.name)))
     }
 
     /// `get_ips_from_mac`: the MAC's first IPv4 and IPv6 address.
     pub fn ips_from_mac(&self, mac: &str) -> Result<(Option<IpAddr>, Option<IpAddr>), Error> {
         let answer = self
-            .request(
-                reqwest::Method::GET,
-                &format!("/ipam/ip-addresses/?description__ic={mac}"),
-                None,
-            )
-            .map_err(|err| {
-                context(
-                    err,
-                    &format!("could not query ip address entry for mac {mac}"),
-                )
-            })?;
+            .request(reqwest::Method::GET, &format!("/ipam/ip-addresses/?description__ic={mac}"), None)
+            .map_err(|err| context(err, &format!("could not query ip address entry for mac {mac}")))?;
         let (mut v4, mut v6) = (None, None);
-        for entry in answer
-            .get("results")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some(ip) = entry
-                .get("address")
-                .and_then(Value::as_str)
-                .and_then(|a| a.split('/').next())
-                .and_then(|a| a.parse::<IpAddr>().ok())
+        for entry in answer.get("results").and_then(Value::as_array).into_iter().flatten() {
+            let Some(ip) =
+                entry.get("address").and_then(Value::as_str).and_then(|a| a.split('/').next()).and_then(|a| a.parse::<IpAddr>().ok())
             else {
                 continue;
             };
@@ -379,4 +219,3 @@ fn description(mac: Option<&str>, gateway: bool) -> Value {
         Value::Null
     }
 }
-

@@ -55,7 +55,14 @@ impl PhpIpam {
         Ok(())
     }
 
-    fn ip_body(ip: Option<IpAddr>, subnet_id: Option<Value>, hostname: Option<&str>, mac: Option<&str>, description: Option<&str>, gateway: bool) -> Value {
+    fn ip_body(
+        ip: Option<IpAddr>,
+        subnet_id: Option<Value>,
+        hostname: Option<&str>,
+        mac: Option<&str>,
+        description: Option<&str>,
+        gateway: bool,
+    ) -> Value {
         let mut body = Map::new();
         if let Some(ip) = ip {
             body.insert("ip".into(), json!(ip.to_string()));
@@ -75,7 +82,15 @@ impl PhpIpam {
     }
 
     /// `add_ip`: a gateway phpIPAM has as a gateway already is fine.
-    pub fn add_ip(&self, cidr: &Cidr, ip: IpAddr, hostname: Option<&str>, mac: Option<&str>, description: Option<&str>, gateway: bool) -> Result<(), Error> {
+    pub fn add_ip(
+        &self,
+        cidr: &Cidr,
+        ip: IpAddr,
+        hostname: Option<&str>,
+        mac: Option<&str>,
+        description: Option<&str>,
+        gateway: bool,
+    ) -> Result<(), Error> {
         let subnet_id = self.prefix_id(cidr)?.ok_or_else(|| Error::Conflict(format!("{}: subnet {cidr} not found", self.api.name)))?;
         let body = Self::ip_body(Some(ip), Some(subnet_id), hostname, mac, description, gateway);
         match self.api.request(reqwest::Method::POST, "/addresses/", Some(&body)) {
@@ -94,7 +109,14 @@ impl PhpIpam {
     }
 
     /// `update_ip`: the address's entry patched.
-    pub fn update_ip(&self, ip: IpAddr, hostname: Option<&str>, mac: Option<&str>, description: Option<&str>, gateway: bool) -> Result<(), Error> {
+    pub fn update_ip(
+        &self,
+        ip: IpAddr,
+        hostname: Option<&str>,
+        mac: Option<&str>,
+        description: Option<&str>,
+        gateway: bool,
+    ) -> Result<(), Error> {
         let id = self.ip_id(ip)?.ok_or_else(|| Error::NotFound(format!("can't find ip address {ip} in {}", self.api.name)))?;
         let body = Self::ip_body(None, None, hostname, mac, description, gateway);
         self.api
@@ -113,7 +135,13 @@ impl PhpIpam {
     }
 
     /// `add_next_freeip` (and `add_range_next_freeip`, which searches the whole subnet).
-    pub fn add_next_freeip(&self, cidr: &Cidr, hostname: Option<&str>, mac: Option<&str>, description: Option<&str>) -> Result<IpAddr, Error> {
+    pub fn add_next_freeip(
+        &self,
+        cidr: &Cidr,
+        hostname: Option<&str>,
+        mac: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<IpAddr, Error> {
         let what = format!("can't find free ip in subnet {cidr}");
         let id = self.prefix_id(cidr)?.ok_or_else(|| Error::Conflict(format!("{what}: {}: subnet not found", self.api.name)))?;
         let body = Self::ip_body(None, None, hostname, mac, description, false);
@@ -144,7 +172,14 @@ impl PhpIpam {
     }
 
     /// The next free address for a vnet's allocation: phpIPAM has no ranges, the subnet's.
-    pub fn next_free(&self, cidr: &Cidr, _range: &DhcpRange, hostname: Option<&str>, mac: &str, vmid: Option<&str>) -> Result<IpAddr, Error> {
+    pub fn next_free(
+        &self,
+        cidr: &Cidr,
+        _range: &DhcpRange,
+        hostname: Option<&str>,
+        mac: &str,
+        vmid: Option<&str>,
+    ) -> Result<IpAddr, Error> {
         self.add_next_freeip(cidr, hostname, Some(mac), vmid)
     }
 }
