@@ -425,3 +425,42 @@ fn status_and_mappings_follow_the_acls() {
     assert_eq!(status(&client).len(), 2);
     client.get(&format!("{SDN}/ipams/nosuch/status"), &[]).expect(404);
 }
+
+#[test]
+fn a_change_set_registers_its_subnets_gateways_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let client = server.client("ipam");
+    let changes = format!("{SDN}/changes");
+    let steps = json!([
+        {"method": "POST", "path": "/cluster/sdn/zones", "params": {"zone": "z1", "type": "simple", "ipam": "pve", "dhcp": "dnsmasq"}},
+        {"method": "POST", "path": "/cluster/sdn/vnets", "params": {"vnet": "v1", "zone": "z1"}},
+        {"method": "POST", "path": "/cluster/sdn/vnets/v1/subnets",
+         "params": {"subnet": "10.0.0.0/24", "type": "subnet", "gateway": "10.0.0.1"}},
+    ]);
+    client.json("POST", &changes, &json!({"steps": steps})).ok();
+    let upid = client.put(SDN, &[]).ok();
+    assert_eq!(client.wait_task(upid.as_str().unwrap()), "OK");
+    // The status shows the running configuration's zones: the gateway came with the set.
+    assert_eq!(
+        status(&client),
+        [json!({"zone": "z1", "vnet": "v1", "subnet": "10.0.0.0/24", "ip": "10.0.0.1", "gateway": 1})]
+    );
+
+    // A later step fails: the subnet of the first step is not made, nor its gateway registered.
+    let steps = json!([
+        {"method": "POST", "path": "/cluster/sdn/vnets/v1/subnets",
+         "params": {"subnet": "10.1.0.0/24", "type": "subnet", "gateway": "10.1.0.1"}},
+        {"method": "POST", "path": "/cluster/sdn/vnets", "params": {"vnet": "v2", "zone": "z1", "tag": "many"}},
+    ]);
+    client.json("POST", &changes, &json!({"steps": steps})).expect(400);
+    assert_eq!(client.get(&format!("{SDN}/vnets/v1/subnets"), &[]).ok().as_array().unwrap().len(), 1);
+    // Nothing of it was registered: the same subnet alone registers its gateway once.
+    client
+        .post(&format!("{SDN}/vnets/v1/subnets"), &[("subnet", "10.1.0.0/24"), ("type", "subnet"), ("gateway", "10.1.0.1")])
+        .ok();
+    let upid = client.put(SDN, &[]).ok();
+    assert_eq!(client.wait_task(upid.as_str().unwrap()), "OK");
+    let ips: Vec<Value> = status(&client).iter().map(|e| e["ip"].clone()).collect();
+    assert_eq!(ips, [json!("10.0.0.1"), json!("10.1.0.1")]);
+}

@@ -149,22 +149,30 @@ fn ranges(subnet: &SdnObject) -> Vec<DhcpRange> {
     subnet.get("dhcp-range").and_then(PropValue::as_ranges).map(<[DhcpRange]>::to_vec).unwrap_or_default()
 }
 
-/// Applies `change` (planned on `pending`) to the subnet's NetBox IPAM, if its zone has one.
-pub fn subnet_change(pending: &Config, change: &Change) -> Result<SubnetUndo, Error> {
+/// The external IPAM a subnet change (planned on `pending`) goes to, with the subnet's CIDR
+/// (`None`: not a subnet change, or its zone has none).
+fn external_of(pending: &Config, change: &Change) -> Result<Option<(External, Cidr)>, Error> {
     if change.kind != Kind::Subnets {
-        return Ok(SubnetUndo::Nothing);
+        return Ok(None);
     }
     let old = pending.get(Kind::Subnets, &change.id);
-    let Some(subnet) = change.object.as_ref().or(old) else {
+    let Some(subnet_ref) = change.object.as_ref().or(old).and_then(SubnetRef::of) else {
+        return Ok(None);
+    };
+    Ok(External::of_zone(pending, &subnet_ref.zone)?.map(|external| (external, subnet_ref.cidr)))
+}
+
+/// Whether `change` would call an external IPAM.
+pub fn involves_external(pending: &Config, change: &Change) -> Result<bool, Error> {
+    Ok(external_of(pending, change)?.is_some())
+}
+
+/// Applies `change` (planned on `pending`) to the subnet's NetBox IPAM, if its zone has one.
+pub fn subnet_change(pending: &Config, change: &Change) -> Result<SubnetUndo, Error> {
+    let Some((netbox, cidr)) = external_of(pending, change)? else {
         return Ok(SubnetUndo::Nothing);
     };
-    let Some(subnet_ref) = SubnetRef::of(subnet) else {
-        return Ok(SubnetUndo::Nothing);
-    };
-    let Some(netbox) = External::of_zone(pending, &subnet_ref.zone)? else {
-        return Ok(SubnetUndo::Nothing);
-    };
-    let cidr = subnet_ref.cidr;
+    let old = pending.get(Kind::Subnets, &change.id);
     match (old, &change.object) {
         (None, Some(new)) => {
             let (gateway, ranges) = (registered_gateway(new), ranges(new));

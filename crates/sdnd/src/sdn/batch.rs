@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use sdn_store::Op;
+use sdn_store::{Guard, Op};
 
 use super::lock::{self, Intent, LockRecord};
 use super::{Mutation, Sdn, Snapshot};
@@ -22,6 +22,15 @@ struct Stage {
     lock: Option<LockRecord>,
     now_ms: i64,
     changed: bool,
+    /// The entries the steps' changes bring along (the IPAM's), and what they were planned on.
+    extra: Vec<Op>,
+    guards: Vec<Guard>,
+}
+
+/// Whether a change set is being staged on this thread: a step's write is then committed
+/// with the whole set, or not at all.
+pub fn in_change_set() -> bool {
+    STAGE.with(|cell| cell.borrow().is_some())
 }
 
 thread_local! {
@@ -54,6 +63,12 @@ fn stage_into<T>(
             "this request can't be part of a change set: only creating, changing and deleting objects can".into(),
         ));
     }
+    stage.extra.extend(mutation.extra);
+    for guard in mutation.guards {
+        if !stage.guards.contains(&guard) {
+            stage.guards.push(guard);
+        }
+    }
     if !mutation.changes.is_empty() {
         let pending = Arc::make_mut(&mut stage.snapshot.pending);
         for change in mutation.changes {
@@ -85,12 +100,18 @@ impl Sdn {
         mut steps: impl FnMut() -> Result<T, Error>,
         extra: impl Fn(&T) -> Vec<Op>,
     ) -> Result<T, Error> {
-        if STAGE.with(|cell| cell.borrow().is_some()) {
+        if in_change_set() {
             return Err(Error::Conflict("a change set can't contain another change set".into()));
         }
         self.mutate(intent, |snapshot, lock| {
-            let stage =
-                Stage { snapshot: snapshot.clone(), lock: lock.cloned(), now_ms: self.clock.now_ms(), changed: false };
+            let stage = Stage {
+                snapshot: snapshot.clone(),
+                lock: lock.cloned(),
+                now_ms: self.clock.now_ms(),
+                changed: false,
+                extra: Vec::new(),
+                guards: Vec::new(),
+            };
             STAGE.with(|cell| *cell.borrow_mut() = Some(stage));
             let staging = Staging;
             let outcome = steps();
@@ -100,7 +121,9 @@ impl Sdn {
             let stage = stage.ok_or_else(|| Error::Internal("the change set's stage vanished".into()))?;
             let replace_pending =
                 stage.changed.then(|| Arc::try_unwrap(stage.snapshot.pending).unwrap_or_else(|shared| (*shared).clone()));
-            let mutation = Mutation { replace_pending, extra: extra(&result), ..Mutation::default() };
+            let mut writes = stage.extra;
+            writes.extend(extra(&result));
+            let mutation = Mutation { replace_pending, extra: writes, guards: stage.guards, ..Mutation::default() };
             Ok((mutation, result))
         })
     }

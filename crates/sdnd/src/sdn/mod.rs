@@ -2,6 +2,7 @@
 //! current against the store, and the single transactional write path every change uses.
 
 pub mod batch;
+pub use batch::in_change_set;
 pub mod lock;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -51,13 +52,13 @@ pub struct Mutation {
 }
 
 impl Mutation {
-    /// Whether this write changes nothing but pending objects (what a change set's step may do).
+    /// Whether this write is what a change set's step may do: change pending objects (with
+    /// the entries those changes bring along, such as the IPAM's), nothing else.
     fn only_changes(&self) -> bool {
         self.replace_pending.is_none()
             && self.running.is_none()
             && self.lock.is_none()
-            && self.extra.is_empty()
-            && self.guards.is_empty()
+            && (!self.changes.is_empty() || (self.extra.is_empty() && self.guards.is_empty()))
     }
 }
 
@@ -193,6 +194,12 @@ impl Sdn {
     /// The exact `.running-config` text, if anything was ever applied.
     pub fn running_config_text(&self) -> Result<Option<Vec<u8>>, Error> {
         Ok(self.store.get(layout::RUNNING_CONFIG)?.map(|e| e.value))
+    }
+
+    /// Whether `intent` would be admitted by the lock rule now: for a request that must call
+    /// something outside the store before its write (which is admitted again, guarded).
+    pub fn admitted(&self, intent: Intent<'_>) -> Result<(), Error> {
+        lock::admit(intent, self.lock_record()?.as_ref(), self.clock.now_ms())
     }
 
     /// The lock entry as stored (possibly expired).

@@ -278,7 +278,7 @@ fn create(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
         }
         Ok(snapshot.pending.plan_create(kind, &params)?)
     };
-    let external = external_ipam(app, kind, &authorize, &plan)?;
+    let external = external_ipam(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan)?;
     let result = app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
         let change = plan(snapshot)?;
         Ok((with_ipam(app, snapshot, change)?, ()))
@@ -291,16 +291,20 @@ fn create(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
 /// the change were checked on the current snapshot). The store transaction never waits on it.
 fn external_ipam(
     app: &App,
+    intent: Intent<'_>,
     kind: Kind,
     authorize: &dyn Fn(&Snapshot) -> Result<(), Error>,
     plan: &dyn Fn(&Snapshot) -> Result<sdn_config::Change, Error>,
 ) -> Result<crate::ipam::external::SubnetUndo, Error> {
-    if kind != Kind::Subnets {
+    // A change set's steps never reach an external IPAM (see `with_ipam`).
+    if kind != Kind::Subnets || crate::sdn::in_change_set() {
         return Ok(crate::ipam::external::SubnetUndo::Nothing);
     }
     let snapshot = app.sdn.snapshot()?;
     authorize(&snapshot)?;
     let change = plan(&snapshot)?;
+    // Refused by the lock before the IPAM is called (the write checks again).
+    app.sdn.admitted(intent)?;
     crate::ipam::external::subnet_change(&snapshot.pending, &change)
 }
 
@@ -368,7 +372,7 @@ fn update(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
         let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
         Ok(snapshot.pending.plan_update(kind, &id, &params)?)
     };
-    let external = external_ipam(app, kind, &authorize, &plan)?;
+    let external = external_ipam(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan)?;
     let result = app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
         let change = plan(snapshot)?;
         Ok((with_ipam(app, snapshot, change)?, ()))
@@ -385,7 +389,7 @@ fn delete(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
         let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
         Ok(snapshot.pending.plan_delete(kind, &id)?)
     };
-    let external = external_ipam(app, kind, &authorize, &plan)?;
+    let external = external_ipam(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan)?;
     let result = app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
         let change = plan(snapshot)?;
         Ok((with_ipam(app, snapshot, change)?, ()))
@@ -396,6 +400,15 @@ fn delete(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
 /// The write of one object change, with what it does to the PVE IPAM (a subnet's
 /// registration and gateway) in the same transaction.
 fn with_ipam(app: &App, snapshot: &Snapshot, change: sdn_config::Change) -> Result<Mutation, Error> {
+    // An external IPAM is called outside the store's transaction, so it could not be taken
+    // back when a later step of a change set fails.
+    if crate::sdn::in_change_set() && crate::ipam::external::involves_external(&snapshot.pending, &change)? {
+        return Err(Error::Conflict(format!(
+            "subnet '{}' is in a zone with an external IPAM (NetBox, phpIPAM), which can't take part in a \
+             change set's transaction: send this change on its own",
+            change.id
+        )));
+    }
     let (guards, extra) = app.ipam.plan_subnet_change(&snapshot.pending, &change)?;
     Ok(Mutation { changes: vec![change], extra, guards, ..Mutation::default() })
 }
