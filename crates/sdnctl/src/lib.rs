@@ -12,6 +12,7 @@ pub mod changeset;
 pub mod apidoc;
 pub mod client;
 pub mod confirmed;
+pub mod hints;
 pub mod remotes;
 pub mod render;
 pub mod tls;

@@ -491,7 +491,15 @@ fn pvesh(cli: &Cli, method: Method, call: &CallArgs) -> Result<u8, Failure> {
             params.push(("lock-token".to_string(), token.as_str().to_string()));
         }
     }
-    let data = client.call(method, &path, &params)?;
+    let data = client.call(method, &path, &params).map_err(|err| {
+        let hint = sdnctl::hints::digest_conflict(&client, method, &path, &params, &err)
+            .or_else(|| sdnctl::hints::in_use(&err).map(str::to_string));
+        let mut failure = Failure::from(err);
+        if let Some(hint) = hint {
+            failure.message = format!("{}\n  {hint}", failure.message);
+        }
+        failure
+    })?;
     print(&data, format.unwrap_or(cli.output_format));
     Ok(0)
 }

@@ -483,3 +483,61 @@ fn status_across_remotes_names_the_caller_and_fails_when_one_is_not_ok() {
     let (code, stdout, _) = sdnctl(&["status", "--remotes", "a,b", "--remotes-file", f], &[]);
     assert_eq!(code, 5, "{stdout}");
 }
+
+#[test]
+fn a_digest_conflict_shows_the_current_digest_and_a_zone_in_use_names_every_vnet() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = servers(root.path(), 1);
+    let file = remotes_file(root.path(), &servers);
+    let f = file.to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let mut all = vec!["--remotes-file", f, "--output-format", "json"];
+        all.extend_from_slice(args);
+        let (code, stdout, stderr) = sdnctl(&all, &[]);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        stdout
+    };
+    let digest = |stdout: String| {
+        let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        value["digest"].as_str().unwrap().to_string()
+    };
+    ok(&["create", "/cluster/sdn/zones", "--zone", "z1", "--type", "simple"]);
+    for vnet in ["v2", "v1", "v3"] {
+        ok(&["create", "/cluster/sdn/vnets", "--vnet", vnet, "--zone", "z1"]);
+    }
+    let stale = digest(ok(&["get", "/cluster/sdn/zones/z1"]));
+    ok(&["set", "/cluster/sdn/zones/z1", "--mtu", "1400"]);
+    let current = digest(ok(&["get", "/cluster/sdn/zones/z1"]));
+    assert_ne!(stale, current);
+
+    let (code, _, stderr) = sdnctl(
+        &["--remotes-file", f, "set", "/cluster/sdn/zones/z1", "--mtu", "1300", "--digest", &stale],
+        &[],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(&format!("the current digest is {current}")), "{stderr}");
+    let retry = stderr
+        .split("retry with: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_else(|| panic!("no retry command: {stderr}"));
+    assert_eq!(
+        retry,
+        format!("sdnctl set /cluster/sdn/zones/z1 --mtu 1300 --digest {current}")
+    );
+    // The command shown works as it is.
+    let words: Vec<&str> = retry.split(' ').skip(1).collect();
+    let mut args = vec!["--remotes-file", f];
+    args.extend(words);
+    let (code, _, stderr) = sdnctl(&args, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let zone: serde_json::Value =
+        serde_json::from_str(&ok(&["get", "/cluster/sdn/zones/z1"])).unwrap();
+    assert_eq!(zone["mtu"], 1300);
+
+    let (code, _, stderr) = sdnctl(&["--remotes-file", f, "delete", "/cluster/sdn/zones/z1"], &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("zone z1 is used by vnets v1, v2, v3"), "{stderr}");
+    assert!(stderr.contains("delete those vnets or move them"), "{stderr}");
+    ok(&["get", "/cluster/sdn/zones/z1"]);
+}
