@@ -11,6 +11,7 @@
 pub mod changeset;
 pub mod apidoc;
 pub mod client;
+pub mod complete;
 pub mod confirmed;
 pub mod hints;
 pub mod remotes;
