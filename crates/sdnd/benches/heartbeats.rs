@@ -34,7 +34,8 @@ fn own_cpu() -> f64 {
 
 /// CPU seconds (user + system) of process `pid`, from /proc/PID/stat.
 fn cpu_of(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat of etcd");
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat of etcd");
     // The fields after the command name (which may hold spaces) in parentheses: state is the
     // first, utime the 12th, stime the 13th.
     let rest = &stat[stat.rfind(')').expect("stat format") + 1..];
@@ -64,7 +65,12 @@ fn main() {
     let etcd = member.pid().expect("etcd runs");
     let endpoint = member.endpoint();
     let stores: Vec<Arc<EtcdStore>> = (0..AGENTS)
-        .map(|_| Arc::new(EtcdStore::connect(EtcdOptions::new(vec![endpoint.clone()], PREFIX)).expect("connect to etcd")))
+        .map(|_| {
+            Arc::new(
+                EtcdStore::connect(EtcdOptions::new(vec![endpoint.clone()], PREFIX))
+                    .expect("connect to etcd"),
+            )
+        })
         .collect();
     // Every connection used once, so the baseline has them all open and warm.
     for store in &stores {
@@ -72,9 +78,16 @@ fn main() {
     }
     std::thread::sleep(Duration::from_secs(2));
 
-    println!("heartbeats: {AGENTS} agents on one etcd, every {HEARTBEAT_INTERVAL_MS} ms, {}s windows", WINDOW.as_secs());
+    println!(
+        "heartbeats: {AGENTS} agents on one etcd, every {HEARTBEAT_INTERVAL_MS} ms, {}s windows",
+        WINDOW.as_secs()
+    );
     let (idle_self, idle_etcd) = measure(etcd, WINDOW);
-    println!("  idle (connected, no heartbeats): agents {}, etcd {}", percent(idle_self), percent(idle_etcd));
+    println!(
+        "  idle (connected, no heartbeats): agents {}, etcd {}",
+        percent(idle_self),
+        percent(idle_etcd)
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicUsize::new(0));
@@ -141,7 +154,8 @@ fn main() {
     );
 
     // Every agent's heartbeat is in the store, as the servers read them.
-    let check = EtcdStore::connect(EtcdOptions::new(vec![endpoint], PREFIX)).expect("connect to etcd");
+    let check =
+        EtcdStore::connect(EtcdOptions::new(vec![endpoint], PREFIX)).expect("connect to etcd");
     let beats = sdnd::nodes::heartbeats(&check).expect("read the heartbeats");
     assert_eq!(beats.len(), AGENTS, "one heartbeat per agent in the store");
     let expected = (WINDOW.as_millis() as usize * AGENTS) / HEARTBEAT_INTERVAL_MS as usize;
