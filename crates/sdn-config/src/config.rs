@@ -502,10 +502,16 @@ impl Config {
                 .map(|z| z.id().to_string())
         };
         let conflict = match kind {
-            Kind::Zones => self
-                .vnets_in_zone(id)
-                .next()
-                .map(|v| format!("zone {id} is used by vnet {}", v.id())),
+            Kind::Zones => {
+                // Every vnet, so one delete attempt tells what has to go first.
+                let mut vnets: Vec<&str> = self.vnets_in_zone(id).map(|v| v.id()).collect();
+                vnets.sort_unstable();
+                match vnets.as_slice() {
+                    [] => None,
+                    [one] => Some(format!("zone {id} is used by vnet {one}")),
+                    many => Some(format!("zone {id} is used by vnets {}", many.join(", "))),
+                }
+            }
             Kind::Vnets => self
                 .subnets_of_vnet(id)
                 .next()

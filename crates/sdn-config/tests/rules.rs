@@ -704,6 +704,22 @@ fn deletes_and_not_found() {
         conflict(c.plan_delete(Kind::Zones, "simple1")),
         "zone simple1 is used by vnet v1"
     );
+    for vnet in ["v3", "v2"] {
+        create(
+            &mut c,
+            Kind::Vnets,
+            json!({"vnet": vnet, "zone": "simple1"}),
+        );
+    }
+    assert_eq!(
+        conflict(c.plan_delete(Kind::Zones, "simple1")),
+        "zone simple1 is used by vnets v1, v2, v3",
+        "every vnet in the zone is named"
+    );
+    for vnet in ["v3", "v2"] {
+        let ch = c.plan_delete(Kind::Vnets, vnet).unwrap();
+        c.apply(ch);
+    }
     let ch = c.plan_delete(Kind::Vnets, "v1").unwrap();
     assert_eq!(ch.object, None);
     c.apply(ch);

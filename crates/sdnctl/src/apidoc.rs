@@ -40,6 +40,11 @@ impl ApiDoc {
             .flatten()
     }
 
+    /// Every path template the document describes.
+    pub fn templates(&self) -> impl Iterator<Item = &str> {
+        self.paths().map(|(template, _)| template.as_str())
+    }
+
     /// The path template `path` (a concrete path below /api2/json) matches, preferring
     /// literal segments over placeholders.
     pub fn template(&self, path: &str) -> Option<&str> {

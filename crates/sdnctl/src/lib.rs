@@ -11,7 +11,9 @@
 pub mod changeset;
 pub mod apidoc;
 pub mod client;
+pub mod complete;
 pub mod confirmed;
+pub mod hints;
 pub mod remotes;
 pub mod render;
 pub mod tls;

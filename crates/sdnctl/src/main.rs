@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
 use serde_json::{json, Value};
 
 use sdnctl::apidoc::ApiDoc;
@@ -42,7 +43,7 @@ struct Cli {
     #[arg(long = "remotes-file", value_name = "FILE", global = true)]
     remotes: Option<PathBuf>,
     /// Remote to talk to [default: the file's `default`, or its only remote].
-    #[arg(long, value_name = "NAME", global = true)]
+    #[arg(long, value_name = "NAME", global = true, add = ArgValueCompleter::new(complete_remote))]
     remote: Option<String>,
     /// How answers are printed.
     #[arg(long, value_enum, default_value = "text", global = true)]
@@ -71,11 +72,13 @@ enum Command {
     /// w = set, c = create, D = delete; from the server's OpenAPI document).
     Ls {
         /// API path below /api2/json.
+        #[arg(add = ArgValueCompleter::new(complete_path))]
         path: String,
     },
     /// The methods of an API path and their parameters, like pvesh usage.
     Usage {
         /// API path below /api2/json.
+        #[arg(add = ArgValueCompleter::new(complete_path))]
         path: String,
         /// Also each parameter's description.
         #[arg(long)]
@@ -138,7 +141,7 @@ enum Command {
         #[arg(long)]
         node: Vec<String>,
         /// Several remotes at once, comma separated (default: the one --remote picks).
-        #[arg(long = "remotes", value_name = "A,B,...", value_delimiter = ',')]
+        #[arg(long = "remotes", value_name = "A,B,...", value_delimiter = ',', add = ArgValueCompleter::new(complete_remote))]
         names: Vec<String>,
     },
     /// Follow or inspect a task (an apply's UPID).
@@ -161,7 +164,9 @@ enum Command {
         #[command(subcommand)]
         command: TxnCommand,
     },
-    /// Print a shell completion script.
+    /// Print the shell's completion script (bash, zsh, fish, elvish, powershell): it completes
+    /// API paths, remote names and a path's parameters by asking sdnctl (the OpenAPI document is
+    /// cached in $XDG_CACHE_HOME/sdnctl or ~/.cache/sdnctl). For bash: source <(sdnctl completion bash)
     Completion { shell: clap_complete::Shell },
     /// Write the manual pages (sdnctl.1 and one per subcommand) into a directory (packaging).
     #[command(hide = true)]
@@ -195,7 +200,7 @@ enum TxnCommand {
         /// The change set (YAML, or JSON if it ends in .json).
         changeset: PathBuf,
         /// Remotes taking part, comma separated.
-        #[arg(long = "remotes", value_name = "A,B,...", value_delimiter = ',', required = true)]
+        #[arg(long = "remotes", value_name = "A,B,...", value_delimiter = ',', required = true, add = ArgValueCompleter::new(complete_remote))]
         names: Vec<String>,
         /// Lock even if a remote has pending changes (they are applied with the transaction).
         #[arg(long)]
@@ -221,9 +226,10 @@ enum TxnCommand {
 #[derive(clap::Args)]
 struct CallArgs {
     /// API path below /api2/json.
+    #[arg(add = ArgValueCompleter::new(complete_path))]
     path: String,
     /// Parameters: --NAME VALUE or --NAME=VALUE (a bare --NAME means 1).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "--PARAM VALUE")]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "--PARAM VALUE", add = ArgValueCompleter::new(complete_param))]
     params: Vec<String>,
 }
 
@@ -263,7 +269,32 @@ impl From<ClientError> for Failure {
     }
 }
 
+/// Completion candidates as clap_complete takes them.
+fn candidates(found: Vec<sdnctl::complete::Candidate>) -> Vec<CompletionCandidate> {
+    found
+        .into_iter()
+        .map(|c| {
+            let candidate = CompletionCandidate::new(c.value);
+            if c.help.is_empty() { candidate } else { candidate.help(Some(c.help.into())) }
+        })
+        .collect()
+}
+
+fn complete_remote(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
+    candidates(sdnctl::complete::remote_names(&sdnctl::complete::Line::current(), &current.to_string_lossy()))
+}
+
+fn complete_path(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
+    candidates(sdnctl::complete::api_path(&sdnctl::complete::Line::current(), &current.to_string_lossy()))
+}
+
+fn complete_param(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
+    candidates(sdnctl::complete::call_param(&sdnctl::complete::Line::current(), &current.to_string_lossy()))
+}
+
 fn main() -> ExitCode {
+    // A completion request from the shell (COMPLETE=SHELL sdnctl -- WORDS) is answered here.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let command = Cli::command();
     let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
     let cli = Cli::parse_from(globals::hoist(std::env::args_os().collect(), &names));
@@ -386,7 +417,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             txn_run(&cli, changeset, names, *allow_pending, *ttl, *no_apply, (*timeout, *confirm_timeout))
         }
         Command::Completion { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "sdnctl", &mut std::io::stdout());
+            // The shell's hook calling back into sdnctl, as `COMPLETE=SHELL sdnctl` prints it.
+            let shells = clap_complete::env::Shells::builtins();
+            let name = shell.to_string();
+            let completer = shells.completer(&name).ok_or_else(|| Failure::usage(format!("no completion for {name}")))?;
+            let mut out = std::io::stdout().lock();
+            completer
+                .write_registration("COMPLETE", "sdnctl", "sdnctl", "sdnctl", &mut out)
+                .map_err(|e| Failure::usage(format!("writing the completion script: {e}")))?;
             Ok(0)
         }
         Command::Manpages { out } => {
@@ -491,7 +529,15 @@ fn pvesh(cli: &Cli, method: Method, call: &CallArgs) -> Result<u8, Failure> {
             params.push(("lock-token".to_string(), token.as_str().to_string()));
         }
     }
-    let data = client.call(method, &path, &params)?;
+    let data = client.call(method, &path, &params).map_err(|err| {
+        let hint = sdnctl::hints::digest_conflict(&client, method, &path, &params, &err)
+            .or_else(|| sdnctl::hints::in_use(&err).map(str::to_string));
+        let mut failure = Failure::from(err);
+        if let Some(hint) = hint {
+            failure.message = format!("{}\n  {hint}", failure.message);
+        }
+        failure
+    })?;
     print(&data, format.unwrap_or(cli.output_format));
     Ok(0)
 }

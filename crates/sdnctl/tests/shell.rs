@@ -483,3 +483,124 @@ fn status_across_remotes_names_the_caller_and_fails_when_one_is_not_ok() {
     let (code, stdout, _) = sdnctl(&["status", "--remotes", "a,b", "--remotes-file", f], &[]);
     assert_eq!(code, 5, "{stdout}");
 }
+
+#[test]
+fn a_digest_conflict_shows_the_current_digest_and_a_zone_in_use_names_every_vnet() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = servers(root.path(), 1);
+    let file = remotes_file(root.path(), &servers);
+    let f = file.to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let mut all = vec!["--remotes-file", f, "--output-format", "json"];
+        all.extend_from_slice(args);
+        let (code, stdout, stderr) = sdnctl(&all, &[]);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        stdout
+    };
+    let digest = |stdout: String| {
+        let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        value["digest"].as_str().unwrap().to_string()
+    };
+    ok(&["create", "/cluster/sdn/zones", "--zone", "z1", "--type", "simple"]);
+    for vnet in ["v2", "v1", "v3"] {
+        ok(&["create", "/cluster/sdn/vnets", "--vnet", vnet, "--zone", "z1"]);
+    }
+    let stale = digest(ok(&["get", "/cluster/sdn/zones/z1"]));
+    ok(&["set", "/cluster/sdn/zones/z1", "--mtu", "1400"]);
+    let current = digest(ok(&["get", "/cluster/sdn/zones/z1"]));
+    assert_ne!(stale, current);
+
+    let (code, _, stderr) = sdnctl(
+        &["--remotes-file", f, "set", "/cluster/sdn/zones/z1", "--mtu", "1300", "--digest", &stale],
+        &[],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(&format!("the current digest is {current}")), "{stderr}");
+    let retry = stderr
+        .split("retry with: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_else(|| panic!("no retry command: {stderr}"));
+    assert_eq!(
+        retry,
+        format!("sdnctl set /cluster/sdn/zones/z1 --mtu 1300 --digest {current}")
+    );
+    // The command shown works as it is.
+    let words: Vec<&str> = retry.split(' ').skip(1).collect();
+    let mut args = vec!["--remotes-file", f];
+    args.extend(words);
+    let (code, _, stderr) = sdnctl(&args, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let zone: serde_json::Value =
+        serde_json::from_str(&ok(&["get", "/cluster/sdn/zones/z1"])).unwrap();
+    assert_eq!(zone["mtu"], 1300);
+
+    let (code, _, stderr) = sdnctl(&["--remotes-file", f, "delete", "/cluster/sdn/zones/z1"], &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("zone z1 is used by vnets v1, v2, v3"), "{stderr}");
+    assert!(stderr.contains("delete those vnets or move them"), "{stderr}");
+    ok(&["get", "/cluster/sdn/zones/z1"]);
+}
+
+/// Asks sdnctl for completions as fish's hook does (the last word is the one completed).
+fn complete(words: &[&str], cache: &std::path::Path) -> Vec<String> {
+    let mut args = vec!["--", "sdnctl"];
+    args.extend_from_slice(words);
+    let cache = cache.to_str().unwrap();
+    let (code, stdout, stderr) = sdnctl(&args, &[("COMPLETE", "fish"), ("XDG_CACHE_HOME", cache)]);
+    assert_eq!(code, 0, "{stderr}");
+    stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn completion_of_api_paths_remotes_and_parameters() {
+    let root = tempfile::tempdir().unwrap();
+    let mut servers = servers(root.path(), 2);
+    let file = remotes_file(root.path(), &servers);
+    let f = file.to_str().unwrap();
+    let cache = root.path().join("cache");
+    let (code, _, stderr) = sdnctl(
+        &["--remotes-file", f, "--remote", "a", "create", "/cluster/sdn/zones", "--zone", "z1", "--type", "simple"],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+
+    let paths = complete(&["--remotes-file", f, "--remote", "a", "get", "/cluster/sdn/"], &cache);
+    for want in ["/cluster/sdn/vnets", "/cluster/sdn/zones", "/cluster/sdn/controllers"] {
+        assert!(paths.iter().any(|p| p == want), "{want} not in {paths:?}");
+    }
+    assert!(paths.iter().all(|p| p.starts_with("/cluster/sdn/")), "{paths:?}");
+    let cached = cache.join("sdnctl").join("openapi-a.json");
+    assert!(cached.exists(), "the OpenAPI document is cached");
+    // The objects of a placeholder segment, from the remote the line names.
+    assert_eq!(
+        complete(&["--remotes-file", f, "--remote", "a", "set", "/cluster/sdn/zones/"], &cache),
+        ["/cluster/sdn/zones/z1"]
+    );
+    assert!(complete(&["--remotes-file", f, "--remote", "b", "set", "/cluster/sdn/zones/"], &cache).is_empty());
+    // A path's parameters, those already given left out.
+    let params = complete(&["--remotes-file", f, "--remote", "a", "create", "/cluster/sdn/vnets", "--vnet", "v1", "--"], &cache);
+    assert!(params.iter().any(|p| p == "--zone") && params.iter().any(|p| p == "--tag"), "{params:?}");
+    assert!(!params.iter().any(|p| p == "--vnet"), "{params:?}");
+    assert_eq!(
+        complete(&["--remotes-file", f, "--remote", "a", "create", "/cluster/sdn/vnets", "--zo"], &cache),
+        ["--zone"]
+    );
+    // Remote names from the remotes file, also in comma lists.
+    assert_eq!(complete(&["--remotes-file", f, "status", "--remote", ""], &cache), ["a", "b"]);
+    assert_eq!(complete(&["--remotes-file", f, "status", "--remotes", "a,"], &cache), ["a,a", "a,b"]);
+
+    // With the server gone, the cached document still completes the paths.
+    servers.truncate(0);
+    let paths = complete(&["--remotes-file", f, "--remote", "a", "get", "/cluster/sdn/v"], &cache);
+    assert!(paths.iter().any(|p| p == "/cluster/sdn/vnets"), "{paths:?}");
+
+    // The scripts hook into that protocol.
+    let (code, script, _) = sdnctl(&["completion", "bash"], &[]);
+    assert_eq!(code, 0);
+    assert!(script.contains("COMPLETE=\"bash\"") || script.contains("COMPLETE=bash"), "{script}");
+    assert!(script.contains("sdnctl"), "{script}");
+}

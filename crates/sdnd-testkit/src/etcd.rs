@@ -202,6 +202,11 @@ impl Member {
         self.signal(libc::SIGSTOP);
     }
 
+    /// The process id of the running member (to read its CPU time from `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Lets a member stopped with [`Member::stop`] run again (SIGCONT).
     pub fn resume(&mut self) {
         self.signal(libc::SIGCONT);
