@@ -35,10 +35,13 @@ JSON
 printf 'auto vmbr0\niface vmbr0 inet manual\n\tbridge-ports eth0\n' > "$node/interfaces"
 
 # The server on an ephemeral loopback port, with its node agent (so tasks and node paths are real).
+# The node's FRR is FRR's recorded output (a machine without FRR can't answer the EVPN and
+# fabric status paths: they would be 503s, which count as server errors here).
 SDND_LOG=warn "$sdnd" serve --data-dir "$data" --listen 127.0.0.1:0 --node stnode \
     --host-interfaces "$node/interfaces" --interfaces-out "$node/sdn" --frr-out "$node/frr.conf" \
     --frr-local "$node/frr.conf.local" --node-facts "$node/facts.json" \
-    --reload-interfaces "" --reload-frr "" --apply-timeout 5 > "$work/out" 2> "$work/log" &
+    --reload-interfaces "" --reload-frr "" --apply-timeout 5 \
+    --vtysh "$PWD/crates/sdnd/tests/frr-output/vtysh-replay" > "$work/out" 2> "$work/log" &
 server=$!
 port=
 for _ in $(seq 1 200); do

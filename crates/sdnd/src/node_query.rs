@@ -105,7 +105,9 @@ pub fn ask(store: &dyn Store, clock: &Clock, node: &str, query: NodeQuery, timeo
                 .map_err(|e| Error::Internal(format!("the answer of node '{node}' is unreadable: {e}")))?;
             return match answer {
                 NodeAnswerRecord::Ok(value) => Ok(value),
-                NodeAnswerRecord::Error(message) => Err(Error::Internal(format!("node '{node}': {message}"))),
+                // The node's own service (FRR, iproute2) failed it: unavailable on that node,
+                // as a stopped agent is.
+                NodeAnswerRecord::Error(message) => Err(Error::Unavailable(format!("node '{node}': {message}"))),
             };
         }
         let left = deadline.saturating_duration_since(Instant::now());

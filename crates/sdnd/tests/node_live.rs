@@ -169,9 +169,9 @@ fn evpn_and_fabric_status_come_from_the_nodes_frr_through_any_server() {
     assert!(absent.message().contains("node 'node3'") && absent.message().contains("agent"), "{}", absent.message());
     assert!(started.elapsed() < Duration::from_secs(5), "no wait for an agent that is not there");
 
-    // FRR down on the node: its error, naming the node.
+    // FRR down on the node: unavailable there (503, as an absent agent), with its error, naming the node.
     std::fs::write(&fail_flag, "").unwrap();
-    let down = client.get(&format!("{node}/zones/test/ip-vrf"), &[]).expect(500);
+    let down = client.get(&format!("{node}/zones/test/ip-vrf"), &[]).expect(503);
     assert!(
         down.message().contains("node 'node2'") && down.message().contains("failed to connect"),
         "{}",

@@ -338,7 +338,7 @@ async fn dispatch(
     // resolves to a path nobody but the superuser holds), and only then the details.
     let app = app.clone();
     let handler = route.handler.clone();
-    let route_params: Vec<&'static str> = route.params.iter().map(|p| p.name).collect();
+    let route_params = Declared::of(route);
     // Whatever the handler logs (every change is logged at info) names who asked.
     let span = tracing::info_span!("request", user = %auth_id);
     blocking(move || {
@@ -351,7 +351,7 @@ async fn dispatch(
 /// Runs `route`'s handler for `caller` on decoded parameters, with the same checks as a
 /// request to it: a change set's steps go through here.
 pub fn run_route(app: &App, caller: &Caller, route: &Route, values: Map<String, Value>, peer: SocketAddr) -> Result<Value, Error> {
-    let route_params: Vec<&'static str> = route.params.iter().map(|p| p.name).collect();
+    let route_params = Declared::of(route);
     checked(app, caller, route.permission, &route_params, &route.handler, values, None, peer)
 }
 
@@ -361,7 +361,7 @@ fn checked(
     app: &App,
     caller: &Caller,
     permission: Permission,
-    route_params: &[&'static str],
+    route_params: &Declared,
     handler: &router::Handler,
     values: Map<String, Value>,
     malformed: Option<Error>,
@@ -415,12 +415,45 @@ async fn metrics(front: &Frontend, peer: SocketAddr, req: &Request<Incoming>) ->
 
 /// Refuses every parameter the route does not declare, as PVE's schema check does, before
 /// the handler runs: a handler can only read what the document describes.
-fn undeclared(declared: &[&'static str], values: &Map<String, Value>) -> Result<(), Error> {
-    let unknown: std::collections::BTreeMap<String, String> = values
+/// A route's parameter names, and the longest value each string parameter may have (as its
+/// schema declares it to clients).
+struct Declared {
+    names: Vec<&'static str>,
+    max_lengths: Vec<(&'static str, usize)>,
+}
+
+impl Declared {
+    fn of(route: &Route) -> Self {
+        let names = route.params.iter().map(|p| p.name).collect();
+        let max_lengths = route
+            .params
+            .iter()
+            .filter_map(|p| match p.schema {
+                shape::Schema::String { max_length: Some(max), .. } => Some((p.name, max)),
+                _ => None,
+            })
+            .collect();
+        Self { names, max_lengths }
+    }
+}
+
+/// Refuses parameters the route does not declare, and string values longer than declared.
+fn undeclared(declared: &Declared, values: &Map<String, Value>) -> Result<(), Error> {
+    let mut unknown: std::collections::BTreeMap<String, String> = values
         .keys()
-        .filter(|name| !declared.contains(&name.as_str()))
+        .filter(|name| !declared.names.contains(&name.as_str()))
         .map(|name| (name.clone(), params::NOT_IN_SCHEMA.to_string()))
         .collect();
+    for &(name, max) in &declared.max_lengths {
+        let too_long = match values.get(name) {
+            Some(Value::String(text)) => text.chars().count() > max,
+            Some(Value::Array(items)) => items.iter().any(|v| v.as_str().is_some_and(|t| t.chars().count() > max)),
+            _ => false,
+        };
+        if too_long {
+            unknown.insert(name.to_string(), format!("value may not be longer than {max} characters"));
+        }
+    }
     if unknown.is_empty() {
         Ok(())
     } else {
