@@ -145,33 +145,55 @@ fn now() -> u64 {
 /// The OpenAPI document of `client`'s remote: the cached one while it is fresh and for the same
 /// url, else fetched (and cached); a stale cached one when the server can't be reached.
 pub fn openapi(client: &Client, dir: Option<&Path>) -> Option<ApiDoc> {
-    let remote = client.remote();
-    let url = remote.url.join("");
-    let file = dir.map(|d| d.join(format!("openapi-{}.json", remote.name.as_str())));
-    let cached: Option<Value> = file
-        .as_ref()
-        .and_then(|f| std::fs::read_to_string(f).ok())
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .filter(|c| c["url"] == url.as_str());
-    if let Some(cached) = &cached {
-        let fetched = cached["fetched"].as_u64().unwrap_or(0);
-        if now().saturating_sub(fetched) < CACHE_MAX_AGE.as_secs() {
-            return Some(ApiDoc::new(cached["doc"].clone()));
+    let cached = read_cache(client, dir);
+    if let Some((fetched, doc)) = &cached {
+        if now().saturating_sub(*fetched) < CACHE_MAX_AGE.as_secs() {
+            return Some(ApiDoc::new(doc.clone()));
         }
     }
-    match client.openapi() {
-        Ok(Some(doc)) => {
-            if let (Some(file), Some(dir)) = (&file, dir) {
-                let entry = json!({"url": url, "fetched": now(), "doc": doc});
-                let temp = file.with_extension("tmp");
-                let _ = std::fs::create_dir_all(dir)
-                    .and_then(|()| std::fs::write(&temp, entry.to_string()))
-                    .and_then(|()| std::fs::rename(&temp, file));
-            }
-            Some(ApiDoc::new(doc))
-        }
-        _ => cached.map(|c| ApiDoc::new(c["doc"].clone())),
+    match fetch_openapi(client, dir) {
+        Ok(Some(doc)) => Some(ApiDoc::new(doc)),
+        _ => cached.map(|(_, doc)| ApiDoc::new(doc)),
     }
+}
+
+/// The cached OpenAPI document of `client`'s remote if it is fresh and for the same url, without
+/// asking the server.
+pub fn fresh_openapi(client: &Client, dir: Option<&Path>) -> Option<ApiDoc> {
+    let (fetched, doc) = read_cache(client, dir)?;
+    (now().saturating_sub(fetched) < CACHE_MAX_AGE.as_secs()).then(|| ApiDoc::new(doc))
+}
+
+/// The server's OpenAPI document (`None`: it publishes none), fetched now and cached.
+pub fn fetch_openapi(client: &Client, dir: Option<&Path>) -> Result<Option<Value>, crate::client::ClientError> {
+    let doc = client.openapi()?;
+    if let (Some(doc), Some(dir)) = (&doc, dir) {
+        let file = cache_file(client, dir);
+        let entry = json!({"url": client.remote().url.join(""), "fetched": now(), "doc": doc});
+        // A name of this process's own: several sdnctl may refresh the same remote at once.
+        let temp = file.with_extension(format!("tmp.{}", std::process::id()));
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(&temp, entry.to_string()))
+            .and_then(|()| std::fs::rename(&temp, &file));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+    }
+    Ok(doc)
+}
+
+fn cache_file(client: &Client, dir: &Path) -> PathBuf {
+    dir.join(format!("openapi-{}.json", client.remote().name.as_str()))
+}
+
+/// The cached document for `client`'s remote and when it was fetched, if it is for its url.
+fn read_cache(client: &Client, dir: Option<&Path>) -> Option<(u64, Value)> {
+    let text = std::fs::read_to_string(cache_file(client, dir?)).ok()?;
+    let mut cached: Value = serde_json::from_str(&text).ok()?;
+    if cached["url"] != client.remote().url.join("").as_str() {
+        return None;
+    }
+    Some((cached["fetched"].as_u64().unwrap_or(0), cached["doc"].take()))
 }
 
 fn segments(path: &str) -> Vec<&str> {

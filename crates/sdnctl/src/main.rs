@@ -520,9 +520,15 @@ fn pvesh(cli: &Cli, method: Method, call: &CallArgs) -> Result<u8, Failure> {
     let (mut params, format) = parse_params(&call.params)?;
     let client = client(cli)?;
     // Checked against the server's own description before anything is sent (a server without
-    // one, such as PVE, decides itself).
-    if let Some(doc) = client.openapi()? {
-        ApiDoc::new(doc).check(method, path.as_str(), &params).map_err(Failure::usage)?;
+    // one, such as PVE, decides itself). A fresh cached copy spares fetching it for every call;
+    // what that copy refuses is checked again on the current one (the server may be newer).
+    let cache = sdnctl::complete::cache_dir();
+    let cached_ok = sdnctl::complete::fresh_openapi(&client, cache.as_deref())
+        .is_some_and(|doc| doc.check(method, path.as_str(), &params).is_ok());
+    if !cached_ok {
+        if let Some(doc) = sdnctl::complete::fetch_openapi(&client, cache.as_deref())? {
+            ApiDoc::new(doc).check(method, path.as_str(), &params).map_err(Failure::usage)?;
+        }
     }
     if method != Method::Get && !params.iter().any(|(name, _)| name == "lock-token") {
         if let Some(token) = given_or_kept(cli, None)? {

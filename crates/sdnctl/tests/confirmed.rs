@@ -8,7 +8,7 @@ use std::process::Command;
 use common::*;
 
 fn sdnctl(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sdnctl")).args(args).output().expect("run sdnctl");
+    let out = Command::new(env!("CARGO_BIN_EXE_sdnctl")).args(args).env("XDG_CACHE_HOME", std::env::temp_dir().join("sdnctl-test-cache")).output().expect("run sdnctl");
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 

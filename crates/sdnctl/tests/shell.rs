@@ -13,6 +13,8 @@ fn sdnctl(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         .args(args)
         .env_remove("SDNCTL_LOCK_TOKEN")
         .env_remove("SDNCTL_LOCK_TOKEN_FILE")
+        // Never the runner's own cache; a test that looks at the cache names its own.
+        .env("XDG_CACHE_HOME", std::env::temp_dir().join("sdnctl-test-cache"))
         .envs(env.iter().copied())
         .output()
         .expect("run sdnctl");
@@ -603,4 +605,56 @@ fn completion_of_api_paths_remotes_and_parameters() {
     assert_eq!(code, 0);
     assert!(script.contains("COMPLETE=\"bash\"") || script.contains("COMPLETE=bash"), "{script}");
     assert!(script.contains("sdnctl"), "{script}");
+}
+
+/// Rewrites the cached OpenAPI document of remote `a` with `edit`, keeping it fresh.
+fn edit_cached_doc(cache: &std::path::Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let file = cache.join("sdnctl").join("openapi-a.json");
+    let mut cached: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    edit(&mut cached["doc"]);
+    std::fs::write(&file, cached.to_string()).unwrap();
+}
+
+#[test]
+fn calls_check_parameters_on_the_cached_document_and_recheck_what_it_refuses() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = servers(root.path(), 1);
+    let file = remotes_file(root.path(), &servers);
+    let f = file.to_str().unwrap();
+    let cache = root.path().join("cache");
+    let env = [("XDG_CACHE_HOME", cache.to_str().unwrap())];
+    let create = |zone: &str, extra: &[&str]| {
+        let mut args = vec!["--remotes-file", f, "create", "/cluster/sdn/zones", "--zone", zone, "--type", "simple"];
+        args.extend_from_slice(extra);
+        sdnctl(&args, &env)
+    };
+    let (code, _, stderr) = create("z1", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(cache.join("sdnctl").join("openapi-a.json").exists(), "the first call caches the document");
+
+    // A fresh cached document is what the call is checked on: one that (wrongly) declares a
+    // parameter lets it through to the server, which refuses it itself.
+    edit_cached_doc(&cache, |doc| {
+        let op = &mut doc["paths"]["/cluster/sdn/zones"]["post"];
+        op["parameters"].as_array_mut().unwrap().push(serde_json::json!({"name": "bogus", "in": "query", "schema": {"type": "string"}}));
+    });
+    let (code, _, stderr) = create("z2", &["--bogus", "1"]);
+    assert_ne!(code, 0);
+    assert!(!stderr.contains("it takes:"), "refused by the server, not by sdnctl's check: {stderr}");
+    assert!(stderr.contains("bogus"), "{stderr}");
+
+    // What the cached document refuses is checked again on the server's current one (the
+    // server may have been upgraded since), which also replaces the cached copy.
+    edit_cached_doc(&cache, |doc| {
+        doc["paths"]["/cluster/sdn/zones"].as_object_mut().unwrap().remove("post");
+    });
+    let (code, _, stderr) = create("z3", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let cached: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cache.join("sdnctl").join("openapi-a.json")).unwrap()).unwrap();
+    assert!(cached["doc"]["paths"]["/cluster/sdn/zones"]["post"].is_object(), "the cache was refreshed");
+    // A parameter no document declares is still refused before anything is sent.
+    let (code, _, stderr) = create("z4", &["--mtux", "1"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("did you mean --mtu?"), "{stderr}");
 }
