@@ -4,12 +4,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::etcd::Cluster;
+use common::etcd_nodes::{write_node_files, Nodes};
 use common::{Client, Server};
 use sdn_store::{EtcdOptions, EtcdStore, Store};
 
@@ -17,73 +17,20 @@ const SDN: &str = "/api2/json/cluster/sdn";
 const PREFIX: &str = "/cluster/";
 const NODES: [&str; 3] = ["node-a", "node-b", "node-c"];
 
-/// Three sdnd nodes on one etcd cluster, each with its own data dir and agent files.
-struct Nodes {
-    // Dropped in declaration order: servers before the etcd they use.
-    _servers: Vec<Server>,
-    clients: Vec<Client>,
-    dirs: Vec<tempfile::TempDir>,
-    cluster: Cluster,
+/// Three sdnd nodes on a three-member etcd cluster.
+fn three_nodes() -> Nodes {
+    Nodes::start(3, &NODES, PREFIX, &[], |_| 0)
 }
 
-/// Writes the agent's inputs for `node`, as the harness does for its single test node.
-fn write_node_files(data_dir: &Path, node: &str) {
-    let dir = data_dir.join("node");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("facts.json"),
-        format!(
-            r#"{{"node":"{node}","route-iface":"vmbr0","route-ip":"192.168.0.1","mac":"bc:24:11:1d:69:60","bridge-ports":{{"vmbr0":["eth0"]}}}}"#
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("interfaces"),
-        "auto vmbr0\niface vmbr0 inet static\n\taddress 192.168.0.1/24\n\tbridge-ports eth0\n\tbridge-stp off\n\tbridge-fd 0\n",
-    )
-    .unwrap();
+/// What the agent of node `index` last rendered.
+fn rendered(nodes: &Nodes, index: usize) -> String {
+    std::fs::read_to_string(sdnd_testkit::node_dir(nodes.dirs[index].path(), NODES[index]).join("sdn")).unwrap_or_default()
 }
 
-impl Nodes {
-    fn start() -> Nodes {
-        let cluster = Cluster::start(3);
-        let store = vec!["--store".to_string(), cluster.url(), "--store-prefix".to_string(), PREFIX.to_string()];
-        let mut servers = Vec::new();
-        let mut dirs = Vec::new();
-        for node in NODES {
-            let dir = tempfile::tempdir().unwrap();
-            write_node_files(dir.path(), node);
-            servers.push(Server::start_node(dir.path(), node, &store, &[]));
-            dirs.push(dir);
-        }
-        let clients = servers.iter().zip(NODES).map(|(s, node)| s.client(&format!("t-{node}"))).collect();
-        Nodes { _servers: servers, clients, dirs, cluster }
-    }
-
-    fn rendered(&self, index: usize) -> String {
-        std::fs::read_to_string(sdnd_testkit::node_dir(self.dirs[index].path(), NODES[index]).join("sdn")).unwrap_or_default()
-    }
-
-    /// Waits until every node agent registered, so that an apply waits for all three.
-    fn wait_agents(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        for node in NODES {
-            loop {
-                let r = self.clients[0].get(&format!("/api2/json/nodes/{node}/sdn/status"), &[]);
-                if r.status == 200 {
-                    break;
-                }
-                assert!(Instant::now() < deadline, "agent of {node} never registered: {r:?}");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-
-    /// A direct handle on the cluster's store, to look at what sdnd wrote.
-    fn store(&self) -> EtcdStore {
-        let endpoints = self.cluster.members.iter().map(|m| m.endpoint()).collect();
-        EtcdStore::connect(EtcdOptions::new(endpoints, PREFIX)).expect("connect to etcd")
-    }
+/// A direct handle on the cluster's store, to look at what sdnd wrote.
+fn store_of(nodes: &Nodes) -> EtcdStore {
+    let endpoints = nodes.cluster.members.iter().map(|m| m.endpoint()).collect();
+    EtcdStore::connect(EtcdOptions::new(endpoints, PREFIX)).expect("connect to etcd")
 }
 
 fn zone(client: &Client, name: &str, token: Option<&str>) -> common::Reply {
@@ -111,7 +58,7 @@ fn lock(client: &Client, params: &[(&str, &str)]) -> String {
 
 #[test]
 fn a_lock_taken_on_one_node_binds_every_node() {
-    let nodes = Nodes::start();
+    let nodes = three_nodes();
     let [a, b, c] = [&nodes.clients[0], &nodes.clients[1], &nodes.clients[2]];
     let token = lock(a, &[("allow-pending", "1"), ("comment", "dcm")]);
     for client in [b, c] {
@@ -135,8 +82,7 @@ fn a_lock_taken_on_one_node_binds_every_node() {
 
 #[test]
 fn an_apply_on_one_node_is_rendered_by_every_agent() {
-    let nodes = Nodes::start();
-    nodes.wait_agents();
+    let nodes = three_nodes();
     let [a, b, c] = [&nodes.clients[0], &nodes.clients[1], &nodes.clients[2]];
     let token = lock(a, &[("allow-pending", "1")]);
     a.post(&format!("{SDN}/zones"), &[("zone", "zvlan"), ("type", "vlan"), ("bridge", "vmbr0"), ("lock-token", &token)]).ok();
@@ -151,7 +97,7 @@ fn an_apply_on_one_node_is_rendered_by_every_agent() {
         assert!(log.contains(&format!("{name}: applied version 1")), "{name} missing in {log}");
     }
     for (index, name) in NODES.iter().enumerate() {
-        let rendered = nodes.rendered(index);
+        let rendered = rendered(&nodes, index);
         assert!(rendered.contains("auto vnet1"), "{name} rendered {rendered:?}");
     }
     for client in [a, b, c] {
@@ -161,8 +107,8 @@ fn an_apply_on_one_node_is_rendered_by_every_agent() {
 
 #[test]
 fn a_crashed_orchestrators_lock_expires_on_every_node() {
-    let nodes = Nodes::start();
-    let store = nodes.store();
+    let nodes = three_nodes();
+    let store = store_of(&nodes);
     // The orchestrator takes the lock and is never heard of again.
     let _token = lock(&nodes.clients[0], &[("allow-pending", "1"), ("ttl", "2")]);
     assert!(store.get("sdn/lock").unwrap().is_some());
@@ -211,8 +157,7 @@ fn retry_until_ok(client: &Client, what: &str, mut request: impl FnMut(&Client) 
 
 #[test]
 fn etcd_member_crashes_lose_nothing_and_service_resumes() {
-    let mut nodes = Nodes::start();
-    nodes.wait_agents();
+    let mut nodes = three_nodes();
     let token = lock(&nodes.clients[0], &[("allow-pending", "1")]);
     let mut acked = Vec::new();
 
@@ -299,7 +244,7 @@ struct Holder {
 fn clients_on_all_nodes_race_for_the_lock() {
     const THREADS: usize = 6;
     const ROUNDS: usize = 8;
-    let nodes = Nodes::start();
+    let nodes = three_nodes();
     let holder = Arc::new(Holder { id: AtomicUsize::new(0), generation: AtomicU64::new(0) });
     let violations = Arc::new(Mutex::new(Vec::<String>::new()));
     let acquisitions = Arc::new(AtomicUsize::new(0));

@@ -5,122 +5,19 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::etcd::Cluster;
-use common::{Client, Server};
+use common::etcd_nodes::{mixed_load, percentile, Nodes};
 
 const SDN: &str = "/api2/json/cluster/sdn";
 const PREFIX: &str = "/cluster/";
 const NODES: [&str; 2] = ["node-a", "node-b"];
 
-/// A request of the load: method, path and parameters.
-type Request<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
-
-/// Two sdnd nodes on one three-member etcd cluster.
-struct Nodes {
-    // Dropped in declaration order: servers before the etcd they use.
-    servers: Vec<Server>,
-    clients: Vec<Client>,
-    _dirs: Vec<tempfile::TempDir>,
-    cluster: Cluster,
-}
-
-fn write_node_files(data_dir: &Path, node: &str) {
-    let dir = data_dir.join("node");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("facts.json"),
-        format!(
-            r#"{{"node":"{node}","route-iface":"vmbr0","route-ip":"192.168.0.1","mac":"bc:24:11:1d:69:60","bridge-ports":{{"vmbr0":["eth0"]}}}}"#
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("interfaces"),
-        "auto vmbr0\niface vmbr0 inet static\n\taddress 192.168.0.1/24\n\tbridge-ports eth0\n\tbridge-stp off\n\tbridge-fd 0\n",
-    )
-    .unwrap();
-}
-
-impl Nodes {
-    fn start(extra: &[&str]) -> Nodes {
-        Nodes::start_first(extra, |_| 0)
-    }
-
-    /// Like [`Nodes::start`], the member `first` picks listed first in the nodes' `--store`,
-    /// so that it is the one they talk to.
-    fn start_first(extra: &[&str], first: impl Fn(&Cluster) -> usize) -> Nodes {
-        let cluster = Cluster::start(3);
-        let first = first(&cluster);
-        let mut endpoints: Vec<String> = cluster.members.iter().map(|m| m.endpoint()).collect();
-        endpoints.rotate_left(first);
-        let url = format!("etcd://{}", endpoints.join(","));
-        let store = vec![
-            "--store".to_string(),
-            url,
-            "--store-prefix".to_string(),
-            PREFIX.to_string(),
-        ];
-        let mut servers = Vec::new();
-        let mut dirs = Vec::new();
-        for node in NODES {
-            let dir = tempfile::tempdir().unwrap();
-            write_node_files(dir.path(), node);
-            servers.push(Server::start_node(dir.path(), node, &store, extra));
-            dirs.push(dir);
-        }
-        let clients = servers
-            .iter()
-            .zip(NODES)
-            .map(|(s, node)| s.client(&format!("t-{node}")))
-            .collect();
-        let nodes = Nodes {
-            servers,
-            clients,
-            _dirs: dirs,
-            cluster,
-        };
-        nodes.wait_agents();
-        nodes
-    }
-
-    fn wait_agents(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        for node in NODES {
-            while self.clients[0]
-                .get(&format!("/api2/json/nodes/{node}/sdn"), &[])
-                .status
-                != 200
-            {
-                assert!(
-                    Instant::now() < deadline,
-                    "agent of {node} never registered"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-/// One request of the load: what it was, how long it took, and its status.
-struct Sample {
-    at: Instant,
-    took: Duration,
-    what: String,
-    status: u16,
-    body: String,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((sorted.len() as f64) * p).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+/// Two sdnd nodes on a three-member etcd cluster, talking to member 0 first.
+fn two_nodes(extra: &[&str]) -> Nodes {
+    Nodes::start(3, &NODES, PREFIX, extra, |_| 0)
 }
 
 /// Runs writes (a zone created and deleted) and reads (zones, the lock, each node's agent
@@ -129,52 +26,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn hang_under_load(nodes: &mut Nodes, victim: usize, label: &str) {
     let hang = Duration::from_secs(10);
     let stop = Arc::new(AtomicBool::new(false));
-    let samples = Arc::new(Mutex::new(Vec::<Sample>::new()));
-    let threads: Vec<_> = (0..4)
-        .map(|t| {
-            let clients = nodes.clients.clone();
-            let (stop, samples) = (stop.clone(), samples.clone());
-            std::thread::spawn(move || {
-                let zone = format!("h{t}");
-                let mut round = 0usize;
-                while !stop.load(Ordering::SeqCst) {
-                    let node = NODES[round % 2];
-                    let client = &clients[(t + round) % 2];
-                    let mut requests: Vec<Request> = vec![
-                        ("GET", format!("{SDN}/zones"), vec![]),
-                        ("GET", format!("{SDN}/lock"), vec![]),
-                        ("GET", format!("/api2/json/nodes/{node}/sdn"), vec![]),
-                    ];
-                    // One writer: several would race for the configuration and sometimes be
-                    // told to retry (409), which is no fault of etcd's.
-                    if t == 0 {
-                        requests.insert(
-                            0,
-                            (
-                                "POST",
-                                format!("{SDN}/zones"),
-                                vec![("zone", zone.as_str()), ("type", "simple")],
-                            ),
-                        );
-                        requests.push(("DELETE", format!("{SDN}/zones/{zone}"), vec![]));
-                    }
-                    for (method, path, params) in requests {
-                        let at = Instant::now();
-                        let reply = client.request(method, &path, &params);
-                        let sample = Sample {
-                            at,
-                            took: at.elapsed(),
-                            what: format!("{method} {path}"),
-                            status: reply.status,
-                            body: reply.body.to_string(),
-                        };
-                        samples.lock().unwrap().push(sample);
-                    }
-                    round += 1;
-                }
-            })
-        })
-        .collect();
+    let (threads, samples) = mixed_load(nodes, &stop);
     std::thread::sleep(Duration::from_secs(1));
     let stopped_at = Instant::now();
     nodes.cluster.members[victim].stop();
@@ -243,7 +95,7 @@ fn hang_under_load(nodes: &mut Nodes, victim: usize, label: &str) {
 /// The member the sdnd nodes talk to (listed first) is the leader, and it hangs.
 #[test]
 fn a_hung_etcd_leader_costs_latency_not_errors() {
-    let mut nodes = Nodes::start_first(&[], |cluster| cluster.leader().expect("a leader"));
+    let mut nodes = Nodes::start(3, &NODES, PREFIX, &[], |cluster| cluster.leader().expect("a leader"));
     let leader = nodes.cluster.leader().expect("a leader");
     hang_under_load(&mut nodes, leader, "leader");
 }
@@ -252,7 +104,7 @@ fn a_hung_etcd_leader_costs_latency_not_errors() {
 #[test]
 fn a_hung_etcd_follower_costs_latency_not_errors() {
     let mut nodes =
-        Nodes::start_first(&[], |cluster| (cluster.leader().expect("a leader") + 1) % 3);
+        Nodes::start(3, &NODES, PREFIX, &[], |cluster| (cluster.leader().expect("a leader") + 1) % 3);
     let leader = nodes.cluster.leader().expect("a leader");
     hang_under_load(&mut nodes, (leader + 1) % 3, "follower");
 }
@@ -260,7 +112,7 @@ fn a_hung_etcd_follower_costs_latency_not_errors() {
 #[test]
 fn an_apply_under_which_two_members_stop_ends_with_the_truth() {
     let timeout = 60;
-    let mut nodes = Nodes::start(&["--apply-timeout", "60"]);
+    let mut nodes = two_nodes(&["--apply-timeout", "60"]);
     nodes.clients[0]
         .post(
             &format!("{SDN}/zones"),
@@ -328,7 +180,7 @@ fn an_apply_under_which_two_members_stop_ends_with_the_truth() {
 
 #[test]
 fn a_task_whose_owner_died_is_finished_by_the_other_node_on_etcd() {
-    let mut nodes = Nodes::start(&["--apply-timeout", "2"]);
+    let mut nodes = two_nodes(&["--apply-timeout", "2"]);
     let client = nodes.clients[0].clone();
     // The apply waits for a node that never reports; its owner dies while it runs.
     client
@@ -374,7 +226,7 @@ fn a_task_whose_owner_died_is_finished_by_the_other_node_on_etcd() {
 
 #[test]
 fn a_task_of_a_restarted_server_still_ends_at_its_timeout() {
-    let mut nodes = Nodes::start(&["--apply-timeout", "8"]);
+    let mut nodes = two_nodes(&["--apply-timeout", "8"]);
     let client = nodes.clients[0].clone();
     // The apply waits for a node that never reports, so only its timeout ends it.
     client

@@ -11,6 +11,8 @@ use serde_json::Value;
 #[allow(unused_imports)] // not every test binary uses etcd
 pub use sdnd_testkit::{etcd, store_args};
 
+pub mod etcd_nodes;
+
 pub const SDND: &str = env!("CARGO_BIN_EXE_sdnd");
 
 /// A running server ([`sdnd_testkit::Server`] of this build's sdnd); killed when dropped.
