@@ -393,6 +393,16 @@ fn nodes_and_resources_follow_the_configuration_and_the_callers_privileges() {
         .map(|n| (n["node"].as_str().unwrap(), n["status"].as_str().unwrap()))
         .collect();
     assert_eq!(listed, [(NODE, "online"), ("node3", "unknown")], "node3 is named by zone zb and never registered");
+    let status = root.get("/api2/json/cluster/status", &[]).ok();
+    let members: Vec<(&str, i64)> = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "node")
+        .map(|e| (e["name"].as_str().unwrap(), e["online"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(members, [(NODE, 1), ("node3", 0)], "/cluster/status lists the same nodes as /nodes: {status}");
+    assert_eq!(status[0]["nodes"], 2, "{status}");
     check_all("nodes", &nodes, NODE_INDEX);
 
     admin(d, &["user", "add", "bob@pve"]);

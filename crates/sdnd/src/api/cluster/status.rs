@@ -1,5 +1,6 @@
 //! `GET /cluster/status`: the cluster and its nodes, as PVE answers it (one `cluster` entry,
-//! then one `node` entry per node that runs an SDN agent).
+//! then one `node` entry per node: those that run an SDN agent and those the running
+//! configuration names, offline until their agent registers, as `/nodes` lists them).
 
 use hyper::Method;
 use serde_json::{json, Value};
@@ -17,7 +18,7 @@ const CLUSTER_NAME: &str = "sdnd";
 
 pub fn routes() -> Vec<Route> {
     vec![Route::new(Method::GET, "/cluster/status", Permission::Path("/", &[SYS_AUDIT]), status)
-        .summary("The cluster (`version`: its running SDN version) and one entry per node with an SDN agent.")
+        .summary("The cluster (`version`: its running SDN version) and one entry per node: with an SDN agent or named by the running configuration.")
         .returns(Schema::array(Schema::Object(vec![
             Field::required("type", Schema::Enum(vec!["cluster", "node"]), ""),
             Field::required("id", Schema::string(), "`cluster` or `node/NAME`"),
@@ -29,25 +30,29 @@ pub fn routes() -> Vec<Route> {
             Field::optional("level", Schema::string(), "node: subscription level (always empty)"),
             Field::optional("local", Schema::Flag, "node: whether it is the node that answered"),
             Field::optional("nodeid", Schema::Integer { min: Some(1), max: None }, "node: its number in the cluster"),
-            Field::optional("online", Schema::Flag, "node: whether its agent sends heartbeats"),
+            Field::optional("online", Schema::Flag, "node: whether its agent sends heartbeats (0 for a named node that never registered)"),
         ])))]
 }
 
 fn status(app: &App, _: &Caller, args: Args) -> Result<Value, Error> {
     args.finish()?;
-    let running = app.sdn.snapshot()?.running_version;
+    let snapshot = app.sdn.snapshot()?;
     let reports = app.node_reports()?;
+    // A node the configuration names is a node of the cluster even before (or without) an
+    // agent: listed offline, never silently missing.
+    let mut nodes: std::collections::BTreeSet<String> = reports.into_keys().collect();
+    nodes.extend(snapshot.running.named_nodes());
     let beats = app.heartbeats()?;
     let now_ms = app.clock.now_ms();
     let mut entries = vec![json!({
         "type": "cluster",
         "id": "cluster",
         "name": CLUSTER_NAME,
-        "nodes": reports.len(),
+        "nodes": nodes.len(),
         "quorate": 1,
-        "version": running,
+        "version": snapshot.running_version,
     })];
-    for (nodeid, node) in reports.keys().enumerate() {
+    for (nodeid, node) in nodes.iter().enumerate() {
         let online = Liveness::of(beats.get(node), now_ms).is_online();
         let mut entry = json!({
             "type": "node",
