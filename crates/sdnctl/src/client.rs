@@ -192,11 +192,17 @@ fn chain(err: &dyn std::error::Error) -> String {
 impl Client {
     /// A client for `remote`, trusting its certificate as the remote says.
     pub fn new(remote: &Remote) -> Result<Client, String> {
+        Client::with_timeouts(remote, Duration::from_secs(10), Duration::from_secs(60))
+    }
+
+    /// A client for `remote` that gives up connecting after `connect` and on any call after
+    /// `call` (shell completion must not stall a TAB on a hung server).
+    pub fn with_timeouts(remote: &Remote, connect: Duration, call: Duration) -> Result<Client, String> {
         let tls = crate::tls::client_config(remote.trust)?;
         let http = reqwest::blocking::Client::builder()
             .use_preconfigured_tls(tls)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .connect_timeout(connect)
+            .timeout(call)
             .build()
             .map_err(|e| format!("{}: HTTP client setup: {}", remote.name, chain(&e)))?;
         Ok(Client { http, remote: remote.clone() })

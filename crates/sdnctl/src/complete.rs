@@ -19,6 +19,9 @@ use crate::remotes::Remotes;
 /// How long a cached OpenAPI document is used before it is fetched again.
 pub const CACHE_MAX_AGE: Duration = Duration::from_secs(3600);
 
+/// How long completion waits for a server, per request.
+pub const COMPLETION_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// One completion: the word and a short description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
@@ -119,7 +122,8 @@ impl Line {
     fn client(&self) -> Option<Client> {
         let remotes = self.remotes()?;
         let remote = remotes.pick(self.flag(&["remote"]).as_deref(), "").ok()?;
-        Client::new(remote).ok()
+        // A hung server costs a TAB at most this long; the cached document still completes.
+        Client::with_timeouts(remote, COMPLETION_TIMEOUT, COMPLETION_TIMEOUT).ok()
     }
 }
 

@@ -658,3 +658,29 @@ fn calls_check_parameters_on_the_cached_document_and_recheck_what_it_refuses() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("did you mean --mtu?"), "{stderr}");
 }
+
+#[test]
+fn completion_gives_up_on_a_hung_server_instead_of_stalling_the_shell() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = servers(root.path(), 1);
+    // Accepts connections and never answers (a frozen process looks like this).
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hung.local_addr().unwrap().port();
+    let accepted = std::thread::spawn(move || {
+        let held: Vec<_> = hung.incoming().take(8).collect();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        drop(held);
+    });
+    let toml = servers[0].remote_toml().replacen("[remotes.a]", "[remotes.h]", 1);
+    let url = servers[0].url();
+    let toml = toml.replace(&url, &format!("https://127.0.0.1:{port}/api2/json"));
+    let file = root.path().join("remotes.toml");
+    std::fs::write(&file, toml).unwrap();
+    let started = std::time::Instant::now();
+    let paths = complete(&["--remotes-file", file.to_str().unwrap(), "--remote", "h", "get", "/cluster/sdn/"], &root.path().join("cache"));
+    let took = started.elapsed();
+    assert!(paths.is_empty(), "{paths:?}");
+    // The client's normal call timeout is 60 s; completion's is a few seconds per request.
+    assert!(took < std::time::Duration::from_secs(20), "completion waited {took:?} on a hung server");
+    drop(accepted);
+}
