@@ -1,6 +1,8 @@
 //! The HTTP calls of the external IPAMs (and DNS servers), as the reference's
 //! `PVE::Network::SDN::api_request`: JSON in and out, bounded by [`timeout`], and every
 //! failure an error naming the service and carrying its message, never its credentials.
+//! With `fingerprint`, the server must show exactly that certificate (see [`super::pin`]);
+//! without, the usual trust (the Mozilla roots reqwest's rustls carries).
 
 use std::io::Read;
 use std::time::Duration;
@@ -40,17 +42,17 @@ impl Api {
         if url.is_empty() || secret.is_empty() {
             return Err(Error::Conflict(format!("{name} has no url or credential")));
         }
-        if object.get_str("fingerprint").is_some() {
-            return Err(Error::NotImplemented(format!(
-                "{name}: certificate pinning by 'fingerprint' is not supported by this sdnd; remove it and use a certificate the system trusts"
-            )));
-        }
-        let client = reqwest::blocking::Client::builder()
+        let mut builder = reqwest::blocking::Client::builder()
             .timeout(timeout())
             .connect_timeout(timeout())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|err| Error::Internal(format!("{name}: HTTP client: {err}")))?;
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(fingerprint) = object.get_str("fingerprint") {
+            // Exactly the certificate with that SHA-256, as the reference's `fingerprint`.
+            let expected = super::pin::parse(fingerprint).map_err(|err| Error::param("fingerprint", err))?;
+            let tls = super::pin::client_config(expected).map_err(|err| Error::Internal(format!("{name}: {err}")))?;
+            builder = builder.use_preconfigured_tls(tls);
+        }
+        let client = builder.build().map_err(|err| Error::Internal(format!("{name}: HTTP client: {err}")))?;
         Ok(Api { name, url, auth: (auth.0, (auth.1)(secret)), client })
     }
 
@@ -75,7 +77,13 @@ impl Api {
         }
         let name = &self.name;
         let unreachable = |err: reqwest::Error| {
-            let what = if err.is_timeout() { format!("timed out after {:?}", timeout()) } else { chain(&err) };
+            let text = chain(&err);
+            let what = match text.find(super::pin::MISMATCH) {
+                // The pinned certificate is not the server's: said first, without the layers.
+                Some(at) => text[at..].to_string(),
+                None if err.is_timeout() => format!("timed out after {:?}", timeout()),
+                None => text,
+            };
             Error::Unavailable(format!("{name} ({method} {path}): {what}"))
         };
         let response = request.send().map_err(unreachable)?;
