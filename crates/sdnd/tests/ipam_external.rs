@@ -836,7 +836,8 @@ fn a_netbox_zone_over_the_api() {
         )
         .ok();
     apply(&client);
-    std::env::set_var("SDND_IPAM_TIMEOUT", "1");
+    // What `sdnd serve --ipam-timeout 1` sets (see the test of the flag below).
+    sdnd::ipam::http::set_timeout(Duration::from_secs(1));
     fake.hanging.store(true, Ordering::SeqCst);
     let started = Instant::now();
     let hung = client
@@ -1113,4 +1114,67 @@ fn fingerprint_pins_exactly_the_ipams_certificate() {
     subnet("10.0.1.0/24", "10.0.1.1").ok();
     assert_eq!(fake.prefixes(), ["10.0.0.0/24", "10.0.1.0/24"]);
     assert_eq!(subnets(), 2);
+}
+
+/// A server started with `extra` flags (and the environment the test has set), a NetBox zone
+/// on a NetBox that never answers: what creating a subnet says.
+fn timeout_reached(fake: &FakeNetBox, extra: &[&str]) -> (String, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::Server::start_in(dir.path(), extra);
+    let client = server.client("nb");
+    client.post(&format!("{SDN}/ipams"), &[("ipam", "nb"), ("type", "netbox"), ("url", &fake.url()), ("token", TOKEN)]).ok();
+    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("ipam", "nb")]).ok();
+    client.post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")]).ok();
+    let started = Instant::now();
+    let reply = client.post(&format!("{SDN}/vnets/v1/subnets"), &[("subnet", "10.0.0.0/24"), ("type", "subnet")]).expect(503);
+    let elapsed = started.elapsed();
+    client.get(&format!("{SDN}/vnets/v1/subnets/z1-10.0.0.0-24"), &[]).expect(404);
+    (reply.message(), elapsed)
+}
+
+fn sdnd_serve_fails(args: &[&str], env: Option<&str>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(common::SDND);
+    command.arg("serve").arg("--data-dir").arg(dir.path()).args(["--listen", "127.0.0.1:0"]).args(args);
+    command.env("SDND_CONFIG", sdnd_testkit::NO_CONFIG).env_remove("SDND_IPAM_TIMEOUT");
+    if let Some(value) = env {
+        command.env("SDND_IPAM_TIMEOUT", value);
+    }
+    let out = command.output().unwrap();
+    assert!(!out.status.success(), "{args:?} {env:?} was accepted");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_ipam_timeout_comes_from_the_flag_the_environment_or_the_file() {
+    // Out of range or not a number: refused at start, naming the flag (or the variable) and
+    // what is allowed.
+    for bad in ["0", "601", "soon"] {
+        let said = sdnd_serve_fails(&["--ipam-timeout", bad], None);
+        assert!(said.contains("--ipam-timeout") && said.contains("from 1 to 600"), "{bad}: {said}");
+        let said = sdnd_serve_fails(&[], Some(bad));
+        assert!(said.contains("SDND_IPAM_TIMEOUT") && said.contains("from 1 to 600"), "{bad}: {said}");
+    }
+    let conf = tempfile::tempdir().unwrap();
+    let file = conf.path().join("sdnd.toml");
+    std::fs::write(&file, "ipam-timeout = 0\n").unwrap();
+    let said = sdnd_serve_fails(&["--config", file.to_str().unwrap()], None);
+    assert!(said.contains("--ipam-timeout") && said.contains("from 1 to 600"), "{said}");
+    let help = std::process::Command::new(common::SDND).args(["serve", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--ipam-timeout <SECONDS>"));
+
+    // Flags over the environment over the file; each bounds a NetBox that never answers.
+    let fake = FakeNetBox::start();
+    fake.hanging.store(true, Ordering::SeqCst);
+    std::fs::write(&file, "ipam-timeout = 3\n").unwrap();
+    let config = ["--config", file.to_str().unwrap()];
+    std::env::set_var("SDND_IPAM_TIMEOUT", "2");
+    let (said, took) = timeout_reached(&fake, &[&config[..], &["--ipam-timeout", "1"]].concat());
+    assert!(said.contains("timed out after 1s") && took < Duration::from_secs(2), "{said} {took:?}");
+    let (said, took) = timeout_reached(&fake, &config);
+    assert!(said.contains("timed out after 2s") && took < Duration::from_secs(3), "{said} {took:?}");
+    std::env::remove_var("SDND_IPAM_TIMEOUT");
+    std::fs::write(&file, "ipam-timeout = 1.5\n").unwrap();
+    let (said, took) = timeout_reached(&fake, &config);
+    assert!(said.contains("timed out after 1.5s") && took >= Duration::from_millis(1500), "{said} {took:?}");
 }
