@@ -16,16 +16,46 @@ const NODE: &str = "/api2/json/nodes/testnode/sdn";
 
 /// A zone with dnsmasq (and one without), applied.
 fn setup(client: &Client) {
-    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("ipam", "pve"), ("dhcp", "dnsmasq")]).ok();
-    client.post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")]).ok();
+    client
+        .post(
+            &format!("{SDN}/zones"),
+            &[
+                ("zone", "z1"),
+                ("type", "simple"),
+                ("ipam", "pve"),
+                ("dhcp", "dnsmasq"),
+            ],
+        )
+        .ok();
+    client
+        .post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")])
+        .ok();
     client
         .post(
             &format!("{SDN}/vnets/v1/subnets"),
-            &[("subnet", "10.0.0.0/24"), ("type", "subnet"), ("gateway", "10.0.0.1"), ("dhcp-range", "start-address=10.0.0.10,end-address=10.0.0.20")],
+            &[
+                ("subnet", "10.0.0.0/24"),
+                ("type", "subnet"),
+                ("gateway", "10.0.0.1"),
+                (
+                    "dhcp-range",
+                    "start-address=10.0.0.10,end-address=10.0.0.20",
+                ),
+            ],
         )
         .ok();
-    client.post(&format!("{SDN}/zones"), &[("zone", "plain"), ("type", "simple")]).ok();
-    client.post(&format!("{SDN}/vnets"), &[("vnet", "v2"), ("zone", "plain")]).ok();
+    client
+        .post(
+            &format!("{SDN}/zones"),
+            &[("zone", "plain"), ("type", "simple")],
+        )
+        .ok();
+    client
+        .post(
+            &format!("{SDN}/vnets"),
+            &[("vnet", "v2"), ("zone", "plain")],
+        )
+        .ok();
     let upid = client.put(SDN, &[]).ok().as_str().unwrap().to_string();
     assert_eq!(client.wait_task(&upid), "OK");
 }
@@ -43,45 +73,86 @@ fn until(what: impl Fn() -> Value, done: impl Fn(&Value) -> bool) -> Value {
 }
 
 fn item<'a>(list: &'a Value, key: &str, id: &str) -> &'a Value {
-    list.as_array().unwrap().iter().find(|i| i[key] == id).unwrap_or_else(|| panic!("no {key} {id} in {list}"))
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i[key] == id)
+        .unwrap_or_else(|| panic!("no {key} {id} in {list}"))
 }
 
 /// Every view of the node says zone z1 is in error because of `cause` (and only z1).
 fn shows_the_failure(client: &Client, cause: &str) {
-    let status = until(|| client.get(&format!("{NODE}/status"), &[]).ok(), |s| s["status"] == "error");
+    let status = until(
+        || client.get(&format!("{NODE}/status"), &[]).ok(),
+        |s| s["status"] == "error",
+    );
     assert_eq!(status["status"], "error", "{status}");
-    assert!(status["error"].is_null(), "the apply itself succeeded: {status}");
+    assert!(
+        status["error"].is_null(),
+        "the apply itself succeeded: {status}"
+    );
     let errors = status["dhcp-errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{status}");
     let error = errors[0].as_str().unwrap();
-    assert!(error.starts_with("zone z1: ") && error.contains(cause), "{status}");
+    assert!(
+        error.starts_with("zone z1: ") && error.contains(cause),
+        "{status}"
+    );
 
     let zones = client.get(&format!("{NODE}/zones"), &[]).ok();
     let z1 = item(&zones, "zone", "z1");
     assert_eq!(z1["status"], "error", "{zones}");
     assert!(z1["statusmsg"].as_str().unwrap().contains(cause), "{zones}");
-    assert_eq!(item(&zones, "zone", "plain")["status"], "available", "{zones}");
+    assert_eq!(
+        item(&zones, "zone", "plain")["status"],
+        "available",
+        "{zones}"
+    );
     let content = client.get(&format!("{NODE}/zones/z1/content"), &[]).ok();
     assert_eq!(item(&content, "vnet", "v1")["status"], "error", "{content}");
 
     let resources = client.get("/api2/json/cluster/resources", &[]).ok();
-    assert_eq!(item(&resources, "id", "network/testnode/zone/z1")["status"], "error", "{resources}");
-    assert_eq!(item(&resources, "id", "network/testnode/zone/plain")["status"], "available", "{resources}");
+    assert_eq!(
+        item(&resources, "id", "network/testnode/zone/z1")["status"],
+        "error",
+        "{resources}"
+    );
+    assert_eq!(
+        item(&resources, "id", "network/testnode/zone/plain")["status"],
+        "available",
+        "{resources}"
+    );
 }
 
 /// And once the cause is gone, every view is back to available.
 fn shows_it_cleared(client: &Client) {
-    let status = until(|| client.get(&format!("{NODE}/status"), &[]).ok(), |s| s["status"] == "available");
+    let status = until(
+        || client.get(&format!("{NODE}/status"), &[]).ok(),
+        |s| s["status"] == "available",
+    );
     assert_eq!(status["status"], "available", "{status}");
     assert_eq!(status["dhcp-errors"], serde_json::json!([]), "{status}");
     let zones = client.get(&format!("{NODE}/zones"), &[]).ok();
     assert_eq!(item(&zones, "zone", "z1")["status"], "available", "{zones}");
     let resources = client.get("/api2/json/cluster/resources", &[]).ok();
-    assert_eq!(item(&resources, "id", "network/testnode/zone/z1")["status"], "available", "{resources}");
+    assert_eq!(
+        item(&resources, "id", "network/testnode/zone/z1")["status"],
+        "available",
+        "{resources}"
+    );
 }
 
 fn dnsmasq_flags<'a>(dir: &'a str, reload: &'a str) -> [&'a str; 8] {
-    ["--dnsmasq-dir", dir, "--reload-dnsmasq", reload, "--dnsmasq-default-dir", "", "--dbus-policy-dir", ""]
+    [
+        "--dnsmasq-dir",
+        dir,
+        "--reload-dnsmasq",
+        reload,
+        "--dnsmasq-default-dir",
+        "",
+        "--dbus-policy-dir",
+        "",
+    ]
 }
 
 #[test]
@@ -91,8 +162,14 @@ fn a_failing_reload_is_the_zones_error_until_it_succeeds() {
     let marker = files.path().join("refuse");
     std::fs::write(&marker, "").unwrap();
     let dnsmasq = files.path().join("dnsmasq.d");
-    let reload = format!("if [ -e '{}' ]; then echo 'dnsmasq@{{zone}} refused to start' >&2; exit 3; fi", marker.display());
-    let server = Server::start_in(dir.path(), &dnsmasq_flags(dnsmasq.to_str().unwrap(), &reload));
+    let reload = format!(
+        "if [ -e '{}' ]; then echo 'dnsmasq@{{zone}} refused to start' >&2; exit 3; fi",
+        marker.display()
+    );
+    let server = Server::start_in(
+        dir.path(),
+        &dnsmasq_flags(dnsmasq.to_str().unwrap(), &reload),
+    );
     let client = server.client("ci");
     setup(&client);
 
@@ -114,15 +191,25 @@ fn unwritable_dnsmasq_files_are_the_zones_error_until_they_are_written() {
     let dnsmasq = blocker.join("dnsmasq.d");
     let reloaded = files.path().join("reloaded");
     let reload = format!("echo {{zone}} >> '{}'", reloaded.display());
-    let server = Server::start_in(dir.path(), &dnsmasq_flags(dnsmasq.to_str().unwrap(), &reload));
+    let server = Server::start_in(
+        dir.path(),
+        &dnsmasq_flags(dnsmasq.to_str().unwrap(), &reload),
+    );
     let client = server.client("ci");
     setup(&client);
 
     shows_the_failure(&client, "writing its dnsmasq files");
-    assert!(!reloaded.exists(), "nothing to reload while nothing was written");
+    assert!(
+        !reloaded.exists(),
+        "nothing to reload while nothing was written"
+    );
 
     std::fs::remove_file(&blocker).unwrap();
     shows_it_cleared(&client);
     assert!(Path::new(&dnsmasq).join("z1/00-default.conf").exists());
-    assert_eq!(std::fs::read_to_string(&reloaded).unwrap(), "z1\n", "reloaded once, once written");
+    assert_eq!(
+        std::fs::read_to_string(&reloaded).unwrap(),
+        "z1\n",
+        "reloaded once, once written"
+    );
 }
