@@ -37,11 +37,7 @@ impl Server {
         let store = sdnd_testkit::store_args_for(name);
         let inner = sdnd_testkit::Server::start(&sdnd(), data_dir, sdnd_testkit::NODE, &store, &[]);
         let token = inner.add_token("root@pam", "ctl");
-        Server {
-            inner,
-            name: name.to_string(),
-            token,
-        }
+        Server { inner, name: name.to_string(), token }
     }
 
     /// (Re)starts the process on the same data dir and store.
@@ -71,67 +67,43 @@ pub fn servers(root: &Path, n: usize) -> Vec<Server> {
             std::thread::spawn(move || Server::start(&name, &dir))
         })
         .collect();
-    handles
-        .into_iter()
-        .map(|h| h.join().expect("server start"))
-        .collect()
+    handles.into_iter().map(|h| h.join().expect("server start")).collect()
 }
 
 /// Writes the remotes file for `servers` and returns its path.
 pub fn remotes_file(root: &Path, servers: &[Server]) -> PathBuf {
     let path = root.join("remotes.toml");
-    std::fs::write(
-        &path,
-        servers.iter().map(Server::remote_toml).collect::<String>(),
-    )
-    .unwrap();
+    std::fs::write(&path, servers.iter().map(Server::remote_toml).collect::<String>()).unwrap();
     path
 }
 
 pub fn clients(remotes_path: &Path, names: &[&str]) -> Vec<Client> {
     let remotes = Remotes::load(remotes_path).unwrap();
-    names
-        .iter()
-        .map(|n| Client::new(remotes.pick(Some(n), "remotes").unwrap()).unwrap())
-        .collect()
+    names.iter().map(|n| Client::new(remotes.pick(Some(n), "remotes").unwrap()).unwrap()).collect()
 }
 
 pub fn get(client: &Client, path: &str, params: &[(&str, &str)]) -> Value {
     let path: ApiPath = path.parse().unwrap();
-    let params: Vec<(String, String)> = params
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+    let params: Vec<(String, String)> = params.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
     client.call(Method::Get, &path, &params).unwrap()
 }
 
 /// Whether anything is pending (zones or vnets with a state) on this remote.
 pub fn has_pending(client: &Client) -> bool {
-    ["/cluster/sdn/zones", "/cluster/sdn/vnets"]
-        .iter()
-        .any(|path| {
-            get(client, path, &[("pending", "1")])
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|o| o.get("state").is_some())
-        })
+    ["/cluster/sdn/zones", "/cluster/sdn/vnets"].iter().any(|path| {
+        get(client, path, &[("pending", "1")]).as_array().unwrap().iter().any(|o| o.get("state").is_some())
+    })
 }
 
 /// The ids of the running objects at `path`.
 pub fn running_ids(client: &Client, path: &str, id: &str) -> Vec<String> {
     let list = get(client, path, &[("running", "1")]);
-    list.as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|o| o[id].as_str().map(str::to_string))
-        .collect()
+    list.as_array().unwrap().iter().filter_map(|o| o[id].as_str().map(str::to_string)).collect()
 }
 
 /// A change set: one simple zone and `vnets` vnets in it.
 pub fn zone_and_vnets(zone: &str, vnets: usize) -> String {
-    let mut text =
-        format!("- create: /cluster/sdn/zones\n  params: {{zone: {zone}, type: simple}}\n");
+    let mut text = format!("- create: /cluster/sdn/zones\n  params: {{zone: {zone}, type: simple}}\n");
     for i in 0..vnets {
         text.push_str(&format!("- create: /cluster/sdn/vnets\n  params: {{vnet: v{i}, zone: {zone}, alias: vnet {i}}}\n"));
     }

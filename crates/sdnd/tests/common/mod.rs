@@ -41,24 +41,12 @@ impl Server {
 
     /// Starts `sdnd serve` as node `node` on the given store (several nodes may share one).
     pub fn start_node(data_dir: &Path, node: &str, store: &[String], extra: &[&str]) -> Server {
-        Server(sdnd_testkit::Server::start(
-            Path::new(SDND),
-            data_dir,
-            node,
-            store,
-            extra,
-        ))
+        Server(sdnd_testkit::Server::start(Path::new(SDND), data_dir, node, store, extra))
     }
 
     /// Creates an API token with `sdnd token add` (while the server runs) and returns a client.
     pub fn client(&self, tokenid: &str) -> Client {
-        Client::new(
-            &self.base,
-            Some(format!(
-                "PVEAPIToken={}",
-                self.add_token("root@pam", tokenid)
-            )),
-        )
+        Client::new(&self.base, Some(format!("PVEAPIToken={}", self.add_token("root@pam", tokenid))))
     }
 }
 
@@ -81,18 +69,12 @@ impl InProcess {
             #[command(flatten)]
             store: sdnd::store_args::StoreArgs,
         }
-        let mut argv = vec![
-            "sdnd".to_string(),
-            "--data-dir".into(),
-            data_dir.display().to_string(),
-        ];
+        let mut argv = vec!["sdnd".to_string(), "--data-dir".into(), data_dir.display().to_string()];
         argv.extend(store_args());
         let args = <Args as clap::Parser>::parse_from(argv);
         let store = sdnd::store_args::open_store(&args.store).expect("open the test store");
         let store_handle = store.clone();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
         let clock = sdnd::Clock::manual(now.as_millis() as i64);
         let options = sdnd::app::AppOptions {
             node: sdnd_testkit::NODE.to_string(),
@@ -105,22 +87,15 @@ impl InProcess {
         let app = sdnd::App::start(store.clone(), options).expect("start the app");
         // The node agent, as the test servers run it: files in the data dir, no reloads.
         let agent_config = test_agent_config(data_dir, sdnd_testkit::NODE);
-        let agent =
-            sdnd::agent::spawn(store, agent_config, clock.clone()).expect("start the node agent");
+        let agent = sdnd::agent::spawn(store, agent_config, clock.clone()).expect("start the node agent");
         let identity = sdnd::http::tls::load_or_create(data_dir, None, None).expect("certificate");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("https://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            sdnd::http::run_until(
-                listener,
-                identity.config,
-                app,
-                sdnd::http::Limits::default(),
-                async {
-                    let _ = stopped.await;
-                },
-            )
+            sdnd::http::run_until(listener, identity.config, app, sdnd::http::Limits::default(), async {
+                let _ = stopped.await;
+            })
             .expect("serve");
         });
         InProcess {
@@ -136,18 +111,14 @@ impl InProcess {
 
     /// Creates an API token with `sdnd token add` and returns a client using it.
     pub fn client(&self, tokenid: &str) -> Client {
-        Client::new(
-            &self.base,
-            Some(add_token(&self.data_dir, "root@pam", tokenid)),
-        )
+        Client::new(&self.base, Some(add_token(&self.data_dir, "root@pam", tokenid)))
     }
 
     /// Starts another node's agent on this server's store and clock (files in the data dir's
     /// `node-NODE`, facts for that node, no reloads).
     pub fn start_agent(&self, node: &str) -> sdnd::agent::Agent {
         let config = test_agent_config(&self.data_dir, node);
-        sdnd::agent::spawn(self.store.clone(), config, self.clock.clone())
-            .expect("start the node agent")
+        sdnd::agent::spawn(self.store.clone(), config, self.clock.clone()).expect("start the node agent")
     }
 }
 
@@ -200,10 +171,7 @@ pub fn add_token(data_dir: &Path, user: &str, tokenid: &str) -> String {
 
 /// Like [`add_token`], on the given store.
 pub fn add_token_in(data_dir: &Path, store: &[String], user: &str, tokenid: &str) -> String {
-    format!(
-        "PVEAPIToken={}",
-        sdnd_testkit::add_token(Path::new(SDND), data_dir, store, user, tokenid)
-    )
+    format!("PVEAPIToken={}", sdnd_testkit::add_token(Path::new(SDND), data_dir, store, user, tokenid))
 }
 
 /// The answer to one request.
@@ -221,40 +189,25 @@ impl Reply {
 
     #[track_caller]
     pub fn ok(self) -> Value {
-        assert_eq!(
-            self.status, 200,
-            "expected success, got {} {} {}",
-            self.status, self.reason, self.body
-        );
+        assert_eq!(self.status, 200, "expected success, got {} {} {}", self.status, self.reason, self.body);
         self.body["data"].clone()
     }
 
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(
-            self.status, status,
-            "expected {status}, got {} {} {}",
-            self.status, self.reason, self.body
-        );
+        assert_eq!(self.status, status, "expected {status}, got {} {} {}", self.status, self.reason, self.body);
         self
     }
 
     #[track_caller]
     pub fn expect_not(self, status: u16) -> Self {
-        assert_ne!(
-            self.status, status,
-            "did not expect {status}: {} {}",
-            self.reason, self.body
-        );
+        assert_ne!(self.status, status, "did not expect {status}: {} {}", self.reason, self.body);
         self
     }
 
     /// The message of a refusal (reason phrase and body message agree).
     pub fn message(&self) -> String {
-        self.body["message"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| self.reason.clone())
+        self.body["message"].as_str().map(str::to_string).unwrap_or_else(|| self.reason.clone())
     }
 }
 
@@ -273,11 +226,7 @@ impl Client {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        Client {
-            http,
-            base: base.to_string(),
-            auth,
-        }
+        Client { http, base: base.to_string(), auth }
     }
 
     /// The `Authorization` header value it sends, if any.
@@ -286,19 +235,14 @@ impl Client {
     }
 
     pub fn with_auth(&self, auth: Option<String>) -> Client {
-        Client {
-            auth,
-            ..self.clone()
-        }
+        Client { auth, ..self.clone() }
     }
 
     pub fn request(&self, method: &str, path: &str, params: &[(&str, &str)]) -> Reply {
         let url = format!("{}{}", self.base, path);
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = match method {
-            reqwest::Method::GET | reqwest::Method::DELETE => {
-                self.http.request(method, url).query(params)
-            }
+            reqwest::Method::GET | reqwest::Method::DELETE => self.http.request(method, url).query(params),
             _ => self.http.request(method, url).form(params),
         };
         if let Some(auth) = &self.auth {
@@ -322,11 +266,7 @@ impl Client {
     pub fn raw(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
         let url = format!("{}{}", self.base, path);
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self
-            .http
-            .request(method, url)
-            .header("Content-Type", content_type)
-            .body(body);
+        let mut req = self.http.request(method, url).header("Content-Type", content_type).body(body);
         if let Some(auth) = &self.auth {
             req = req.header("Authorization", auth);
         }
@@ -335,18 +275,10 @@ impl Client {
 
     fn reply(response: reqwest::blocking::Response) -> Reply {
         let status = response.status().as_u16();
-        let reason = response
-            .status()
-            .canonical_reason()
-            .unwrap_or("")
-            .to_string();
+        let reason = response.status().canonical_reason().unwrap_or("").to_string();
         let text = response.text().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply {
-            status,
-            reason,
-            body,
-        }
+        Reply { status, reason, body }
     }
 
     pub fn get(&self, path: &str, params: &[(&str, &str)]) -> Reply {
@@ -366,9 +298,7 @@ impl Client {
     pub fn wait_task(&self, upid: &str) -> String {
         let node = upid.split(':').nth(1).unwrap();
         for _ in 0..600 {
-            let status = self
-                .get(&format!("/api2/json/nodes/{node}/tasks/{upid}/status"), &[])
-                .ok();
+            let status = self.get(&format!("/api2/json/nodes/{node}/tasks/{upid}/status"), &[]).ok();
             if status["status"] == "stopped" {
                 return status["exitstatus"].as_str().unwrap().to_string();
             }
