@@ -122,6 +122,15 @@ fn shows_the_failure(client: &Client, cause: &str) {
         "available",
         "{resources}"
     );
+    assert_eq!(metric_status(client), "error");
+}
+
+/// The node's `sdnd_node_status` in `/metrics`.
+fn metric_status(client: &Client) -> String {
+    let reply = client.get("/metrics", &[]);
+    let text = reply.body.as_str().expect("metrics are text");
+    let line = text.lines().find(|l| l.starts_with("sdnd_node_status{node=\"testnode\"")).expect("the node's status metric");
+    line.split("status=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
 }
 
 /// And once the cause is gone, every view is back to available.
@@ -140,6 +149,7 @@ fn shows_it_cleared(client: &Client) {
         "available",
         "{resources}"
     );
+    assert_eq!(metric_status(client), "available");
 }
 
 fn dnsmasq_flags<'a>(dir: &'a str, reload: &'a str) -> [&'a str; 8] {
