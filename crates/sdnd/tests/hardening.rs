@@ -1,6 +1,7 @@
 //! What a local user or an unauthenticated client can do to a server: each test here failed
 //! before its fix (a readable store, half-sent requests held open forever, unbounded login
-//! floods, lock details and secrets to callers without the privilege, 400s before 401s).
+//! floods, lock details to callers without the privilege, IPAM and DNS credentials in any
+//! GET, 400s before 401s).
 
 mod common;
 
