@@ -129,8 +129,17 @@ fn shows_the_failure(client: &Client, cause: &str) {
 fn metric_status(client: &Client) -> String {
     let reply = client.get("/metrics", &[]);
     let text = reply.body.as_str().expect("metrics are text");
-    let line = text.lines().find(|l| l.starts_with("sdnd_node_status{node=\"testnode\"")).expect("the node's status metric");
-    line.split("status=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("sdnd_node_status{node=\"testnode\""))
+        .expect("the node's status metric");
+    line.split("status=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 /// And once the cause is gone, every view is back to available.
