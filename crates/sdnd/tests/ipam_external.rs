@@ -1118,9 +1118,11 @@ fn fingerprint_pins_exactly_the_ipams_certificate() {
 
 /// A server started with `extra` flags (and the environment the test has set), a NetBox zone
 /// on a NetBox that never answers: what creating a subnet says.
-fn timeout_reached(fake: &FakeNetBox, extra: &[&str]) -> (String, Duration) {
+fn timeout_reached(fake: &FakeNetBox, name: &str, extra: &[&str]) -> (String, Duration) {
     let dir = tempfile::tempdir().unwrap();
-    let server = common::Server::start_in(dir.path(), extra);
+    // Each on a store of its own (on etcd: a prefix of its own).
+    let store = sdnd_testkit::store_args_for(name);
+    let server = common::Server::start_node(dir.path(), sdnd_testkit::NODE, &store, extra);
     let client = server.client("nb");
     client.post(&format!("{SDN}/ipams"), &[("ipam", "nb"), ("type", "netbox"), ("url", &fake.url()), ("token", TOKEN)]).ok();
     client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("ipam", "nb")]).ok();
@@ -1169,12 +1171,12 @@ fn the_ipam_timeout_comes_from_the_flag_the_environment_or_the_file() {
     std::fs::write(&file, "ipam-timeout = 3\n").unwrap();
     let config = ["--config", file.to_str().unwrap()];
     std::env::set_var("SDND_IPAM_TIMEOUT", "2");
-    let (said, took) = timeout_reached(&fake, &[&config[..], &["--ipam-timeout", "1"]].concat());
+    let (said, took) = timeout_reached(&fake, "flag", &[&config[..], &["--ipam-timeout", "1"]].concat());
     assert!(said.contains("timed out after 1s") && took < Duration::from_secs(2), "{said} {took:?}");
-    let (said, took) = timeout_reached(&fake, &config);
+    let (said, took) = timeout_reached(&fake, "env", &config);
     assert!(said.contains("timed out after 2s") && took < Duration::from_secs(3), "{said} {took:?}");
     std::env::remove_var("SDND_IPAM_TIMEOUT");
     std::fs::write(&file, "ipam-timeout = 1.5\n").unwrap();
-    let (said, took) = timeout_reached(&fake, &config);
+    let (said, took) = timeout_reached(&fake, "file", &config);
     assert!(said.contains("timed out after 1.5s") && took >= Duration::from_millis(1500), "{said} {took:?}");
 }
