@@ -87,6 +87,16 @@ describe('form parameters', () => {
     expect(formParams(fields, { tag: '100', alias: '', vlanaware: '' }, original)).toEqual({ delete: 'alias,vlanaware' });
     expect(formParams(fields, { tag: '7', alias: 'x', vlanaware: '1' }, original)).toEqual({ tag: '7' });
   });
+  it('an edit leaving a credential empty keeps it (the server never returns it)', () => {
+    const secretFields: Field[] = [
+      { name: 'url', label: 'URL', type: 'text', required: true },
+      { name: 'token', label: 'Token', type: 'text', required: true, secret: true },
+    ];
+    // As loaded from a GET: the token is absent.
+    const original = { url: 'https://nb/api', token: toInput(secretFields[1]!, undefined) };
+    expect(formParams(secretFields, { url: 'https://nb2/api', token: '' }, original)).toEqual({ url: 'https://nb2/api' });
+    expect(formParams(secretFields, { url: 'https://nb/api', token: 'new' }, original)).toEqual({ token: 'new' });
+  });
   it('shows API values in inputs', () => {
     expect(toInput(fields[2]!, 1)).toBe('1');
     expect(toInput(fields[0]!, ['a', 'b'])).toBe('a,b');

@@ -77,6 +77,15 @@ impl App {
         crate::nodes::reports(self.store.as_ref())
     }
 
+    /// What failed in a node's last DHCP pass (see [`crate::nodes::with_dhcp`]).
+    pub fn node_dhcp(&self, node: &str) -> Result<Option<crate::layout::DhcpReport>, crate::Error> {
+        crate::nodes::dhcp(self.store.as_ref(), node)
+    }
+
+    pub fn node_dhcps(&self) -> Result<std::collections::BTreeMap<String, crate::layout::DhcpReport>, crate::Error> {
+        crate::nodes::dhcps(self.store.as_ref())
+    }
+
     pub fn node_files(&self, node: &str) -> Result<crate::layout::NodeFiles, crate::Error> {
         crate::nodes::files(self.store.as_ref(), node)
     }

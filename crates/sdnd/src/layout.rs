@@ -250,6 +250,23 @@ impl From<&sdn_gen::Warning> for NodeWarning {
     }
 }
 
+/// Each node agent's [`DhcpReport`], as `node-dhcp/<node>`: rewritten by its DHCP side when
+/// what failed there changes.
+pub const NODE_DHCP_PREFIX: &str = "node-dhcp/";
+
+pub fn node_dhcp(node: &str) -> String {
+    format!("{NODE_DHCP_PREFIX}{node}")
+}
+
+/// What failed in a node's last DHCP pass (its dnsmasq files not written, its dnsmasq not
+/// reloaded), one entry per zone (`zone` always set); empty once a pass succeeded.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DhcpReport {
+    pub node: String,
+    #[serde(default)]
+    pub errors: Vec<NodeWarning>,
+}
+
 /// Each node agent's [`Heartbeat`], as `node-heartbeats/<node>`: rewritten every few seconds
 /// while the agent lives, under a prefix nobody waits on.
 pub const NODE_HEARTBEATS_PREFIX: &str = "node-heartbeats/";

@@ -103,6 +103,11 @@ enum Command {
         /// Seconds an apply task waits for node agents to report.
         #[arg(long, default_value_t = 120)]
         apply_timeout: u64,
+        /// Seconds one call to an external IPAM (NetBox, phpIPAM) or DNS server may take,
+        /// connecting included: 1 to 600, fractions allowed (default: $SDND_IPAM_TIMEOUT, else
+        /// 30 as the reference).
+        #[arg(long, value_name = "SECONDS", value_parser = sdnd::ipam::http::parse_timeout)]
+        ipam_timeout: Option<Duration>,
         /// How many applied versions the history keeps (the running and the previous one
         /// always).
         #[arg(long, default_value_t = sdnd::history::DEFAULT_KEEP_VERSIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=100_000))]
@@ -255,10 +260,18 @@ fn log_filter(text: &str) -> Result<tracing_subscriber::EnvFilter, String> {
     tracing_subscriber::EnvFilter::try_new(text).map_err(|e| e.to_string())
 }
 
+/// The environment variable of a `serve` flag, if it has one (the file's key yields to it).
+fn env_of(flag: &str) -> Option<&'static str> {
+    match flag {
+        "ipam-timeout" => Some(sdnd::ipam::http::TIMEOUT_ENV),
+        other => sdnd::store_args::env_of(other),
+    }
+}
+
 fn main() -> ExitCode {
     sdnd::process::private_umask();
     sdnd::process::return_large_blocks();
-    let applied = match sdnd::config_file::apply(&<Cli as clap::CommandFactory>::command(), std::env::args_os().collect(), &sdnd::store_args::env_of) {
+    let applied = match sdnd::config_file::apply(&<Cli as clap::CommandFactory>::command(), std::env::args_os().collect(), &env_of) {
         Ok(applied) => applied,
         Err(message) => {
             eprintln!("sdnd: {message}");
@@ -308,6 +321,7 @@ fn run(cli: Cli) -> Result<(), String> {
             cert,
             key,
             apply_timeout,
+            ipam_timeout,
             keep_versions,
             header_timeout,
             body_timeout,
@@ -315,6 +329,17 @@ fn run(cli: Cli) -> Result<(), String> {
             metrics_token_file,
             ticket_lifetime,
         } => {
+            // The flag, else its environment variable (the file's key became the flag unless
+            // the variable is set: flags > environment > file).
+            let ipam_timeout = match ipam_timeout {
+                Some(timeout) => timeout,
+                None => match std::env::var(sdnd::ipam::http::TIMEOUT_ENV).ok().filter(|v| !v.trim().is_empty()) {
+                    Some(text) => sdnd::ipam::http::parse_timeout(&text)
+                        .map_err(|err| format!("{} (for --ipam-timeout): {err}", sdnd::ipam::http::TIMEOUT_ENV))?,
+                    None => sdnd::ipam::http::DEFAULT_TIMEOUT,
+                },
+            };
+            sdnd::ipam::http::set_timeout(ipam_timeout);
             // The TLS key lives there even when the store is etcd.
             sdnd::data_dir::prepare(&store.data_dir)?;
             let store_handle = open_store_waiting(&store)?;

@@ -387,10 +387,13 @@ fn read_state(app: &App) -> Result<State, crate::Error> {
         .lock_record()?
         .filter(|lock| !lock.is_expired(now_ms));
     let beats = app.heartbeats()?;
+    let dhcp = app.node_dhcps()?;
     let nodes = app
         .node_reports()?
         .into_iter()
         .map(|(node, report)| {
+            // Its DHCP failing counts as something skipped there.
+            let report = crate::nodes::with_dhcp(report, dhcp.get(&node));
             let online = crate::nodes::Liveness::of(beats.get(&node), now_ms).is_online();
             let state = crate::nodes::NodeState::of(Some(&report), snapshot.running_version);
             // A node whose last apply skipped something is in error too, as its status says.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sdn_store::{Store, Txn};
 
 use crate::error::Error;
-use crate::layout::{self, Heartbeat, NodeFiles, NodeReport};
+use crate::layout::{self, DhcpReport, Heartbeat, NodeFiles, NodeReport};
 
 /// Where a node stands against the running version, in the reference's terms
 /// (`available` / `pending` / `error`, with the reason where it isn't available).
@@ -95,6 +95,47 @@ pub fn reports(store: &dyn Store) -> Result<BTreeMap<String, NodeReport>, Error>
         .collect())
 }
 
+/// What failed in `node`'s last DHCP pass, if its agent ever reported a failure.
+pub fn dhcp(store: &dyn Store, node: &str) -> Result<Option<DhcpReport>, Error> {
+    let Some(entry) = store.get(&layout::node_dhcp(node))? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&entry.value)
+        .map(Some)
+        .map_err(|err| Error::Internal(format!("DHCP status of node '{node}' is unreadable: {err}")))
+}
+
+/// Every node's [`dhcp`] report, by node name.
+pub fn dhcps(store: &dyn Store) -> Result<BTreeMap<String, DhcpReport>, Error> {
+    let (entries, _) = store.list(layout::NODE_DHCP_PREFIX)?;
+    Ok(entries
+        .iter()
+        .filter_map(|entry| serde_json::from_slice::<DhcpReport>(&entry.value).ok())
+        .map(|report| (report.node.clone(), report))
+        .collect())
+}
+
+impl DhcpReport {
+    /// The failures, each `zone Z: cause`.
+    pub fn messages(&self) -> Vec<String> {
+        self.errors.iter().map(|e| format!("zone {}: {}", e.zone.as_deref().unwrap_or("?"), e.message)).collect()
+    }
+}
+
+/// `report` with the DHCP failures added to what the node skipped, each naming its zone and
+/// saying `dhcp: ...`: [`NodeState::narrowed`] then shows those zones (and their vnets) in
+/// error.
+pub fn with_dhcp(mut report: NodeReport, dhcp: Option<&DhcpReport>) -> NodeReport {
+    for error in dhcp.into_iter().flat_map(|d| &d.errors) {
+        report.warnings.push(layout::NodeWarning {
+            zone: error.zone.clone(),
+            vnet: None,
+            message: format!("dhcp: {}", error.message),
+        });
+    }
+    report
+}
+
 /// The files `node`'s agent last published; 404 naming the way out if it has none.
 pub fn files(store: &dyn Store, node: &str) -> Result<NodeFiles, Error> {
     let entry = store.get(&layout::node_files(node))?.ok_or_else(|| {
@@ -110,6 +151,7 @@ pub fn remove(store: &dyn Store, node: &str) -> Result<bool, Error> {
     let known = store.get(&layout::node_report(node))?.is_some()
         || store.get(&layout::node_files(node))?.is_some()
         || store.get(&layout::node_heartbeat(node))?.is_some()
+        || store.get(&layout::node_dhcp(node))?.is_some()
         || !store.list(&legacy_prefix(node))?.0.is_empty();
     if known {
         store.commit(
@@ -117,6 +159,7 @@ pub fn remove(store: &dyn Store, node: &str) -> Result<bool, Error> {
                 .delete(layout::node_report(node))
                 .delete(layout::node_files(node))
                 .delete(layout::node_heartbeat(node))
+                .delete(layout::node_dhcp(node))
                 .delete_prefix(legacy_prefix(node)),
         )?;
     }

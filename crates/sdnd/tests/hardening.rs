@@ -1,6 +1,7 @@
 //! What a local user or an unauthenticated client can do to a server: each test here failed
 //! before its fix (a readable store, half-sent requests held open forever, unbounded login
-//! floods, lock details and secrets to callers without the privilege, 400s before 401s).
+//! floods, lock details to callers without the privilege, IPAM and DNS credentials in any
+//! GET, 400s before 401s).
 
 mod common;
 
@@ -283,8 +284,29 @@ fn callers_without_the_privilege_learn_nothing_of_the_lock_or_the_parameters() {
     assert_eq!(forged.get(&format!("{SDN}/zones"), &[("pending", "maybe")]).status, 401);
 }
 
+/// Every GET route of the API (from the route table the server dispatches on), its
+/// placeholders filled with every value given for them (others with `x`).
+fn every_get_path(values: &[(&str, &[&str])]) -> Vec<String> {
+    let mut paths = Vec::new();
+    for route in sdnd::api::routes().iter().filter(|r| r.method == hyper::Method::GET) {
+        let mut filled = vec![String::new()];
+        for segment in route.pattern.split('/').filter(|s| !s.is_empty()) {
+            let choices: Vec<String> = match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => values
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(vec!["x".to_string()], |(_, v)| v.iter().map(|v| v.to_string()).collect()),
+                None => vec![segment.to_string()],
+            };
+            filled = filled.iter().flat_map(|p| choices.iter().map(move |c| format!("{p}/{c}"))).collect();
+        }
+        paths.extend(filled);
+    }
+    paths
+}
+
 #[test]
-fn ipam_and_dns_credentials_reach_only_who_may_change_them() {
+fn ipam_and_dns_credentials_are_never_returned_by_a_get() {
     let dir = tempfile::tempdir().unwrap();
     admin(dir.path(), &["user", "add", "audrey@pve", "--password-stdin"], Some(PASSWORD));
     admin(dir.path(), &["acl", "modify", "/", "--users", "audrey@pve", "--roles", "PVEAuditor"], None);
@@ -297,11 +319,63 @@ fn ipam_and_dns_credentials_reach_only_who_may_change_them() {
     .ok();
     root.post(&format!("{SDN}/dns"), &[("dns", "pdns"), ("type", "powerdns"), ("url", "https://p.example/api"), ("key", "PDNS-SECRET")])
         .ok();
+    // One through a change set, which answers with its count only.
+    let steps = serde_json::json!([{"method": "POST", "path": "/cluster/sdn/ipams",
+        "params": {"ipam": "php", "type": "phpipam", "url": "https://php.example/api", "section": 1, "token": "PHPIPAM-SECRET"}}]);
+    let answer = root.post(&format!("{SDN}/changes"), &[("steps", &steps.to_string())]).ok();
+    assert_eq!(answer, serde_json::json!(1));
+    // Objects using them, applied (a version, a task, its log, audit records), then a pending change.
+    root.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("ipam", "pve")])
+        .ok();
+    root.post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")]).ok();
+    root.post(&format!("{SDN}/vnets/v1/subnets"), &[("subnet", "10.0.0.0/24"), ("type", "subnet"), ("gateway", "10.0.0.1")]).ok();
+    let upid = root.put(SDN, &[]).ok().as_str().unwrap().to_string();
+    assert_eq!(root.wait_task(&upid), "OK");
+    root.put(&format!("{SDN}/vnets/v1"), &[("alias", "changed")]).ok();
+    // An update without the credential keeps it; the required one can't be deleted.
+    root.put(&format!("{SDN}/ipams/nb"), &[("url", "https://netbox2.example/api")]).ok();
+    let refused = root.put(&format!("{SDN}/ipams/nb"), &[("delete", "token")]).expect(400);
+    assert!(refused.body["errors"]["delete"].to_string().contains("token"), "{}", refused.body);
+
     let auditor = Client::new(&server.base, Some(common::add_token(dir.path(), "audrey@pve", "tk")));
+    let values: &[(&str, &[&str])] = &[
+        ("node", &[sdnd_testkit::NODE]),
+        ("ipam", &["nb", "php", "pve"]),
+        ("dns", &["pdns"]),
+        ("zone", &["z1"]),
+        ("vnet", &["v1"]),
+        ("subnet", &["z1-10.0.0.0-24"]),
+        ("version", &["1"]),
+        ("upid", &[&upid]),
+        ("userid", &["root@pam", "audrey@pve"]),
+        ("tokenid", &["root", "tk"]),
+    ];
+    let views: &[&[(&str, &str)]] = &[&[], &[("pending", "1")], &[("running", "1")], &[("to", "pending")], &[("limit", "500")]];
+    let mut answered = 0;
+    for path in every_get_path(values) {
+        for client in [&root, &auditor] {
+            for view in views {
+                let reply = client.get(&format!("/api2/json{path}"), view);
+                let seen = reply.body.to_string();
+                assert!(!seen.contains("SECRET"), "GET {path} {view:?} ({}): {seen}", reply.status);
+                answered += usize::from(reply.status == 200);
+            }
+        }
+    }
+    assert!(answered > 100, "the sweep reached the routes: {answered} answers");
+    // The rest is shown, and the credentials are kept for the plugins, in the store and in a
+    // backup with secrets.
     for path in [format!("{SDN}/ipams"), format!("{SDN}/ipams/nb"), format!("{SDN}/dns"), format!("{SDN}/dns/pdns")] {
-        let seen = auditor.get(&path, &[]).ok().to_string();
-        assert!(!seen.contains("SECRET"), "{path}: {seen}");
-        assert!(seen.contains("example"), "{path}: the rest is still shown: {seen}");
-        assert!(root.get(&path, &[]).ok().to_string().contains("SECRET"), "{path}: an SDN.Allocate holder sees it, as in PVE");
+        for client in [&root, &auditor] {
+            let seen = client.get(&path, &[]).ok();
+            assert!(seen.to_string().contains("example"), "{path}: the rest is still shown: {seen}");
+        }
+    }
+    assert_eq!(root.get(&format!("{SDN}/ipams/nb"), &[]).ok()["url"], "https://netbox2.example/api");
+    let backup = dir.path().join("backup.json");
+    admin(dir.path(), &["backup", "--to", backup.to_str().unwrap(), "--with-secrets"], None);
+    let text = std::fs::read_to_string(&backup).unwrap();
+    for secret in ["NETBOX-SECRET", "PHPIPAM-SECRET", "PDNS-SECRET"] {
+        assert!(text.contains(secret), "{secret} is kept");
     }
 }

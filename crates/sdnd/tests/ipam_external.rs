@@ -51,6 +51,8 @@ type Handler = fn(&mut State, &str, &str, &str) -> (u16, Value);
 
 struct FakeNetBox {
     port: u16,
+    /// Serves HTTPS.
+    tls: bool,
     state: Arc<Mutex<State>>,
     /// Answer every call with a 500.
     failing: Arc<AtomicBool>,
@@ -65,11 +67,21 @@ impl FakeNetBox {
     }
 
     fn start_with(handler: Handler, credential: &str) -> FakeNetBox {
+        Self::start_serving(handler, credential, None)
+    }
+
+    /// NetBox over HTTPS with this certificate and key (`url` then says `https`).
+    fn start_tls(identity: Arc<rustls::ServerConfig>) -> FakeNetBox {
+        Self::start_serving(handle, &format!("token {TOKEN}"), Some(identity))
+    }
+
+    fn start_serving(handler: Handler, credential: &str, tls: Option<Arc<rustls::ServerConfig>>) -> FakeNetBox {
         let credential = credential.to_string();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let fake = FakeNetBox {
             port,
+            tls: tls.is_some(),
             state: Arc::default(),
             failing: Arc::default(),
             hanging: Arc::default(),
@@ -89,14 +101,26 @@ impl FakeNetBox {
                 let Ok(stream) = stream else { continue };
                 let (state, failing, hanging) = (state.clone(), failing.clone(), hanging.clone());
                 let credential = credential.clone();
-                std::thread::spawn(move || serve(stream, &state, &failing, &hanging, handler, &credential));
+                let tls = tls.clone();
+                std::thread::spawn(move || {
+                    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                    match tls {
+                        None => serve(stream, &state, &failing, &hanging, handler, &credential),
+                        Some(config) => {
+                            let connection = rustls::ServerConnection::new(config).unwrap();
+                            let stream = rustls::StreamOwned::new(connection, stream);
+                            serve(stream, &state, &failing, &hanging, handler, &credential)
+                        }
+                    }
+                });
             }
         });
         fake
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/api", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/api", self.port)
     }
 
     fn requests(&self) -> Vec<Request> {
@@ -142,12 +166,8 @@ impl Drop for FakeNetBox {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>, failing: &AtomicBool, hanging: &AtomicBool, handler: Handler, credential: &str) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
+fn serve(stream: impl Read + Write, state: &Mutex<State>, failing: &AtomicBool, hanging: &AtomicBool, handler: Handler, credential: &str) {
+    let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -208,7 +228,8 @@ fn serve(stream: TcpStream, state: &Mutex<State>, failing: &AtomicBool, hanging:
             answer.to_string()
         };
         let reply = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}", text.len());
-        if writer.write_all(reply.as_bytes()).is_err() {
+        let writer = reader.get_mut();
+        if writer.write_all(reply.as_bytes()).and_then(|()| writer.flush()).is_err() {
             return;
         }
     }
@@ -815,7 +836,8 @@ fn a_netbox_zone_over_the_api() {
         )
         .ok();
     apply(&client);
-    std::env::set_var("SDND_IPAM_TIMEOUT", "1");
+    // What `sdnd serve --ipam-timeout 1` sets (see the test of the flag below).
+    sdnd::ipam::http::set_timeout(Duration::from_secs(1));
     fake.hanging.store(true, Ordering::SeqCst);
     let started = Instant::now();
     let hung = client
@@ -1013,4 +1035,148 @@ fn a_phpipam_zone_over_the_api() {
     let down = client.post(&format!("{SDN}/vnets/v1/subnets"), &[("subnet", "10.1.0.0/24"), ("type", "subnet")]).expect(503);
     assert!(down.message().contains("phpIPAM IPAM 'php'"), "{}", down.message());
     client.get(&format!("{SDN}/vnets/v1/subnets/z1-10.1.0.0-24"), &[]).expect(404);
+}
+
+/// A self-signed certificate for 127.0.0.1 as a TLS server's identity, and its fingerprint
+/// (`AA:BB:...`).
+fn self_signed() -> (Arc<rustls::ServerConfig>, String) {
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let der = certified.cert.der().clone();
+    let fingerprint = sdnd::http::tls::fingerprint(&der);
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![der], key)
+        .unwrap();
+    (Arc::new(config), fingerprint)
+}
+
+#[test]
+fn fingerprint_pins_exactly_the_ipams_certificate() {
+    let (identity, right) = self_signed();
+    let fake = FakeNetBox::start_tls(identity);
+    let dir = tempfile::tempdir().unwrap();
+    let server = InProcess::start(dir.path());
+    let client = server.client("nb");
+    let ipams = format!("{SDN}/ipams");
+
+    // The format is checked on create and update, naming the property; nothing is written.
+    for bad in ["AB:CD", "not a fingerprint", &vec!["zz"; 32].join(":"), &format!("{right}:00")] {
+        let params = [("ipam", "nb"), ("type", "netbox"), ("url", &fake.url()), ("token", TOKEN), ("fingerprint", bad)];
+        let refused = client.post(&ipams, &params).expect(400);
+        assert!(refused.body["errors"]["fingerprint"].is_string(), "{bad}: {}", refused.body);
+    }
+    client.get(&format!("{ipams}/nb"), &[]).expect(404);
+    let params = [("ipam", "nb"), ("type", "netbox"), ("url", &fake.url()), ("token", TOKEN), ("fingerprint", &right)];
+    client.post(&ipams, &params).ok();
+    let refused = client.put(&format!("{ipams}/nb"), &[("fingerprint", "AB")]).expect(400);
+    assert!(refused.body["errors"]["fingerprint"].is_string(), "{}", refused.body);
+    assert_eq!(client.get(&format!("{ipams}/nb"), &[]).ok()["fingerprint"], right.as_str());
+
+    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("ipam", "nb")]).ok();
+    client.post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")]).ok();
+    let subnet = |cidr: &str, gateway: &str| {
+        client.post(&format!("{SDN}/vnets/v1/subnets"), &[("subnet", cidr), ("type", "subnet"), ("gateway", gateway)])
+    };
+    let subnets = || client.get(&format!("{SDN}/vnets/v1/subnets"), &[]).ok().as_array().unwrap().len();
+
+    // The right fingerprint: the self-signed certificate is accepted.
+    subnet("10.0.0.0/24", "10.0.0.1").ok();
+    assert_eq!(fake.prefixes(), ["10.0.0.0/24"]);
+    assert_eq!(subnets(), 1);
+
+    // Another: refused, the error naming the mismatch; nothing reaches NetBox, nothing is written.
+    let wrong = format!("00:{}", &right[3..]);
+    let wrong = if wrong == right { format!("11:{}", &right[3..]) } else { wrong };
+    client.put(&format!("{ipams}/nb"), &[("fingerprint", &wrong)]).ok();
+    fake.clear();
+    let refused = subnet("10.0.1.0/24", "10.0.1.1").expect(503);
+    let message = refused.body.to_string();
+    assert!(message.contains("certificate fingerprint mismatch"), "{message}");
+    assert!(message.contains(&right) && message.contains(&wrong), "names both: {message}");
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+    assert_eq!(fake.prefixes(), ["10.0.0.0/24"]);
+    assert_eq!(subnets(), 1);
+
+    // None: the usual trust, which a self-signed certificate doesn't pass.
+    client.put(&format!("{ipams}/nb"), &[("delete", "fingerprint")]).ok();
+    let refused = subnet("10.0.1.0/24", "10.0.1.1").expect(503);
+    let message = refused.body.to_string();
+    assert!(message.contains("certificate"), "{message}");
+    assert!(!message.contains("fingerprint mismatch"), "{message}");
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+    assert_eq!(subnets(), 1);
+
+    // And the right one again: accepted.
+    client.put(&format!("{ipams}/nb"), &[("fingerprint", &right.to_lowercase())]).ok();
+    subnet("10.0.1.0/24", "10.0.1.1").ok();
+    assert_eq!(fake.prefixes(), ["10.0.0.0/24", "10.0.1.0/24"]);
+    assert_eq!(subnets(), 2);
+}
+
+/// A server started with `extra` flags (and the environment the test has set), a NetBox zone
+/// on a NetBox that never answers: what creating a subnet says.
+fn timeout_reached(fake: &FakeNetBox, name: &str, extra: &[&str]) -> (String, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    // Each on a store of its own (on etcd: a prefix of its own).
+    let store = sdnd_testkit::store_args_for(name);
+    let server = common::Server::start_node(dir.path(), sdnd_testkit::NODE, &store, extra);
+    let client = server.client("nb");
+    client.post(&format!("{SDN}/ipams"), &[("ipam", "nb"), ("type", "netbox"), ("url", &fake.url()), ("token", TOKEN)]).ok();
+    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("ipam", "nb")]).ok();
+    client.post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")]).ok();
+    let started = Instant::now();
+    let reply = client.post(&format!("{SDN}/vnets/v1/subnets"), &[("subnet", "10.0.0.0/24"), ("type", "subnet")]).expect(503);
+    let elapsed = started.elapsed();
+    client.get(&format!("{SDN}/vnets/v1/subnets/z1-10.0.0.0-24"), &[]).expect(404);
+    (reply.message(), elapsed)
+}
+
+fn sdnd_serve_fails(args: &[&str], env: Option<&str>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(common::SDND);
+    command.arg("serve").arg("--data-dir").arg(dir.path()).args(["--listen", "127.0.0.1:0"]).args(args);
+    command.env("SDND_CONFIG", sdnd_testkit::NO_CONFIG).env_remove("SDND_IPAM_TIMEOUT");
+    if let Some(value) = env {
+        command.env("SDND_IPAM_TIMEOUT", value);
+    }
+    let out = command.output().unwrap();
+    assert!(!out.status.success(), "{args:?} {env:?} was accepted");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_ipam_timeout_comes_from_the_flag_the_environment_or_the_file() {
+    // Out of range or not a number: refused at start, naming the flag (or the variable) and
+    // what is allowed.
+    for bad in ["0", "601", "soon"] {
+        let said = sdnd_serve_fails(&["--ipam-timeout", bad], None);
+        assert!(said.contains("--ipam-timeout") && said.contains("from 1 to 600"), "{bad}: {said}");
+        let said = sdnd_serve_fails(&[], Some(bad));
+        assert!(said.contains("SDND_IPAM_TIMEOUT") && said.contains("from 1 to 600"), "{bad}: {said}");
+    }
+    let conf = tempfile::tempdir().unwrap();
+    let file = conf.path().join("sdnd.toml");
+    std::fs::write(&file, "ipam-timeout = 0\n").unwrap();
+    let said = sdnd_serve_fails(&["--config", file.to_str().unwrap()], None);
+    assert!(said.contains("--ipam-timeout") && said.contains("from 1 to 600"), "{said}");
+    let help = std::process::Command::new(common::SDND).args(["serve", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--ipam-timeout <SECONDS>"));
+
+    // Flags over the environment over the file; each bounds a NetBox that never answers.
+    let fake = FakeNetBox::start();
+    fake.hanging.store(true, Ordering::SeqCst);
+    std::fs::write(&file, "ipam-timeout = 3\n").unwrap();
+    let config = ["--config", file.to_str().unwrap()];
+    std::env::set_var("SDND_IPAM_TIMEOUT", "2");
+    let (said, took) = timeout_reached(&fake, "flag", &[&config[..], &["--ipam-timeout", "1"]].concat());
+    assert!(said.contains("timed out after 1s") && took < Duration::from_secs(2), "{said} {took:?}");
+    let (said, took) = timeout_reached(&fake, "env", &config);
+    assert!(said.contains("timed out after 2s") && took < Duration::from_secs(3), "{said} {took:?}");
+    std::env::remove_var("SDND_IPAM_TIMEOUT");
+    std::fs::write(&file, "ipam-timeout = 1.5\n").unwrap();
+    let (said, took) = timeout_reached(&fake, "file", &config);
+    assert!(said.contains("timed out after 1.5s") && took >= Duration::from_millis(1500), "{said} {took:?}");
 }

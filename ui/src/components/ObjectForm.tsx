@@ -127,7 +127,7 @@ export function ObjectForm(props: { target: FormTarget; blocked: string | null; 
           )}
           {fields.map((f) => (
             <FieldRow id={`f-${f.name}`} label={f.label} required={f.required} error={fieldError(f.name)} help={f.help} check={f.type === 'bool'}>
-              <Input field={f} value={values[f.name] ?? ''} invalid={!!fieldError(f.name)} refIds={f.ref ? lists[f.ref as keyof typeof lists]?.map((o) => String(o[KINDS[f.ref!].idParam] ?? '')) : undefined}
+              <Input field={f} editing={editing} value={values[f.name] ?? ''} invalid={!!fieldError(f.name)} refIds={f.ref ? lists[f.ref as keyof typeof lists]?.map((o) => String(o[KINDS[f.ref!].idParam] ?? '')) : undefined}
                 onChange={(v) => setValues({ ...values, [f.name]: v })} />
             </FieldRow>
           ))}
@@ -157,7 +157,7 @@ function FieldRow(props: { id: string; label: string; required?: boolean; error?
   );
 }
 
-function Input(props: { field: Field; value: string; invalid: boolean; refIds?: string[]; onChange: (v: string) => void }) {
+function Input(props: { field: Field; editing?: boolean; value: string; invalid: boolean; refIds?: string[]; onChange: (v: string) => void }) {
   const { field } = props;
   const common = {
     id: `f-${field.name}`,
@@ -184,7 +184,9 @@ function Input(props: { field: Field; value: string; invalid: boolean; refIds?: 
       return <input {...common} inputMode="numeric" value={props.value} placeholder={field.placeholder} onInput={(e) => props.onChange(e.currentTarget.value)} />;
     default:
       if (field.secret) {
-        return <input {...common} type="password" autoComplete="off" value={props.value} onInput={(e) => props.onChange(e.currentTarget.value)} />;
+        // The server never returns a credential: empty on edit keeps the stored one.
+        return <input {...common} type="password" autoComplete="off" value={props.value}
+          placeholder={props.editing ? 'unchanged (stored, not shown)' : undefined} onInput={(e) => props.onChange(e.currentTarget.value)} />;
       }
       return <input {...common} value={props.value} placeholder={field.placeholder} onInput={(e) => props.onChange(e.currentTarget.value)} />;
   }

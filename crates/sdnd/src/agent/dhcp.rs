@@ -3,16 +3,21 @@
 //! MAC-to-address reservations of the PVE IPAM) written atomically into `DIR/<zone>/`, and the
 //! zone's dnsmasq reloaded when they changed. It follows the IPAM without an apply, as the
 //! reference's `add_ip_mapping` does: a new mapping reaches `ethers` within about a second.
+//!
+//! What fails (a zone's files that can't be written, a reload command that fails) is
+//! published as the node's [`layout::DhcpReport`], so that the node's and the zone's status
+//! show it, and cleared by the next pass that succeeds; a failed reload is tried again every
+//! few seconds until it works.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sdn_config::{Config, Kind};
 use sdn_gen::dnsmasq::{DnsmasqZone, Reservation};
-use sdn_store::Store;
+use sdn_store::{Store, Txn};
 
 use crate::ipam::state::MacRecord;
 use crate::layout;
@@ -36,14 +41,17 @@ pub struct DnsmasqConfig {
 /// configuration again.
 const WAKE_INTERVAL: Duration = Duration::from_millis(1000);
 
+/// How long a zone whose reload failed waits before it is tried again (its files unchanged).
+const RELOAD_RETRY: Duration = Duration::from_secs(3);
+
 pub fn spawn(store: Arc<dyn Store>, node: String, config: DnsmasqConfig, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("node-agent-dhcp".into()).spawn(move || {
-        let mut written: BTreeMap<PathBuf, String> = BTreeMap::new();
-        let mut running = Running::default();
+        let mut state = State::default();
         let mut seen = 0;
         while !stop.load(Ordering::SeqCst) {
-            match pass(store.as_ref(), &node, &config, &mut running, &mut written) {
-                Ok(()) => {}
+            match pass(store.as_ref(), &node, &config, &mut state) {
+                Ok(errors) => state.publish(store.as_ref(), &node, errors),
+                // The store itself failed: nothing can be reported through it either.
                 Err(err) => tracing::warn!("node agent (dhcp): {err}"),
             }
             seen = store.revision().unwrap_or(seen);
@@ -78,40 +86,136 @@ struct Running {
     config: Option<Config>,
 }
 
-fn pass(
-    store: &dyn Store,
-    node: &str,
-    config: &DnsmasqConfig,
-    cached: &mut Running,
-    written: &mut BTreeMap<PathBuf, String>,
-) -> Result<(), String> {
+/// A zone whose files changed but whose dnsmasq has not been reloaded since.
+struct Unreloaded {
+    /// Whether only `ethers` changed (the reference then only reloads).
+    only_ethers: bool,
+    /// The last failed reload: when, and why.
+    failed: Option<(Instant, String)>,
+}
+
+/// What the DHCP side keeps between passes.
+#[derive(Default)]
+struct State {
+    running: Running,
+    /// What is on disk, as last written or read.
+    written: BTreeMap<PathBuf, String>,
+    /// By zone.
+    unreloaded: BTreeMap<String, Unreloaded>,
+    /// The [`layout::DhcpReport`] last published, so that it is written only when it changes.
+    published: Option<Vec<layout::NodeWarning>>,
+}
+
+impl State {
+    /// Publishes what failed (nothing: the node's DHCP is fine) where the node's state is read
+    /// ([`crate::nodes::dhcp`]), when it differs from what was published last.
+    fn publish(&mut self, store: &dyn Store, node: &str, errors: Vec<layout::NodeWarning>) {
+        if self.published.as_ref() == Some(&errors) {
+            return;
+        }
+        let mut txn = Txn::new();
+        if errors.is_empty() {
+            txn = txn.delete(layout::node_dhcp(node));
+        } else {
+            let report = layout::DhcpReport { node: node.to_string(), errors: errors.clone() };
+            let Ok(bytes) = serde_json::to_vec(&report) else { return };
+            txn = txn.put(layout::node_dhcp(node), bytes);
+        }
+        match store.commit(txn) {
+            Ok(_) => {
+                let before = self.published.as_deref().unwrap_or_default();
+                for error in errors.iter().filter(|e| !before.contains(e)) {
+                    tracing::warn!("node agent (dhcp): zone {}: {}", error.zone.as_deref().unwrap_or("?"), error.message);
+                }
+                if errors.is_empty() && !before.is_empty() {
+                    tracing::info!("node agent (dhcp): every zone's dnsmasq files written and reloaded again");
+                }
+                self.published = Some(errors);
+            }
+            Err(err) => tracing::warn!("node agent (dhcp): could not publish its status: {err}"),
+        }
+    }
+}
+
+fn zone_error(zone: &str, message: String) -> layout::NodeWarning {
+    layout::NodeWarning { zone: Some(zone.to_string()), vnet: None, message }
+}
+
+/// One pass: every DHCP zone's files written and, where they changed (or a reload failed
+/// before), its dnsmasq reloaded. Answers what failed, per zone; an error only when the store
+/// could not be read.
+fn pass(store: &dyn Store, node: &str, config: &DnsmasqConfig, state: &mut State) -> Result<Vec<layout::NodeWarning>, String> {
+    let cached = &mut state.running;
     let revision = store.get(layout::RUNNING_VERSION).map_err(|e| e.to_string())?.map_or(0, |e| e.mod_revision);
     if revision != cached.revision || cached.config.is_none() {
-        let Some(entry) = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())? else { return Ok(()) };
+        let Some(entry) = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())? else { return Ok(Vec::new()) };
+        // Unreadable: the agent's own apply says so (its report's error).
         let (_, parsed) = crate::sdn::parse_running(&entry.value).map_err(|e| e.to_string())?;
         *cached = Running { revision, config: Some(parsed) };
     }
-    let Some(running) = &cached.config else { return Ok(()) };
-    if !running.list(Kind::Zones).any(|z| z.get_str("dhcp").is_some()) {
-        return Ok(());
+    let Some(running) = &cached.config else { return Ok(Vec::new()) };
+    let dhcp_zones: Vec<String> = running
+        .list(Kind::Zones)
+        .filter(|z| z.get_str("dhcp").is_some() && Config::zone_spans_node(z, node))
+        .map(|z| z.id().to_string())
+        .collect();
+    state.unreloaded.retain(|zone, _| dhcp_zones.contains(zone));
+    if dhcp_zones.is_empty() {
+        return Ok(Vec::new());
     }
-    let reservations = reservations(store)?;
+    let reservations = match reservations(store) {
+        Ok(reservations) => reservations,
+        Err(err) => {
+            let message = format!("reading the IPAM's reservations: {err}");
+            return Ok(dhcp_zones.iter().map(|zone| zone_error(zone, message.clone())).collect());
+        }
+    };
     let mut warnings = Vec::new();
     let zones = sdn_gen::dnsmasq::generate(running, node, &config.dir.to_string_lossy(), &reservations, &mut warnings);
     for warning in &warnings {
         tracing::warn!("node agent (dhcp): {warning}");
     }
+    let mut errors = Vec::new();
     for zone in &zones {
-        let changed = write_zone(config, zone, written)?;
-        if changed.is_empty() {
-            continue;
+        let changed = match write_zone(config, zone, &mut state.written) {
+            Ok(changed) => changed,
+            Err(err) => {
+                // Some of its files may be new already: once written, the zone is restarted.
+                let entry = state.unreloaded.entry(zone.zone.clone()).or_insert(Unreloaded { only_ethers: false, failed: None });
+                entry.only_ethers = false;
+                errors.push(zone_error(&zone.zone, format!("writing its dnsmasq files: {err}")));
+                continue;
+            }
+        };
+        if !changed.is_empty() {
+            let only_ethers = changed.iter().all(|name| name == "ethers");
+            let entry = state.unreloaded.entry(zone.zone.clone()).or_insert(Unreloaded { only_ethers, failed: None });
+            entry.only_ethers &= only_ethers;
+            // Changed files are reloaded at once, whatever failed before.
+            entry.failed = None;
         }
-        let only_ethers = changed.iter().all(|name| name == "ethers");
-        for command in reload_commands(config, &zone.zone, only_ethers) {
-            super::run_reload(&command).map_err(|e| format!("zone {}: {e}", zone.zone))?;
+        let Some(unreloaded) = state.unreloaded.get_mut(&zone.zone) else { continue };
+        if let Some((at, why)) = &unreloaded.failed {
+            if at.elapsed() < RELOAD_RETRY {
+                errors.push(zone_error(&zone.zone, why.clone()));
+                continue;
+            }
+        }
+        let failed = reload_commands(config, &zone.zone, unreloaded.only_ethers)
+            .iter()
+            .find_map(|command| super::run_reload(command).err());
+        match failed {
+            None => {
+                state.unreloaded.remove(&zone.zone);
+            }
+            Some(err) => {
+                let why = format!("reloading dnsmasq: {err}");
+                unreloaded.failed = Some((Instant::now(), why.clone()));
+                errors.push(zone_error(&zone.zone, why));
+            }
         }
     }
-    Ok(())
+    Ok(errors)
 }
 
 fn reload_commands(config: &DnsmasqConfig, zone: &str, only_ethers: bool) -> Vec<String> {

@@ -1,8 +1,12 @@
 //! The HTTP calls of the external IPAMs (and DNS servers), as the reference's
-//! `PVE::Network::SDN::api_request`: JSON in and out, bounded by [`timeout`], and every
+//! `PVE::Network::SDN::api_request`: JSON in and out, bounded by [`timeout`] (`sdnd serve
+//! --ipam-timeout`), and every
 //! failure an error naming the service and carrying its message, never its credentials.
+//! With `fingerprint`, the server must show exactly that certificate (see [`super::pin`]);
+//! without, the usual trust (the Mozilla roots reqwest's rustls carries).
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -12,14 +16,36 @@ use crate::error::Error;
 /// The most of an answer read (a list of a few addresses is a few KiB).
 const MAX_ANSWER: u64 = 4 << 20;
 
-/// How long one call to an external IPAM may take: `SDND_IPAM_TIMEOUT` seconds (up to 600),
-/// default 30 as the reference's user agent.
-pub fn timeout() -> Duration {
-    let secs = std::env::var("SDND_IPAM_TIMEOUT").ok().and_then(|v| v.trim().parse::<f64>().ok());
-    match secs {
-        Some(s) if s > 0.0 && s <= 600.0 => Duration::from_secs_f64(s),
-        _ => Duration::from_secs(30),
+/// The environment variable `sdnd serve` reads the timeout from when `--ipam-timeout` isn't
+/// given.
+pub const TIMEOUT_ENV: &str = "SDND_IPAM_TIMEOUT";
+/// The timeout's default, 30 seconds as the reference's user agent.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest timeout allowed, in seconds.
+pub const MAX_TIMEOUT_SECS: f64 = 600.0;
+
+/// The timeout in milliseconds, set once by `sdnd serve` (`--ipam-timeout`, see
+/// [`set_timeout`]); read, not parsed, on every call.
+static TIMEOUT_MS: AtomicU64 = AtomicU64::new(DEFAULT_TIMEOUT.as_millis() as u64);
+
+/// `text` as a timeout: a number of seconds from 1 to 600 (fractions allowed: `2.5`).
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let allowed = || format!("'{text}' is not a number of seconds from 1 to {MAX_TIMEOUT_SECS}");
+    let secs: f64 = text.trim().parse().map_err(|_| allowed())?;
+    if !(1.0..=MAX_TIMEOUT_SECS).contains(&secs) {
+        return Err(allowed());
     }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Sets how long one call to an external IPAM (or DNS server) may take, for the whole process.
+pub fn set_timeout(timeout: Duration) {
+    TIMEOUT_MS.store(timeout.as_millis().max(1) as u64, Ordering::Relaxed);
+}
+
+/// How long one call to an external IPAM may take (connecting included).
+pub fn timeout() -> Duration {
+    Duration::from_millis(TIMEOUT_MS.load(Ordering::Relaxed))
 }
 
 pub struct Api {
@@ -40,17 +66,17 @@ impl Api {
         if url.is_empty() || secret.is_empty() {
             return Err(Error::Conflict(format!("{name} has no url or credential")));
         }
-        if object.get_str("fingerprint").is_some() {
-            return Err(Error::NotImplemented(format!(
-                "{name}: certificate pinning by 'fingerprint' is not supported by this sdnd; remove it and use a certificate the system trusts"
-            )));
-        }
-        let client = reqwest::blocking::Client::builder()
+        let mut builder = reqwest::blocking::Client::builder()
             .timeout(timeout())
             .connect_timeout(timeout())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|err| Error::Internal(format!("{name}: HTTP client: {err}")))?;
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(fingerprint) = object.get_str("fingerprint") {
+            // Exactly the certificate with that SHA-256, as the reference's `fingerprint`.
+            let expected = super::pin::parse(fingerprint).map_err(|err| Error::param("fingerprint", err))?;
+            let tls = super::pin::client_config(expected).map_err(|err| Error::Internal(format!("{name}: {err}")))?;
+            builder = builder.use_preconfigured_tls(tls);
+        }
+        let client = builder.build().map_err(|err| Error::Internal(format!("{name}: HTTP client: {err}")))?;
         Ok(Api { name, url, auth: (auth.0, (auth.1)(secret)), client })
     }
 
@@ -75,7 +101,13 @@ impl Api {
         }
         let name = &self.name;
         let unreachable = |err: reqwest::Error| {
-            let what = if err.is_timeout() { format!("timed out after {:?}", timeout()) } else { chain(&err) };
+            let text = chain(&err);
+            let what = match text.find(super::pin::MISMATCH) {
+                // The pinned certificate is not the server's: said first, without the layers.
+                Some(at) => text[at..].to_string(),
+                None if err.is_timeout() => format!("timed out after {:?}", timeout()),
+                None => text,
+            };
             Error::Unavailable(format!("{name} ({method} {path}): {what}"))
         };
         let response = request.send().map_err(unreachable)?;
@@ -123,5 +155,21 @@ pub fn context(err: Error, what: &str) -> Error {
         Error::Conflict(m) => Error::Conflict(format!("{what}: {m}")),
         Error::NotFound(m) => Error::NotFound(format!("{what}: {m}")),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timeout_is_seconds_from_1_to_600() {
+        assert_eq!(parse_timeout("1"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_timeout(" 2.5 "), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_timeout("600"), Ok(Duration::from_secs(600)));
+        for bad in ["0", "0.5", "601", "-3", "ten", "", "NaN", "inf"] {
+            let err = parse_timeout(bad).unwrap_err();
+            assert!(err.contains("from 1 to 600"), "{bad}: {err}");
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod external;
 pub mod http;
 pub mod netbox;
 pub mod phpipam;
+pub mod pin;
 pub mod state;
 
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! path, JSON body, `Authorization: token ...`) against the IPAM's `url`. The addresses live
 //! in NetBox only, as in the reference: sdnd keeps no copy that could disagree with it.
 //!
-//! Every call is bounded by [`super::http::timeout`] (`SDND_IPAM_TIMEOUT` seconds, default 30 as the
+//! Every call is bounded by [`super::http::timeout`] (`sdnd serve --ipam-timeout` seconds, default 30 as the
 //! reference's user agent), so a NetBox that is down never holds a request past it. Its
 //! errors come back as 503 (unreachable, timed out, 5xx) or 409 (NetBox refused the call),
 //! both naming NetBox and carrying its message; the token never appears in them.

@@ -77,7 +77,16 @@ fn resources(app: &App, caller: &Caller, mut args: Args) -> Result<Value, Error>
     }
     let snapshot = app.sdn.snapshot()?;
     let running: &Config = &snapshot.running;
-    let reports = app.node_reports()?;
+    let dhcp = app.node_dhcps()?;
+    // A zone whose DHCP failed on a node is in error there, as one its apply skipped.
+    let reports: std::collections::BTreeMap<String, crate::layout::NodeReport> = app
+        .node_reports()?
+        .into_iter()
+        .map(|(node, report)| {
+            let report = crate::nodes::with_dhcp(report, dhcp.get(&node));
+            (node, report)
+        })
+        .collect();
     let beats = if network { app.heartbeats()? } else { Default::default() };
     let zone_visible: Vec<(&sdn_config::SdnObject, bool)> = running
         .list(Kind::Zones)

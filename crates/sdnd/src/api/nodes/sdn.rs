@@ -44,6 +44,11 @@ pub fn routes() -> Vec<Route> {
                 Field::required("status", state(), ""),
                 Field::required("error", Schema::nullable(Schema::string()), "why the last attempt failed"),
                 Field::required("warnings", Schema::array(Schema::string()), "what the last apply skipped on the node"),
+                Field::required(
+                    "dhcp-errors",
+                    Schema::array(Schema::string()),
+                    "what failed in the node's last DHCP pass, each `zone Z: cause` (dnsmasq files not written, dnsmasq not reloaded); `status` is then `error`",
+                ),
                 Field::required("online", Schema::Flag, "whether its agent sends heartbeats"),
                 Field::required("last-seen", Schema::nullable(Schema::Integer { min: None, max: None }), "its last heartbeat (epoch seconds)"),
             ])),
@@ -106,15 +111,22 @@ fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let heartbeat = app.heartbeats()?.remove(&node);
     let liveness = Liveness::of(heartbeat.as_ref(), app.clock.now_ms());
     let warnings: Vec<&str> = report.warnings.iter().map(|w| w.message.as_str()).collect();
+    let dhcp_errors = app.node_dhcp(&node)?.map(|d| d.messages()).unwrap_or_default();
+    let mut state = NodeState::of(Some(&report), running);
+    if state == NodeState::Available && !dhcp_errors.is_empty() {
+        // Applied, but its DHCP failed: not OK.
+        state = NodeState::Error(format!("dhcp: {}", dhcp_errors.join("; ")));
+    }
     Ok(json!({
         "node": report.node,
         "version": report.version,
         "running-version": running,
         "attempted": report.attempted,
         "time": report.time,
-        "status": NodeState::of(Some(&report), running).name(),
+        "status": state.name(),
         "error": report.error,
         "warnings": warnings,
+        "dhcp-errors": dhcp_errors,
         "online": u8::from(liveness.is_online()),
         "last-seen": liveness.last_seen(),
     }))
@@ -124,7 +136,9 @@ fn status(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
 /// that neither runs an agent nor is named by the configuration.
 fn node_view(app: &App, node: &str) -> Result<(Arc<Config>, Option<NodeReport>, NodeState), Error> {
     let snapshot = app.sdn.snapshot()?;
-    let report = report(app, node)?;
+    // A zone whose DHCP failed on the node is in error there, as one its apply skipped.
+    let dhcp = app.node_dhcp(node)?;
+    let report = report(app, node)?.map(|report| crate::nodes::with_dhcp(report, dhcp.as_ref()));
     if report.is_none() && !snapshot.running.named_nodes().contains(node) {
         return Err(unknown_node(node));
     }

@@ -75,17 +75,15 @@ const READ: &[&str] = &[SDN_AUDIT, SDN_ALLOCATE];
 const WRITE: &[&str] = &[SDN_ALLOCATE];
 
 /// The properties that are credentials: the NetBox and phpIPAM API tokens, the PowerDNS key.
-/// PVE shows them to anyone who may read the object; sdnd only to those who may change it.
-const SECRETS: &[(Kind, &str)] = &[(Kind::Ipams, "token"), (Kind::Dns, "key")];
+/// Kept in the store for the plugins, but no GET returns them, to anyone (PVE shows them to
+/// whoever may read the object): a read shows the rest of the object, without the property
+/// (no placeholder, so a client writing back what it read never replaces the secret with
+/// one). An update without the property keeps the stored value.
+pub const SECRETS: &[(Kind, &str)] = &[(Kind::Ipams, "token"), (Kind::Dns, "key")];
 
-/// Takes the credentials out of `object` (and out of its pending version) unless the caller
-/// may change the object.
-fn redact(caller: &Caller, kind: Kind, mut object: Value) -> Value {
-    let secrets: Vec<&str> = SECRETS.iter().filter(|(k, _)| *k == kind).map(|(_, name)| *name).collect();
-    if secrets.is_empty() || caller.has_any(&acl_path(kind, &object), WRITE) {
-        return object;
-    }
-    for name in &secrets {
+/// `object` (API JSON, with its pending version if any) without its credentials.
+fn redact(kind: Kind, mut object: Value) -> Value {
+    for (_, name) in SECRETS.iter().filter(|(k, _)| *k == kind) {
         if let Some(map) = object.as_object_mut() {
             map.remove(*name);
         }
@@ -226,7 +224,7 @@ fn list(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value,
         .filter(|o| type_filter.as_deref().is_none_or(|t| field(o, "type") == Some(t)))
         .filter(|o| vnet.as_deref().is_none_or(|v| field(o, "vnet") == Some(v)))
         .filter(|o| caller.has_any(&acl_path(kind, o), READ))
-        .map(|o| redact(caller, kind, o))
+        .map(|o| redact(kind, o))
         .collect();
     Ok(Value::Array(items))
 }
@@ -263,7 +261,7 @@ fn read(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value,
         }
     }
     caller.require(&acl_path(kind, &found), READ)?;
-    Ok(redact(caller, kind, found))
+    Ok(redact(kind, found))
 }
 
 fn create(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, Error> {

@@ -99,6 +99,9 @@ fn prop_description(kind: Kind, prop: &Prop) -> String {
     if !required.is_empty() && !prop.required_by_all && all.len() > 1 {
         text.push_str(&format!(" Required for type {}.", required.join(", ")));
     }
+    if super::SECRETS.contains(&(kind, prop.name)) {
+        text.push_str(" A credential: stored and used, never returned by a read; an update without it keeps it.");
+    }
     text.trim().to_string()
 }
 
@@ -175,7 +178,8 @@ pub fn object(kind: Kind) -> Schema {
         Field::required(kind.id_param(), Schema::string(), "the object's id"),
         Field::required("type", type_names(kind), ""),
     ];
-    for prop in props(kind) {
+    // The credentials are never returned (see `super::SECRETS`).
+    for prop in props(kind).into_iter().filter(|prop| !super::SECRETS.contains(&(kind, prop.name))) {
         let description = prop_description(kind, &prop);
         fields.push(Field::optional(prop.name, union(prop.tys.iter().map(|t| prop_output(*t)).collect()), description));
     }
