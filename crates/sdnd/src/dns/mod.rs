@@ -82,13 +82,13 @@ impl ZoneDns {
         }
     }
 
-    /// `verify_dns_zone` before an IPAM change: the forward zone exists, and (`reverse`) the
-    /// reverse zone of `ip`.
-    pub fn verify(&self, place: &Place, ip: Option<IpAddr>) -> Result<(), Error> {
+    /// `verify_dns_zone` before an IPAM change: the forward zone exists, and the reverse zone
+    /// of the address (`None`: not known yet, as before an allocation).
+    pub fn verify(&self, reverse: Option<(&Place, IpAddr)>) -> Result<(), Error> {
         if let Some((server, zone)) = &self.forward {
             server.verify_zone(zone)?;
         }
-        if let Some(ip) = ip {
+        if let Some((place, ip)) = reverse {
             if let Some((server, zone)) = self.reverse_zone(place, ip)? {
                 server.verify_zone(&zone)?;
             }
