@@ -38,10 +38,16 @@ impl Place {
     pub fn of(config: &Config, zone: &str, cidr: &Cidr) -> Place {
         let prefix = config
             .subnets_in_zone(zone)
-            .find(|s| s.subnet_id().is_some_and(|id| id.cidr.network() == cidr.network()))
+            .find(|s| {
+                s.subnet_id()
+                    .is_some_and(|id| id.cidr.network() == cidr.network())
+            })
             .and_then(|s| s.get_str("dnszoneprefix"))
             .map(str::to_string);
-        Place { cidr: *cidr, prefix }
+        Place {
+            cidr: *cidr,
+            prefix,
+        }
     }
 }
 
@@ -49,12 +55,18 @@ impl ZoneDns {
     /// The DNS settings of `zone` in `config`; `None` when it has neither `dns` nor
     /// `reversedns`.
     pub fn of_zone(config: &Config, zone: &str) -> Result<Option<ZoneDns>, Error> {
-        let Some(zone_object) = config.get(Kind::Zones, zone) else { return Ok(None) };
+        let Some(zone_object) = config.get(Kind::Zones, zone) else {
+            return Ok(None);
+        };
         let server = |property: &str| -> Result<Option<PowerDns>, Error> {
-            let Some(id) = zone_object.get_str(property) else { return Ok(None) };
-            let object = config
-                .get(Kind::Dns, id)
-                .ok_or_else(|| Error::Conflict(format!("zone '{zone}': its {property} '{id}' does not exist")))?;
+            let Some(id) = zone_object.get_str(property) else {
+                return Ok(None);
+            };
+            let object = config.get(Kind::Dns, id).ok_or_else(|| {
+                Error::Conflict(format!(
+                    "zone '{zone}': its {property} '{id}' does not exist"
+                ))
+            })?;
             PowerDns::from_config(object).map(Some)
         };
         let (dns, reverse) = (server("dns")?, server("reversedns")?);
@@ -63,12 +75,22 @@ impl ZoneDns {
         }
         let dnszone = zone_object.get_str("dnszone").map(str::to_string);
         let forward = dns.zip(dnszone.clone());
-        Ok(Some(ZoneDns { forward, reverse, dnszone }))
+        Ok(Some(ZoneDns {
+            forward,
+            reverse,
+            dnszone,
+        }))
     }
 
-    fn reverse_zone(&self, place: &Place, ip: IpAddr) -> Result<Option<(&PowerDns, String)>, Error> {
+    fn reverse_zone(
+        &self,
+        place: &Place,
+        ip: IpAddr,
+    ) -> Result<Option<(&PowerDns, String)>, Error> {
         match &self.reverse {
-            Some(server) => Ok(server.reverse_zone(&place.cidr, ip)?.map(|zone| (server, zone))),
+            Some(server) => Ok(server
+                .reverse_zone(&place.cidr, ip)?
+                .map(|zone| (server, zone))),
             None => Ok(None),
         }
     }
@@ -106,10 +128,14 @@ impl ZoneDns {
             server.add_a_record(zone, &name, ip)?;
         }
         if let (Some((server, reverse_zone)), Some(dnszone)) = (&reverse, &self.dnszone) {
-            if let Err(err) = server.add_ptr_record(reverse_zone, &format!("{name}.{dnszone}"), ip) {
+            if let Err(err) = server.add_ptr_record(reverse_zone, &format!("{name}.{dnszone}"), ip)
+            {
                 if let Some((forward, zone)) = &self.forward {
                     if let Err(undo) = forward.del_a_record(zone, &name, ip) {
-                        return Err(also(err, &format!("and its A record stays in {}: {undo}", forward.name())));
+                        return Err(also(
+                            err,
+                            &format!("and its A record stays in {}: {undo}", forward.name()),
+                        ));
                     }
                 }
                 return Err(err);
@@ -123,7 +149,9 @@ impl ZoneDns {
     pub fn del(&self, place: &Place, hostname: Option<&str>, ip: IpAddr) -> Result<(), Error> {
         let mut first = None;
         if let (Some((server, zone)), Some(hostname)) = (&self.forward, hostname) {
-            first = server.del_a_record(zone, &Self::name(place, hostname), ip).err();
+            first = server
+                .del_a_record(zone, &Self::name(place, hostname), ip)
+                .err();
         }
         match self.reverse_zone(place, ip) {
             Ok(Some((server, zone))) => {

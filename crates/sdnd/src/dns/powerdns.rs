@@ -36,7 +36,11 @@ impl PowerDns {
             Some(ttl) if ttl != 0 => json!(ttl.to_string()),
             _ => json!(DEFAULT_TTL),
         };
-        Ok(PowerDns { api, ttl, reversemaskv6: dns.get_int("reversemaskv6").filter(|m| *m != 0) })
+        Ok(PowerDns {
+            api,
+            ttl,
+            reversemaskv6: dns.get_int("reversemaskv6").filter(|m| *m != 0),
+        })
     }
 
     /// "PowerDNS 'id'", for messages.
@@ -45,7 +49,11 @@ impl PowerDns {
     }
 
     fn patch(&self, zone: &str, rrset: Value) -> Result<(), Error> {
-        self.api.request(reqwest::Method::PATCH, &format!("/zones/{zone}"), Some(&json!({ "rrsets": [rrset] })))?;
+        self.api.request(
+            reqwest::Method::PATCH,
+            &format!("/zones/{zone}"),
+            Some(&json!({ "rrsets": [rrset] })),
+        )?;
         Ok(())
     }
 
@@ -64,7 +72,10 @@ impl PowerDns {
         };
         Ok(rrsets
             .iter()
-            .find(|r| r.get("name").and_then(Value::as_str) == Some(name) && r.get("type").and_then(Value::as_str) == Some(kind))
+            .find(|r| {
+                r.get("name").and_then(Value::as_str) == Some(name)
+                    && r.get("type").and_then(Value::as_str) == Some(kind)
+            })
             .cloned())
     }
 
@@ -81,9 +92,12 @@ impl PowerDns {
             }
             records.push(record.clone());
         }
-        records.push(json!({"content": ip.to_string(), "disabled": false, "name": fqdn, "type": kind}));
+        records.push(
+            json!({"content": ip.to_string(), "disabled": false, "name": fqdn, "type": kind}),
+        );
         let rrset = json!({"name": fqdn, "type": kind, "ttl": self.ttl, "changetype": "REPLACE", "records": records});
-        self.patch(zone, rrset).map_err(|err| context(err, &format!("error add {fqdn} to zone {zone}")))
+        self.patch(zone, rrset)
+            .map_err(|err| context(err, &format!("error add {fqdn} to zone {zone}")))
     }
 
     /// `add_ptr_record`: the address's PTR record in the reverse `zone`, pointing to
@@ -92,7 +106,8 @@ impl PowerDns {
         let name = reverse_name(ip);
         let record = json!({"content": format!("{hostname}."), "disabled": false, "name": name, "type": "PTR"});
         let rrset = json!({"name": name, "type": "PTR", "ttl": self.ttl, "changetype": "REPLACE", "records": [record]});
-        self.patch(zone, rrset).map_err(|err| context(err, &format!("error add {name} to zone {zone}")))
+        self.patch(zone, rrset)
+            .map_err(|err| context(err, &format!("error add {name} to zone {zone}")))
     }
 
     /// `del_a_record`: `ip` removed from `hostname.zone.`'s A (AAAA) rrset; the rrset is kept
@@ -103,37 +118,54 @@ impl PowerDns {
         let fqdn = format!("{hostname}.{zone}.");
         let existing = self.rrset(zone, &fqdn, kind)?;
         let records = records_of(existing.as_ref());
-        let remaining: Vec<Value> = records.iter().filter(|r| !same_address(r, ip)).cloned().collect();
+        let remaining: Vec<Value> = records
+            .iter()
+            .filter(|r| !same_address(r, ip))
+            .cloned()
+            .collect();
         if remaining.len() == records.len() {
             return Ok(());
         }
         let rrset = if remaining.is_empty() {
             json!({"name": fqdn, "type": kind, "changetype": "DELETE", "records": []})
         } else {
-            let ttl = existing.as_ref().and_then(|r| r.get("ttl")).filter(|t| !t.is_null()).cloned().unwrap_or_else(|| self.ttl.clone());
+            let ttl = existing
+                .as_ref()
+                .and_then(|r| r.get("ttl"))
+                .filter(|t| !t.is_null())
+                .cloned()
+                .unwrap_or_else(|| self.ttl.clone());
             json!({"name": fqdn, "type": kind, "ttl": ttl, "changetype": "REPLACE", "records": remaining})
         };
-        self.patch(zone, rrset).map_err(|err| context(err, &format!("error delete {fqdn} from zone {zone}")))
+        self.patch(zone, rrset)
+            .map_err(|err| context(err, &format!("error delete {fqdn} from zone {zone}")))
     }
 
     /// `del_ptr_record`: the address's PTR rrset deleted from the reverse `zone`.
     pub fn del_ptr_record(&self, zone: &str, ip: IpAddr) -> Result<(), Error> {
         let name = reverse_name(ip);
         let rrset = json!({"name": name, "type": "PTR", "changetype": "DELETE", "records": []});
-        self.patch(zone, rrset).map_err(|err| context(err, &format!("error delete {name} from zone {zone}")))
+        self.patch(zone, rrset)
+            .map_err(|err| context(err, &format!("error delete {name} from zone {zone}")))
     }
 
     /// `verify_zone`: the zone exists on the server.
     pub fn verify_zone(&self, zone: &str) -> Result<(), Error> {
         self.api
-            .request(reqwest::Method::GET, &format!("/zones/{zone}?rrsets=false"), None)
+            .request(
+                reqwest::Method::GET,
+                &format!("/zones/{zone}?rrsets=false"),
+                None,
+            )
             .map_err(|err| context(err, &format!("can't read zone {zone}")))?;
         Ok(())
     }
 
     /// `on_update_hook`: the API answers at the DNS object's url.
     pub fn check_api(&self) -> Result<(), Error> {
-        self.api.request(reqwest::Method::GET, "", None).map_err(|err| context(err, "dns api error"))?;
+        self.api
+            .request(reqwest::Method::GET, "", None)
+            .map_err(|err| context(err, "dns api error"))?;
         Ok(())
     }
 
@@ -197,18 +229,25 @@ fn record_type(ip: IpAddr) -> &'static str {
 }
 
 fn records_of(rrset: Option<&Value>) -> &[Value] {
-    rrset.and_then(|r| r.get("records")).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    rrset
+        .and_then(|r| r.get("records"))
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 /// Whether a record's content is `ip` (PowerDNS may write an IPv6 address differently).
 fn same_address(record: &Value, ip: IpAddr) -> bool {
-    let Some(content) = record.get("content").and_then(Value::as_str) else { return false };
+    let Some(content) = record.get("content").and_then(Value::as_str) else {
+        return false;
+    };
     content == ip.to_string() || content.parse::<IpAddr>().is_ok_and(|c| c == ip)
 }
 
 fn is_rfc1918(network: std::net::Ipv4Addr, prefix: u8) -> bool {
     let [a, b, ..] = network.octets();
-    (a == 10 && prefix >= 8) || (a == 172 && (16..32).contains(&b) && prefix >= 12) || (a == 192 && b == 168 && prefix >= 16)
+    (a == 10 && prefix >= 8)
+        || (a == 172 && (16..32).contains(&b) && prefix >= 12)
+        || (a == 192 && b == 168 && prefix >= 16)
 }
 
 fn nibbles(ip: std::net::Ipv6Addr) -> Vec<u8> {
@@ -224,7 +263,8 @@ pub fn reverse_name(ip: IpAddr) -> String {
             format!("{d}.{c}.{b}.{a}.in-addr.arpa.")
         }
         IpAddr::V6(v6) => {
-            let mut labels: Vec<String> = nibbles(v6).iter().rev().map(|n| format!("{n:x}")).collect();
+            let mut labels: Vec<String> =
+                nibbles(v6).iter().rev().map(|n| format!("{n:x}")).collect();
             labels.push("ip6.arpa.".to_string());
             labels.join(".")
         }
@@ -237,19 +277,31 @@ mod tests {
 
     fn pdns(extra: &[(&str, &str)]) -> PowerDns {
         let mut params = serde_json::Map::new();
-        for (k, v) in [("dns", "pdns"), ("type", "powerdns"), ("url", "http://127.0.0.1:1/api/v1/servers/localhost"), ("key", "k")]
-            .iter()
-            .chain(extra)
+        for (k, v) in [
+            ("dns", "pdns"),
+            ("type", "powerdns"),
+            ("url", "http://127.0.0.1:1/api/v1/servers/localhost"),
+            ("key", "k"),
+        ]
+        .iter()
+        .chain(extra)
         {
             params.insert(k.to_string(), json!(v));
         }
-        let object = sdn_config::Config::default().plan_create(sdn_config::Kind::Dns, &params).unwrap().object.unwrap();
+        let object = sdn_config::Config::default()
+            .plan_create(sdn_config::Kind::Dns, &params)
+            .unwrap()
+            .object
+            .unwrap();
         PowerDns::from_config(&object).unwrap()
     }
 
     #[test]
     fn reverse_names_are_the_references() {
-        assert_eq!(reverse_name("10.0.0.1".parse().unwrap()), "1.0.0.10.in-addr.arpa.");
+        assert_eq!(
+            reverse_name("10.0.0.1".parse().unwrap()),
+            "1.0.0.10.in-addr.arpa."
+        );
         assert_eq!(
             reverse_name("2001:4860:4860::8888".parse().unwrap()),
             "8.8.8.8.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.6.8.4.0.6.8.4.1.0.0.2.ip6.arpa."
@@ -259,21 +311,51 @@ mod tests {
     #[test]
     fn reverse_zones_are_the_references() {
         let p = pdns(&[]);
-        let zone = |cidr: &str, ip: &str| p.reverse_zone(&cidr.parse().unwrap(), ip.parse().unwrap());
-        assert_eq!(zone("10.0.0.0/24", "10.0.0.5").unwrap().as_deref(), Some("10.in-addr.arpa."));
-        assert_eq!(zone("172.20.0.0/16", "172.20.1.5").unwrap().as_deref(), Some("16-31.172.in-addr.arpa."));
-        assert_eq!(zone("192.168.3.0/24", "192.168.3.7").unwrap().as_deref(), Some("168.192.in-addr.arpa."));
-        assert_eq!(zone("203.0.113.0/24", "203.0.113.9").unwrap().as_deref(), Some("113.0.203.in-addr.arpa."));
+        let zone =
+            |cidr: &str, ip: &str| p.reverse_zone(&cidr.parse().unwrap(), ip.parse().unwrap());
+        assert_eq!(
+            zone("10.0.0.0/24", "10.0.0.5").unwrap().as_deref(),
+            Some("10.in-addr.arpa.")
+        );
+        assert_eq!(
+            zone("172.20.0.0/16", "172.20.1.5").unwrap().as_deref(),
+            Some("16-31.172.in-addr.arpa.")
+        );
+        assert_eq!(
+            zone("192.168.3.0/24", "192.168.3.7").unwrap().as_deref(),
+            Some("168.192.in-addr.arpa.")
+        );
+        assert_eq!(
+            zone("203.0.113.0/24", "203.0.113.9").unwrap().as_deref(),
+            Some("113.0.203.in-addr.arpa.")
+        );
         // The reference names /24 zones for every public prefix up to a /24.
-        assert_eq!(zone("198.51.0.0/16", "198.51.100.9").unwrap().as_deref(), Some("100.51.198.in-addr.arpa."));
+        assert_eq!(
+            zone("198.51.0.0/16", "198.51.100.9").unwrap().as_deref(),
+            Some("100.51.198.in-addr.arpa.")
+        );
         assert_eq!(zone("203.0.113.0/26", "203.0.113.9").unwrap(), None);
-        assert_eq!(zone("2001:db8::/64", "2001:db8::5").unwrap().as_deref(), Some("0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."));
-        assert_eq!(zone("2001:db8:ab::/48", "2001:db8:ab::5").unwrap().as_deref(), Some("b.a.0.0.8.b.d.0.1.0.0.2.ip6.arpa."));
+        assert_eq!(
+            zone("2001:db8::/64", "2001:db8::5").unwrap().as_deref(),
+            Some("0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.")
+        );
+        assert_eq!(
+            zone("2001:db8:ab::/48", "2001:db8:ab::5")
+                .unwrap()
+                .as_deref(),
+            Some("b.a.0.0.8.b.d.0.1.0.0.2.ip6.arpa.")
+        );
         let err = zone("2001:db8::/62", "2001:db8::5").unwrap_err();
         assert!(err.to_string().contains("multiple of 4"), "{err}");
         let p = pdns(&[("reversemaskv6", "48")]);
-        let zone = p.reverse_zone(&"2001:db8:ab:cd::/64".parse().unwrap(), "2001:db8:ab:cd::5".parse().unwrap());
-        assert_eq!(zone.unwrap().as_deref(), Some("b.a.0.0.8.b.d.0.1.0.0.2.ip6.arpa."));
+        let zone = p.reverse_zone(
+            &"2001:db8:ab:cd::/64".parse().unwrap(),
+            "2001:db8:ab:cd::5".parse().unwrap(),
+        );
+        assert_eq!(
+            zone.unwrap().as_deref(),
+            Some("b.a.0.0.8.b.d.0.1.0.0.2.ip6.arpa.")
+        );
     }
 
     #[test]
