@@ -333,7 +333,8 @@ fn update(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let (subnets, external) = vnet_subnets(app, &target)?;
     let subnet = subnet_of_ip(&subnets, &target.vnet, ip)?;
     if let Some(netbox) = external {
-        return update_external(&netbox, vmid, &subnets, &target, &subnet, ip);
+        let dns = zone_dns(app, &target.zone)?;
+        return update_external(&netbox, dns.as_ref().map(|(d, r)| (d, r.as_ref())), vmid, &subnets, &target, &subnet, ip);
     }
     let macs = app.ipam.ips_of_mac(&target.zone, &target.mac)?;
     let old = match macs.get(ip.is_ipv6()).and_then(|old| old.parse::<IpAddr>().ok()) {
@@ -391,8 +392,12 @@ fn delete_ip(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     }
     let hostname = match external {
         Some(netbox) => {
+            let hostname = match &dns {
+                Some(_) => netbox.hostname_of(ip)?,
+                None => None,
+            };
             netbox.del_ip(ip)?;
-            None
+            hostname
         }
         None => {
             let hostname = match &dns {
@@ -411,9 +416,28 @@ fn delete_ip(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
 
 /// `PUT .../ips` in an external IPAM, as the reference's `Ips.pm`: the MAC's old address of
 /// that family deleted, the new one added, and the old one added back if that fails.
-fn update_external(netbox: &External, vmid: Option<String>, subnets: &[(SubnetRef, Vec<DhcpRange>)], target: &Target, subnet: &SubnetRef, ip: IpAddr) -> Result<Value, Error> {
+/// With DNS, as the reference's `del_ip` and `add_ip` without a hostname: the zones verified
+/// first, and the former address's records removed after the move (the new one has no
+/// hostname to register).
+fn update_external(
+    netbox: &External,
+    dns: Option<(&ZoneDns, &Config)>,
+    vmid: Option<String>,
+    subnets: &[(SubnetRef, Vec<DhcpRange>)],
+    target: &Target,
+    subnet: &SubnetRef,
+    ip: IpAddr,
+) -> Result<Value, Error> {
     let (old4, old6) = netbox.ips_from_mac(&target.mac)?;
     let old = if ip.is_ipv6() { old6 } else { old4 };
+    let mut records = None;
+    if let (Some((dns, running)), Some(old)) = (dns, old) {
+        let old_cidr = subnet_of_ip(subnets, &target.vnet, old).map(|s| s.cidr).unwrap_or(subnet.cidr);
+        let old_place = Place::of(running, &target.zone, &old_cidr);
+        dns.verify(Some((&old_place, old)))?;
+        dns.verify(Some((&Place::of(running, &target.zone, &subnet.cidr), ip)))?;
+        records = Some((dns, old_place, netbox.hostname_of(old)?));
+    }
     if let Some(old) = old {
         netbox.del_ip(old)?;
     }
@@ -426,6 +450,9 @@ fn update_external(netbox: &External, vmid: Option<String>, subnets: &[(SubnetRe
             }
         }
         return Err(err);
+    }
+    if let (Some((dns, place, hostname)), Some(old)) = (records, old) {
+        dns.del_or_warn(&place, hostname.as_deref(), old);
     }
     Ok(Value::Null)
 }
