@@ -131,10 +131,10 @@ impl FakePowerDns {
         contents
     }
 
-    /// Every rrset of every zone, as `zone name type`.
+    /// Every rrset of every zone, as `zone name type`, sorted.
     fn rrsets(&self) -> Vec<String> {
         let state = self.state.lock().unwrap();
-        state
+        let mut rrsets: Vec<String> = state
             .zones
             .iter()
             .flat_map(|(zone, rrsets)| {
@@ -146,7 +146,9 @@ impl FakePowerDns {
                     )
                 })
             })
-            .collect()
+            .collect();
+        rrsets.sort();
+        rrsets
     }
 
     fn set_rrset(&self, zone: &str, rrset: Value) {
@@ -513,6 +515,13 @@ fn mac(n: usize) -> String {
 const V4_REVERSE: &str = "10.in-addr.arpa.";
 const V6_REVERSE: &str = "0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.";
 
+/// The records of the gateway of the IPv4 subnet of [`setup`], as the reference's subnet hook
+/// registers them (`VNET-gw`).
+const GATEWAY: [&str; 2] = [
+    "10.in-addr.arpa 1.0.0.10.in-addr.arpa. PTR",
+    "example.com v1-gw.lab.example.com. A",
+];
+
 /// The PVE IPAM's addresses, as `ip mac hostname`.
 fn ipam(client: &Client) -> Vec<String> {
     let mut entries: Vec<String> = client
@@ -603,8 +612,16 @@ fn setup(fake: &FakePowerDns) -> (tempfile::TempDir, InProcess, Client) {
 fn records_follow_the_addresses_over_the_api() {
     let fake = FakePowerDns::start(&["example.com", V4_REVERSE, V6_REVERSE]);
     let (_dir, _server, client) = setup(&fake);
-    let key_in_get = client.get(&format!("{SDN}/dns/pdns"), &[]).ok();
-    assert_eq!(key_in_get["url"], fake.url());
+    // The subnet's gateway got its records with the subnet.
+    assert_eq!(fake.rrsets(), GATEWAY);
+    assert_eq!(
+        fake.contents("example.com", "v1-gw.lab.example.com.", "A"),
+        ["10.0.0.1"]
+    );
+    assert_eq!(
+        fake.contents(V4_REVERSE, "1.0.0.10.in-addr.arpa.", "PTR"),
+        ["v1-gw.lab.example.com."]
+    );
     fake.clear();
 
     // An allocation with a hostname: both addresses get their records, with the reference's
@@ -728,8 +745,25 @@ fn records_follow_the_addresses_over_the_api() {
             &[("zone", "z1"), ("mac", &mac(3)), ("ip", "10.0.0.60")],
         )
         .ok();
-    assert!(fake.rrsets().is_empty(), "{:?}", fake.rrsets());
+    assert_eq!(fake.rrsets(), GATEWAY);
     assert!(ipam(&client).is_empty(), "{:?}", ipam(&client));
+
+    // The gateway's records follow it when the subnet changes, and go with the subnet.
+    let subnet = format!("{SDN}/vnets/v1/subnets/z1-10.0.0.0-24");
+    client.put(&subnet, &[("gateway", "10.0.0.254")]).ok();
+    assert_eq!(
+        fake.contents("example.com", "v1-gw.lab.example.com.", "A"),
+        ["10.0.0.254"]
+    );
+    assert!(fake
+        .contents(V4_REVERSE, "1.0.0.10.in-addr.arpa.", "PTR")
+        .is_empty());
+    assert_eq!(
+        fake.contents(V4_REVERSE, "254.0.0.10.in-addr.arpa.", "PTR"),
+        ["v1-gw.lab.example.com."]
+    );
+    client.delete(&subnet, &[]).ok();
+    assert!(fake.rrsets().is_empty(), "{:?}", fake.rrsets());
 }
 
 #[test]
@@ -738,11 +772,8 @@ fn a_failing_powerdns_leaves_nothing_allocated() {
     let (_dir, _server, client) = setup(&fake);
 
     // The reverse zone is missing: refused before the IPAM is touched.
-    fake.state
-        .lock()
-        .unwrap()
-        .zones
-        .remove(V4_REVERSE.trim_end_matches('.'));
+    let reverse = V4_REVERSE.trim_end_matches('.').to_string();
+    let saved = fake.state.lock().unwrap().zones.remove(&reverse).unwrap();
     let refused = client
         .post(
             IPS,
@@ -760,12 +791,33 @@ fn a_failing_powerdns_leaves_nothing_allocated() {
         "{message}"
     );
     assert!(ipam(&client).is_empty());
-    assert!(fake.rrsets().is_empty());
+    // Nor is a subnet whose gateway's PTR record can't be registered: nothing written.
+    let refused = client
+        .post(
+            &format!("{SDN}/vnets/v1/subnets"),
+            &[
+                ("subnet", "10.1.0.0/24"),
+                ("type", "subnet"),
+                ("gateway", "10.1.0.1"),
+            ],
+        )
+        .expect(409);
+    assert!(
+        refused
+            .message()
+            .contains("can't read zone 10.in-addr.arpa."),
+        "{}",
+        refused.message()
+    );
+    client
+        .get(&format!("{SDN}/vnets/v1/subnets/z1-10.1.0.0-24"), &[])
+        .expect(404);
     fake.state
         .lock()
         .unwrap()
         .zones
-        .insert(V4_REVERSE.trim_end_matches('.').into(), Vec::new());
+        .insert(reverse.clone(), saved);
+    assert_eq!(fake.rrsets(), GATEWAY);
 
     // PowerDNS refuses the PTR record after the address was allocated: the A record is taken
     // back, the addresses released again, and the error says so.
@@ -784,7 +836,7 @@ fn a_failing_powerdns_leaves_nothing_allocated() {
         "{message}"
     );
     assert!(ipam(&client).is_empty(), "{:?}", ipam(&client));
-    assert!(fake.rrsets().is_empty(), "{:?}", fake.rrsets());
+    assert_eq!(fake.rrsets(), GATEWAY);
     let refused = client
         .post(
             IPS,

@@ -187,3 +187,83 @@ pub fn also(err: Error, more: &str) -> Error {
         other => other,
     }
 }
+
+/// What a subnet change does to its gateway's records, as the reference's subnet hook
+/// registers the gateway with the hostname `VNET-gw` (in a zone with an IPAM): a new gateway
+/// gets them, a former one (the gateway changed or removed, the subnet deleted) loses them.
+pub struct GatewayRecords {
+    dns: ZoneDns,
+    hostname: String,
+    remove: Option<(Place, IpAddr)>,
+    add: Option<(Place, IpAddr)>,
+}
+
+impl GatewayRecords {
+    /// The records `change` (planned on `pending`) moves; `None`: not a subnet change, its
+    /// zone has no IPAM or no DNS, or its gateway stays.
+    pub fn of_change(pending: &Config, change: &sdn_config::Change) -> Result<Option<GatewayRecords>, Error> {
+        if change.kind != Kind::Subnets {
+            return Ok(None);
+        }
+        let old = pending.get(Kind::Subnets, &change.id);
+        let Some(subnet) = change.object.as_ref().or(old) else { return Ok(None) };
+        let Some(id) = subnet.subnet_id() else { return Ok(None) };
+        let has_ipam = pending.get(Kind::Zones, &id.zone).is_some_and(|z| z.get_str("ipam").is_some());
+        let Some(dns) = (if has_ipam { ZoneDns::of_zone(pending, &id.zone)? } else { None }) else {
+            return Ok(None);
+        };
+        let gateway = |object: Option<&sdn_config::SdnObject>| {
+            let object = object?;
+            let ip = crate::ipam::registered_gateway(object)?;
+            let prefix = object.get_str("dnszoneprefix").map(str::to_string);
+            Some((Place { cidr: id.cidr.network(), prefix }, ip))
+        };
+        let (before, after) = (gateway(old), gateway(change.object.as_ref()));
+        let same = |a: &Option<(Place, IpAddr)>, b: &Option<(Place, IpAddr)>| match (a, b) {
+            (Some((pa, ia)), Some((pb, ib))) => ia == ib && pa.prefix == pb.prefix,
+            (None, None) => true,
+            _ => false,
+        };
+        if same(&before, &after) {
+            return Ok(None);
+        }
+        let hostname = format!("{}-gw", subnet.get_str("vnet").unwrap_or_default());
+        Ok(Some(GatewayRecords { dns, hostname, remove: before, add: after }))
+    }
+
+    /// Before the change is written: the zones of the records verified, the former gateway's
+    /// records removed (a failure only logged, as the reference warns) and the new gateway's
+    /// added (a failure refuses the change).
+    pub fn apply(&self) -> Result<(), Error> {
+        if let Some((place, ip)) = &self.add {
+            self.dns.verify(Some((place, *ip)))?;
+        }
+        if let Some((place, ip)) = &self.remove {
+            self.dns.del_or_warn(place, Some(&self.hostname), *ip);
+        }
+        if let Some((place, ip)) = &self.add {
+            if let Err(err) = self.dns.add(place, &self.hostname, *ip) {
+                self.restore();
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    fn restore(&self) {
+        if let Some((place, ip)) = &self.remove {
+            if let Err(err) = self.dns.add(place, &self.hostname, *ip) {
+                tracing::warn!("the DNS records of the gateway {ip} were not added back: {err}");
+            }
+        }
+    }
+
+    /// After the write failed: the records as they were before [`GatewayRecords::apply`]
+    /// (best effort, logged).
+    pub fn undo(&self) {
+        if let Some((place, ip)) = &self.add {
+            self.dns.del_or_warn(place, Some(&self.hostname), *ip);
+        }
+        self.restore();
+    }
+}
