@@ -12,7 +12,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,6 +51,17 @@ struct State {
     /// PATCHes of this zone are refused.
     refuse_patch: Option<String>,
     requests: Vec<Request>,
+    /// The NetBox IPAM the same server plays under `/netbox` (for a zone with both).
+    netbox: NetBox,
+}
+
+#[derive(Default)]
+struct NetBox {
+    next_id: u64,
+    prefixes: Vec<(u64, String)>,
+    ranges: Vec<(u64, Ipv4Addr, Ipv4Addr)>,
+    /// id, address with its mask, description, dns name.
+    ips: Vec<(u64, String, Value, String)>,
 }
 
 struct FakePowerDns {
@@ -205,11 +216,25 @@ fn serve(stream: TcpStream, state: &Mutex<State>, garbage: &AtomicBool) {
         }
         let mut body = vec![0; length];
         reader.read_exact(&mut body).unwrap();
+        let body = String::from_utf8(body).unwrap();
+        if let Some(path) = target.strip_prefix("/netbox") {
+            let (status, answer) =
+                handle_netbox(&mut state.lock().unwrap().netbox, &method, path, &body);
+            let text = if status == 204 {
+                String::new()
+            } else {
+                answer.to_string()
+            };
+            let reply = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}", text.len());
+            if writer.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
+            continue;
+        }
         let path = target
             .strip_prefix(BASE)
             .unwrap_or("/not-under-the-url")
             .to_string();
-        let body = String::from_utf8(body).unwrap();
         let (status, answer) = {
             let mut state = state.lock().unwrap();
             state.requests.push(Request {
@@ -298,6 +323,128 @@ fn handle(state: &mut State, method: &str, path: &str, body: &str) -> (u16, Valu
             (204, Value::Null)
         }
         _ => (405, json!({"error": "Method Not Allowed"})),
+    }
+}
+
+/// NetBox's API, as far as its plugin uses it for a zone's IPv4 subnet with a DHCP range.
+fn handle_netbox(netbox: &mut NetBox, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap()
+    };
+    let (base, query) = path.split_once('?').unwrap_or((path, ""));
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or("")
+            .to_string()
+    };
+    let segments: Vec<&str> = base.trim_matches('/').split('/').collect();
+    let results = |list: Vec<Value>| (200, json!({"count": list.len(), "results": list}));
+    let ip_json = |(id, address, description, dns): &(u64, String, Value, String)| json!({"id": id, "address": address, "description": description, "dns_name": dns});
+    netbox.next_id += 1;
+    let id = netbox.next_id;
+    match (method, segments.as_slice()) {
+        ("GET", ["ipam", "prefixes"]) => {
+            let q = param("q");
+            results(
+                netbox
+                    .prefixes
+                    .iter()
+                    .filter(|(_, p)| p.starts_with(&format!("{q}/")))
+                    .map(|(id, p)| json!({"id": id, "prefix": p}))
+                    .collect(),
+            )
+        }
+        ("POST", ["ipam", "prefixes"]) => {
+            netbox
+                .prefixes
+                .push((id, body["prefix"].as_str().unwrap().to_string()));
+            (201, json!({"id": id}))
+        }
+        ("GET", ["ipam", "ip-ranges"]) => {
+            let (start, end) = (param("start_address"), param("end_address"));
+            results(
+                netbox
+                    .ranges
+                    .iter()
+                    .filter(|(_, s, e)| s.to_string() == start && e.to_string() == end)
+                    .map(|(id, ..)| json!({"id": id}))
+                    .collect(),
+            )
+        }
+        ("POST", ["ipam", "ip-ranges"]) => {
+            let (start, end) = (
+                body["start_address"].as_str().unwrap(),
+                body["end_address"].as_str().unwrap(),
+            );
+            netbox
+                .ranges
+                .push((id, start.parse().unwrap(), end.parse().unwrap()));
+            (201, json!({"id": id}))
+        }
+        ("POST", ["ipam", "ip-ranges", range, "available-ips"]) => {
+            let Some((_, start, end)) = netbox
+                .ranges
+                .iter()
+                .find(|(i, ..)| i.to_string() == *range)
+                .cloned()
+            else {
+                return (404, json!({"detail": "Not found."}));
+            };
+            let used = |a: u32| {
+                netbox.ips.iter().any(|(_, address, ..)| {
+                    address.split('/').next() == Some(&Ipv4Addr::from(a).to_string())
+                })
+            };
+            let Some(free) = (u32::from(start)..=u32::from(end)).find(|a| !used(*a)) else {
+                return (409, json!({"detail": "Insufficient space is available"}));
+            };
+            let entry = (
+                id,
+                format!("{}/24", Ipv4Addr::from(free)),
+                body["description"].clone(),
+                body["dns_name"].as_str().unwrap_or("").to_string(),
+            );
+            netbox.ips.push(entry.clone());
+            (201, ip_json(&entry))
+        }
+        ("GET", ["ipam", "ip-addresses"]) => {
+            let (q, mac) = (param("q"), param("description__ic"));
+            results(
+                netbox
+                    .ips
+                    .iter()
+                    .filter(|(_, address, description, _)| {
+                        (!q.is_empty() && address.starts_with(&format!("{q}/")))
+                            || (!mac.is_empty()
+                                && description.as_str().is_some_and(|d| d.contains(&mac)))
+                    })
+                    .map(ip_json)
+                    .collect(),
+            )
+        }
+        ("POST", ["ipam", "ip-addresses"]) => {
+            let address = body["address"].as_str().unwrap().to_string();
+            if netbox.ips.iter().any(|(_, a, ..)| *a == address) {
+                return (400, json!({"address": ["Duplicate IP address"]}));
+            }
+            let entry = (
+                id,
+                address,
+                body["description"].clone(),
+                body["dns_name"].as_str().unwrap_or("").to_string(),
+            );
+            netbox.ips.push(entry.clone());
+            (201, ip_json(&entry))
+        }
+        ("DELETE", ["ipam", "ip-addresses", ip]) => {
+            netbox.ips.retain(|(i, ..)| i.to_string() != *ip);
+            (204, Value::Null)
+        }
+        _ => (404, json!({"detail": format!("no route {method} {path}")})),
     }
 }
 
@@ -942,4 +1089,163 @@ fn a_failing_powerdns_leaves_nothing_allocated() {
         )
         .ok();
     assert_eq!(ipam(&client).len(), 3);
+}
+
+#[test]
+fn a_netbox_zone_with_powerdns() {
+    let fake = FakePowerDns::start(&["example.com", V4_REVERSE]);
+    let dir = tempfile::tempdir().unwrap();
+    let server = InProcess::start(dir.path());
+    let client = server.client("dns");
+    let netbox_url = format!("http://127.0.0.1:{}/netbox", fake.port);
+    client
+        .post(
+            &format!("{SDN}/ipams"),
+            &[
+                ("ipam", "nb"),
+                ("type", "netbox"),
+                ("url", &netbox_url),
+                ("token", "nb-token"),
+            ],
+        )
+        .ok();
+    client
+        .post(
+            &format!("{SDN}/dns"),
+            &[
+                ("dns", "pdns"),
+                ("type", "powerdns"),
+                ("url", &fake.url()),
+                ("key", KEY),
+                ("ttl", "600"),
+            ],
+        )
+        .ok();
+    client
+        .post(
+            &format!("{SDN}/zones"),
+            &[
+                ("zone", "z1"),
+                ("type", "simple"),
+                ("ipam", "nb"),
+                ("dns", "pdns"),
+                ("reversedns", "pdns"),
+                ("dnszone", "example.com"),
+            ],
+        )
+        .ok();
+    client
+        .post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")])
+        .ok();
+    client
+        .post(
+            &format!("{SDN}/vnets/v1/subnets"),
+            &[
+                ("subnet", "10.0.0.0/24"),
+                ("type", "subnet"),
+                ("gateway", "10.0.0.1"),
+                (
+                    "dhcp-range",
+                    "start-address=10.0.0.10,end-address=10.0.0.12",
+                ),
+            ],
+        )
+        .ok();
+    apply(&client);
+    assert_eq!(
+        fake.contents("example.com", "v1-gw.example.com.", "A"),
+        ["10.0.0.1"]
+    );
+    let netbox_ips = |fake: &FakePowerDns| -> Vec<String> {
+        let state = fake.state.lock().unwrap();
+        let mut ips: Vec<String> = state
+            .netbox
+            .ips
+            .iter()
+            .map(|(_, a, _, dns)| format!("{a} {dns}"))
+            .collect();
+        ips.sort();
+        ips
+    };
+
+    // Allocated in NetBox with its DNS name, and registered in PowerDNS with the object's TTL.
+    assert_eq!(
+        client
+            .post(
+                IPS,
+                &[("zone", "z1"), ("mac", &mac(1)), ("hostname", "vm1")]
+            )
+            .ok(),
+        json!({"ip": "10.0.0.10"})
+    );
+    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 ", "10.0.0.10/24 vm1"]);
+    assert_eq!(
+        fake.contents("example.com", "vm1.example.com.", "A"),
+        ["10.0.0.10"]
+    );
+    assert_eq!(
+        fake.contents(V4_REVERSE, "10.0.0.10.in-addr.arpa.", "PTR"),
+        ["vm1.example.com."]
+    );
+    let patch = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.method == "PATCH")
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&patch.body).unwrap()["rrsets"][0]["ttl"],
+        json!("600")
+    );
+
+    // PowerDNS refusing the PTR record: the address goes back to NetBox's free ones.
+    fake.state.lock().unwrap().refuse_patch = Some(V4_REVERSE.trim_end_matches('.').into());
+    let refused = client
+        .post(
+            IPS,
+            &[("zone", "z1"), ("mac", &mac(2)), ("hostname", "vm2")],
+        )
+        .expect(409);
+    assert!(
+        refused.message().contains("PowerDNS 'pdns'")
+            && refused.message().contains("10.0.0.11 was released again"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 ", "10.0.0.10/24 vm1"]);
+    assert!(fake
+        .contents("example.com", "vm2.example.com.", "A")
+        .is_empty());
+    fake.state.lock().unwrap().refuse_patch = None;
+
+    // The release takes the hostname NetBox has for the address, and its records go.
+    client
+        .delete(
+            IPS,
+            &[("zone", "z1"), ("mac", &mac(1)), ("ip", "10.0.0.10")],
+        )
+        .ok();
+    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 "]);
+    assert!(fake
+        .contents("example.com", "vm1.example.com.", "A")
+        .is_empty());
+    assert!(fake
+        .contents(V4_REVERSE, "10.0.0.10.in-addr.arpa.", "PTR")
+        .is_empty());
+
+    // The SDN lock held by someone else: a subnet change is refused before PowerDNS is asked.
+    client
+        .post(&format!("{SDN}/lock"), &[("allow-pending", "1")])
+        .ok();
+    fake.clear();
+    client
+        .put(
+            &format!("{SDN}/vnets/v1/subnets/z1-10.0.0.0-24"),
+            &[("gateway", "10.0.0.254")],
+        )
+        .expect_not(200);
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+    assert_eq!(
+        fake.contents("example.com", "v1-gw.example.com.", "A"),
+        ["10.0.0.1"]
+    );
 }
