@@ -1020,6 +1020,34 @@ fn a_failing_powerdns_leaves_nothing_allocated() {
         ]
     );
 
+    // A move whose new PTR record PowerDNS refuses: the mapping goes back, with its A record.
+    fake.state.lock().unwrap().refuse_patch = Some(reverse.clone());
+    let refused = client
+        .put(
+            IPS,
+            &[("zone", "z1"), ("mac", &mac(1)), ("ip", "10.0.0.30")],
+        )
+        .expect(409);
+    assert!(
+        refused
+            .message()
+            .contains("the mapping is back on 10.0.0.10"),
+        "{}",
+        refused.message()
+    );
+    fake.state.lock().unwrap().refuse_patch = None;
+    assert_eq!(
+        ipam(&client),
+        [
+            format!("10.0.0.10 {} vm1", mac(1)),
+            format!("fd00::10 {} vm1", mac(1))
+        ]
+    );
+    assert_eq!(
+        fake.contents("example.com", "vm1.lab.example.com.", "A"),
+        ["10.0.0.10"]
+    );
+
     // Garbage for an answer: a 503 naming PowerDNS, nothing allocated.
     fake.garbage.store(true, Ordering::SeqCst);
     let garbage = client
@@ -1227,6 +1255,35 @@ fn a_netbox_zone_with_powerdns() {
     assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 "]);
     assert!(fake
         .contents("example.com", "vm1.example.com.", "A")
+        .is_empty());
+    assert!(fake
+        .contents(V4_REVERSE, "10.0.0.10.in-addr.arpa.", "PTR")
+        .is_empty());
+
+    // A move in NetBox: the former address's records go (its mapping loses the hostname, as
+    // in the reference, so the new address has none to register).
+    assert_eq!(
+        client
+            .post(
+                IPS,
+                &[("zone", "z1"), ("mac", &mac(3)), ("hostname", "vm3")]
+            )
+            .ok(),
+        json!({"ip": "10.0.0.10"})
+    );
+    assert_eq!(
+        fake.contents("example.com", "vm3.example.com.", "A"),
+        ["10.0.0.10"]
+    );
+    client
+        .put(
+            IPS,
+            &[("zone", "z1"), ("mac", &mac(3)), ("ip", "10.0.0.50")],
+        )
+        .ok();
+    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 ", "10.0.0.50/24 "]);
+    assert!(fake
+        .contents("example.com", "vm3.example.com.", "A")
         .is_empty());
     assert!(fake
         .contents(V4_REVERSE, "10.0.0.10.in-addr.arpa.", "PTR")

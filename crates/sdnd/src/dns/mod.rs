@@ -144,6 +144,27 @@ impl ZoneDns {
         Ok(())
     }
 
+    /// Puts records back that were removed (after a change failed): the A (AAAA) and the PTR
+    /// record each tried, failures logged.
+    pub fn restore(&self, place: &Place, hostname: &str, ip: IpAddr) {
+        let name = Self::name(place, hostname);
+        if let Some((server, zone)) = &self.forward {
+            if let Err(err) = server.add_a_record(zone, &name, ip) {
+                tracing::warn!("the A record of {ip} was not added back: {err}");
+            }
+        }
+        let reverse = match self.reverse_zone(place, ip) {
+            Ok(reverse) => reverse,
+            Err(err) => return tracing::warn!("the PTR record of {ip} was not added back: {err}"),
+        };
+        if let (Some((server, reverse_zone)), Some(dnszone)) = (reverse, &self.dnszone) {
+            if let Err(err) = server.add_ptr_record(&reverse_zone, &format!("{name}.{dnszone}"), ip)
+            {
+                tracing::warn!("the PTR record of {ip} was not added back: {err}");
+            }
+        }
+    }
+
     /// `del_dns_record` and `del_dns_ptr_record`: the address out of the A (AAAA) rrset of
     /// `hostname` (when known), and its PTR record. Both are tried; the first error answered.
     pub fn del(&self, place: &Place, hostname: Option<&str>, ip: IpAddr) -> Result<(), Error> {
@@ -201,22 +222,41 @@ pub struct GatewayRecords {
 impl GatewayRecords {
     /// The records `change` (planned on `pending`) moves; `None`: not a subnet change, its
     /// zone has no IPAM or no DNS, or its gateway stays.
-    pub fn of_change(pending: &Config, change: &sdn_config::Change) -> Result<Option<GatewayRecords>, Error> {
+    pub fn of_change(
+        pending: &Config,
+        change: &sdn_config::Change,
+    ) -> Result<Option<GatewayRecords>, Error> {
         if change.kind != Kind::Subnets {
             return Ok(None);
         }
         let old = pending.get(Kind::Subnets, &change.id);
-        let Some(subnet) = change.object.as_ref().or(old) else { return Ok(None) };
-        let Some(id) = subnet.subnet_id() else { return Ok(None) };
-        let has_ipam = pending.get(Kind::Zones, &id.zone).is_some_and(|z| z.get_str("ipam").is_some());
-        let Some(dns) = (if has_ipam { ZoneDns::of_zone(pending, &id.zone)? } else { None }) else {
+        let Some(subnet) = change.object.as_ref().or(old) else {
+            return Ok(None);
+        };
+        let Some(id) = subnet.subnet_id() else {
+            return Ok(None);
+        };
+        let has_ipam = pending
+            .get(Kind::Zones, &id.zone)
+            .is_some_and(|z| z.get_str("ipam").is_some());
+        let Some(dns) = (if has_ipam {
+            ZoneDns::of_zone(pending, &id.zone)?
+        } else {
+            None
+        }) else {
             return Ok(None);
         };
         let gateway = |object: Option<&sdn_config::SdnObject>| {
             let object = object?;
             let ip = crate::ipam::registered_gateway(object)?;
             let prefix = object.get_str("dnszoneprefix").map(str::to_string);
-            Some((Place { cidr: id.cidr.network(), prefix }, ip))
+            Some((
+                Place {
+                    cidr: id.cidr.network(),
+                    prefix,
+                },
+                ip,
+            ))
         };
         let (before, after) = (gateway(old), gateway(change.object.as_ref()));
         let same = |a: &Option<(Place, IpAddr)>, b: &Option<(Place, IpAddr)>| match (a, b) {
@@ -228,7 +268,12 @@ impl GatewayRecords {
             return Ok(None);
         }
         let hostname = format!("{}-gw", subnet.get_str("vnet").unwrap_or_default());
-        Ok(Some(GatewayRecords { dns, hostname, remove: before, add: after }))
+        Ok(Some(GatewayRecords {
+            dns,
+            hostname,
+            remove: before,
+            add: after,
+        }))
     }
 
     /// Before the change is written: the zones of the records verified, the former gateway's
@@ -252,9 +297,7 @@ impl GatewayRecords {
 
     fn restore(&self) {
         if let Some((place, ip)) = &self.remove {
-            if let Err(err) = self.dns.add(place, &self.hostname, *ip) {
-                tracing::warn!("the DNS records of the gateway {ip} were not added back: {err}");
-            }
+            self.dns.restore(place, &self.hostname, *ip);
         }
     }
 

@@ -363,7 +363,7 @@ fn update(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
         let back = Owner { mac: target.mac.clone(), hostname: None, vmid: former.vmid.clone() };
         let undo = app.ipam.update_ip(old_subnet, Some((subnet.clone(), ip)), old_ip, &back);
         if undo.is_ok() {
-            dns.add(&old_place, hostname, old_ip).unwrap_or_else(|e| tracing::warn!("the DNS records of {old_ip} were not added back: {e}"));
+            dns.restore(&old_place, hostname, old_ip);
             return Err(also(err, &format!("the mapping is back on {old_ip}")));
         }
         let undo = undo.err().map(|e| e.to_string()).unwrap_or_default();
