@@ -813,6 +813,19 @@ fn records_follow_the_addresses_over_the_api() {
     let ptr6 = "0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.";
     assert_eq!(fake.contents(V6_REVERSE, ptr6, "PTR"), ["vm1.example.com."]);
 
+    // Deleting the subnet is refused while it holds addresses: its gateway's records, removed
+    // before the write, are put back.
+    let subnet = format!("{SDN}/vnets/v1/subnets/z1-10.0.0.0-24");
+    client.delete(&subnet, &[]).expect(409);
+    assert_eq!(
+        fake.contents("example.com", "v1-gw.lab.example.com.", "A"),
+        ["10.0.0.1"]
+    );
+    assert_eq!(
+        fake.contents(V4_REVERSE, "1.0.0.10.in-addr.arpa.", "PTR"),
+        ["v1-gw.lab.example.com."]
+    );
+
     // A second address for the same hostname joins its rrset; deleting it keeps the first.
     client
         .post(
@@ -895,11 +908,23 @@ fn records_follow_the_addresses_over_the_api() {
     assert_eq!(fake.rrsets(), GATEWAY);
     assert!(ipam(&client).is_empty(), "{:?}", ipam(&client));
 
-    // The gateway's records follow it when the subnet changes, and go with the subnet.
-    let subnet = format!("{SDN}/vnets/v1/subnets/z1-10.0.0.0-24");
+    // The gateway's records follow its name (the subnet's dnszoneprefix) and the gateway
+    // when the subnet changes, and go with the subnet.
+    client.put(&subnet, &[("dnszoneprefix", "dc")]).ok();
+    assert!(fake
+        .contents("example.com", "v1-gw.lab.example.com.", "A")
+        .is_empty());
+    assert_eq!(
+        fake.contents("example.com", "v1-gw.dc.example.com.", "A"),
+        ["10.0.0.1"]
+    );
+    assert_eq!(
+        fake.contents(V4_REVERSE, "1.0.0.10.in-addr.arpa.", "PTR"),
+        ["v1-gw.dc.example.com."]
+    );
     client.put(&subnet, &[("gateway", "10.0.0.254")]).ok();
     assert_eq!(
-        fake.contents("example.com", "v1-gw.lab.example.com.", "A"),
+        fake.contents("example.com", "v1-gw.dc.example.com.", "A"),
         ["10.0.0.254"]
     );
     assert!(fake
@@ -907,7 +932,7 @@ fn records_follow_the_addresses_over_the_api() {
         .is_empty());
     assert_eq!(
         fake.contents(V4_REVERSE, "254.0.0.10.in-addr.arpa.", "PTR"),
-        ["v1-gw.lab.example.com."]
+        ["v1-gw.dc.example.com."]
     );
     client.delete(&subnet, &[]).ok();
     assert!(fake.rrsets().is_empty(), "{:?}", fake.rrsets());

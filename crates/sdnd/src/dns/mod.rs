@@ -276,37 +276,47 @@ impl GatewayRecords {
         }))
     }
 
-    /// Before the change is written: the zones of the records verified, the former gateway's
-    /// records removed (a failure only logged, as the reference warns) and the new gateway's
-    /// added (a failure refuses the change).
+    /// Before the change is written: the zones of the new gateway's records verified and the
+    /// records added (a failure refuses the change).
     pub fn apply(&self) -> Result<(), Error> {
         if let Some((place, ip)) = &self.add {
             self.dns.verify(Some((place, *ip)))?;
-        }
-        if let Some((place, ip)) = &self.remove {
-            self.dns.del_or_warn(place, Some(&self.hostname), *ip);
-        }
-        if let Some((place, ip)) = &self.add {
-            if let Err(err) = self.dns.add(place, &self.hostname, *ip) {
-                self.restore();
-                return Err(err);
-            }
+            self.dns.add(place, &self.hostname, *ip)?;
         }
         Ok(())
     }
 
-    fn restore(&self) {
+    /// After the change was written: the former gateway's records removed (a failure only
+    /// logged, as the reference warns).
+    pub fn finish(&self) {
         if let Some((place, ip)) = &self.remove {
-            self.dns.restore(place, &self.hostname, *ip);
+            if self.add.as_ref().is_some_and(|(_, new)| new == ip) {
+                // The same address under another name: its PTR record is the new one already.
+                if let Some((server, zone)) = &self.dns.forward {
+                    let name = ZoneDns::name(place, &self.hostname);
+                    if let Err(err) = server.del_a_record(zone, &name, *ip) {
+                        tracing::warn!(
+                            "the former record of the gateway {ip} was not removed: {err}"
+                        );
+                    }
+                }
+            } else {
+                self.dns.del_or_warn(place, Some(&self.hostname), *ip);
+            }
         }
     }
 
-    /// After the write failed: the records as they were before [`GatewayRecords::apply`]
-    /// (best effort, logged).
+    /// After the write failed: the records [`GatewayRecords::apply`] added removed again
+    /// (logged if that fails).
     pub fn undo(&self) {
         if let Some((place, ip)) = &self.add {
             self.dns.del_or_warn(place, Some(&self.hostname), *ip);
+            if let Some((former, former_ip)) =
+                self.remove.as_ref().filter(|(_, former)| former == ip)
+            {
+                // The same address under another name: its former PTR record back.
+                self.dns.restore(former, &self.hostname, *former_ip);
+            }
         }
-        self.restore();
     }
 }

@@ -344,7 +344,12 @@ fn finish_external(
     result: Result<(), Error>,
 ) -> Result<Value, Error> {
     match result {
-        Ok(()) => Ok(Value::Null),
+        Ok(()) => {
+            if let Some(dns) = dns {
+                dns.finish();
+            }
+            Ok(Value::Null)
+        }
         Err(err) => {
             if let Some(dns) = dns {
                 dns.undo();
