@@ -6,7 +6,10 @@
 //! The calls go to the DNS server, outside the store's transactions. The callers (the
 //! `/cluster/sdn/vnets/{vnet}/ips` handlers) do as the reference: they verify the zones before
 //! the IPAM changes, add the records after it, and release the address again when that fails;
-//! removing records after an address is released only warns.
+//! removing records after an address is released only warns. A subnet change
+//! ([`GatewayRecords`], called by the subnet handlers after the rights and the lock were
+//! checked) registers the gateway as `VNET-gw` before the configuration is written, and
+//! removes the former gateway's records after.
 
 pub mod powerdns;
 
