@@ -76,7 +76,11 @@ impl ZoneDns {
         if dns.is_none() && reverse.is_none() {
             return Ok(None);
         }
-        let dnszone = zone_object.get_str("dnszone").map(str::to_string);
+        // A final dot would double in the names.
+        let dnszone = zone_object
+            .get_str("dnszone")
+            .map(|z| z.trim_end_matches('.').to_string())
+            .filter(|z| !z.is_empty());
         let forward = dns.zip(dnszone.clone());
         Ok(Some(ZoneDns {
             forward,
