@@ -57,7 +57,8 @@ impl PowerDns {
         Ok(())
     }
 
-    /// `get_zone_content` and `get_zone_rrset`: the zone's rrset of `name` and `kind`.
+    /// `get_zone_content` and `get_zone_rrset`: the zone's rrset of `name` (DNS names are
+    /// case-insensitive: PowerDNS answers them in lowercase) and `kind`.
     fn rrset(&self, zone: &str, name: &str, kind: &str) -> Result<Option<Value>, Error> {
         let path = format!("/zones/{zone}");
         let content = self
@@ -73,7 +74,9 @@ impl PowerDns {
         Ok(rrsets
             .iter()
             .find(|r| {
-                r.get("name").and_then(Value::as_str) == Some(name)
+                r.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
                     && r.get("type").and_then(Value::as_str) == Some(kind)
             })
             .cloned())
