@@ -69,6 +69,8 @@ struct FakePowerDns {
     state: Arc<Mutex<State>>,
     /// Answer every call with a 200 that is not JSON.
     garbage: Arc<AtomicBool>,
+    /// Never answer.
+    hanging: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 }
 
@@ -89,17 +91,23 @@ impl FakePowerDns {
             port,
             state: Arc::new(Mutex::new(state)),
             garbage: Arc::default(),
+            hanging: Arc::default(),
             stop: Arc::default(),
         };
-        let (state, garbage, stop) = (fake.state.clone(), fake.garbage.clone(), fake.stop.clone());
+        let (state, garbage, hanging, stop) = (
+            fake.state.clone(),
+            fake.garbage.clone(),
+            fake.hanging.clone(),
+            fake.stop.clone(),
+        );
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let (state, garbage) = (state.clone(), garbage.clone());
-                std::thread::spawn(move || serve(stream, &state, &garbage));
+                let (state, garbage, hanging) = (state.clone(), garbage.clone(), hanging.clone());
+                std::thread::spawn(move || serve(stream, &state, &garbage, &hanging));
             }
         });
         fake
@@ -180,7 +188,7 @@ impl Drop for FakePowerDns {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>, garbage: &AtomicBool) {
+fn serve(stream: TcpStream, state: &Mutex<State>, garbage: &AtomicBool, hanging: &AtomicBool) {
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
@@ -230,6 +238,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>, garbage: &AtomicBool) {
                 return;
             }
             continue;
+        }
+        if hanging.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_secs(15));
+            return;
         }
         let path = target
             .strip_prefix(BASE)
@@ -1330,4 +1342,30 @@ fn a_netbox_zone_with_powerdns() {
         fake.contents("example.com", "v1-gw.example.com.", "A"),
         ["10.0.0.1"]
     );
+}
+
+#[test]
+fn a_hanging_powerdns_is_cut_off_at_the_timeout() {
+    std::env::set_var("SDND_IPAM_TIMEOUT", "1");
+    let fake = FakePowerDns::start(&["example.com", V4_REVERSE, V6_REVERSE]);
+    let (_dir, _server, client) = setup(&fake);
+    fake.hanging.store(true, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let hung = client
+        .post(
+            IPS,
+            &[("zone", "z1"), ("mac", &mac(1)), ("hostname", "vm1")],
+        )
+        .expect(503);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        hung.message().contains("PowerDNS 'pdns'") && hung.message().contains("timed out"),
+        "{}",
+        hung.message()
+    );
+    assert!(ipam(&client).is_empty());
 }
