@@ -8,7 +8,7 @@
 //! - The core: [`sdn`] (the cached configuration and the single write path; [`sdn::lock`] is
 //!   the lock rule), [`auth`] (authentication and privileges), [`apply`] and [`tasks`] (apply
 //!   tasks and their records), [`history`] (kept versions, compare, restore, confirmed
-//!   apply), [`audit`] (the audit trail), [`ipam`] (the PVE IPAM's allocations), [`nodes`]
+//!   apply), [`audit`] (the audit trail), [`ipam`] (the PVE IPAM's allocations), [`dns`] (the addresses' DNS records), [`nodes`]
 //!   (what the node agents report), [`transfer`] (import and export of the reference's
 //!   files), [`node_query`] (asking a node's agent about its live state through the store),
 //!   [`layout`] (every store key and stored record),
@@ -29,6 +29,7 @@ pub mod backup;
 pub mod clock;
 pub mod config_file;
 pub mod data_dir;
+pub mod dns;
 pub mod error;
 pub mod fsutil;
 pub mod history;

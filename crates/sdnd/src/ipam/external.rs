@@ -68,7 +68,15 @@ impl External {
         }
     }
 
-    pub fn ips_from_mac(&self, mac: &str) -> Result<(Option<IpAddr>, Option<IpAddr>), Error> {
+/// The hostname the IPAM has for `ip` (`None`: none, or the IPAM doesn't know the address).
+    pub fn hostname_of(&self, ip: IpAddr) -> Result<Option<String>, Error> {
+        match self {
+            External::NetBox(n) => n.hostname_of(ip),
+            External::PhpIpam(p) => p.hostname_of(ip),
+        }
+    }
+
+        pub fn ips_from_mac(&self, mac: &str) -> Result<(Option<IpAddr>, Option<IpAddr>), Error> {
         match self {
             External::NetBox(n) => n.ips_from_mac(mac),
             External::PhpIpam(p) => p.ips_from_mac(mac),

@@ -256,6 +256,11 @@ impl Ipam {
         Ok(ops)
     }
 
+    /// The record of `ip` in `subnet`, if the IPAM has it.
+    pub fn record(&self, subnet: &SubnetRef, ip: IpAddr) -> Result<Option<IpRecord>, Error> {
+        self.store.get(&layout::ipam_ip(&subnet.zone, &subnet.cidr, ip))?.as_ref().map(from_json).transpose()
+    }
+
     /// Adds `ip` for `owner` (`POST /cluster/sdn/vnets/{vnet}/ips` with `ip`).
     pub fn add_ip(&self, subnet: &SubnetRef, ip: IpAddr, owner: &Owner) -> Result<(), Error> {
         self.commit(|| {

@@ -146,6 +146,13 @@ impl NetBox {
         Ok(())
     }
 
+    /// The DNS name NetBox has for `ip` (for removing its DNS records with it).
+    pub fn hostname_of(&self, ip: IpAddr) -> Result<Option<String>, Error> {
+        let answer = self.request(reqwest::Method::GET, &format!("/ipam/ip-addresses/?q={ip}"), None)?;
+        let first = answer.get("results").and_then(Value::as_array).and_then(|r| r.first()).cloned();
+        Ok(first.and_then(|r| r.get("dns_name").and_then(Value::as_str).map(str::to_string)).filter(|n| !n.is_empty()))
+    }
+
     /// `del_ip`: 404 when NetBox doesn't know the address.
     pub fn del_ip(&self, ip: IpAddr) -> Result<(), Error> {
         let id = self.ip_id(ip)?.ok_or_else(|| Error::NotFound(format!("could not find id for ip {ip} in {}", self.api.name)))?;

@@ -35,7 +35,12 @@ impl PhpIpam {
         first(self.api.lookup(&format!("/addresses/search/{ip}"))?).map_or(Ok(None), |d| Ok(Some(d)))
     }
 
-    fn ip_id(&self, ip: IpAddr) -> Result<Option<Value>, Error> {
+/// The hostname phpIPAM has for `ip` (for removing its DNS records with it).
+    pub fn hostname_of(&self, ip: IpAddr) -> Result<Option<String>, Error> {
+        Ok(self.ip_entry(ip)?.and_then(|d| d.get("hostname").and_then(Value::as_str).map(str::to_string)).filter(|n| !n.is_empty()))
+    }
+
+        fn ip_id(&self, ip: IpAddr) -> Result<Option<Value>, Error> {
         Ok(self.ip_entry(ip)?.and_then(|d| d.get("id").cloned()))
     }
 

@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::http::params::Args;
 use crate::http::router::Route;
 use crate::http::shape::{id_schema, Field, Schema};
+use crate::dns::{also, Place, ZoneDns};
 use crate::ipam::{self, external::External, state::parse_vmid, Owner, SubnetRef};
 use sdn_config::{Config, DhcpRange, Kind, Value as PropValue};
 
@@ -196,26 +197,129 @@ fn create(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     args.finish()?;
     let (subnets, external) = vnet_subnets(app, &target)?;
     let owner = Owner { mac: target.mac.clone(), hostname, vmid };
+    // The zone's DNS, when there is a hostname to register (as the reference, which
+    // registers nothing without one).
+    let dns = match &owner.hostname {
+        Some(hostname) => zone_dns(app, &target.zone)?.map(|(dns, running)| (dns, running, hostname.as_str())),
+        None => None,
+    };
     match ip {
         Some(ip) => {
             let subnet = subnet_of_ip(&subnets, &target.vnet, ip)?;
+            let place = dns.as_ref().map(|(_, running, _)| Place::of(running, &target.zone, &subnet.cidr));
+            if let (Some((dns, ..)), Some(place)) = (&dns, &place) {
+                dns.verify(Some((place, ip)))?;
+            }
             match &external {
                 Some(netbox) => netbox.add_ip(&subnet.cidr, ip, Some(&owner), false)?,
                 None => app.ipam.add_ip(&subnet, ip, &owner)?,
             }
+            if let (Some((dns, _, hostname)), Some(place)) = (&dns, &place) {
+                if let Err(err) = dns.add(place, hostname, ip) {
+                    let undo = match &external {
+                        Some(netbox) => netbox.del_ip(ip),
+                        None => app.ipam.del_ip(&subnet, ip),
+                    };
+                    return Err(released(err, &[ip], undo));
+                }
+            }
             Ok(Value::Null)
         }
         None => {
+            if let Some((dns, ..)) = &dns {
+                // As the reference, the forward zone only: the reverse one depends on the address.
+                dns.verify(None)?;
+            }
+            let before: Vec<IpAddr> = match (&dns, &external) {
+                (None, _) => Vec::new(),
+                (Some(_), Some(netbox)) => {
+                    let (v4, v6) = netbox.ips_from_mac(&target.mac)?;
+                    v4.into_iter().chain(v6).collect()
+                }
+                (Some(_), None) => {
+                    let macs = app.ipam.ips_of_mac(&target.zone, &target.mac)?;
+                    [false, true].iter().filter_map(|v6| macs.get(*v6)?.parse().ok()).collect()
+                }
+            };
             let ips = match &external {
                 Some(netbox) => netbox.allocate(&subnets, &owner)?,
                 None => app.ipam.allocate(&subnets, &owner)?,
             };
+            if let Some((dns, running, hostname)) = &dns {
+                register_allocated(app, dns, running, hostname, &target, &subnets, external.as_ref(), &ips, &before)?;
+            }
             let mut answer = Map::new();
             for ip in &ips {
                 let name = if answer.contains_key("ip") { "ip6" } else { "ip" };
                 answer.insert(name.into(), json!(ip.to_string()));
             }
             Ok(Value::Object(answer))
+        }
+    }
+}
+
+/// The DNS of `zone` in the pending configuration (as the reference reads the zone), with the
+/// running configuration the subnets (and their `dnszoneprefix`) are looked up in.
+fn zone_dns(app: &App, zone: &str) -> Result<Option<(ZoneDns, std::sync::Arc<Config>)>, Error> {
+    let snapshot = app.sdn.snapshot()?;
+    Ok(ZoneDns::of_zone(&snapshot.pending, zone)?.map(|dns| (dns, snapshot.running)))
+}
+
+/// The records of freshly allocated addresses, as the reference's `add_next_free_ip`: if one
+/// can't be registered, the records made so far are removed and the addresses this call
+/// allocated (not those the MAC had already) released again.
+#[allow(clippy::too_many_arguments)]
+fn register_allocated(
+    app: &App,
+    dns: &ZoneDns,
+    running: &Config,
+    hostname: &str,
+    target: &Target,
+    subnets: &[(SubnetRef, Vec<DhcpRange>)],
+    external: Option<&External>,
+    ips: &[IpAddr],
+    before: &[IpAddr],
+) -> Result<(), Error> {
+    let mut added: Vec<(Place, IpAddr)> = Vec::new();
+    for ip in ips {
+        let subnet = subnet_of_ip(subnets, &target.vnet, *ip)?;
+        let place = Place::of(running, &target.zone, &subnet.cidr);
+        if let Err(err) = dns.add(&place, hostname, *ip) {
+            let fresh: Vec<IpAddr> = ips.iter().copied().filter(|ip| !before.contains(ip)).collect();
+            for (place, ip) in added.iter().filter(|(_, ip)| fresh.contains(ip)) {
+                dns.del_or_warn(place, Some(hostname), *ip);
+            }
+            let mut undo = Ok(());
+            for ip in &fresh {
+                let result = match external {
+                    Some(netbox) => netbox.del_ip(*ip),
+                    None => subnet_of_ip(subnets, &target.vnet, *ip).and_then(|subnet| app.ipam.del_ip(&subnet, *ip)),
+                };
+                if let Err(e) = result {
+                    undo = Err(e);
+                }
+            }
+            return Err(released(err, &fresh, undo));
+        }
+        added.push((place, *ip));
+    }
+    Ok(())
+}
+
+/// A DNS error after the IPAM took the addresses: says that they were released again, or
+/// that they could not be (the IPAM keeps them without their records).
+fn released(err: Error, ips: &[IpAddr], undo: Result<(), Error>) -> Error {
+    let list = ips.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ");
+    match undo {
+        Ok(()) if ips.is_empty() => also(err, "nothing was allocated"),
+        Ok(()) => also(err, &format!("the address {list} was released again, nothing was allocated")),
+        Err(undo) => {
+            tracing::warn!("the address {list} is in the IPAM without its DNS records: {undo}");
+            let more = format!("and the address {list} could not be released again (the IPAM keeps it without DNS records): {undo}");
+            match also(err, &more) {
+                Error::Conflict(m) => Error::Unavailable(m),
+                other => other,
+            }
         }
     }
 }
@@ -229,7 +333,8 @@ fn update(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let (subnets, external) = vnet_subnets(app, &target)?;
     let subnet = subnet_of_ip(&subnets, &target.vnet, ip)?;
     if let Some(netbox) = external {
-        return update_external(&netbox, vmid, &subnets, &target, &subnet, ip);
+        let dns = zone_dns(app, &target.zone)?;
+        return update_external(&netbox, dns.as_ref().map(|(d, r)| (d, r.as_ref())), vmid, &subnets, &target, &subnet, ip);
     }
     let macs = app.ipam.ips_of_mac(&target.zone, &target.mac)?;
     let old = match macs.get(ip.is_ipv6()).and_then(|old| old.parse::<IpAddr>().ok()) {
@@ -237,7 +342,37 @@ fn update(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
         None => None,
     };
     let owner = Owner { mac: target.mac.clone(), hostname: None, vmid };
-    app.ipam.update_ip(&subnet, old, ip, &owner)?;
+    let moved = match &old {
+        Some((old_subnet, old_ip)) if *old_ip != ip => zone_dns(app, &target.zone)?.map(|(dns, running)| (dns, running, old_subnet, *old_ip)),
+        _ => None,
+    };
+    let Some((dns, running, old_subnet, old_ip)) = moved else {
+        app.ipam.update_ip(&subnet, old, ip, &owner)?;
+        return Ok(Value::Null);
+    };
+    // The address moves: its records follow it (its hostname stays with the mapping).
+    let former = app.ipam.record(old_subnet, old_ip)?.unwrap_or_default();
+    let (old_place, place) = (Place::of(&running, &target.zone, &old_subnet.cidr), Place::of(&running, &target.zone, &subnet.cidr));
+    dns.verify(Some((&old_place, old_ip)))?;
+    dns.verify(Some((&place, ip)))?;
+    app.ipam.update_ip(&subnet, old.clone(), ip, &owner)?;
+    dns.del_or_warn(&old_place, former.hostname.as_deref(), old_ip);
+    let Some(hostname) = former.hostname.as_deref() else { return Ok(Value::Null) };
+    if let Err(err) = dns.add(&place, hostname, ip) {
+        // Back to the former address, with its records.
+        let back = Owner { mac: target.mac.clone(), hostname: None, vmid: former.vmid.clone() };
+        let undo = app.ipam.update_ip(old_subnet, Some((subnet.clone(), ip)), old_ip, &back);
+        if undo.is_ok() {
+            dns.restore(&old_place, hostname, old_ip);
+            return Err(also(err, &format!("the mapping is back on {old_ip}")));
+        }
+        let undo = undo.err().map(|e| e.to_string()).unwrap_or_default();
+        tracing::warn!("the mapping of {} is on {ip} without its DNS records: {undo}", target.mac);
+        return Err(match also(err, &format!("and the mapping could not be moved back to {old_ip} (it is on {ip}, without DNS records): {undo}")) {
+            Error::Conflict(m) => Error::Unavailable(m),
+            other => other,
+        });
+    }
     Ok(Value::Null)
 }
 
@@ -248,18 +383,61 @@ fn delete_ip(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let ip = ip.ok_or_else(|| Error::param("ip", "property is missing and it is not optional"))?;
     let (subnets, external) = vnet_subnets(app, &target)?;
     let subnet = subnet_of_ip(&subnets, &target.vnet, ip)?;
-    match external {
-        Some(netbox) => netbox.del_ip(ip)?,
-        None => app.ipam.del_ip(&subnet, ip)?,
+    // As the reference's `del_ip`: the zones verified first, the records removed after the
+    // address (the A record when the PVE IPAM knows the hostname; a failure only warns).
+    let dns = zone_dns(app, &target.zone)?;
+    let place = dns.as_ref().map(|(_, running)| Place::of(running, &target.zone, &subnet.cidr));
+    if let (Some((dns, _)), Some(place)) = (&dns, &place) {
+        dns.verify(Some((place, ip)))?;
+    }
+    let hostname = match external {
+        Some(netbox) => {
+            let hostname = match &dns {
+                Some(_) => netbox.hostname_of(ip)?,
+                None => None,
+            };
+            netbox.del_ip(ip)?;
+            hostname
+        }
+        None => {
+            let hostname = match &dns {
+                Some(_) => app.ipam.record(&subnet, ip)?.and_then(|r| r.hostname),
+                None => None,
+            };
+            app.ipam.del_ip(&subnet, ip)?;
+            hostname
+        }
+    };
+    if let (Some((dns, _)), Some(place)) = (&dns, &place) {
+        dns.del_or_warn(place, hostname.as_deref(), ip);
     }
     Ok(Value::Null)
 }
 
 /// `PUT .../ips` in an external IPAM, as the reference's `Ips.pm`: the MAC's old address of
 /// that family deleted, the new one added, and the old one added back if that fails.
-fn update_external(netbox: &External, vmid: Option<String>, subnets: &[(SubnetRef, Vec<DhcpRange>)], target: &Target, subnet: &SubnetRef, ip: IpAddr) -> Result<Value, Error> {
+/// With DNS, as the reference's `del_ip` and `add_ip` without a hostname: the zones verified
+/// first, and the former address's records removed after the move (the new one has no
+/// hostname to register).
+fn update_external(
+    netbox: &External,
+    dns: Option<(&ZoneDns, &Config)>,
+    vmid: Option<String>,
+    subnets: &[(SubnetRef, Vec<DhcpRange>)],
+    target: &Target,
+    subnet: &SubnetRef,
+    ip: IpAddr,
+) -> Result<Value, Error> {
     let (old4, old6) = netbox.ips_from_mac(&target.mac)?;
     let old = if ip.is_ipv6() { old6 } else { old4 };
+    let mut records = None;
+    if let (Some((dns, running)), Some(old)) = (dns, old) {
+        let old_cidr = subnet_of_ip(subnets, &target.vnet, old).map(|s| s.cidr).unwrap_or(subnet.cidr);
+        let old_place = Place::of(running, &target.zone, &old_cidr);
+        dns.verify(Some((&old_place, old)))?;
+        dns.verify(Some((&Place::of(running, &target.zone, &subnet.cidr), ip)))?;
+        records = Some((dns, old_place, netbox.hostname_of(old)?));
+    }
     if let Some(old) = old {
         netbox.del_ip(old)?;
     }
@@ -272,6 +450,9 @@ fn update_external(netbox: &External, vmid: Option<String>, subnets: &[(SubnetRe
             }
         }
         return Err(err);
+    }
+    if let (Some((dns, place, hostname)), Some(old)) = (records, old) {
+        dns.del_or_warn(&place, hostname.as_deref(), old);
     }
     Ok(Value::Null)
 }

@@ -277,11 +277,15 @@ fn create(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
         Ok(snapshot.pending.plan_create(kind, &params)?)
     };
     let external = external_ipam(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan)?;
+    let dns = match gateway_dns(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan) {
+        Ok(dns) => dns,
+        Err(err) => return Err(external.undo(err)),
+    };
     let result = app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
         let change = plan(snapshot)?;
         Ok((with_ipam(app, snapshot, change)?, ()))
     });
-    finish_external(external, result)
+    finish_external(external, dns, result)
 }
 
 /// For a subnet in a zone with an external IPAM (NetBox): the IPAM's change, made before the
@@ -306,11 +310,50 @@ fn external_ipam(
     crate::ipam::external::subnet_change(&snapshot.pending, &change)
 }
 
-/// The answer of a change whose external IPAM change was made: taken back if the write failed.
-fn finish_external(external: crate::ipam::external::SubnetUndo, result: Result<(), Error>) -> Result<Value, Error> {
+/// For a subnet in a zone with an IPAM and DNS: its gateway's records (`VNET-gw`) follow the
+/// gateway, as the reference's subnet hook registers them, before the configuration's write
+/// (after the caller's rights and the lock were checked). A change set's steps leave the
+/// records alone.
+fn gateway_dns(
+    app: &App,
+    intent: Intent<'_>,
+    kind: Kind,
+    authorize: &dyn Fn(&Snapshot) -> Result<(), Error>,
+    plan: &dyn Fn(&Snapshot) -> Result<sdn_config::Change, Error>,
+) -> Result<Option<crate::dns::GatewayRecords>, Error> {
+    if kind != Kind::Subnets || crate::sdn::in_change_set() {
+        return Ok(None);
+    }
+    let snapshot = app.sdn.snapshot()?;
+    authorize(&snapshot)?;
+    let records = crate::dns::GatewayRecords::of_change(&snapshot.pending, &plan(&snapshot)?)?;
+    if let Some(records) = &records {
+        app.sdn.admitted(intent)?;
+        records.apply()?;
+    }
+    Ok(records)
+}
+
+/// The answer of a change whose external IPAM change (and gateway records) were made: taken
+/// back if the write failed.
+fn finish_external(
+    external: crate::ipam::external::SubnetUndo,
+    dns: Option<crate::dns::GatewayRecords>,
+    result: Result<(), Error>,
+) -> Result<Value, Error> {
     match result {
-        Ok(()) => Ok(Value::Null),
-        Err(err) => Err(external.undo(err)),
+        Ok(()) => {
+            if let Some(dns) = dns {
+                dns.finish();
+            }
+            Ok(Value::Null)
+        }
+        Err(err) => {
+            if let Some(dns) = dns {
+                dns.undo();
+            }
+            Err(external.undo(err))
+        }
     }
 }
 
@@ -371,11 +414,15 @@ fn update(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
         Ok(snapshot.pending.plan_update(kind, &id, &params)?)
     };
     let external = external_ipam(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan)?;
+    let dns = match gateway_dns(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan) {
+        Ok(dns) => dns,
+        Err(err) => return Err(external.undo(err)),
+    };
     let result = app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
         let change = plan(snapshot)?;
         Ok((with_ipam(app, snapshot, change)?, ()))
     });
-    finish_external(external, result)
+    finish_external(external, dns, result)
 }
 
 fn delete(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value, Error> {
@@ -388,11 +435,15 @@ fn delete(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
         Ok(snapshot.pending.plan_delete(kind, &id)?)
     };
     let external = external_ipam(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan)?;
+    let dns = match gateway_dns(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan) {
+        Ok(dns) => dns,
+        Err(err) => return Err(external.undo(err)),
+    };
     let result = app.sdn.mutate_authorized(Intent::Change { token: token.as_deref() }, authorize, |snapshot, _| {
         let change = plan(snapshot)?;
         Ok((with_ipam(app, snapshot, change)?, ()))
     });
-    finish_external(external, result)
+    finish_external(external, dns, result)
 }
 
 /// The write of one object change, with what it does to the PVE IPAM (a subnet's
