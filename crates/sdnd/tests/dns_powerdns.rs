@@ -1346,7 +1346,7 @@ fn a_netbox_zone_with_powerdns() {
 
 #[test]
 fn a_hanging_powerdns_is_cut_off_at_the_timeout() {
-    std::env::set_var("SDND_IPAM_TIMEOUT", "1");
+    sdnd::ipam::http::set_timeout(Duration::from_secs(1));
     let fake = FakePowerDns::start(&["example.com", V4_REVERSE, V6_REVERSE]);
     let (_dir, _server, client) = setup(&fake);
     fake.hanging.store(true, Ordering::SeqCst);
