@@ -343,9 +343,10 @@ fn dnsmasq_files_follow_the_ipam_without_an_apply() {
          dhcp-option=tag:z1-10.0.0.0-24,option:router,10.0.0.1\n\
          interface=v1\n"
     );
-    let default = std::fs::read_to_string(zone_dir.join("00-default.conf")).unwrap();
+    // The agent writes a zone's files one after the other: each is waited for.
+    let default = wait_for_file(&zone_dir.join("00-default.conf"), |_| true);
     assert!(default.contains(&format!("dhcp-hostsfile={}/ethers\n", zone_dir.display())), "{default}");
-    assert_eq!(std::fs::read_to_string(zone_dir.join("ethers")).unwrap(), "");
+    assert_eq!(wait_for_file(&zone_dir.join("ethers"), |_| true), "");
     dnsmasq_accepts(&zone_dir);
 
     // An allocation and a mapping reach ethers without an apply.
