@@ -359,6 +359,8 @@ fn handle_netbox(netbox: &mut NetBox, method: &str, path: &str, body: &str) -> (
     netbox.next_id += 1;
     let id = netbox.next_id;
     match (method, segments.as_slice()) {
+        // The check before a NetBox IPAM is written (`verify_api`).
+        ("GET", ["ipam", "aggregates"]) => results(Vec::new()),
         ("GET", ["ipam", "prefixes"]) => {
             let q = param("q");
             results(
@@ -1124,16 +1126,44 @@ fn a_failing_powerdns_leaves_nothing_allocated() {
     fake.garbage.store(false, Ordering::SeqCst);
     assert_eq!(ipam(&client).len(), 2);
 
-    // PowerDNS down (nothing listens at its url): a 503 naming it, nothing allocated, no key.
+    // A url nothing listens at is refused when it is given (the reference's
+    // `on_update_hook`), naming the url and the object, without the key; the former is kept.
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let down_url = format!(
         "http://127.0.0.1:{}{BASE}",
         closed.local_addr().unwrap().port()
     );
     drop(closed);
-    client
+    let refused = client
         .put(&format!("{SDN}/dns/pdns"), &[("url", &down_url)])
+        .expect(400);
+    let said = refused.body["errors"]["url"].as_str().unwrap_or_default().to_string();
+    assert!(
+        said.starts_with(&format!("can't connect to PowerDNS API at {down_url}: PowerDNS 'pdns'"))
+            && !refused.body.to_string().contains(API_KEY),
+        "{}",
+        refused.body
+    );
+    assert_eq!(client.get(&format!("{SDN}/dns/pdns"), &[]).ok()["url"], fake.url());
+    // A key PowerDNS refuses: the key named, never shown.
+    let refused = client
+        .put(&format!("{SDN}/dns/pdns"), &[("key", "secret-wrong-key")])
+        .expect(400);
+    let said = refused.body["errors"]["key"].as_str().unwrap_or_default().to_string();
+    assert!(
+        said.contains("PowerDNS 'pdns' (GET ): invalid response from server: 401")
+            && !refused.body.to_string().contains("secret-wrong-key"),
+        "{}",
+        refused.body
+    );
+
+    // PowerDNS down once the url was accepted: a 503 naming it, nothing allocated, no key.
+    let going = FakePowerDns::start(&["example.com", V4_REVERSE]);
+    going.state.lock().unwrap().key = API_KEY.to_string();
+    client
+        .put(&format!("{SDN}/dns/pdns"), &[("url", &going.url())])
         .ok();
+    drop(going);
     let down = client
         .post(
             IPS,

@@ -14,6 +14,7 @@ pub mod netbox;
 pub mod phpipam;
 pub mod pin;
 pub mod state;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
