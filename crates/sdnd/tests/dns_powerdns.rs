@@ -1051,10 +1051,12 @@ fn a_failing_powerdns_leaves_nothing_allocated() {
             .ok(),
         json!({"ip": "10.0.0.10", "ip6": "fd00::10"})
     );
+    // The IPAM keeps the hostname with the subnet's dnszoneprefix, as the reference's
+    // Subnets.pm hands it over (the IPv6 subnet has none).
     assert_eq!(
         ipam(&client),
         [
-            format!("10.0.0.10 {} vm1", mac(1)),
+            format!("10.0.0.10 {} vm1.lab", mac(1)),
             format!("fd00::10 {} vm1", mac(1))
         ]
     );
@@ -1078,7 +1080,7 @@ fn a_failing_powerdns_leaves_nothing_allocated() {
     assert_eq!(
         ipam(&client),
         [
-            format!("10.0.0.10 {} vm1", mac(1)),
+            format!("10.0.0.10 {} vm1.lab", mac(1)),
             format!("fd00::10 {} vm1", mac(1))
         ]
     );
@@ -1273,7 +1275,7 @@ fn a_netbox_zone_with_powerdns() {
             .ok(),
         json!({"ip": "10.0.0.10"})
     );
-    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 ", "10.0.0.10/24 vm1"]);
+    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 v1-gw", "10.0.0.10/24 vm1"]);
     assert_eq!(
         fake.contents("example.com", "vm1.example.com.", "A"),
         ["10.0.0.10"]
@@ -1306,7 +1308,7 @@ fn a_netbox_zone_with_powerdns() {
         "{}",
         refused.message()
     );
-    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 ", "10.0.0.10/24 vm1"]);
+    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 v1-gw", "10.0.0.10/24 vm1"]);
     assert!(fake
         .contents("example.com", "vm2.example.com.", "A")
         .is_empty());
@@ -1319,7 +1321,7 @@ fn a_netbox_zone_with_powerdns() {
             &[("zone", "z1"), ("mac", &mac(1)), ("ip", "10.0.0.10")],
         )
         .ok();
-    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 "]);
+    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 v1-gw"]);
     assert!(fake
         .contents("example.com", "vm1.example.com.", "A")
         .is_empty());
@@ -1348,7 +1350,7 @@ fn a_netbox_zone_with_powerdns() {
             &[("zone", "z1"), ("mac", &mac(3)), ("ip", "10.0.0.50")],
         )
         .ok();
-    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 ", "10.0.0.50/24 "]);
+    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 v1-gw", "10.0.0.50/24 "]);
     assert!(fake
         .contents("example.com", "vm3.example.com.", "A")
         .is_empty());

@@ -672,23 +672,28 @@ fn a_netbox_zone_over_the_api() {
         .map(|(m, p)| (m.to_string(), p.to_string()))
     );
     assert_same(&fake.requests()[1], &expected("add_subnet"));
+    // The gateway with the hostname the reference's subnet hook gives it (`VNET-gw`).
     assert_eq!(
         fake.ips(),
-        [("10.0.0.1/24".to_string(), json!("gateway"), None)]
+        [("10.0.0.1/24".to_string(), json!("gateway"), Some("v1-gw".to_string()))]
     );
 
     // A change of the subnet follows its gateway and ranges there (old range deleted first).
     let subnet_path = format!("{SDN}/vnets/v1/subnets/z1-10.0.0.0-24");
     fake.clear();
     client.put(&subnet_path, &[("gateway", "10.0.0.254"), ("dhcp-range", "start-address=10.0.0.20,end-address=10.0.0.21")]).ok();
-    assert_eq!(fake.ips(), [("10.0.0.254/24".to_string(), json!("gateway"), None)]);
+    assert_eq!(fake.ips(), [("10.0.0.254/24".to_string(), json!("gateway"), Some("v1-gw".to_string()))]);
     assert_eq!(fake.state.lock().unwrap().ranges.iter().map(|r| (r.1.to_string(), r.2.to_string())).collect::<Vec<_>>(), [("10.0.0.20".to_string(), "10.0.0.21".to_string())]);
     let calls: Vec<String> = fake.requests().into_iter().map(|r| format!("{} {}", r.method, r.path)).collect();
     let deleted = calls.iter().position(|c| c.starts_with("DELETE /ipam/ip-ranges/")).expect("the old range deleted");
     let added = calls.iter().position(|c| c == "POST /ipam/ip-ranges/").expect("the new range added");
     assert!(deleted < added, "{calls:?}");
     client.put(&subnet_path, &[("gateway", "10.0.0.1"), ("dhcp-range", range)]).ok();
-    assert_eq!(fake.ips(), [("10.0.0.1/24".to_string(), json!("gateway"), None)]);
+    assert_eq!(fake.ips(), [("10.0.0.1/24".to_string(), json!("gateway"), Some("v1-gw".to_string()))]);
+    // A dnszoneprefix: the hostnames NetBox gets carry it, as the reference's Subnets.pm hands
+    // them over; the gateway, unchanged, is not registered again (as the reference's hook).
+    client.put(&subnet_path, &[("dnszoneprefix", "lab")]).ok();
+    assert_eq!(fake.ips(), [("10.0.0.1/24".to_string(), json!("gateway"), Some("v1-gw".to_string()))]);
     apply(&client);
 
     // Allocation from the range; the same MAC keeps its address; a full range: NetBox's 409.
@@ -714,8 +719,8 @@ fn a_netbox_zone_over_the_api() {
     assert!(fake.ips().contains(&(
         "10.0.0.10/24".to_string(),
         json!(format!("mac:{}", mac(1))),
-        Some("vm1".to_string())
-    )));
+        Some("vm1.lab".to_string())
+    )), "{:?}", fake.ips());
 
     // A mapping with an address; a duplicate; one outside the vnet's subnets (nothing asked).
     client
