@@ -5,6 +5,7 @@ import re
 import subprocess
 import tempfile
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,37 @@ def server():
     srv.root_token = admin(d, "token", "add", "root@pam", "pytest")
     yield srv
     srv.stop()
+
+
+class _ServiceCheck(BaseHTTPRequestHandler):
+    """Answers the check sdnd makes before a NetBox IPAM or a PowerDNS server is written (the
+    reference's on_update_hook): NetBox's GET .../ipam/aggregates/, PowerDNS's GET of its url."""
+
+    def do_GET(self):
+        if self.path.endswith("/ipam/aggregates/"):
+            body = b'{"count":0,"next":null,"previous":null,"results":[]}'
+        elif self.path.rstrip("/").rsplit("/", 2)[-2:-1] == ["servers"]:
+            body = b'{"type":"Server","id":"localhost","daemon_type":"authoritative"}'
+        else:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def services():
+    """The base url of a loopback stand-in for NetBox and PowerDNS."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _ServiceCheck)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()

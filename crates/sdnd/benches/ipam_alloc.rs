@@ -47,7 +47,7 @@ fn run(name: &str, store: Arc<dyn Store>) -> bool {
     let subnets = vec![(SubnetRef { zone: "bench".into(), cidr }, vec![range])];
     let mut samples = Vec::with_capacity(ALLOCATIONS);
     for n in 0..ALLOCATIONS {
-        let owner = Owner { mac: format!("bc:24:11:00:{:02x}:{:02x}", n / 256, n % 256), hostname: None, vmid: Some((100 + n).to_string()) };
+        let owner = Owner { mac: format!("bc:24:11:00:{:02x}:{:02x}", n / 256, n % 256), hostname: None, vmid: Some((100 + n).to_string()), dnszoneprefixes: Vec::new() };
         let start = Instant::now();
         let ips = ipam.allocate(&subnets, &owner).unwrap();
         samples.push(start.elapsed());

@@ -160,9 +160,11 @@ fn every_kind_and_json_bodies() {
     assert_eq!(dup.status / 100, 4, "{:?}", dup);
     client.delete(&format!("{SDN}/controllers/evpnctl"), &[]).expect(409);
 
-    client.post(&format!("{SDN}/ipams"), &[("ipam", "nb"), ("type", "netbox"), ("url", "https://netbox.example/api"), ("token", "abc")]).ok();
+    // Each is checked against its service before it is written: a loopback one.
+    let services = common::services::Services::start();
+    client.post(&format!("{SDN}/ipams"), &[("ipam", "nb"), ("type", "netbox"), ("url", &services.netbox("nb")), ("token", "abc")]).ok();
     client
-        .post(&format!("{SDN}/dns"), &[("dns", "pdns"), ("type", "powerdns"), ("url", "https://pdns.example/api"), ("key", "k"), ("ttl", "300")])
+        .post(&format!("{SDN}/dns"), &[("dns", "pdns"), ("type", "powerdns"), ("url", &services.powerdns("pdns")), ("key", "k"), ("ttl", "300")])
         .ok();
     let ipams = client.get(&format!("{SDN}/ipams"), &[]).ok();
     assert_eq!(ids(&ipams, "ipam"), ["nb", "pve"], "the built-in pve ipam always exists");

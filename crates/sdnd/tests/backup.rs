@@ -145,13 +145,15 @@ fn a_backup_taken_while_serving_restores_into_an_empty_store_answering_every_get
         &store,
         None,
     ));
+    // The IPAM and DNS server are checked against their service before they are written.
+    let services = common::services::Services::start();
     client
         .post(
             &format!("{SDN}/ipams"),
             &[
                 ("ipam", "nb"),
                 ("type", "netbox"),
-                ("url", "https://netbox.example/api"),
+                ("url", &services.netbox("nb")),
                 ("token", "NETBOX-T0KEN-1234"),
             ],
         )
@@ -162,7 +164,7 @@ fn a_backup_taken_while_serving_restores_into_an_empty_store_answering_every_get
             &[
                 ("dns", "pdns"),
                 ("type", "powerdns"),
-                ("url", "https://pdns.example/api/v1/servers/localhost"),
+                ("url", &services.powerdns("pdns")),
                 ("key", "PDNS-K3Y-5678"),
             ],
         )

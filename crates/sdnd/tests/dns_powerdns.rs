@@ -359,6 +359,8 @@ fn handle_netbox(netbox: &mut NetBox, method: &str, path: &str, body: &str) -> (
     netbox.next_id += 1;
     let id = netbox.next_id;
     match (method, segments.as_slice()) {
+        // The check before a NetBox IPAM is written (`verify_api`).
+        ("GET", ["ipam", "aggregates"]) => results(Vec::new()),
         ("GET", ["ipam", "prefixes"]) => {
             let q = param("q");
             results(
@@ -1049,10 +1051,12 @@ fn a_failing_powerdns_leaves_nothing_allocated() {
             .ok(),
         json!({"ip": "10.0.0.10", "ip6": "fd00::10"})
     );
+    // The IPAM keeps the hostname with the subnet's dnszoneprefix, as the reference's
+    // Subnets.pm hands it over (the IPv6 subnet has none).
     assert_eq!(
         ipam(&client),
         [
-            format!("10.0.0.10 {} vm1", mac(1)),
+            format!("10.0.0.10 {} vm1.lab", mac(1)),
             format!("fd00::10 {} vm1", mac(1))
         ]
     );
@@ -1076,7 +1080,7 @@ fn a_failing_powerdns_leaves_nothing_allocated() {
     assert_eq!(
         ipam(&client),
         [
-            format!("10.0.0.10 {} vm1", mac(1)),
+            format!("10.0.0.10 {} vm1.lab", mac(1)),
             format!("fd00::10 {} vm1", mac(1))
         ]
     );
@@ -1124,16 +1128,44 @@ fn a_failing_powerdns_leaves_nothing_allocated() {
     fake.garbage.store(false, Ordering::SeqCst);
     assert_eq!(ipam(&client).len(), 2);
 
-    // PowerDNS down (nothing listens at its url): a 503 naming it, nothing allocated, no key.
+    // A url nothing listens at is refused when it is given (the reference's
+    // `on_update_hook`), naming the url and the object, without the key; the former is kept.
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let down_url = format!(
         "http://127.0.0.1:{}{BASE}",
         closed.local_addr().unwrap().port()
     );
     drop(closed);
-    client
+    let refused = client
         .put(&format!("{SDN}/dns/pdns"), &[("url", &down_url)])
+        .expect(400);
+    let said = refused.body["errors"]["url"].as_str().unwrap_or_default().to_string();
+    assert!(
+        said.starts_with(&format!("can't connect to PowerDNS API at {down_url}: PowerDNS 'pdns'"))
+            && !refused.body.to_string().contains(API_KEY),
+        "{}",
+        refused.body
+    );
+    assert_eq!(client.get(&format!("{SDN}/dns/pdns"), &[]).ok()["url"], fake.url());
+    // A key PowerDNS refuses: the key named, never shown.
+    let refused = client
+        .put(&format!("{SDN}/dns/pdns"), &[("key", "secret-wrong-key")])
+        .expect(400);
+    let said = refused.body["errors"]["key"].as_str().unwrap_or_default().to_string();
+    assert!(
+        said.contains("PowerDNS 'pdns' (GET ): invalid response from server: 401")
+            && !refused.body.to_string().contains("secret-wrong-key"),
+        "{}",
+        refused.body
+    );
+
+    // PowerDNS down once the url was accepted: a 503 naming it, nothing allocated, no key.
+    let going = FakePowerDns::start(&["example.com", V4_REVERSE]);
+    going.state.lock().unwrap().key = API_KEY.to_string();
+    client
+        .put(&format!("{SDN}/dns/pdns"), &[("url", &going.url())])
         .ok();
+    drop(going);
     let down = client
         .post(
             IPS,
@@ -1243,7 +1275,7 @@ fn a_netbox_zone_with_powerdns() {
             .ok(),
         json!({"ip": "10.0.0.10"})
     );
-    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 ", "10.0.0.10/24 vm1"]);
+    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 v1-gw", "10.0.0.10/24 vm1"]);
     assert_eq!(
         fake.contents("example.com", "vm1.example.com.", "A"),
         ["10.0.0.10"]
@@ -1276,7 +1308,7 @@ fn a_netbox_zone_with_powerdns() {
         "{}",
         refused.message()
     );
-    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 ", "10.0.0.10/24 vm1"]);
+    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 v1-gw", "10.0.0.10/24 vm1"]);
     assert!(fake
         .contents("example.com", "vm2.example.com.", "A")
         .is_empty());
@@ -1289,7 +1321,7 @@ fn a_netbox_zone_with_powerdns() {
             &[("zone", "z1"), ("mac", &mac(1)), ("ip", "10.0.0.10")],
         )
         .ok();
-    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 "]);
+    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 v1-gw"]);
     assert!(fake
         .contents("example.com", "vm1.example.com.", "A")
         .is_empty());
@@ -1318,7 +1350,7 @@ fn a_netbox_zone_with_powerdns() {
             &[("zone", "z1"), ("mac", &mac(3)), ("ip", "10.0.0.50")],
         )
         .ok();
-    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 ", "10.0.0.50/24 "]);
+    assert_eq!(netbox_ips(&fake), ["10.0.0.1/24 v1-gw", "10.0.0.50/24 "]);
     assert!(fake
         .contents("example.com", "vm3.example.com.", "A")
         .is_empty());

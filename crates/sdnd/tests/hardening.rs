@@ -312,18 +312,20 @@ fn ipam_and_dns_credentials_are_never_returned_by_a_get() {
     admin(dir.path(), &["acl", "modify", "/", "--users", "audrey@pve", "--roles", "PVEAuditor"], None);
     let server = Server::start(dir.path());
     let root = server.client("root");
-    root.post(
-        &format!("{SDN}/ipams"),
-        &[("ipam", "nb"), ("type", "netbox"), ("url", "https://netbox.example/api"), ("token", "NETBOX-SECRET")],
-    )
-    .ok();
-    root.post(&format!("{SDN}/dns"), &[("dns", "pdns"), ("type", "powerdns"), ("url", "https://p.example/api"), ("key", "PDNS-SECRET")])
+    // Each is checked against its service before it is written: a loopback one.
+    let services = common::services::Services::start();
+    root.post(&format!("{SDN}/ipams"), &[("ipam", "nb"), ("type", "netbox"), ("url", &services.netbox("netbox")), ("token", "NETBOX-SECRET")])
         .ok();
-    // One through a change set, which answers with its count only.
-    let steps = serde_json::json!([{"method": "POST", "path": "/cluster/sdn/ipams",
-        "params": {"ipam": "php", "type": "phpipam", "url": "https://php.example/api", "section": 1, "token": "PHPIPAM-SECRET"}}]);
-    let answer = root.post(&format!("{SDN}/changes"), &[("steps", &steps.to_string())]).ok();
-    assert_eq!(answer, serde_json::json!(1));
+    root.post(&format!("{SDN}/dns"), &[("dns", "pdns"), ("type", "powerdns"), ("url", &services.powerdns("pdns")), ("key", "PDNS-SECRET")])
+        .ok();
+    let php = [("ipam", "php"), ("type", "phpipam"), ("url", &services.phpipam("php")), ("section", "1"), ("token", "PHPIPAM-SECRET")];
+    // A change set can't create it (its service can't be asked inside the set's transaction),
+    // and its refusal doesn't echo the credential either.
+    let steps = serde_json::json!([{"method": "POST", "path": "/cluster/sdn/ipams", "params": serde_json::Map::from_iter(
+        php.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))))}]);
+    let refused = root.post(&format!("{SDN}/changes"), &[("steps", &steps.to_string())]).expect(409);
+    assert!(!refused.body.to_string().contains("SECRET"), "{}", refused.body);
+    root.post(&format!("{SDN}/ipams"), &php).ok();
     // Objects using them, applied (a version, a task, its log, audit records), then a pending change.
     root.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("ipam", "pve")])
         .ok();
@@ -333,7 +335,7 @@ fn ipam_and_dns_credentials_are_never_returned_by_a_get() {
     assert_eq!(root.wait_task(&upid), "OK");
     root.put(&format!("{SDN}/vnets/v1"), &[("alias", "changed")]).ok();
     // An update without the credential keeps it; the required one can't be deleted.
-    root.put(&format!("{SDN}/ipams/nb"), &[("url", "https://netbox2.example/api")]).ok();
+    root.put(&format!("{SDN}/ipams/nb"), &[("url", &services.netbox("netbox2"))]).ok();
     let refused = root.put(&format!("{SDN}/ipams/nb"), &[("delete", "token")]).expect(400);
     assert!(refused.body["errors"]["delete"].to_string().contains("token"), "{}", refused.body);
 
@@ -368,10 +370,12 @@ fn ipam_and_dns_credentials_are_never_returned_by_a_get() {
     for path in [format!("{SDN}/ipams"), format!("{SDN}/ipams/nb"), format!("{SDN}/dns"), format!("{SDN}/dns/pdns")] {
         for client in [&root, &auditor] {
             let seen = client.get(&path, &[]).ok();
-            assert!(seen.to_string().contains("example"), "{path}: the rest is still shown: {seen}");
+            assert!(seen.to_string().contains("127.0.0.1"), "{path}: the rest is still shown: {seen}");
         }
     }
-    assert_eq!(root.get(&format!("{SDN}/ipams/nb"), &[]).ok()["url"], "https://netbox2.example/api");
+    assert_eq!(root.get(&format!("{SDN}/ipams/nb"), &[]).ok()["url"], services.netbox("netbox2"));
+    // The update was checked with the credential kept.
+    assert!(services.requests().contains(&"GET /netbox2/api/ipam/aggregates/".to_string()), "{:?}", services.requests());
     let backup = dir.path().join("backup.json");
     admin(dir.path(), &["backup", "--to", backup.to_str().unwrap(), "--with-secrets"], None);
     let text = std::fs::read_to_string(&backup).unwrap();

@@ -465,3 +465,53 @@ fn a_change_set_registers_its_subnets_gateways_all_or_nothing() {
     let ips: Vec<Value> = status(&client).iter().map(|e| e["ip"].clone()).collect();
     assert_eq!(ips, [json!("10.0.0.1"), json!("10.1.0.1")]);
 }
+
+/// As the reference's `Subnets.pm` hands a hostname to the IPAM: with the subnet's
+/// `dnszoneprefix` appended. The IPAM status and the exported state (the reference's
+/// `pve-ipam-state.json`, as PVE writes it) show `vm1.lab`; a subnet without a prefix keeps the
+/// name as given; the gateway has none (the PVE IPAM keeps `gateway` only); `ethers` has no
+/// names.
+#[test]
+fn a_hostname_is_kept_with_its_subnets_dnszoneprefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let client = server.client("ipam");
+    client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("ipam", "pve"), ("dhcp", "dnsmasq")]).ok();
+    client.post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")]).ok();
+    let subnets = [
+        ("10.0.0.0/24", "10.0.0.1", "start-address=10.0.0.10,end-address=10.0.0.20", Some("lab")),
+        ("fd00::/64", "fd00::1", "start-address=fd00::10,end-address=fd00::20", None),
+    ];
+    for (cidr, gateway, range, prefix) in subnets {
+        let mut params = vec![("subnet", cidr), ("type", "subnet"), ("gateway", gateway), ("dhcp-range", range)];
+        params.extend(prefix.map(|p| ("dnszoneprefix", p)));
+        client.post(&format!("{SDN}/vnets/v1/subnets"), &params).ok();
+    }
+    let upid = client.put(SDN, &[]).ok();
+    assert_eq!(client.wait_task(upid.as_str().unwrap()), "OK");
+
+    let allocated = client.post(IPS, &[("zone", "z1"), ("mac", &mac(1)), ("hostname", "vm1"), ("vmid", "101")]).ok();
+    assert_eq!(allocated, json!({"ip": "10.0.0.10", "ip6": "fd00::10"}));
+    client.post(IPS, &[("zone", "z1"), ("mac", &mac(2)), ("ip", "10.0.0.50"), ("hostname", "vm2")]).ok();
+    let names: Vec<(String, Value)> =
+        status(&client).iter().map(|e| (e["ip"].as_str().unwrap().to_string(), e.get("hostname").cloned().unwrap_or(Value::Null))).collect();
+    let expected = [("10.0.0.1", Value::Null), ("10.0.0.10", json!("vm1.lab")), ("10.0.0.50", json!("vm2.lab")), ("fd00::1", Value::Null), ("fd00::10", json!("vm1"))];
+    assert_eq!(names, expected.map(|(ip, name)| (ip.to_string(), name)));
+    // A move keeps the name.
+    client.put(IPS, &[("zone", "z1"), ("mac", &mac(2)), ("ip", "10.0.0.60")]).ok();
+    let moved: Vec<Value> = status(&client).into_iter().filter(|e| e["mac"] == mac(2).as_str()).collect();
+    assert_eq!(moved, [json!({"zone": "z1", "vnet": "v1", "subnet": "10.0.0.0/24", "ip": "10.0.0.60", "mac": mac(2), "hostname": "vm2.lab"})]);
+
+    let dump = tempfile::tempdir().unwrap();
+    server_export(&server, dump.path());
+    let state: Value = serde_json::from_slice(&std::fs::read(dump.path().join("pve-ipam-state.json")).unwrap()).unwrap();
+    let ips = |cidr: &str| state["zones"]["z1"]["subnets"][cidr]["ips"].clone();
+    assert_eq!(ips("10.0.0.0/24")["10.0.0.10"], json!({"mac": mac(1), "hostname": "vm1.lab", "vmid": "101"}), "{state}");
+    assert_eq!(ips("10.0.0.0/24")["10.0.0.60"], json!({"mac": mac(2), "hostname": "vm2.lab"}), "{state}");
+    assert_eq!(ips("10.0.0.0/24")["10.0.0.1"], json!({"gateway": 1}), "{state}");
+    assert_eq!(ips("fd00::/64")["fd00::10"], json!({"mac": mac(1), "hostname": "vm1", "vmid": "101"}), "{state}");
+
+    let zone_dir = common::node_dir(dir.path()).join("dnsmasq.d/z1");
+    let want = format!("{},10.0.0.10,[fd00::10]\n{},10.0.0.60\n", mac(1), mac(2));
+    assert_eq!(wait_for_file(&zone_dir.join("ethers"), |t| t == want), want);
+}

@@ -264,6 +264,8 @@ fn handle(state: &mut State, method: &str, path: &str, body: &str) -> (u16, Valu
     let segments: Vec<&str> = base.trim_matches('/').split('/').collect();
     let results = |list: Vec<Value>| (200, json!({"count": list.len(), "results": list}));
     match (method, segments.as_slice()) {
+        // The check before a NetBox IPAM is written (`verify_api`).
+        ("GET", ["ipam", "aggregates"]) => results(Vec::new()),
         ("GET", ["ipam", "prefixes"]) => {
             let q = query(path, "q").unwrap_or("");
             results(
@@ -620,6 +622,17 @@ fn a_netbox_zone_over_the_api() {
             ],
         )
         .ok();
+    // Checked with NetBox before it was written, as the reference's `verify_api`.
+    let checked: Vec<(String, String, String)> = fake
+        .requests()
+        .into_iter()
+        .map(|r| (r.method, r.path, r.authorization))
+        .collect();
+    assert_eq!(
+        checked,
+        [("GET".to_string(), "/ipam/aggregates/".to_string(), format!("token {TOKEN}"))]
+    );
+    fake.clear();
     client
         .post(
             &format!("{SDN}/zones"),
@@ -659,23 +672,28 @@ fn a_netbox_zone_over_the_api() {
         .map(|(m, p)| (m.to_string(), p.to_string()))
     );
     assert_same(&fake.requests()[1], &expected("add_subnet"));
+    // The gateway with the hostname the reference's subnet hook gives it (`VNET-gw`).
     assert_eq!(
         fake.ips(),
-        [("10.0.0.1/24".to_string(), json!("gateway"), None)]
+        [("10.0.0.1/24".to_string(), json!("gateway"), Some("v1-gw".to_string()))]
     );
 
     // A change of the subnet follows its gateway and ranges there (old range deleted first).
     let subnet_path = format!("{SDN}/vnets/v1/subnets/z1-10.0.0.0-24");
     fake.clear();
     client.put(&subnet_path, &[("gateway", "10.0.0.254"), ("dhcp-range", "start-address=10.0.0.20,end-address=10.0.0.21")]).ok();
-    assert_eq!(fake.ips(), [("10.0.0.254/24".to_string(), json!("gateway"), None)]);
+    assert_eq!(fake.ips(), [("10.0.0.254/24".to_string(), json!("gateway"), Some("v1-gw".to_string()))]);
     assert_eq!(fake.state.lock().unwrap().ranges.iter().map(|r| (r.1.to_string(), r.2.to_string())).collect::<Vec<_>>(), [("10.0.0.20".to_string(), "10.0.0.21".to_string())]);
     let calls: Vec<String> = fake.requests().into_iter().map(|r| format!("{} {}", r.method, r.path)).collect();
     let deleted = calls.iter().position(|c| c.starts_with("DELETE /ipam/ip-ranges/")).expect("the old range deleted");
     let added = calls.iter().position(|c| c == "POST /ipam/ip-ranges/").expect("the new range added");
     assert!(deleted < added, "{calls:?}");
     client.put(&subnet_path, &[("gateway", "10.0.0.1"), ("dhcp-range", range)]).ok();
-    assert_eq!(fake.ips(), [("10.0.0.1/24".to_string(), json!("gateway"), None)]);
+    assert_eq!(fake.ips(), [("10.0.0.1/24".to_string(), json!("gateway"), Some("v1-gw".to_string()))]);
+    // A dnszoneprefix: the hostnames NetBox gets carry it, as the reference's Subnets.pm hands
+    // them over; the gateway, unchanged, is not registered again (as the reference's hook).
+    client.put(&subnet_path, &[("dnszoneprefix", "lab")]).ok();
+    assert_eq!(fake.ips(), [("10.0.0.1/24".to_string(), json!("gateway"), Some("v1-gw".to_string()))]);
     apply(&client);
 
     // Allocation from the range; the same MAC keeps its address; a full range: NetBox's 409.
@@ -701,8 +719,8 @@ fn a_netbox_zone_over_the_api() {
     assert!(fake.ips().contains(&(
         "10.0.0.10/24".to_string(),
         json!(format!("mac:{}", mac(1))),
-        Some("vm1".to_string())
-    )));
+        Some("vm1.lab".to_string())
+    )), "{:?}", fake.ips());
 
     // A mapping with an address; a duplicate; one outside the vnet's subnets (nothing asked).
     client
@@ -871,6 +889,9 @@ fn handle_phpipam(state: &mut State, method: &str, path: &str, body: &str) -> (u
     };
     let ip_of = |i: &(u64, String, Value, Option<String>)| i.1.split('/').next().unwrap().to_string();
     match (method, segments.as_slice()) {
+        // The check before a phpIPAM IPAM is written (`verify_api`): its section.
+        ("GET", ["sections", "1"]) => (200, json!({"code": 200, "success": true, "data": {"id": "1", "name": "Customers"}})),
+        ("GET", ["sections", _]) => not_found("sections"),
         ("GET", ["subnets", "cidr", cidr]) => match state.prefixes.iter().find(|(_, p)| p == cidr) {
             Some((id, p)) => (200, json!({"code": 200, "success": true, "data": [{"id": id, "subnet": p}]})),
             None => not_found("subnets"),
@@ -1087,26 +1108,34 @@ fn fingerprint_pins_exactly_the_ipams_certificate() {
     assert_eq!(fake.prefixes(), ["10.0.0.0/24"]);
     assert_eq!(subnets(), 1);
 
-    // Another: refused, the error naming the mismatch; nothing reaches NetBox, nothing is written.
+    // Another: refused when it is given (the check before the write), naming the fingerprint
+    // and the mismatch; nothing reaches NetBox, the former one is kept.
     let wrong = format!("00:{}", &right[3..]);
     let wrong = if wrong == right { format!("11:{}", &right[3..]) } else { wrong };
-    client.put(&format!("{ipams}/nb"), &[("fingerprint", &wrong)]).ok();
     fake.clear();
-    let refused = subnet("10.0.1.0/24", "10.0.1.1").expect(503);
-    let message = refused.body.to_string();
-    assert!(message.contains("certificate fingerprint mismatch"), "{message}");
+    let refused = client.put(&format!("{ipams}/nb"), &[("fingerprint", &wrong)]).expect(400);
+    let message = refused.body["errors"]["fingerprint"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("certificate fingerprint mismatch"), "{}", refused.body);
     assert!(message.contains(&right) && message.contains(&wrong), "names both: {message}");
     assert!(fake.requests().is_empty(), "{:?}", fake.requests());
-    assert_eq!(fake.prefixes(), ["10.0.0.0/24"]);
-    assert_eq!(subnets(), 1);
-
-    // None: the usual trust, which a self-signed certificate doesn't pass.
-    client.put(&format!("{ipams}/nb"), &[("delete", "fingerprint")]).ok();
-    let refused = subnet("10.0.1.0/24", "10.0.1.1").expect(503);
-    let message = refused.body.to_string();
-    assert!(message.contains("certificate"), "{message}");
-    assert!(!message.contains("fingerprint mismatch"), "{message}");
+    assert_eq!(client.get(&format!("{ipams}/nb"), &[]).ok()["fingerprint"], right.as_str());
+    // A NetBox whose certificate is no longer the pinned one: its calls are refused the same
+    // way, nothing is written.
+    let stale = ipam_config(json!({"ipam": "nb", "type": "netbox", "url": fake.url(), "token": TOKEN, "fingerprint": wrong}));
+    let netbox = sdnd::ipam::netbox::NetBox::from_config(&stale).unwrap();
+    let cidr: sdn_config::Cidr = "10.0.1.0/24".parse().unwrap();
+    let err = netbox.add_subnet(&cidr, &[]).unwrap_err();
+    assert!(matches!(err, sdnd::Error::Unavailable(_)) && err.to_string().contains("certificate fingerprint mismatch"), "{err}");
     assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+    assert_eq!(fake.prefixes(), ["10.0.0.0/24"]);
+
+    // None: the usual trust, which a self-signed certificate doesn't pass: refused, the
+    // fingerprint named as what to set.
+    let refused = client.put(&format!("{ipams}/nb"), &[("delete", "fingerprint")]).expect(400);
+    let message = refused.body["errors"]["fingerprint"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("certificate") && !message.contains("fingerprint mismatch"), "{}", refused.body);
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+    assert_eq!(client.get(&format!("{ipams}/nb"), &[]).ok()["fingerprint"], right.as_str());
     assert_eq!(subnets(), 1);
 
     // And the right one again: accepted.
@@ -1124,7 +1153,14 @@ fn timeout_reached(fake: &FakeNetBox, name: &str, extra: &[&str]) -> (String, Du
     let store = sdnd_testkit::store_args_for(name);
     let server = common::Server::start_node(dir.path(), sdnd_testkit::NODE, &store, extra);
     let client = server.client("nb");
-    client.post(&format!("{SDN}/ipams"), &[("ipam", "nb"), ("type", "netbox"), ("url", &fake.url()), ("token", TOKEN)]).ok();
+    // A NetBox that never answers is refused as the IPAM's url, once the timeout is reached.
+    let params = [("ipam", "nb"), ("type", "netbox"), ("url", &fake.url()), ("token", TOKEN)];
+    let refused = client.post(&format!("{SDN}/ipams"), &params).expect(400);
+    assert!(refused.body["errors"]["url"].to_string().contains("timed out"), "{}", refused.body);
+    // Accepted while it answers, then it stops answering.
+    fake.hanging.store(false, Ordering::SeqCst);
+    client.post(&format!("{SDN}/ipams"), &params).ok();
+    fake.hanging.store(true, Ordering::SeqCst);
     client.post(&format!("{SDN}/zones"), &[("zone", "z1"), ("type", "simple"), ("ipam", "nb")]).ok();
     client.post(&format!("{SDN}/vnets"), &[("vnet", "v1"), ("zone", "z1")]).ok();
     let started = Instant::now();
@@ -1179,4 +1215,76 @@ fn the_ipam_timeout_comes_from_the_flag_the_environment_or_the_file() {
     std::fs::write(&file, "ipam-timeout = 1.5\n").unwrap();
     let (said, took) = timeout_reached(&fake, "file", &config);
     assert!(said.contains("timed out after 1.5s") && took >= Duration::from_millis(1500), "{said} {took:?}");
+}
+
+/// The reference's `on_update_hook` (`verify_api`): a NetBox or phpIPAM IPAM is created or
+/// changed only if its service answers with the settings it would be written with; refused,
+/// a 400 names the object, the field to fix and the service's error, and nothing is written.
+#[test]
+fn an_ipam_is_checked_with_its_service_before_it_is_written() {
+    let netbox = FakeNetBox::start();
+    let php = FakeNetBox::start_with(handle_phpipam, PHP_TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let server = InProcess::start(dir.path());
+    let client = server.client("nb");
+    let ipams = format!("{SDN}/ipams");
+    let error = |reply: &common::Reply, field: &str| reply.body["errors"][field].as_str().unwrap_or_default().to_string();
+
+    // A wrong token: the token named, with NetBox's answer, never the token itself.
+    let refused = client.post(&ipams, &[("ipam", "nb"), ("type", "netbox"), ("url", &netbox.url()), ("token", "wrong-token")]).expect(400);
+    let said = error(&refused, "token");
+    assert!(said.starts_with(&format!("can't connect to NetBox API at {}: NetBox IPAM 'nb'", netbox.url())), "{}", refused.body);
+    assert!(said.contains("403") && said.contains("Invalid token") && !said.contains("wrong-token"), "{said}");
+    client.get(&format!("{ipams}/nb"), &[]).expect(404);
+    // Nothing listening at the url: the url named.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://127.0.0.1:{}/api", closed.local_addr().unwrap().port());
+    drop(closed);
+    let refused = client.post(&ipams, &[("ipam", "nb"), ("type", "netbox"), ("url", &down), ("token", TOKEN)]).expect(400);
+    assert!(error(&refused, "url").starts_with(&format!("can't connect to NetBox API at {down}: NetBox IPAM 'nb'")), "{}", refused.body);
+    client.get(&format!("{ipams}/nb"), &[]).expect(404);
+
+    // Right: written; a change is checked with the stored token when it gives none.
+    netbox.clear();
+    client.post(&ipams, &[("ipam", "nb"), ("type", "netbox"), ("url", &netbox.url()), ("token", TOKEN)]).ok();
+    let refused = client.put(&format!("{ipams}/nb"), &[("url", &down)]).expect(400);
+    assert!(error(&refused, "url").contains("NetBox IPAM 'nb'"), "{}", refused.body);
+    let refused = client.put(&format!("{ipams}/nb"), &[("token", "wrong-token")]).expect(400);
+    assert!(error(&refused, "token").contains("Invalid token"), "{}", refused.body);
+    assert_eq!(client.get(&format!("{ipams}/nb"), &[]).ok()["url"], netbox.url());
+    client.put(&format!("{ipams}/nb"), &[("url", &format!("{}/", netbox.url()))]).ok();
+    let checks: Vec<(String, String)> = netbox.requests().into_iter().map(|r| (r.path, r.authorization)).collect();
+    let (right, wrong) = (format!("token {TOKEN}"), "token wrong-token".to_string());
+    let aggregates = "/ipam/aggregates/".to_string();
+    assert_eq!(checks, [(aggregates.clone(), right.clone()), (aggregates.clone(), wrong), (aggregates, right)]);
+    // The change that works with the stored token is the one the store has.
+    client.put(&format!("{ipams}/nb"), &[("url", &netbox.url())]).ok();
+
+    // phpIPAM: its section is asked for.
+    let php_url = format!("{}/apiadmin", php.url());
+    let php_params = |section| [("ipam", "php"), ("type", "phpipam"), ("url", php_url.as_str()), ("token", PHP_TOKEN), ("section", section)];
+    let refused = client.post(&ipams, &php_params("7")).expect(400);
+    let said = error(&refused, "url");
+    assert!(said.starts_with("can't connect to phpIPAM API at") && said.contains("phpIPAM IPAM 'php' (GET /sections/7)"), "{}", refused.body);
+    assert!(said.contains("No sections found"), "{said}");
+    client.get(&format!("{ipams}/php"), &[]).expect(404);
+    php.clear();
+    client.post(&ipams, &php_params("1")).ok();
+    let asked: Vec<(String, String)> = php.requests().into_iter().map(|r| (r.method, r.path)).collect();
+    assert_eq!(asked, [("GET".to_string(), "/apiadmin/sections/1".to_string())]);
+
+    // Not in a change set (the check can't wait inside its transaction): refused, nothing written.
+    let steps = json!([{"method": "PUT", "path": "/cluster/sdn/ipams/nb", "params": {"url": netbox.url()}}]);
+    let refused = client.post(&format!("{SDN}/changes"), &[("steps", &steps.to_string())]).expect(409);
+    assert!(refused.message().contains("ipam 'nb' of type 'netbox'") && refused.message().contains("on its own"), "{}", refused.message());
+    // The PVE IPAM calls out to nothing: a change set may create one.
+    let steps = json!([{"method": "POST", "path": "/cluster/sdn/ipams", "params": {"ipam": "pve2", "type": "pve"}}]);
+    client.post(&format!("{SDN}/changes"), &[("steps", &steps.to_string())]).ok();
+
+    // The SDN lock held by someone else: refused before NetBox is asked.
+    client.post(&format!("{SDN}/lock"), &[("allow-pending", "1")]).ok();
+    netbox.clear();
+    let other = server.client("other");
+    other.put(&format!("{ipams}/nb"), &[("url", &netbox.url())]).expect_not(200);
+    assert!(netbox.requests().is_empty(), "{:?}", netbox.requests());
 }

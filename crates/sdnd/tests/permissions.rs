@@ -123,7 +123,10 @@ fn permission_matrix() {
     root.post(&format!("{SDN}/vnets/va/subnets"), &[("subnet", "10.1.0.0/24"), ("type", "subnet")]).ok();
     root.post(&format!("{SDN}/vnets/va/subnets"), &[("subnet", "10.2.0.0/24"), ("type", "subnet")]).ok();
     root.post(&format!("{SDN}/controllers"), &[("controller", "ctl0"), ("type", "evpn"), ("asn", "65000"), ("peers", "10.0.0.1")]).ok();
-    root.post(&format!("{SDN}/dns"), &[("dns", "pdns0"), ("type", "powerdns"), ("url", "https://p.example/api"), ("key", "k")]).ok();
+    // The IPAMs and DNS servers are checked against their service before they are written.
+    let services = common::services::Services::start();
+    let (pdns_url, nb_url) = (services.powerdns("pdns"), services.netbox("nb"));
+    root.post(&format!("{SDN}/dns"), &[("dns", "pdns0"), ("type", "powerdns"), ("url", &pdns_url), ("key", "k")]).ok();
     let upid = root.put(SDN, &[]).ok().as_str().unwrap().to_string();
     root.wait_task(&upid);
 
@@ -153,9 +156,9 @@ fn permission_matrix() {
         ep("POST", &format!("{SDN}/controllers"), &[("controller", "bgp1"), ("type", "bgp"), ("node", "testnode"), ("asn", "65001"), ("peers", "10.0.0.2")], Scope::Global),
         ep("GET", &format!("{SDN}/ipams"), &[], Scope::List),
         ep("GET", &format!("{SDN}/ipams/pve"), &[], Scope::Global),
-        ep("POST", &format!("{SDN}/ipams"), &[("ipam", "nb"), ("type", "netbox"), ("url", "https://nb.example/api"), ("token", "t")], Scope::Global),
+        ep("POST", &format!("{SDN}/ipams"), &[("ipam", "nb"), ("type", "netbox"), ("url", &nb_url), ("token", "t")], Scope::Global),
         ep("GET", &format!("{SDN}/dns"), &[], Scope::List),
-        ep("POST", &format!("{SDN}/dns"), &[("dns", "pdns"), ("type", "powerdns"), ("url", "https://p.example/api"), ("key", "k")], Scope::Global),
+        ep("POST", &format!("{SDN}/dns"), &[("dns", "pdns"), ("type", "powerdns"), ("url", &pdns_url), ("key", "k")], Scope::Global),
         ep("GET", &format!("{SDN}/dry-run"), &[("node", "testnode")], Scope::Global),
         ep("GET", "/api2/json/nodes/testnode/sdn", &[], Scope::Anyone),
         ep("GET", "/api2/json/nodes/testnode/sdn/status", &[], Scope::Global),

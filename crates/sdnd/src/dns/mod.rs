@@ -36,7 +36,32 @@ pub struct Place {
     pub prefix: Option<String>,
 }
 
+/// The hostname as the reference's `Subnets.pm` hands it to the IPAM and the DNS server:
+/// with the subnet's `dnszoneprefix` appended (`vm1` in a subnet with `lab`: `vm1.lab`). The
+/// IPAM keeps it so (the PVE IPAM's `hostname`, NetBox's `dns_name`, phpIPAM's `hostname`),
+/// and the records are named after it (`vm1.lab.DNSZONE.`).
+pub fn with_prefix(hostname: &str, prefix: Option<&str>) -> String {
+    match prefix.filter(|p| !p.is_empty()) {
+        Some(prefix) => format!("{hostname}.{prefix}"),
+        None => hostname.to_string(),
+    }
+}
+
 impl Place {
+    /// `hostname` as the IPAM keeps it in this subnet (see [`with_prefix`]).
+    pub fn hostname(&self, hostname: &str) -> String {
+        with_prefix(hostname, self.prefix.as_deref())
+    }
+
+    /// The hostname as given, of one the IPAM keeps for an address of this subnet: without
+    /// its `dnszoneprefix` (for an address moved to another subnet, which has its own).
+    pub fn given<'a>(&self, stored: &'a str) -> &'a str {
+        match self.prefix.as_deref().filter(|p| !p.is_empty()) {
+            Some(prefix) => stored.strip_suffix(prefix).and_then(|s| s.strip_suffix('.')).unwrap_or(stored),
+            None => stored,
+        }
+    }
+
     /// The subnet of `config` with the prefix `cidr` in `zone`.
     pub fn of(config: &Config, zone: &str, cidr: &Cidr) -> Place {
         let prefix = config
@@ -102,15 +127,6 @@ impl ZoneDns {
         }
     }
 
-    /// The name the address's records carry, before the zone: the hostname with the
-    /// subnet's `dnszoneprefix`.
-    fn name(place: &Place, hostname: &str) -> String {
-        match &place.prefix {
-            Some(prefix) => format!("{hostname}.{prefix}"),
-            None => hostname.to_string(),
-        }
-    }
-
     /// `verify_dns_zone` before an IPAM change: the forward zone exists, and the reverse zone
     /// of the address (`None`: not known yet, as before an allocation).
     pub fn verify(&self, reverse: Option<(&Place, IpAddr)>) -> Result<(), Error> {
@@ -127,18 +143,19 @@ impl ZoneDns {
 
     /// `add_dns_record` and `add_dns_ptr_record`: the A (AAAA) record, then the PTR record.
     /// If the PTR record fails, the A record is taken back (and the error says if it could
-    /// not be).
+    /// not be). `hostname` is the one the IPAM keeps, its subnet's `dnszoneprefix` appended
+    /// ([`Place::hostname`]): the records' name before the zone.
     pub fn add(&self, place: &Place, hostname: &str, ip: IpAddr) -> Result<(), Error> {
-        let name = Self::name(place, hostname);
+        let name = hostname;
         let reverse = self.reverse_zone(place, ip)?;
         if let Some((server, zone)) = &self.forward {
-            server.add_a_record(zone, &name, ip)?;
+            server.add_a_record(zone, name, ip)?;
         }
         if let (Some((server, reverse_zone)), Some(dnszone)) = (&reverse, &self.dnszone) {
             if let Err(err) = server.add_ptr_record(reverse_zone, &format!("{name}.{dnszone}"), ip)
             {
                 if let Some((forward, zone)) = &self.forward {
-                    if let Err(undo) = forward.del_a_record(zone, &name, ip) {
+                    if let Err(undo) = forward.del_a_record(zone, name, ip) {
                         return Err(also(
                             err,
                             &format!("and its A record stays in {}: {undo}", forward.name()),
@@ -154,9 +171,9 @@ impl ZoneDns {
     /// Puts records back that were removed (after a change failed): the A (AAAA) and the PTR
     /// record each tried, failures logged.
     pub fn restore(&self, place: &Place, hostname: &str, ip: IpAddr) {
-        let name = Self::name(place, hostname);
+        let name = hostname;
         if let Some((server, zone)) = &self.forward {
-            if let Err(err) = server.add_a_record(zone, &name, ip) {
+            if let Err(err) = server.add_a_record(zone, name, ip) {
                 tracing::warn!("the A record of {ip} was not added back: {err}");
             }
         }
@@ -178,7 +195,7 @@ impl ZoneDns {
         let mut first = None;
         if let (Some((server, zone)), Some(hostname)) = (&self.forward, hostname) {
             first = server
-                .del_a_record(zone, &Self::name(place, hostname), ip)
+                .del_a_record(zone, hostname, ip)
                 .err();
         }
         match self.reverse_zone(place, ip) {
@@ -288,7 +305,7 @@ impl GatewayRecords {
     pub fn apply(&self) -> Result<(), Error> {
         if let Some((place, ip)) = &self.add {
             self.dns.verify(Some((place, *ip)))?;
-            self.dns.add(place, &self.hostname, *ip)?;
+            self.dns.add(place, &place.hostname(&self.hostname), *ip)?;
         }
         Ok(())
     }
@@ -300,7 +317,7 @@ impl GatewayRecords {
             if self.add.as_ref().is_some_and(|(_, new)| new == ip) {
                 // The same address under another name: its PTR record is the new one already.
                 if let Some((server, zone)) = &self.dns.forward {
-                    let name = ZoneDns::name(place, &self.hostname);
+                    let name = place.hostname(&self.hostname);
                     if let Err(err) = server.del_a_record(zone, &name, *ip) {
                         tracing::warn!(
                             "the former record of the gateway {ip} was not removed: {err}"
@@ -308,7 +325,7 @@ impl GatewayRecords {
                     }
                 }
             } else {
-                self.dns.del_or_warn(place, Some(&self.hostname), *ip);
+                self.dns.del_or_warn(place, Some(&place.hostname(&self.hostname)), *ip);
             }
         }
     }
@@ -317,12 +334,12 @@ impl GatewayRecords {
     /// (logged if that fails).
     pub fn undo(&self) {
         if let Some((place, ip)) = &self.add {
-            self.dns.del_or_warn(place, Some(&self.hostname), *ip);
+            self.dns.del_or_warn(place, Some(&place.hostname(&self.hostname)), *ip);
             if let Some((former, former_ip)) =
                 self.remove.as_ref().filter(|(_, former)| former == ip)
             {
                 // The same address under another name: its former PTR record back.
-                self.dns.restore(former, &self.hostname, *former_ip);
+                self.dns.restore(former, &former.hostname(&self.hostname), *former_ip);
             }
         }
     }

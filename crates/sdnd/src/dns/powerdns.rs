@@ -43,6 +43,11 @@ impl PowerDns {
         })
     }
 
+    /// The reference's `on_update_hook`: PowerDNS answers a GET of the `url` itself.
+    pub fn verify(&self) -> Result<(), Error> {
+        self.api.verify("", "key")
+    }
+
     /// "PowerDNS 'id'", for messages.
     pub fn name(&self) -> &str {
         &self.api.name

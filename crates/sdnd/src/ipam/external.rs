@@ -53,11 +53,20 @@ impl External {
     }
 
     pub fn add_ip(&self, cidr: &Cidr, ip: IpAddr, owner: Option<&Owner>, gateway: bool) -> Result<(), Error> {
-        let hostname = owner.and_then(|o| o.hostname.as_deref());
-        let mac = owner.map(|o| o.mac.as_str());
+        let hostname = owner.and_then(|o| o.hostname_in(cidr));
+        let (hostname, mac) = (hostname.as_deref(), owner.map(|o| o.mac.as_str()));
         match self {
             External::NetBox(n) => n.add_ip(cidr, ip, hostname, mac, gateway),
             External::PhpIpam(p) => p.add_ip(cidr, ip, hostname, mac, owner.and_then(|o| o.vmid.as_deref()), gateway),
+        }
+    }
+
+    /// A subnet's gateway, registered with the hostname the reference's subnet hook gives it
+    /// (`VNET-gw`, the subnet's `dnszoneprefix` appended).
+    fn add_gateway(&self, cidr: &Cidr, (ip, hostname): &Gateway) -> Result<(), Error> {
+        match self {
+            External::NetBox(n) => n.add_ip(cidr, *ip, Some(hostname), None, true),
+            External::PhpIpam(p) => p.add_ip(cidr, *ip, Some(hostname), None, None, true),
         }
     }
 
@@ -85,8 +94,8 @@ impl External {
 
     fn next_free(&self, cidr: &Cidr, range: &DhcpRange, owner: &Owner) -> Result<IpAddr, Error> {
         match self {
-            External::NetBox(n) => n.add_range_next_freeip(range, owner.hostname.as_deref(), Some(&owner.mac)),
-            External::PhpIpam(p) => p.next_free(cidr, range, owner.hostname.as_deref(), &owner.mac, owner.vmid.as_deref()),
+            External::NetBox(n) => n.add_range_next_freeip(range, owner.hostname_in(cidr).as_deref(), Some(&owner.mac)),
+            External::PhpIpam(p) => p.next_free(cidr, range, owner.hostname_in(cidr).as_deref(), &owner.mac, owner.vmid.as_deref()),
         }
     }
 
@@ -145,12 +154,26 @@ impl External {
     }
 }
 
+/// A subnet's registered gateway and its hostname.
+type Gateway = (IpAddr, String);
+
 /// The IPAM change a subnet change made, to take back.
 pub enum SubnetUndo {
     Nothing,
-    Created { netbox: External, cidr: Cidr, gateway: Option<IpAddr>, ranges: Vec<DhcpRange> },
-    Deleted { netbox: External, cidr: Cidr, gateway: Option<IpAddr>, ranges: Vec<DhcpRange> },
-    Updated { netbox: External, cidr: Cidr, old: (Option<IpAddr>, Vec<DhcpRange>), new: (Option<IpAddr>, Vec<DhcpRange>) },
+    Created { netbox: External, cidr: Cidr, gateway: Option<Gateway>, ranges: Vec<DhcpRange> },
+    Deleted { netbox: External, cidr: Cidr, gateway: Option<Gateway>, ranges: Vec<DhcpRange> },
+    Updated { netbox: External, cidr: Cidr, old: (Option<Gateway>, Vec<DhcpRange>), new: (Option<Gateway>, Vec<DhcpRange>) },
+}
+
+/// The gateway the subnet registers, with its hostname.
+fn gateway(subnet: &SdnObject) -> Option<Gateway> {
+    let ip = registered_gateway(subnet)?;
+    let vnet = subnet.get_str("vnet").unwrap_or_default();
+    Some((ip, crate::dns::with_prefix(&format!("{vnet}-gw"), subnet.get_str("dnszoneprefix"))))
+}
+
+fn ip_of(gateway: &Option<Gateway>) -> Option<IpAddr> {
+    gateway.as_ref().map(|(ip, _)| *ip)
 }
 
 fn ranges(subnet: &SdnObject) -> Vec<DhcpRange> {
@@ -183,23 +206,23 @@ pub fn subnet_change(pending: &Config, change: &Change) -> Result<SubnetUndo, Er
     let old = pending.get(Kind::Subnets, &change.id);
     match (old, &change.object) {
         (None, Some(new)) => {
-            let (gateway, ranges) = (registered_gateway(new), ranges(new));
+            let (gateway, ranges) = (gateway(new), ranges(new));
             netbox.add_subnet(&cidr, &ranges)?;
-            if let Some(gateway) = gateway {
-                if let Err(err) = netbox.add_ip(&cidr, gateway, None, true) {
+            if let Some(gateway) = &gateway {
+                if let Err(err) = netbox.add_gateway(&cidr, gateway) {
                     return Err(with_undo(err, netbox.del_subnet(&cidr, None, &ranges)));
                 }
             }
             Ok(SubnetUndo::Created { netbox, cidr, gateway, ranges })
         }
         (Some(old), None) => {
-            let (gateway, ranges) = (registered_gateway(old), ranges(old));
-            netbox.del_subnet(&cidr, gateway, &ranges)?;
+            let (gateway, ranges) = (gateway(old), ranges(old));
+            netbox.del_subnet(&cidr, ip_of(&gateway), &ranges)?;
             Ok(SubnetUndo::Deleted { netbox, cidr, gateway, ranges })
         }
         (Some(old), Some(new)) => {
-            let old = (registered_gateway(old), ranges(old));
-            let new = (registered_gateway(new), ranges(new));
+            let old = (gateway(old), ranges(old));
+            let new = (gateway(new), ranges(new));
             update(&netbox, &cidr, &old, &new)?;
             Ok(SubnetUndo::Updated { netbox, cidr, old, new })
         }
@@ -211,19 +234,20 @@ pub fn subnet_change(pending: &Config, change: &Change) -> Result<SubnetUndo, Er
 fn update(
     netbox: &External,
     cidr: &Cidr,
-    old: &(Option<IpAddr>, Vec<DhcpRange>),
-    new: &(Option<IpAddr>, Vec<DhcpRange>),
+    old: &(Option<Gateway>, Vec<DhcpRange>),
+    new: &(Option<Gateway>, Vec<DhcpRange>),
 ) -> Result<(), Error> {
     netbox.update_subnet(&old.1, &new.1)?;
-    if old.0 != new.0 {
-        if let Some(gateway) = old.0 {
+    // As the reference's subnet hook: only a changed gateway address is registered again.
+    if ip_of(&old.0) != ip_of(&new.0) {
+        if let Some(gateway) = ip_of(&old.0) {
             match netbox.del_ip(gateway) {
                 Ok(()) | Err(Error::NotFound(_)) => {}
                 Err(err) => return Err(err),
             }
         }
-        if let Some(gateway) = new.0 {
-            netbox.add_ip(cidr, gateway, None, true)?;
+        if let Some(gateway) = &new.0 {
+            netbox.add_gateway(cidr, gateway)?;
         }
     }
     Ok(())
@@ -245,9 +269,9 @@ impl SubnetUndo {
     pub fn undo(self, err: Error) -> Error {
         let result = match self {
             SubnetUndo::Nothing => Ok(()),
-            SubnetUndo::Created { netbox, cidr, gateway, ranges } => netbox.del_subnet(&cidr, gateway, &ranges),
-            SubnetUndo::Deleted { netbox, cidr, gateway, ranges } => netbox.add_subnet(&cidr, &ranges).and_then(|()| match gateway {
-                Some(gateway) => netbox.add_ip(&cidr, gateway, None, true),
+            SubnetUndo::Created { netbox, cidr, gateway, ranges } => netbox.del_subnet(&cidr, ip_of(&gateway), &ranges),
+            SubnetUndo::Deleted { netbox, cidr, gateway, ranges } => netbox.add_subnet(&cidr, &ranges).and_then(|()| match &gateway {
+                Some(gateway) => netbox.add_gateway(&cidr, gateway),
                 None => Ok(()),
             }),
             SubnetUndo::Updated { netbox, cidr, old, new } => update(&netbox, &cidr, &new, &old),

@@ -91,6 +91,32 @@ impl Api {
     /// One call: the answer's JSON (`Null` when empty). Unreachable, timed out, a 5xx or an
     /// unreadable answer: `Unavailable` (503); a 4xx: `Conflict` (409).
     pub fn request(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, Error> {
+        self.call(method, path, body).map_err(|failure| failure.error)
+    }
+
+    /// The reference's `on_update_hook`: a GET of `path` that must succeed, for a new or
+    /// changed IPAM or DNS object before it is written. Refused, the error says which of
+    /// the object's settings to fix: `fingerprint` when the certificate is not the pinned
+    /// one, `credential` (the object's `token` or `key`) when the service answers 401 or
+    /// 403, else `url` (unreachable, timed out, anything else than a success).
+    pub fn verify(&self, path: &str, credential: &str) -> Result<(), Error> {
+        let Err(Failure { status, error }) = self.call(reqwest::Method::GET, path, None) else { return Ok(()) };
+        let message = error.message();
+        let field = match status {
+            Some(401 | 403) => credential,
+            // Not the pinned certificate, or, without a pin, one the usual trust refuses.
+            _ if message.contains(super::pin::MISMATCH) || message.contains("certificate") => "fingerprint",
+            _ => "url",
+        };
+        Err(Error::param(field, format!("can't connect to {} API at {}: {message}", self.service(), self.url)))
+    }
+
+    /// "NetBox" of "NetBox IPAM 'nb'".
+    fn service(&self) -> &str {
+        self.name.split(" '").next().unwrap_or(&self.name).trim_end_matches(" IPAM")
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
         let mut request = self
             .client
             .request(method.clone(), format!("{}{path}", self.url))
@@ -108,7 +134,7 @@ impl Api {
                 None if err.is_timeout() => format!("timed out after {:?}", timeout()),
                 None => text,
             };
-            Error::Unavailable(format!("{name} ({method} {path}): {what}"))
+            Failure::new(None, Error::Unavailable(format!("{name} ({method} {path}): {what}")))
         };
         let response = request.send().map_err(unreachable)?;
         let status = response.status();
@@ -116,7 +142,7 @@ impl Api {
         response
             .take(MAX_ANSWER)
             .read_to_end(&mut raw)
-            .map_err(|err| Error::Unavailable(format!("{name} ({method} {path}): reading the answer: {err}")))?;
+            .map_err(|err| Failure::new(None, Error::Unavailable(format!("{name} ({method} {path}): reading the answer: {err}"))))?;
         if !status.is_success() {
             let detail = serde_json::from_slice::<Value>(&raw)
                 .ok()
@@ -128,12 +154,27 @@ impl Api {
                 })
                 .unwrap_or_else(|| String::from_utf8_lossy(&raw[..raw.len().min(500)]).into_owned());
             let message = format!("{name} ({method} {path}): invalid response from server: {status}: {detail}");
-            return Err(if status.is_server_error() { Error::Unavailable(message) } else { Error::Conflict(message) });
+            let error = if status.is_server_error() { Error::Unavailable(message) } else { Error::Conflict(message) };
+            return Err(Failure::new(Some(status.as_u16()), error));
         }
         if raw.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Null);
         }
-        serde_json::from_slice(&raw).map_err(|err| Error::Unavailable(format!("{name} ({method} {path}): unreadable answer: {err}")))
+        serde_json::from_slice(&raw).map_err(|err| {
+            Failure::new(None, Error::Unavailable(format!("{name} ({method} {path}): unreadable answer: {err}")))
+        })
+    }
+}
+
+/// A failed call: the error, and the status the service answered, if it answered.
+struct Failure {
+    status: Option<u16>,
+    error: Error,
+}
+
+impl Failure {
+    fn new(status: Option<u16>, error: Error) -> Failure {
+        Failure { status, error }
     }
 }
 

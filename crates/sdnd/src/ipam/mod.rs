@@ -14,6 +14,7 @@ pub mod netbox;
 pub mod phpipam;
 pub mod pin;
 pub mod state;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -61,8 +62,20 @@ pub struct Allocation {
 #[derive(Debug, Clone, Default)]
 pub struct Owner {
     pub mac: String,
+    /// The hostname as given (the guest's name), before any `dnszoneprefix`.
     pub hostname: Option<String>,
     pub vmid: Option<String>,
+    /// The `dnszoneprefix` of the subnets that have one, by their prefix: the IPAM keeps the
+    /// hostname with its subnet's appended, as the reference's `Subnets.pm` hands it over.
+    pub dnszoneprefixes: Vec<(Cidr, String)>,
+}
+
+impl Owner {
+    /// The hostname as the IPAM keeps it for an address of the subnet `cidr`.
+    pub fn hostname_in(&self, cidr: &Cidr) -> Option<String> {
+        let prefix = self.dnszoneprefixes.iter().find(|(c, _)| c.network() == cidr.network()).map(|(_, p)| p.as_str());
+        self.hostname.as_deref().map(|h| crate::dns::with_prefix(h, prefix))
+    }
 }
 
 pub struct Ipam {
@@ -265,12 +278,13 @@ impl Ipam {
     pub fn add_ip(&self, subnet: &SubnetRef, ip: IpAddr, owner: &Owner) -> Result<(), Error> {
         self.commit(|| {
             let mut plan = Plan::default();
-            self.plan_add(&mut plan, subnet, ip, owner)?;
+            self.plan_add(&mut plan, subnet, ip, owner, owner.hostname_in(&subnet.cidr))?;
             Ok((plan, ()))
         })
     }
 
-    fn plan_add(&self, plan: &mut Plan, subnet: &SubnetRef, ip: IpAddr, owner: &Owner) -> Result<(), Error> {
+    /// The add of `ip` for `owner`, with `hostname` as the IPAM keeps it.
+    fn plan_add(&self, plan: &mut Plan, subnet: &SubnetRef, ip: IpAddr, owner: &Owner, hostname: Option<String>) -> Result<(), Error> {
         let (subnet_key, subnet_entry, subnet_record) = self.subnet_entry(subnet)?;
         let ip_key = layout::ipam_ip(&subnet.zone, &subnet.cidr, ip);
         let mac_key = layout::ipam_mac(&subnet.zone, &owner.mac);
@@ -287,7 +301,7 @@ impl Ipam {
         let record = IpRecord {
             gateway: false,
             mac: Some(owner.mac.to_ascii_lowercase()),
-            hostname: owner.hostname.clone(),
+            hostname,
             vmid: owner.vmid.clone(),
         };
         plan.ops.push(Op::Put { key: ip_key, value: to_json(&record)? });
@@ -347,7 +361,8 @@ impl Ipam {
     pub fn update_ip(&self, subnet: &SubnetRef, old: Option<(SubnetRef, IpAddr)>, ip: IpAddr, owner: &Owner) -> Result<(), Error> {
         self.commit(|| {
             let mut plan = Plan::default();
-            let mut owner = owner.clone();
+            // Given: with the new subnet's prefix; else the one the address had, as it was.
+            let mut hostname = owner.hostname_in(&subnet.cidr);
             if let Some((old_subnet, old_ip)) = &old {
                 if *old_ip == ip {
                     // The same address: only its record changes (the VM id).
@@ -362,10 +377,10 @@ impl Ipam {
                     return Ok((plan, ()));
                 }
                 let released = self.plan_del(&mut plan, old_subnet, *old_ip)?;
-                owner.hostname = owner.hostname.or(released.hostname);
+                hostname = hostname.or(released.hostname);
             }
             let (guards, ops) = (std::mem::take(&mut plan.guards), std::mem::take(&mut plan.ops));
-            self.plan_add(&mut plan, subnet, ip, &owner)?;
+            self.plan_add(&mut plan, subnet, ip, owner, hostname)?;
             // The add read the MAC's index entry as it is before the release: merge them.
             plan.guards.retain(|g| !guards.contains(g));
             plan.guards.extend(guards);
@@ -448,7 +463,7 @@ impl Ipam {
                 };
                 let ip_key = layout::ipam_ip(&subnet.zone, &subnet.cidr, ip);
                 plan.guard(&ip_key, None);
-                let record = IpRecord { gateway: false, mac: Some(owner.mac.to_ascii_lowercase()), hostname: owner.hostname.clone(), vmid: owner.vmid.clone() };
+                let record = IpRecord { gateway: false, mac: Some(owner.mac.to_ascii_lowercase()), hostname: owner.hostname_in(&subnet.cidr), vmid: owner.vmid.clone() };
                 plan.ops.push(Op::Put { key: ip_key, value: to_json(&record)? });
                 let next = state::from_number(state::to_number(ip).wrapping_add(1), ip);
                 lock(&self.cursors).insert(cursor_key.clone(), next);
@@ -483,7 +498,7 @@ impl Ipam {
         }
         let ip_key = layout::ipam_ip(&subnet.zone, &subnet.cidr, ip);
         let mac_key = layout::ipam_mac(&subnet.zone, &owner.mac);
-        let record = IpRecord { gateway: false, mac: Some(owner.mac.to_ascii_lowercase()), hostname: owner.hostname.clone(), vmid: owner.vmid.clone() };
+        let record = IpRecord { gateway: false, mac: Some(owner.mac.to_ascii_lowercase()), hostname: owner.hostname_in(&subnet.cidr), vmid: owner.vmid.clone() };
         let mut macs = MacRecord::default();
         macs.set(ip.is_ipv6(), Some(ip.to_string()));
         let next = state::from_number(state::to_number(ip).wrapping_add(1), ip);

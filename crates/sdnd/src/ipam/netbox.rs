@@ -24,6 +24,11 @@ impl NetBox {
         Ok(NetBox { api: Api::new("NetBox IPAM", ipam, ("Authorization", &|token| format!("token {token}")))? })
     }
 
+    /// `verify_api`, the reference's `on_update_hook`: NetBox answers `GET /ipam/aggregates/`.
+    pub fn verify(&self) -> Result<(), Error> {
+        self.api.verify("/ipam/aggregates/", "token")
+    }
+
     fn request(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, Error> {
         self.api.request(method, path, body)
     }

@@ -27,6 +27,11 @@ impl PhpIpam {
         Ok(PhpIpam { api: Api::new("phpIPAM IPAM", ipam, ("Token", &|token| token.to_string()))?, section })
     }
 
+    /// `verify_api`, the reference's `on_update_hook`: phpIPAM answers `GET /sections/SECTION`.
+    pub fn verify(&self) -> Result<(), Error> {
+        self.api.verify(&format!("/sections/{}", self.section), "token")
+    }
+
     fn prefix_id(&self, cidr: &Cidr) -> Result<Option<Value>, Error> {
         Ok(first(self.api.lookup(&format!("/subnets/cidr/{cidr}"))?).and_then(|d| d.get("id").cloned()))
     }

@@ -6,7 +6,7 @@
 //! the earlier steps left it, and adds the step's changes to the stage. [`super::Sdn::change_set`]
 //! then commits the staged configuration in one transaction, guarded like any single change.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use sdn_store::{Guard, Op};
@@ -30,11 +30,14 @@ struct Stage {
 /// Whether a change set is being staged on this thread: a step's write is then committed
 /// with the whole set, or not at all.
 pub fn in_change_set() -> bool {
-    STAGE.with(|cell| cell.borrow().is_some())
+    STAGING.with(Cell::get) || STAGE.with(|cell| cell.borrow().is_some())
 }
 
 thread_local! {
     static STAGE: RefCell<Option<Stage>> = const { RefCell::new(None) };
+    /// Set while a step is planned, when its stage is out of `STAGE`: the step's plan still
+    /// knows it is in a change set.
+    static STAGING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The staged answer to a write, if a change set is running on this thread.
@@ -44,7 +47,9 @@ pub(super) fn stage_step<T>(
     plan: &mut impl FnMut(&Snapshot, Option<&LockRecord>) -> Result<(Mutation, T), Error>,
 ) -> Option<Result<T, Error>> {
     let mut stage = STAGE.with(|cell| cell.borrow_mut().take())?;
+    STAGING.with(|flag| flag.set(true));
     let outcome = stage_into(&mut stage, intent, authorize, plan);
+    STAGING.with(|flag| flag.set(false));
     STAGE.with(|cell| *cell.borrow_mut() = Some(stage));
     Some(outcome)
 }
@@ -86,6 +91,7 @@ struct Staging;
 impl Drop for Staging {
     fn drop(&mut self) {
         STAGE.with(|cell| cell.borrow_mut().take());
+        STAGING.with(|flag| flag.set(false));
     }
 }
 

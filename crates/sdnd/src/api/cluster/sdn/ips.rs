@@ -16,7 +16,7 @@ use crate::http::router::Route;
 use crate::http::shape::{id_schema, Field, Schema};
 use crate::dns::{also, Place, ZoneDns};
 use crate::ipam::{self, external::External, state::parse_vmid, Owner, SubnetRef};
-use sdn_config::{Config, DhcpRange, Kind, Value as PropValue};
+use sdn_config::{Cidr, Config, DhcpRange, Kind, Value as PropValue};
 
 const IPS: &str = "/cluster/sdn/vnets/{vnet}/ips";
 const WRITE: Permission = Permission::Path("/sdn/zones/{zone}/{vnet}", &[SDN_ALLOCATE]);
@@ -196,7 +196,8 @@ fn create(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     }
     args.finish()?;
     let (subnets, external) = vnet_subnets(app, &target)?;
-    let owner = Owner { mac: target.mac.clone(), hostname, vmid };
+    let dnszoneprefixes = dnszoneprefixes(app, &target.zone, &subnets)?;
+    let owner = Owner { mac: target.mac.clone(), hostname, vmid, dnszoneprefixes };
     // The zone's DNS, when there is a hostname to register (as the reference, which
     // registers nothing without one).
     let dns = match &owner.hostname {
@@ -215,7 +216,7 @@ fn create(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
                 None => app.ipam.add_ip(&subnet, ip, &owner)?,
             }
             if let (Some((dns, _, hostname)), Some(place)) = (&dns, &place) {
-                if let Err(err) = dns.add(place, hostname, ip) {
+                if let Err(err) = dns.add(place, &place.hostname(hostname), ip) {
                     let undo = match &external {
                         Some(netbox) => netbox.del_ip(ip),
                         None => app.ipam.del_ip(&subnet, ip),
@@ -258,6 +259,13 @@ fn create(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     }
 }
 
+/// The `dnszoneprefix` of the vnet's subnets (of the running configuration, as the subnets
+/// are), for the hostname the IPAM keeps ([`Owner::hostname_in`]).
+fn dnszoneprefixes(app: &App, zone: &str, subnets: &[(SubnetRef, Vec<DhcpRange>)]) -> Result<Vec<(Cidr, String)>, Error> {
+    let running = app.sdn.snapshot()?.running;
+    Ok(subnets.iter().filter_map(|(s, _)| Some((s.cidr, Place::of(&running, zone, &s.cidr).prefix?))).collect())
+}
+
 /// The DNS of `zone` in the pending configuration (as the reference reads the zone), with the
 /// running configuration the subnets (and their `dnszoneprefix`) are looked up in.
 fn zone_dns(app: &App, zone: &str) -> Result<Option<(ZoneDns, std::sync::Arc<Config>)>, Error> {
@@ -284,10 +292,10 @@ fn register_allocated(
     for ip in ips {
         let subnet = subnet_of_ip(subnets, &target.vnet, *ip)?;
         let place = Place::of(running, &target.zone, &subnet.cidr);
-        if let Err(err) = dns.add(&place, hostname, *ip) {
+        if let Err(err) = dns.add(&place, &place.hostname(hostname), *ip) {
             let fresh: Vec<IpAddr> = ips.iter().copied().filter(|ip| !before.contains(ip)).collect();
             for (place, ip) in added.iter().filter(|(_, ip)| fresh.contains(ip)) {
-                dns.del_or_warn(place, Some(hostname), *ip);
+                dns.del_or_warn(place, Some(&place.hostname(hostname)), *ip);
             }
             let mut undo = Ok(());
             for ip in &fresh {
@@ -341,7 +349,7 @@ fn update(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
         Some(old) => Some((subnet_of_ip(&subnets, &target.vnet, old)?, old)),
         None => None,
     };
-    let owner = Owner { mac: target.mac.clone(), hostname: None, vmid };
+    let owner = Owner { mac: target.mac.clone(), vmid, ..Owner::default() };
     let moved = match &old {
         Some((old_subnet, old_ip)) if *old_ip != ip => zone_dns(app, &target.zone)?.map(|(dns, running)| (dns, running, old_subnet, *old_ip)),
         _ => None,
@@ -355,12 +363,16 @@ fn update(app: &App, _: &Caller, mut args: Args) -> Result<Value, Error> {
     let (old_place, place) = (Place::of(&running, &target.zone, &old_subnet.cidr), Place::of(&running, &target.zone, &subnet.cidr));
     dns.verify(Some((&old_place, old_ip)))?;
     dns.verify(Some((&place, ip)))?;
+    // The hostname goes along, with the new subnet's `dnszoneprefix` instead of the former's.
+    let given = former.hostname.as_deref().map(|h| old_place.given(h).to_string());
+    let prefixes = |place: &Place| place.prefix.clone().map(|p| vec![(place.cidr, p)]).unwrap_or_default();
+    let owner = Owner { hostname: given.clone(), dnszoneprefixes: prefixes(&place), ..owner };
     app.ipam.update_ip(&subnet, old.clone(), ip, &owner)?;
     dns.del_or_warn(&old_place, former.hostname.as_deref(), old_ip);
-    let Some(hostname) = former.hostname.as_deref() else { return Ok(Value::Null) };
-    if let Err(err) = dns.add(&place, hostname, ip) {
+    let (Some(hostname), Some(given)) = (former.hostname.as_deref(), given) else { return Ok(Value::Null) };
+    if let Err(err) = dns.add(&place, &place.hostname(&given), ip) {
         // Back to the former address, with its records.
-        let back = Owner { mac: target.mac.clone(), hostname: None, vmid: former.vmid.clone() };
+        let back = Owner { mac: target.mac.clone(), hostname: Some(given), vmid: former.vmid.clone(), dnszoneprefixes: prefixes(&old_place) };
         let undo = app.ipam.update_ip(old_subnet, Some((subnet.clone(), ip)), old_ip, &back);
         if undo.is_ok() {
             dns.restore(&old_place, hostname, old_ip);
@@ -441,7 +453,7 @@ fn update_external(
     if let Some(old) = old {
         netbox.del_ip(old)?;
     }
-    let owner = Owner { mac: target.mac.clone(), hostname: None, vmid };
+    let owner = Owner { mac: target.mac.clone(), vmid, ..Owner::default() };
     if let Err(err) = netbox.add_ip(&subnet.cidr, ip, Some(&owner), false) {
         if let Some(old) = old {
             let old_subnet = subnet_of_ip(subnets, &target.vnet, old).map(|s| s.cidr).unwrap_or(subnet.cidr);

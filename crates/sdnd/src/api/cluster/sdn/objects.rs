@@ -276,6 +276,7 @@ fn create(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
         }
         Ok(snapshot.pending.plan_create(kind, &params)?)
     };
+    verify_service(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan)?;
     let external = external_ipam(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan)?;
     let dns = match gateway_dns(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan) {
         Ok(dns) => dns,
@@ -286,6 +287,32 @@ fn create(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
         Ok((with_ipam(app, snapshot, change)?, ()))
     });
     finish_external(external, dns, result)
+}
+
+/// For a NetBox or phpIPAM IPAM and a PowerDNS server being created or changed: the
+/// reference's `on_update_hook`, its service asked with the settings the object would be
+/// written with (see [`crate::ipam::verify`]), after the caller's rights and the lock rule
+/// were checked on the current snapshot, outside the store's transaction. A refusal is a 400
+/// naming the field to fix, and nothing is written. A change set's steps are refused instead
+/// (see `with_ipam`): the check can't run while the set's transaction is being staged.
+fn verify_service(
+    app: &App,
+    intent: Intent<'_>,
+    kind: Kind,
+    authorize: &dyn Fn(&Snapshot) -> Result<(), Error>,
+    plan: &dyn Fn(&Snapshot) -> Result<sdn_config::Change, Error>,
+) -> Result<(), Error> {
+    if !matches!(kind, Kind::Ipams | Kind::Dns) || crate::sdn::in_change_set() {
+        return Ok(());
+    }
+    let snapshot = app.sdn.snapshot()?;
+    authorize(&snapshot)?;
+    app.sdn.admitted(intent)?;
+    let change = plan(&snapshot)?;
+    match change.object.as_ref() {
+        Some(object) if crate::ipam::verify::calls_out(kind, object) => crate::ipam::verify::on_update(kind, object),
+        _ => Ok(()),
+    }
 }
 
 /// For a subnet in a zone with an external IPAM (NetBox): the IPAM's change, made before the
@@ -413,6 +440,7 @@ fn update(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Valu
         let id = resolve(snapshot, kind, &id, vnet.as_deref())?;
         Ok(snapshot.pending.plan_update(kind, &id, &params)?)
     };
+    verify_service(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan)?;
     let external = external_ipam(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan)?;
     let dns = match gateway_dns(app, Intent::Change { token: token.as_deref() }, kind, &authorize, &plan) {
         Ok(dns) => dns,
@@ -456,6 +484,17 @@ fn with_ipam(app: &App, snapshot: &Snapshot, change: sdn_config::Change) -> Resu
             "subnet '{}' is in a zone with an external IPAM (NetBox, phpIPAM), which can't take part in a \
              change set's transaction: send this change on its own",
             change.id
+        )));
+    }
+    // Nor can the check of an external IPAM or DNS server (`verify_service`) wait on its
+    // service while the set holds the write path.
+    if let Some(object) = change.object.as_ref().filter(|o| crate::sdn::in_change_set() && crate::ipam::verify::calls_out(change.kind, o)) {
+        return Err(Error::Conflict(format!(
+            "{} '{}' of type '{}' is checked against its service before it is written, which can't happen in a \
+             change set's transaction: send this change on its own",
+            change.kind.noun(),
+            change.id,
+            object.type_name()
         )));
     }
     let (guards, extra) = app.ipam.plan_subnet_change(&snapshot.pending, &change)?;

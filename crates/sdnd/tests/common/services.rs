@@ -1,0 +1,147 @@
+//! A loopback stand-in for the external services an IPAM or DNS object names (NetBox,
+//! phpIPAM, PowerDNS), answering only the check sdnd makes before such an object is created
+//! or changed (the reference's `on_update_hook`): NetBox's `GET .../ipam/aggregates/`,
+//! phpIPAM's `GET .../sections/N`, PowerDNS's `GET` of its url (`.../servers/NAME`). For the
+//! tests that are about something else than the services: every object they create points
+//! here, under a path of its own (`url("netbox2")`), so no test reaches out of the machine.
+//! Everything else is a 404; the requests are recorded.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct Services {
+    port: u16,
+    /// "GET /path" of every request, in order.
+    requests: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Services {
+    pub fn start() -> Services {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let stop: Arc<AtomicBool> = Arc::default();
+        let (seen, stopped) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let seen = seen.clone();
+                std::thread::spawn(move || serve(stream, &seen));
+            }
+        });
+        Services {
+            port,
+            requests,
+            stop,
+        }
+    }
+
+    /// A NetBox url (`http://127.0.0.1:PORT/NAME/api`); `name` tells objects apart.
+    pub fn netbox(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/{name}/api", self.port)
+    }
+
+    /// A phpIPAM url (`.../NAME/api/sdnd`, the app id last, as phpIPAM's).
+    pub fn phpipam(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/{name}/api/sdnd", self.port)
+    }
+
+    /// A PowerDNS url (`.../NAME/api/v1/servers/localhost`).
+    pub fn powerdns(&self, name: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/{name}/api/v1/servers/localhost",
+            self.port
+        )
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// The answer to `method path`, as the service would give it.
+fn answer(method: &str, path: &str) -> (u16, String) {
+    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    let tail = path.trim_end_matches('/').rsplit('/').nth(1).unwrap_or("");
+    match method {
+        "GET" if path.ends_with("/ipam/aggregates/") => (
+            200,
+            r#"{"count":0,"next":null,"previous":null,"results":[]}"#.into(),
+        ),
+        "GET" if tail == "sections" && last.parse::<u32>().is_ok() => (
+            200,
+            format!(r#"{{"code":200,"success":true,"data":{{"id":"{last}","name":"Customers"}}}}"#),
+        ),
+        "GET" if tail == "servers" => (
+            200,
+            format!(r#"{{"type":"Server","id":"{last}","daemon_type":"authoritative"}}"#),
+        ),
+        _ => (404, r#"{"detail":"Not found."}"#.into()),
+    }
+}
+
+fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, path) = (
+            parts.next().unwrap_or("").to_string(),
+            parts.next().unwrap_or("").to_string(),
+        );
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length.min(1 << 20)];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        seen.lock().unwrap().push(format!("{method} {path}"));
+        let (status, text) = answer(&method, &path);
+        let reply = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+            text.len()
+        );
+        if writer
+            .write_all(reply.as_bytes())
+            .and_then(|()| writer.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
