@@ -12,6 +12,9 @@ use super::{Client, Server};
 
 const SDN: &str = "/api2/json/cluster/sdn";
 
+/// A request of the mixed load: method, path and parameters.
+type Request<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
+
 /// Writes the agent's inputs for `node`, as the harness does for its single test node.
 pub fn write_node_files(data_dir: &Path, node: &str) {
     let dir = data_dir.join("node");
@@ -114,7 +117,7 @@ pub fn mixed_load(nodes: &Nodes, stop: &Arc<AtomicBool>) -> (Vec<JoinHandle<()>>
                 while !stop.load(Ordering::SeqCst) {
                     let node = &names[round % names.len()];
                     let client = &clients[(t + round) % clients.len()];
-                    let mut requests: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+                    let mut requests: Vec<Request> = vec![
                         ("GET", format!("{SDN}/zones"), vec![]),
                         ("GET", format!("{SDN}/lock"), vec![]),
                         ("GET", format!("/api2/json/nodes/{node}/sdn"), vec![]),
