@@ -496,14 +496,20 @@ impl Store for SqliteStore {
         // `None`: a timeout too large to represent, i.e. wait until a change.
         let deadline = Instant::now().checked_add(timeout);
         let end = prefix_end(prefix);
+        // Revisions up to `checked` are known not to touch the prefix: each look reads only
+        // the changelog written since the previous one, so a waiter woken by every commit
+        // costs the size of that commit, not of everything since `after` (an import of
+        // 100,000 objects is one revision of 100,000 rows).
+        let mut checked = after;
         loop {
             // Read the local commit count before looking, so a commit landing between the
             // look and the wait still wakes us.
             let seen = self.local.generation();
-            let (revision, changed) = self.changed_since(prefix, &end, after)?;
+            let (revision, changed) = self.changed_since(prefix, &end, checked)?;
             if changed {
                 return Ok(revision);
             }
+            checked = checked.max(revision);
             let wait = match deadline {
                 Some(deadline) => {
                     let now = Instant::now();

@@ -8,7 +8,9 @@
 //! backends; p99 within 2x the median.
 //!
 //! `SDND_BENCH_SIZES=10,10000` measures other sizes (the first is the baseline of the size
-//! ratios); `SDND_BENCH_BACKENDS=sqlite` or `etcd` measures one backend only.
+//! ratios); `SDND_BENCH_BACKENDS=sqlite` or `etcd` measures one backend only;
+//! `SDND_BENCH_SAMPLES` takes more samples; `SDND_BENCH_PID_FILE` names a file the server's
+//! pid and size are written to while that size is measured (for a profiler).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use common::Server;
 use sdn_store::{EtcdOptions, EtcdStore, Store, Txn};
 
-const SAMPLES: usize = 300;
+const DEFAULT_SAMPLES: usize = 300;
 const SDN: &str = "/api2/json/cluster/sdn";
 const SIZES: [usize; 3] = [10, 10_000, 100_000];
 
@@ -38,6 +40,11 @@ impl Figures {
         let at = |per_mille: usize| samples[(samples.len() * per_mille / 1000).min(samples.len() - 1)];
         Figures { median: at(500), p90: at(900), p99: at(990) }
     }
+}
+
+/// Samples per series: `SDND_BENCH_SAMPLES` (e.g. more, to profile a server), else 300.
+fn samples() -> usize {
+    std::env::var("SDND_BENCH_SAMPLES").ok().and_then(|n| n.parse().ok()).filter(|&n| n > 0).unwrap_or(DEFAULT_SAMPLES)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -61,7 +68,7 @@ fn fsync_floor(dir: &Path) -> Duration {
     let path = dir.join("fsync-probe");
     let mut file = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&path).unwrap();
     let block = vec![0x5au8; 4096];
-    let samples = (0..SAMPLES)
+    let samples = (0..samples())
         .map(|_| {
             let start = Instant::now();
             file.write_all(&block).unwrap();
@@ -110,7 +117,7 @@ fn measure(existing: usize, store: &[String]) -> Figures {
     for i in 0..20 {
         client.post(&format!("{SDN}/vnets"), &[("vnet", &format!("w{i}")), ("zone", "bench"), ("lock-token", &token)]).ok();
     }
-    let samples: Vec<Duration> = (0..SAMPLES)
+    let samples: Vec<Duration> = (0..samples())
         .map(|i| {
             let start = Instant::now();
             client
@@ -175,7 +182,7 @@ fn main() {
         let floor = fsync_floor(scratch.path());
         let series: Vec<(usize, Figures)> = sizes.iter().map(|&n| (n, measure(n, &[]))).collect();
         let floor = floor.max(fsync_floor(scratch.path())).max(Duration::from_micros(1));
-        println!("durable mutation latency (create vnet with lock token, HTTPS, loopback), {SAMPLES} samples each");
+        println!("durable mutation latency (create vnet with lock token, HTTPS, loopback), {} samples each", samples());
         println!("on SQLite; fdatasync floor (4 KiB write + fdatasync), median: {:.3} ms", ms(floor));
         report("fdatasync", floor, 2.0, &series);
     }
@@ -189,7 +196,7 @@ fn main() {
 fn bare_etcd_put(cluster: &common::etcd::Cluster) -> Duration {
     let endpoints = cluster.members.iter().map(|m| m.endpoint()).collect();
     let store = EtcdStore::connect(EtcdOptions::new(endpoints, "/bench-put/")).unwrap();
-    let samples = (0..SAMPLES)
+    let samples = (0..samples())
         .map(|i| {
             let start = Instant::now();
             store.commit(Txn::new().put(format!("k{}", i % 16), vec![0x5au8; 512])).unwrap();
@@ -206,6 +213,6 @@ fn etcd_section(sizes: &[usize]) {
     let series: Vec<(usize, Figures)> =
         sizes.iter().map(|&n| (n, measure(n, &store(&format!("/bench-{n}/"))))).collect();
     let put = put.max(bare_etcd_put(&cluster)).max(Duration::from_micros(1));
-    println!("on etcd (single member, loopback), {SAMPLES} samples each; bare etcd put (one key, 512 bytes), median: {:.3} ms", ms(put));
+    println!("on etcd (single member, loopback), {} samples each; bare etcd put (one key, 512 bytes), median: {:.3} ms", samples(), ms(put));
     report("bare put", put, 1.3, &series);
 }
