@@ -101,8 +101,9 @@ fn populate(data_dir: &Path, count: usize, store: &[String]) {
     assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// Latency of a locked vnet create with `existing` vnets around.
-fn measure(existing: usize, store: &[String]) -> Figures {
+/// Latency of a locked vnet create with `existing` vnets around, and of an authenticated
+/// `GET /version` on the same server and connection (the request path without the change).
+fn measure(existing: usize, store: &[String]) -> (Figures, Figures) {
     let dir = tempfile::tempdir_in(".").unwrap();
     populate(dir.path(), existing, store);
     let server = Server::start_node(dir.path(), "testnode", store, &[]);
@@ -117,7 +118,7 @@ fn measure(existing: usize, store: &[String]) -> Figures {
     for i in 0..20 {
         client.post(&format!("{SDN}/vnets"), &[("vnet", &format!("w{i}")), ("zone", "bench"), ("lock-token", &token)]).ok();
     }
-    let samples: Vec<Duration> = (0..samples())
+    let creates: Vec<Duration> = (0..samples())
         .map(|i| {
             let start = Instant::now();
             client
@@ -126,7 +127,14 @@ fn measure(existing: usize, store: &[String]) -> Figures {
             start.elapsed()
         })
         .collect();
-    Figures::of(samples)
+    let version = (0..samples())
+        .map(|_| {
+            let start = Instant::now();
+            client.get("/api2/json/version", &[]).ok();
+            start.elapsed()
+        })
+        .collect();
+    (Figures::of(creates), Figures::of(version))
 }
 
 fn sizes() -> Vec<usize> {
@@ -141,7 +149,7 @@ fn backend_wanted(name: &str) -> bool {
 }
 
 /// Prints one backend's series beside its floor, with every target's verdict.
-fn report(floor_name: &str, floor: Duration, floor_target: f64, series: &[(usize, Figures)]) {
+fn report(floor_name: &str, floor: Duration, floor_target: f64, series: &[(usize, (Figures, Figures))]) {
     let mut missed = 0;
     let mut check = |value: f64, target: f64| {
         let v = verdict(value, target);
@@ -150,7 +158,12 @@ fn report(floor_name: &str, floor: Duration, floor_target: f64, series: &[(usize
         }
         v
     };
-    for (count, f) in series {
+    for (count, (f, version)) in series {
+        println!(
+            "  {count:>7} vnets: GET /version median {:>7.3} ms  p99 {:>7.3} ms (the request path: HTTPS, authentication, the blocking pool)",
+            ms(version.median),
+            ms(version.p99)
+        );
         let floor_ratio = ratio(f.median, floor);
         let tail = ratio(f.p99, f.median);
         println!(
@@ -163,8 +176,8 @@ fn report(floor_name: &str, floor: Duration, floor_target: f64, series: &[(usize
         );
     }
     if let Some((base_count, base)) = series.first() {
-        for (count, f) in &series[1..] {
-            let r = ratio(f.median, base.median);
+        for (count, (f, _)) in &series[1..] {
+            let r = ratio(f.median, base.0.median);
             println!("  {count} vs {base_count} vnets: {r:.2}x (<= 1.1x: {})", check(r, 1.1));
         }
     }
@@ -180,7 +193,7 @@ fn main() {
     if backend_wanted("sqlite") {
         let scratch = tempfile::tempdir_in(".").unwrap();
         let floor = fsync_floor(scratch.path());
-        let series: Vec<(usize, Figures)> = sizes.iter().map(|&n| (n, measure(n, &[]))).collect();
+        let series: Vec<(usize, (Figures, Figures))> = sizes.iter().map(|&n| (n, measure(n, &[]))).collect();
         let floor = floor.max(fsync_floor(scratch.path())).max(Duration::from_micros(1));
         println!("durable mutation latency (create vnet with lock token, HTTPS, loopback), {} samples each", samples());
         println!("on SQLite; fdatasync floor (4 KiB write + fdatasync), median: {:.3} ms", ms(floor));
@@ -210,7 +223,7 @@ fn etcd_section(sizes: &[usize]) {
     let cluster = common::etcd::Cluster::start(1);
     let store = |prefix: &str| vec!["--store".to_string(), cluster.url(), "--store-prefix".to_string(), prefix.to_string()];
     let put = bare_etcd_put(&cluster);
-    let series: Vec<(usize, Figures)> =
+    let series: Vec<(usize, (Figures, Figures))> =
         sizes.iter().map(|&n| (n, measure(n, &store(&format!("/bench-{n}/"))))).collect();
     let put = put.max(bare_etcd_put(&cluster)).max(Duration::from_micros(1));
     println!("on etcd (single member, loopback), {} samples each; bare etcd put (one key, 512 bytes), median: {:.3} ms", samples(), ms(put));

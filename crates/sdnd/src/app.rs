@@ -50,6 +50,8 @@ impl App {
     pub fn new(store: Arc<dyn Store>, options: AppOptions) -> Arc<Self> {
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let store: Arc<dyn Store> = Arc::new(crate::metrics::TimedStore::new(store, metrics.clone()));
+        // Commits of a write authenticated on cached access records are guarded on them.
+        let store: Arc<dyn Store> = Arc::new(crate::auth::guard::GuardedStore::new(store));
         Arc::new(Self {
             sdn: Sdn::new(store.clone(), options.clock.clone()),
             ipam: crate::ipam::Ipam::new(store.clone()),
