@@ -224,7 +224,7 @@ fn etcd_section(sizes: &[usize]) {
     let store = |prefix: &str| vec!["--store".to_string(), cluster.url(), "--store-prefix".to_string(), prefix.to_string()];
     let put = bare_etcd_put(&cluster);
     let series: Vec<(usize, (Figures, Figures))> =
-        sizes.iter().map(|&n| (n, measure(n, &store(&format!("/bench-{n}/"))))).collect();
+        sizes.iter().enumerate().map(|(i, &n)| (n, measure(n, &store(&format!("/bench-{i}-{n}/"))))).collect();
     let put = put.max(bare_etcd_put(&cluster)).max(Duration::from_micros(1));
     println!("on etcd (single member, loopback), {} samples each; bare etcd put (one key, 512 bytes), median: {:.3} ms", samples(), ms(put));
     report("bare put", put, 1.3, &series);
