@@ -39,8 +39,11 @@ const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How many revisions of changelog are kept for `wait_for_change`.
 const CHANGELOG_RETAIN: Revision = 10_000;
-/// Connections kept open for reuse; more are opened on demand under load.
-const MAX_IDLE_CONNECTIONS: usize = 4;
+/// Connections kept open for reuse; more are opened on demand under load. A serving sdnd has
+/// about six waiters (node agent, its query and DHCP threads, the confirm and view watchers)
+/// that every commit wakes at once beside the writer: with fewer kept, each commit opened
+/// (and re-prepared the statements of) a connection or two.
+const MAX_IDLE_CONNECTIONS: usize = 12;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS meta (
