@@ -130,7 +130,7 @@ impl Member {
         let mut command = Command::new("etcd");
         if !self.stock_limits {
             // sdnd writes an import of a whole configuration in one transaction.
-            command.arg("--max-txn-ops=100000").arg("--max-request-bytes=33554432");
+            command.arg("--max-txn-ops=200000").arg("--max-request-bytes=33554432");
         }
         if let Some(pki) = &self.tls {
             command

@@ -50,6 +50,8 @@ impl App {
     pub fn new(store: Arc<dyn Store>, options: AppOptions) -> Arc<Self> {
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let store: Arc<dyn Store> = Arc::new(crate::metrics::TimedStore::new(store, metrics.clone()));
+        // Commits of a write authenticated on cached access records are guarded on them.
+        let store: Arc<dyn Store> = Arc::new(crate::auth::guard::GuardedStore::new(store));
         Arc::new(Self {
             sdn: Sdn::new(store.clone(), options.clock.clone()),
             ipam: crate::ipam::Ipam::new(store.clone()),
@@ -121,6 +123,7 @@ impl App {
         crate::apply::resume_tasks(&app);
         crate::apply::spawn_orphan_sweeper(&app);
         crate::history::spawn_confirm_watcher(&app);
+        crate::sdn::watch::spawn_view_watcher(&app);
         crate::audit::spawn_sweeper(app.store.clone(), app.clock.clone());
         Ok(app)
     }

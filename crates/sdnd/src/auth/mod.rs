@@ -7,6 +7,7 @@
 //! node of a cluster and the admin commands (run beside a serving process) share them.
 
 pub mod acl;
+pub mod guard;
 pub mod ids;
 pub mod records;
 pub mod throttle;
@@ -246,6 +247,25 @@ impl Auth {
     /// Who sent this request; 401 if nobody we know.
     /// `safe_method`: a GET or HEAD, which needs no CSRF token with a ticket.
     pub fn authenticate(&self, credentials: &Credentials, safe_method: bool, peer: SocketAddr) -> Result<Caller, Error> {
+        let access = self.load()?;
+        self.verify(credentials, safe_method, peer, access, true)
+    }
+
+    /// The caller, if the access records as last read here admit it, with their generation;
+    /// no store read. `None`: nothing cached, or refused by the cache (which only a fresh
+    /// [`Auth::authenticate`] may answer). A write authenticated so must run armed with the
+    /// generation (see [`guard`]).
+    pub fn authenticate_cached(&self, credentials: &Credentials, safe_method: bool, peer: SocketAddr) -> Option<(Caller, sdn_store::Revision)> {
+        let (generation, access) = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()?;
+        if matches!(credentials, Credentials::Ticket { .. }) && self.ticket_key.get().is_none() {
+            return None;
+        }
+        let caller = self.verify(credentials, safe_method, peer, access, false).ok()?;
+        Some((caller, generation))
+    }
+
+    /// Checks `credentials` against `access`; `log_refusal`: a refusal is final (and logged).
+    fn verify(&self, credentials: &Credentials, safe_method: bool, peer: SocketAddr, access: Arc<AccessData>, log_refusal: bool) -> Result<Caller, Error> {
         match credentials {
             Credentials::None => Err(Error::Unauthenticated(
                 "No ticket or API token (send Authorization: PVEAPIToken=USER@REALM!TOKENID=SECRET)".into(),
@@ -253,13 +273,14 @@ impl Auth {
             Credentials::Malformed(why) => Err(Error::Unauthenticated(format!("{AUTH_FAILURE}: {why}"))),
             Credentials::ApiToken { user, token, secret } => {
                 let refused = || {
-                    tracing::warn!("{AUTH_FAILURE}; rhost={peer} tokenid={user}!{token}");
+                    if log_refusal {
+                        tracing::warn!("{AUTH_FAILURE}; rhost={peer} tokenid={user}!{token}");
+                    }
                     Error::Unauthenticated(format!("{AUTH_FAILURE}: invalid API token"))
                 };
                 let (Ok(user_id), Ok(token_name)) = (UserId::parse(user), TokenName::parse(token)) else {
                     return Err(refused());
                 };
-                let access = self.load()?;
                 let record = access.active_token(&user_id, &token_name, self.clock.now());
                 // Compare even when the token is unknown, so timing tells nothing.
                 let stored = record.as_ref().map_or_else(|| "0".repeat(64), |r| r.secret_sha256.clone());
@@ -279,7 +300,6 @@ impl Auth {
                 let user = ticket::verify_ticket(key, ticket, now, self.ticket_lifetime)
                     .and_then(|u| UserId::parse(&u).ok())
                     .ok_or_else(|| Error::Unauthenticated(format!("{AUTH_FAILURE}: invalid or expired ticket")))?;
-                let access = self.load()?;
                 if access.active_user(&user, now).is_none() {
                     return Err(Error::Unauthenticated(format!("{AUTH_FAILURE}: account disabled or expired")));
                 }

@@ -313,11 +313,20 @@ async fn dispatch(
     let credentials = credentials::from_headers(req.headers());
     let safe_method = matches!(method, Method::GET | Method::HEAD);
     let permission = route.permission;
-    let caller = match permission {
-        Permission::Public => app.auth.nobody(),
-        _ => {
+    // A write may be authenticated on the access records as last read (no store read, no
+    // hop to the blocking pool): its commits are then guarded on them (see `auth::guard`).
+    let cached = match permission {
+        Permission::Public => None,
+        _ if safe_method => None,
+        _ => app.auth.authenticate_cached(&credentials, safe_method, peer),
+    };
+    let (caller, armed) = match (permission, cached) {
+        (Permission::Public, _) => (app.auth.nobody(), None),
+        (_, Some((caller, generation))) => (caller, Some(generation)),
+        (_, None) => {
             let app = app.clone();
-            blocking(move || app.auth.authenticate(&credentials, safe_method, peer)).await?
+            let credentials = credentials.clone();
+            (blocking(move || app.auth.authenticate(&credentials, safe_method, peer)).await?, None)
         }
     };
     let auth_id = caller.auth_id();
@@ -343,6 +352,24 @@ async fn dispatch(
     let span = tracing::info_span!("request", user = %auth_id);
     blocking(move || {
         let _span = span.enter();
+        if let Some(generation) = armed.filter(|_| malformed.is_none()) {
+            let store = app.store.clone();
+            let answer = crate::auth::guard::run_armed(store.as_ref(), generation, || {
+                checked(&app, &caller, permission, &route_params, &handler, values.clone(), None, peer)
+            });
+            if let Some(answer) = answer {
+                return answer;
+            }
+            // The access records changed under the request, and nothing of it was written:
+            // it runs again, authenticated on a fresh read.
+            let caller = app.auth.authenticate(&credentials, safe_method, peer)?;
+            return checked(&app, &caller, permission, &route_params, &handler, values, None, peer);
+        }
+        if armed.is_some() {
+            // Malformed parameters: answered on a fresh authentication, as without the cache.
+            let caller = app.auth.authenticate(&credentials, safe_method, peer)?;
+            return checked(&app, &caller, permission, &route_params, &handler, values, malformed, peer);
+        }
         checked(&app, &caller, permission, &route_params, &handler, values, malformed, peer)
     })
     .await

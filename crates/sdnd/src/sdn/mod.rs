@@ -4,6 +4,7 @@
 pub mod batch;
 pub use batch::in_change_set;
 pub mod lock;
+pub mod watch;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -80,6 +81,8 @@ pub struct Sdn {
     /// The lock entry (possibly expired) and its revision as last read or written here, for
     /// [`Sdn::mutate`]'s first attempt; `None` until known.
     lock_view: Mutex<Option<LockView>>,
+    /// The revision of this process's last commit (for the view watcher, see [`watch`]).
+    pub(crate) last_commit: std::sync::atomic::AtomicU64,
 }
 
 fn lock_mutex<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,7 +93,7 @@ fn lock_mutex<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sdn {
     pub fn new(store: Arc<dyn Store>, clock: Clock) -> Self {
-        Self { store, clock, cache: Mutex::new(Snapshot::default()), writer: Mutex::new(()), lock_view: Mutex::new(None) }
+        Self { store, clock, cache: Mutex::new(Snapshot::default()), writer: Mutex::new(()), lock_view: Mutex::new(None), last_commit: Default::default() }
     }
 
     /// The current configuration, reloaded from the store only if someone else changed it.
@@ -98,9 +101,22 @@ impl Sdn {
         Ok(self.read_current()?.snapshot)
     }
 
+    /// Whether `revision` is that of this process's last commit (waiting out a commit under
+    /// way, whose revision is recorded before the writer lets go).
+    pub(crate) fn is_own_commit(&self, revision: Revision) -> bool {
+        let _writer = lock_mutex(&self.writer);
+        self.last_commit.load(std::sync::atomic::Ordering::SeqCst) == revision
+    }
+
+    /// The configuration as this process last read or wrote it, without asking the store:
+    /// possibly stale (what [`Sdn::snapshot`] answers is current).
+    pub fn snapshot_cached(&self) -> Snapshot {
+        lock_mutex(&self.cache).clone()
+    }
+
     /// The snapshot, the lock entry (possibly expired) with its revision and the lock's expiry
     /// copy, from one read of the marker entries: one round trip on a remote store.
-    fn read_current(&self) -> Result<Current, Error> {
+    pub(crate) fn read_current(&self) -> Result<Current, Error> {
         let marks =
             self.store.get_many(&[layout::PENDING_MARK, layout::RUNNING_VERSION, layout::LOCK, layout::LOCK_EXPIRY])?;
         let [pending, running, lock, expiry]: [Option<Entry>; 4] = marks
@@ -362,6 +378,7 @@ impl Sdn {
             match self.store.commit(txn)? {
                 Commit::GuardFailed => continue,
                 Commit::Committed(revision) => {
+                    self.last_commit.store(revision, std::sync::atomic::Ordering::SeqCst);
                     log_committed(&snapshot, &mutation.changes, mutation.replace_pending.as_ref(), revision);
                     if lock_after.is_some() || expiry_after.is_some() {
                         let mut view = LockView { lock, lock_rev, expiry, expiry_rev };
@@ -451,7 +468,7 @@ fn log_committed(snapshot: &Snapshot, changes: &[Change], replace_pending: Optio
 }
 
 /// What [`Sdn::read_current`] read.
-struct Current {
+pub(crate) struct Current {
     snapshot: Snapshot,
     view: LockView,
 }

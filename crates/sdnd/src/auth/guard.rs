@@ -1,0 +1,179 @@
+//! Writes authenticated against the access records this process last read, without reading
+//! them again: what makes a change one round trip to etcd instead of two.
+//!
+//! A write request (any method but GET and HEAD) whose caller the cached records admit runs
+//! its handler *armed* with the records' generation (the `mod_revision` of
+//! [`layout::ACCESS_GENERATION`], which every change to users, tokens, ACLs and roles
+//! rewrites). While armed, every commit the handler's thread makes through [`GuardedStore`]
+//! is also guarded on that generation, so it commits only if the records that admitted the
+//! caller are still the current ones at the commit: a revoked token, a removed ACL, a
+//! disabled user can never get a write in, however stale the cache. The first commit that
+//! succeeds proves the caller was admitted by the records of its revision and disarms the
+//! guard (later commits of the request are as a fresh check at the request's start made them).
+//!
+//! When the guard fails because the records changed, the commit is refused (nothing was
+//! written) and the request is run again from the start, authenticated on a fresh read.
+//! A request that commits nothing (a refusal, a bad parameter) has its generation read once
+//! at its end: unchanged, its answer stands; changed, it is run again the same way. A commit
+//! whose outcome is unknown (the store did not answer) is never run again: its answer stands.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sdn_store::{Commit, Entry, Guard, Result, Revision, Store, StoreError, Txn};
+
+use crate::layout;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    /// No armed request on this thread.
+    Off,
+    /// Commits are guarded on this generation; `rerun`: nothing of the request may have
+    /// been written yet.
+    Armed { generation: Revision, rerun: bool },
+    /// A guarded commit succeeded: the caller was admitted by the records of its revision.
+    Proven,
+    /// A guarded commit failed because the records changed: nothing was written.
+    Stale,
+}
+
+thread_local! {
+    static STATE: Cell<State> = const { Cell::new(State::Off) };
+}
+
+/// Resets the thread's state when an armed run ends, also by a panic (the blocking pool
+/// reuses threads).
+struct Disarm;
+
+impl Drop for Disarm {
+    fn drop(&mut self) {
+        STATE.with(|s| s.set(State::Off));
+    }
+}
+
+/// Runs `work` armed with `generation`: `Some(answer)` if the answer stands, `None` if the
+/// request must be run again on freshly read records (nothing of it was written).
+pub fn run_armed<T>(
+    store: &dyn Store,
+    generation: Revision,
+    work: impl FnOnce() -> T,
+) -> Option<T> {
+    let _disarm = Disarm;
+    STATE.with(|s| {
+        s.set(State::Armed {
+            generation,
+            rerun: true,
+        })
+    });
+    let answer = work();
+    match STATE.with(Cell::get) {
+        State::Proven => Some(answer),
+        State::Stale => None,
+        State::Armed { rerun: false, .. } => Some(answer),
+        State::Armed { rerun: true, .. } | State::Off => {
+            // Nothing committed: the answer stands if the records that decided it still do.
+            let current = store
+                .get(layout::ACCESS_GENERATION)
+                .ok()
+                .flatten()
+                .map(|e| e.mod_revision);
+            (current == Some(generation)).then_some(answer)
+        }
+    }
+}
+
+fn armed() -> Option<Revision> {
+    match STATE.with(Cell::get) {
+        State::Armed { generation, .. } => Some(generation),
+        _ => None,
+    }
+}
+
+/// The app's store: commits made by an armed request are guarded on its access generation.
+pub struct GuardedStore {
+    inner: Arc<dyn Store>,
+}
+
+impl GuardedStore {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        GuardedStore { inner }
+    }
+}
+
+impl Store for GuardedStore {
+    fn get(&self, key: &str) -> Result<Option<Entry>> {
+        self.inner.get(key)
+    }
+
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Entry>>> {
+        self.inner.get_many(keys)
+    }
+
+    fn list(&self, prefix: &str) -> Result<(Vec<Entry>, Revision)> {
+        self.inner.list(prefix)
+    }
+
+    fn revision(&self) -> Result<Revision> {
+        self.inner.revision()
+    }
+
+    fn commit(&self, mut txn: Txn) -> Result<Commit> {
+        let Some(generation) = armed() else {
+            return self.inner.commit(txn);
+        };
+        txn.guards.push(Guard::ModRevision {
+            key: layout::ACCESS_GENERATION.to_string(),
+            revision: generation,
+        });
+        match self.inner.commit(txn) {
+            Ok(Commit::Committed(revision)) => {
+                STATE.with(|s| s.set(State::Proven));
+                Ok(Commit::Committed(revision))
+            }
+            Ok(Commit::GuardFailed) => {
+                // The caller's own guards, or ours? Only the second calls for a fresh check.
+                let current = self
+                    .inner
+                    .get(layout::ACCESS_GENERATION)?
+                    .map(|e| e.mod_revision);
+                if current == Some(generation) {
+                    return Ok(Commit::GuardFailed);
+                }
+                // After a commit of unknown outcome the request is not run again: it answers
+                // this refusal (still nothing written by this commit).
+                if STATE.with(Cell::get)
+                    == (State::Armed {
+                        generation,
+                        rerun: true,
+                    })
+                {
+                    STATE.with(|s| s.set(State::Stale));
+                }
+                Err(StoreError::Unavailable(
+                    "the access records changed while this request was checked against them; nothing was written".into(),
+                ))
+            }
+            Err(err) => {
+                // The commit may have landed (then under the guard, so the caller was
+                // admitted): never run the request again.
+                STATE.with(|s| {
+                    s.set(State::Armed {
+                        generation,
+                        rerun: false,
+                    })
+                });
+                Err(err)
+            }
+        }
+    }
+
+    fn wait_for_change(
+        &self,
+        prefix: &str,
+        after: Revision,
+        timeout: Duration,
+    ) -> Result<Revision> {
+        self.inner.wait_for_change(prefix, after, timeout)
+    }
+}

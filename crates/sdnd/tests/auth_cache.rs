@@ -1,0 +1,104 @@
+//! A write is authenticated on the access records its server last read (no store read: one
+//! round trip per change on etcd) and its commit is guarded on them: a token revoked through
+//! another server, or by the admin command beside a running server, must never get a write
+//! in, nor an answer other than 401, however stale the server's records. Two servers on one
+//! store (SQLite, or etcd with SDND_TEST_STORE=etcd).
+
+mod common;
+
+use common::{Client, Server};
+
+const SDN: &str = "/api2/json/cluster/sdn";
+
+fn zone(client: &Client, name: &str) -> common::Reply {
+    client.post(
+        &format!("{SDN}/zones"),
+        &[("zone", name), ("type", "simple")],
+    )
+}
+
+fn zone_names(client: &Client) -> Vec<String> {
+    let zones = client.get(&format!("{SDN}/zones"), &[]).ok();
+    zones
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|z| z["zone"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_revoked_token_gets_no_write_in_through_a_stale_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Server::start_in(dir.path(), &[]);
+    let b = Server::start_node(dir.path(), "n2", &common::store_args(), &[]);
+    let admin = a.client("admin");
+    let victim = Client::new(
+        &b.base,
+        Some(format!("PVEAPIToken={}", b.add_token("root@pam", "victim"))),
+    );
+    // b reads the records (the victim's token included) and writes with them.
+    zone(&victim, "warm").ok();
+    zone(&victim, "warm2").ok();
+
+    // Revoked through the other server: b's records are stale.
+    admin
+        .delete("/api2/json/access/users/root@pam/token/victim", &[])
+        .ok();
+    let refused = zone(&victim, "late").expect(401);
+    assert!(
+        refused.message().contains("authentication failure"),
+        "{refused:?}"
+    );
+    // A request that would commit nothing is answered as a fresh check answers it.
+    victim
+        .post(
+            &format!("{SDN}/zones"),
+            &[("zone", "bad"), ("type", "nosuchtype")],
+        )
+        .expect(401);
+    victim.delete(&format!("{SDN}/zones/warm"), &[]).expect(401);
+    let names = zone_names(&admin);
+    assert!(
+        !names.contains(&"late".to_string()),
+        "a revoked token wrote: {names:?}"
+    );
+    assert!(
+        names.contains(&"warm".to_string()),
+        "a revoked token deleted: {names:?}"
+    );
+
+    // A token added by the admin command beside the servers works at once on both, though
+    // neither's records know it.
+    let fresh = b.add_token("root@pam", "fresh");
+    let on_b = Client::new(&b.base, Some(format!("PVEAPIToken={fresh}")));
+    let on_a = Client::new(&a.base, Some(format!("PVEAPIToken={fresh}")));
+    zone(&on_b, "fromb").ok();
+    zone(&on_a, "froma").ok();
+    // And one deleted by the admin command stops at once, on the server that just used it.
+    let out = std::process::Command::new(common::SDND)
+        .args(["token", "delete", "root@pam", "fresh", "--data-dir"])
+        .arg(dir.path())
+        .args(common::store_args())
+        .env("SDND_CONFIG", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "token delete: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    zone(&on_b, "gone").expect(401);
+    zone(&on_a, "gone").expect(401);
+    let names = zone_names(&admin);
+    assert!(
+        !names.contains(&"gone".to_string()),
+        "a deleted token wrote: {names:?}"
+    );
+    for name in ["warm", "warm2", "fromb", "froma"] {
+        assert!(
+            names.contains(&name.to_string()),
+            "{name} missing from {names:?}"
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! The write path's view is kept current by a watch: after another node changes the
+//! configuration, this node's next change is planned on the current view and commits at its
+//! first attempt, without reading the markers again first (one round trip on etcd). Two apps
+//! in this process, each on its own handle of the test store (SQLite, or etcd with
+//! SDND_TEST_STORE=etcd), counting their store calls.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sdn_config::Kind;
+use sdn_store::{Commit, Entry, Op, Revision, Store, Txn};
+use sdnd::sdn::lock::Intent;
+use sdnd::sdn::Mutation;
+
+const MARK: &str = "sdn/pending/~rev";
+
+/// A store counting the write path's reads of its markers and its commits of the pending
+/// configuration.
+struct Counting {
+    inner: Arc<dyn Store>,
+    marker_reads: AtomicUsize,
+    pending_commits: AtomicUsize,
+}
+
+impl Store for Counting {
+    fn get(&self, key: &str) -> sdn_store::Result<Option<Entry>> {
+        self.inner.get(key)
+    }
+    fn get_many(&self, keys: &[&str]) -> sdn_store::Result<Vec<Option<Entry>>> {
+        if keys.contains(&MARK) && keys.contains(&"sdn/lock") {
+            self.marker_reads.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.get_many(keys)
+    }
+    fn list(&self, prefix: &str) -> sdn_store::Result<(Vec<Entry>, Revision)> {
+        self.inner.list(prefix)
+    }
+    fn revision(&self) -> sdn_store::Result<Revision> {
+        self.inner.revision()
+    }
+    fn commit(&self, txn: Txn) -> sdn_store::Result<Commit> {
+        if txn
+            .ops
+            .iter()
+            .any(|op| matches!(op, Op::Put { key, .. } if key == MARK))
+        {
+            self.pending_commits.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.commit(txn)
+    }
+    fn wait_for_change(
+        &self,
+        prefix: &str,
+        after: Revision,
+        timeout: Duration,
+    ) -> sdn_store::Result<Revision> {
+        self.inner.wait_for_change(prefix, after, timeout)
+    }
+}
+
+fn open(data_dir: &std::path::Path) -> Arc<Counting> {
+    #[derive(clap::Parser)]
+    struct Args {
+        #[command(flatten)]
+        store: sdnd::store_args::StoreArgs,
+    }
+    let mut argv = vec![
+        "sdnd".to_string(),
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+    ];
+    argv.extend(common::store_args());
+    let args = <Args as clap::Parser>::parse_from(argv);
+    let inner = sdnd::store_args::open_store(&args.store).expect("open the test store");
+    Arc::new(Counting {
+        inner,
+        marker_reads: AtomicUsize::new(0),
+        pending_commits: AtomicUsize::new(0),
+    })
+}
+
+fn start(store: Arc<Counting>, node: &str) -> Arc<sdnd::App> {
+    let options = sdnd::app::AppOptions {
+        node: node.to_string(),
+        apply_timeout: Duration::from_secs(600),
+        ticket_lifetime: 7200,
+        clock: sdnd::Clock::system(),
+        keep_versions: sdnd::history::DEFAULT_KEEP_VERSIONS,
+    };
+    sdnd::App::start(store, options).expect("start the app")
+}
+
+fn create_zone(app: &sdnd::App, name: &str) {
+    let params: sdn_config::Params = [("zone", name), ("type", "simple")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.into()))
+        .collect();
+    app.sdn
+        .mutate(Intent::Change { token: None }, |snapshot, _| {
+            let change = snapshot.pending.plan_create(Kind::Zones, &params)?;
+            Ok((
+                Mutation {
+                    changes: vec![change],
+                    ..Mutation::default()
+                },
+                (),
+            ))
+        })
+        .expect("create the zone");
+}
+
+#[test]
+fn a_change_after_another_nodes_commits_at_its_first_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store_a, store_b) = (open(dir.path()), open(dir.path()));
+    let a = start(store_a, "a");
+    let b = start(store_b.clone(), "b");
+    create_zone(&b, "warmb");
+    create_zone(&a, "warma");
+
+    // b's watch sees a's commit and re-reads the markers by itself.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = b
+            .sdn
+            .snapshot_cached()
+            .pending
+            .get(Kind::Zones, "warma")
+            .is_some();
+        if seen {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "b's view never caught up with a's change"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (reads, commits) = (
+        store_b.marker_reads.load(Ordering::SeqCst),
+        store_b.pending_commits.load(Ordering::SeqCst),
+    );
+    create_zone(&b, "fromb");
+    assert_eq!(
+        store_b.pending_commits.load(Ordering::SeqCst),
+        commits + 1,
+        "b's change took more than one commit"
+    );
+    assert_eq!(
+        store_b.marker_reads.load(Ordering::SeqCst),
+        reads,
+        "b read its markers again before committing"
+    );
+    let zones: Vec<String> = a
+        .sdn
+        .snapshot()
+        .unwrap()
+        .pending
+        .list(Kind::Zones)
+        .map(|z| z.id().to_string())
+        .collect();
+    assert_eq!(zones, ["fromb", "warma", "warmb"]);
+}
