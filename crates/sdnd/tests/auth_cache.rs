@@ -102,3 +102,34 @@ fn a_revoked_token_gets_no_write_in_through_a_stale_cache() {
         );
     }
 }
+
+/// What a request sends to another system (an external IPAM, a DNS server) no refused commit
+/// can take back: a token revoked elsewhere must not reach it through a stale cache either.
+#[test]
+fn a_revoked_token_reaches_no_external_ipam_through_a_stale_cache() {
+    let services = common::services::Services::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = Server::start_in(dir.path(), &[]);
+    let b = Server::start_node(dir.path(), "n2", &common::store_args(), &[]);
+    let admin = a.client("admin");
+    let victim = Client::new(&b.base, Some(format!("PVEAPIToken={}", b.add_token("root@pam", "victim"))));
+    zone(&victim, "warm").ok();
+    let netbox = |client: &Client, name: &str| {
+        client.post(
+            &format!("{SDN}/ipams"),
+            &[("ipam", name), ("type", "netbox"), ("url", &services.netbox(name)), ("token", "NETBOX-TOKEN")],
+        )
+    };
+    netbox(&victim, "nb1").ok();
+    assert!(services.requests().iter().any(|r| r.contains("/nb1/")), "{:?}", services.requests());
+
+    admin.delete("/api2/json/access/users/root@pam/token/victim", &[]).ok();
+    netbox(&victim, "nb2").expect(401);
+    assert!(
+        !services.requests().iter().any(|r| r.contains("/nb2/")),
+        "a revoked token's request reached NetBox: {:?}",
+        services.requests()
+    );
+    let ipams = admin.get(&format!("{SDN}/ipams"), &[]).ok().to_string();
+    assert!(ipams.contains("nb1") && !ipams.contains("nb2"), "{ipams}");
+}

@@ -16,8 +16,12 @@
 //! A request that commits nothing (a refusal, a bad parameter) has its generation read once
 //! at its end: unchanged, its answer stands; changed, it is run again the same way. A commit
 //! whose outcome is unknown (the store did not answer) is never run again: its answer stands.
+//!
+//! A call outside the store (an external IPAM, a DNS server) can't be taken back by a refused
+//! commit, so an armed request confirms its generation before each one
+//! ([`before_outside_call`]): a revoked caller never reaches another system.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +44,8 @@ enum State {
 
 thread_local! {
     static STATE: Cell<State> = const { Cell::new(State::Off) };
+    /// The store of the armed request on this thread, for [`before_outside_call`].
+    static STORE: RefCell<Option<Arc<dyn Store>>> = const { RefCell::new(None) };
 }
 
 /// Resets the thread's state when an armed run ends, also by a panic (the blocking pool
@@ -49,17 +55,19 @@ struct Disarm;
 impl Drop for Disarm {
     fn drop(&mut self) {
         STATE.with(|s| s.set(State::Off));
+        STORE.with(|s| s.borrow_mut().take());
     }
 }
 
 /// Runs `work` armed with `generation`: `Some(answer)` if the answer stands, `None` if the
 /// request must be run again on freshly read records (nothing of it was written).
 pub fn run_armed<T>(
-    store: &dyn Store,
+    store: Arc<dyn Store>,
     generation: Revision,
     work: impl FnOnce() -> T,
 ) -> Option<T> {
     let _disarm = Disarm;
+    STORE.with(|s| *s.borrow_mut() = Some(store.clone()));
     STATE.with(|s| {
         s.set(State::Armed {
             generation,
@@ -81,6 +89,34 @@ pub fn run_armed<T>(
             (current == Some(generation)).then_some(answer)
         }
     }
+}
+
+/// Confirms, before the request on this thread calls a system outside the store, that the
+/// access records that admitted it are still the current ones (one read; nothing to do for a
+/// request authenticated on a fresh read, or one whose commit already proved it). Changed:
+/// the request must stop before the call; nothing of it was written and it is run again on
+/// a fresh read, which answers a revoked caller 401.
+pub fn before_outside_call() -> std::result::Result<(), crate::error::Error> {
+    let (generation, rerun) = match STATE.with(Cell::get) {
+        State::Armed { generation, rerun } => (generation, rerun),
+        State::Off | State::Proven | State::Stale => return Ok(()),
+    };
+    let Some(store) = STORE.with(|s| s.borrow().clone()) else {
+        return Ok(());
+    };
+    let current = store
+        .get(layout::ACCESS_GENERATION)
+        .map_err(|err| crate::error::Error::Unavailable(format!("the access records can't be read: {err}")))?
+        .map(|e| e.mod_revision);
+    if current == Some(generation) {
+        return Ok(());
+    }
+    if rerun {
+        STATE.with(|s| s.set(State::Stale));
+    }
+    Err(crate::error::Error::Unavailable(
+        "the access records changed while this request was checked against them; nothing was done".into(),
+    ))
 }
 
 fn armed() -> Option<Revision> {
@@ -119,6 +155,13 @@ impl Store for GuardedStore {
     }
 
     fn commit(&self, mut txn: Txn) -> Result<Commit> {
+        // A request found stale writes nothing more (it is run again on a fresh read), even
+        // if its handler went on after the refusal.
+        if STATE.with(Cell::get) == State::Stale {
+            return Err(StoreError::Unavailable(
+                "the access records changed while this request was checked against them; nothing was written".into(),
+            ));
+        }
         let Some(generation) = armed() else {
             return self.inner.commit(txn);
         };

@@ -354,7 +354,7 @@ async fn dispatch(
         let _span = span.enter();
         if let Some(generation) = armed.filter(|_| malformed.is_none()) {
             let store = app.store.clone();
-            let answer = crate::auth::guard::run_armed(store.as_ref(), generation, || {
+            let answer = crate::auth::guard::run_armed(store, generation, || {
                 checked(&app, &caller, permission, &route_params, &handler, values.clone(), None, peer)
             });
             if let Some(answer) = answer {

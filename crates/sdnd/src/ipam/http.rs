@@ -117,6 +117,9 @@ impl Api {
     }
 
     fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
+        // A request authenticated on cached access records confirms them first: what this
+        // call changes can't be taken back by the guarded commit that would refuse it.
+        crate::auth::guard::before_outside_call().map_err(|error| Failure { status: None, error })?;
         let mut request = self
             .client
             .request(method.clone(), format!("{}{path}", self.url))
