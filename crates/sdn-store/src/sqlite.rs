@@ -263,17 +263,19 @@ impl SqliteStore {
     }
 
     /// Deletes the entries whose deadline passed, logged at `rev` like any deletion.
-    fn purge_expired(&self, conn: &Connection, now: i64, rev: Revision) -> Result<()> {
-        conn.prepare_cached(
-            "INSERT OR IGNORE INTO changelog (revision, key)
-             SELECT ?1, key FROM kv WHERE expires IS NOT NULL AND expires <= ?2",
-        )
-        .and_then(|mut st| st.execute(params![rev, now]))
-        .map_err(self.err("logging expired entries"))?;
+    /// Deletes the entries whose time ran out (logged as changes of `rev`); how many.
+    fn purge_expired(&self, conn: &Connection, now: i64, rev: Revision) -> Result<usize> {
+        let expired = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO changelog (revision, key)
+                 SELECT ?1, key FROM kv WHERE expires IS NOT NULL AND expires <= ?2",
+            )
+            .and_then(|mut st| st.execute(params![rev, now]))
+            .map_err(self.err("logging expired entries"))?;
         conn.prepare_cached("DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?1")
             .and_then(|mut st| st.execute([now]))
             .map_err(self.err("deleting expired entries"))?;
-        Ok(())
+        Ok(expired)
     }
 
     fn apply(&self, conn: &Connection, op: &Op, rev: Revision, now: i64) -> Result<()> {
@@ -453,7 +455,7 @@ impl Store for SqliteStore {
             for guard in &txn.guards {
                 if !self.guard_holds(&tx, guard, now)? {
                     // Dropping `tx` rolls back; nothing was written yet anyway.
-                    return Ok(Commit::GuardFailed);
+                    return Ok((Commit::GuardFailed, 0));
                 }
             }
             let (current, compacted): (Revision, Revision) = tx
@@ -466,7 +468,7 @@ impl Store for SqliteStore {
                     self.path.display()
                 ))
             })?;
-            self.purge_expired(&tx, now, rev)?;
+            let expired = self.purge_expired(&tx, now, rev)?;
             for op in &txn.ops {
                 self.apply(&tx, op, rev, now)?;
             }
@@ -482,12 +484,17 @@ impl Store for SqliteStore {
                 .and_then(|mut st| st.execute([rev, keep_from]))
                 .map_err(self.err("bumping the revision"))?;
             tx.commit().map_err(self.err("committing"))?;
-            Ok(Commit::Committed(rev))
+            Ok((Commit::Committed(rev), expired))
         })?;
-        if let Commit::Committed(_) = outcome {
-            self.local.notify();
+        match outcome {
+            (Commit::Committed(rev), expired) => {
+                // What expired is not in the ops: such a commit may touch anything.
+                let touched = (expired == 0).then(|| Touched::of(&txn.ops)).flatten();
+                self.local.notify(touched);
+                Ok(Commit::Committed(rev))
+            }
+            (other, _) => Ok(other),
         }
-        Ok(outcome)
     }
 
     fn wait_for_change(
@@ -504,55 +511,142 @@ impl Store for SqliteStore {
         // costs the size of that commit, not of everything since `after` (an import of
         // 100,000 objects is one revision of 100,000 rows).
         let mut checked = after;
+        // The local commit count at the last look, and when the next look for other
+        // processes' commits is due: a wake by a local commit that touched none of the
+        // prefix (known from its keys) needs no look, so a commit does not cost every waiter
+        // a query.
+        let mut looked: Option<u64> = None;
+        let mut next_poll = Instant::now();
         loop {
             // Read the local commit count before looking, so a commit landing between the
             // look and the wait still wakes us.
             let seen = self.local.generation();
-            let (revision, changed) = self.changed_since(prefix, &end, checked)?;
-            if changed {
-                return Ok(revision);
+            let now = Instant::now();
+            let must_look = match looked {
+                None => true,
+                Some(looked) => now >= next_poll || !self.local.untouched_since(looked, seen, prefix),
+            };
+            if must_look {
+                let (revision, changed) = self.changed_since(prefix, &end, checked)?;
+                if changed {
+                    return Ok(revision);
+                }
+                checked = checked.max(revision);
+                looked = Some(seen);
+                next_poll = Instant::now() + self.poll_interval;
             }
-            checked = checked.max(revision);
+            let now = Instant::now();
+            let until_poll = next_poll.saturating_duration_since(now);
             let wait = match deadline {
                 Some(deadline) => {
-                    let now = Instant::now();
                     if now >= deadline {
-                        return Ok(revision);
+                        return Ok(checked);
                     }
-                    (deadline - now).min(self.poll_interval)
+                    (deadline - now).min(until_poll)
                 }
-                None => self.poll_interval,
+                None => until_poll,
             };
             self.local.wait_past(seen, wait);
         }
     }
 }
 
-/// Wakes waiters of this handle as soon as it commits; commits by other handles and
-/// processes are found by polling.
+/// The keys a local commit wrote, for its waiters; `None` from [`Touched::of`]: too many to
+/// keep, or unknown (taken to touch everything).
+struct Touched {
+    keys: Vec<String>,
+    /// Prefixes deleted whole.
+    prefixes: Vec<String>,
+}
+
+/// More keys than this in one commit are not kept (an import): its waiters look.
+const TOUCHED_MAX_KEYS: usize = 64;
+
+/// How many local commits are remembered for waiters; a waiter that slept through more looks.
+const TOUCHED_KEPT: usize = 32;
+
+impl Touched {
+    fn of(ops: &[Op]) -> Option<Touched> {
+        if ops.len() > TOUCHED_MAX_KEYS {
+            return None;
+        }
+        let mut touched = Touched { keys: Vec::new(), prefixes: Vec::new() };
+        for op in ops {
+            match op {
+                Op::Put { key, .. } | Op::PutExpiring { key, .. } | Op::Delete { key } => touched.keys.push(key.clone()),
+                Op::DeletePrefix { prefix } => touched.prefixes.push(prefix.clone()),
+            }
+        }
+        Some(touched)
+    }
+
+    /// Whether this commit may have changed an entry under `prefix`.
+    fn touches(&self, prefix: &str) -> bool {
+        self.keys.iter().any(|k| k.starts_with(prefix))
+            || self.prefixes.iter().any(|p| p.starts_with(prefix) || prefix.starts_with(p.as_str()))
+    }
+}
+
+/// Wakes waiters of this handle as soon as it commits, telling them what the last few commits
+/// touched; commits by other handles and processes are found by polling.
 #[derive(Default)]
 struct LocalCommits {
-    generation: Mutex<u64>,
+    state: Mutex<LocalState>,
     committed: Condvar,
+}
+
+#[derive(Default)]
+struct LocalState {
+    generation: u64,
+    /// The last [`TOUCHED_KEPT`] commits: generation and what they touched (`None`: anything).
+    recent: std::collections::VecDeque<(u64, Option<Touched>)>,
 }
 
 impl LocalCommits {
     fn generation(&self) -> u64 {
-        *lock(&self.generation)
+        lock(&self.state).generation
     }
 
-    fn notify(&self) {
-        let mut generation = lock(&self.generation);
-        *generation = generation.wrapping_add(1);
+    fn notify(&self, touched: Option<Touched>) {
+        let mut state = lock(&self.state);
+        state.generation = state.generation.wrapping_add(1);
+        let generation = state.generation;
+        if state.recent.len() == TOUCHED_KEPT {
+            state.recent.pop_front();
+        }
+        state.recent.push_back((generation, touched));
         self.committed.notify_all();
+    }
+
+    /// Whether every local commit after generation `from` up to `to` is remembered and
+    /// touched nothing under `prefix`.
+    fn untouched_since(&self, from: u64, to: u64, prefix: &str) -> bool {
+        if from == to {
+            return true;
+        }
+        let state = lock(&self.state);
+        let mut covered = from;
+        for (generation, touched) in &state.recent {
+            if *generation <= from || *generation > to {
+                continue;
+            }
+            if *generation != covered.wrapping_add(1) {
+                return false;
+            }
+            match touched {
+                Some(touched) if !touched.touches(prefix) => covered = *generation,
+                _ => return false,
+            }
+        }
+        covered == to
     }
 
     /// Sleeps until a local commit after `seen`, or `timeout`.
     fn wait_past(&self, seen: u64, timeout: Duration) {
-        let generation = lock(&self.generation);
+        let state = lock(&self.state);
         let _woken = self
             .committed
-            .wait_timeout_while(generation, timeout, |g| *g == seen)
+            .wait_timeout_while(state, timeout, |s| s.generation == seen)
             .unwrap_or_else(PoisonError::into_inner);
     }
 }
@@ -730,5 +824,34 @@ mod tests {
                 .expect("check"),
             (20, false)
         );
+    }
+
+    fn put(key: &str) -> Op {
+        Op::Put { key: key.into(), value: Vec::new() }
+    }
+
+    #[test]
+    fn a_waiter_knows_which_local_commits_left_its_prefix_alone() {
+        let local = LocalCommits::default();
+        local.notify(Touched::of(&[put("pending/vnets/a"), put("pending/.mark")]));
+        local.notify(Touched::of(&[Op::DeletePrefix { prefix: "tasks/".into() }]));
+        assert!(local.untouched_since(0, 2, "running/"));
+        assert!(!local.untouched_since(0, 2, "pending/"));
+        // A deleted prefix touches what lies below it and what contains it.
+        assert!(!local.untouched_since(1, 2, "tasks/x/"));
+        assert!(!local.untouched_since(1, 2, "ta"));
+        assert!(local.untouched_since(2, 2, "pending/"), "no commit since: nothing touched");
+        // Too many keys, or expired entries (`None`): anything may have changed.
+        let many: Vec<Op> = (0..=TOUCHED_MAX_KEYS).map(|i| put(&format!("x/{i}"))).collect();
+        local.notify(Touched::of(&many));
+        assert!(!local.untouched_since(2, 3, "running/"));
+        local.notify(None);
+        assert!(!local.untouched_since(3, 4, "running/"));
+        // Commits no longer remembered are never taken as untouched.
+        for _ in 0..TOUCHED_KEPT {
+            local.notify(Touched::of(&[put("other/k")]));
+        }
+        assert!(local.untouched_since(4 + 1, 4 + TOUCHED_KEPT as u64, "running/"));
+        assert!(!local.untouched_since(0, 4 + TOUCHED_KEPT as u64, "running/"));
     }
 }
