@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::recorded::{self, assert_same, Request};
 use common::{Client, InProcess};
 use serde_json::{json, Value};
 
@@ -28,17 +29,6 @@ const BASE: &str = "/api/v1/servers/localhost";
 const KEY: &str = "1234";
 /// The key the API tests configure (distinctive, to be looked for in messages).
 const API_KEY: &str = "pdns-api-key-5f3c9e";
-
-/// One request PowerDNS received.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    /// The path after the server's url, with the query.
-    path: String,
-    body: String,
-    key: String,
-    content_type: String,
-}
 
 #[derive(Default)]
 struct State {
@@ -253,7 +243,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>, garbage: &AtomicBool, hanging:
                 method: method.clone(),
                 path: path.clone(),
                 body: body.clone(),
-                key: key.clone(),
+                credential: key.clone(),
                 content_type,
             });
             if garbage.load(Ordering::SeqCst) {
@@ -464,59 +454,7 @@ fn handle_netbox(netbox: &mut NetBox, method: &str, path: &str, body: &str) -> (
 
 /// The request a reference test recorded: method, path after the server's url, body, headers.
 fn expected(name: &str) -> Request {
-    let path = format!(
-        "{}/tests/dns-expected/powerdns/expected.{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap();
-    let field = |key: &str| {
-        let start = text
-            .rfind(&format!("'{key}' => "))
-            .unwrap_or_else(|| panic!("{key} in {path}"))
-            + key.len()
-            + 6;
-        let rest = &text[start..];
-        let rest = rest.strip_prefix('\'').unwrap_or(rest);
-        rest[..rest.find('\'').unwrap()].to_string()
-    };
-    let uri_start = text.find("my $o = '").unwrap() + 9;
-    let uri = &text[uri_start..];
-    let uri = &uri[..uri.find('\'').unwrap()];
-    Request {
-        method: field("_method"),
-        path: uri
-            .strip_prefix(&format!("http://localhost:8881{BASE}"))
-            .unwrap()
-            .to_string(),
-        body: field("_content"),
-        key: field("x-api-key"),
-        content_type: field("content-type"),
-    }
-}
-
-#[track_caller]
-fn assert_same(got: &Request, want: &Request) {
-    assert_eq!(
-        (got.method.as_str(), got.path.as_str()),
-        (want.method.as_str(), want.path.as_str()),
-        "{got:?}"
-    );
-    let body = |text: &str| {
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str::<Value>(text).unwrap()
-        }
-    };
-    assert_eq!(
-        body(&got.body),
-        body(&want.body),
-        "body of {} {}",
-        got.method,
-        got.path
-    );
-    assert_eq!(got.key, want.key);
-    assert_eq!(got.content_type, want.content_type);
+    recorded::expected(&format!("dns-expected/powerdns/expected.{name}"), &format!("http://localhost:8881{BASE}"), "x-api-key")
 }
 
 fn dns_object(params: Value) -> sdn_config::SdnObject {

@@ -19,23 +19,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::recorded::{self, assert_same, Request};
 use common::{Client, InProcess};
 use serde_json::{json, Value};
 
 const SDN: &str = "/api2/json/cluster/sdn";
 const IPS: &str = "/api2/json/cluster/sdn/vnets/v1/ips";
 const TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
-
-/// One request NetBox received.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    /// The path after `/api`, with the query.
-    path: String,
-    body: String,
-    authorization: String,
-    content_type: String,
-}
 
 #[derive(Default)]
 struct State {
@@ -211,7 +201,7 @@ fn serve(stream: impl Read + Write, state: &Mutex<State>, failing: &AtomicBool, 
                 method: method.clone(),
                 path: path.clone(),
                 body: body.clone(),
-                authorization: authorization.clone(),
+                credential: authorization.clone(),
                 content_type,
             });
             if failing.load(Ordering::SeqCst) {
@@ -445,56 +435,7 @@ fn expected(name: &str) -> Request {
 }
 
 fn expected_of(plugin: &str, url: &str, auth: &str, name: &str) -> Request {
-    let path = format!("{}/tests/ipam-expected/{plugin}/expected.{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    let field = |key: &str| {
-        let start = text
-            .rfind(&format!("'{key}' => "))
-            .unwrap_or_else(|| panic!("{key} in {path}"))
-            + key.len()
-            + 6;
-        let rest = &text[start..];
-        let rest = rest.strip_prefix('\'').unwrap_or(rest);
-        rest[..rest.find('\'').unwrap()].to_string()
-    };
-    let uri_start = text.find("my $o = '").unwrap() + 9;
-    let uri = &text[uri_start..];
-    let uri = &uri[..uri.find('\'').unwrap()];
-    Request {
-        method: field("_method"),
-        path: uri
-            .strip_prefix(url)
-            .unwrap()
-            .to_string(),
-        body: field("_content"),
-        authorization: field(auth),
-        content_type: field("content-type"),
-    }
-}
-
-#[track_caller]
-fn assert_same(got: &Request, want: &Request) {
-    assert_eq!(
-        (got.method.as_str(), got.path.as_str()),
-        (want.method.as_str(), want.path.as_str()),
-        "{got:?}"
-    );
-    let body = |text: &str| {
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str::<Value>(text).unwrap()
-        }
-    };
-    assert_eq!(
-        body(&got.body),
-        body(&want.body),
-        "body of {} {}",
-        got.method,
-        got.path
-    );
-    assert_eq!(got.authorization, want.authorization);
-    assert_eq!(got.content_type, want.content_type);
+    recorded::expected(&format!("ipam-expected/{plugin}/expected.{name}"), url, auth)
 }
 
 fn netbox_config(url: &str) -> sdn_config::SdnObject {
@@ -626,7 +567,7 @@ fn a_netbox_zone_over_the_api() {
     let checked: Vec<(String, String, String)> = fake
         .requests()
         .into_iter()
-        .map(|r| (r.method, r.path, r.authorization))
+        .map(|r| (r.method, r.path, r.credential))
         .collect();
     assert_eq!(
         checked,
@@ -1253,7 +1194,7 @@ fn an_ipam_is_checked_with_its_service_before_it_is_written() {
     assert!(error(&refused, "token").contains("Invalid token"), "{}", refused.body);
     assert_eq!(client.get(&format!("{ipams}/nb"), &[]).ok()["url"], netbox.url());
     client.put(&format!("{ipams}/nb"), &[("url", &format!("{}/", netbox.url()))]).ok();
-    let checks: Vec<(String, String)> = netbox.requests().into_iter().map(|r| (r.path, r.authorization)).collect();
+    let checks: Vec<(String, String)> = netbox.requests().into_iter().map(|r| (r.path, r.credential)).collect();
     let (right, wrong) = (format!("token {TOKEN}"), "token wrong-token".to_string());
     let aggregates = "/ipam/aggregates/".to_string();
     assert_eq!(checks, [(aggregates.clone(), right.clone()), (aggregates.clone(), wrong), (aggregates, right)]);
