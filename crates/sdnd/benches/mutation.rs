@@ -219,6 +219,30 @@ fn bare_etcd_put(cluster: &common::etcd::Cluster) -> Duration {
     Figures::of(samples).median
 }
 
+/// Median latency of a transaction shaped as a vnet create's (guards on five entries, the
+/// object, the pending marker and an audit record), straight through the etcd client: what of
+/// the gap to a bare put is etcd's own.
+fn change_shaped_txn(cluster: &common::etcd::Cluster) -> Duration {
+    let endpoints = cluster.members.iter().map(|m| m.endpoint()).collect();
+    let store = EtcdStore::connect(EtcdOptions::new(endpoints, "/bench-txn/")).unwrap();
+    let samples = (0..samples())
+        .map(|i| {
+            let mut txn = Txn::new();
+            for guarded in ["lock", "lock-expiry", "running-version", "access-generation"] {
+                txn.guards.push(sdn_store::Guard::ModRevision { key: format!("never-written/{guarded}"), revision: 0 });
+            }
+            let txn = txn
+                .put(format!("pending/vnets/n{i}"), vec![0x5au8; 120])
+                .put("pending/.mark", Vec::new())
+                .put(format!("audit/{i:012}"), vec![0x5au8; 300]);
+            let start = Instant::now();
+            store.commit(txn).unwrap();
+            start.elapsed()
+        })
+        .collect();
+    Figures::of(samples).median
+}
+
 fn etcd_section(sizes: &[usize]) {
     let cluster = common::etcd::Cluster::start(1);
     let store = |prefix: &str| vec!["--store".to_string(), cluster.url(), "--store-prefix".to_string(), prefix.to_string()];
@@ -227,5 +251,11 @@ fn etcd_section(sizes: &[usize]) {
         sizes.iter().enumerate().map(|(i, &n)| (n, measure(n, &store(&format!("/bench-{i}-{n}/"))))).collect();
     let put = put.max(bare_etcd_put(&cluster)).max(Duration::from_micros(1));
     println!("on etcd (single member, loopback), {} samples each; bare etcd put (one key, 512 bytes), median: {:.3} ms", samples(), ms(put));
+    let shaped = change_shaped_txn(&cluster);
+    println!(
+        "  a transaction of a create's shape (4 guards, 3 puts) through the client alone: median {:.3} ms = {:.2}x bare put",
+        ms(shaped),
+        shaped.as_secs_f64() / put.as_secs_f64()
+    );
     report("bare put", put, 1.3, &series);
 }
