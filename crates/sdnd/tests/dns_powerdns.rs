@@ -11,12 +11,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::BufReader;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::http_stub;
 use common::recorded::{self, assert_same, Request};
 use common::{Client, InProcess};
 use serde_json::{json, Value};
@@ -90,16 +91,7 @@ impl FakePowerDns {
             fake.hanging.clone(),
             fake.stop.clone(),
         );
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok(stream) = stream else { continue };
-                let (state, garbage, hanging) = (state.clone(), garbage.clone(), hanging.clone());
-                std::thread::spawn(move || serve(stream, &state, &garbage, &hanging));
-            }
-        });
+        http_stub::accept_until(listener, stop, move |stream| serve(stream, &state, &garbage, &hanging));
         fake
     }
 
@@ -174,57 +166,18 @@ impl FakePowerDns {
 impl Drop for FakePowerDns {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        http_stub::wake(self.port);
     }
 }
 
 fn serve(stream: TcpStream, state: &Mutex<State>, garbage: &AtomicBool, hanging: &AtomicBool) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, target) = (
-            parts.next().unwrap_or("").to_string(),
-            parts.next().unwrap_or("").to_string(),
-        );
-        let (mut length, mut key, mut content_type) = (0usize, String::new(), String::new());
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let (name, value) = header.split_once(':').unwrap();
-            match name.to_ascii_lowercase().as_str() {
-                "content-length" => length = value.trim().parse().unwrap(),
-                "x-api-key" => key = value.trim().to_string(),
-                "content-type" => content_type = value.trim().to_string(),
-                _ => {}
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let body = String::from_utf8(body).unwrap();
-        if let Some(path) = target.strip_prefix("/netbox") {
-            let (status, answer) =
-                handle_netbox(&mut state.lock().unwrap().netbox, &method, path, &body);
-            let text = if status == 204 {
-                String::new()
-            } else {
-                answer.to_string()
-            };
-            let reply = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}", text.len());
-            if writer.write_all(reply.as_bytes()).is_err() {
+    while let Some(request) = http_stub::read_request(&mut reader) {
+        let (method, body) = (request.method.as_str(), request.body.as_str());
+        if let Some(path) = request.target.strip_prefix("/netbox") {
+            let (status, answer) = handle_netbox(&mut state.lock().unwrap().netbox, method, path, body);
+            if !http_stub::write_response(&mut writer, status, &answer.to_string()) {
                 return;
             }
             continue;
@@ -233,37 +186,27 @@ fn serve(stream: TcpStream, state: &Mutex<State>, garbage: &AtomicBool, hanging:
             std::thread::sleep(Duration::from_secs(15));
             return;
         }
-        let path = target
-            .strip_prefix(BASE)
-            .unwrap_or("/not-under-the-url")
-            .to_string();
+        let path = request.target.strip_prefix(BASE).unwrap_or("/not-under-the-url").to_string();
+        let key = request.header("x-api-key").to_string();
         let (status, answer) = {
             let mut state = state.lock().unwrap();
             state.requests.push(Request {
-                method: method.clone(),
+                method: method.to_string(),
                 path: path.clone(),
-                body: body.clone(),
+                body: body.to_string(),
                 credential: key.clone(),
-                content_type,
+                content_type: request.header("content-type").to_string(),
             });
             if garbage.load(Ordering::SeqCst) {
                 (200, "<html>an unrelated proxy page</html>".to_string())
             } else if key != state.key {
                 (401, "Unauthorized".to_string())
             } else {
-                let (status, answer) = handle(&mut state, &method, &path, &body);
-                (
-                    status,
-                    if status == 204 {
-                        String::new()
-                    } else {
-                        answer.to_string()
-                    },
-                )
+                let (status, answer) = handle(&mut state, method, &path, body);
+                (status, answer.to_string())
             }
         };
-        let reply = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}", answer.len());
-        if writer.write_all(reply.as_bytes()).is_err() {
+        if !http_stub::write_response(&mut writer, status, &answer) {
             return;
         }
     }

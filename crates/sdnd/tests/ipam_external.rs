@@ -13,12 +13,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::io::{BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::http_stub;
 use common::recorded::{self, assert_same, Request};
 use common::{Client, InProcess};
 use serde_json::{json, Value};
@@ -83,26 +84,11 @@ impl FakeNetBox {
             fake.hanging.clone(),
             fake.stop.clone(),
         );
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok(stream) = stream else { continue };
-                let (state, failing, hanging) = (state.clone(), failing.clone(), hanging.clone());
-                let credential = credential.clone();
-                let tls = tls.clone();
-                std::thread::spawn(move || {
-                    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-                    match tls {
-                        None => serve(stream, &state, &failing, &hanging, handler, &credential),
-                        Some(config) => {
-                            let connection = rustls::ServerConnection::new(config).unwrap();
-                            let stream = rustls::StreamOwned::new(connection, stream);
-                            serve(stream, &state, &failing, &hanging, handler, &credential)
-                        }
-                    }
-                });
+        http_stub::accept_until(listener, stop, move |stream| match tls.clone() {
+            None => serve(stream, &state, &failing, &hanging, handler, &credential),
+            Some(config) => {
+                let connection = rustls::ServerConnection::new(config).unwrap();
+                serve(rustls::StreamOwned::new(connection, stream), &state, &failing, &hanging, handler, &credential)
             }
         });
         fake
@@ -152,74 +138,42 @@ impl FakeNetBox {
 impl Drop for FakeNetBox {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        http_stub::wake(self.port);
     }
 }
 
 fn serve(stream: impl Read + Write, state: &Mutex<State>, failing: &AtomicBool, hanging: &AtomicBool, handler: Handler, credential: &str) {
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, target) = (
-            parts.next().unwrap_or("").to_string(),
-            parts.next().unwrap_or("").to_string(),
-        );
-        let (mut length, mut authorization, mut content_type) =
-            (0usize, String::new(), String::new());
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let (name, value) = header.split_once(':').unwrap();
-            match name.to_ascii_lowercase().as_str() {
-                "content-length" => length = value.trim().parse().unwrap(),
-                "authorization" | "token" => authorization = value.trim().to_string(),
-                "content-type" => content_type = value.trim().to_string(),
-                _ => {}
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
+    while let Some(request) = http_stub::read_request(&mut reader) {
         if hanging.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_secs(15));
             return;
         }
-        let path = target.strip_prefix("/api").unwrap_or(&target).to_string();
-        let body = String::from_utf8(body).unwrap();
+        let path = request.target.strip_prefix("/api").unwrap_or(&request.target).to_string();
+        // NetBox's `Authorization: token T`, phpIPAM's `token: T`.
+        let authorization = match request.header("authorization") {
+            "" => request.header("token"),
+            given => given,
+        }
+        .to_string();
         let (status, answer) = {
             let mut state = state.lock().unwrap();
             state.requests.push(Request {
-                method: method.clone(),
+                method: request.method.clone(),
                 path: path.clone(),
-                body: body.clone(),
+                body: request.body.clone(),
                 credential: authorization.clone(),
-                content_type,
+                content_type: request.header("content-type").to_string(),
             });
             if failing.load(Ordering::SeqCst) {
                 (500, json!({"detail": "the database is down"}))
             } else if authorization != credential {
                 (403, json!({"detail": "Invalid token"}))
             } else {
-                handler(&mut state, &method, &path, &body)
+                handler(&mut state, &request.method, &path, &request.body)
             }
         };
-        let text = if status == 204 {
-            String::new()
-        } else {
-            answer.to_string()
-        };
-        let reply = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}", text.len());
-        let writer = reader.get_mut();
-        if writer.write_all(reply.as_bytes()).and_then(|()| writer.flush()).is_err() {
+        if !http_stub::write_response(reader.get_mut(), status, &answer.to_string()) {
             return;
         }
     }

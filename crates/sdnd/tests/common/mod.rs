@@ -12,6 +12,7 @@ use serde_json::Value;
 pub use sdnd_testkit::{etcd, store_args};
 
 pub mod etcd_nodes;
+pub mod http_stub;
 pub mod recorded;
 pub mod services;
 

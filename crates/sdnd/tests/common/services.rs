@@ -6,11 +6,10 @@
 //! here, under a path of its own (`url("netbox2")`), so no test reaches out of the machine.
 //! Everything else is a 404; the requests are recorded.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::BufReader;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 pub struct Services {
     port: u16,
@@ -25,17 +24,8 @@ impl Services {
         let port = listener.local_addr().unwrap().port();
         let requests: Arc<Mutex<Vec<String>>> = Arc::default();
         let stop: Arc<AtomicBool> = Arc::default();
-        let (seen, stopped) = (requests.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stopped.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok(stream) = stream else { continue };
-                let seen = seen.clone();
-                std::thread::spawn(move || serve(stream, &seen));
-            }
-        });
+        let seen = requests.clone();
+        super::http_stub::accept_until(listener, stop.clone(), move |stream| serve(stream, &seen));
         Services {
             port,
             requests,
@@ -69,7 +59,7 @@ impl Services {
 impl Drop for Services {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        super::http_stub::wake(self.port);
     }
 }
 
@@ -95,52 +85,12 @@ fn answer(method: &str, path: &str) -> (u16, String) {
 }
 
 fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, path) = (
-            parts.next().unwrap_or("").to_string(),
-            parts.next().unwrap_or("").to_string(),
-        );
-        let mut length = 0usize;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; length.min(1 << 20)];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        seen.lock().unwrap().push(format!("{method} {path}"));
-        let (status, text) = answer(&method, &path);
-        let reply = format!(
-            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
-            text.len()
-        );
-        if writer
-            .write_all(reply.as_bytes())
-            .and_then(|()| writer.flush())
-            .is_err()
-        {
+    while let Some(request) = super::http_stub::read_request(&mut reader) {
+        seen.lock().unwrap().push(format!("{} {}", request.method, request.target));
+        let (status, text) = answer(&request.method, &request.target);
+        if !super::http_stub::write_response(&mut writer, status, &text) {
             return;
         }
     }
