@@ -46,6 +46,9 @@ thread_local! {
     static STATE: Cell<State> = const { Cell::new(State::Off) };
     /// The store of the armed request on this thread, for [`before_outside_call`].
     static STORE: RefCell<Option<Arc<dyn Store>>> = const { RefCell::new(None) };
+    /// Whether [`before_outside_call`] confirmed the generation already: once is enough, as
+    /// for a request authenticated on a fresh read at its start.
+    static CONFIRMED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Resets the thread's state when an armed run ends, also by a panic (the blocking pool
@@ -56,6 +59,7 @@ impl Drop for Disarm {
     fn drop(&mut self) {
         STATE.with(|s| s.set(State::Off));
         STORE.with(|s| s.borrow_mut().take());
+        CONFIRMED.with(|c| c.set(false));
     }
 }
 
@@ -93,15 +97,15 @@ pub fn run_armed<T>(
 
 /// Confirms, before the request on this thread calls a system outside the store, that the
 /// access records that admitted it are still the current ones (one read; nothing to do for a
-/// request authenticated on a fresh read, or one whose commit already proved it). Changed:
-/// the request must stop before the call; nothing of it was written and it is run again on
-/// a fresh read, which answers a revoked caller 401.
+/// request authenticated on a fresh read, one whose commit already proved it, or one this
+/// confirmed before). Changed: the request must stop before the call; nothing of it was
+/// written and it is run again on a fresh read, which answers a revoked caller 401.
 pub fn before_outside_call() -> std::result::Result<(), crate::error::Error> {
     let (generation, rerun) = match STATE.with(Cell::get) {
         State::Armed { generation, rerun } => (generation, rerun),
         State::Off | State::Proven | State::Stale => return Ok(()),
     };
-    let Some(store) = STORE.with(|s| s.borrow().clone()) else {
+    let Some(store) = STORE.with(|s| s.borrow().clone()).filter(|_| !CONFIRMED.with(Cell::get)) else {
         return Ok(());
     };
     let current = store
@@ -109,6 +113,7 @@ pub fn before_outside_call() -> std::result::Result<(), crate::error::Error> {
         .map_err(|err| crate::error::Error::Unavailable(format!("the access records can't be read: {err}")))?
         .map(|e| e.mod_revision);
     if current == Some(generation) {
+        CONFIRMED.with(|c| c.set(true));
         return Ok(());
     }
     if rerun {
