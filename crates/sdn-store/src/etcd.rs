@@ -56,11 +56,11 @@ use std::time::{Duration, Instant};
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, Identity,
     KvClient, LeaseClient, PutOptions, TlsOptions, Txn as EtcdTxn, TxnOp, TxnOpResponse,
-    WatchClient, WatchOptions,
+    WatchClient, WatchOptions, WatchStream,
 };
 use tokio::runtime::Runtime;
 
-use crate::{Commit, Entry, Guard, Op, Result, Revision, Store, StoreError, Txn};
+use crate::{Commit, Entry, Guard, Op, PrefixWatch, Result, Revision, Store, StoreError, Txn};
 
 /// How long a single request may take before the store is reported unavailable.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
@@ -613,10 +613,7 @@ impl EtcdStore {
     }
 
     /// Waits on member `index` for the first event of a watch on `[start, end)` after
-    /// `after` and returns its revision; `Ok(None)` when the history since `after` is gone,
-    /// so a change must be assumed. Whenever the watch has been quiet for an attempt's
-    /// deadline it asks the member for a progress report; a member that sends none within
-    /// another one is taken for hung ([`WatchFailure::Ended`]).
+    /// `after` and returns its revision; see [`EtcdStore::next_change`].
     async fn watch_once(
         &self,
         index: usize,
@@ -624,29 +621,56 @@ impl EtcdStore {
         end: Vec<u8>,
         after: Revision,
     ) -> Result<Option<Revision>, WatchFailure> {
-        let quiet = self.attempt_timeout;
-        let hung = || {
-            WatchFailure::Ended(format!(
-                "{} did not answer within {quiet:?}",
-                self.members[index].endpoint
-            ))
-        };
+        let mut stream = self.open_watch(index, start, end, after).await?;
+        self.next_change(index, &mut stream, after).await
+    }
+
+    /// Opens a watch on member `index` for the events on `[start, end)` after `after`.
+    async fn open_watch(
+        &self,
+        index: usize,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        after: Revision,
+    ) -> Result<WatchStream, WatchFailure> {
         let from = i64::try_from(after.saturating_add(1)).unwrap_or(i64::MAX);
         let options = WatchOptions::new()
             .with_range(end)
             .with_start_revision(from);
-        let mut stream = tokio::time::timeout(quiet, async {
+        tokio::time::timeout(self.attempt_timeout, async {
             let mut watch = self.handles(index).await?.watch;
             watch.watch(start, Some(options)).await
         })
         .await
-        .map_err(|_| hung())?
-        .map_err(WatchFailure::Client)?;
+        .map_err(|_| self.hung(index))?
+        .map_err(WatchFailure::Client)
+    }
+
+    fn hung(&self, index: usize) -> WatchFailure {
+        WatchFailure::Ended(format!(
+            "{} did not answer within {:?}",
+            self.members[index].endpoint, self.attempt_timeout
+        ))
+    }
+
+    /// Reads `stream` (a watch on member `index`) up to its first event after `after` and
+    /// returns that event's revision; `Ok(None)` when the history since `after` is gone, so
+    /// a change must be assumed. Whenever the watch has been quiet for an attempt's deadline
+    /// it asks the member for a progress report; a member that sends none within another one
+    /// is taken for hung ([`WatchFailure::Ended`]). Cancel-safe between messages: what was
+    /// not read stays in the stream.
+    async fn next_change(
+        &self,
+        index: usize,
+        stream: &mut WatchStream,
+        after: Revision,
+    ) -> Result<Option<Revision>, WatchFailure> {
         let mut probing = false;
         loop {
-            let message = match tokio::time::timeout(quiet, stream.message()).await {
+            let message = match tokio::time::timeout(self.attempt_timeout, stream.message()).await
+            {
                 Ok(message) => message.map_err(WatchFailure::Client)?,
-                Err(_) if probing => return Err(hung()),
+                Err(_) if probing => return Err(self.hung(index)),
                 Err(_) => {
                     // Quiet: is the member still there? Any answer to this says so.
                     stream
@@ -670,11 +694,12 @@ impl EtcdStore {
                 .events()
                 .iter()
                 .filter_map(|e| e.kv())
-                .map(|kv| kv.mod_revision())
+                .map(|kv| to_revision(kv.mod_revision()))
+                .filter(|&revision| revision > after)
                 .max();
             if let Some(revision) = changed {
-                let header = response.header().map_or(0, |h| h.revision());
-                return Ok(Some(to_revision(header.max(revision))));
+                let header = to_revision(response.header().map_or(0, |h| h.revision()));
+                return Ok(Some(header.max(revision)));
             }
             if response.canceled() {
                 return Err(WatchFailure::Ended(format!(
@@ -683,6 +708,118 @@ impl EtcdStore {
                 )));
             }
         }
+    }
+
+    /// The store error for a wait's outcome (`None`: the history is gone or the wait timed
+    /// out: the current revision).
+    fn waited(&self, waited: Result<Option<Revision>, WatchFailure>) -> Result<Revision> {
+        match waited {
+            Ok(Some(revision)) => Ok(revision),
+            Ok(None) => self.revision(),
+            Err(WatchFailure::Client(e)) => Err(classify(&self.endpoints, "watching", e)),
+            Err(WatchFailure::Ended(why)) => Err(StoreError::Unavailable(format!(
+                "etcd at {}: watching: {why}",
+                self.endpoints
+            ))),
+        }
+    }
+
+    /// After a failed watch on member `index`: whether to give up (an error no other member
+    /// would answer differently), else moves on to the next member, pausing after a round.
+    async fn after_watch_failure(
+        &self,
+        index: usize,
+        failure: WatchFailure,
+        tries: &mut usize,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), WatchFailure> {
+        if let WatchFailure::Client(e) = &failure {
+            if !is_retryable(e) {
+                return Err(failure);
+            }
+        }
+        // The member hung, died or lost its leader: watch on the next one, from the same
+        // revision, so no change in between is missed.
+        self.fail_over(index);
+        *tries += 1;
+        if tries.is_multiple_of(self.members.len()) {
+            tokio::time::sleep_until((tokio::time::Instant::now() + RETRY_PAUSE).min(deadline))
+                .await;
+        }
+        Ok(())
+    }
+}
+
+/// A watch on one prefix kept open from one wait to the next (see [`Store::watch_prefix`]):
+/// a thread woken by every change (the write path's view watcher) costs etcd one event per
+/// change, not a watch created and one cancelled.
+struct EtcdPrefixWatch<'a> {
+    store: &'a EtcdStore,
+    start: Vec<u8>,
+    end: Vec<u8>,
+    open: Option<OpenWatch>,
+}
+
+struct OpenWatch {
+    /// The member it is on.
+    index: usize,
+    stream: WatchStream,
+    /// Every event after this revision comes through the stream, in order.
+    from: Revision,
+    /// What it has delivered: no event up to this revision comes again.
+    consumed: Revision,
+}
+
+impl PrefixWatch for EtcdPrefixWatch<'_> {
+    fn wait_for_change(&mut self, after: Revision, timeout: Duration) -> Result<Revision> {
+        let store = self.store;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let waited = store.runtime().block_on(async {
+            let mut tries = 0usize;
+            loop {
+                // A stream that started after `after` may have missed changes, and one that
+                // delivered changes after it won't deliver them again: open anew.
+                let mut open = match self.open.take() {
+                    Some(open) if open.from <= after && open.consumed <= after => open,
+                    _ => {
+                        let index = store.preferred.load(Ordering::SeqCst) % store.members.len();
+                        let opened = tokio::time::timeout_at(
+                            deadline,
+                            store.open_watch(index, self.start.clone(), self.end.clone(), after),
+                        )
+                        .await;
+                        match opened {
+                            Err(_) => return Ok(None),
+                            Ok(Ok(stream)) => OpenWatch { index, stream, from: after, consumed: after },
+                            Ok(Err(failure)) => {
+                                store.after_watch_failure(index, failure, &mut tries, deadline).await?;
+                                continue;
+                            }
+                        }
+                    }
+                };
+                let next = tokio::time::timeout_at(deadline, store.next_change(open.index, &mut open.stream, after)).await;
+                match next {
+                    // The timeout: nothing changed after `after` (no round trip to say more);
+                    // the stream stays open for the next wait.
+                    Err(_) => {
+                        self.open = Some(open);
+                        return Ok(Some(after));
+                    }
+                    Ok(Ok(Some(revision))) => {
+                        open.consumed = revision;
+                        self.open = Some(open);
+                        return Ok(Some(revision));
+                    }
+                    // Compacted history: etcd cancelled the watch.
+                    Ok(Ok(None)) => return Ok(None),
+                    Ok(Err(failure)) => {
+                        store.after_watch_failure(open.index, failure, &mut tries, deadline).await?
+                    }
+                }
+            }
+        });
+        store.waited(waited)
     }
 }
 
@@ -856,34 +993,25 @@ impl Store for EtcdStore {
                 match watched {
                     Err(_) => return Ok(None),
                     Ok(Ok(revision)) => return Ok(revision),
-                    Ok(Err(WatchFailure::Client(e))) if !is_retryable(&e) => {
-                        return Err(WatchFailure::Client(e))
-                    }
-                    // The member hung, died or lost its leader: watch on the next one, from
-                    // the same revision, so no change in between is missed.
-                    Ok(Err(_)) => {
-                        self.fail_over(index);
-                        tries += 1;
-                        if tries.is_multiple_of(self.members.len()) {
-                            tokio::time::sleep_until(
-                                (tokio::time::Instant::now() + RETRY_PAUSE).min(deadline),
-                            )
-                            .await;
-                        }
+                    Ok(Err(failure)) => {
+                        self.after_watch_failure(index, failure, &mut tries, deadline)
+                            .await?
                     }
                 }
             }
         });
-        match waited {
-            Ok(Some(revision)) => Ok(revision),
-            // Compacted history (a change is assumed), or the timeout passed.
-            Ok(None) => self.revision(),
-            Err(WatchFailure::Client(e)) => Err(classify(&self.endpoints, "watching", e)),
-            Err(WatchFailure::Ended(why)) => Err(StoreError::Unavailable(format!(
-                "etcd at {}: watching: {why}",
-                self.endpoints
-            ))),
-        }
+        self.waited(waited)
+    }
+
+    fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn PrefixWatch + 'a> {
+        let start = self.full_key(prefix);
+        let end = prefix_end(&start);
+        Box::new(EtcdPrefixWatch {
+            store: self,
+            start,
+            end,
+            open: None,
+        })
     }
 }
 

@@ -173,4 +173,34 @@ pub trait Store: Send + Sync + 'static {
     /// processes sharing the backend are seen too (possibly with a short delay).
     fn wait_for_change(&self, prefix: &str, after: Revision, timeout: Duration)
         -> Result<Revision>;
+
+    /// A waiter on `prefix` for a thread that waits again and again: the same answers as
+    /// [`Store::wait_for_change`], cheaper where the backend can keep what it needs between
+    /// waits (etcd: one watch stream for all the waits, instead of a watch created and
+    /// cancelled around each one).
+    fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn PrefixWatch + 'a> {
+        Box::new(EachWait {
+            store: self,
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+/// Waits for changes under one prefix; see [`Store::watch_prefix`].
+pub trait PrefixWatch {
+    /// [`Store::wait_for_change`] on the watch's prefix, except that a wait that times out
+    /// may answer `after` itself instead of asking the store for its revision.
+    fn wait_for_change(&mut self, after: Revision, timeout: Duration) -> Result<Revision>;
+}
+
+/// A [`PrefixWatch`] that keeps nothing between waits.
+struct EachWait<'a, S: ?Sized> {
+    store: &'a S,
+    prefix: String,
+}
+
+impl<S: Store + ?Sized> PrefixWatch for EachWait<'_, S> {
+    fn wait_for_change(&mut self, after: Revision, timeout: Duration) -> Result<Revision> {
+        self.store.wait_for_change(&self.prefix, after, timeout)
+    }
 }

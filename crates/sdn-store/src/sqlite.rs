@@ -45,6 +45,9 @@ const CHANGELOG_RETAIN: Revision = 10_000;
 /// (and re-prepared the statements of) a connection or two.
 const MAX_IDLE_CONNECTIONS: usize = 12;
 
+/// Prepared statements kept per connection (see [`SqliteStore::connect`]).
+const STATEMENT_CACHE: usize = 48;
+
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS meta (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -134,6 +137,9 @@ impl SqliteStore {
             .map_err(self.err("setting the busy timeout"))?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(self.err("setting synchronous=FULL"))?;
+        // Room for every statement this module prepares (about 20): with rusqlite's default
+        // of 16 they evicted each other and were parsed again on every commit.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
     }
 
@@ -490,7 +496,7 @@ impl Store for SqliteStore {
             (Commit::Committed(rev), expired) => {
                 // What expired is not in the ops: such a commit may touch anything.
                 let touched = (expired == 0).then(|| Touched::of(&txn.ops)).flatten();
-                self.local.notify(touched);
+                self.local.notify(rev, touched);
                 Ok(Commit::Committed(rev))
             }
             (other, _) => Ok(other),
@@ -526,14 +532,27 @@ impl Store for SqliteStore {
                 None => true,
                 Some(looked) => now >= next_poll || !self.local.untouched_since(looked, seen, prefix),
             };
-            if must_look {
-                let (revision, changed) = self.changed_since(prefix, &end, checked)?;
-                if changed {
-                    return Ok(revision);
+            // Woken by local commits that tell everything since the last look: no query.
+            let known = match looked {
+                Some(looked) if must_look && now < next_poll => self.local.known_since(looked, seen, checked, prefix),
+                _ => None,
+            };
+            match known {
+                Some(Known::Changed(revision)) => return Ok(revision),
+                Some(Known::Unchanged(revision)) => {
+                    checked = revision;
+                    looked = Some(seen);
                 }
-                checked = checked.max(revision);
-                looked = Some(seen);
-                next_poll = Instant::now() + self.poll_interval;
+                None if must_look => {
+                    let (revision, changed) = self.changed_since(prefix, &end, checked)?;
+                    if changed {
+                        return Ok(revision);
+                    }
+                    checked = checked.max(revision);
+                    looked = Some(seen);
+                    next_poll = Instant::now() + self.poll_interval;
+                }
+                None => {}
             }
             let now = Instant::now();
             let until_poll = next_poll.saturating_duration_since(now);
@@ -546,7 +565,7 @@ impl Store for SqliteStore {
                 }
                 None => until_poll,
             };
-            self.local.wait_past(seen, wait);
+            self.local.wait_past(seen, prefix, wait);
         }
     }
 }
@@ -588,18 +607,45 @@ impl Touched {
 }
 
 /// Wakes waiters of this handle as soon as it commits, telling them what the last few commits
-/// touched; commits by other handles and processes are found by polling.
+/// touched and at which revisions; commits by other handles and processes are found by
+/// polling. A commit wakes only the waiters whose prefix it may have touched: every commit
+/// waking every waiter (about six in a serving sdnd) cost a thread switch each on a busy host.
 #[derive(Default)]
 struct LocalCommits {
     state: Mutex<LocalState>,
-    committed: Condvar,
 }
 
 #[derive(Default)]
 struct LocalState {
     generation: u64,
-    /// The last [`TOUCHED_KEPT`] commits: generation and what they touched (`None`: anything).
-    recent: std::collections::VecDeque<(u64, Option<Touched>)>,
+    /// The last [`TOUCHED_KEPT`] commits.
+    recent: std::collections::VecDeque<LocalCommit>,
+    /// The waiters asleep now, each with the prefix it waits for.
+    sleepers: Vec<Sleeper>,
+    next_sleeper: u64,
+}
+
+struct LocalCommit {
+    generation: u64,
+    revision: Revision,
+    /// What it touched (`None`: anything).
+    touched: Option<Touched>,
+}
+
+struct Sleeper {
+    id: u64,
+    prefix: String,
+    woken: bool,
+    wake: std::sync::Arc<Condvar>,
+}
+
+/// What the local commits since a waiter's last look say, when they say everything.
+#[derive(Debug, PartialEq, Eq)]
+enum Known {
+    /// Nothing under the prefix changed up to this revision.
+    Unchanged(Revision),
+    /// Something under the prefix changed; the revision of the last of these commits.
+    Changed(Revision),
 }
 
 impl LocalCommits {
@@ -607,15 +653,20 @@ impl LocalCommits {
         lock(&self.state).generation
     }
 
-    fn notify(&self, touched: Option<Touched>) {
+    fn notify(&self, revision: Revision, touched: Option<Touched>) {
         let mut state = lock(&self.state);
         state.generation = state.generation.wrapping_add(1);
         let generation = state.generation;
+        for sleeper in &mut state.sleepers {
+            if touched.as_ref().is_none_or(|t| t.touches(&sleeper.prefix)) {
+                sleeper.woken = true;
+                sleeper.wake.notify_one();
+            }
+        }
         if state.recent.len() == TOUCHED_KEPT {
             state.recent.pop_front();
         }
-        state.recent.push_back((generation, touched));
-        self.committed.notify_all();
+        state.recent.push_back(LocalCommit { generation, revision, touched });
     }
 
     /// Whether every local commit after generation `from` up to `to` is remembered and
@@ -626,28 +677,69 @@ impl LocalCommits {
         }
         let state = lock(&self.state);
         let mut covered = from;
-        for (generation, touched) in &state.recent {
-            if *generation <= from || *generation > to {
+        for commit in &state.recent {
+            if commit.generation <= from || commit.generation > to {
                 continue;
             }
-            if *generation != covered.wrapping_add(1) {
+            if commit.generation != covered.wrapping_add(1) {
                 return false;
             }
-            match touched {
-                Some(touched) if !touched.touches(prefix) => covered = *generation,
+            match &commit.touched {
+                Some(touched) if !touched.touches(prefix) => covered = commit.generation,
                 _ => return false,
             }
         }
         covered == to
     }
 
-    /// Sleeps until a local commit after `seen`, or `timeout`.
-    fn wait_past(&self, seen: u64, timeout: Duration) {
+    /// What happened under `prefix` after revision `checked`, from the local commits after
+    /// generation `from` up to `to` alone, if they tell it all: every one is remembered with
+    /// its keys, and their revisions follow `checked` without a gap, so nobody else committed
+    /// in between. `None`: the store must be asked. (A commit by somebody else after the last
+    /// local one is found by the next poll, as without local commits.)
+    fn known_since(&self, from: u64, to: u64, checked: Revision, prefix: &str) -> Option<Known> {
         let state = lock(&self.state);
-        let _woken = self
-            .committed
-            .wait_timeout_while(state, timeout, |s| s.generation == seen)
+        let mut next_generation = from.wrapping_add(1);
+        let mut revision = checked;
+        let mut changed = false;
+        for commit in &state.recent {
+            if commit.generation <= from || commit.generation > to {
+                continue;
+            }
+            if commit.generation != next_generation {
+                return None;
+            }
+            next_generation = next_generation.wrapping_add(1);
+            // Committed before the last look read the revision: that look saw it.
+            if commit.revision <= checked {
+                continue;
+            }
+            if commit.revision != revision + 1 {
+                return None;
+            }
+            revision = commit.revision;
+            changed |= commit.touched.as_ref()?.touches(prefix);
+        }
+        if next_generation != to.wrapping_add(1) {
+            return None;
+        }
+        Some(if changed { Known::Changed(revision) } else { Known::Unchanged(revision) })
+    }
+
+    /// Sleeps until a local commit after `seen` that may touch `prefix`, or `timeout`.
+    fn wait_past(&self, seen: u64, prefix: &str, timeout: Duration) {
+        let mut state = lock(&self.state);
+        if state.generation != seen {
+            return;
+        }
+        let id = state.next_sleeper;
+        state.next_sleeper += 1;
+        let wake = std::sync::Arc::new(Condvar::new());
+        state.sleepers.push(Sleeper { id, prefix: prefix.to_owned(), woken: false, wake: wake.clone() });
+        let (mut state, _) = wake
+            .wait_timeout_while(state, timeout, |s| !s.sleepers.iter().any(|w| w.id == id && w.woken))
             .unwrap_or_else(PoisonError::into_inner);
+        state.sleepers.retain(|w| w.id != id);
     }
 }
 
@@ -833,8 +925,8 @@ mod tests {
     #[test]
     fn a_waiter_knows_which_local_commits_left_its_prefix_alone() {
         let local = LocalCommits::default();
-        local.notify(Touched::of(&[put("pending/vnets/a"), put("pending/.mark")]));
-        local.notify(Touched::of(&[Op::DeletePrefix { prefix: "tasks/".into() }]));
+        local.notify(11, Touched::of(&[put("pending/vnets/a"), put("pending/.mark")]));
+        local.notify(12, Touched::of(&[Op::DeletePrefix { prefix: "tasks/".into() }]));
         assert!(local.untouched_since(0, 2, "running/"));
         assert!(!local.untouched_since(0, 2, "pending/"));
         // A deleted prefix touches what lies below it and what contains it.
@@ -843,15 +935,62 @@ mod tests {
         assert!(local.untouched_since(2, 2, "pending/"), "no commit since: nothing touched");
         // Too many keys, or expired entries (`None`): anything may have changed.
         let many: Vec<Op> = (0..=TOUCHED_MAX_KEYS).map(|i| put(&format!("x/{i}"))).collect();
-        local.notify(Touched::of(&many));
+        local.notify(13, Touched::of(&many));
         assert!(!local.untouched_since(2, 3, "running/"));
-        local.notify(None);
+        local.notify(14, None);
         assert!(!local.untouched_since(3, 4, "running/"));
         // Commits no longer remembered are never taken as untouched.
-        for _ in 0..TOUCHED_KEPT {
-            local.notify(Touched::of(&[put("other/k")]));
+        for i in 0..TOUCHED_KEPT as u64 {
+            local.notify(15 + i, Touched::of(&[put("other/k")]));
         }
         assert!(local.untouched_since(4 + 1, 4 + TOUCHED_KEPT as u64, "running/"));
         assert!(!local.untouched_since(0, 4 + TOUCHED_KEPT as u64, "running/"));
+    }
+
+    #[test]
+    fn local_commits_without_a_gap_answer_a_waiter_without_a_query() {
+        let local = LocalCommits::default();
+        local.notify(11, Touched::of(&[put("sdn/pending/vnets/a")]));
+        local.notify(12, Touched::of(&[put("tasks/t1")]));
+        // Looked at generation 0 and revision 10: commits 11 and 12 are all there was.
+        assert_eq!(local.known_since(0, 2, 10, "sdn/"), Some(Known::Changed(12)));
+        assert_eq!(local.known_since(0, 2, 10, "nodes/"), Some(Known::Unchanged(12)));
+        // The look already saw revision 11 (it committed before the look read the revision).
+        assert_eq!(local.known_since(0, 2, 11, "sdn/"), Some(Known::Unchanged(12)));
+        // Somebody else committed 13: a gap before the next local commit means asking.
+        local.notify(14, Touched::of(&[put("tasks/t2")]));
+        assert_eq!(local.known_since(2, 3, 12, "nodes/"), None);
+        // Unknown keys (expired entries, a large commit) mean asking too.
+        local.notify(15, None);
+        assert_eq!(local.known_since(3, 4, 14, "nodes/"), None);
+        // Commits no longer remembered: asking.
+        for i in 0..TOUCHED_KEPT as u64 {
+            local.notify(16 + i, Touched::of(&[put("other/k")]));
+        }
+        assert_eq!(local.known_since(0, 4 + TOUCHED_KEPT as u64, 10, "nodes/"), None);
+        let last = 4 + TOUCHED_KEPT as u64;
+        assert_eq!(local.known_since(last - 1, last, 14 + TOUCHED_KEPT as u64, "nodes/"), Some(Known::Unchanged(15 + TOUCHED_KEPT as u64)));
+    }
+
+    #[test]
+    fn a_commit_wakes_only_the_waiters_of_what_it_touched() {
+        let local = std::sync::Arc::new(LocalCommits::default());
+        let sleep = |prefix: &'static str| {
+            let local = local.clone();
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                local.wait_past(0, prefix, Duration::from_secs(2));
+                start.elapsed()
+            })
+        };
+        let running = sleep("sdn/running/");
+        let pending = sleep("sdn/pending/");
+        while lock(&local.state).sleepers.len() < 2 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        local.notify(1, Touched::of(&[put("sdn/pending/vnets/a")]));
+        assert!(pending.join().unwrap() < Duration::from_secs(1), "the pending waiter is woken at once");
+        assert!(running.join().unwrap() >= Duration::from_secs(2), "the running waiter sleeps its whole wait");
+        assert!(lock(&local.state).sleepers.is_empty());
     }
 }

@@ -304,6 +304,75 @@ fn wait_for_change_sees_past_and_future_writes() {
     });
 }
 
+/// A prefix watch answers as `wait_for_change` does, wait after wait: a change under its
+/// prefix (also one made while nobody waited), nothing for other prefixes, and the same
+/// change again when asked from before it.
+#[test]
+fn a_prefix_watch_answers_wait_after_wait() {
+    on_both(|store| {
+        let mut watch = store.watch_prefix("pw/");
+        let start = store.revision().expect("revision");
+        let first = committed(store.commit(Txn::new().put("pw/a", "1")).expect("commit"));
+        assert!(watch.wait_for_change(start, Duration::from_secs(5)).expect("wait") >= first);
+        // Made while nobody waits: kept for the next wait.
+        let second = committed(store.commit(Txn::new().put("pw/b", "1")).expect("commit"));
+        let elsewhere = committed(store.commit(Txn::new().put("px/a", "1")).expect("commit"));
+        let woke = watch.wait_for_change(first, Duration::from_secs(5)).expect("wait");
+        assert!(woke >= second, "woke at {woke}, the change was at {second}");
+        // Nothing more under pw/: the wait times out at the current revision.
+        let started = Instant::now();
+        let now = watch
+            .wait_for_change(woke.max(elsewhere), Duration::from_millis(500))
+            .expect("wait");
+        assert!(started.elapsed() >= Duration::from_millis(450), "woken early");
+        assert!(now >= elsewhere);
+        // Asked from before the second change again: it is reported at once.
+        let started = Instant::now();
+        assert!(watch.wait_for_change(first, Duration::from_secs(5)).expect("wait") >= second);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // And a change after all that wakes the waiting watch.
+        let now = store.revision().expect("revision");
+        let third = committed(store.commit(Txn::new().delete("pw/a")).expect("commit"));
+        assert!(watch.wait_for_change(now, Duration::from_secs(5)).expect("wait") >= third);
+    });
+}
+
+/// A prefix watch whose member went away watches again, from where it was, once etcd is
+/// back: the change made meanwhile is not missed.
+#[test]
+fn a_prefix_watch_survives_an_etcd_restart() {
+    let mut cluster = sdnd_testkit::etcd::Cluster::start(1);
+    let mut o = options(cluster.members[0].client_port);
+    o.request_timeout = Duration::from_secs(1);
+    let store = EtcdStore::connect(o).expect("connect");
+    let mut watch = store.watch_prefix("r/");
+    let first = committed(store.commit(Txn::new().put("r/a", "1")).expect("commit"));
+    assert!(watch.wait_for_change(0, Duration::from_secs(5)).expect("wait") >= first);
+    cluster.members[0].kill();
+    assert!(watch.wait_for_change(first, Duration::from_secs(3)).is_err(), "etcd is down");
+    cluster.members[0].start();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let second = loop {
+        match store.commit(Txn::new().put("r/b", "1")) {
+            Ok(commit) => break committed(commit),
+            Err(e) => {
+                assert!(Instant::now() < deadline, "never recovered: {e}");
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
+    let woke = loop {
+        match watch.wait_for_change(first, Duration::from_secs(5)) {
+            Ok(revision) => break revision,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "the watch never recovered: {e}");
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
+    assert!(woke >= second, "woke at {woke}, the change was at {second}");
+}
+
 #[test]
 fn wait_for_change_wakes_on_a_write_from_another_handle() {
     let store = Arc::new(etcd_store());
