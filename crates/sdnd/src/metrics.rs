@@ -225,6 +225,10 @@ impl Store for TimedStore {
     ) -> sdn_store::Result<Revision> {
         self.inner.wait_for_change(prefix, after, timeout)
     }
+
+    fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn sdn_store::PrefixWatch + 'a> {
+        self.inner.watch_prefix(prefix)
+    }
 }
 
 /// A label value in the exposition format's escaping.

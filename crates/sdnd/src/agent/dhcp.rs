@@ -48,6 +48,7 @@ pub fn spawn(store: Arc<dyn Store>, node: String, config: DnsmasqConfig, stop: A
     std::thread::Builder::new().name("node-agent-dhcp".into()).spawn(move || {
         let mut state = State::default();
         let mut seen = 0;
+        let mut watch = store.watch_prefix(layout::IPAM_MACS_PREFIX);
         while !stop.load(Ordering::SeqCst) {
             match pass(store.as_ref(), &node, &config, &mut state) {
                 Ok(errors) => state.publish(store.as_ref(), &node, errors),
@@ -55,7 +56,7 @@ pub fn spawn(store: Arc<dyn Store>, node: String, config: DnsmasqConfig, stop: A
                 Err(err) => tracing::warn!("node agent (dhcp): {err}"),
             }
             seen = store.revision().unwrap_or(seen);
-            if store.wait_for_change(layout::IPAM_MACS_PREFIX, seen, WAKE_INTERVAL).is_err() {
+            if watch.wait_for_change(seen, WAKE_INTERVAL).is_err() {
                 std::thread::sleep(WAKE_INTERVAL);
             }
         }

@@ -105,6 +105,8 @@ fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fab
     let mut seen = 0;
     let mut checked: Option<std::time::Instant> = None;
     let mut members: Membership = (0, Vec::new());
+    let queries = layout::node_queries(&config.node);
+    let mut watch = store.watch_prefix(&queries);
     while !stop.load(Ordering::SeqCst) {
         if checked.is_none_or(|at| at.elapsed() >= Duration::from_millis(crate::nodes::HEARTBEAT_INTERVAL_MS as u64)) {
             checked = Some(std::time::Instant::now());
@@ -137,7 +139,7 @@ fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fab
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
-        if store.wait_for_change(&layout::node_queries(&config.node), seen, WAKE_INTERVAL).is_err() {
+        if watch.wait_for_change(seen, WAKE_INTERVAL).is_err() {
             std::thread::sleep(Duration::from_secs(1));
         }
     }
@@ -179,6 +181,7 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
     published.report(store.as_ref(), &config.node, &report);
     let mut seen = 0;
     let mut last_beat_ms = i64::MIN;
+    let mut watch = store.watch_prefix(layout::RUNNING_PREFIX);
     while !stop.load(Ordering::SeqCst) {
         if clock.now_ms().saturating_sub(last_beat_ms) >= crate::nodes::HEARTBEAT_INTERVAL_MS
             && beat(store.as_ref(), &config, &clock, &mut load, fabrics)
@@ -194,7 +197,7 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
             }
             Err(err) => tracing::warn!("node agent: store unavailable: {err}"),
         }
-        if store.wait_for_change(layout::RUNNING_PREFIX, seen, WAKE_INTERVAL).is_err() {
+        if watch.wait_for_change(seen, WAKE_INTERVAL).is_err() {
             std::thread::sleep(Duration::from_secs(1));
         }
     }

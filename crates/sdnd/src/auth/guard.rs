@@ -224,4 +224,8 @@ impl Store for GuardedStore {
     ) -> Result<Revision> {
         self.inner.wait_for_change(prefix, after, timeout)
     }
+
+    fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn sdn_store::PrefixWatch + 'a> {
+        self.inner.watch_prefix(prefix)
+    }
 }

@@ -490,9 +490,7 @@ fn undeclared(declared: &Declared, values: &Map<String, Value>) -> Result<(), Er
 
 /// Runs store-touching work on the blocking pool.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|err| Error::Internal(format!("request handler failed: {err}")))?
+    tokio::task::block_in_place(work)
 }
 
 /// The request's parameters from the query, the body and the path, and the first reason they

@@ -81,9 +81,14 @@ pub struct Sdn {
     /// The lock entry (possibly expired) and its revision as last read or written here, for
     /// [`Sdn::mutate`]'s first attempt; `None` until known.
     lock_view: Mutex<Option<LockView>>,
-    /// The revision of this process's last commit (for the view watcher, see [`watch`]).
-    pub(crate) last_commit: std::sync::atomic::AtomicU64,
+    /// The revisions of this process's last commits, oldest first (for the view watcher, see
+    /// [`watch`]): a few, since the watcher may be woken by one after the next has landed.
+    own_commits: Mutex<std::collections::VecDeque<Revision>>,
 }
+
+/// How many of its own commits the view watcher can recognize behind the latest: more than
+/// a burst of changes makes while the watcher lets them gather (see `watch::GATHER`).
+const OWN_COMMITS_KEPT: usize = 256;
 
 fn lock_mutex<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock can't leave the snapshot half-updated (it is replaced
@@ -93,7 +98,7 @@ fn lock_mutex<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sdn {
     pub fn new(store: Arc<dyn Store>, clock: Clock) -> Self {
-        Self { store, clock, cache: Mutex::new(Snapshot::default()), writer: Mutex::new(()), lock_view: Mutex::new(None), last_commit: Default::default() }
+        Self { store, clock, cache: Mutex::new(Snapshot::default()), writer: Mutex::new(()), lock_view: Mutex::new(None), own_commits: Default::default() }
     }
 
     /// The current configuration, reloaded from the store only if someone else changed it.
@@ -101,11 +106,24 @@ impl Sdn {
         Ok(self.read_current()?.snapshot)
     }
 
-    /// Whether `revision` is that of this process's last commit (waiting out a commit under
-    /// way, whose revision is recorded before the writer lets go).
+    /// Whether `revision` is that of one of this process's recent commits. One newer than
+    /// any recorded may be a commit under way, whose revision is recorded before the writer
+    /// lets go: that one is waited out (an older one is decided without waiting for the writer,
+    /// which may be in the middle of the next commit).
     pub(crate) fn is_own_commit(&self, revision: Revision) -> bool {
+        let recorded = |own: &std::collections::VecDeque<Revision>| own.contains(&revision);
+        let newest = {
+            let own = lock_mutex(&self.own_commits);
+            if recorded(&own) {
+                return true;
+            }
+            own.back().copied().unwrap_or(0)
+        };
+        if revision < newest {
+            return false;
+        }
         let _writer = lock_mutex(&self.writer);
-        self.last_commit.load(std::sync::atomic::Ordering::SeqCst) == revision
+        recorded(&lock_mutex(&self.own_commits))
     }
 
     /// The configuration as this process last read or wrote it, without asking the store:
@@ -378,7 +396,13 @@ impl Sdn {
             match self.store.commit(txn)? {
                 Commit::GuardFailed => continue,
                 Commit::Committed(revision) => {
-                    self.last_commit.store(revision, std::sync::atomic::Ordering::SeqCst);
+                    {
+                        let mut own = lock_mutex(&self.own_commits);
+                        if own.len() == OWN_COMMITS_KEPT {
+                            own.pop_front();
+                        }
+                        own.push_back(revision);
+                    }
                     log_committed(&snapshot, &mutation.changes, mutation.replace_pending.as_ref(), revision);
                     if lock_after.is_some() || expiry_after.is_some() {
                         let mut view = LockView { lock, lock_rev, expiry, expiry_rev };

@@ -14,6 +14,11 @@ use crate::app::App;
 const WATCHED: &str = "sdn/";
 /// How long one wait lasts before it is renewed.
 const WAIT: Duration = Duration::from_secs(30);
+/// After a wake, how long changes are let gather before they are taken all at once: a
+/// process making a change after another (an orchestrator's burst, on this node or another)
+/// wakes this thread a few dozen times a second, not once per change, and a change made
+/// elsewhere is seen this much later (which at worst costs a write a retry).
+const GATHER: Duration = Duration::from_millis(20);
 
 pub fn spawn_view_watcher(app: &Arc<App>) {
     let app = app.clone();
@@ -21,18 +26,28 @@ pub fn spawn_view_watcher(app: &Arc<App>) {
         .name("sdn-view".into())
         .spawn(move || {
             let mut seen = app.store.revision().unwrap_or(0);
+            // One watch for all the waits: this thread is woken by every change.
+            let mut watch = app.store.watch_prefix(WATCHED);
             loop {
-                match app.store.wait_for_change(WATCHED, seen, WAIT) {
+                match watch.wait_for_change(seen, WAIT) {
                     Ok(revision) if revision > seen => {
+                        // Our own commits: the view already holds them.
+                        let mut elsewhere = !app.sdn.is_own_commit(revision);
                         seen = revision;
-                        // Our own commit: the view already holds it.
-                        if app.sdn.is_own_commit(revision) {
-                            continue;
+                        std::thread::sleep(GATHER);
+                        while let Ok(revision) = watch.wait_for_change(seen, Duration::ZERO) {
+                            if revision <= seen {
+                                break;
+                            }
+                            elsewhere |= !app.sdn.is_own_commit(revision);
+                            seen = revision;
                         }
-                        if let Err(err) = app.sdn.read_current() {
-                            tracing::debug!(
-                                "refreshing the SDN view after a change elsewhere: {err}"
-                            );
+                        if elsewhere {
+                            if let Err(err) = app.sdn.read_current() {
+                                tracing::debug!(
+                                    "refreshing the SDN view after a change elsewhere: {err}"
+                                );
+                            }
                         }
                     }
                     Ok(_) => {}
