@@ -193,7 +193,8 @@ impl Server {
             .args(reload_interfaces)
             .args(dnsmasq)
             .args(&self.extra)
-            .env("SDND_LOG", "warn")
+            // Quiet unless asked: `SDND_TEST_LOG=info` shows a test server's access log.
+            .env("SDND_LOG", std::env::var("SDND_TEST_LOG").unwrap_or_else(|_| "warn".into()))
             .env("SDND_CONFIG", NO_CONFIG)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
