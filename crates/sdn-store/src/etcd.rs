@@ -1003,6 +1003,10 @@ impl Store for EtcdStore {
         self.waited(waited)
     }
 
+    fn remote(&self) -> bool {
+        true
+    }
+
     fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn PrefixWatch + 'a> {
         let start = self.full_key(prefix);
         let end = prefix_end(&start);

@@ -174,6 +174,12 @@ pub trait Store: Send + Sync + 'static {
     fn wait_for_change(&self, prefix: &str, after: Revision, timeout: Duration)
         -> Result<Revision>;
 
+    /// Whether a call costs a round trip over the network (etcd), not a local read: what a
+    /// caller may spend a cache, and a bounded staleness, to save.
+    fn remote(&self) -> bool {
+        false
+    }
+
     /// A waiter on `prefix` for a thread that waits again and again: the same answers as
     /// [`Store::wait_for_change`], cheaper where the backend can keep what it needs between
     /// waits (etcd: one watch stream for all the waits, instead of a watch created and

@@ -242,8 +242,9 @@ fn report(floor_name: &str, floor_target: f64, series: &[(usize, Series)]) {
     };
     for (count, f) in series {
         println!(
-            "  {count:>7} vnets: {floor_name} median {:.3} ms; a create-shaped transaction straight to the store {:.3} ms = {:.2}x",
+            "  {count:>7} vnets: {floor_name} median {:.3} ms (p99/median {:.2}); a create-shaped transaction straight to the store {:.3} ms = {:.2}x",
             ms(f.floor.median),
+            ratio(f.floor.p99, f.floor.median),
             ms(f.shaped.median),
             ratio(f.shaped.median, f.floor.median),
         );

@@ -124,6 +124,7 @@ impl App {
         crate::apply::spawn_orphan_sweeper(&app);
         crate::history::spawn_confirm_watcher(&app);
         crate::sdn::watch::spawn_view_watcher(&app);
+        crate::auth::watch::spawn_access_watcher(&app);
         crate::audit::spawn_sweeper(app.store.clone(), app.clock.clone());
         Ok(app)
     }

@@ -229,6 +229,10 @@ impl Store for TimedStore {
     fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn sdn_store::PrefixWatch + 'a> {
         self.inner.watch_prefix(prefix)
     }
+
+    fn remote(&self) -> bool {
+        self.inner.remote()
+    }
 }
 
 /// A label value in the exposition format's escaping.

@@ -20,6 +20,11 @@
 //! A call outside the store (an external IPAM, a DNS server) can't be taken back by a refused
 //! commit, so an armed request confirms its generation before each one
 //! ([`before_outside_call`]): a revoked caller never reaches another system.
+//!
+//! A read (GET, HEAD) is armed the same way when it was authenticated on records the access
+//! watcher found current a moment ago ([`run_armed_read`]); only its answer, when it committed
+//! nothing, stands without a read of the generation at its end: a token revoked elsewhere
+//! may go on reading for [`crate::auth::READ_CONFIRMED_WITHIN`] at most, never writing.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -70,6 +75,28 @@ pub fn run_armed<T>(
     generation: Revision,
     work: impl FnOnce() -> T,
 ) -> Option<T> {
+    run(store, generation, |_| true, work)
+}
+
+/// [`run_armed`] for a read authenticated on records found current a moment ago (see
+/// [`crate::auth::Auth::authenticate_recent`]): what it commits or sends elsewhere is guarded
+/// the same way, but a successful answer that committed nothing stands without reading the
+/// generation again (that read is what a recently confirmed cache saves). A refusal is
+/// confirmed as a write's is: a privilege granted elsewhere a moment ago counts at once.
+pub fn run_armed_read<V, E>(
+    store: Arc<dyn Store>,
+    generation: Revision,
+    work: impl FnOnce() -> std::result::Result<V, E>,
+) -> Option<std::result::Result<V, E>> {
+    run(store, generation, |answer| answer.is_err(), work)
+}
+
+fn run<T>(
+    store: Arc<dyn Store>,
+    generation: Revision,
+    confirm_unproven: impl Fn(&T) -> bool,
+    work: impl FnOnce() -> T,
+) -> Option<T> {
     let _disarm = Disarm;
     STORE.with(|s| *s.borrow_mut() = Some(store.clone()));
     STATE.with(|s| {
@@ -83,6 +110,7 @@ pub fn run_armed<T>(
         State::Proven => Some(answer),
         State::Stale => None,
         State::Armed { rerun: false, .. } => Some(answer),
+        State::Armed { rerun: true, .. } | State::Off if !confirm_unproven(&answer) => Some(answer),
         State::Armed { rerun: true, .. } | State::Off => {
             // Nothing committed: the answer stands if the records that decided it still do.
             let current = store
@@ -227,5 +255,9 @@ impl Store for GuardedStore {
 
     fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn sdn_store::PrefixWatch + 'a> {
         self.inner.watch_prefix(prefix)
+    }
+
+    fn remote(&self) -> bool {
+        self.inner.remote()
     }
 }

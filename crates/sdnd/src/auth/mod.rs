@@ -12,6 +12,7 @@ pub mod ids;
 pub mod records;
 pub mod throttle;
 pub mod ticket;
+pub mod watch;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -160,9 +161,32 @@ pub struct Auth {
     /// The parsed access records and the generation they were read at: a request then costs
     /// one point read, not a parse of every user, token and ACL.
     cached: std::sync::Mutex<Option<(sdn_store::Revision, Arc<AccessData>)>>,
+    /// When the cached records were last found current (see [`Auth::authenticate_recent`]).
+    confirmed: std::sync::Mutex<Option<Confirmed>>,
     throttle: throttle::LoginThrottle,
     password_checks: Gate,
 }
+
+/// A read of the access generation that found the cached records current.
+#[derive(Clone, Copy)]
+struct Confirmed {
+    generation: sdn_store::Revision,
+    /// [`records::local_writes`] before the read.
+    local_writes: u64,
+    /// When the read began.
+    at: std::time::Instant,
+}
+
+/// On a remote store (etcd), a read (GET, HEAD) may be authenticated on the access records as
+/// last found current if that was at most this long ago: a token revoked on another node, or
+/// by the admin command beside the server, may go on reading this long at most (its writes
+/// are refused at once, see [`guard`]); one revoked through this process is refused at once.
+/// The access watcher confirms them several times within it, so a datacenter manager's
+/// polling costs no round trip to etcd per request. On SQLite the generation is read for
+/// every request, as its read is local: there, every revocation holds at once.
+pub const READ_CONFIRMED_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often the access watcher confirms the records when nothing changes.
+const CONFIRM_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Password checks (argon2, 19 MiB each) run at most this many at once, so that a flood of
 /// logins costs bounded memory and leaves the other requests their threads.
@@ -211,6 +235,7 @@ impl Auth {
             ticket_lifetime,
             ticket_key: std::sync::OnceLock::new(),
             cached: Default::default(),
+            confirmed: Default::default(),
             throttle: throttle::LoginThrottle::default(),
             password_checks: Gate::new(PASSWORD_CHECKS_AT_ONCE),
         }
@@ -227,16 +252,43 @@ impl Auth {
     /// The access records as of now. The generation is read before the records, so a change
     /// landing in between only makes the next request read them again.
     fn load(&self) -> Result<Arc<AccessData>, Error> {
+        let (local_writes, at) = (records::local_writes(), std::time::Instant::now());
         let generation = records::generation(self.store.as_ref())?;
         let mut cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let (Some(now), Some((seen, data))) = (generation, cached.as_ref()) {
-            if now == *seen {
-                return Ok(data.clone());
+        let data = match (generation, cached.as_ref()) {
+            (Some(now), Some((seen, data))) if now == *seen => data.clone(),
+            _ => {
+                let data = Arc::new(AccessData::load(self.store.as_ref())?);
+                *cached = generation.map(|g| (g, data.clone()));
+                data
             }
-        }
-        let data = Arc::new(AccessData::load(self.store.as_ref())?);
-        *cached = generation.map(|g| (g, data.clone()));
+        };
+        *self.confirmed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            generation.map(|generation| Confirmed { generation, local_writes, at });
         Ok(data)
+    }
+
+    /// Reads the access generation, and the records if they changed: for the access watcher.
+    pub fn confirm(&self) -> Result<Option<sdn_store::Revision>, Error> {
+        self.load()?;
+        Ok(self.confirmed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).map(|c| c.generation))
+    }
+
+    /// For a read (GET, HEAD): the caller, if the cached access records admit it and were
+    /// found current within [`READ_CONFIRMED_WITHIN`] with no access change through this
+    /// process since, with their generation; no store read. `None`: ask
+    /// [`Auth::authenticate`] (which alone answers refusals). The request runs armed with the
+    /// generation, so that nothing it writes or sends elsewhere gets past a revocation.
+    pub fn authenticate_recent(&self, credentials: &Credentials, peer: SocketAddr) -> Option<(Caller, sdn_store::Revision)> {
+        if !self.store.remote() {
+            return None;
+        }
+        let confirmed = (*self.confirmed.lock().unwrap_or_else(std::sync::PoisonError::into_inner))?;
+        if confirmed.at.elapsed() > READ_CONFIRMED_WITHIN || confirmed.local_writes != records::local_writes() {
+            return None;
+        }
+        let (caller, generation) = self.authenticate_cached(credentials, true, peer)?;
+        (generation == confirmed.generation).then_some((caller, generation))
     }
 
     /// The caller of a public route.

@@ -159,8 +159,19 @@ pub fn ticket_key(store: &dyn Store) -> Result<Vec<u8>, sdn_store::StoreError> {
     }
 }
 
+/// Changes to the access records this process began: a read authenticated on records
+/// confirmed before one of them is not taken (see [`super::Auth::authenticate_recent`]), so a
+/// revocation through this process holds for its very next request.
+static LOCAL_WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub(crate) fn local_writes() -> u64 {
+    LOCAL_WRITES.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Every change to the access records goes through here, and moves the generation with it.
 fn commit(store: &dyn Store, txn: Txn, conflict: impl FnOnce() -> String) -> Result<(), String> {
+    // Before the commit: a confirmation read from here on may already miss it.
+    LOCAL_WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     match store.commit(txn.put(GENERATION, Vec::new())).map_err(|e| e.to_string())? {
         Commit::Committed(_) => Ok(()),
         Commit::GuardFailed => Err(conflict()),

@@ -313,11 +313,12 @@ async fn dispatch(
     let credentials = credentials::from_headers(req.headers());
     let safe_method = matches!(method, Method::GET | Method::HEAD);
     let permission = route.permission;
-    // A write may be authenticated on the access records as last read (no store read, no
-    // hop to the blocking pool): its commits are then guarded on them (see `auth::guard`).
+    // A write may be authenticated on the access records as last read, a read on them as
+    // found current a moment ago (no store read): the request then runs armed with their
+    // generation (see `auth::guard`).
     let cached = match permission {
         Permission::Public => None,
-        _ if safe_method => None,
+        _ if safe_method => app.auth.authenticate_recent(&credentials, peer),
         _ => app.auth.authenticate_cached(&credentials, safe_method, peer),
     };
     let (caller, armed) = match (permission, cached) {
@@ -354,9 +355,12 @@ async fn dispatch(
         let _span = span.enter();
         if let Some(generation) = armed.filter(|_| malformed.is_none()) {
             let store = app.store.clone();
-            let answer = crate::auth::guard::run_armed(store, generation, || {
-                checked(&app, &caller, permission, &route_params, &handler, values.clone(), None, peer)
-            });
+            let work = || checked(&app, &caller, permission, &route_params, &handler, values.clone(), None, peer);
+            let answer = if safe_method {
+                crate::auth::guard::run_armed_read(store, generation, work)
+            } else {
+                crate::auth::guard::run_armed(store, generation, work)
+            };
             if let Some(answer) = answer {
                 return answer;
             }
