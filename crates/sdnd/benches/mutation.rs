@@ -180,7 +180,7 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
     let client = server.client("bench");
     let token = client.post(&format!("{SDN}/lock"), &[("allow-pending", "1")]).ok();
     let token = utf8_percent_encode(token.as_str().unwrap(), NON_ALPHANUMERIC).to_string();
-    let mut lean = LeanClient::connect(&server.base, client.auth().unwrap());
+    let mut lean = LeanClient::connect(&server.base, &server.fingerprint, client.auth().unwrap());
     let create = |lean: &mut LeanClient, name: String| {
         let form = format!("vnet={name}&zone=bench&lock-token={token}");
         let (status, body) = lean.request("POST", &format!("{SDN}/vnets"), Some(&form));

@@ -4,64 +4,15 @@
 //! its own and back: two wake-ups per request, which on this 2-core VM cost about as much as
 //! the server's whole request path).
 //!
-//! Only for loopback servers with a test certificate: it accepts any certificate.
+//! It trusts exactly the server's certificate, by its fingerprint (sdnd's own pinning, as
+//! for an external IPAM).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
-
-/// Accepts the test server's self-signed certificate (and any other: loopback only).
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, StreamOwned};
 
 pub struct LeanClient {
     stream: BufReader<StreamOwned<ClientConnection, TcpStream>>,
@@ -70,29 +21,17 @@ pub struct LeanClient {
 }
 
 impl LeanClient {
-    /// Connects to `base` (`https://127.0.0.1:PORT`) and sends `authorization` with every request.
-    pub fn connect(base: &str, authorization: &str) -> LeanClient {
-        let host = base
-            .strip_prefix("https://")
-            .expect("an https:// base URL")
-            .trim_end_matches('/')
-            .to_string();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth();
+    /// Connects to `base` (`https://127.0.0.1:PORT`), whose certificate has the SHA-256
+    /// `fingerprint` (`AA:BB:...`), and sends `authorization` with every request.
+    pub fn connect(base: &str, fingerprint: &str, authorization: &str) -> LeanClient {
+        let host = base.strip_prefix("https://").expect("an https:// base URL").trim_end_matches('/').to_string();
+        let pinned = sdnd::ipam::pin::parse(fingerprint).expect("the server's fingerprint");
+        let config = sdnd::ipam::pin::client_config(pinned).expect("a TLS client configuration");
         let tcp = TcpStream::connect(&host).expect("connect to the server");
         tcp.set_nodelay(true).unwrap();
         let name = ServerName::try_from("localhost").unwrap();
         let tls = ClientConnection::new(Arc::new(config), name).unwrap();
-        LeanClient {
-            stream: BufReader::new(StreamOwned::new(tls, tcp)),
-            host,
-            authorization: authorization.to_string(),
-        }
+        LeanClient { stream: BufReader::new(StreamOwned::new(tls, tcp)), host, authorization: authorization.to_string() }
     }
 
     /// Sends one request (a form body when `form` is given) and returns the status and body.
