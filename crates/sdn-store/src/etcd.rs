@@ -488,22 +488,26 @@ impl EtcdStore {
         full
     }
 
-    /// Turns an etcd key-value back into an entry with the store prefix removed.
-    fn entry(&self, kv: &etcd_client::KeyValue) -> Result<Entry> {
-        let key = kv
-            .key()
-            .strip_prefix(self.prefix.as_bytes())
+    /// An etcd key with the store prefix removed.
+    fn short_key(&self, key: &[u8]) -> Result<String> {
+        key.strip_prefix(self.prefix.as_bytes())
             .and_then(|rest| std::str::from_utf8(rest).ok())
+            .map(str::to_owned)
             .ok_or_else(|| {
                 StoreError::Backend(format!(
                     "etcd at {}: key {:?} is not valid UTF-8 under the prefix {:?}",
                     self.endpoints,
-                    String::from_utf8_lossy(kv.key()),
+                    String::from_utf8_lossy(key),
                     self.prefix
                 ))
-            })?;
+            })
+    }
+
+    /// Turns an etcd key-value back into an entry with the store prefix removed.
+    fn entry(&self, kv: &etcd_client::KeyValue) -> Result<Entry> {
+        let key = self.short_key(kv.key())?;
         Ok(Entry {
-            key: key.to_owned(),
+            key,
             value: kv.value().to_vec(),
             mod_revision: to_revision(kv.mod_revision()),
         })
@@ -721,6 +725,58 @@ impl EtcdStore {
                 "etcd at {}: watching: {why}",
                 self.endpoints
             ))),
+        }
+    }
+
+    /// The history of `[start, end)` after `after` up to the write at `through`, replayed
+    /// by a watch on member `index`: each key's last event (a put's entry, or `None` for a
+    /// delete). `Ok(None)`: compacted away. Events of one revision come in one response, so
+    /// the response that holds `through` completes it; later events in it are left out.
+    async fn replay(
+        &self,
+        index: usize,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        after: Revision,
+        through: Revision,
+    ) -> Result<Option<BTreeMap<Vec<u8>, Option<etcd_client::KeyValue>>>, WatchFailure> {
+        let mut stream = self.open_watch(index, start, end, after).await?;
+        let mut changes = BTreeMap::new();
+        loop {
+            let message = tokio::time::timeout(self.attempt_timeout, stream.message())
+                .await
+                .map_err(|_| self.hung(index))?
+                .map_err(WatchFailure::Client)?;
+            let Some(response) = message else {
+                return Err(WatchFailure::Ended("the watch stream closed".into()));
+            };
+            if response.compact_revision() > 0 {
+                return Ok(None);
+            }
+            if response.canceled() {
+                return Err(WatchFailure::Ended(format!(
+                    "the watch was canceled: {}",
+                    response.cancel_reason()
+                )));
+            }
+            let mut complete = false;
+            for event in response.events() {
+                let Some(kv) = event.kv() else { continue };
+                let revision = to_revision(kv.mod_revision());
+                if revision > through {
+                    complete = true;
+                    continue;
+                }
+                complete |= revision == through;
+                let state = match event.event_type() {
+                    etcd_client::EventType::Put => Some(kv.clone()),
+                    etcd_client::EventType::Delete => None,
+                };
+                changes.insert(kv.key().to_vec(), state);
+            }
+            if complete {
+                return Ok(Some(changes));
+            }
         }
     }
 
@@ -1001,6 +1057,62 @@ impl Store for EtcdStore {
             }
         });
         self.waited(waited)
+    }
+
+    fn changes_through(
+        &self,
+        prefix: &str,
+        after: Revision,
+        through: Revision,
+    ) -> Result<Option<crate::KeyChanges>> {
+        if through <= after {
+            return Ok(Some(Vec::new()));
+        }
+        let start = self.full_key(prefix);
+        let end = prefix_end(&start);
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
+        let replayed = self.runtime().block_on(async {
+            let mut tries = 0usize;
+            loop {
+                let index = self.preferred.load(Ordering::SeqCst) % self.members.len();
+                let replay = tokio::time::timeout_at(
+                    deadline,
+                    self.replay(index, start.clone(), end.clone(), after, through),
+                )
+                .await;
+                match replay {
+                    // No event at `through` within the budget: the caller reads it whole.
+                    Err(_) => return Ok(None),
+                    Ok(Ok(changes)) => return Ok(changes),
+                    Ok(Err(failure)) => {
+                        self.after_watch_failure(index, failure, &mut tries, deadline)
+                            .await?
+                    }
+                }
+            }
+        });
+        let changes = match replayed {
+            Ok(changes) => changes,
+            Err(WatchFailure::Client(e)) => return Err(classify(&self.endpoints, "reading changes", e)),
+            Err(WatchFailure::Ended(why)) => {
+                return Err(StoreError::Unavailable(format!(
+                    "etcd at {}: reading changes: {why}",
+                    self.endpoints
+                )))
+            }
+        };
+        changes
+            .map(|changes| {
+                changes
+                    .into_iter()
+                    .map(|(key, kv)| {
+                        let key = self.short_key(&key)?;
+                        let entry = kv.map(|kv| self.entry(&kv)).transpose()?;
+                        Ok((key, entry))
+                    })
+                    .collect()
+            })
+            .transpose()
     }
 
     fn remote(&self) -> bool {

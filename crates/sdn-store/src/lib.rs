@@ -30,6 +30,9 @@ pub struct Entry {
     pub mod_revision: Revision,
 }
 
+/// Keys with their state after some changes (`None`: deleted); see [`Store::changes_through`].
+pub type KeyChanges = Vec<(String, Option<Entry>)>;
+
 /// A precondition of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Guard {
@@ -173,6 +176,23 @@ pub trait Store: Send + Sync + 'static {
     /// processes sharing the backend are seen too (possibly with a short delay).
     fn wait_for_change(&self, prefix: &str, after: Revision, timeout: Duration)
         -> Result<Revision>;
+
+    /// The entries under `prefix` written after revision `after` up to `through`, each with
+    /// its state as of `through` or later (`None`: deleted), in key order; `Ok(None)` if the
+    /// store no longer knows (its history since `after` was compacted away): read the prefix
+    /// whole. The caller must know that an entry under `prefix` was written at `through` (a
+    /// marker written with every change there): etcd replays its history up to that write.
+    /// What a cache of a large prefix needs to catch up with a change made elsewhere without
+    /// reading the whole prefix.
+    fn changes_through(
+        &self,
+        prefix: &str,
+        after: Revision,
+        through: Revision,
+    ) -> Result<Option<KeyChanges>> {
+        let _ = (prefix, after, through);
+        Ok(None)
+    }
 
     /// Whether a call costs a round trip over the network (etcd), not a local read: what a
     /// caller may spend a cache, and a bounded staleness, to save.

@@ -503,6 +503,52 @@ impl Store for SqliteStore {
         }
     }
 
+    fn changes_through(
+        &self,
+        prefix: &str,
+        after: Revision,
+        through: Revision,
+    ) -> Result<Option<crate::KeyChanges>> {
+        let end = prefix_end(prefix);
+        self.with_conn(|conn| {
+            let tx = conn.transaction().map_err(self.err("starting a read transaction"))?;
+            let compacted: Revision = tx
+                .prepare_cached("SELECT compacted FROM meta WHERE id = 1")
+                .and_then(|mut st| st.query_row([], |row| row.get(0)))
+                .map_err(self.err("reading the revision"))?;
+            if after < compacted {
+                return Ok(None);
+            }
+            let keys: Vec<String> = tx
+                .prepare_cached(
+                    "SELECT DISTINCT key FROM changelog
+                     WHERE revision > ?1 AND revision <= ?2 AND key >= ?3 AND key < ?4 ORDER BY key",
+                )
+                .and_then(|mut st| {
+                    st.query_map(params![after, through, prefix, end], |row| row.get(0))?
+                        .collect::<rusqlite::Result<_>>()
+                })
+                .map_err(self.err("reading the changelog"))?;
+            let now = now_ms();
+            let mut changes = Vec::with_capacity(keys.len());
+            for key in keys {
+                let entry = tx
+                    .prepare_cached(
+                        "SELECT value, mod_revision FROM kv WHERE key = ?1 AND (expires IS NULL OR expires > ?2)",
+                    )
+                    .and_then(|mut st| {
+                        st.query_row(params![key, now], |row| {
+                            Ok(Entry { key: key.clone(), value: row.get(0)?, mod_revision: row.get(1)? })
+                        })
+                        .optional()
+                    })
+                    .map_err(self.err("reading an entry"))?;
+                changes.push((key, entry));
+            }
+            Ok(Some(changes))
+        })
+    }
+
     fn wait_for_change(
         &self,
         prefix: &str,
@@ -901,6 +947,11 @@ mod tests {
             20
         );
         assert!(start.elapsed() < Duration::from_secs(1));
+        // And the changes since then are not known any more; those since 15 are.
+        assert_eq!(store.changes_through("k/", 3, 20).expect("read"), None);
+        let known = store.changes_through("k/", 15, 20).expect("read").expect("kept");
+        let keys: Vec<&str> = known.iter().map(|(key, _)| key.as_str()).collect();
+        assert_eq!(keys, ["k/15", "k/16", "k/17", "k/18", "k/19"]);
         // Reopening keeps the compaction point.
         drop(store);
         let store = SqliteStore::open(&dir.path().join("s.db")).expect("reopen");

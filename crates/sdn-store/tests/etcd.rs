@@ -304,6 +304,55 @@ fn wait_for_change_sees_past_and_future_writes() {
     });
 }
 
+/// What changed under a prefix between two revisions: each key once, with its last state
+/// (deleted: `None`), nothing from before or from other prefixes.
+#[test]
+fn changes_through_tells_what_changed_under_a_prefix() {
+    on_both(|store| {
+        let base = committed(
+            store
+                .commit(Txn::new().put("cp/a", "1").put("cp/b", "1").put("cp/c", "1"))
+                .expect("commit"),
+        );
+        committed(store.commit(Txn::new().put("cp/a", "2").put("other/x", "1")).expect("commit"));
+        committed(store.commit(Txn::new().delete("cp/b").put("cp/d", "1")).expect("commit"));
+        let mark = committed(store.commit(Txn::new().put("cp/a", "3").put("cp/~mark", "")).expect("commit"));
+        // Written after `through`: not asked for (SQLite may report a later state of a key it
+        // lists, never a key changed only afterwards).
+        committed(store.commit(Txn::new().put("cp/e", "1")).expect("commit"));
+        let changes = store.changes_through("cp/", base, mark).expect("read").expect("history kept");
+        let summary: Vec<(String, Option<Vec<u8>>)> =
+            changes.into_iter().map(|(key, entry)| (key, entry.map(|e| e.value))).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("cp/a".to_string(), Some(b"3".to_vec())),
+                ("cp/b".to_string(), None),
+                ("cp/d".to_string(), Some(b"1".to_vec())),
+                ("cp/~mark".to_string(), Some(Vec::new())),
+            ]
+        );
+        assert_eq!(store.changes_through("cp/", mark, mark).expect("read"), Some(Vec::new()));
+    });
+}
+
+/// History compacted away: the store says it doesn't know (the caller reads the prefix whole).
+#[test]
+fn changes_through_compacted_history_is_unknown() {
+    let store = etcd_store();
+    let old = committed(store.commit(Txn::new().put("ch/a", "1")).expect("commit"));
+    committed(store.commit(Txn::new().put("ch/a", "2")).expect("commit"));
+    let now = committed(store.commit(Txn::new().put("ch/a", "3")).expect("commit"));
+    let compacted = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints=127.0.0.1:{}", shared_port()))
+        .args(["compact", &now.to_string()])
+        .output()
+        .expect("run etcdctl (scripts/install-etcd.sh installs it)");
+    assert!(compacted.status.success(), "{}", String::from_utf8_lossy(&compacted.stderr));
+    assert_eq!(store.changes_through("ch/", old, now).expect("read"), None);
+}
+
 /// A prefix watch answers as `wait_for_change` does, wait after wait: a change under its
 /// prefix (also one made while nobody waited), nothing for other prefixes, and the same
 /// change again when asked from before it.

@@ -96,7 +96,7 @@ pub struct Metrics {
 }
 
 const TASK_RESULTS: [&str; 3] = ["ok", "warnings", "error"];
-const STORE_OPS: [&str; 5] = ["get", "get_many", "list", "revision", "commit"];
+const STORE_OPS: [&str; 6] = ["get", "get_many", "list", "revision", "commit", "changes"];
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -215,6 +215,15 @@ impl Store for TimedStore {
 
     fn commit(&self, txn: Txn) -> sdn_store::Result<Commit> {
         self.timed(4, || self.inner.commit(txn))
+    }
+
+    fn changes_through(
+        &self,
+        prefix: &str,
+        after: Revision,
+        through: Revision,
+    ) -> sdn_store::Result<Option<sdn_store::KeyChanges>> {
+        self.timed(5, || self.inner.changes_through(prefix, after, through))
     }
 
     fn wait_for_change(

@@ -187,6 +187,15 @@ impl Store for GuardedStore {
         self.inner.revision()
     }
 
+    fn changes_through(
+        &self,
+        prefix: &str,
+        after: Revision,
+        through: Revision,
+    ) -> Result<Option<sdn_store::KeyChanges>> {
+        self.inner.changes_through(prefix, after, through)
+    }
+
     fn commit(&self, mut txn: Txn) -> Result<Commit> {
         // A request found stale writes nothing more (it is run again on a fresh read), even
         // if its handler went on after the refusal.

@@ -169,9 +169,20 @@ impl Sdn {
         }
         let mut snapshot = cached;
         if pending_rev != snapshot.pending_rev {
-            let (pending, rev) = self.load_pending()?;
-            snapshot.pending = Arc::new(pending);
-            snapshot.pending_rev = rev;
+            match self.pending_changes(&snapshot, pending_rev)? {
+                Some(changes) => {
+                    let pending = Arc::make_mut(&mut snapshot.pending);
+                    for (key, entry) in changes {
+                        apply_pending_entry(pending, &key, entry.as_ref().map(|e| e.value.as_slice()))?;
+                    }
+                    snapshot.pending_rev = pending_rev;
+                }
+                None => {
+                    let (pending, rev) = self.load_pending()?;
+                    snapshot.pending = Arc::new(pending);
+                    snapshot.pending_rev = rev;
+                }
+            }
         }
         if running_rev != snapshot.running_rev {
             let (running, version, rev) = self.load_running()?;
@@ -179,8 +190,28 @@ impl Sdn {
             snapshot.running_version = version;
             snapshot.running_rev = rev;
         }
-        *lock_mutex(&self.cache) = snapshot.clone();
+        let mut cache = lock_mutex(&self.cache);
+        // A writer may have moved the cache on meanwhile: never put an older view back.
+        if snapshot.pending_rev >= cache.pending_rev && (snapshot.running_rev >= cache.running_rev || cache.running_rev == u64::MAX) {
+            *cache = snapshot.clone();
+        }
         Ok(snapshot)
+    }
+
+    /// The pending objects changed since the snapshot's marker revision up to `pending_rev`
+    /// (the marker is written with every change to them): what brings a large cached
+    /// configuration up to a change made elsewhere without reading it whole. `None`: read
+    /// it whole (nothing cached yet, or the store's history no longer reaches back).
+    fn pending_changes(&self, snapshot: &Snapshot, pending_rev: Revision) -> Result<Option<sdn_store::KeyChanges>, Error> {
+        if snapshot.pending_rev == 0 || pending_rev < snapshot.pending_rev {
+            return Ok(None);
+        }
+        let changes = self.store.changes_through(layout::PENDING_PREFIX, snapshot.pending_rev, pending_rev)?;
+        // The marker's write at `pending_rev` must be among them, or they are not the whole
+        // story (a write that moved the marker without the store reporting it).
+        Ok(changes.filter(|changes| {
+            changes.iter().any(|(key, entry)| key == layout::PENDING_MARK && entry.as_ref().is_some_and(|e| e.mod_revision == pending_rev))
+        }))
     }
 
     fn load_pending(&self) -> Result<(Config, Revision), Error> {
@@ -192,18 +223,7 @@ impl Sdn {
                 mark = entry.mod_revision;
                 continue;
             }
-            let Some(kind) = entry
-                .key
-                .strip_prefix(layout::PENDING_PREFIX)
-                .and_then(|rest| rest.split('/').next())
-                .and_then(Kind::from_path_segment)
-            else {
-                return Err(Error::Internal(format!("unexpected store entry '{}'", entry.key)));
-            };
-            let object = SdnObject::from_store_bytes(kind, &entry.value).map_err(|err| {
-                Error::Internal(format!("store entry '{}' is unreadable: {err}", entry.key))
-            })?;
-            config.insert(object);
+            apply_pending_entry(&mut config, &entry.key, Some(&entry.value))?;
         }
         Ok((config, mark))
     }
@@ -464,6 +484,30 @@ impl Sdn {
         }
         *cache = updated;
     }
+}
+
+/// One pending store entry's state (`None`: deleted) applied to `config`; the marker is no
+/// object and is skipped.
+fn apply_pending_entry(config: &mut Config, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
+    if key == layout::PENDING_MARK {
+        return Ok(());
+    }
+    let parsed = key
+        .strip_prefix(layout::PENDING_PREFIX)
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(segment, id)| Some((Kind::from_path_segment(segment)?, id)));
+    let Some((kind, id)) = parsed else {
+        return Err(Error::Internal(format!("unexpected store entry '{key}'")));
+    };
+    match value {
+        Some(bytes) => {
+            let object = SdnObject::from_store_bytes(kind, bytes)
+                .map_err(|err| Error::Internal(format!("store entry '{key}' is unreadable: {err}")))?;
+            config.insert(object);
+        }
+        None => config.apply(sdn_config::Change { kind, id: id.to_string(), object: None }),
+    }
+    Ok(())
 }
 
 /// Logs every committed change to a pending object at info (the request's span names who made
