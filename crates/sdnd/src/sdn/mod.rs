@@ -169,7 +169,7 @@ impl Sdn {
         }
         let mut snapshot = cached;
         if pending_rev != snapshot.pending_rev {
-            match self.pending_changes(&snapshot, pending_rev)? {
+            match self.pending_changes(&snapshot, pending_rev) {
                 Some(changes) => {
                     let pending = Arc::make_mut(&mut snapshot.pending);
                     for (key, entry) in changes {
@@ -202,16 +202,24 @@ impl Sdn {
     /// (the marker is written with every change to them): what brings a large cached
     /// configuration up to a change made elsewhere without reading it whole. `None`: read
     /// it whole (nothing cached yet, or the store's history no longer reaches back).
-    fn pending_changes(&self, snapshot: &Snapshot, pending_rev: Revision) -> Result<Option<sdn_store::KeyChanges>, Error> {
+    fn pending_changes(&self, snapshot: &Snapshot, pending_rev: Revision) -> Option<sdn_store::KeyChanges> {
         if snapshot.pending_rev == 0 || pending_rev < snapshot.pending_rev {
-            return Ok(None);
+            return None;
         }
-        let changes = self.store.changes_through(layout::PENDING_PREFIX, snapshot.pending_rev, pending_rev)?;
+        // A failure here (a replay too large for etcd to send, say) costs a whole read, which
+        // reports what is wrong with the store if anything is.
+        let changes = match self.store.changes_through(layout::PENDING_PREFIX, snapshot.pending_rev, pending_rev) {
+            Ok(changes) => changes,
+            Err(err) => {
+                tracing::debug!("reading what changed in the pending configuration: {err}; reading it whole");
+                None
+            }
+        };
         // The marker's write at `pending_rev` must be among them, or they are not the whole
         // story (a write that moved the marker without the store reporting it).
-        Ok(changes.filter(|changes| {
+        changes.filter(|changes| {
             changes.iter().any(|(key, entry)| key == layout::PENDING_MARK && entry.as_ref().is_some_and(|e| e.mod_revision == pending_rev))
-        }))
+        })
     }
 
     fn load_pending(&self) -> Result<(Config, Revision), Error> {
