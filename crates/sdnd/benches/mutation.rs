@@ -14,6 +14,9 @@
 //! sizes' floor ratios (the raw medians are printed beside them: they carry the drift between
 //! sizes measured minutes apart).
 //!
+//! Each size also times a create made right after a create on a second node on the same
+//! store: the first node's view must catch up with the other's change, by what changed.
+//!
 //! Requests go through a synchronous HTTPS client (`support/lean_https.rs`), so that what is
 //! measured is the server; `GET /version` through reqwest's blocking client is printed beside
 //! it, for what a client runtime adds.
@@ -165,6 +168,8 @@ struct Series {
     /// An authenticated `GET /version`: the request path without a change.
     version: Figures,
     version_reqwest: Figures,
+    /// Creates made right after another node's create: the view catches up first.
+    after_other: Figures,
 }
 
 /// Locked vnet creates with `existing` vnets around, interleaved with the baselines and with
@@ -181,6 +186,10 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
     let token = client.post(&format!("{SDN}/lock"), &[("allow-pending", "1")]).ok();
     let token = utf8_percent_encode(token.as_str().unwrap(), NON_ALPHANUMERIC).to_string();
     let mut lean = LeanClient::connect(&server.base, &server.fingerprint, client.auth().unwrap());
+    // A second node on the same store, whose changes the first one's view must catch up with.
+    let other = Server::start_node(dir.path(), "n2", store, &[]);
+    let other_auth = other.client("bench2").auth().unwrap().to_string();
+    let mut other_lean = LeanClient::connect(&other.base, &other.fingerprint, &other_auth);
     let create = |lean: &mut LeanClient, name: String| {
         let form = format!("vnet={name}&zone=bench&lock-token={token}");
         let (status, body) = lean.request("POST", &format!("{SDN}/vnets"), Some(&form));
@@ -191,7 +200,8 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
         create(&mut lean, format!("w{i}"));
     }
     let per_round = samples().div_ceil(ROUNDS);
-    let (mut creates, mut floor, mut shaped, mut version, mut version_reqwest) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut creates, mut floor, mut shaped, mut version, mut version_reqwest, mut after_other) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for round in 0..ROUNDS {
         for i in round * per_round..(round + 1) * per_round {
             creates.push(timed(|| create(&mut lean, format!("n{i}"))));
@@ -199,6 +209,10 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
         for i in round * per_round..(round + 1) * per_round {
             floor.push((baselines.floor)());
             shaped.push((baselines.shaped)(existing * 10 + i));
+        }
+        for i in round * per_round..(round + 1) * per_round {
+            create(&mut other_lean, format!("o{i}"));
+            after_other.push(timed(|| create(&mut lean, format!("a{i}"))));
         }
         for _ in 0..per_round {
             version.push(timed(|| {
@@ -216,6 +230,7 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
         shaped: Figures::of(shaped),
         version: Figures::of(version),
         version_reqwest: Figures::of(version_reqwest),
+        after_other: Figures::of(after_other),
     }
 }
 
@@ -264,6 +279,11 @@ fn report(floor_name: &str, floor_target: f64, series: &[(usize, Series)]) {
             check(floor_ratio, floor_target),
             check(tail, 2.0),
         );
+        println!(
+            "  {count:>7} vnets: create right after another node's create: median {:.3} ms  p99 {:.3} ms (the view catches up with it first)",
+            ms(f.after_other.median),
+            ms(f.after_other.p99),
+        );
     }
     if let Some((base_count, base)) = series.first() {
         let base_ratio = ratio(base.creates.median, base.floor.median);
@@ -271,6 +291,12 @@ fn report(floor_name: &str, floor_target: f64, series: &[(usize, Series)]) {
             let r = ratio(f.creates.median, f.floor.median) / base_ratio;
             let raw = ratio(f.creates.median, base.creates.median);
             println!("  {count} vs {base_count} vnets: {r:.2}x in floor ratios (<= 1.1x: {}); raw medians {raw:.2}x", check(r, 1.1));
+            let r = ratio(f.after_other.median, f.floor.median) / ratio(base.after_other.median, base.floor.median);
+            let raw = ratio(f.after_other.median, base.after_other.median);
+            println!(
+                "  {count} vs {base_count} vnets, right after another node's create: {r:.2}x in floor ratios (<= 1.1x: {}); raw medians {raw:.2}x",
+                check(r, 1.1)
+            );
         }
     }
     println!("  targets missed: {missed}");

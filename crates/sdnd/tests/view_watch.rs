@@ -18,8 +18,10 @@ use sdnd::sdn::Mutation;
 
 const MARK: &str = "sdn/pending/~rev";
 
-/// A store counting the write path's reads of its markers and its commits of the pending
-/// configuration.
+/// A store counting the write path's reads of its markers, its commits of the pending
+/// configuration and its reads of it whole. It says it is local (the default `remote`), so the
+/// write path catches up by what changed at any size (on etcd sdnd itself does from
+/// `REPLAY_FROM_OBJECTS` objects on, below which one read of everything is quicker).
 struct Counting {
     inner: Arc<dyn Store>,
     marker_reads: AtomicUsize,
