@@ -720,11 +720,7 @@ impl EtcdStore {
         match waited {
             Ok(Some(revision)) => Ok(revision),
             Ok(None) => self.revision(),
-            Err(WatchFailure::Client(e)) => Err(classify(&self.endpoints, "watching", e)),
-            Err(WatchFailure::Ended(why)) => Err(StoreError::Unavailable(format!(
-                "etcd at {}: watching: {why}",
-                self.endpoints
-            ))),
+            Err(failure) => Err(self.watch_error("watching", failure)),
         }
     }
 
@@ -776,6 +772,41 @@ impl EtcdStore {
             }
             if complete {
                 return Ok(Some(changes));
+            }
+        }
+    }
+
+    /// Runs `watch` on the preferred member until it answers, moving to the next member
+    /// after each failure that passes by itself (see [`EtcdStore::after_watch_failure`]);
+    /// `Ok(None)` once `deadline` passes.
+    async fn watch_on_members<T, F>(
+        &self,
+        deadline: tokio::time::Instant,
+        mut watch: impl FnMut(usize) -> F,
+    ) -> Result<Option<T>, WatchFailure>
+    where
+        F: Future<Output = Result<T, WatchFailure>>,
+    {
+        let mut tries = 0usize;
+        loop {
+            let index = self.preferred.load(Ordering::SeqCst) % self.members.len();
+            match tokio::time::timeout_at(deadline, watch(index)).await {
+                Err(_) => return Ok(None),
+                Ok(Ok(answer)) => return Ok(Some(answer)),
+                Ok(Err(failure)) => {
+                    self.after_watch_failure(index, failure, &mut tries, deadline)
+                        .await?
+                }
+            }
+        }
+    }
+
+    /// The store error for a watch that gave up while `what`.
+    fn watch_error(&self, what: &str, failure: WatchFailure) -> StoreError {
+        match failure {
+            WatchFailure::Client(e) => classify(&self.endpoints, what, e),
+            WatchFailure::Ended(why) => {
+                StoreError::Unavailable(format!("etcd at {}: {what}: {why}", self.endpoints))
             }
         }
     }
@@ -1037,26 +1068,11 @@ impl Store for EtcdStore {
         let start = self.full_key(prefix);
         let end = prefix_end(&start);
         let deadline = tokio::time::Instant::now() + timeout;
-        let waited = self.runtime().block_on(async {
-            let mut tries = 0usize;
-            loop {
-                let index = self.preferred.load(Ordering::SeqCst) % self.members.len();
-                let watched = tokio::time::timeout_at(
-                    deadline,
-                    self.watch_once(index, start.clone(), end.clone(), after),
-                )
-                .await;
-                match watched {
-                    Err(_) => return Ok(None),
-                    Ok(Ok(revision)) => return Ok(revision),
-                    Ok(Err(failure)) => {
-                        self.after_watch_failure(index, failure, &mut tries, deadline)
-                            .await?
-                    }
-                }
-            }
-        });
-        self.waited(waited)
+        let waited = self.runtime().block_on(self.watch_on_members(deadline, |index| {
+            self.watch_once(index, start.clone(), end.clone(), after)
+        }));
+        // A timeout, or compacted history: the current revision.
+        self.waited(waited.map(Option::flatten))
     }
 
     fn changes_through(
@@ -1071,36 +1087,15 @@ impl Store for EtcdStore {
         let start = self.full_key(prefix);
         let end = prefix_end(&start);
         let deadline = tokio::time::Instant::now() + self.request_timeout;
-        let replayed = self.runtime().block_on(async {
-            let mut tries = 0usize;
-            loop {
-                let index = self.preferred.load(Ordering::SeqCst) % self.members.len();
-                let replay = tokio::time::timeout_at(
-                    deadline,
-                    self.replay(index, start.clone(), end.clone(), after, through),
-                )
-                .await;
-                match replay {
-                    // No event at `through` within the budget: the caller reads it whole.
-                    Err(_) => return Ok(None),
-                    Ok(Ok(changes)) => return Ok(changes),
-                    Ok(Err(failure)) => {
-                        self.after_watch_failure(index, failure, &mut tries, deadline)
-                            .await?
-                    }
-                }
-            }
-        });
-        let changes = match replayed {
-            Ok(changes) => changes,
-            Err(WatchFailure::Client(e)) => return Err(classify(&self.endpoints, "reading changes", e)),
-            Err(WatchFailure::Ended(why)) => {
-                return Err(StoreError::Unavailable(format!(
-                    "etcd at {}: reading changes: {why}",
-                    self.endpoints
-                )))
-            }
-        };
+        // No event at `through` within the budget, or compacted history: the caller reads
+        // the prefix whole.
+        let changes = self
+            .runtime()
+            .block_on(self.watch_on_members(deadline, |index| {
+                self.replay(index, start.clone(), end.clone(), after, through)
+            }))
+            .map_err(|failure| self.watch_error("reading changes", failure))?
+            .flatten();
         changes
             .map(|changes| {
                 changes

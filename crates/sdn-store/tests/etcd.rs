@@ -340,9 +340,16 @@ fn changes_through_tells_what_changed_under_a_prefix() {
 #[test]
 fn changes_through_compacted_history_is_unknown() {
     let store = etcd_store();
-    let old = committed(store.commit(Txn::new().put("ch/a", "1")).expect("commit"));
-    committed(store.commit(Txn::new().put("ch/a", "2")).expect("commit"));
-    let now = committed(store.commit(Txn::new().put("ch/a", "3")).expect("commit"));
+    let (old, now) = three_writes_compacted(&store, "ch/a");
+    assert_eq!(store.changes_through("ch/", old, now).expect("read"), None);
+}
+
+/// Writes `key` three times and compacts the shared etcd's history up to the last write:
+/// the revisions of the first and the last.
+fn three_writes_compacted(store: &EtcdStore, key: &str) -> (u64, u64) {
+    let old = committed(store.commit(Txn::new().put(key, "1")).expect("commit"));
+    committed(store.commit(Txn::new().put(key, "2")).expect("commit"));
+    let now = committed(store.commit(Txn::new().put(key, "3")).expect("commit"));
     let compacted = Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints=127.0.0.1:{}", shared_port()))
@@ -350,7 +357,7 @@ fn changes_through_compacted_history_is_unknown() {
         .output()
         .expect("run etcdctl (scripts/install-etcd.sh installs it)");
     assert!(compacted.status.success(), "{}", String::from_utf8_lossy(&compacted.stderr));
-    assert_eq!(store.changes_through("ch/", old, now).expect("read"), None);
+    (old, now)
 }
 
 /// A prefix watch answers as `wait_for_change` does, wait after wait: a change under its
@@ -563,20 +570,7 @@ fn service_resumes_after_etcd_restarts() {
 #[test]
 fn compacted_history_wakes_waiters_at_once() {
     let store = etcd_store();
-    let old = committed(store.commit(Txn::new().put("c/a", "1")).expect("commit"));
-    committed(store.commit(Txn::new().put("c/a", "2")).expect("commit"));
-    let now = committed(store.commit(Txn::new().put("c/a", "3")).expect("commit"));
-    let compacted = Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .arg(format!("--endpoints=127.0.0.1:{}", shared_port()))
-        .args(["compact", &now.to_string()])
-        .output()
-        .expect("run etcdctl (scripts/install-etcd.sh installs it)");
-    assert!(
-        compacted.status.success(),
-        "{}",
-        String::from_utf8_lossy(&compacted.stderr)
-    );
+    let (old, now) = three_writes_compacted(&store, "c/a");
     let start = Instant::now();
     let woke = store
         .wait_for_change("quiet/", old, Duration::from_secs(10))

@@ -324,11 +324,7 @@ async fn dispatch(
     let (caller, armed) = match (permission, cached) {
         (Permission::Public, _) => (app.auth.nobody(), None),
         (_, Some((caller, generation))) => (caller, Some(generation)),
-        (_, None) => {
-            let app = app.clone();
-            let credentials = credentials.clone();
-            (blocking(move || app.auth.authenticate(&credentials, safe_method, peer)).await?, None)
-        }
+        (_, None) => (blocking(|| app.auth.authenticate(&credentials, safe_method, peer))?, None),
     };
     let auth_id = caller.auth_id();
     info.user = Some(auth_id.clone());
@@ -346,8 +342,7 @@ async fn dispatch(
 
     // Then the privilege (on what could be decoded: a template naming a missing parameter
     // resolves to a path nobody but the superuser holds), and only then the details.
-    let app = app.clone();
-    let handler = route.handler.clone();
+    let handler = &route.handler;
     let route_params = Declared::of(route);
     // Whatever the handler logs (every change is logged at info) names who asked.
     let span = tracing::info_span!("request", user = %auth_id);
@@ -355,7 +350,7 @@ async fn dispatch(
         let _span = span.enter();
         if let Some(generation) = armed.filter(|_| malformed.is_none()) {
             let store = app.store.clone();
-            let work = || checked(&app, &caller, permission, &route_params, &handler, values.clone(), None, peer);
+            let work = || checked(app, &caller, permission, &route_params, handler, values.clone(), None, peer);
             let answer = if safe_method {
                 crate::auth::guard::run_armed_read(store, generation, work)
             } else {
@@ -367,16 +362,15 @@ async fn dispatch(
             // The access records changed under the request, and nothing of it was written:
             // it runs again, authenticated on a fresh read.
             let caller = app.auth.authenticate(&credentials, safe_method, peer)?;
-            return checked(&app, &caller, permission, &route_params, &handler, values, None, peer);
+            return checked(app, &caller, permission, &route_params, handler, values, None, peer);
         }
         if armed.is_some() {
             // Malformed parameters: answered on a fresh authentication, as without the cache.
             let caller = app.auth.authenticate(&credentials, safe_method, peer)?;
-            return checked(&app, &caller, permission, &route_params, &handler, values, malformed, peer);
+            return checked(app, &caller, permission, &route_params, handler, values, malformed, peer);
         }
-        checked(&app, &caller, permission, &route_params, &handler, values, malformed, peer)
+        checked(app, &caller, permission, &route_params, handler, values, malformed, peer)
     })
-    .await
 }
 
 /// Runs `route`'s handler for `caller` on decoded parameters, with the same checks as a
@@ -492,8 +486,9 @@ fn undeclared(declared: &Declared, values: &Map<String, Value>) -> Result<(), Er
     }
 }
 
-/// Runs store-touching work on the blocking pool.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+/// Runs store-touching work on this worker thread, handing the worker's other tasks to
+/// another thread meanwhile (no hop to the blocking pool and back per request).
+fn blocking<T>(work: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     tokio::task::block_in_place(work)
 }
 
