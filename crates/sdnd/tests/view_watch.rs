@@ -181,7 +181,9 @@ fn a_change_after_another_nodes_commits_at_its_first_attempt() {
         }
         assert!(
             Instant::now() < deadline,
-            "b's view never caught up with a's change"
+            "b's view never caught up with a's change (the store's marker at {:?}, a fresh read has it: {})",
+            store_b.get(MARK).ok().flatten().map(|e| e.mod_revision),
+            b.sdn.snapshot().unwrap().pending.get(Kind::Zones, "warma").is_some()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
