@@ -46,11 +46,13 @@
 //! with a message saying so and how to check). Commit markers expire after a few minutes
 //! with a lease shared by all of them; abort markers last an hour.
 
-use std::collections::BTreeMap;
+mod journal;
+
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use etcd_client::{
@@ -170,6 +172,8 @@ pub struct EtcdStore {
     attempt_timeout: Duration,
     /// The lease the commit markers share, and when it was granted.
     marker_lease: Mutex<Option<(i64, Instant)>>,
+    /// The journals of the prefixes `changes_through` was asked about, by full prefix.
+    journals: Mutex<HashMap<Vec<u8>, Arc<journal::Journal>>>,
 }
 
 /// The clients of one member. Connected lazily: with authentication, connecting asks the
@@ -269,6 +273,7 @@ impl EtcdStore {
             request_timeout: options.request_timeout,
             attempt_timeout: Self::attempt_timeout(options.request_timeout),
             marker_lease: Mutex::new(None),
+            journals: Mutex::new(HashMap::new()),
         };
         // Configuration errors (a bad address, TLS, credentials) show at the first call.
         store.revision()?;
@@ -657,12 +662,13 @@ impl EtcdStore {
         ))
     }
 
-    /// Reads `stream` (a watch on member `index`) up to its first event after `after` and
-    /// returns that event's revision; `Ok(None)` when the history since `after` is gone, so
-    /// a change must be assumed. Whenever the watch has been quiet for an attempt's deadline
-    /// it asks the member for a progress report; a member that sends none within another one
-    /// is taken for hung ([`WatchFailure::Ended`]). Cancel-safe between messages: what was
-    /// not read stays in the stream.
+    /// Reads `stream` (a watch on member `index`) up to its first event after `after`, and
+    /// then the events that have arrived already, and returns the revision of the last;
+    /// `Ok(None)` when the history since `after` is gone, so a change must be assumed. So a
+    /// burst of changes costs a waiter one wake, not one per change. Whenever the watch has
+    /// been quiet for an attempt's deadline it asks the member for a progress report; a
+    /// member that sends none within another one is taken for hung ([`WatchFailure::Ended`]).
+    /// Cancel-safe between messages: what was not read stays in the stream.
     async fn next_change(
         &self,
         index: usize,
@@ -670,19 +676,26 @@ impl EtcdStore {
         after: Revision,
     ) -> Result<Option<Revision>, WatchFailure> {
         let mut probing = false;
+        let mut found: Option<Revision> = None;
         loop {
-            let message = match tokio::time::timeout(self.attempt_timeout, stream.message()).await
-            {
-                Ok(message) => message.map_err(WatchFailure::Client)?,
-                Err(_) if probing => return Err(self.hung(index)),
-                Err(_) => {
-                    // Quiet: is the member still there? Any answer to this says so.
-                    stream
-                        .request_progress()
-                        .await
-                        .map_err(WatchFailure::Client)?;
-                    probing = true;
-                    continue;
+            let message = if let Some(latest) = found {
+                match ready_now(stream.message()) {
+                    Some(message) => message.map_err(WatchFailure::Client)?,
+                    None => return Ok(Some(latest)),
+                }
+            } else {
+                match tokio::time::timeout(self.attempt_timeout, stream.message()).await {
+                    Ok(message) => message.map_err(WatchFailure::Client)?,
+                    Err(_) if probing => return Err(self.hung(index)),
+                    Err(_) => {
+                        // Quiet: is the member still there? Any answer to this says so.
+                        stream
+                            .request_progress()
+                            .await
+                            .map_err(WatchFailure::Client)?;
+                        probing = true;
+                        continue;
+                    }
                 }
             };
             probing = false;
@@ -703,7 +716,8 @@ impl EtcdStore {
                 .max();
             if let Some(revision) = changed {
                 let header = to_revision(response.header().map_or(0, |h| h.revision()));
-                return Ok(Some(header.max(revision)));
+                found = Some(found.unwrap_or(0).max(header).max(revision));
+                continue;
             }
             if response.canceled() {
                 return Err(WatchFailure::Ended(format!(
@@ -772,6 +786,51 @@ impl EtcdStore {
             }
             if complete {
                 return Ok(Some(changes));
+            }
+        }
+    }
+
+    /// The changes on `[start, end)` after `after` up to `through` from the prefix's journal
+    /// (see [`journal`]), started by the first call for the prefix; `None` when the journal
+    /// can't tell within an attempt's deadline.
+    fn journaled_changes(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        after: Revision,
+        through: Revision,
+    ) -> Option<journal::Changes> {
+        let journal = self
+            .journals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(start.to_vec())
+            .or_insert_with(|| Arc::new(journal::Journal::new(after)))
+            .clone();
+        let deadline = Instant::now() + self.attempt_timeout;
+        loop {
+            match journal.changes(after, through, deadline) {
+                journal::Answer::Changes(changes) => return Some(changes),
+                journal::Answer::Unknown => return None,
+                journal::Answer::NotFollowed => {
+                    let Some(from) = journal.start_following() else { continue };
+                    let index = self.preferred.load(Ordering::SeqCst) % self.members.len();
+                    let handles = self.runtime().block_on(async {
+                        tokio::time::timeout(self.attempt_timeout, self.handles(index)).await
+                    });
+                    let Ok(Ok(handles)) = handles else {
+                        journal.stopped(None);
+                        return None;
+                    };
+                    self.runtime().spawn(journal::follow(
+                        journal.clone(),
+                        handles.watch,
+                        start.to_vec(),
+                        end.to_vec(),
+                        from,
+                        self.attempt_timeout,
+                    ));
+                }
             }
         }
     }
@@ -1086,16 +1145,20 @@ impl Store for EtcdStore {
         }
         let start = self.full_key(prefix);
         let end = prefix_end(&start);
-        let deadline = tokio::time::Instant::now() + self.request_timeout;
-        // No event at `through` within the budget, or compacted history: the caller reads
-        // the prefix whole.
-        let changes = self
-            .runtime()
-            .block_on(self.watch_on_members(deadline, |index| {
-                self.replay(index, start.clone(), end.clone(), after, through)
-            }))
-            .map_err(|failure| self.watch_error("reading changes", failure))?
-            .flatten();
+        let changes = match self.journaled_changes(&start, &end, after, through) {
+            Some(changes) => Some(changes),
+            None => {
+                let deadline = tokio::time::Instant::now() + self.request_timeout;
+                // No event at `through` within the budget, or compacted history: the caller
+                // reads the prefix whole.
+                self.runtime()
+                    .block_on(self.watch_on_members(deadline, |index| {
+                        self.replay(index, start.clone(), end.clone(), after, through)
+                    }))
+                    .map_err(|failure| self.watch_error("reading changes", failure))?
+                    .flatten()
+            }
+        };
         changes
             .map(|changes| {
                 changes
@@ -1123,6 +1186,16 @@ impl Store for EtcdStore {
             end,
             open: None,
         })
+    }
+}
+
+/// The output of `future` if it is ready at its first poll (the waker is dropped with it).
+fn ready_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => None,
     }
 }
 

@@ -19,14 +19,14 @@ use sdnd::sdn::Mutation;
 const MARK: &str = "sdn/pending/~rev";
 
 /// A store counting the write path's reads of its markers, its commits of the pending
-/// configuration and its reads of it whole. It says it is local (the default `remote`), so the
-/// write path catches up by what changed at any size (on etcd sdnd itself does from
-/// `REPLAY_FROM_OBJECTS` objects on, below which one read of everything is quicker).
+/// configuration and its reads of it whole.
 struct Counting {
     inner: Arc<dyn Store>,
     marker_reads: AtomicUsize,
     pending_commits: AtomicUsize,
     pending_lists: AtomicUsize,
+    /// This many reads of the markers fail (as with a store briefly out of reach).
+    failing_marker_reads: AtomicUsize,
 }
 
 impl Store for Counting {
@@ -36,6 +36,10 @@ impl Store for Counting {
     fn get_many(&self, keys: &[&str]) -> sdn_store::Result<Vec<Option<Entry>>> {
         if keys.contains(&MARK) && keys.contains(&"sdn/lock") {
             self.marker_reads.fetch_add(1, Ordering::SeqCst);
+            let failing = self.failing_marker_reads.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            if failing.is_ok() {
+                return Err(sdn_store::StoreError::Unavailable("the test store is out of reach".into()));
+            }
         }
         self.inner.get_many(keys)
     }
@@ -98,6 +102,7 @@ fn open(data_dir: &std::path::Path) -> Arc<Counting> {
         marker_reads: AtomicUsize::new(0),
         pending_commits: AtomicUsize::new(0),
         pending_lists: AtomicUsize::new(0),
+        failing_marker_reads: AtomicUsize::new(0),
     })
 }
 
@@ -211,6 +216,30 @@ fn a_change_after_another_nodes_commits_at_its_first_attempt() {
         .map(|z| z.id().to_string())
         .collect();
     assert_eq!(zones, ["fromb", "warma", "warmb"]);
+}
+
+/// Waits until `app`'s cached view has zone `name`, for at most 10 s.
+fn wait_for_zone_in_view(app: &sdnd::App, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.sdn.snapshot_cached().pending.get(Kind::Zones, name).is_none() {
+        assert!(Instant::now() < deadline, "the view never caught up with zone {name}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_view_whose_refresh_failed_catches_up_without_another_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store_a, store_b) = (open(dir.path()), open(dir.path()));
+    let a = start(store_a, "a");
+    let b = start(store_b.clone(), "b");
+    create_zone(&a, "first");
+    wait_for_zone_in_view(&b, "first");
+    // b's watcher sees the next change, but its refresh finds the store out of reach.
+    store_b.failing_marker_reads.store(1, Ordering::SeqCst);
+    create_zone(&a, "second");
+    wait_for_zone_in_view(&b, "second");
+    assert_eq!(store_b.failing_marker_reads.load(Ordering::SeqCst), 0, "the refresh never failed");
 }
 
 #[test]

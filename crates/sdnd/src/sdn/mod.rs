@@ -6,6 +6,7 @@ pub use batch::in_change_set;
 pub mod lock;
 pub mod watch;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sdn_config::{Change, Config, Kind, SdnObject};
@@ -81,9 +82,8 @@ pub struct Sdn {
     /// The lock entry (possibly expired) and its revision as last read or written here, for
     /// [`Sdn::mutate`]'s first attempt; `None` until known.
     lock_view: Mutex<Option<LockView>>,
-    /// The revisions of this process's last commits, oldest first (for the view watcher, see
-    /// [`watch`]): a few, since the watcher may be woken by one after the next has landed.
-    own_commits: Mutex<std::collections::VecDeque<Revision>>,
+    /// The revision of this process's last commit, for the view watcher (see [`watch`]).
+    last_own_commit: AtomicU64,
 }
 
 /// A cached marker revision that matches none in the store: that part is read again on next
@@ -95,15 +95,6 @@ fn not_older(new: Revision, cached: Revision) -> bool {
     cached == UNKNOWN || new >= cached
 }
 
-/// On a remote store, the pending configuration's size from which a node catches up with a
-/// change made elsewhere by what changed rather than by reading it whole (see
-/// `Sdn::pending_changes`).
-const REPLAY_FROM_OBJECTS: usize = 10_000;
-
-/// How many of its own commits the view watcher can recognize behind the latest: more than
-/// a burst of changes makes while the watcher lets them gather (see `watch::GATHER`).
-const OWN_COMMITS_KEPT: usize = 256;
-
 fn lock_mutex<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock can't leave the snapshot half-updated (it is replaced
     // whole), so poisoning carries no meaning here.
@@ -112,7 +103,7 @@ fn lock_mutex<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sdn {
     pub fn new(store: Arc<dyn Store>, clock: Clock) -> Self {
-        Self { store, clock, cache: Mutex::new(Snapshot::default()), writer: Mutex::new(()), lock_view: Mutex::new(None), own_commits: Default::default() }
+        Self { store, clock, cache: Mutex::new(Snapshot::default()), writer: Mutex::new(()), lock_view: Mutex::new(None), last_own_commit: AtomicU64::new(0) }
     }
 
     /// The current configuration, reloaded from the store only if someone else changed it.
@@ -120,24 +111,17 @@ impl Sdn {
         Ok(self.read_current()?.snapshot)
     }
 
-    /// Whether `revision` is that of one of this process's recent commits. One newer than
-    /// any recorded may be a commit under way, whose revision is recorded before the writer
-    /// lets go: that one is waited out (an older one is decided without waiting for the writer,
-    /// which may be in the middle of the next commit).
+    /// Whether `revision` is that of this process's last commit. One newer may be a commit
+    /// under way, whose revision is recorded before the writer lets go: that one is waited
+    /// out (an older one is decided without waiting for the writer, which may be in the
+    /// middle of the next commit).
     pub(crate) fn is_own_commit(&self, revision: Revision) -> bool {
-        let recorded = |own: &std::collections::VecDeque<Revision>| own.contains(&revision);
-        let newest = {
-            let own = lock_mutex(&self.own_commits);
-            if recorded(&own) {
-                return true;
-            }
-            own.back().copied().unwrap_or(0)
-        };
-        if revision < newest {
-            return false;
+        let last = self.last_own_commit.load(Ordering::SeqCst);
+        if revision <= last {
+            return revision == last;
         }
         let _writer = lock_mutex(&self.writer);
-        recorded(&lock_mutex(&self.own_commits))
+        self.last_own_commit.load(Ordering::SeqCst) == revision
     }
 
     /// The configuration as this process last read or wrote it, without asking the store:
@@ -188,10 +172,11 @@ impl Sdn {
         drop(cached);
         let mut snapshot = match changes.map(|changes| self.apply_to_cache(base_rev, pending_rev, changes)) {
             Some(Some(applied)) => applied?,
-            // No changes to go by, or a writer moved the cache on meanwhile: read it whole.
+            // No changes to go by, or the cache moved on meanwhile (a writer, or a concurrent
+            // refresh): read it whole, unless it is now at the marker or past it.
             _ => {
                 let mut snapshot = lock_mutex(&self.cache).clone();
-                if pending_rev != snapshot.pending_rev {
+                if snapshot.pending_rev == UNKNOWN || snapshot.pending_rev < pending_rev {
                     let (pending, rev) = self.load_pending()?;
                     snapshot.pending = Arc::new(pending);
                     snapshot.pending_rev = rev;
@@ -233,16 +218,11 @@ impl Sdn {
     }
 
     /// The pending objects changed since the snapshot's marker revision up to `pending_rev`
-    /// (the marker is written with every change to them): what brings a large cached
-    /// configuration up to a change made elsewhere without reading it whole. `None`: read
-    /// it whole (nothing cached yet, the store's history no longer reaches back, or reading
-    /// it whole costs less: etcd replays history to a watch only every 100 ms, about what
-    /// reading and parsing 10,000 objects took in the mutation bench; 100,000 took 820 ms).
+    /// (the marker is written with every change to them): what brings a cached configuration
+    /// up to a change made elsewhere without reading it whole. `None`: read it whole (nothing
+    /// cached yet, or the store's history no longer reaches back).
     fn pending_changes(&self, snapshot: &Snapshot, pending_rev: Revision) -> Option<sdn_store::KeyChanges> {
         if snapshot.pending_rev == 0 || snapshot.pending_rev == UNKNOWN || pending_rev < snapshot.pending_rev {
-            return None;
-        }
-        if self.store.remote() && Kind::ALL.iter().map(|&kind| snapshot.pending.len(kind)).sum::<usize>() < REPLAY_FROM_OBJECTS {
             return None;
         }
         // A failure here (a replay too large for etcd to send, say) costs a whole read, which
@@ -463,13 +443,7 @@ impl Sdn {
             match self.store.commit(txn)? {
                 Commit::GuardFailed => continue,
                 Commit::Committed(revision) => {
-                    {
-                        let mut own = lock_mutex(&self.own_commits);
-                        if own.len() == OWN_COMMITS_KEPT {
-                            own.pop_front();
-                        }
-                        own.push_back(revision);
-                    }
+                    self.last_own_commit.store(revision, Ordering::SeqCst);
                     log_committed(&snapshot, &mutation.changes, mutation.replace_pending.as_ref(), revision);
                     if lock_after.is_some() || expiry_after.is_some() {
                         let mut view = LockView { lock, lock_rev, expiry, expiry_rev };

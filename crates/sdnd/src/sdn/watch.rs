@@ -19,6 +19,8 @@ const WAIT: Duration = Duration::from_secs(30);
 /// wakes this thread a few dozen times a second, not once per change, and a change made
 /// elsewhere is seen this much later (which at worst costs a write a retry).
 const GATHER: Duration = Duration::from_millis(20);
+/// The pause before trying again after the watch or a refresh failed.
+const RETRY: Duration = Duration::from_secs(1);
 
 pub fn spawn_view_watcher(app: &Arc<App>) {
     let app = app.clone();
@@ -28,32 +30,35 @@ pub fn spawn_view_watcher(app: &Arc<App>) {
             let mut seen = app.store.revision().unwrap_or(0);
             // One watch for all the waits: this thread is woken by every change.
             let mut watch = app.store.watch_prefix(WATCHED);
+            // The view was loaded before `seen` was read, and a change in between is in no
+            // wait's answer: so it is refreshed once first. A refresh that failed is tried
+            // again after `RETRY`, or the view would miss the change until the next one.
+            let mut stale = true;
             loop {
-                match watch.wait_for_change(seen, WAIT) {
+                if stale {
+                    match app.sdn.read_current() {
+                        Ok(_) => stale = false,
+                        Err(err) => tracing::debug!("refreshing the SDN view: {err}"),
+                    }
+                }
+                let wait = if stale { RETRY } else { WAIT };
+                match watch.wait_for_change(seen, wait) {
                     Ok(revision) if revision > seen => {
-                        // Our own commits: the view already holds them.
-                        let mut elsewhere = !app.sdn.is_own_commit(revision);
                         seen = revision;
                         std::thread::sleep(GATHER);
-                        while let Ok(revision) = watch.wait_for_change(seen, Duration::ZERO) {
-                            if revision <= seen {
-                                break;
-                            }
-                            elsewhere |= !app.sdn.is_own_commit(revision);
-                            seen = revision;
+                        if let Ok(revision) = watch.wait_for_change(seen, Duration::ZERO) {
+                            seen = seen.max(revision);
                         }
-                        if elsewhere {
-                            if let Err(err) = app.sdn.read_current() {
-                                tracing::debug!(
-                                    "refreshing the SDN view after a change elsewhere: {err}"
-                                );
-                            }
-                        }
+                        // Only the newest change counts: if it is this process's own commit,
+                        // its guards held the markers at this view's revisions, so the view
+                        // is current through it (a change elsewhere before it that moved a
+                        // marker would have failed them, and the writer re-read it).
+                        stale |= !app.sdn.is_own_commit(seen);
                     }
                     Ok(_) => {}
                     Err(err) => {
                         tracing::debug!("watching the SDN configuration: {err}");
-                        std::thread::sleep(Duration::from_secs(1));
+                        std::thread::sleep(RETRY);
                     }
                 }
             }
