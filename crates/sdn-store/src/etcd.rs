@@ -808,12 +808,17 @@ impl EtcdStore {
             .or_insert_with(|| Arc::new(journal::Journal::new(after)))
             .clone();
         let deadline = Instant::now() + self.attempt_timeout;
+        // One task started per call: a watch that keeps failing at once (its member is down)
+        // leaves the answer to the replay, which fails over.
+        let mut started = false;
         loop {
             match journal.changes(after, through, deadline) {
                 journal::Answer::Changes(changes) => return Some(changes),
                 journal::Answer::Unknown => return None,
+                journal::Answer::NotFollowed if started || Instant::now() >= deadline => return None,
                 journal::Answer::NotFollowed => {
                     let Some(from) = journal.start_following() else { continue };
+                    started = true;
                     let index = self.preferred.load(Ordering::SeqCst) % self.members.len();
                     let handles = self.runtime().block_on(async {
                         tokio::time::timeout(self.attempt_timeout, self.handles(index)).await

@@ -336,6 +336,56 @@ fn changes_through_tells_what_changed_under_a_prefix() {
     });
 }
 
+/// Catch-up after catch-up (answered from the journal a watch keeps, after the first), and
+/// across an etcd restart (its watch ends; the next call starts another from where it
+/// stopped): every answer is what changed, as if read from etcd's history.
+#[test]
+fn changes_through_answers_call_after_call_and_across_a_restart() {
+    let mut cluster = sdnd_testkit::etcd::Cluster::start(1);
+    let mut o = options(cluster.members[0].client_port);
+    o.request_timeout = Duration::from_secs(2);
+    let store = EtcdStore::connect(o).expect("connect");
+    let values = |changes: Option<sdn_store::KeyChanges>| -> Vec<(String, Option<Vec<u8>>)> {
+        let changes = changes.expect("history kept");
+        changes.into_iter().map(|(key, entry)| (key, entry.map(|e| e.value))).collect()
+    };
+    let base = committed(store.commit(Txn::new().put("jr/a", "1")).expect("commit"));
+    let mut last = base;
+    for round in 0..5 {
+        let value = round.to_string();
+        let next = committed(store.commit(Txn::new().put("jr/a", value.as_str()).put("jr/~mark", "")).expect("commit"));
+        let changes = store.changes_through("jr/", last, next).expect("read");
+        assert_eq!(
+            values(changes),
+            vec![("jr/a".to_string(), Some(value.clone().into_bytes())), ("jr/~mark".to_string(), Some(Vec::new()))]
+        );
+        last = next;
+    }
+    cluster.members[0].kill();
+    cluster.members[0].start();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let after_restart = loop {
+        match store.commit(Txn::new().delete("jr/a").put("jr/b", "1").put("jr/~mark", "")) {
+            Ok(commit) => break committed(commit),
+            Err(e) => {
+                assert!(Instant::now() < deadline, "never recovered: {e}");
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
+    let changes = store.changes_through("jr/", last, after_restart).expect("read");
+    assert_eq!(
+        values(changes),
+        vec![("jr/a".to_string(), None), ("jr/b".to_string(), Some(b"1".to_vec())), ("jr/~mark".to_string(), Some(Vec::new()))]
+    );
+    // From the first write on: everything since, each key once.
+    let changes = store.changes_through("jr/", base, after_restart).expect("read");
+    assert_eq!(
+        values(changes),
+        vec![("jr/a".to_string(), None), ("jr/b".to_string(), Some(b"1".to_vec())), ("jr/~mark".to_string(), Some(Vec::new()))]
+    );
+}
+
 /// History compacted away: the store says it doesn't know (the caller reads the prefix whole).
 #[test]
 fn changes_through_compacted_history_is_unknown() {

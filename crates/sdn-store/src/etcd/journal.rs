@@ -16,7 +16,7 @@ use crate::Revision;
 /// At most this many events, and about this many bytes of keys and values, are kept; older
 /// ones are dropped (a caller asking from before them is answered by a replay).
 const MAX_EVENTS: usize = 100_000;
-const MAX_BYTES: usize = 64 << 20;
+const MAX_BYTES: usize = 32 << 20;
 
 pub(super) struct Journal {
     state: Mutex<State>,
