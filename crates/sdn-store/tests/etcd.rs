@@ -341,10 +341,7 @@ fn changes_through_tells_what_changed_under_a_prefix() {
 /// stopped): every answer is what changed, as if read from etcd's history.
 #[test]
 fn changes_through_answers_call_after_call_and_across_a_restart() {
-    let mut cluster = sdnd_testkit::etcd::Cluster::start(1);
-    let mut o = options(cluster.members[0].client_port);
-    o.request_timeout = Duration::from_secs(2);
-    let store = EtcdStore::connect(o).expect("connect");
+    let (mut cluster, store) = own_etcd(Duration::from_secs(2));
     let values = |changes: Option<sdn_store::KeyChanges>| -> Vec<(String, Option<Vec<u8>>)> {
         let changes = changes.expect("history kept");
         changes.into_iter().map(|(key, entry)| (key, entry.map(|e| e.value))).collect()
@@ -363,16 +360,7 @@ fn changes_through_answers_call_after_call_and_across_a_restart() {
     }
     cluster.members[0].kill();
     cluster.members[0].start();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let after_restart = loop {
-        match store.commit(Txn::new().delete("jr/a").put("jr/b", "1").put("jr/~mark", "")) {
-            Ok(commit) => break committed(commit),
-            Err(e) => {
-                assert!(Instant::now() < deadline, "never recovered: {e}");
-                thread::sleep(Duration::from_millis(200));
-            }
-        }
-    };
+    let after_restart = commit_once_back(&store, || Txn::new().delete("jr/a").put("jr/b", "1").put("jr/~mark", ""));
     let changes = store.changes_through("jr/", last, after_restart).expect("read");
     assert_eq!(
         values(changes),
@@ -384,6 +372,30 @@ fn changes_through_answers_call_after_call_and_across_a_restart() {
         values(changes),
         vec![("jr/a".to_string(), None), ("jr/b".to_string(), Some(b"1".to_vec())), ("jr/~mark".to_string(), Some(Vec::new()))]
     );
+}
+
+/// A one-member etcd of the test's own (to stop and start), and a store on it whose requests
+/// give up after `request_timeout`.
+fn own_etcd(request_timeout: Duration) -> (sdnd_testkit::etcd::Cluster, EtcdStore) {
+    let cluster = sdnd_testkit::etcd::Cluster::start(1);
+    let mut o = options(cluster.members[0].client_port);
+    o.request_timeout = request_timeout;
+    let store = EtcdStore::connect(o).expect("connect");
+    (cluster, store)
+}
+
+/// Commits `txn()` once etcd answers again (within 20 s): its revision.
+fn commit_once_back(store: &EtcdStore, txn: impl Fn() -> Txn) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match store.commit(txn()) {
+            Ok(commit) => return committed(commit),
+            Err(e) => {
+                assert!(Instant::now() < deadline, "never recovered: {e}");
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
 }
 
 /// History compacted away: the store says it doesn't know (the caller reads the prefix whole).
@@ -447,10 +459,7 @@ fn a_prefix_watch_answers_wait_after_wait() {
 /// back: the change made meanwhile is not missed.
 #[test]
 fn a_prefix_watch_survives_an_etcd_restart() {
-    let mut cluster = sdnd_testkit::etcd::Cluster::start(1);
-    let mut o = options(cluster.members[0].client_port);
-    o.request_timeout = Duration::from_secs(1);
-    let store = EtcdStore::connect(o).expect("connect");
+    let (mut cluster, store) = own_etcd(Duration::from_secs(1));
     let mut watch = store.watch_prefix("r/");
     let first = committed(store.commit(Txn::new().put("r/a", "1")).expect("commit"));
     assert!(watch.wait_for_change(0, Duration::from_secs(5)).expect("wait") >= first);
@@ -458,15 +467,7 @@ fn a_prefix_watch_survives_an_etcd_restart() {
     assert!(watch.wait_for_change(first, Duration::from_secs(3)).is_err(), "etcd is down");
     cluster.members[0].start();
     let deadline = Instant::now() + Duration::from_secs(20);
-    let second = loop {
-        match store.commit(Txn::new().put("r/b", "1")) {
-            Ok(commit) => break committed(commit),
-            Err(e) => {
-                assert!(Instant::now() < deadline, "never recovered: {e}");
-                thread::sleep(Duration::from_millis(200));
-            }
-        }
-    };
+    let second = commit_once_back(&store, || Txn::new().put("r/b", "1"));
     let woke = loop {
         match watch.wait_for_change(first, Duration::from_secs(5)) {
             Ok(revision) => break revision,

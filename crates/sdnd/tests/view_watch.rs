@@ -173,25 +173,7 @@ fn a_change_after_another_nodes_commits_at_its_first_attempt() {
     create_zone(&a, "warma");
 
     // b's watch sees a's commit and re-reads the markers by itself.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let seen = b
-            .sdn
-            .snapshot_cached()
-            .pending
-            .get(Kind::Zones, "warma")
-            .is_some();
-        if seen {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "b's view never caught up with a's change (the store's marker at {:?}, a fresh read has it: {})",
-            store_b.get(MARK).ok().flatten().map(|e| e.mod_revision),
-            b.sdn.snapshot().unwrap().pending.get(Kind::Zones, "warma").is_some()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_zone_in_view(&b, &store_b, "warma");
     let (reads, commits) = (
         store_b.marker_reads.load(Ordering::SeqCst),
         store_b.pending_commits.load(Ordering::SeqCst),
@@ -218,11 +200,16 @@ fn a_change_after_another_nodes_commits_at_its_first_attempt() {
     assert_eq!(zones, ["fromb", "warma", "warmb"]);
 }
 
-/// Waits until `app`'s cached view has zone `name`, for at most 10 s.
-fn wait_for_zone_in_view(app: &sdnd::App, name: &str) {
+/// Waits until `app`'s cached view has zone `name` by itself (its watcher), for at most 10 s.
+fn wait_for_zone_in_view(app: &sdnd::App, store: &Counting, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while app.sdn.snapshot_cached().pending.get(Kind::Zones, name).is_none() {
-        assert!(Instant::now() < deadline, "the view never caught up with zone {name}");
+        assert!(
+            Instant::now() < deadline,
+            "the view never caught up with zone {name} (the store's marker at {:?}, a fresh read has it: {})",
+            store.get(MARK).ok().flatten().map(|e| e.mod_revision),
+            app.sdn.snapshot().unwrap().pending.get(Kind::Zones, name).is_some()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -234,11 +221,11 @@ fn a_view_whose_refresh_failed_catches_up_without_another_change() {
     let a = start(store_a, "a");
     let b = start(store_b.clone(), "b");
     create_zone(&a, "first");
-    wait_for_zone_in_view(&b, "first");
+    wait_for_zone_in_view(&b, &store_b, "first");
     // b's watcher sees the next change, but its refresh finds the store out of reach.
     store_b.failing_marker_reads.store(1, Ordering::SeqCst);
     create_zone(&a, "second");
-    wait_for_zone_in_view(&b, "second");
+    wait_for_zone_in_view(&b, &store_b, "second");
     assert_eq!(store_b.failing_marker_reads.load(Ordering::SeqCst), 0, "the refresh never failed");
 }
 
