@@ -292,6 +292,9 @@ fn step(
     let files = gather(config, &running)?;
     published.files(store, &config.node, &files);
     if version == 0 || version <= report.attempted {
+        // A report whose write failed (the store out of reach) is written again: else this
+        // node would look as if it never applied (nothing is written when it is in place).
+        published.report(store, &config.node, report);
         return Ok(());
     }
     report.attempted = version;
@@ -421,4 +424,80 @@ pub fn generate_files(
         crate::fsutil::write_atomic(&out.join("frr.conf"), frr.as_bytes(), 0o644).map_err(|e| e.to_string())?;
     }
     Ok(output.warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A store on which the first `failing` writes of a node report fail (etcd out of reach).
+    struct FailingReports {
+        inner: sdn_store::SqliteStore,
+        failing: AtomicUsize,
+    }
+
+    impl Store for FailingReports {
+        fn get(&self, key: &str) -> sdn_store::Result<Option<sdn_store::Entry>> {
+            self.inner.get(key)
+        }
+        fn get_many(&self, keys: &[&str]) -> sdn_store::Result<Vec<Option<sdn_store::Entry>>> {
+            self.inner.get_many(keys)
+        }
+        fn list(&self, prefix: &str) -> sdn_store::Result<(Vec<sdn_store::Entry>, sdn_store::Revision)> {
+            self.inner.list(prefix)
+        }
+        fn revision(&self) -> sdn_store::Result<sdn_store::Revision> {
+            self.inner.revision()
+        }
+        fn commit(&self, txn: Txn) -> sdn_store::Result<sdn_store::Commit> {
+            let report = txn.ops.iter().any(|op| matches!(op, sdn_store::Op::Put { key, .. } if key.starts_with("node-reports/")));
+            if report && self.failing.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                return Err(sdn_store::StoreError::Unavailable("the test store is out of reach".into()));
+            }
+            self.inner.commit(txn)
+        }
+        fn wait_for_change(&self, prefix: &str, after: sdn_store::Revision, timeout: Duration) -> sdn_store::Result<sdn_store::Revision> {
+            self.inner.wait_for_change(prefix, after, timeout)
+        }
+    }
+
+    #[test]
+    fn a_report_whose_write_failed_is_written_by_the_next_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FailingReports {
+            inner: sdn_store::SqliteStore::open(&dir.path().join("store.db")).unwrap(),
+            failing: AtomicUsize::new(1),
+        };
+        let running = serde_json::to_vec(&sdn_config::Config::default().to_running_config(1)).unwrap();
+        store.commit(Txn::new().put(layout::RUNNING_CONFIG, running)).unwrap();
+        let facts = dir.path().join("facts.json");
+        let facts_json = serde_json::json!({
+            "node": "n1", "route-iface": "vmbr0", "route-ip": "192.168.0.1",
+            "mac": "bc:24:11:1d:69:60", "bridge-ports": {"vmbr0": ["eth0"]},
+        });
+        std::fs::write(&facts, facts_json.to_string()).unwrap();
+        let config = AgentConfig {
+            node: "n1".into(),
+            host_interfaces: dir.path().join("interfaces"),
+            interfaces_out: dir.path().join("sdn"),
+            frr_out: dir.path().join("frr.conf"),
+            frr_local: dir.path().join("frr.conf.local"),
+            reload_interfaces: String::new(),
+            reload_frr: String::new(),
+            facts_file: Some(facts),
+            fingerprint: None,
+            status_commands: Default::default(),
+            dnsmasq: None,
+        };
+        let clock = Clock::system();
+        let mut report = load_report(&store, "n1", &clock);
+        let mut published = Published::default();
+        step(&store, &config, &clock, &mut report, &mut published).unwrap();
+        assert_eq!(report.version, 1, "version 1 applied");
+        assert!(crate::nodes::report(&store, "n1").unwrap().is_none(), "its report was not written");
+        step(&store, &config, &clock, &mut report, &mut published).unwrap();
+        let written = crate::nodes::report(&store, "n1").unwrap().expect("written by the next step");
+        assert_eq!((written.version, written.attempted), (1, 1));
+    }
 }
