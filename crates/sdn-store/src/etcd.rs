@@ -675,30 +675,15 @@ impl EtcdStore {
         stream: &mut WatchStream,
         after: Revision,
     ) -> Result<Option<Revision>, WatchFailure> {
-        let mut probing = false;
         let mut found: Option<Revision> = None;
         loop {
-            let message = if let Some(latest) = found {
-                match ready_now(stream.message()) {
+            let message = match found {
+                Some(latest) => match ready_now(stream.message()) {
                     Some(message) => message.map_err(WatchFailure::Client)?,
                     None => return Ok(Some(latest)),
-                }
-            } else {
-                match tokio::time::timeout(self.attempt_timeout, stream.message()).await {
-                    Ok(message) => message.map_err(WatchFailure::Client)?,
-                    Err(_) if probing => return Err(self.hung(index)),
-                    Err(_) => {
-                        // Quiet: is the member still there? Any answer to this says so.
-                        stream
-                            .request_progress()
-                            .await
-                            .map_err(WatchFailure::Client)?;
-                        probing = true;
-                        continue;
-                    }
-                }
+                },
+                None => next_message(stream, self.attempt_timeout, || self.hung(index)).await?,
             };
-            probing = false;
             let Some(response) = message else {
                 return Err(WatchFailure::Ended("the watch stream closed".into()));
             };
@@ -1191,6 +1176,24 @@ impl Store for EtcdStore {
             end,
             open: None,
         })
+    }
+}
+
+/// The next message of a watch's `stream`. When the stream has been quiet for `quiet`, it asks
+/// the member for a progress report (any answer says the member is still there); `hung()`
+/// when that gets no answer within another `quiet` either.
+async fn next_message(
+    stream: &mut WatchStream,
+    quiet: Duration,
+    hung: impl FnOnce() -> WatchFailure,
+) -> Result<Option<etcd_client::WatchResponse>, WatchFailure> {
+    if let Ok(message) = tokio::time::timeout(quiet, stream.message()).await {
+        return message.map_err(WatchFailure::Client);
+    }
+    stream.request_progress().await.map_err(WatchFailure::Client)?;
+    match tokio::time::timeout(quiet, stream.message()).await {
+        Ok(message) => message.map_err(WatchFailure::Client),
+        Err(_) => Err(hung()),
     }
 }
 

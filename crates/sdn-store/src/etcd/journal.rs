@@ -173,18 +173,12 @@ pub(super) async fn follow(
             .await
             .map_err(drop)?
             .map_err(drop)?;
-        let mut probing = false;
         loop {
-            let message = match tokio::time::timeout(quiet, stream.message()).await {
-                Ok(message) => message.map_err(drop)?,
-                Err(_) if probing => return Err(()),
-                Err(_) => {
-                    stream.request_progress().await.map_err(drop)?;
-                    probing = true;
-                    continue;
-                }
-            };
-            probing = false;
+            let message = super::next_message(&mut stream, quiet, || {
+                super::WatchFailure::Ended(String::new())
+            })
+            .await
+            .map_err(drop)?;
             let Some(response) = message else {
                 return Err(());
             };
