@@ -254,12 +254,25 @@ impl Auth {
     fn load(&self) -> Result<Arc<AccessData>, Error> {
         let (local_writes, at) = (records::local_writes(), std::time::Instant::now());
         let generation = records::generation(self.store.as_ref())?;
-        let mut cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let data = match (generation, cached.as_ref()) {
-            (Some(now), Some((seen, data))) if now == *seen => data.clone(),
-            _ => {
+        let current = {
+            let cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match (generation, cached.as_ref()) {
+                (Some(now), Some((seen, data))) if now == *seen => Some(data.clone()),
+                _ => None,
+            }
+        };
+        let data = match current {
+            Some(data) => data,
+            None => {
+                // Read without the cache's lock: requests take it on the runtime's workers
+                // (`authenticate_cached`), and a store read may wait seconds.
                 let data = Arc::new(AccessData::load(self.store.as_ref())?);
-                *cached = generation.map(|g| (g, data.clone()));
+                let mut cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                // Two loads may race: the records of the newer generation stay.
+                let newer_cached = matches!((generation, cached.as_ref()), (Some(now), Some((seen, _))) if *seen > now);
+                if !newer_cached {
+                    *cached = generation.map(|g| (g, data.clone()));
+                }
                 data
             }
         };
@@ -449,5 +462,72 @@ mod tests {
         let renewed = records::add_token(&cli, &alice, &token, false, 0, None, 1_700_000_000).unwrap();
         assert!(auth.authenticate(&with(&secret), true, peer).is_err(), "the old secret stays refused");
         auth.authenticate(&with(&renewed), true, peer).expect("the new secret works");
+    }
+
+    /// A store whose listing of the access records waits until the test lets it go (a
+    /// store out of reach), after saying it started.
+    struct StuckListing {
+        inner: sdn_store::SqliteStore,
+        stuck: std::sync::Mutex<Option<(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>)>>,
+    }
+
+    impl Store for StuckListing {
+        fn get(&self, key: &str) -> sdn_store::Result<Option<sdn_store::Entry>> {
+            self.inner.get(key)
+        }
+        fn get_many(&self, keys: &[&str]) -> sdn_store::Result<Vec<Option<sdn_store::Entry>>> {
+            self.inner.get_many(keys)
+        }
+        fn list(&self, prefix: &str) -> sdn_store::Result<(Vec<sdn_store::Entry>, sdn_store::Revision)> {
+            if let Some((started, release)) = self.stuck.lock().unwrap().take() {
+                started.send(()).unwrap();
+                release.recv().unwrap();
+            }
+            self.inner.list(prefix)
+        }
+        fn revision(&self) -> sdn_store::Result<sdn_store::Revision> {
+            self.inner.revision()
+        }
+        fn commit(&self, txn: sdn_store::Txn) -> sdn_store::Result<sdn_store::Commit> {
+            self.inner.commit(txn)
+        }
+        fn wait_for_change(&self, prefix: &str, after: sdn_store::Revision, timeout: std::time::Duration) -> sdn_store::Result<sdn_store::Revision> {
+            self.inner.wait_for_change(prefix, after, timeout)
+        }
+    }
+
+    /// Requests authenticate on the cached records right on the runtime's workers: a reload
+    /// that waits on the store must not make them wait with it.
+    #[test]
+    fn a_reload_stuck_in_the_store_does_not_hold_up_cached_authentication() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let cli = sdn_store::SqliteStore::open(&path).unwrap();
+        let alice = UserId::parse("alice@pve").unwrap();
+        records::add_user(&cli, &alice, None, 0, None).unwrap();
+        let secret = records::add_token(&cli, &alice, &TokenName::parse("ci").unwrap(), false, 0, None, 1_700_000_000).unwrap();
+        let store = Arc::new(StuckListing { inner: sdn_store::SqliteStore::open(&path).unwrap(), stuck: Default::default() });
+        let auth = Arc::new(Auth::new(store.clone(), Clock::system(), 7200));
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let credentials = Credentials::ApiToken { user: "alice@pve".into(), token: "ci".into(), secret };
+        auth.authenticate(&credentials, false, peer).expect("the token works");
+
+        // The records change, and the next reload gets stuck reading them.
+        records::add_user(&cli, &UserId::parse("bob@pve").unwrap(), None, 0, None).unwrap();
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (release, release_rx) = std::sync::mpsc::channel();
+        *store.stuck.lock().unwrap() = Some((started_tx, release_rx));
+        let reload = {
+            let (auth, credentials) = (auth.clone(), credentials.clone());
+            std::thread::spawn(move || auth.authenticate(&credentials, false, peer).map(|_| ()))
+        };
+        started.recv().unwrap();
+        // Answered from the cache while the reload waits.
+        let (answer_tx, answer) = std::sync::mpsc::channel();
+        std::thread::spawn(move || answer_tx.send(auth.authenticate_cached(&credentials, false, peer).is_some()));
+        let cached = answer.recv_timeout(std::time::Duration::from_secs(20));
+        release.send(()).unwrap();
+        assert_eq!(cached, Ok(true), "a cached authentication waited for the stuck reload");
+        reload.join().unwrap().expect("the reload ends once the store answers");
     }
 }
