@@ -301,6 +301,34 @@ impl EtcdStore {
             .unwrap_or_else(|| unreachable!("the runtime lives as long as the store"))
     }
 
+    /// Runs `future` to completion on the calling thread, its timers and I/O on the private
+    /// runtime (whose threads drive them). Unlike `Runtime::block_on`, it may also be called
+    /// on a worker of another runtime: sdnd runs a short request's store work right there
+    /// (see `sdnd::blocking`), and holding that thread can't stall this runtime. The caller's
+    /// cooperative budget is lifted: a spent one would make the future spin.
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+            fn wake_by_ref(self: &Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let _context = self.runtime().enter();
+        let mut future = std::pin::pin!(tokio::task::unconstrained(future));
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        loop {
+            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            // A stray unpark only costs one more poll.
+            std::thread::park();
+        }
+    }
+
     /// The clients of member `index`, connecting them first if needed.
     async fn handles(&self, index: usize) -> Result<Handles, etcd_client::Error> {
         let member = &self.members[index];
@@ -334,8 +362,7 @@ impl EtcdStore {
         F: Future<Output = Result<T, etcd_client::Error>>,
     {
         let deadline = Instant::now() + self.request_timeout;
-        self.runtime()
-            .block_on(self.attempts(deadline, request))
+        self.block_on(self.attempts(deadline, request))
             .map_err(|failure| self.failure(what, failure))
     }
 
@@ -447,7 +474,6 @@ impl EtcdStore {
             CallFailure::Exhausted { last, .. } => last,
         };
         let lease = self
-            .runtime()
             .block_on(self.attempts(deadline, |h| {
                 let mut lease = h.lease;
                 async move { lease.grant(seconds, None).await }
@@ -467,7 +493,6 @@ impl EtcdStore {
             )])
             .or_else(vec![TxnOp::get(marker.to_vec(), None)]);
         let response = self
-            .runtime()
             .block_on(self.attempts(deadline, |h| {
                 let (mut kv, request) = (h.kv, request.clone());
                 async move { kv.txn(request).await }
@@ -805,7 +830,7 @@ impl EtcdStore {
                     let Some(from) = journal.start_following() else { continue };
                     started = true;
                     let index = self.preferred.load(Ordering::SeqCst) % self.members.len();
-                    let handles = self.runtime().block_on(async {
+                    let handles = self.block_on(async {
                         tokio::time::timeout(self.attempt_timeout, self.handles(index)).await
                     });
                     let Ok(Ok(handles)) = handles else {
@@ -910,7 +935,7 @@ impl PrefixWatch for EtcdPrefixWatch<'_> {
     fn wait_for_change(&mut self, after: Revision, timeout: Duration) -> Result<Revision> {
         let store = self.store;
         let deadline = tokio::time::Instant::now() + timeout;
-        let waited = store.runtime().block_on(async {
+        let waited = store.block_on(async {
             let mut tries = 0usize;
             loop {
                 // A stream that started after `after` may have missed changes, and one that
@@ -1054,7 +1079,7 @@ impl Store for EtcdStore {
             .and_then(ops)
             .or_else(vec![TxnOp::get(marker.clone(), None)]);
         let deadline = Instant::now() + self.request_timeout;
-        let outcome = self.runtime().block_on(self.attempts(deadline, |h| {
+        let outcome = self.block_on(self.attempts(deadline, |h| {
             let (mut kv, request) = (h.kv, request.clone());
             async move { kv.txn(request).await }
         }));
@@ -1117,7 +1142,7 @@ impl Store for EtcdStore {
         let start = self.full_key(prefix);
         let end = prefix_end(&start);
         let deadline = tokio::time::Instant::now() + timeout;
-        let waited = self.runtime().block_on(self.watch_on_members(deadline, |index| {
+        let waited = self.block_on(self.watch_on_members(deadline, |index| {
             self.watch_once(index, start.clone(), end.clone(), after)
         }));
         // A timeout, or compacted history: the current revision.
@@ -1141,8 +1166,7 @@ impl Store for EtcdStore {
                 let deadline = tokio::time::Instant::now() + self.request_timeout;
                 // No event at `through` within the budget, or compacted history: the caller
                 // reads the prefix whole.
-                self.runtime()
-                    .block_on(self.watch_on_members(deadline, |index| {
+                self.block_on(self.watch_on_members(deadline, |index| {
                         self.replay(index, start.clone(), end.clone(), after, through)
                     }))
                     .map_err(|failure| self.watch_error("reading changes", failure))?

@@ -13,6 +13,7 @@
 //!   files), [`node_query`] (asking a node's agent about its live state through the store),
 //!   [`layout`] (every store key and stored record),
 //!   [`error`] (the core's error type), [`clock`] (the time everything reads).
+//! - [`blocking`]: where the synchronous work of requests runs beside the async runtime.
 //! - [`metrics`]: what `GET /metrics` reports. [`data_dir`]: the private data directory; [`process`]: process-wide settings.
 //! - [`config_file`]: `/etc/sdnd/sdnd.toml`. [`backup`]: backup and restore of the whole store.
 //! - [`agent`]: a node's agent (facts, render through `sdn-gen`, atomic writes, reloads,
@@ -26,6 +27,7 @@ pub mod apply;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod blocking;
 pub mod clock;
 pub mod config_file;
 pub mod data_dir;

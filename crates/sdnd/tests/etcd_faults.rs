@@ -266,3 +266,28 @@ fn a_task_of_a_restarted_server_still_ends_at_its_timeout() {
         "the timeout started over at the restart: ended after {ended:?}"
     );
 }
+
+/// Requests waiting on a hung store hold at most one of the server's workers (see
+/// `sdnd::blocking`): with more of them than workers, what needs no store (the API's
+/// description) is still answered while they wait.
+#[test]
+fn requests_waiting_on_a_hung_store_leave_the_server_answering() {
+    let mut nodes = Nodes::start(1, &["node-a"], PREFIX, &[], |_| 0);
+    nodes.cluster.members[0].stop();
+    let writers: Vec<_> = (0..4)
+        .map(|i| {
+            let client = nodes.clients[0].clone();
+            std::thread::spawn(move || client.post(&format!("{SDN}/zones"), &[("zone", &format!("h{i}")), ("type", "simple")]).status)
+        })
+        .collect();
+    // On loopback the writes reach the store within milliseconds, and then wait seconds.
+    std::thread::sleep(Duration::from_millis(500));
+    let description = nodes.clients[0].get("/api2/openapi.json", &[]).status;
+    let writes_pending = writers.iter().filter(|w| !w.is_finished()).count();
+    nodes.cluster.members[0].resume();
+    let statuses: Vec<u16> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert_eq!(description, 200);
+    assert_eq!(writes_pending, 4, "the description was answered only once writes on the hung store ended ({statuses:?})");
+    // And each write ends with an answer: done once the store was back, or a clear 503.
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
+}

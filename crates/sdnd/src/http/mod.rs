@@ -24,6 +24,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
 use crate::auth::{Caller, Permission};
+use crate::blocking::WorkerSlot;
 use params::{Args, MAX_BODY_BYTES};
 use crate::error::Error;
 use reply::{render, Body, Format};
@@ -73,6 +74,8 @@ struct Frontend {
     openapi: Bytes,
     limits: Limits,
     app: Arc<App>,
+    /// Where requests' synchronous work runs (see [`crate::blocking`]).
+    worker_slot: WorkerSlot,
 }
 
 /// Serves the API on `listener` until the process gets SIGINT (blocks; builds its own runtime).
@@ -90,7 +93,11 @@ pub fn run_until(
     limits: Limits,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
+    // One worker per CPU, and at least two: one may be held by a request's work (see
+    // `crate::blocking`), and the other must go on serving.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
         .map_err(|e| format!("starting the runtime: {e}"))?;
@@ -99,7 +106,7 @@ pub fn run_until(
         let listener = TcpListener::from_std(listener).map_err(|e| format!("listening: {e}"))?;
         let router = Router::new(crate::api::routes());
         let openapi = Bytes::from(openapi::document(router.routes()).to_string());
-        let front = Arc::new(Frontend { router, openapi, limits, app });
+        let front = Arc::new(Frontend { router, openapi, limits, app, worker_slot: WorkerSlot::default() });
         tokio::select! {
             () = serve(listener, tls, front) => Ok(()),
             () = stop => Ok(()),
@@ -324,7 +331,7 @@ async fn dispatch(
     let (caller, armed) = match (permission, cached) {
         (Permission::Public, _) => (app.auth.nobody(), None),
         (_, Some((caller, generation))) => (caller, Some(generation)),
-        (_, None) => (blocking(|| app.auth.authenticate(&credentials, safe_method, peer))?, None),
+        (_, None) => (front.worker_slot.run(|| app.auth.authenticate(&credentials, safe_method, peer))?, None),
     };
     let auth_id = caller.auth_id();
     info.user = Some(auth_id.clone());
@@ -346,7 +353,7 @@ async fn dispatch(
     let route_params = Declared::of(route);
     // Whatever the handler logs (every change is logged at info) names who asked.
     let span = tracing::info_span!("request", user = %auth_id);
-    blocking(move || {
+    front.worker_slot.run(move || {
         let _span = span.enter();
         if let Some(generation) = armed.filter(|_| malformed.is_none()) {
             let store = app.store.clone();
@@ -484,12 +491,6 @@ fn undeclared(declared: &Declared, values: &Map<String, Value>) -> Result<(), Er
     } else {
         Err(Error::BadParams(unknown))
     }
-}
-
-/// Runs store-touching work on this worker thread, handing the worker's other tasks to
-/// another thread meanwhile (no hop to the blocking pool and back per request).
-fn blocking<T>(work: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    tokio::task::block_in_place(work)
 }
 
 /// The request's parameters from the query, the body and the path, and the first reason they

@@ -76,7 +76,7 @@ impl Api {
             let tls = super::pin::client_config(expected).map_err(|err| Error::Internal(format!("{name}: {err}")))?;
             builder = builder.use_preconfigured_tls(tls);
         }
-        let client = builder.build().map_err(|err| Error::Internal(format!("{name}: HTTP client: {err}")))?;
+        let client = crate::blocking::long_wait(|| builder.build()).map_err(|err| Error::Internal(format!("{name}: HTTP client: {err}")))?;
         Ok(Api { name, url, auth: (auth.0, (auth.1)(secret)), client })
     }
 
@@ -139,13 +139,17 @@ impl Api {
             };
             Failure::new(None, Error::Unavailable(format!("{name} ({method} {path}): {what}")))
         };
-        let response = request.send().map_err(unreachable)?;
-        let status = response.status();
-        let mut raw = Vec::new();
-        response
-            .take(MAX_ANSWER)
-            .read_to_end(&mut raw)
-            .map_err(|err| Failure::new(None, Error::Unavailable(format!("{name} ({method} {path}): reading the answer: {err}"))))?;
+        // Seconds, at worst: not on the runtime's worker (where reqwest's runtime can't run).
+        let (status, raw) = crate::blocking::long_wait(|| {
+            let response = request.send().map_err(unreachable)?;
+            let status = response.status();
+            let mut raw = Vec::new();
+            response
+                .take(MAX_ANSWER)
+                .read_to_end(&mut raw)
+                .map_err(|err| Failure::new(None, Error::Unavailable(format!("{name} ({method} {path}): reading the answer: {err}"))))?;
+            Ok((status, raw))
+        })?;
         if !status.is_success() {
             let detail = serde_json::from_slice::<Value>(&raw)
                 .ok()
