@@ -306,3 +306,33 @@ fn views_caught_up_change_by_change_equal_a_fresh_read() {
     assert_eq!(bytes(&b), bytes(&fresh), "b's view");
     assert!(!zones(&fresh).is_empty());
 }
+
+/// A change right after another node's, once this node's watch told of it but before the
+/// view was refreshed, reads the markers first rather than failing its guards on the stale
+/// view: one commit either way.
+#[test]
+fn a_change_right_after_another_nodes_is_not_tried_on_a_view_known_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store_a, store_b) = (open(dir.path()), open(dir.path()));
+    let a = start(store_a, "a");
+    let b = start(store_b.clone(), "b");
+    create_zone(&b, "warmb");
+    create_zone(&a, "warma");
+    wait_for_zone_in_view(&b, &store_b, "warma");
+
+    create_zone(&a, "froma");
+    let revision = store_b.get(MARK).unwrap().expect("the marker").mod_revision;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.sdn.newest_seen() < revision {
+        assert!(Instant::now() < deadline, "b's watch never told of a's change");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let commits = store_b.pending_commits.load(Ordering::SeqCst);
+    create_zone(&b, "fromb");
+    assert_eq!(
+        store_b.pending_commits.load(Ordering::SeqCst),
+        commits + 1,
+        "b tried its change on a view it knew to be stale"
+    );
+    assert_eq!(zones(&a), ["froma", "fromb", "warma", "warmb"]);
+}

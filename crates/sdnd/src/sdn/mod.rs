@@ -84,6 +84,12 @@ pub struct Sdn {
     lock_view: Mutex<Option<LockView>>,
     /// The revision of this process's last commit, for the view watcher (see [`watch`]).
     last_own_commit: AtomicU64,
+    /// The newest change under `sdn/` the view watcher has been told of, at once (it refreshes
+    /// the view only after a pause), and the revision the view is known current through: a
+    /// view behind a change the watch told of is read again before a write is planned on it,
+    /// instead of failing the write's guards first.
+    newest_seen: AtomicU64,
+    view_through: AtomicU64,
 }
 
 /// A cached marker revision that matches none in the store: that part is read again on next
@@ -103,7 +109,16 @@ fn lock_mutex<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sdn {
     pub fn new(store: Arc<dyn Store>, clock: Clock) -> Self {
-        Self { store, clock, cache: Mutex::new(Snapshot::default()), writer: Mutex::new(()), lock_view: Mutex::new(None), last_own_commit: AtomicU64::new(0) }
+        Self {
+            store,
+            clock,
+            cache: Mutex::new(Snapshot::default()),
+            writer: Mutex::new(()),
+            lock_view: Mutex::new(None),
+            last_own_commit: AtomicU64::new(0),
+            newest_seen: AtomicU64::new(0),
+            view_through: AtomicU64::new(0),
+        }
     }
 
     /// The current configuration, reloaded from the store only if someone else changed it.
@@ -124,6 +139,17 @@ impl Sdn {
         self.last_own_commit.load(Ordering::SeqCst) == revision
     }
 
+    /// Tells the write path of a change under `sdn/` at `revision` (the view watcher, as soon as
+    /// its watch does).
+    pub(crate) fn saw_change(&self, revision: Revision) {
+        self.newest_seen.fetch_max(revision, Ordering::SeqCst);
+    }
+
+    /// The newest change under `sdn/` the view watcher has told of.
+    pub fn newest_seen(&self) -> Revision {
+        self.newest_seen.load(Ordering::SeqCst)
+    }
+
     /// The configuration as this process last read or wrote it, without asking the store:
     /// possibly stale (what [`Sdn::snapshot`] answers is current).
     pub fn snapshot_cached(&self) -> Snapshot {
@@ -133,6 +159,8 @@ impl Sdn {
     /// The snapshot, the lock entry (possibly expired) with its revision and the lock's expiry
     /// copy, from one read of the marker entries: one round trip on a remote store.
     pub(crate) fn read_current(&self) -> Result<Current, Error> {
+        // Whatever the watch told of before this read, the read has.
+        let seen = self.newest_seen.load(Ordering::SeqCst);
         let marks =
             self.store.get_many(&[layout::PENDING_MARK, layout::RUNNING_VERSION, layout::LOCK, layout::LOCK_EXPIRY])?;
         let [pending, running, lock, expiry]: [Option<Entry>; 4] = marks
@@ -145,6 +173,7 @@ impl Sdn {
         let snapshot = self.refresh(mod_revision(pending.as_ref()), mod_revision(running.as_ref()))?;
         let view = LockView { lock, lock_rev, expiry, expiry_rev };
         *lock_mutex(&self.lock_view) = Some(view.clone());
+        self.view_through.fetch_max(seen, Ordering::SeqCst);
         Ok(Current { snapshot, view })
     }
 
@@ -318,7 +347,8 @@ impl Sdn {
         // configuration markers, so a stale view fails them and is re-read. What the stale
         // view refuses (the lock, the privilege, the parameters) is also decided again on a
         // fresh read before it is answered.
-        let mut cached = self.cached_view();
+        let known_stale = self.newest_seen.load(Ordering::SeqCst) > self.view_through.load(Ordering::SeqCst);
+        let mut cached = if known_stale { None } else { self.cached_view() };
         let mut attempt = 0;
         while attempt < MAX_ATTEMPTS {
             let from_cache = cached.is_some();
@@ -444,6 +474,8 @@ impl Sdn {
                 Commit::GuardFailed => continue,
                 Commit::Committed(revision) => {
                     self.last_own_commit.store(revision, Ordering::SeqCst);
+                    // Its guards held the markers at the view's revisions.
+                    self.view_through.fetch_max(revision, Ordering::SeqCst);
                     log_committed(&snapshot, &mutation.changes, mutation.replace_pending.as_ref(), revision);
                     if lock_after.is_some() || expiry_after.is_some() {
                         let mut view = LockView { lock, lock_rev, expiry, expiry_rev };

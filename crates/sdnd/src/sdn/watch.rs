@@ -2,6 +2,8 @@
 //! changes the configuration or the lock, this process re-reads the markers in the
 //! background, so that its next change is usually planned on the current view and commits
 //! at the first attempt (one round trip) instead of failing its guards and re-reading first.
+//! A change the watch tells of also marks the view stale at once, so that a write in the
+//! pause before the refresh reads the markers first instead of failing its guards first.
 //! The guards stay what make a write right: a view this misses, or gets late, still only
 //! costs a retry.
 
@@ -45,9 +47,12 @@ pub fn spawn_view_watcher(app: &Arc<App>) {
                 match watch.wait_for_change(seen, wait) {
                     Ok(revision) if revision > seen => {
                         seen = revision;
+                        // The write path hears of it now, the view is refreshed after the pause.
+                        app.sdn.saw_change(seen);
                         std::thread::sleep(GATHER);
                         if let Ok(revision) = watch.wait_for_change(seen, Duration::ZERO) {
                             seen = seen.max(revision);
+                            app.sdn.saw_change(seen);
                         }
                         // Only the newest change counts: if it is this process's own commit,
                         // its guards held the markers at this view's revisions, so the view
