@@ -62,7 +62,7 @@ use etcd_client::{
 };
 use tokio::runtime::Runtime;
 
-use crate::{Commit, Entry, Guard, Op, PrefixWatch, Result, Revision, Store, StoreError, Txn};
+use crate::{Commit, CommitOrRead, Entry, Guard, Op, PrefixWatch, Result, Revision, Store, StoreError, Txn};
 
 /// How long a single request may take before the store is reported unavailable.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
@@ -449,6 +449,14 @@ impl EtcdStore {
     }
 
     /// The value and revision of a write-id marker, from the read in a failed transaction.
+    /// The entry a transaction's read of one key answered (`None`: absent).
+    fn read_entry(&self, read: &TxnOpResponse) -> Result<Option<Entry>> {
+        match read {
+            TxnOpResponse::Get(get) => get.kvs().first().map(|kv| self.entry(kv)).transpose(),
+            _ => Err(StoreError::Backend("etcd answered a read with something else".into())),
+        }
+    }
+
     fn marker_state(&self, read: Option<&TxnOpResponse>) -> Result<Option<(Vec<u8>, Revision)>> {
         match read {
             Some(TxnOpResponse::Get(get)) => Ok(get
@@ -1018,16 +1026,7 @@ impl Store for EtcdStore {
                 .collect();
             async move { kv.txn(EtcdTxn::new().and_then(gets)).await }
         })?;
-        response
-            .op_responses()
-            .into_iter()
-            .map(|op| match op {
-                TxnOpResponse::Get(get) => get.kvs().first().map(|kv| self.entry(kv)).transpose(),
-                _ => Err(StoreError::Backend(
-                    "etcd answered a read with something else".into(),
-                )),
-            })
-            .collect()
+        response.op_responses().iter().map(|op| self.read_entry(op)).collect()
     }
 
     fn list(&self, prefix: &str) -> Result<(Vec<Entry>, Revision)> {
@@ -1057,6 +1056,14 @@ impl Store for EtcdStore {
     }
 
     fn commit(&self, txn: Txn) -> Result<Commit> {
+        Ok(match self.commit_or_read(txn, &[])? {
+            CommitOrRead::Committed(revision) => Commit::Committed(revision),
+            CommitOrRead::GuardFailed(_) => Commit::GuardFailed,
+        })
+    }
+
+    /// The entries are read in the transaction's failure branch: no second round trip.
+    fn commit_or_read(&self, txn: Txn, keys: &[&str]) -> Result<CommitOrRead> {
         const WHAT: &str = "committing a transaction";
         let mut compares: Vec<Compare> = txn.guards.iter().map(|g| self.compare(g)).collect();
         let marker_lease = self.marker_lease()?;
@@ -1077,7 +1084,11 @@ impl Store for EtcdStore {
         let request = etcd_client::Txn::new()
             .when(compares)
             .and_then(ops)
-            .or_else(vec![TxnOp::get(marker.clone(), None)]);
+            .or_else(
+                std::iter::once(TxnOp::get(marker.clone(), None))
+                    .chain(keys.iter().map(|key| TxnOp::get(self.full_key(key), None)))
+                    .collect::<Vec<_>>(),
+            );
         let deadline = Instant::now() + self.request_timeout;
         let outcome = self.block_on(self.attempts(deadline, |h| {
             let (mut kv, request) = (h.kv, request.clone());
@@ -1090,7 +1101,7 @@ impl Store for EtcdStore {
                 maybe_applied: true,
             }) => {
                 return match self.fence(&marker) {
-                    Ok(Some(revision)) => Ok(Commit::Committed(revision)),
+                    Ok(Some(revision)) => Ok(CommitOrRead::Committed(revision)),
                     Ok(None) => {
                         self.revoke_later(leases);
                         Err(StoreError::Unavailable(format!(
@@ -1117,18 +1128,28 @@ impl Store for EtcdStore {
             }
         };
         if response.succeeded() {
-            return Ok(Commit::Committed(header_revision(response.header())));
+            return Ok(CommitOrRead::Committed(header_revision(response.header())));
         }
-        match self.marker_state(response.op_responses().first())? {
+        let reads = response.op_responses();
+        match self.marker_state(reads.first())? {
             // An earlier try of this very transaction committed; its answer was lost.
-            Some((value, revision)) if value == COMMITTED => Ok(Commit::Committed(revision)),
+            Some((value, revision)) if value == COMMITTED => Ok(CommitOrRead::Committed(revision)),
             Some(_) => Err(StoreError::Backend(format!(
                 "etcd at {}: {WHAT}: the write id was fenced off before the write was sent",
                 self.endpoints
             ))),
             None => {
                 self.revoke_later(leases);
-                Ok(Commit::GuardFailed)
+                let entries: Vec<Option<Entry>> = reads[1..].iter().map(|read| self.read_entry(read)).collect::<Result<_>>()?;
+                if entries.len() != keys.len() {
+                    return Err(StoreError::Backend(format!(
+                        "etcd at {}: a failed transaction answered {} reads for {} keys",
+                        self.endpoints,
+                        entries.len(),
+                        keys.len()
+                    )));
+                }
+                Ok(CommitOrRead::GuardFailed(entries))
             }
         }
     }

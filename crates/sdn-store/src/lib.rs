@@ -136,6 +136,16 @@ pub enum Commit {
     GuardFailed,
 }
 
+/// What happened to a transaction committed with [`Store::commit_or_read`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOrRead {
+    /// Every guard held; all operations are durable at this revision.
+    Committed(Revision),
+    /// A guard failed and nothing was written; the entries asked for, as read after the
+    /// failure (one slot per key, in order, as [`Store::get_many`] answers).
+    GuardFailed(Vec<Option<Entry>>),
+}
+
 /// Why a store operation failed. None of these mean a half-written state.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -170,6 +180,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Commits `txn` atomically and durably if all of its guards hold.
     fn commit(&self, txn: Txn) -> Result<Commit>;
+
+    /// [`Store::commit`], and if a guard fails, the entries `keys` as they are then: where the
+    /// backend is remote, in the same round trip. A writer whose guards failed has to read
+    /// what they guard before it tries again.
+    fn commit_or_read(&self, txn: Txn, keys: &[&str]) -> Result<CommitOrRead> {
+        match self.commit(txn)? {
+            Commit::Committed(revision) => Ok(CommitOrRead::Committed(revision)),
+            Commit::GuardFailed => Ok(CommitOrRead::GuardFailed(self.get_many(keys)?)),
+        }
+    }
 
     /// Blocks until an entry under `prefix` is written with a revision greater than `after`,
     /// or `timeout` passes. Returns the store's revision at wake-up. Changes made by other

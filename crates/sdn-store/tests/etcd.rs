@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sdn_store::{Commit, EtcdOptions, EtcdStore, Guard, SqliteStore, Store, StoreError, Txn};
+use sdn_store::{Commit, CommitOrRead, EtcdOptions, EtcdStore, Guard, SqliteStore, Store, StoreError, Txn};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -657,5 +657,29 @@ fn get_many_reads_every_slot_in_order() {
             entries.into_iter().map(|e| e.map(|e| (e.value, e.mod_revision))).collect();
         assert_eq!(summary, vec![Some((b"2".to_vec(), revision)), None, Some((b"1".to_vec(), revision))]);
         assert_eq!(store.get_many(&[]).expect("empty read"), vec![]);
+    });
+}
+
+#[test]
+fn a_failed_commit_answers_with_the_entries_asked_for() {
+    on_both(|store| {
+        let first = committed(store.commit(Txn::new().put("f/mark", "1").put("f/other", "x")).expect("commit"));
+        // Committed: nothing is read.
+        let txn = Txn::new().unchanged("f/mark", first).put("f/mark", "2");
+        let second = match store.commit_or_read(txn, &["f/mark", "f/missing"]).expect("commit") {
+            CommitOrRead::Committed(revision) => revision,
+            failed => panic!("the guard held, yet: {failed:?}"),
+        };
+        // A stale guard: nothing written, and the entries as they are now, in order.
+        let stale = Txn::new().unchanged("f/mark", first).put("f/mark", "3").put("f/other", "y");
+        let CommitOrRead::GuardFailed(entries) = store.commit_or_read(stale, &["f/missing", "f/mark"]).expect("commit") else {
+            panic!("a stale guard committed");
+        };
+        let summary: Vec<Option<(Vec<u8>, u64)>> = entries.into_iter().map(|e| e.map(|e| (e.value, e.mod_revision))).collect();
+        assert_eq!(summary, vec![None, Some((b"2".to_vec(), second))]);
+        assert_eq!(store.get("f/other").expect("get").map(|e| e.value), Some(b"x".to_vec()), "the failed commit wrote something");
+        // Nothing asked for: an empty answer.
+        let stale = Txn::new().unchanged("f/mark", first).put("f/mark", "4");
+        assert_eq!(store.commit_or_read(stale, &[]).expect("commit"), CommitOrRead::GuardFailed(vec![]));
     });
 }

@@ -217,6 +217,10 @@ impl Store for TimedStore {
         self.timed(4, || self.inner.commit(txn))
     }
 
+    fn commit_or_read(&self, txn: Txn, keys: &[&str]) -> sdn_store::Result<sdn_store::CommitOrRead> {
+        self.timed(4, || self.inner.commit_or_read(txn, keys))
+    }
+
     fn changes_through(
         &self,
         prefix: &str,

@@ -30,7 +30,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sdn_store::{Commit, Entry, Guard, Result, Revision, Store, StoreError, Txn};
+use sdn_store::{Commit, CommitOrRead, Entry, Guard, Result, Revision, Store, StoreError, Txn};
 
 use crate::layout;
 
@@ -196,7 +196,14 @@ impl Store for GuardedStore {
         self.inner.changes_through(prefix, after, through)
     }
 
-    fn commit(&self, mut txn: Txn) -> Result<Commit> {
+    fn commit(&self, txn: Txn) -> Result<Commit> {
+        Ok(match self.commit_or_read(txn, &[])? {
+            CommitOrRead::Committed(revision) => Commit::Committed(revision),
+            CommitOrRead::GuardFailed(_) => Commit::GuardFailed,
+        })
+    }
+
+    fn commit_or_read(&self, mut txn: Txn, keys: &[&str]) -> Result<CommitOrRead> {
         // A request found stale writes nothing more (it is run again on a fresh read), even
         // if its handler went on after the refusal.
         if STATE.with(Cell::get) == State::Stale {
@@ -205,25 +212,25 @@ impl Store for GuardedStore {
             ));
         }
         let Some(generation) = armed() else {
-            return self.inner.commit(txn);
+            return self.inner.commit_or_read(txn, keys);
         };
         txn.guards.push(Guard::ModRevision {
             key: layout::ACCESS_GENERATION.to_string(),
             revision: generation,
         });
-        match self.inner.commit(txn) {
-            Ok(Commit::Committed(revision)) => {
+        // The access generation is read with the caller's keys, should a guard fail.
+        let mut with_generation = keys.to_vec();
+        with_generation.push(layout::ACCESS_GENERATION);
+        match self.inner.commit_or_read(txn, &with_generation) {
+            Ok(CommitOrRead::Committed(revision)) => {
                 STATE.with(|s| s.set(State::Proven));
-                Ok(Commit::Committed(revision))
+                Ok(CommitOrRead::Committed(revision))
             }
-            Ok(Commit::GuardFailed) => {
+            Ok(CommitOrRead::GuardFailed(mut entries)) => {
                 // The caller's own guards, or ours? Only the second calls for a fresh check.
-                let current = self
-                    .inner
-                    .get(layout::ACCESS_GENERATION)?
-                    .map(|e| e.mod_revision);
+                let current = entries.pop().flatten().map(|e| e.mod_revision);
                 if current == Some(generation) {
-                    return Ok(Commit::GuardFailed);
+                    return Ok(CommitOrRead::GuardFailed(entries));
                 }
                 // After a commit of unknown outcome the request is not run again: it answers
                 // this refusal (still nothing written by this commit).

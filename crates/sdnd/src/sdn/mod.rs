@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sdn_config::{Change, Config, Kind, SdnObject};
-use sdn_store::{Commit, Entry, Guard, Op, Revision, Store, Txn};
+use sdn_store::{CommitOrRead, Entry, Guard, Op, Revision, Store, Txn};
 
 use crate::clock::Clock;
 use crate::error::Error;
@@ -72,6 +72,10 @@ pub fn unchanged(key: impl Into<String>, revision: Revision) -> Guard {
 /// How often a transaction is retried when another writer (another node, or a CLI) got in
 /// between our read and our commit.
 const MAX_ATTEMPTS: usize = 5;
+
+/// The entries a write is guarded on besides its own: the configuration markers, the lock
+/// entry and the lock's expiry copy (read in this order).
+const GUARDED: [&str; 4] = [layout::PENDING_MARK, layout::RUNNING_VERSION, layout::LOCK, layout::LOCK_EXPIRY];
 
 pub struct Sdn {
     store: Arc<dyn Store>,
@@ -161,8 +165,13 @@ impl Sdn {
     pub(crate) fn read_current(&self) -> Result<Current, Error> {
         // Whatever the watch told of before this read, the read has.
         let seen = self.newest_seen.load(Ordering::SeqCst);
-        let marks =
-            self.store.get_many(&[layout::PENDING_MARK, layout::RUNNING_VERSION, layout::LOCK, layout::LOCK_EXPIRY])?;
+        let marks = self.store.get_many(&GUARDED)?;
+        self.current_from(marks, seen)
+    }
+
+    /// [`Sdn::read_current`] from a read of the [`GUARDED`] entries made after the watch had
+    /// told of changes up to `seen`.
+    fn current_from(&self, marks: Vec<Option<Entry>>, seen: Revision) -> Result<Current, Error> {
         let [pending, running, lock, expiry]: [Option<Entry>; 4] = marks
             .try_into()
             .map_err(|_| Error::Internal("the store answered a read of four entries with another count".into()))?;
@@ -344,20 +353,22 @@ impl Sdn {
         let _writer = lock_mutex(&self.writer);
         // The first attempt plans on the view this process last saw, so that a change costs
         // one round trip (the commit) instead of two; its guards cover the lock entry and the
-        // configuration markers, so a stale view fails them and is re-read. What the stale
+        // configuration markers, so a stale view fails them, and the failed commit brings back
+        // what they cover for the next attempt (no read of its own). What the stale
         // view refuses (the lock, the privilege, the parameters) is also decided again on a
         // fresh read before it is answered.
         let known_stale = self.newest_seen.load(Ordering::SeqCst) > self.view_through.load(Ordering::SeqCst);
-        let mut cached = if known_stale { None } else { self.cached_view() };
+        // The view the next attempt plans on, and whether it is the cached one.
+        let mut next = if known_stale { None } else { self.cached_view().map(|view| (view, true)) };
         let mut attempt = 0;
-        while attempt < MAX_ATTEMPTS {
-            let from_cache = cached.is_some();
-            let current = match cached.take() {
-                Some(current) => current,
-                None => {
+        loop {
+            let (current, from_cache) = match next.take() {
+                Some(next) => next,
+                None if attempt < MAX_ATTEMPTS => {
                     attempt += 1;
-                    self.read_current()?
+                    (self.read_current()?, false)
                 }
+                None => break,
             };
             let Current { snapshot, view: LockView { lock, lock_rev, expiry, expiry_rev } } = current;
             let now = self.clock.now_ms();
@@ -470,9 +481,19 @@ impl Sdn {
                 None if lock.is_some() && live_lock.is_none() => Some(None),
                 None => None,
             };
-            match self.store.commit(txn)? {
-                Commit::GuardFailed => continue,
-                Commit::Committed(revision) => {
+            let seen = self.newest_seen.load(Ordering::SeqCst);
+            match self.store.commit_or_read(txn, &GUARDED)? {
+                // The failed commit read what its guards cover: the next attempt plans on that.
+                CommitOrRead::GuardFailed(marks) => {
+                    // Our copy first: the refresh then applies what changed to the cache's
+                    // configuration in place, instead of copying it whole.
+                    drop(snapshot);
+                    if attempt < MAX_ATTEMPTS {
+                        attempt += 1;
+                        next = Some((self.current_from(marks, seen)?, false));
+                    }
+                }
+                CommitOrRead::Committed(revision) => {
                     self.last_own_commit.store(revision, Ordering::SeqCst);
                     // Its guards held the markers at the view's revisions.
                     self.view_through.fetch_max(revision, Ordering::SeqCst);
