@@ -11,6 +11,12 @@
 //! Work that may wait long by nature (a password hash, a call to an outside service, an
 //! answer from a node) steps out by itself with [`long_wait`], so even the one request on
 //! the worker frees it for that time.
+//!
+//! What runs on the worker this way must not wait for the server's own async tasks: one it
+//! woke would sit in that worker's next-task slot, which no other worker takes. None does:
+//! the server's runtime only serves connections, and the store's clients run on runtimes of
+//! their own. Nor may code on the worker outside a slot (authentication on the cached access
+//! records) wait for anything that holds a lock across a store call.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
