@@ -448,7 +448,6 @@ impl EtcdStore {
         Ok(id)
     }
 
-    /// The value and revision of a write-id marker, from the read in a failed transaction.
     /// The entry a transaction's read of one key answered (`None`: absent).
     fn read_entry(&self, read: &TxnOpResponse) -> Result<Option<Entry>> {
         match read {
@@ -457,6 +456,7 @@ impl EtcdStore {
         }
     }
 
+    /// The value and revision of a write-id marker, from the read in a failed transaction.
     fn marker_state(&self, read: Option<&TxnOpResponse>) -> Result<Option<(Vec<u8>, Revision)>> {
         match read {
             Some(TxnOpResponse::Get(get)) => Ok(get
@@ -1056,10 +1056,7 @@ impl Store for EtcdStore {
     }
 
     fn commit(&self, txn: Txn) -> Result<Commit> {
-        Ok(match self.commit_or_read(txn, &[])? {
-            CommitOrRead::Committed(revision) => Commit::Committed(revision),
-            CommitOrRead::GuardFailed(_) => Commit::GuardFailed,
-        })
+        self.commit_or_read(txn, &[]).map(Commit::from)
     }
 
     /// The entries are read in the transaction's failure branch: no second round trip.
@@ -1188,10 +1185,10 @@ impl Store for EtcdStore {
                 // No event at `through` within the budget, or compacted history: the caller
                 // reads the prefix whole.
                 self.block_on(self.watch_on_members(deadline, |index| {
-                        self.replay(index, start.clone(), end.clone(), after, through)
-                    }))
-                    .map_err(|failure| self.watch_error("reading changes", failure))?
-                    .flatten()
+                    self.replay(index, start.clone(), end.clone(), after, through)
+                }))
+                .map_err(|failure| self.watch_error("reading changes", failure))?
+                .flatten()
             }
         };
         changes

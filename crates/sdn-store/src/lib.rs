@@ -146,6 +146,16 @@ pub enum CommitOrRead {
     GuardFailed(Vec<Option<Entry>>),
 }
 
+impl From<CommitOrRead> for Commit {
+    /// The outcome without what was read.
+    fn from(outcome: CommitOrRead) -> Commit {
+        match outcome {
+            CommitOrRead::Committed(revision) => Commit::Committed(revision),
+            CommitOrRead::GuardFailed(_) => Commit::GuardFailed,
+        }
+    }
+}
+
 /// Why a store operation failed. None of these mean a half-written state.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -197,10 +197,7 @@ impl Store for GuardedStore {
     }
 
     fn commit(&self, txn: Txn) -> Result<Commit> {
-        Ok(match self.commit_or_read(txn, &[])? {
-            CommitOrRead::Committed(revision) => Commit::Committed(revision),
-            CommitOrRead::GuardFailed(_) => Commit::GuardFailed,
-        })
+        self.commit_or_read(txn, &[]).map(Commit::from)
     }
 
     fn commit_or_read(&self, mut txn: Txn, keys: &[&str]) -> Result<CommitOrRead> {
