@@ -172,6 +172,9 @@ impl Sdn {
     /// [`Sdn::read_current`] from a read of the [`GUARDED`] entries made after the watch had
     /// told of changes up to `seen`.
     fn current_from(&self, marks: Vec<Option<Entry>>, seen: Revision) -> Result<Current, Error> {
+        // Marked before the cache shows what was read, so that nobody sees the refreshed view
+        // still marked stale (a refresh that fails after this only costs a write a retry).
+        self.view_through.fetch_max(seen, Ordering::SeqCst);
         let [pending, running, lock, expiry]: [Option<Entry>; 4] = marks
             .try_into()
             .map_err(|_| Error::Internal("the store answered a read of four entries with another count".into()))?;
@@ -182,7 +185,6 @@ impl Sdn {
         let snapshot = self.refresh(mod_revision(pending.as_ref()), mod_revision(running.as_ref()))?;
         let view = LockView { lock, lock_rev, expiry, expiry_rev };
         *lock_mutex(&self.lock_view) = Some(view.clone());
-        self.view_through.fetch_max(seen, Ordering::SeqCst);
         Ok(Current { snapshot, view })
     }
 
