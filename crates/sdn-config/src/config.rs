@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use imbl::{OrdMap, OrdSet};
 use serde_json::{Map, Value as Json};
 use sha1::{Digest, Sha1};
 
@@ -27,18 +28,22 @@ pub struct Change {
 
 #[derive(Clone, Debug, Default)]
 struct ObjMap {
-    objects: BTreeMap<String, SdnObject>,
+    objects: OrdMap<String, SdnObject>,
     next_seq: u64,
 }
 
 /// Every object of every kind, with the indexes the cross-object rules need so that a single
 /// mutation costs O(log n) rather than a scan of all vnets or subnets.
+///
+/// The maps are persistent (they share their unchanged parts between copies): a change to a
+/// configuration that a reader still holds copies the path to what changed, not the whole
+/// configuration, so it costs the same at 10 vnets as at 100,000.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
     maps: [ObjMap; Kind::ALL.len()],
-    vnets_by_zone: BTreeMap<String, BTreeSet<String>>,
-    vnets_by_tag: BTreeMap<i64, BTreeSet<String>>,
-    subnets_by_vnet: BTreeMap<String, BTreeSet<String>>,
+    vnets_by_zone: OrdMap<String, OrdSet<String>>,
+    vnets_by_tag: OrdMap<i64, OrdSet<String>>,
+    subnets_by_vnet: OrdMap<String, OrdSet<String>>,
 }
 
 impl PartialEq for Config {
@@ -192,7 +197,7 @@ impl Config {
     }
 
     fn index_remove(&mut self, o: &SdnObject) {
-        fn drop_from<K: Ord + Clone>(m: &mut BTreeMap<K, BTreeSet<String>>, key: &K, id: &str) {
+        fn drop_from<K: Ord + Clone>(m: &mut OrdMap<K, OrdSet<String>>, key: &K, id: &str) {
             if let Some(set) = m.get_mut(key) {
                 set.remove(id);
                 if set.is_empty() {

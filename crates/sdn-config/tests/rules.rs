@@ -884,3 +884,38 @@ fn create_is_fast_next_to_many_vnets() {
         "{per_call:?}"
     );
 }
+
+/// The configuration's maps share their unchanged parts between copies (a reader's copy
+/// costs a change nothing): a copy taken before changes must still show the configuration as
+/// it was, objects and the indexes the rules use alike, and the rules must judge each copy by
+/// its own content.
+#[test]
+fn a_copy_taken_before_changes_keeps_what_it_held() {
+    let mut c = base();
+    create(&mut c, Kind::Vnets, json!({"vnet": "held", "zone": "vlan1", "tag": 10}));
+    create(&mut c, Kind::Subnets, json!({"vnet": "held", "subnet": "10.1.0.0/24", "type": "subnet"}));
+    let copy = c.clone();
+
+    create(&mut c, Kind::Vnets, json!({"vnet": "added", "zone": "vlan1", "tag": 11}));
+    let subnet = c.list(Kind::Subnets).next().unwrap().id().to_string();
+    let change = c.plan_delete(Kind::Subnets, &subnet).unwrap();
+    c.apply(change);
+    let change = c.plan_delete(Kind::Vnets, "held").unwrap();
+    c.apply(change);
+
+    let names = |config: &Config| config.vnets_in_zone("vlan1").map(|v| v.id().to_string()).collect::<Vec<_>>();
+    assert_eq!(names(&copy), ["held"]);
+    assert_eq!(names(&c), ["added"]);
+    assert_eq!(copy.subnets_of_vnet("held").count(), 1);
+    assert_eq!(c.subnets_of_vnet("held").count(), 0);
+    assert!(copy.get(Kind::Vnets, "added").is_none());
+    // Tag 10 is taken in the copy only, tag 11 in the changed configuration only.
+    let tag = |config: &Config, name: &str, tag: i64| {
+        config.plan_create(Kind::Vnets, &params(json!({"vnet": name, "zone": "vlan1", "tag": tag})))
+    };
+    assert!(tag(&copy, "again", 10).is_err());
+    assert!(tag(&c, "again", 10).is_ok());
+    assert!(tag(&copy, "again", 11).is_ok());
+    assert!(tag(&c, "again", 11).is_err());
+    assert_ne!(copy, c);
+}

@@ -46,19 +46,21 @@ const ROUNDS: usize = 10;
 const SDN: &str = "/api2/json/cluster/sdn";
 const SIZES: [usize; 3] = [10, 10_000, 100_000];
 
-/// Median, p90 and p99 of one series of samples.
+/// Median, p90, p99 and the slowest of one series of samples, and how many there were.
 #[derive(Clone, Copy)]
 struct Figures {
     median: Duration,
     p90: Duration,
     p99: Duration,
+    max: Duration,
+    count: usize,
 }
 
 impl Figures {
     fn of(mut samples: Vec<Duration>) -> Figures {
         samples.sort();
         let at = |per_mille: usize| samples[(samples.len() * per_mille / 1000).min(samples.len() - 1)];
-        Figures { median: at(500), p90: at(900), p99: at(990) }
+        Figures { median: at(500), p90: at(900), p99: at(990), max: samples[samples.len() - 1], count: samples.len() }
     }
 }
 
@@ -170,6 +172,10 @@ struct Series {
     version_reqwest: Figures,
     /// Creates made right after another node's create: the view catches up first.
     after_other: Figures,
+    /// Creates made while another client lists every vnet over and over (each listing holds
+    /// the configuration it renders), and how many listings were answered meanwhile.
+    during_listing: Figures,
+    listings: usize,
 }
 
 /// Locked vnet creates with `existing` vnets around, interleaved with the baselines and with
@@ -224,7 +230,10 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
             }));
         }
     }
+    let (during_listing, listings) = during_listing(&server, &mut lean, create, samples() / 3);
     Series {
+        during_listing,
+        listings,
         creates: Figures::of(creates),
         floor: Figures::of(floor),
         shaped: Figures::of(shaped),
@@ -232,6 +241,41 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
         version_reqwest: Figures::of(version_reqwest),
         after_other: Figures::of(after_other),
     }
+}
+
+/// Creates made while a second connection lists every vnet, back to back, until at least
+/// `count` are made and three listings are answered (or `MAX_LISTING_CREATES` are made): a
+/// listing holds the configuration while it renders it, and a write meanwhile must not copy
+/// it whole.
+fn during_listing(
+    server: &Server,
+    lean: &mut LeanClient,
+    create: impl Fn(&mut LeanClient, String),
+    count: usize,
+) -> (Figures, usize) {
+    const MAX_LISTING_CREATES: usize = 20_000;
+    let listings = std::sync::atomic::AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let auth = server.client("lister").auth().unwrap().to_string();
+    let mut lister = LeanClient::connect(&server.base, &server.fingerprint, &auth);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, _) = lister.request("GET", &format!("{SDN}/vnets"), None);
+                assert_eq!(status, 200);
+                listings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let mut samples = Vec::new();
+        while samples.len() < MAX_LISTING_CREATES
+            && (samples.len() < count || listings.load(std::sync::atomic::Ordering::Relaxed) < 3)
+        {
+            let name = format!("l{}", samples.len());
+            samples.push(timed(|| create(lean, name)));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        (Figures::of(samples), listings.load(std::sync::atomic::Ordering::Relaxed))
+    })
 }
 
 fn sizes() -> Vec<usize> {
@@ -283,6 +327,14 @@ fn report(floor_name: &str, floor_target: f64, series: &[(usize, Series)]) {
             "  {count:>7} vnets: create right after another node's create: median {:.3} ms  p99 {:.3} ms (the view catches up with it first)",
             ms(f.after_other.median),
             ms(f.after_other.p99),
+        );
+        println!(
+            "  {count:>7} vnets: {} creates while another client lists every vnet ({} listings): median {:.3} ms  p99 {:.3} ms  slowest {:.3} ms",
+            f.during_listing.count,
+            f.listings,
+            ms(f.during_listing.median),
+            ms(f.during_listing.p99),
+            ms(f.during_listing.max),
         );
     }
     if let Some((base_count, base)) = series.first() {
