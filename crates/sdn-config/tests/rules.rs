@@ -919,3 +919,53 @@ fn a_copy_taken_before_changes_keeps_what_it_held() {
     assert!(tag(&c, "again", 11).is_err());
     assert_ne!(copy, c);
 }
+
+/// A kind's digest changes with its objects and only with them, and the digest kept current
+/// by each change is the one its objects give when loaded afresh, in any order.
+#[test]
+fn the_digest_changes_with_the_objects_and_only_with_them() {
+    let mut c = base();
+    let zones = c.digest(Kind::Zones);
+    let before = c.digest(Kind::Vnets);
+    create(&mut c, Kind::Vnets, json!({"vnet": "d1", "zone": "vlan1", "tag": 20}));
+    let created = c.digest(Kind::Vnets);
+    assert_ne!(created, before);
+    update(&mut c, Kind::Vnets, "d1", json!({"alias": "renamed"}));
+    let updated = c.digest(Kind::Vnets);
+    assert_ne!(updated, created);
+    update(&mut c, Kind::Vnets, "d1", json!({"delete": "alias"}));
+    assert_eq!(c.digest(Kind::Vnets), created, "the same objects again, the same digest");
+    let change = c.plan_delete(Kind::Vnets, "d1").unwrap();
+    c.apply(change);
+    assert_eq!(c.digest(Kind::Vnets), before);
+    assert_eq!(c.digest(Kind::Zones), zones, "a vnet's changes leave the zones' digest alone");
+
+    // Changes of every kind, some before the digest was first asked for.
+    create(&mut c, Kind::Vnets, json!({"vnet": "d2", "zone": "vlan1", "tag": 21}));
+    create(&mut c, Kind::Subnets, json!({"vnet": "d2", "subnet": "10.2.0.0/24", "type": "subnet"}));
+    update(&mut c, Kind::Zones, "vlan1", json!({"mtu": 1400}));
+    let kept: Vec<String> = Kind::ALL.iter().map(|&kind| c.digest(kind)).collect();
+    for reversed in [false, true] {
+        let mut fresh = Config::new();
+        for &kind in Kind::ALL.iter() {
+            let mut objects: Vec<_> = c.list(kind).cloned().collect();
+            if reversed {
+                objects.reverse();
+            }
+            objects.into_iter().for_each(|o| fresh.insert(o));
+        }
+        let computed: Vec<String> = Kind::ALL.iter().map(|&kind| fresh.digest(kind)).collect();
+        assert_eq!(computed, kept, "loaded afresh (reversed: {reversed})");
+    }
+
+    // The section order is part of what the digest covers, as in the reference's files.
+    let load = |text: &str| {
+        let mut config = Config::new();
+        Config::parse_section_config(Kind::Vnets, text).unwrap().into_iter().for_each(|o| config.insert(o));
+        config.digest(Kind::Vnets)
+    };
+    assert_ne!(
+        load("vnet: va\n\tzone zz\n\nvnet: vb\n\tzone zz\n\n"),
+        load("vnet: vb\n\tzone zz\n\nvnet: va\n\tzone zz\n\n")
+    );
+}

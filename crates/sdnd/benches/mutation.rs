@@ -172,6 +172,10 @@ struct Series {
     version_reqwest: Figures,
     /// Creates made right after another node's create: the view catches up first.
     after_other: Figures,
+    /// `GET` of one vnet (its answer carries the digest of all vnets).
+    read_one: Figures,
+    /// An update of one vnet carrying the digest just read, as the reference's clients send it.
+    update_with_digest: Figures,
     /// Creates made while another client lists every vnet over and over (each listing holds
     /// the configuration it renders), and how many listings were answered meanwhile.
     during_listing: Figures,
@@ -208,6 +212,8 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
     let per_round = samples().div_ceil(ROUNDS);
     let (mut creates, mut floor, mut shaped, mut version, mut version_reqwest, mut after_other) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut read_one, mut update_with_digest) = (vec![], vec![]);
+    let one = format!("{SDN}/vnets/w0");
     for round in 0..ROUNDS {
         for i in round * per_round..(round + 1) * per_round {
             creates.push(timed(|| create(&mut lean, format!("n{i}"))));
@@ -229,9 +235,26 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
                 client.get("/api2/json/version", &[]).ok();
             }));
         }
+        for i in round * per_round..(round + 1) * per_round {
+            let mut body = Vec::new();
+            read_one.push(timed(|| {
+                let (status, answer) = lean.request("GET", &one, None);
+                assert_eq!(status, 200);
+                body = answer;
+            }));
+            let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let digest = answer["data"]["digest"].as_str().unwrap().to_string();
+            let form = format!("alias=a{i}&digest={digest}&lock-token={token}");
+            update_with_digest.push(timed(|| {
+                let (status, body) = lean.request("PUT", &one, Some(&form));
+                assert_eq!(status, 200, "update with digest: {}", String::from_utf8_lossy(&body));
+            }));
+        }
     }
     let (during_listing, listings) = during_listing(&server, &mut lean, create, samples() / 3);
     Series {
+        read_one: Figures::of(read_one),
+        update_with_digest: Figures::of(update_with_digest),
         during_listing,
         listings,
         creates: Figures::of(creates),
@@ -329,6 +352,12 @@ fn report(floor_name: &str, floor_target: f64, series: &[(usize, Series)]) {
             ms(f.after_other.p99),
         );
         println!(
+            "  {count:>7} vnets: GET of one vnet median {:.3} ms; an update of it with the digest read median {:.3} ms  p99 {:.3} ms",
+            ms(f.read_one.median),
+            ms(f.update_with_digest.median),
+            ms(f.update_with_digest.p99),
+        );
+        println!(
             "  {count:>7} vnets: {} creates while another client lists every vnet ({} listings): median {:.3} ms  p99 {:.3} ms  slowest {:.3} ms",
             f.during_listing.count,
             f.listings,
@@ -343,6 +372,15 @@ fn report(floor_name: &str, floor_target: f64, series: &[(usize, Series)]) {
             let r = ratio(f.creates.median, f.floor.median) / base_ratio;
             let raw = ratio(f.creates.median, base.creates.median);
             println!("  {count} vs {base_count} vnets: {r:.2}x in floor ratios (<= 1.1x: {}); raw medians {raw:.2}x", check(r, 1.1));
+            // A read against the request path alone (`GET /version`), an update against the floor.
+            for (what, now, then, against_name, against) in [
+                ("GET of one vnet", f.read_one, base.read_one, "GET /version", (f.version, base.version)),
+                ("an update with the digest", f.update_with_digest, base.update_with_digest, floor_name, (f.floor, base.floor)),
+            ] {
+                let r = ratio(now.median, against.0.median) / ratio(then.median, against.1.median);
+                let raw = ratio(now.median, then.median);
+                println!("  {count} vs {base_count} vnets, {what}: {r:.2}x in ratios to {against_name} (<= 1.1x: {}); raw medians {raw:.2}x", check(r, 1.1));
+            }
             let r = ratio(f.after_other.median, f.floor.median) / ratio(base.after_other.median, base.floor.median);
             let raw = ratio(f.after_other.median, base.after_other.median);
             println!(
