@@ -131,6 +131,26 @@ impl Config {
         self.maps[kind.index()].objects.values()
     }
 
+    /// Every object of `kind` in either configuration, by id in order, with its state in each
+    /// (`(Some, None)`: only in `self`): one walk over both, without a lookup per object.
+    pub fn pairs<'a>(&'a self, other: &'a Config, kind: Kind) -> impl Iterator<Item = (Option<&'a SdnObject>, Option<&'a SdnObject>)> + 'a {
+        let mut mine = self.maps[kind.index()].objects.iter().peekable();
+        let mut theirs = other.maps[kind.index()].objects.iter().peekable();
+        std::iter::from_fn(move || {
+            let order = match (mine.peek(), theirs.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some((a, _)), Some((b, _))) => a.cmp(b),
+            };
+            Some(match order {
+                std::cmp::Ordering::Less => (mine.next().map(|(_, o)| o), None),
+                std::cmp::Ordering::Greater => (None, theirs.next().map(|(_, o)| o)),
+                std::cmp::Ordering::Equal => (mine.next().map(|(_, o)| o), theirs.next().map(|(_, o)| o)),
+            })
+        })
+    }
+
     pub fn len(&self, kind: Kind) -> usize {
         self.maps[kind.index()].objects.len()
     }
@@ -1095,6 +1115,11 @@ fn fill_defaults(o: &mut SdnObject) {
 /// Whether two objects are the same for the pending view (values compared as the reference's
 /// `encode_value` renders them: lists as sorted sets).
 pub(crate) fn equivalent(a: &SdnObject, b: &SdnObject) -> bool {
+    // Equal values are equivalent: only differing ones need their canonical forms (built anew
+    // for each comparison), so comparing two equal configurations allocates nothing.
+    if std::ptr::eq(a.tdef, b.tdef) && a.props == b.props {
+        return true;
+    }
     a.type_name() == b.type_name()
         && a.props.len() == b.props.len()
         && a.props.iter().all(|(k, v)| {

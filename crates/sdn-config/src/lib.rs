@@ -42,6 +42,6 @@ pub use fabric::protocol_of;
 pub use kind::Kind;
 pub use net::{Cidr, IpLiteral};
 pub use object::{SdnObject, SubnetId};
-pub use pending::{count_pending_changes, fabric_pending_view, has_pending_changes, pending_view};
+pub use pending::{count_pending_changes, fabric_pending_view, has_pending_changes, pending_entry, pending_view};
 pub use running::{Reading, RunningConfig, RunningConfigError};
 pub use value::{DhcpRange, Value};

@@ -239,6 +239,12 @@ impl SdnObject {
         Json::Object(m)
     }
 
+    /// Whether both are stored as the same bytes ([`SdnObject::to_store_bytes`], which also
+    /// carry the section order), without serializing either when their fields already say so.
+    pub fn stores_as(&self, other: &SdnObject) -> bool {
+        (self == other && self.seq == other.seq) || self.to_store_bytes() == other.to_store_bytes()
+    }
+
     /// Compact, stable serialization for the store; [`SdnObject::from_store_bytes`] inverts it.
     pub fn to_store_bytes(&self) -> Vec<u8> {
         let mut props = Map::new();

@@ -23,14 +23,30 @@ pub fn pending_view(kind: Kind, current: &Config, running: &Config) -> Vec<Json>
     if !kind.in_running_config() {
         return current.list(kind).map(SdnObject::to_api_json).collect();
     }
-    let ids: BTreeSet<&str> = running
-        .list(kind)
-        .chain(current.list(kind))
-        .map(SdnObject::id)
-        .collect();
-    ids.into_iter()
-        .map(|id| entry(kind, id, running.get(kind, id), current.get(kind, id)))
+    running
+        .pairs(current, kind)
+        .filter_map(|(run, cur)| {
+            let id = run.or(cur)?.id();
+            Some(entry(kind, id, run, cur))
+        })
         .collect()
+}
+
+/// The entry of [`pending_view`] for the object `id` of `kind`, without building the other
+/// entries (a read of one object costs the same however many there are); `None`: it is in
+/// neither configuration.
+pub fn pending_entry(kind: Kind, id: &str, current: &Config, running: &Config) -> Option<Json> {
+    if kind == Kind::Fabrics {
+        // A fabric's entry depends on its nodes' entries; fabrics are few.
+        return fabric_pending_view(current, running)
+            .into_iter()
+            .find_map(|(entry_id, entry)| (entry_id == id).then_some(entry));
+    }
+    if !kind.in_running_config() {
+        return current.get(kind, id).map(SdnObject::to_api_json);
+    }
+    let (run, cur) = (running.get(kind, id), current.get(kind, id));
+    (run.is_some() || cur.is_some()).then(|| entry(kind, id, run, cur))
 }
 
 fn ty(o: &SdnObject, name: &str) -> PropType {
@@ -195,9 +211,9 @@ pub fn has_pending_changes(current: &Config, running: &Config) -> bool {
         .into_iter()
         .filter(|k| k.in_running_config())
         .any(|kind| {
-            current.len(kind) != running.len(kind)
-                || current
-                    .list(kind)
-                    .any(|c| running.get(kind, c.id()).is_none_or(|r| !equivalent(r, c)))
+            current.pairs(running, kind).any(|pair| match pair {
+                (Some(c), Some(r)) => !equivalent(r, c),
+                _ => true,
+            })
         })
 }

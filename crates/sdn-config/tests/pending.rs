@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use sdn_config::{has_pending_changes, pending_view, Config, Kind};
+use sdn_config::{has_pending_changes, pending_entry, pending_view, Config, Kind};
 use serde_json::json;
 
 fn applied(c: &Config) -> Config {
@@ -101,6 +101,18 @@ fn states_new_changed_deleted() {
         json!({"subnet": "simple1-10.1.0.0-24", "type": "subnet", "vnet": "v3", "state": "new", "pending": {"gateway": "10.1.0.1"},
                "id": "simple1-10.1.0.0-24", "cidr": "10.1.0.0/24", "zone": "simple1", "network": "10.1.0.0", "mask": "24", "dhcp-range": []})
     );
+
+    // One object's entry, built alone, is the view's entry for it.
+    let mut compared = 0;
+    for kind in Kind::ALL {
+        for e in pending_view(kind, &cur, &running) {
+            let id = e[kind.id_param()].as_str().unwrap();
+            assert_eq!(pending_entry(kind, id, &cur, &running).as_ref(), Some(&e), "{kind} {id}");
+            compared += 1;
+        }
+        assert_eq!(pending_entry(kind, "absent", &cur, &running), None, "{kind}");
+    }
+    assert!(compared > 10, "{compared} entries compared");
 }
 
 #[test]

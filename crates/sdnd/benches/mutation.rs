@@ -176,6 +176,11 @@ struct Series {
     read_one: Figures,
     /// An update of one vnet carrying the digest just read, as the reference's clients send it.
     update_with_digest: Figures,
+    /// Taking the lock with no pending changes (it checks that there are none), and a
+    /// rollback of one create that releases the lock: both compare the pending
+    /// configuration with the running one.
+    lock: Figures,
+    rollback: Figures,
     /// Creates made while another client lists every vnet over and over (each listing holds
     /// the configuration it renders), and how many listings were answered meanwhile.
     during_listing: Figures,
@@ -252,7 +257,10 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
         }
     }
     let (during_listing, listings) = during_listing(&server, &mut lean, create, samples() / 3);
+    let (lock, rollback) = lock_and_rollback(&mut lean, &token);
     Series {
+        lock,
+        rollback,
         read_one: Figures::of(read_one),
         update_with_digest: Figures::of(update_with_digest),
         during_listing,
@@ -264,6 +272,32 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
         version_reqwest: Figures::of(version_reqwest),
         after_other: Figures::of(after_other),
     }
+}
+
+/// Applies what the bench made (releasing its lock, `token`), then times rounds of: take the
+/// lock, create one vnet, roll back (which releases the lock).
+fn lock_and_rollback(lean: &mut LeanClient, token: &str) -> (Figures, Figures) {
+    const ROUNDS: usize = 20;
+    let (status, body) = lean.request("PUT", SDN, Some(&format!("lock-token={token}&release-lock=1")));
+    assert_eq!(status, 200, "apply: {}", String::from_utf8_lossy(&body));
+    let (mut locks, mut rollbacks) = (vec![], vec![]);
+    for i in 0..ROUNDS {
+        let mut body = Vec::new();
+        locks.push(timed(|| {
+            let (status, answer) = lean.request("POST", &format!("{SDN}/lock"), None);
+            assert_eq!(status, 200, "lock: {}", String::from_utf8_lossy(&answer));
+            body = answer;
+        }));
+        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let token = utf8_percent_encode(answer["data"].as_str().unwrap(), NON_ALPHANUMERIC).to_string();
+        let (status, body) = lean.request("POST", &format!("{SDN}/vnets"), Some(&format!("vnet=r{i}&zone=bench&lock-token={token}")));
+        assert_eq!(status, 200, "create: {}", String::from_utf8_lossy(&body));
+        rollbacks.push(timed(|| {
+            let (status, body) = lean.request("POST", &format!("{SDN}/rollback"), Some(&format!("lock-token={token}")));
+            assert_eq!(status, 200, "rollback: {}", String::from_utf8_lossy(&body));
+        }));
+    }
+    (Figures::of(locks), Figures::of(rollbacks))
 }
 
 /// Creates made while a second connection lists every vnet, back to back, until at least
@@ -356,6 +390,11 @@ fn report(floor_name: &str, floor_target: f64, series: &[(usize, Series)]) {
             ms(f.read_one.median),
             ms(f.update_with_digest.median),
             ms(f.update_with_digest.p99),
+        );
+        println!(
+            "  {count:>7} vnets: taking the lock median {:.3} ms; rolling back one create median {:.3} ms (both compare pending with running)",
+            ms(f.lock.median),
+            ms(f.rollback.median),
         );
         println!(
             "  {count:>7} vnets: {} creates while another client lists every vnet ({} listings): median {:.3} ms  p99 {:.3} ms  slowest {:.3} ms",

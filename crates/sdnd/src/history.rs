@@ -122,16 +122,15 @@ pub fn keep_ops(store: &dyn Store, keep: usize, meta: &VersionMeta, text: &[u8])
 /// objects unchanged keep their place in the pending files, ipams and dns (not part of the
 /// running configuration) stay as they are.
 pub fn pending_restored_to(pending: &Config, target: &Config) -> Config {
-    let mut restored = Config::default();
-    for kind in Kind::ALL {
-        if kind.in_running_config() {
-            for object in target.list(kind) {
-                let kept = pending.get(kind, object.id()).filter(|pending| *pending == object);
-                restored.insert(kept.unwrap_or(object).clone());
-            }
-        } else {
-            for object in pending.list(kind) {
-                restored.insert(object.clone());
+    // From a copy of `pending` (it shares what stays), changing only what differs.
+    let mut restored = pending.clone();
+    for kind in Kind::ALL.into_iter().filter(|kind| kind.in_running_config()) {
+        for pair in pending.pairs(target, kind) {
+            match pair {
+                (Some(kept), Some(object)) if kept == object => {}
+                (_, Some(object)) => restored.insert(object.clone()),
+                (Some(gone), None) => restored.apply(sdn_config::Change { kind, id: gone.id().to_string(), object: None }),
+                (None, None) => {}
             }
         }
     }

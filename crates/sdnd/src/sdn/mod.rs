@@ -393,22 +393,27 @@ impl Sdn {
                 .unchanged(layout::RUNNING_VERSION, snapshot.running_rev);
             txn.guards.extend(mutation.guards.iter().cloned());
             let touches_pending = !mutation.changes.is_empty() || mutation.replace_pending.is_some();
+            // What a whole replacement writes and deletes, for the log.
+            let mut replaced = (0, 0);
             if let Some(config) = &mutation.replace_pending {
                 // Only what differs from the pending configuration read above (the guard on
                 // its marker makes that read exact): a rollback of a few changes stays a few
                 // operations however large the configuration, well inside etcd's default
                 // --max-txn-ops.
                 for kind in Kind::ALL {
-                    for object in config.list(kind) {
-                        // Bytes, not object equality: they also carry the section order.
-                        let bytes = object.to_store_bytes();
-                        if snapshot.pending.get(kind, object.id()).map(|o| o.to_store_bytes()).as_deref() != Some(bytes.as_slice()) {
-                            txn = txn.put(layout::object(kind, object.id()), bytes);
-                        }
-                    }
-                    for object in snapshot.pending.list(kind) {
-                        if config.get(kind, object.id()).is_none() {
-                            txn = txn.delete(layout::object(kind, object.id()));
+                    for pair in snapshot.pending.pairs(config, kind) {
+                        match pair {
+                            // As stored, not object equality: the bytes also carry the section order.
+                            (Some(pending), Some(object)) if pending.stores_as(object) => {}
+                            (_, Some(object)) => {
+                                txn = txn.put(layout::object(kind, object.id()), object.to_store_bytes());
+                                replaced.0 += 1;
+                            }
+                            (Some(gone), None) => {
+                                txn = txn.delete(layout::object(kind, gone.id()));
+                                replaced.1 += 1;
+                            }
+                            (None, None) => {}
                         }
                     }
                 }
@@ -499,7 +504,7 @@ impl Sdn {
                     self.last_own_commit.store(revision, Ordering::SeqCst);
                     // Its guards held the markers at the view's revisions.
                     self.view_through.fetch_max(revision, Ordering::SeqCst);
-                    log_committed(&snapshot, &mutation.changes, mutation.replace_pending.as_ref(), revision);
+                    log_committed(&snapshot, &mutation.changes, mutation.replace_pending.as_ref().map(|_| replaced), revision);
                     if lock_after.is_some() || expiry_after.is_some() {
                         let mut view = LockView { lock, lock_rev, expiry, expiry_rev };
                         if let Some(after) = lock_after {
@@ -588,7 +593,7 @@ fn apply_pending_entry(config: &mut Config, key: &str, value: Option<&[u8]>) -> 
 
 /// Logs every committed change to a pending object at info (the request's span names who made
 /// it); a whole replacement (rollback, import) as one line with its counts.
-fn log_committed(snapshot: &Snapshot, changes: &[Change], replace_pending: Option<&Config>, revision: Revision) {
+fn log_committed(snapshot: &Snapshot, changes: &[Change], replaced: Option<(usize, usize)>, revision: Revision) {
     for change in changes {
         let kind = change.kind.path_segment();
         let action = match (&change.object, snapshot.pending.get(change.kind, &change.id)) {
@@ -598,15 +603,7 @@ fn log_committed(snapshot: &Snapshot, changes: &[Change], replace_pending: Optio
         };
         tracing::info!(revision, "SDN {kind} '{}' {action}", change.id);
     }
-    if let Some(config) = replace_pending {
-        let (mut written, mut deleted) = (0, 0);
-        for kind in Kind::ALL {
-            written += config
-                .list(kind)
-                .filter(|o| snapshot.pending.get(kind, o.id()).map(|p| p.to_store_bytes()) != Some(o.to_store_bytes()))
-                .count();
-            deleted += snapshot.pending.list(kind).filter(|o| config.get(kind, o.id()).is_none()).count();
-        }
+    if let Some((written, deleted)) = replaced {
         tracing::info!(revision, "SDN pending configuration replaced: {written} object(s) written, {deleted} deleted");
     }
 }

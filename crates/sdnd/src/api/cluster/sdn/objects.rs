@@ -247,7 +247,12 @@ fn read(app: &App, caller: &Caller, kind: Kind, mut args: Args) -> Result<Value,
     }
     let missing = || Error::NotFound(format!("sdn {} '{id}' does not exist", id_param));
     let found = match view {
-        View::Diff => objects(&snapshot, kind, view).into_iter().find(|o| field(o, id_param) == Some(id.as_str())),
+        View::Diff => sdn_config::pending_entry(kind, &id, &snapshot.pending, &snapshot.running).map(|mut entry| {
+            if let Value::Object(map) = &mut entry {
+                map.insert("digest".into(), json!(snapshot.pending.digest(kind)));
+            }
+            entry
+        }),
         _ => config.get(kind, &id).map(|o| {
             let mut value = o.to_api_json();
             value["digest"] = json!(config.digest(kind));
