@@ -67,7 +67,7 @@ impl crate::app::App {
 /// Asks `node`'s agent `query` and waits up to `timeout` for its answer.
 pub fn ask(store: &dyn Store, clock: &Clock, node: &str, query: NodeQuery, timeout: Duration) -> Result<Value, Error> {
     // The answer may take seconds: not on the runtime's worker.
-    crate::blocking::long_wait(|| ask_and_wait(store, clock, node, query, timeout))
+    crate::blocking::off_worker(|| ask_and_wait(store, clock, node, query, timeout))
 }
 
 fn ask_and_wait(store: &dyn Store, clock: &Clock, node: &str, query: NodeQuery, timeout: Duration) -> Result<Value, Error> {

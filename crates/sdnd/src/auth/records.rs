@@ -132,14 +132,14 @@ pub fn verify_password(record: Option<&UserRecord>, password: &str) -> bool {
     let hash = stored.unwrap_or(dummy);
     let Ok(parsed) = PasswordHash::new(hash) else { return false };
     // Tens of milliseconds of CPU: not on the runtime's worker.
-    crate::blocking::long_wait(|| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()) && stored.is_some()
+    crate::blocking::off_worker(|| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()) && stored.is_some()
 }
 
 pub fn hash_password(password: &str) -> Result<String, String> {
     let mut raw_salt = [0u8; 16];
     getrandom::fill(&mut raw_salt).map_err(|e| format!("no randomness for a salt: {e}"))?;
     let salt = SaltString::encode_b64(&raw_salt).map_err(|e| format!("encoding the salt: {e}"))?;
-    crate::blocking::long_wait(|| Argon2::default().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string()))
+    crate::blocking::off_worker(|| Argon2::default().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string()))
         .map_err(|e| format!("hashing the password: {e}"))
 }
 

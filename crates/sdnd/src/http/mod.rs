@@ -24,7 +24,6 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
 use crate::auth::{Caller, Permission};
-use crate::blocking::WorkerSlot;
 use params::{Args, MAX_BODY_BYTES};
 use crate::error::Error;
 use reply::{render, Body, Format};
@@ -74,8 +73,6 @@ struct Frontend {
     openapi: Bytes,
     limits: Limits,
     app: Arc<App>,
-    /// Where requests' synchronous work runs (see [`crate::blocking`]).
-    worker_slot: WorkerSlot,
 }
 
 /// Serves the API on `listener` until the process gets SIGINT (blocks; builds its own runtime).
@@ -93,8 +90,8 @@ pub fn run_until(
     limits: Limits,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
-    // One worker per CPU, and at least two: one may be held by a request's work (see
-    // `crate::blocking`), and the other must go on serving.
+    // One worker per CPU, and at least two (a request's work steps off its worker for the
+    // time it runs: see `crate::blocking`).
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -106,7 +103,7 @@ pub fn run_until(
         let listener = TcpListener::from_std(listener).map_err(|e| format!("listening: {e}"))?;
         let router = Router::new(crate::api::routes());
         let openapi = Bytes::from(openapi::document(router.routes()).to_string());
-        let front = Arc::new(Frontend { router, openapi, limits, app, worker_slot: WorkerSlot::default() });
+        let front = Arc::new(Frontend { router, openapi, limits, app });
         tokio::select! {
             () = serve(listener, tls, front) => Ok(()),
             () = stop => Ok(()),
@@ -331,7 +328,7 @@ async fn dispatch(
     let (caller, armed) = match (permission, cached) {
         (Permission::Public, _) => (app.auth.nobody(), None),
         (_, Some((caller, generation))) => (caller, Some(generation)),
-        (_, None) => (front.worker_slot.run(|| app.auth.authenticate(&credentials, safe_method, peer))?, None),
+        (_, None) => (crate::blocking::off_worker(|| app.auth.authenticate(&credentials, safe_method, peer))?, None),
     };
     let auth_id = caller.auth_id();
     info.user = Some(auth_id.clone());
@@ -353,7 +350,7 @@ async fn dispatch(
     let route_params = Declared::of(route);
     // Whatever the handler logs (every change is logged at info) names who asked.
     let span = tracing::info_span!("request", user = %auth_id);
-    front.worker_slot.run(move || {
+    crate::blocking::off_worker(move || {
         let _span = span.enter();
         if let Some(generation) = armed.filter(|_| malformed.is_none()) {
             let store = app.store.clone();

@@ -76,7 +76,7 @@ impl Api {
             let tls = super::pin::client_config(expected).map_err(|err| Error::Internal(format!("{name}: {err}")))?;
             builder = builder.use_preconfigured_tls(tls);
         }
-        let client = crate::blocking::long_wait(|| builder.build()).map_err(|err| Error::Internal(format!("{name}: HTTP client: {err}")))?;
+        let client = crate::blocking::off_worker(|| builder.build()).map_err(|err| Error::Internal(format!("{name}: HTTP client: {err}")))?;
         Ok(Api { name, url, auth: (auth.0, (auth.1)(secret)), client })
     }
 
@@ -140,7 +140,7 @@ impl Api {
             Failure::new(None, Error::Unavailable(format!("{name} ({method} {path}): {what}")))
         };
         // Seconds, at worst: not on the runtime's worker (where reqwest's runtime can't run).
-        let (status, raw) = crate::blocking::long_wait(|| {
+        let (status, raw) = crate::blocking::off_worker(|| {
             let response = request.send().map_err(unreachable)?;
             let status = response.status();
             let mut raw = Vec::new();
