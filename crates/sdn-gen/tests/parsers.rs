@@ -207,13 +207,23 @@ fn ifupdown2_accepts_generated_interfaces() {
             continue;
         }
         let file = temp_file(&g.name, &g.out.interfaces);
-        let result = Command::new(&ifquery)
-            .arg(file.path())
-            .output()
-            .expect("run ifquery");
-        let stderr = String::from_utf8_lossy(&result.stderr);
-        if !result.status.success() || stderr.contains("error") || stderr.contains("warning") {
-            failures.push(format!("{}: ifquery failed: {stderr}", g.name));
+        // ifquery also starts ifupdown2's netlink listener (the host's links), whose socket
+        // read can fail as ifquery shuts down ("recv() error", seen on a busy machine): that
+        // says nothing of the file, so such a run is repeated; anything else fails the case.
+        for attempt in 1..=3 {
+            let result = Command::new(&ifquery)
+                .arg(file.path())
+                .output()
+                .expect("run ifquery");
+            let stderr = String::from_utf8_lossy(&result.stderr);
+            if result.status.success() && !stderr.contains("error") && !stderr.contains("warning") {
+                break;
+            }
+            let listener_noise_only = stderr.lines().filter(|l| !l.trim().is_empty()).all(|l| l.contains("recv() error"));
+            if !listener_noise_only || attempt == 3 {
+                failures.push(format!("{}: ifquery failed: {stderr}", g.name));
+                break;
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -637,7 +637,7 @@ fn compacted_history_wakes_waiters_at_once() {
 /// A long wait on a quiet prefix ends at its timeout, not with a connection error (etcd
 /// drops clients whose keep-alive pings come too often).
 #[test]
-fn off_workers_survive_etcds_keepalive_policy() {
+fn long_waits_survive_etcds_keepalive_policy() {
     let store = etcd_store();
     let now = store.revision().expect("revision");
     let start = Instant::now();
