@@ -440,24 +440,41 @@ fn finish_task(
         }
     }
 
-    // Lines others added meanwhile (the revert of a confirmed apply names its task) stay.
-    if let Ok(Some(entry)) = store.get(&key) {
-        if let Ok(current) = serde_json::from_slice::<TaskRecord>(&entry.value) {
-            if current.log.len() > record.log.len() && current.log.starts_with(&record.log) {
-                record.log = current.log;
-            }
-        }
-    }
     conclude(&mut record, &last_read, &offline, version, timeout);
     record.endtime = Some(clock.now());
-    // Written until it sticks: the same bytes every time, so a write that timed out but
-    // committed after all does no harm when it is repeated.
-    let value = encode(&record);
+    // Written until it sticks, on the record as last read: lines others added meanwhile (the
+    // revert of a confirmed apply names its task) stay, and one added between that read and
+    // this write fails the guard and is read again. A write that timed out but committed
+    // after all fails its guard on the next try, and that read finds the task finished.
     let mut pause = STORE_RETRY;
-    while let Err(err) = store.commit(Txn::new().put(key.clone(), value.clone())) {
-        tracing::warn!("could not record the end of task {upid} yet: {err}; retrying");
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_secs(5));
+    loop {
+        let current = match store.get(&key) {
+            Ok(current) => current,
+            Err(err) => {
+                tracing::warn!("could not record the end of task {upid} yet: {err}; retrying");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        let stored = current.as_ref().and_then(|entry| serde_json::from_slice::<TaskRecord>(&entry.value).ok());
+        if stored.as_ref().is_some_and(|stored| stored.exitstatus.is_some() && stored.upid == record.upid && stored.endtime.is_some() && stored.log.starts_with(&record.log)) {
+            break;
+        }
+        if let Some(stored) = stored.filter(|stored| stored.log.len() > record.log.len() && stored.log.starts_with(&record.log)) {
+            record.log = stored.log;
+        }
+        let revision = current.map_or(0, |entry| entry.mod_revision);
+        let txn = Txn::new().unchanged(key.clone(), revision).put(key.clone(), encode(&record));
+        match store.commit(txn) {
+            Ok(sdn_store::Commit::Committed(_)) => break,
+            Ok(sdn_store::Commit::GuardFailed) => {}
+            Err(err) => {
+                tracing::warn!("could not record the end of task {upid} yet: {err}; retrying");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
     }
     record_task(metrics, &record, &upid);
 }

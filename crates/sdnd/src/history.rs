@@ -302,8 +302,10 @@ pub fn revert(app: &App, reason: &str) -> Result<Option<Upid>, Error> {
             window.version, window.previous
         );
         extra.push(audit::Entry::new(now, "revert", &Actor::server()).comment(Some(&comment)).version(version).detail(detail).op());
-        if let Some(line) = first_task_line(app, &window, version, &upid, reason)? {
+        let mut guards = vec![crate::sdn::unchanged(layout::CONFIRM, window_rev)];
+        if let Some((line, guard)) = first_task_line(app, &window, version, &upid, reason)? {
             extra.push(line);
+            guards.push(guard);
         }
         let release = held_lock(&window, lock);
         if release {
@@ -316,7 +318,7 @@ pub fn revert(app: &App, reason: &str) -> Result<Option<Upid>, Error> {
             running: Some((version, text)),
             lock: release.then_some(LockUpdate::Remove),
             extra,
-            guards: vec![crate::sdn::unchanged(layout::CONFIRM, window_rev)],
+            guards,
             ..Mutation::default()
         };
         Ok((mutation, (upid, version)))
@@ -332,13 +334,16 @@ pub fn revert(app: &App, reason: &str) -> Result<Option<Upid>, Error> {
     }
 }
 
-/// The first task's record with a line naming the revert task, as a write.
-fn first_task_line(app: &App, window: &ConfirmWindow, version: u64, upid: &Upid, reason: &str) -> Result<Option<Op>, Error> {
+/// The first task's record with a line naming the revert task, as a write, and the guard
+/// that the record is still the one read: its watcher may finish the task meanwhile, and
+/// writing the record read before would turn the finished task back to running for good.
+fn first_task_line(app: &App, window: &ConfirmWindow, version: u64, upid: &Upid, reason: &str) -> Result<Option<(Op, sdn_store::Guard)>, Error> {
     let key = layout::task(&window.upid);
     let Some(entry) = app.store.get(&key)? else { return Ok(None) };
     let Ok(mut record) = serde_json::from_slice::<TaskRecord>(&entry.value) else { return Ok(None) };
     record.log.push(format!("reverted ({reason}): version {version} runs version {}'s configuration, task {upid}", window.previous));
-    Ok(Some(Op::Put { key, value: serde_json::to_vec(&record).unwrap_or_default() }))
+    let guard = crate::sdn::unchanged(key.clone(), entry.mod_revision);
+    Ok(Some((Op::Put { key, value: serde_json::to_vec(&record).unwrap_or_default() }, guard)))
 }
 
 /// The first node that reported a failed apply of `version`, with its error.
