@@ -211,3 +211,25 @@ fn a_section_that_is_not_an_object_is_refused() {
     let (_, cfg) = Config::from_running_config(&json!({"controllers": {}, "zones": null})).unwrap();
     assert!(cfg.is_empty());
 }
+
+/// A list of secondary controllers in one string, blanks included, is read as the model reads
+/// it (split like every list), not refused as one id with blanks (found by the running_config
+/// fuzz target: the model accepted what the typed reading refused).
+#[test]
+fn secondary_controllers_in_one_string_are_split_like_every_list() {
+    let text = json!({
+        "version": 1,
+        "zones": {"ids": {"myzone": {"type": "evpn", "controller": "cluster", "vrf-vxlan": 10000,
+                                     "secondary-controllers": "    uplink, other"}}},
+        "controllers": {"ids": {
+            "cluster": {"type": "evpn", "asn": 65000, "peers": "192.168.0.1"},
+            "uplink": {"type": "evpn", "asn": 65000, "peers": "198.51.100.1"},
+            "other": {"type": "evpn", "asn": 65000, "peers": "198.51.100.2"}}}
+    });
+    let typed = RunningConfig::from_json(&text, Reading::Lenient).unwrap_or_else(|e| panic!("{e}"));
+    let zone = &typed.zones.as_ref().unwrap()["myzone"];
+    match &zone.kind {
+        sdn_config::running::ZoneKind::Evpn(evpn) => assert_eq!(evpn.secondary_controllers, ["uplink", "other"]),
+        other => panic!("not an evpn zone: {other:?}"),
+    }
+}

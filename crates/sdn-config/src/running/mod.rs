@@ -16,7 +16,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::net::{check_word, IpLiteral};
+use crate::net::{check_word, split_list, IpLiteral};
 use crate::routing::{self, split_entry_id};
 pub use crate::routing::{PrefixListEntry, RouteMapItem};
 use props::Props;
@@ -515,13 +515,15 @@ fn parse_zone(_id: &str, p: &Props) -> Result<Zone, RunningConfigError> {
             advertise_subnets: p.flag("advertise-subnets")?,
             disable_arp_nd_suppression: p.flag("disable-arp-nd-suppression")?,
             rt_import: p.list("rt-import")?.unwrap_or_default(),
-            // An array, as sdn-config and the reference write it (or one id).
+            // An array, as sdn-config and the reference write it (or a list in one string);
+            // each item is split like every other list, as the configuration model reads it.
             secondary_controllers: p
                 .list_raw("secondary-controllers")?
-                .into_iter()
+                .iter()
+                .flat_map(|item| split_list(item))
                 .map(|id| {
-                    check_word(&id).map_err(|reason| p.err("secondary-controllers", reason))?;
-                    Ok(id)
+                    check_word(id).map_err(|reason| p.err("secondary-controllers", reason))?;
+                    Ok(id.to_string())
                 })
                 .collect::<Result<_, RunningConfigError>>()?,
             vxlan_port: p.uint("vxlan-port", 65535)?,
