@@ -88,9 +88,32 @@ pub fn spawn(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) -> std::i
         Some(dnsmasq) => Some(dhcp::spawn(store.clone(), config.node.clone(), dnsmasq.clone(), stop.clone())?),
         None => None,
     };
-    let thread =
-        std::thread::Builder::new().name("node-agent".into()).spawn(move || run(store, config, clock, &flag, &fabrics))?;
+    let announced = Announced::announce(store.as_ref(), &config, &clock, &fabrics);
+    let thread = std::thread::Builder::new()
+        .name("node-agent".into())
+        .spawn(move || run(store, config, clock, &flag, &fabrics, announced))?;
     Ok(Agent { stop, thread, queries, dhcp })
+}
+
+/// What the agent wrote before [`spawn`] returned: its first heartbeat, then its report, so
+/// that a server that says it listens already lists its node online (never registered
+/// without a heartbeat, which would read as offline).
+struct Announced {
+    load: load::LoadReader,
+    report: NodeReport,
+    published: Published,
+    last_beat_ms: i64,
+}
+
+impl Announced {
+    fn announce(store: &dyn Store, config: &AgentConfig, clock: &Clock, fabrics: &FabricStatus) -> Announced {
+        let mut load = load::LoadReader::default();
+        let last_beat_ms = if beat(store, config, clock, &mut load, fabrics) { clock.now_ms() } else { i64::MIN };
+        let report = load_report(store, &config.node, clock);
+        let mut published = Published::default();
+        published.report(store, &config.node, &report);
+        Announced { load, report, published, last_beat_ms }
+    }
 }
 
 /// The status of this node's fabrics, kept by the query thread (it runs FRR's commands, which
@@ -174,13 +197,9 @@ impl Published {
     }
 }
 
-fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBool, fabrics: &FabricStatus) {
-    let mut load = load::LoadReader::default();
-    let mut report = load_report(store.as_ref(), &config.node, &clock);
-    let mut published = Published::default();
-    published.report(store.as_ref(), &config.node, &report);
+fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBool, fabrics: &FabricStatus, announced: Announced) {
+    let Announced { mut load, mut report, mut published, mut last_beat_ms } = announced;
     let mut seen = 0;
-    let mut last_beat_ms = i64::MIN;
     let mut watch = store.watch_prefix(layout::RUNNING_PREFIX);
     while !stop.load(Ordering::SeqCst) {
         if clock.now_ms().saturating_sub(last_beat_ms) >= crate::nodes::HEARTBEAT_INTERVAL_MS
@@ -462,6 +481,43 @@ mod tests {
         }
     }
 
+    /// A node agent's settings with its files in `dir` and facts for node n1.
+    fn test_config(dir: &Path) -> AgentConfig {
+        let facts = dir.join("facts.json");
+        let facts_json = serde_json::json!({
+            "node": "n1", "route-iface": "vmbr0", "route-ip": "192.168.0.1",
+            "mac": "bc:24:11:1d:69:60", "bridge-ports": {"vmbr0": ["eth0"]},
+        });
+        std::fs::write(&facts, facts_json.to_string()).unwrap();
+        AgentConfig {
+            node: "n1".into(),
+            host_interfaces: dir.join("interfaces"),
+            interfaces_out: dir.join("sdn"),
+            frr_out: dir.join("frr.conf"),
+            frr_local: dir.join("frr.conf.local"),
+            reload_interfaces: String::new(),
+            reload_frr: String::new(),
+            facts_file: Some(facts),
+            fingerprint: Some("AA:BB".into()),
+            status_commands: Default::default(),
+            dnsmasq: None,
+        }
+    }
+
+    #[test]
+    fn a_spawned_agent_is_registered_and_online_before_spawn_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(sdn_store::SqliteStore::open(&dir.path().join("store.db")).unwrap());
+        let clock = Clock::system();
+        let agent = spawn(store.clone(), test_config(dir.path()), clock.clone()).unwrap();
+        // Read at once: a server prints that it listens right after spawn returns.
+        let beat = crate::nodes::heartbeats(store.as_ref()).unwrap().remove("n1").expect("a heartbeat");
+        assert_eq!(beat.fingerprint.as_deref(), Some("AA:BB"));
+        assert!(crate::nodes::Liveness::of(Some(&beat), clock.now_ms()).is_online());
+        assert!(crate::nodes::report(store.as_ref(), "n1").unwrap().is_some(), "registered");
+        agent.stop();
+    }
+
     #[test]
     fn a_report_whose_write_failed_is_written_by_the_next_step() {
         let dir = tempfile::tempdir().unwrap();
@@ -471,25 +527,7 @@ mod tests {
         };
         let running = serde_json::to_vec(&sdn_config::Config::default().to_running_config(1)).unwrap();
         store.commit(Txn::new().put(layout::RUNNING_CONFIG, running)).unwrap();
-        let facts = dir.path().join("facts.json");
-        let facts_json = serde_json::json!({
-            "node": "n1", "route-iface": "vmbr0", "route-ip": "192.168.0.1",
-            "mac": "bc:24:11:1d:69:60", "bridge-ports": {"vmbr0": ["eth0"]},
-        });
-        std::fs::write(&facts, facts_json.to_string()).unwrap();
-        let config = AgentConfig {
-            node: "n1".into(),
-            host_interfaces: dir.path().join("interfaces"),
-            interfaces_out: dir.path().join("sdn"),
-            frr_out: dir.path().join("frr.conf"),
-            frr_local: dir.path().join("frr.conf.local"),
-            reload_interfaces: String::new(),
-            reload_frr: String::new(),
-            facts_file: Some(facts),
-            fingerprint: None,
-            status_commands: Default::default(),
-            dnsmasq: None,
-        };
+        let config = test_config(dir.path());
         let clock = Clock::system();
         let mut report = load_report(&store, "n1", &clock);
         let mut published = Published::default();
