@@ -29,10 +29,32 @@ pub struct Change {
 
 #[derive(Clone, Debug, Default)]
 struct ObjMap {
-    objects: OrdMap<String, SdnObject>,
+    objects: OrdMap<String, Stored>,
     next_seq: u64,
     /// The objects' digest sum, once asked for; every change keeps it current from then on.
     digest: OnceLock<DigestSum>,
+}
+
+/// An object as its kind's map holds it: equal to another only when stored alike (content
+/// and file position), so that a diff of two maps ([`Config::differences`]) finds every
+/// difference any caller cares about, whichever notion of equality it then applies.
+#[derive(Clone, Debug)]
+struct Stored(SdnObject);
+
+impl PartialEq for Stored {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0 && self.0.seq == other.0.seq
+    }
+}
+
+/// Where the objects of [`Config::rebased_on`]'s result take their file positions from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Positions {
+    /// Their own: only objects stored alike (content and position) are taken from the base.
+    Own,
+    /// The base's, for every object equal in content to the base's: for a running
+    /// configuration, whose positions carry no meaning (its JSON has none).
+    Base,
 }
 
 /// What a kind's `digest` is made of: each object's SHA-1 (of its stored form, which holds
@@ -100,11 +122,13 @@ pub struct Config {
     subnets_by_vnet: OrdMap<String, OrdSet<String>>,
 }
 
+/// Equal objects (file positions aside), as [`SdnObject`]'s own equality.
 impl PartialEq for Config {
     fn eq(&self, other: &Self) -> bool {
-        Kind::ALL
-            .iter()
-            .all(|k| self.maps[k.index()].objects == other.maps[k.index()].objects)
+        Kind::ALL.iter().all(|&k| {
+            self.len(k) == other.len(k)
+                && self.differences(other, k).all(|pair| matches!(pair, (Some(a), Some(b)) if a == b))
+        })
     }
 }
 
@@ -123,12 +147,12 @@ impl Config {
     }
 
     pub fn get(&self, kind: Kind, id: &str) -> Option<&SdnObject> {
-        self.maps[kind.index()].objects.get(id)
+        self.maps[kind.index()].objects.get(id).map(|stored| &stored.0)
     }
 
     /// The objects of `kind`, sorted by id (the order the API lists them in).
     pub fn list(&self, kind: Kind) -> impl Iterator<Item = &SdnObject> {
-        self.maps[kind.index()].objects.values()
+        self.maps[kind.index()].objects.values().map(|stored| &stored.0)
     }
 
     /// Every object of `kind` in either configuration, by id in order, with its state in each
@@ -144,11 +168,54 @@ impl Config {
                 (Some((a, _)), Some((b, _))) => a.cmp(b),
             };
             Some(match order {
-                std::cmp::Ordering::Less => (mine.next().map(|(_, o)| o), None),
-                std::cmp::Ordering::Greater => (None, theirs.next().map(|(_, o)| o)),
-                std::cmp::Ordering::Equal => (mine.next().map(|(_, o)| o), theirs.next().map(|(_, o)| o)),
+                std::cmp::Ordering::Less => (mine.next().map(|(_, o)| &o.0), None),
+                std::cmp::Ordering::Greater => (None, theirs.next().map(|(_, o)| &o.0)),
+                std::cmp::Ordering::Equal => (mine.next().map(|(_, o)| &o.0), theirs.next().map(|(_, o)| &o.0)),
             })
         })
+    }
+
+    /// The objects of `kind` stored differently in `self` and `other` (in content or file
+    /// position; `(Some, None)`: only in `self`), by id in order: the pairs of
+    /// [`Config::pairs`] that are not stored alike, without visiting what the two share.
+    /// Two configurations derived from one another (a copy and its changes, or one
+    /// [`Config::rebased_on`] the other) share every unchanged part, so this costs what
+    /// differs, not the size of the configuration.
+    pub fn differences<'a>(&'a self, other: &'a Config, kind: Kind) -> impl Iterator<Item = (Option<&'a SdnObject>, Option<&'a SdnObject>)> + 'a {
+        use imbl::ordmap::DiffItem;
+        self.maps[kind.index()].objects.diff(&other.maps[kind.index()].objects).map(|item| match item {
+            DiffItem::Remove(_, mine) => (Some(&mine.0), None),
+            DiffItem::Add(_, theirs) => (None, Some(&theirs.0)),
+            DiffItem::Update { old: (_, mine), new: (_, theirs) } => (Some(&mine.0), Some(&theirs.0)),
+        })
+    }
+
+    /// This configuration built as `base` with what differs changed: equal to `self`, but
+    /// sharing every unchanged part with `base`, so that [`Config::differences`] between the
+    /// two (and between their later copies) costs only what differs. One walk over both;
+    /// for a configuration read whole, so that comparing it with the other one it is kept
+    /// beside (pending and running) stops costing a walk over every object.
+    pub fn rebased_on(&self, base: &Config, positions: Positions) -> Config {
+        let mut rebased = base.clone();
+        for kind in Kind::ALL {
+            let mut changes = Vec::new();
+            for pair in base.pairs(self, kind) {
+                match pair {
+                    (Some(theirs), Some(mine)) if theirs == mine && (positions == Positions::Base || theirs.seq == mine.seq) => {}
+                    (_, Some(mine)) => changes.push(Change { kind, id: mine.id.clone(), object: Some(mine.clone()) }),
+                    (Some(gone), None) => changes.push(Change { kind, id: gone.id.clone(), object: None }),
+                    (None, None) => {}
+                }
+            }
+            changes.into_iter().for_each(|change| rebased.apply(change));
+            // Positions to come continue after `self`'s (and after the base's taken over).
+            let next_seq = &mut rebased.maps[kind.index()].next_seq;
+            *next_seq = match positions {
+                Positions::Own => self.maps[kind.index()].next_seq,
+                Positions::Base => (*next_seq).max(self.maps[kind.index()].next_seq),
+            };
+        }
+        rebased
     }
 
     pub fn len(&self, kind: Kind) -> usize {
@@ -204,7 +271,7 @@ impl Config {
             .objects
             .range(prefix.clone()..)
             .take_while(move |(id, _)| id.starts_with(&prefix))
-            .map(|(_, o)| o)
+            .map(|(_, o)| &o.0)
     }
 
     /// Maps what a client may use to name a subnet of `vnet` (its id, or its CIDR as in
@@ -236,12 +303,12 @@ impl Config {
         self.index_add(&object);
         self.maps[kind.index()]
             .objects
-            .insert(object.id.clone(), object);
+            .insert(object.id.clone(), Stored(object));
     }
 
     fn remove(&mut self, kind: Kind, id: &str) -> Option<SdnObject> {
         let map = &mut self.maps[kind.index()];
-        let old = map.objects.remove(id)?;
+        let Stored(old) = map.objects.remove(id)?;
         if let Some(sum) = map.digest.get_mut() {
             sum.subtract(&old);
         }
@@ -950,7 +1017,7 @@ impl Config {
     /// nothing per read or update (see [`DigestSum`]).
     pub fn digest(&self, kind: Kind) -> String {
         let map = &self.maps[kind.index()];
-        map.digest.get_or_init(|| DigestSum::of(map.objects.values())).hex()
+        map.digest.get_or_init(|| DigestSum::of(map.objects.values().map(|stored| &stored.0))).hex()
     }
 
     /// The `kind`'s section-config file, byte-exact with the reference's writer.

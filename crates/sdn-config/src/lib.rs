@@ -36,7 +36,7 @@ pub mod schema;
 mod section;
 mod value;
 
-pub use config::{Change, Config, Params, DIGEST_MISMATCH};
+pub use config::{Change, Config, Params, Positions, DIGEST_MISMATCH};
 pub use error::{ConfigError, FieldErrors};
 pub use fabric::protocol_of;
 pub use kind::Kind;

@@ -191,17 +191,7 @@ pub fn count_pending_changes(current: &Config, running: &Config) -> usize {
     Kind::ALL
         .into_iter()
         .filter(|k| k.in_running_config())
-        .map(|kind| {
-            let changed = current
-                .list(kind)
-                .filter(|c| running.get(kind, c.id()).is_none_or(|r| !equivalent(r, c)))
-                .count();
-            let deleted = running
-                .list(kind)
-                .filter(|r| current.get(kind, r.id()).is_none())
-                .count();
-            changed + deleted
-        })
+        .map(|kind| current.differences(running, kind).filter(|pair| differs(pair)).count())
         .sum()
 }
 
@@ -210,10 +200,14 @@ pub fn has_pending_changes(current: &Config, running: &Config) -> bool {
     Kind::ALL
         .into_iter()
         .filter(|k| k.in_running_config())
-        .any(|kind| {
-            current.pairs(running, kind).any(|pair| match pair {
-                (Some(c), Some(r)) => !equivalent(r, c),
-                _ => true,
-            })
-        })
+        .any(|kind| current.differences(running, kind).any(|pair| differs(&pair)))
+}
+
+/// Whether an object (current, running) is a pending change: created, deleted, or changed in
+/// more than how its values are written.
+fn differs(pair: &(Option<&SdnObject>, Option<&SdnObject>)) -> bool {
+    match pair {
+        (Some(c), Some(r)) => !equivalent(r, c),
+        _ => true,
+    }
 }

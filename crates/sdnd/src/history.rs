@@ -125,7 +125,7 @@ pub fn pending_restored_to(pending: &Config, target: &Config) -> Config {
     // From a copy of `pending` (it shares what stays), changing only what differs.
     let mut restored = pending.clone();
     for kind in Kind::ALL.into_iter().filter(|kind| kind.in_running_config()) {
-        for pair in pending.pairs(target, kind) {
+        for pair in pending.differences(target, kind) {
             match pair {
                 (Some(kept), Some(object)) if kept == object => {}
                 (_, Some(object)) => restored.insert(object.clone()),

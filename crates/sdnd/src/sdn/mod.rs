@@ -9,7 +9,7 @@ pub mod watch;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use sdn_config::{Change, Config, Kind, SdnObject};
+use sdn_config::{Change, Config, Kind, Positions, SdnObject};
 use sdn_store::{CommitOrRead, Entry, Guard, Op, Revision, Store, Txn};
 
 use crate::clock::Clock;
@@ -218,6 +218,10 @@ impl Sdn {
                 let mut snapshot = lock_mutex(&self.cache).clone();
                 if snapshot.pending_rev == UNKNOWN || snapshot.pending_rev < pending_rev {
                     let (pending, rev) = self.load_pending()?;
+                    // Sharing the running configuration's parts (see below), when there is
+                    // one to share.
+                    let shares = snapshot.running_rev != UNKNOWN && !snapshot.running.is_empty();
+                    let pending = if shares { pending.rebased_on(&snapshot.running, Positions::Own) } else { pending };
                     snapshot.pending = Arc::new(pending);
                     snapshot.pending_rev = rev;
                 }
@@ -226,7 +230,10 @@ impl Sdn {
         };
         if running_rev != snapshot.running_rev {
             let (running, version, rev) = self.load_running()?;
-            snapshot.running = Arc::new(running);
+            // Built on the pending configuration, so that the two share every object that is
+            // not a pending change: comparing them (taking the lock, a rollback, whether
+            // anything is pending) then costs what differs, not a walk over every object.
+            snapshot.running = Arc::new(running.rebased_on(&snapshot.pending, Positions::Base));
             snapshot.running_version = version;
             snapshot.running_rev = rev;
         }
@@ -399,9 +406,9 @@ impl Sdn {
                 // Only what differs from the pending configuration read above (the guard on
                 // its marker makes that read exact): a rollback of a few changes stays a few
                 // operations however large the configuration, well inside etcd's default
-                // --max-txn-ops.
+                // --max-txn-ops, and costs what differs when the two share their parts.
                 for kind in Kind::ALL {
-                    for pair in snapshot.pending.pairs(config, kind) {
+                    for pair in snapshot.pending.differences(config, kind) {
                         match pair {
                             // As stored, not object equality: the bytes also carry the section order.
                             (Some(pending), Some(object)) if pending.stores_as(object) => {}
