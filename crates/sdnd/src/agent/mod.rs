@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sdn_config::{Reading, RunningConfig};
-use sdn_store::{Store, Txn};
+use sdn_store::{Revision, Store, Txn};
 
 use crate::clock::Clock;
 use crate::layout::{self, NodeReport};
@@ -127,7 +127,7 @@ fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fab
     let mut answered: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut seen = 0;
     let mut checked: Option<std::time::Instant> = None;
-    let mut members: Membership = (0, Vec::new());
+    let mut members: Membership = (None, Vec::new());
     let queries = layout::node_queries(&config.node);
     let mut watch = store.watch_prefix(&queries);
     while !stop.load(Ordering::SeqCst) {
@@ -200,6 +200,7 @@ impl Published {
 fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBool, fabrics: &FabricStatus, announced: Announced) {
     let Announced { mut load, mut report, mut published, mut last_beat_ms } = announced;
     let mut seen = 0;
+    let mut running = RunningView::default();
     let mut watch = store.watch_prefix(layout::RUNNING_PREFIX);
     while !stop.load(Ordering::SeqCst) {
         if clock.now_ms().saturating_sub(last_beat_ms) >= crate::nodes::HEARTBEAT_INTERVAL_MS
@@ -209,7 +210,7 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
         }
         match store.revision() {
             Ok(revision) => {
-                if let Err(err) = step(store.as_ref(), &config, &clock, &mut report, &mut published) {
+                if let Err(err) = step(store.as_ref(), &config, &clock, &mut report, &mut published, &mut running) {
                     tracing::warn!("node agent: {err}");
                 }
                 seen = revision;
@@ -223,18 +224,55 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
 }
 
 /// The fabrics this node is in (fabric, protocol, its interfaces here), as of the running
-/// configuration entry of this revision.
-type Membership = (u64, Vec<(String, String, Vec<String>)>);
+/// version entry of this revision (`None`: not read yet).
+type Membership = (Option<Revision>, Vec<(String, String, Vec<String>)>);
+
+/// The mod revision of the running version entry, which is rewritten with every write of the
+/// running configuration (0: nothing applied yet): what tells whether the configuration
+/// changed without reading it (megabytes of JSON at 100,000 vnets).
+fn running_revision(store: &dyn Store) -> Result<Revision, String> {
+    Ok(store.get(layout::RUNNING_VERSION).map_err(|e| e.to_string())?.map_or(0, |e| e.mod_revision))
+}
+
+/// The running configuration as the agent last read it, read and parsed again only when
+/// [`running_revision`] moved: the agent looks every few seconds.
+#[derive(Default)]
+struct RunningView {
+    revision: Option<Revision>,
+    config: RunningConfig,
+}
+
+impl RunningView {
+    fn current(&mut self, store: &dyn Store) -> Result<&RunningConfig, String> {
+        let revision = running_revision(store)?;
+        if self.revision != Some(revision) {
+            // Read after the revision: it can only be as new or newer, which costs one more
+            // read on the next pass, never a stale configuration.
+            let stored = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())?;
+            // sdnd wrote it (`Config::to_running_config`), so it is read strictly.
+            self.config = match &stored {
+                Some(entry) => RunningConfig::from_slice(&entry.value, Reading::Strict)
+                    .map_err(|e| format!("running config unreadable: {e}"))?,
+                None => RunningConfig::default(),
+            };
+            self.revision = Some(revision);
+        }
+        Ok(&self.config)
+    }
+}
 
 /// PVE's status of each fabric this node is in (`members`: the fabrics, read again when the
 /// running configuration changed).
 fn check_fabrics(store: &dyn Store, config: &AgentConfig, members: &mut Membership) -> std::collections::BTreeMap<String, String> {
-    match store.get(layout::RUNNING_CONFIG) {
-        Ok(Some(entry)) if entry.mod_revision != members.0 => {
-            let running: serde_json::Value = serde_json::from_slice(&entry.value).unwrap_or_default();
-            *members = (entry.mod_revision, load::member_fabrics(&running, &config.node));
-        }
-        Ok(None) => *members = (0, Vec::new()),
+    match running_revision(store) {
+        Ok(revision) if members.0 != Some(revision) => match store.get(layout::RUNNING_CONFIG) {
+            Ok(Some(entry)) => {
+                let running: serde_json::Value = serde_json::from_slice(&entry.value).unwrap_or_default();
+                *members = (Some(revision), load::member_fabrics(&running, &config.node));
+            }
+            Ok(None) => *members = (Some(revision), Vec::new()),
+            Err(_) => {}
+        },
         _ => {}
     }
     if members.1.is_empty() {
@@ -299,16 +337,11 @@ fn step(
     clock: &Clock,
     report: &mut NodeReport,
     published: &mut Published,
+    running: &mut RunningView,
 ) -> Result<(), String> {
-    let stored = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())?;
-    // sdnd wrote it (`Config::to_running_config`), so it is read strictly.
-    let running = match &stored {
-        Some(entry) => RunningConfig::from_slice(&entry.value, Reading::Strict)
-            .map_err(|e| format!("running config unreadable: {e}"))?,
-        None => RunningConfig::default(),
-    };
+    let running = running.current(store)?;
     let version = running.version.unwrap_or(0);
-    let files = gather(config, &running)?;
+    let files = gather(config, running)?;
     published.files(store, &config.node, &files);
     if version == 0 || version <= report.attempted {
         // A report whose write failed (the store out of reach) is written again: else this
@@ -318,7 +351,7 @@ fn step(
     }
     report.attempted = version;
     report.time = clock.now();
-    match render(config, &running, &files) {
+    match render(config, running, &files) {
         Ok(warnings) => {
             report.version = version;
             report.error = None;
@@ -336,7 +369,7 @@ fn step(
     }
     published.report(store, &config.node, report);
     // The files changed: publish them again for dry-runs.
-    if let Ok(files) = gather(config, &running) {
+    if let Ok(files) = gather(config, running) {
         published.files(store, &config.node, &files);
     }
     Ok(())
@@ -531,10 +564,11 @@ mod tests {
         let clock = Clock::system();
         let mut report = load_report(&store, "n1", &clock);
         let mut published = Published::default();
-        step(&store, &config, &clock, &mut report, &mut published).unwrap();
+        let mut running = RunningView::default();
+        step(&store, &config, &clock, &mut report, &mut published, &mut running).unwrap();
         assert_eq!(report.version, 1, "version 1 applied");
         assert!(crate::nodes::report(&store, "n1").unwrap().is_none(), "its report was not written");
-        step(&store, &config, &clock, &mut report, &mut published).unwrap();
+        step(&store, &config, &clock, &mut report, &mut published, &mut running).unwrap();
         let written = crate::nodes::report(&store, "n1").unwrap().expect("written by the next step");
         assert_eq!((written.version, written.attempted), (1, 1));
     }
