@@ -184,7 +184,11 @@ impl Published {
         }
         match store.commit(Txn::new().put(key, bytes.clone())) {
             Ok(_) => *slot = Some(bytes),
-            Err(err) => tracing::warn!("node agent: could not publish {key}: {err}"),
+            Err(err) => {
+                // Unknown now: written again on the next chance.
+                *slot = None;
+                tracing::warn!("node agent: could not publish {key}: {err}");
+            }
         }
     }
 
@@ -201,6 +205,7 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
     let Announced { mut load, mut report, mut published, mut last_beat_ms } = announced;
     let mut seen = 0;
     let mut running = RunningView::default();
+    let mut gathered = GatheredFiles::default();
     let mut watch = store.watch_prefix(layout::RUNNING_PREFIX);
     while !stop.load(Ordering::SeqCst) {
         if clock.now_ms().saturating_sub(last_beat_ms) >= crate::nodes::HEARTBEAT_INTERVAL_MS
@@ -210,7 +215,7 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
         }
         match store.revision() {
             Ok(revision) => {
-                if let Err(err) = step(store.as_ref(), &config, &clock, &mut report, &mut published, &mut running) {
+                if let Err(err) = step(store.as_ref(), &config, &clock, &mut report, &mut published, &mut running, &mut gathered) {
                     tracing::warn!("node agent: {err}");
                 }
                 seen = revision;
@@ -338,11 +343,14 @@ fn step(
     report: &mut NodeReport,
     published: &mut Published,
     running: &mut RunningView,
+    gathered: &mut GatheredFiles,
 ) -> Result<(), String> {
     let running = running.current(store)?;
     let version = running.version.unwrap_or(0);
-    let files = gather(config, running)?;
-    published.files(store, &config.node, &files);
+    let (files, changed) = gathered.current(config, running)?;
+    if changed || published.files.is_none() {
+        published.files(store, &config.node, files);
+    }
     if version == 0 || version <= report.attempted {
         // A report whose write failed (the store out of reach) is written again: else this
         // node would look as if it never applied (nothing is written when it is in place).
@@ -351,7 +359,7 @@ fn step(
     }
     report.attempted = version;
     report.time = clock.now();
-    match render(config, running, &files) {
+    match render(config, running, files) {
         Ok(warnings) => {
             report.version = version;
             report.error = None;
@@ -369,27 +377,98 @@ fn step(
     }
     published.report(store, &config.node, report);
     // The files changed: publish them again for dry-runs.
-    if let Ok(files) = gather(config, running) {
-        published.files(store, &config.node, &files);
+    if let Ok((files, true)) = gathered.current(config, running) {
+        published.files(store, &config.node, files);
     }
     Ok(())
 }
 
-fn gather(config: &AgentConfig, running: &RunningConfig) -> Result<NodeFiles, String> {
-    let facts = match &config.facts_file {
+/// What identifies a file's contents without reading them: size, inode, modification and
+/// change times (`None`: absent or unreadable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    ino: u64,
+    modified: std::time::SystemTime,
+    changed: (i64, i64),
+}
+
+/// How long after its last change a file's stamp is not trusted: file times are coarse (a
+/// clock tick of a few milliseconds), so two writes of the same size within one tick leave
+/// the same stamp, and only a change that old can't be followed by such a twin.
+const SETTLE_TIME: Duration = Duration::from_secs(2);
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            len: meta.len(),
+            ino: meta.ino(),
+            modified: meta.modified().ok()?,
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+
+    fn settled(&self, now: std::time::SystemTime) -> bool {
+        let changed = std::time::UNIX_EPOCH + Duration::new(self.changed.0.max(0) as u64, self.changed.1.clamp(0, 999_999_999) as u32);
+        [self.modified, changed].iter().all(|at| now.duration_since(*at).is_ok_and(|age| age >= SETTLE_TIME))
+    }
+}
+
+/// The node's files as last gathered, read again only when one of them (or the node's facts)
+/// changed: at 100,000 vnets the generated interfaces file alone is megabytes, and the agent
+/// looks every 2 s.
+#[derive(Default)]
+struct GatheredFiles {
+    stamps: Vec<Option<FileStamp>>,
+    files: Option<NodeFiles>,
+}
+
+impl GatheredFiles {
+    /// The node's files now, and whether they differ from the previous answer.
+    fn current(&mut self, config: &AgentConfig, running: &RunningConfig) -> Result<(&NodeFiles, bool), String> {
+        // Stamped before reading: a file changed in between is read as the newer one and
+        // read again on the next pass (its stamp moved), never missed.
+        let paths = [&config.host_interfaces, &config.frr_local, &config.interfaces_out, &config.frr_out];
+        let stamps: Vec<Option<FileStamp>> = paths.into_iter().map(|path| FileStamp::of(path)).collect();
+        let now = std::time::SystemTime::now();
+        let trusted = stamps == self.stamps && stamps.iter().flatten().all(|stamp| stamp.settled(now));
+        let facts = node_facts(config, running)?;
+        let reusable = trusted && self.files.as_ref().is_some_and(|files| facts == files.facts);
+        let changed = if reusable {
+            false
+        } else {
+            let files = gather(config, facts);
+            let changed = self.files.as_ref() != Some(&files);
+            self.files = Some(files);
+            self.stamps = stamps;
+            changed
+        };
+        Ok((self.files.as_ref().expect("gathered above"), changed))
+    }
+}
+
+/// The node's facts: from its facts file if it has one, else from the kernel.
+fn node_facts(config: &AgentConfig, running: &RunningConfig) -> Result<serde_json::Value, String> {
+    match &config.facts_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
         }
-        None => facts::from_kernel(&config.node, running),
-    };
-    Ok(NodeFiles {
+        None => Ok(facts::from_kernel(&config.node, running)),
+    }
+}
+
+/// The node's files as they are now, with its `facts`.
+fn gather(config: &AgentConfig, facts: serde_json::Value) -> NodeFiles {
+    NodeFiles {
         facts,
         host_interfaces: read_optional(&config.host_interfaces).unwrap_or_default(),
         frr_local: read_optional(&config.frr_local),
         current_interfaces: read_optional(&config.interfaces_out),
         current_frr: read_optional(&config.frr_out),
-    })
+    }
 }
 
 /// What the configuration produces for a node with these files and facts.
@@ -552,6 +631,35 @@ mod tests {
     }
 
     #[test]
+    fn the_nodes_files_are_read_again_when_one_changed_and_not_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path());
+        std::fs::write(&config.host_interfaces, "auto lo\n").unwrap();
+        let running = RunningConfig::default();
+        let mut gathered = GatheredFiles::default();
+        let changed = |gathered: &mut GatheredFiles| gathered.current(&config, &running).unwrap().1;
+        assert!(changed(&mut gathered), "the first pass reads them");
+        assert!(!changed(&mut gathered), "nothing changed");
+        std::fs::write(&config.frr_local, "! one\n").unwrap();
+        assert!(changed(&mut gathered), "a file appeared");
+        // The same size again, at once: the stamp may be the same, the contents are not.
+        std::fs::write(&config.frr_local, "! two\n").unwrap();
+        assert!(changed(&mut gathered), "a file rewritten within one clock tick");
+        assert_eq!(gathered.current(&config, &running).unwrap().0.frr_local.as_deref(), Some("! two\n"));
+        let facts = config.facts_file.as_ref().unwrap();
+        let text = std::fs::read_to_string(facts).unwrap().replace("vmbr0", "vmbr1");
+        std::fs::write(facts, text).unwrap();
+        assert!(changed(&mut gathered), "the facts changed");
+        assert!(!changed(&mut gathered));
+        // Settled files are trusted by their stamps, without a read.
+        let settled = FileStamp::of(&config.host_interfaces).unwrap();
+        assert!(!settled.settled(std::time::SystemTime::now()));
+        assert!(settled.settled(std::time::SystemTime::now() + SETTLE_TIME));
+        std::fs::remove_file(&config.frr_local).unwrap();
+        assert!(changed(&mut gathered), "a file went away");
+    }
+
+    #[test]
     fn a_report_whose_write_failed_is_written_by_the_next_step() {
         let dir = tempfile::tempdir().unwrap();
         let store = FailingReports {
@@ -565,10 +673,11 @@ mod tests {
         let mut report = load_report(&store, "n1", &clock);
         let mut published = Published::default();
         let mut running = RunningView::default();
-        step(&store, &config, &clock, &mut report, &mut published, &mut running).unwrap();
+        let mut gathered = GatheredFiles::default();
+        step(&store, &config, &clock, &mut report, &mut published, &mut running, &mut gathered).unwrap();
         assert_eq!(report.version, 1, "version 1 applied");
         assert!(crate::nodes::report(&store, "n1").unwrap().is_none(), "its report was not written");
-        step(&store, &config, &clock, &mut report, &mut published, &mut running).unwrap();
+        step(&store, &config, &clock, &mut report, &mut published, &mut running, &mut gathered).unwrap();
         let written = crate::nodes::report(&store, "n1").unwrap().expect("written by the next step");
         assert_eq!((written.version, written.attempted), (1, 1));
     }
