@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use sdn_config::Config;
 use sdn_store::{Op, Store, Txn};
 
 use crate::app::App;
@@ -44,8 +45,7 @@ pub fn apply(app: &App, actor: &Actor, request: &ApplyRequest<'_>) -> Result<Upi
             return Err(history::awaiting(window));
         }
         let version = snapshot.running_version + 1;
-        let running = snapshot.pending.to_running_config(version);
-        let text = serde_json::to_vec(&running).map_err(|e| Error::Internal(e.to_string()))?;
+        let (text, running_parsed) = running_config(&snapshot.pending, version)?;
         let named = snapshot.pending.named_nodes().into_iter().collect();
         let (upid, mut record) = start_record(app, &actor.user, version, named);
         let now = app.clock.now_ms();
@@ -95,6 +95,7 @@ pub fn apply(app: &App, actor: &Actor, request: &ApplyRequest<'_>) -> Result<Upi
         }
         let mutation = Mutation {
             running: Some((version, text)),
+            running_parsed: Some(running_parsed),
             lock: release.then_some(LockUpdate::Remove),
             extra,
             guards: vec![crate::sdn::unchanged(layout::CONFIRM, window_rev)],
@@ -106,6 +107,17 @@ pub fn apply(app: &App, actor: &Actor, request: &ApplyRequest<'_>) -> Result<Upi
     tracing::info!("SDN configuration version {version} applied by {} ({upid})", actor.user);
     watch_task(app, upid.clone(), version);
     Ok(upid)
+}
+
+/// The running configuration `config` makes as `version`: its exact text, and the
+/// configuration every node reads from that text (parsed from the JSON value the text is
+/// written from, which is what reading the text gives back).
+pub(crate) fn running_config(config: &Config, version: u64) -> Result<(Vec<u8>, Config), Error> {
+    let running = config.to_running_config(version);
+    let text = serde_json::to_vec(&running).map_err(|e| Error::Internal(e.to_string()))?;
+    let (_, parsed) = Config::from_running_config(&running)
+        .map_err(|err| Error::Internal(format!("the running configuration written is invalid: {err}")))?;
+    Ok((text, parsed))
 }
 
 /// `POST /cluster/sdn/rollback`: throws away every pending change.

@@ -280,8 +280,7 @@ pub fn revert(app: &App, reason: &str) -> Result<Option<Upid>, Error> {
             return Err(Error::NotFound("the confirm window was closed meanwhile".into()));
         }
         let version = snapshot.running_version + 1;
-        let running = previous.to_running_config(version);
-        let text = serde_json::to_vec(&running).map_err(|e| Error::Internal(e.to_string()))?;
+        let (text, running_parsed) = crate::apply::running_config(&previous, version)?;
         let named = previous.named_nodes().into_iter().collect();
         let (upid, task) = crate::apply::start_task(app, audit::SERVER, version, named);
         let now = app.clock.now_ms();
@@ -316,6 +315,7 @@ pub fn revert(app: &App, reason: &str) -> Result<Option<Upid>, Error> {
         let mutation = Mutation {
             replace_pending: Some(pending_restored_to(&snapshot.pending, &previous)),
             running: Some((version, text)),
+            running_parsed: Some(running_parsed),
             lock: release.then_some(LockUpdate::Remove),
             extra,
             guards,

@@ -64,3 +64,46 @@ fn a_stale_view_never_admits_a_write_the_lock_refuses() {
         assert!(!names.contains(&name), "{name} was written: {names:?}");
     }
 }
+
+/// What every kind lists, with the pending state of each object and as running.
+fn listings(client: &common::Client) -> Vec<serde_json::Value> {
+    let mut all = Vec::new();
+    for path in ["zones", "vnets", "controllers", "vnets/v1/subnets"] {
+        all.push(client.get(&format!("{SDN}/{path}"), &[("pending", "1")]).ok());
+        all.push(client.get(&format!("{SDN}/{path}"), &[("running", "1")]).ok());
+    }
+    all
+}
+
+/// The server that applied keeps the running configuration it wrote (parsed from the same
+/// JSON, not read back): it must be exactly what a server reading the store afresh sees.
+#[test]
+fn the_view_an_apply_leaves_is_the_one_a_fresh_read_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Server::start_in(dir.path(), &[]);
+    let a = a.client("ta");
+    for (path, params) in [
+        ("controllers", vec![("controller", "evpnctl"), ("type", "evpn"), ("asn", "65000"), ("peers", "10.0.0.2, 10.0.0.1")]),
+        ("zones", vec![("zone", "evpn1"), ("type", "evpn"), ("controller", "evpnctl"), ("vrf-vxlan", "1000"), ("mtu", "1450")]),
+        ("zones", vec![("zone", "vlan1"), ("type", "vlan"), ("bridge", "vmbr0"), ("mtu", "1400")]),
+        ("vnets", vec![("vnet", "v1"), ("zone", "evpn1"), ("tag", "100"), ("alias", "first one")]),
+        ("vnets", vec![("vnet", "v2"), ("zone", "vlan1"), ("tag", "20"), ("vlanaware", "1")]),
+        ("vnets/v1/subnets", vec![("subnet", "10.1.0.0/24"), ("type", "subnet"), ("gateway", "10.1.0.1"), ("snat", "1")]),
+    ] {
+        a.post(&format!("{SDN}/{path}"), &params).ok();
+    }
+    let upid = a.put(SDN, &[]).ok();
+    assert_eq!(a.wait_task(upid.as_str().unwrap()), "OK");
+    // Then a change, so that the pending states have something to show beside the running.
+    a.put(&format!("{SDN}/vnets/v2"), &[("alias", "changed")]).ok();
+    let applied = listings(&a);
+    let b = Server::start_node(dir.path(), "n2", &common::store_args(), &[]);
+    let b = b.client("tb");
+    assert_eq!(listings(&b), applied);
+    // Rolled back on the server that applied, nothing is pending on either.
+    a.post(&format!("{SDN}/rollback"), &[]).ok();
+    for client in [&a, &b] {
+        let token = client.post(&format!("{SDN}/lock"), &[]).ok();
+        client.delete(&format!("{SDN}/lock"), &[("lock-token", token.as_str().unwrap())]).ok();
+    }
+}

@@ -44,6 +44,10 @@ pub struct Mutation {
     pub replace_pending: Option<Config>,
     /// A new running configuration: its version and exact JSON text.
     pub running: Option<(u64, Vec<u8>)>,
+    /// That running configuration as [`Config::from_running_config`] reads it, if the plan
+    /// has it: the cache takes it at once instead of reading and parsing the text again on
+    /// next use (about 0.3 s at 100,000 vnets, paid by whichever request came next).
+    pub running_parsed: Option<Config>,
     pub lock: Option<LockUpdate>,
     /// Further entries written in the same transaction (task records, audit records, the
     /// IPAM).
@@ -524,7 +528,8 @@ impl Sdn {
                         }
                         *lock_mutex(&self.lock_view) = Some(view);
                     }
-                    self.after_commit(snapshot, mutation.changes, mutation.replace_pending, mutation.running.is_some(), touches_pending, revision);
+                    let running = mutation.running.map(|(version, _)| (version, mutation.running_parsed));
+                    self.after_commit(snapshot, mutation.changes, mutation.replace_pending, running, touches_pending, revision);
                     return Ok(result);
                 }
             }
@@ -540,7 +545,7 @@ impl Sdn {
         snapshot: Snapshot,
         changes: Vec<Change>,
         replace_pending: Option<Config>,
-        running_changed: bool,
+        running: Option<(u64, Option<Config>)>,
         touches_pending: bool,
         revision: Revision,
     ) {
@@ -566,9 +571,16 @@ impl Sdn {
         if touches_pending {
             updated.pending_rev = revision;
         }
-        if running_changed {
-            // Re-read on next use: parsing it here would cost the writer for every reader.
-            updated.running_rev = UNKNOWN;
+        match running {
+            // Shared with the pending configuration, as when it is read (see `refresh`).
+            Some((version, Some(parsed))) => {
+                updated.running = Arc::new(parsed.rebased_on(&updated.pending, Positions::Base));
+                updated.running_version = version;
+                updated.running_rev = revision;
+            }
+            // Re-read on next use.
+            Some((_, None)) => updated.running_rev = UNKNOWN,
+            None => {}
         }
         *cache = updated;
     }
