@@ -549,6 +549,11 @@ impl Sdn {
         touches_pending: bool,
         revision: Revision,
     ) {
+        // Built before the cache is locked (a walk over every object, which readers need not
+        // wait for), on the pending configuration this commit leaves: it shares every object
+        // that is not a pending change, as when it is read (see `refresh`).
+        let base = replace_pending.as_ref().unwrap_or(&snapshot.pending);
+        let running = running.map(|(version, parsed)| (version, parsed.map(|parsed| parsed.rebased_on(base, Positions::Base))));
         let mut cache = lock_mutex(&self.cache);
         // Writers are serialized, so the cache still holds the snapshot we planned against.
         // Dropping our copy first leaves the cache's the only handle, so the changes below
@@ -572,9 +577,8 @@ impl Sdn {
             updated.pending_rev = revision;
         }
         match running {
-            // Shared with the pending configuration, as when it is read (see `refresh`).
             Some((version, Some(parsed))) => {
-                updated.running = Arc::new(parsed.rebased_on(&updated.pending, Positions::Base));
+                updated.running = Arc::new(parsed);
                 updated.running_version = version;
                 updated.running_rev = revision;
             }
