@@ -201,15 +201,17 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
         std::fs::write(path, format!("{} {existing}\n", server.child.as_ref().unwrap().id())).unwrap();
     }
     let client = server.client("bench");
+    // A second node on the same store, whose changes the first one's view must catch up with.
+    // Started before the apply, so that the apply's task waits for its agent too (a node
+    // that starts later renders the whole configuration then: seconds at 100,000 vnets).
+    let other = Server::start_node(dir.path(), "n2", store, &[]);
     // Applied once first, as on any cluster in use: the running configuration and the
-    // node's generated files are then in the store beside what a change touches.
+    // nodes' generated files are then in the store beside what a change touches.
     let upid = client.put(SDN, &[]).ok();
     assert_eq!(client.wait_task(upid.as_str().unwrap()), "OK", "the first apply");
     let token = client.post(&format!("{SDN}/lock"), &[("allow-pending", "1")]).ok();
     let token = utf8_percent_encode(token.as_str().unwrap(), NON_ALPHANUMERIC).to_string();
     let mut lean = LeanClient::connect(&server.base, &server.fingerprint, client.auth().unwrap());
-    // A second node on the same store, whose changes the first one's view must catch up with.
-    let other = Server::start_node(dir.path(), "n2", store, &[]);
     let other_auth = other.client("bench2").auth().unwrap().to_string();
     let mut other_lean = LeanClient::connect(&other.base, &other.fingerprint, &other_auth);
     let create = |lean: &mut LeanClient, name: String| {
