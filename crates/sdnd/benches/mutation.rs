@@ -162,6 +162,39 @@ fn populate(data_dir: &Path, count: usize, store: &[String]) {
     assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// The CPU time (user and system) process `pid` has used so far, from `/proc/PID/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    // Linux reports these in USER_HZ, 100 per second on every architecture it runs on.
+    Duration::from_millis(ticks * 10)
+}
+
+/// Waits until the processes `pids` are quiet: under 20 ms of CPU between them in each 500 ms
+/// window for 6 s (longer than the agents' 5 s status pass, which reads the running
+/// configuration when it changed), or 60 s at most. Answers how long after the call the last
+/// busy window ended, and the CPU they used until then.
+fn settle(pids: &[u32]) -> (Duration, Duration) {
+    const WINDOW: Duration = Duration::from_millis(500);
+    const QUIET_WINDOWS: u32 = 12;
+    let total = || pids.iter().map(|&pid| cpu_time(pid)).sum::<Duration>();
+    let (start, first) = (Instant::now(), total());
+    let (mut last, mut busy_until, mut busy_cpu, mut quiet) = (first, Duration::ZERO, Duration::ZERO, 0);
+    while quiet < QUIET_WINDOWS && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(WINDOW);
+        let now = total();
+        if now.saturating_sub(last) < Duration::from_millis(20) {
+            quiet += 1;
+        } else {
+            (quiet, busy_until, busy_cpu) = (0, start.elapsed(), now.saturating_sub(first));
+        }
+        last = now;
+    }
+    (busy_until, busy_cpu)
+}
+
 /// One size's figures.
 struct Series {
     creates: Figures,
@@ -184,6 +217,9 @@ struct Series {
     /// The first lock after the apply: the first request to use the running configuration
     /// that apply wrote.
     first_lock: Duration,
+    /// After the first apply's task ended: how long until both nodes were quiet, and the CPU
+    /// they used meanwhile.
+    settle: (Duration, Duration),
     /// Creates made while another client lists every vnet over and over (each listing holds
     /// the configuration it renders), and how many listings were answered meanwhile.
     during_listing: Figures,
@@ -209,6 +245,11 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
     // nodes' generated files are then in the store beside what a change touches.
     let upid = client.put(SDN, &[]).ok();
     assert_eq!(client.wait_task(upid.as_str().unwrap()), "OK", "the first apply");
+    // The task ends with the nodes' reports; their DHCP, query and view threads parse the new
+    // running configuration after that. What a change costs is timed once they are done
+    // (else the first creates share the CPU with them), and how long they took is printed.
+    let pids = [&server, &other].map(|s| s.child.as_ref().unwrap().id());
+    let settle = settle(&pids);
     let token = client.post(&format!("{SDN}/lock"), &[("allow-pending", "1")]).ok();
     let token = utf8_percent_encode(token.as_str().unwrap(), NON_ALPHANUMERIC).to_string();
     let mut lean = LeanClient::connect(&server.base, &server.fingerprint, client.auth().unwrap());
@@ -275,6 +316,7 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
         update_with_digest: Figures::of(update_with_digest),
         during_listing,
         listings,
+        settle,
         creates: Figures::of(creates),
         floor: Figures::of(floor),
         shaped: Figures::of(shaped),
@@ -410,6 +452,11 @@ fn report(floor_name: &str, floor_target: f64, reads_round_trip: bool, series: &
             ms(f.lock.median),
             ms(f.first_lock),
             ms(f.rollback.median),
+        );
+        println!(
+            "  {count:>7} vnets: after the first apply's task ended, the two nodes worked on for {:.1} s ({:.2} s of CPU: their DHCP, query and view threads read the new running configuration); timed after that",
+            f.settle.0.as_secs_f64(),
+            f.settle.1.as_secs_f64(),
         );
         println!(
             "  {count:>7} vnets: {} creates while another client lists every vnet ({} listings): median {:.3} ms  p99 {:.3} ms  slowest {:.3} ms",
