@@ -250,6 +250,9 @@ fn a_configuration_rebased_on_another_is_equal_and_shares_what_is_unchanged() {
     assert_eq!(count_pending_changes(&pending, &rebased), count_pending_changes(&pending, &running));
     // The indexes follow: the zone still lists every vnet.
     assert_eq!(rebased.vnets_in_zone("vlan1").count(), 300);
+    // Nothing applied yet: nothing to share, and everything pending.
+    let nothing = Config::new().rebased_on(&pending, Positions::Base);
+    assert!(nothing.is_empty() && has_pending_changes(&pending, &nothing));
 
     // With its own positions, a configuration keeps its section file byte for byte; with the
     // base's, it takes the base's.
