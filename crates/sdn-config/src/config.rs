@@ -196,9 +196,9 @@ impl Config {
     /// for a configuration read whole, so that comparing it with the other one it is kept
     /// beside (pending and running) stops costing a walk over every object.
     pub fn rebased_on(&self, base: &Config, positions: Positions) -> Config {
-        if self.is_empty() {
-            // Nothing to share (nothing applied yet): removing every object from a copy of
-            // the base would cost a walk and a removal per object for the same result.
+        if self.is_empty() || base.is_empty() {
+            // Nothing to share (nothing applied yet, say): building on the base would cost a
+            // walk and a removal or insertion per object for the same result.
             return self.clone();
         }
         let mut rebased = base.clone();

@@ -253,6 +253,8 @@ fn a_configuration_rebased_on_another_is_equal_and_shares_what_is_unchanged() {
     // Nothing applied yet: nothing to share, and everything pending.
     let nothing = Config::new().rebased_on(&pending, Positions::Base);
     assert!(nothing.is_empty() && has_pending_changes(&pending, &nothing));
+    let alone = pending.rebased_on(&Config::new(), Positions::Own);
+    assert_eq!(alone.to_section_config(Kind::Vnets), pending.to_section_config(Kind::Vnets));
 
     // With its own positions, a configuration keeps its section file byte for byte; with the
     // base's, it takes the base's.

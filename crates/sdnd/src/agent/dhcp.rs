@@ -147,7 +147,7 @@ fn zone_error(zone: &str, message: String) -> layout::NodeWarning {
 /// could not be read.
 fn pass(store: &dyn Store, node: &str, config: &DnsmasqConfig, state: &mut State) -> Result<Vec<layout::NodeWarning>, String> {
     let cached = &mut state.running;
-    let revision = store.get(layout::RUNNING_VERSION).map_err(|e| e.to_string())?.map_or(0, |e| e.mod_revision);
+    let revision = super::running_revision(store)?;
     if revision != cached.revision || cached.config.is_none() {
         let Some(entry) = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())? else { return Ok(Vec::new()) };
         // Unreadable: the agent's own apply says so (its report's error).

@@ -235,7 +235,7 @@ type Membership = (Option<Revision>, Vec<(String, String, Vec<String>)>);
 /// The mod revision of the running version entry, which is rewritten with every write of the
 /// running configuration (0: nothing applied yet): what tells whether the configuration
 /// changed without reading it (megabytes of JSON at 100,000 vnets).
-fn running_revision(store: &dyn Store) -> Result<Revision, String> {
+pub(crate) fn running_revision(store: &dyn Store) -> Result<Revision, String> {
     Ok(store.get(layout::RUNNING_VERSION).map_err(|e| e.to_string())?.map_or(0, |e| e.mod_revision))
 }
 
@@ -390,7 +390,7 @@ struct FileStamp {
     len: u64,
     ino: u64,
     modified: std::time::SystemTime,
-    changed: (i64, i64),
+    changed: std::time::SystemTime,
 }
 
 /// How long after its last change a file's stamp is not trusted: file times are coarse (a
@@ -406,13 +406,13 @@ impl FileStamp {
             len: meta.len(),
             ino: meta.ino(),
             modified: meta.modified().ok()?,
-            changed: (meta.ctime(), meta.ctime_nsec()),
+            changed: std::time::UNIX_EPOCH
+                + Duration::new(u64::try_from(meta.ctime()).ok()?, u32::try_from(meta.ctime_nsec()).ok()?),
         })
     }
 
     fn settled(&self, now: std::time::SystemTime) -> bool {
-        let changed = std::time::UNIX_EPOCH + Duration::new(self.changed.0.max(0) as u64, self.changed.1.clamp(0, 999_999_999) as u32);
-        [self.modified, changed].iter().all(|at| now.duration_since(*at).is_ok_and(|age| age >= SETTLE_TIME))
+        [self.modified, self.changed].iter().all(|at| now.duration_since(*at).is_ok_and(|age| age >= SETTLE_TIME))
     }
 }
 

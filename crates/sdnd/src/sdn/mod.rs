@@ -222,11 +222,8 @@ impl Sdn {
                 let mut snapshot = lock_mutex(&self.cache).clone();
                 if snapshot.pending_rev == UNKNOWN || snapshot.pending_rev < pending_rev {
                     let (pending, rev) = self.load_pending()?;
-                    // Sharing the running configuration's parts (see below), when there is
-                    // one to share.
-                    let shares = snapshot.running_rev != UNKNOWN && !snapshot.running.is_empty();
-                    let pending = if shares { pending.rebased_on(&snapshot.running, Positions::Own) } else { pending };
-                    snapshot.pending = Arc::new(pending);
+                    // Sharing the running configuration's parts (see below).
+                    snapshot.pending = Arc::new(pending.rebased_on(&snapshot.running, Positions::Own));
                     snapshot.pending_rev = rev;
                 }
                 snapshot
