@@ -95,14 +95,16 @@ pub fn spawn(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) -> std::i
     Ok(Agent { stop, thread, queries, dhcp })
 }
 
-/// What the agent wrote before [`spawn`] returned: its first heartbeat, then its report, so
-/// that a server that says it listens already lists its node online (never registered
-/// without a heartbeat, which would read as offline).
+/// What the agent wrote before [`spawn`] returned: its first heartbeat, then its report and
+/// its files, so that a server that says it listens already lists its node online (never
+/// registered without a heartbeat, which would read as offline) and can dry-run for it.
 struct Announced {
     load: load::LoadReader,
     report: NodeReport,
     published: Published,
     last_beat_ms: i64,
+    running: RunningView,
+    gathered: GatheredFiles,
 }
 
 impl Announced {
@@ -112,7 +114,13 @@ impl Announced {
         let report = load_report(store, &config.node, clock);
         let mut published = Published::default();
         published.report(store, &config.node, &report);
-        Announced { load, report, published, last_beat_ms }
+        let (mut running, mut gathered) = (RunningView::default(), GatheredFiles::default());
+        // What fails here is tried again by the agent's first pass.
+        match running.current(store).and_then(|running| gathered.current(config, running)) {
+            Ok((files, _)) => published.files(store, &config.node, files),
+            Err(err) => tracing::warn!("node agent: {err}"),
+        }
+        Announced { load, report, published, last_beat_ms, running, gathered }
     }
 }
 
@@ -202,10 +210,8 @@ impl Published {
 }
 
 fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBool, fabrics: &FabricStatus, announced: Announced) {
-    let Announced { mut load, mut report, mut published, mut last_beat_ms } = announced;
+    let Announced { mut load, mut report, mut published, mut last_beat_ms, mut running, mut gathered } = announced;
     let mut seen = 0;
-    let mut running = RunningView::default();
-    let mut gathered = GatheredFiles::default();
     let mut watch = store.watch_prefix(layout::RUNNING_PREFIX);
     while !stop.load(Ordering::SeqCst) {
         if clock.now_ms().saturating_sub(last_beat_ms) >= crate::nodes::HEARTBEAT_INTERVAL_MS
@@ -617,7 +623,7 @@ mod tests {
     }
 
     #[test]
-    fn a_spawned_agent_is_registered_and_online_before_spawn_returns() {
+    fn a_spawned_agent_is_registered_online_and_has_its_files_published_before_spawn_returns() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(sdn_store::SqliteStore::open(&dir.path().join("store.db")).unwrap());
         let clock = Clock::system();
@@ -627,6 +633,7 @@ mod tests {
         assert_eq!(beat.fingerprint.as_deref(), Some("AA:BB"));
         assert!(crate::nodes::Liveness::of(Some(&beat), clock.now_ms()).is_online());
         assert!(crate::nodes::report(store.as_ref(), "n1").unwrap().is_some(), "registered");
+        assert!(crate::nodes::files(store.as_ref(), "n1").is_ok(), "its files published, for dry-runs");
         agent.stop();
     }
 
