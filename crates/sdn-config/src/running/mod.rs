@@ -138,6 +138,8 @@ pub struct Zone {
     pub mtu: Option<u64>,
     /// The controller (id) that announces the zone.
     pub controller: Option<String>,
+    /// The DHCP server of its subnets (`dnsmasq`), if any.
+    pub dhcp: Option<String>,
     /// What the type of the zone adds.
     pub kind: ZoneKind,
 }
@@ -535,6 +537,7 @@ fn parse_zone(_id: &str, p: &Props) -> Result<Zone, RunningConfigError> {
         nodes: p.list("nodes")?,
         mtu: p.uint("mtu", 65535)?,
         controller: p.word("controller")?,
+        dhcp: p.word("dhcp")?,
         kind,
     })
 }

@@ -20,6 +20,7 @@ use sdn_gen::dnsmasq::{DnsmasqZone, Reservation};
 use sdn_store::{Store, Txn};
 
 use crate::ipam::state::MacRecord;
+use super::running::SharedRunning;
 use crate::layout;
 
 /// Where the dnsmasq files go and how the instances are reloaded.
@@ -44,13 +45,19 @@ const WAKE_INTERVAL: Duration = Duration::from_millis(1000);
 /// How long a zone whose reload failed waits before it is tried again (its files unchanged).
 const RELOAD_RETRY: Duration = Duration::from_secs(3);
 
-pub fn spawn(store: Arc<dyn Store>, node: String, config: DnsmasqConfig, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
+pub fn spawn(
+    store: Arc<dyn Store>,
+    node: String,
+    config: DnsmasqConfig,
+    stop: Arc<AtomicBool>,
+    running: SharedRunning,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("node-agent-dhcp".into()).spawn(move || {
         let mut state = State::default();
         let mut seen = 0;
         let mut watch = store.watch_prefix(layout::IPAM_MACS_PREFIX);
         while !stop.load(Ordering::SeqCst) {
-            match pass(store.as_ref(), &node, &config, &mut state) {
+            match pass(store.as_ref(), &node, &config, &running, &mut state) {
                 Ok(errors) => state.publish(store.as_ref(), &node, errors),
                 // The store itself failed: nothing can be reported through it either.
                 Err(err) => tracing::warn!("node agent (dhcp): {err}"),
@@ -79,8 +86,9 @@ pub fn reservations(store: &dyn Store) -> Result<BTreeMap<String, Vec<Reservatio
     Ok(out)
 }
 
-/// The running configuration as last read, by the revision of its version entry: a pass that
-/// finds it unchanged costs one small read, however large the configuration.
+/// The running configuration as the model reads it (what the dnsmasq files are rendered
+/// from), as of the agent's [`SharedRunning`] revision it was read at; read only while a zone
+/// has DHCP.
 #[derive(Default)]
 struct Running {
     revision: u64,
@@ -145,14 +153,26 @@ fn zone_error(zone: &str, message: String) -> layout::NodeWarning {
 /// One pass: every DHCP zone's files written and, where they changed (or a reload failed
 /// before), its dnsmasq reloaded. Answers what failed, per zone; an error only when the store
 /// could not be read.
-fn pass(store: &dyn Store, node: &str, config: &DnsmasqConfig, state: &mut State) -> Result<Vec<layout::NodeWarning>, String> {
+fn pass(
+    store: &dyn Store,
+    node: &str,
+    config: &DnsmasqConfig,
+    shared: &SharedRunning,
+    state: &mut State,
+) -> Result<Vec<layout::NodeWarning>, String> {
+    // Unreadable: the agent's own apply says so (its report's error).
+    let snapshot = shared.current(store)?;
     let cached = &mut state.running;
-    let revision = super::running_revision(store)?;
-    if revision != cached.revision || cached.config.is_none() {
+    if snapshot.config.zones.iter().flatten().all(|(_, zone)| zone.dhcp.is_none()) {
+        // Most clusters: the configuration is not parsed a second time, as the model.
+        *cached = Running::default();
+        state.unreloaded.clear();
+        return Ok(Vec::new());
+    }
+    if snapshot.revision != cached.revision || cached.config.is_none() {
         let Some(entry) = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())? else { return Ok(Vec::new()) };
-        // Unreadable: the agent's own apply says so (its report's error).
         let (_, parsed) = crate::sdn::parse_running(&entry.value).map_err(|e| e.to_string())?;
-        *cached = Running { revision, config: Some(parsed) };
+        *cached = Running { revision: snapshot.revision, config: Some(parsed) };
     }
     let Some(running) = &cached.config else { return Ok(Vec::new()) };
     let dhcp_zones: Vec<String> = running
@@ -311,4 +331,35 @@ pub fn generate_files(running: &Config, node: &str, dir: &str, ipam_state: Optio
         write_zone(&config, zone, &mut written)?;
     }
     Ok(warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_is_parsed_only_while_a_zone_has_dhcp() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sdn_store::SqliteStore::open(&dir.path().join("store.db")).unwrap();
+        let config = DnsmasqConfig { dir: dir.path().join("dnsmasq.d"), default_dir: None, dbus_dir: None, reload: Some(String::new()) };
+        let (shared, mut state) = (SharedRunning::default(), State::default());
+        let apply = |version: u64, zone: serde_json::Value| {
+            let running = serde_json::json!({"version": version, "zones": {"ids": {"z1": zone}}, "vnets": {"ids": {}}, "subnets": {"ids": {}}});
+            let txn = Txn::new().put(layout::RUNNING_CONFIG, running.to_string()).put(layout::RUNNING_VERSION, version.to_string());
+            store.commit(txn).unwrap();
+        };
+
+        apply(1, serde_json::json!({"type": "simple"}));
+        assert_eq!(pass(&store, "n1", &config, &shared, &mut state).unwrap(), Vec::new());
+        assert!(state.running.config.is_none(), "no zone has DHCP: read once, by the agent, not as the model too");
+
+        apply(2, serde_json::json!({"type": "simple", "dhcp": "dnsmasq"}));
+        assert_eq!(pass(&store, "n1", &config, &shared, &mut state).unwrap(), Vec::new());
+        assert!(state.running.config.is_some());
+        assert!(config.dir.join("z1/00-default.conf").exists(), "the zone's files are written");
+
+        apply(3, serde_json::json!({"type": "simple"}));
+        pass(&store, "n1", &config, &shared, &mut state).unwrap();
+        assert!(state.running.config.is_none(), "the model is let go with the last DHCP zone");
+    }
 }

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use sdn_config::running::FabricProtocol;
+use sdn_config::RunningConfig;
 use serde_json::Value;
 
 use crate::layout::NodeStats;
@@ -59,30 +61,20 @@ fn memory(meminfo: &str) -> Option<(i64, i64)> {
     Some((total - available, total))
 }
 
-/// The fabrics `node` is in, from the running configuration's JSON: (fabric, protocol, its
-/// interfaces on the node).
-pub fn member_fabrics(running: &Value, node: &str) -> Vec<(String, String, Vec<String>)> {
-    let Some(ids) = running["fabrics"]["ids"].as_object() else { return Vec::new() };
-    let mut fabrics = Vec::new();
-    for (id, section) in ids {
-        let Some(protocol) = section["type"].as_str().and_then(|t| t.strip_suffix("_fabric")) else { continue };
-        let Some(member) = ids.get(&format!("{id}_{node}")) else { continue };
-        let interfaces = member["interfaces"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .filter_map(|spec| {
-                spec.split(',').find_map(|part| match part.split_once('=') {
-                    Some(("name", name)) => Some(name.to_string()),
-                    Some(_) => None,
-                    None => Some(part.to_string()),
-                })
-            })
-            .collect();
-        fabrics.push((id.clone(), protocol.to_string(), interfaces));
-    }
-    fabrics
+/// The fabrics `node` is in: (fabric, protocol, its interfaces on the node).
+pub fn member_fabrics(running: &RunningConfig, node: &str) -> Vec<(String, String, Vec<String>)> {
+    running
+        .fabrics
+        .iter()
+        .filter_map(|(id, fabric)| {
+            let member = fabric.nodes.get(node)?;
+            let protocol = match fabric.protocol {
+                FabricProtocol::Openfabric => "openfabric",
+                FabricProtocol::Ospf => "ospf",
+            };
+            Some((id.clone(), protocol.to_string(), member.interfaces.iter().map(|i| i.name.clone()).collect()))
+        })
+        .collect()
 }
 
 /// PVE's status of each fabric: `ok` if one of FRR's routes of its protocol leaves through
@@ -131,13 +123,14 @@ mod tests {
     #[test]
     fn fabric_status_by_routes_through_its_interfaces() {
         let running = json!({"fabrics": {"ids": {
-            "f1": {"type": "openfabric_fabric", "id": "f1"},
-            "f1_n1": {"type": "openfabric_node", "id": "f1_n1", "interfaces": ["name=ens19", "name=ens20,hello_multiplier=2"]},
-            "f2": {"type": "ospf_fabric", "id": "f2"},
-            "f2_n1": {"type": "ospf_node", "id": "f2_n1", "interfaces": ["name=ens21"]},
-            "f3": {"type": "ospf_fabric", "id": "f3"},
-            "f3_n2": {"type": "ospf_node", "id": "f3_n2", "interfaces": ["name=ens22"]},
+            "f1": {"type": "openfabric_fabric", "id": "f1", "ip_prefix": "10.0.0.0/24"},
+            "f1_n1": {"type": "openfabric_node", "id": "f1_n1", "ip": "10.0.0.1", "interfaces": ["name=ens19", "name=ens20,hello_multiplier=2"]},
+            "f2": {"type": "ospf_fabric", "id": "f2", "area": "0", "ip_prefix": "10.1.0.0/24"},
+            "f2_n1": {"type": "ospf_node", "id": "f2_n1", "ip": "10.1.0.1", "interfaces": ["name=ens21"]},
+            "f3": {"type": "ospf_fabric", "id": "f3", "area": "1", "ip_prefix": "10.2.0.0/24"},
+            "f3_n2": {"type": "ospf_node", "id": "f3_n2", "ip": "10.2.0.2", "interfaces": ["name=ens22"]},
         }}});
+        let running = RunningConfig::from_json(&running, sdn_config::Reading::Strict).unwrap();
         let fabrics = member_fabrics(&running, "n1");
         assert_eq!(fabrics.len(), 2, "{fabrics:?}");
         assert_eq!(fabrics[0], ("f1".into(), "openfabric".into(), vec!["ens19".into(), "ens20".into()]));

@@ -5,6 +5,7 @@
 pub mod dhcp;
 pub mod facts;
 pub mod load;
+pub mod running;
 pub mod status;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use sdn_store::{Revision, Store, Txn};
 
 use crate::clock::Clock;
 use crate::layout::{self, NodeReport};
+use running::SharedRunning;
 
 /// Where the agent reads and writes, and how it reloads.
 #[derive(Debug, Clone)]
@@ -80,15 +82,18 @@ pub fn spawn(store: Arc<dyn Store>, config: AgentConfig, clock: Clock) -> std::i
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let fabrics = FabricStatus::default();
-    let (query_store, query_config, query_flag, query_fabrics) = (store.clone(), config.clone(), stop.clone(), fabrics.clone());
-    let queries = std::thread::Builder::new()
-        .name("node-agent-queries".into())
-        .spawn(move || serve_queries(query_store.as_ref(), &query_config, &query_flag, &query_fabrics))?;
+    let running = SharedRunning::default();
+    let queries = {
+        let (store, config, stop, fabrics, running) = (store.clone(), config.clone(), stop.clone(), fabrics.clone(), running.clone());
+        std::thread::Builder::new()
+            .name("node-agent-queries".into())
+            .spawn(move || serve_queries(store.as_ref(), &config, &stop, &fabrics, &running))?
+    };
     let dhcp = match &config.dnsmasq {
-        Some(dnsmasq) => Some(dhcp::spawn(store.clone(), config.node.clone(), dnsmasq.clone(), stop.clone())?),
+        Some(dnsmasq) => Some(dhcp::spawn(store.clone(), config.node.clone(), dnsmasq.clone(), stop.clone(), running.clone())?),
         None => None,
     };
-    let announced = Announced::announce(store.as_ref(), &config, &clock, &fabrics);
+    let announced = Announced::announce(store.as_ref(), &config, &clock, &fabrics, running);
     let thread = std::thread::Builder::new()
         .name("node-agent".into())
         .spawn(move || run(store, config, clock, &flag, &fabrics, announced))?;
@@ -103,20 +108,20 @@ struct Announced {
     report: NodeReport,
     published: Published,
     last_beat_ms: i64,
-    running: RunningView,
+    running: SharedRunning,
     gathered: GatheredFiles,
 }
 
 impl Announced {
-    fn announce(store: &dyn Store, config: &AgentConfig, clock: &Clock, fabrics: &FabricStatus) -> Announced {
+    fn announce(store: &dyn Store, config: &AgentConfig, clock: &Clock, fabrics: &FabricStatus, running: SharedRunning) -> Announced {
         let mut load = load::LoadReader::default();
         let last_beat_ms = if beat(store, config, clock, &mut load, fabrics) { clock.now_ms() } else { i64::MIN };
         let report = load_report(store, &config.node, clock);
         let mut published = Published::default();
         published.report(store, &config.node, &report);
-        let (mut running, mut gathered) = (RunningView::default(), GatheredFiles::default());
+        let mut gathered = GatheredFiles::default();
         // What fails here is tried again by the agent's first pass.
-        match running.current(store).and_then(|running| gathered.current(config, running)) {
+        match running.current(store).and_then(|snapshot| gathered.current(config, &snapshot.config)) {
             Ok((files, _)) => published.files(store, &config.node, files),
             Err(err) => tracing::warn!("node agent: {err}"),
         }
@@ -131,7 +136,7 @@ type FabricStatus = Arc<std::sync::Mutex<std::collections::BTreeMap<String, Stri
 /// Answers the status queries addressed to this node, one at a time, until stopped. Each is
 /// answered once; the asking server removes it with its answer (or the store expires both).
 /// Between queries, it keeps the status of the node's fabrics current.
-fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fabrics: &FabricStatus) {
+fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fabrics: &FabricStatus, running: &SharedRunning) {
     let mut answered: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut seen = 0;
     let mut checked: Option<std::time::Instant> = None;
@@ -141,7 +146,7 @@ fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fab
     while !stop.load(Ordering::SeqCst) {
         if checked.is_none_or(|at| at.elapsed() >= Duration::from_millis(crate::nodes::HEARTBEAT_INTERVAL_MS as u64)) {
             checked = Some(std::time::Instant::now());
-            let status = check_fabrics(store, config, &mut members);
+            let status = check_fabrics(store, config, running, &mut members);
             *fabrics.lock().unwrap_or_else(|poison| poison.into_inner()) = status;
         }
         match crate::node_query::waiting(store, &config.node) {
@@ -210,7 +215,7 @@ impl Published {
 }
 
 fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBool, fabrics: &FabricStatus, announced: Announced) {
-    let Announced { mut load, mut report, mut published, mut last_beat_ms, mut running, mut gathered } = announced;
+    let Announced { mut load, mut report, mut published, mut last_beat_ms, running, mut gathered } = announced;
     let mut seen = 0;
     let mut watch = store.watch_prefix(layout::RUNNING_PREFIX);
     while !stop.load(Ordering::SeqCst) {
@@ -221,7 +226,7 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
         }
         match store.revision() {
             Ok(revision) => {
-                if let Err(err) = step(store.as_ref(), &config, &clock, &mut report, &mut published, &mut running, &mut gathered) {
+                if let Err(err) = step(store.as_ref(), &config, &clock, &mut report, &mut published, &running, &mut gathered) {
                     tracing::warn!("node agent: {err}");
                 }
                 seen = revision;
@@ -235,56 +240,22 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
 }
 
 /// The fabrics this node is in (fabric, protocol, its interfaces here), as of the running
-/// version entry of this revision (`None`: not read yet).
+/// configuration of this revision (`None`: not read yet).
 type Membership = (Option<Revision>, Vec<(String, String, Vec<String>)>);
-
-/// The mod revision of the running version entry, which is rewritten with every write of the
-/// running configuration (0: nothing applied yet): what tells whether the configuration
-/// changed without reading it (megabytes of JSON at 100,000 vnets).
-pub(crate) fn running_revision(store: &dyn Store) -> Result<Revision, String> {
-    Ok(store.get(layout::RUNNING_VERSION).map_err(|e| e.to_string())?.map_or(0, |e| e.mod_revision))
-}
-
-/// The running configuration as the agent last read it, read and parsed again only when
-/// [`running_revision`] moved: the agent looks every few seconds.
-#[derive(Default)]
-struct RunningView {
-    revision: Option<Revision>,
-    config: RunningConfig,
-}
-
-impl RunningView {
-    fn current(&mut self, store: &dyn Store) -> Result<&RunningConfig, String> {
-        let revision = running_revision(store)?;
-        if self.revision != Some(revision) {
-            // Read after the revision: it can only be as new or newer, which costs one more
-            // read on the next pass, never a stale configuration.
-            let stored = store.get(layout::RUNNING_CONFIG).map_err(|e| e.to_string())?;
-            // sdnd wrote it (`Config::to_running_config`), so it is read strictly.
-            self.config = match &stored {
-                Some(entry) => RunningConfig::from_slice(&entry.value, Reading::Strict)
-                    .map_err(|e| format!("running config unreadable: {e}"))?,
-                None => RunningConfig::default(),
-            };
-            self.revision = Some(revision);
-        }
-        Ok(&self.config)
-    }
-}
 
 /// PVE's status of each fabric this node is in (`members`: the fabrics, read again when the
 /// running configuration changed).
-fn check_fabrics(store: &dyn Store, config: &AgentConfig, members: &mut Membership) -> std::collections::BTreeMap<String, String> {
-    match running_revision(store) {
-        Ok(revision) if members.0 != Some(revision) => match store.get(layout::RUNNING_CONFIG) {
-            Ok(Some(entry)) => {
-                let running: serde_json::Value = serde_json::from_slice(&entry.value).unwrap_or_default();
-                *members = (Some(revision), load::member_fabrics(&running, &config.node));
-            }
-            Ok(None) => *members = (Some(revision), Vec::new()),
-            Err(_) => {}
-        },
-        _ => {}
+fn check_fabrics(
+    store: &dyn Store,
+    config: &AgentConfig,
+    running: &SharedRunning,
+    members: &mut Membership,
+) -> std::collections::BTreeMap<String, String> {
+    // Unreadable for now: the fabrics last known are checked, and the agent's report says why.
+    if let Ok(snapshot) = running.current(store) {
+        if members.0 != Some(snapshot.revision) {
+            *members = (Some(snapshot.revision), load::member_fabrics(&snapshot.config, &config.node));
+        }
     }
     if members.1.is_empty() {
         return Default::default();
@@ -348,10 +319,11 @@ fn step(
     clock: &Clock,
     report: &mut NodeReport,
     published: &mut Published,
-    running: &mut RunningView,
+    running: &SharedRunning,
     gathered: &mut GatheredFiles,
 ) -> Result<(), String> {
-    let running = running.current(store)?;
+    let snapshot = running.current(store)?;
+    let running = snapshot.config.as_ref();
     let version = running.version.unwrap_or(0);
     let (files, changed) = gathered.current(config, running)?;
     if changed || published.files.is_none() {
@@ -679,12 +651,12 @@ mod tests {
         let clock = Clock::system();
         let mut report = load_report(&store, "n1", &clock);
         let mut published = Published::default();
-        let mut running = RunningView::default();
+        let running = SharedRunning::default();
         let mut gathered = GatheredFiles::default();
-        step(&store, &config, &clock, &mut report, &mut published, &mut running, &mut gathered).unwrap();
+        step(&store, &config, &clock, &mut report, &mut published, &running, &mut gathered).unwrap();
         assert_eq!(report.version, 1, "version 1 applied");
         assert!(crate::nodes::report(&store, "n1").unwrap().is_none(), "its report was not written");
-        step(&store, &config, &clock, &mut report, &mut published, &mut running, &mut gathered).unwrap();
+        step(&store, &config, &clock, &mut report, &mut published, &running, &mut gathered).unwrap();
         let written = crate::nodes::report(&store, "n1").unwrap().expect("written by the next step");
         assert_eq!((written.version, written.attempted), (1, 1));
     }
