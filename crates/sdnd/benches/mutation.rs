@@ -245,8 +245,10 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
     // nodes' generated files are then in the store beside what a change touches.
     let upid = client.put(SDN, &[]).ok();
     assert_eq!(client.wait_task(upid.as_str().unwrap()), "OK", "the first apply");
-    // The task ends with the nodes' reports; their DHCP, query and view threads parse the new
-    // running configuration after that. What a change costs is timed once they are done
+    // The task ends with the nodes' reports; the agents go on after that (publishing their
+    // files and status, a DHCP side with a DHCP zone reading the configuration as the model;
+    // before they shared one parse, three threads each parsed it). What a change costs is
+    // timed once they are done
     // (else the first creates share the CPU with them), and how long they took is printed.
     let pids = [&server, &other].map(|s| s.child.as_ref().unwrap().id());
     let settle = settle(&pids);
@@ -454,7 +456,7 @@ fn report(floor_name: &str, floor_target: f64, reads_round_trip: bool, series: &
             ms(f.rollback.median),
         );
         println!(
-            "  {count:>7} vnets: after the first apply's task ended, the two nodes worked on for {:.1} s ({:.2} s of CPU: their DHCP, query and view threads read the new running configuration); timed after that",
+            "  {count:>7} vnets: after the first apply's task ended, the two nodes worked on for {:.1} s ({:.2} s of CPU); timed after that",
             f.settle.0.as_secs_f64(),
             f.settle.1.as_secs_f64(),
         );
