@@ -4,7 +4,6 @@
 //! ports, lives in a temp dir and dies with the test process.
 
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -157,14 +156,9 @@ impl Member {
             .arg("--log-level=error")
             .stdout(Stdio::null())
             .stderr(self.log_file());
-        // SAFETY: prctl is async-signal-safe; it makes etcd die with the thread that started it.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        self.child = Some(command.spawn().expect("start etcd (is it installed? run scripts/install-etcd.sh)"));
+        self.child = Some(
+            crate::spawn_tied_to_this_process(command).expect("start etcd (is it installed? run scripts/install-etcd.sh)"),
+        );
     }
 
     /// etcd's own log (errors only), beside its data dir, kept across restarts.

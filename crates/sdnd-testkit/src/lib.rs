@@ -14,6 +14,50 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
+/// Starts `command` so that the child is killed when this process ends, however it ends: a
+/// test or bench killed with SIGKILL runs no `Drop`, and the servers it left would go on (on
+/// an etcd that is gone, spinning in retries) and skew every later measurement. The kernel's
+/// parent-death signal fires when the *thread* that forked ends, so every child is forked by
+/// one thread that lives as long as the process (tests start servers on threads of their
+/// own, which end first).
+pub fn spawn_tied_to_this_process(mut command: Command) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    use std::sync::mpsc;
+    type Request = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<std::sync::Mutex<mpsc::Sender<Request>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (requests, incoming) = mpsc::channel::<Request>();
+        std::thread::Builder::new()
+            .name("testkit-spawner".into())
+            .spawn(move || {
+                for (mut command, answer) in incoming {
+                    let _ = answer.send(command.spawn());
+                }
+            })
+            .expect("start the testkit's spawner thread");
+        std::sync::Mutex::new(requests)
+    });
+    let parent = std::process::id();
+    // SAFETY: prctl, getppid and _exit are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // The parent may have died before the signal was asked for.
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let (answer, result) = mpsc::channel();
+    spawner
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .send((command, answer))
+        .expect("the testkit's spawner thread is gone");
+    result.recv().expect("the testkit's spawner thread is gone")
+}
+
 /// The node name test servers run as unless told otherwise.
 pub const NODE: &str = "testnode";
 
@@ -174,7 +218,8 @@ impl Server {
         } else {
             vec!["--dnsmasq-dir", &dnsmasq_dir, "--reload-dnsmasq", "", "--dnsmasq-default-dir", "", "--dbus-policy-dir", ""]
         };
-        let mut child = Command::new(&self.sdnd)
+        let mut command = Command::new(&self.sdnd);
+        command
             .args(["serve", "--data-dir"])
             .arg(&self.data_dir)
             .args(&self.store)
@@ -197,9 +242,8 @@ impl Server {
             .env("SDND_LOG", std::env::var("SDND_TEST_LOG").unwrap_or_else(|_| "warn".into()))
             .env("SDND_CONFIG", NO_CONFIG)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start sdnd");
+            .stderr(Stdio::inherit());
+        let mut child = spawn_tied_to_this_process(command).expect("start sdnd");
         let stdout = child.stdout.take().expect("sdnd stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut base = None;
@@ -263,6 +307,50 @@ mod tests {
         std::fs::write(nodes.join("facts.json"), "{}").unwrap();
         node_dir(dir.path(), "other");
         assert_eq!(std::fs::read_to_string(nodes.join("facts.json")).unwrap(), "{}");
+    }
+
+    /// Run by [`children_end_with_the_process_not_with_the_thread_that_started_them`] in a
+    /// process of its own: starts `sleep` from a thread that ends at once, prints its pid and
+    /// waits to be killed.
+    #[test]
+    #[ignore = "a helper process of the test below"]
+    fn helper_starts_a_child_from_a_short_lived_thread() {
+        let child = std::thread::spawn(|| {
+            let mut sleep = Command::new("sleep");
+            sleep.arg("60");
+            spawn_tied_to_this_process(sleep).unwrap()
+        })
+        .join()
+        .unwrap();
+        println!("child pid {}", child.id());
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+
+    #[test]
+    fn children_end_with_the_process_not_with_the_thread_that_started_them() {
+        let alive = |pid: u32| {
+            // A zombie is dead, whoever reaps it.
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+        };
+        let mut helper = Command::new(std::env::current_exe().unwrap())
+            .args(["--ignored", "--exact", "tests::helper_starts_a_child_from_a_short_lived_thread", "--nocapture"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(helper.stdout.take().unwrap()).lines();
+        let pid: u32 = lines
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("child pid ").map(|pid| pid.parse().unwrap()))
+            .expect("the helper printed its child's pid");
+        assert!(alive(pid), "the child outlived the thread that started it");
+        helper.kill().unwrap();
+        helper.wait().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while alive(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!alive(pid), "the child ended with its killed parent");
     }
 
     #[test]
