@@ -315,7 +315,7 @@ mod tests {
     #[test]
     #[ignore = "a helper process of the test below"]
     fn helper_starts_a_child_from_a_short_lived_thread() {
-        let child = std::thread::spawn(|| {
+        let mut child = std::thread::spawn(|| {
             let mut sleep = Command::new("sleep");
             sleep.arg("60");
             spawn_tied_to_this_process(sleep).unwrap()
@@ -324,6 +324,8 @@ mod tests {
         .unwrap();
         println!("child pid {}", child.id());
         std::thread::sleep(std::time::Duration::from_secs(60));
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     #[test]
