@@ -248,8 +248,8 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
     // The task ends with the nodes' reports; the agents go on after that (publishing their
     // files and status, a DHCP side with a DHCP zone reading the configuration as the model;
     // before they shared one parse, three threads each parsed it). What a change costs is
-    // timed once they are done
-    // (else the first creates share the CPU with them), and how long they took is printed.
+    // timed once they are done (else the first creates share the CPU with them), and how
+    // long they took is printed.
     let pids = [&server, &other].map(|s| s.child.as_ref().unwrap().id());
     let settle = settle(&pids);
     let token = client.post(&format!("{SDN}/lock"), &[("allow-pending", "1")]).ok();
