@@ -17,6 +17,11 @@
 //! Each size also times a create made right after a create on a second node on the same
 //! store: the first node's view must catch up with the other's change, by what changed.
 //!
+//! Beside the latencies it prints what a create costs the processes: the server's CPU (and
+//! the kernel's part of it) and thread switches, the other node's CPU, and on etcd the
+//! member's CPU beside what a bare put costs it. On a machine with few cores the processes
+//! share them, so CPU burnt anywhere shows in the latency.
+//!
 //! Requests go through a synchronous HTTPS client (`support/lean_https.rs`), so that what is
 //! measured is the server; `GET /version` through reqwest's blocking client is printed beside
 //! it, for what a client runtime adds.
@@ -96,6 +101,9 @@ fn timed(work: impl FnOnce()) -> Duration {
 struct Baselines<'a> {
     floor: Box<dyn FnMut() -> Duration + 'a>,
     shaped: Box<dyn FnMut(usize) -> Duration + 'a>,
+    /// The store's own process (the etcd member), whose CPU is counted beside the server's;
+    /// `None` for SQLite, which works inside the server.
+    store_pid: Option<u32>,
 }
 
 /// A 4 KiB write + fdatasync to a file in `dir`, one sample per call: SQLite's floor.
@@ -164,12 +172,89 @@ fn populate(data_dir: &Path, count: usize, store: &[String]) {
 
 /// The CPU time (user and system) process `pid` has used so far, from `/proc/PID/stat`.
 fn cpu_time(pid: u32) -> Duration {
+    let (user, system) = cpu_times(pid);
+    user + system
+}
+
+/// The CPU time process `pid` has used so far in user space and in the kernel (thread
+/// switches, system calls, a disk sync's own work), from `/proc/PID/stat`.
+fn cpu_times(pid: u32) -> (Duration, Duration) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
-    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
     // Linux reports these in USER_HZ, 100 per second on every architecture it runs on.
-    Duration::from_millis(ticks * 10)
+    let field = |i: usize| Duration::from_millis(fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0) * 10);
+    (field(11), field(12))
+}
+
+/// The thread switches (voluntary and not) of process `pid`'s threads so far, from
+/// `/proc/PID/task/*/status` (a thread that ended meanwhile takes its count with it).
+fn thread_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|line| line.starts_with("voluntary_ctxt_switches") || line.starts_with("nonvoluntary_ctxt_switches"))
+                .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+/// What a series of operations cost the processes involved: the CPU of the server that
+/// served them, of the other node and of the store's own process (etcd), and the server's
+/// thread switches; summed over the series' rounds.
+#[derive(Clone, Copy, Default)]
+struct Cost {
+    server_cpu: Duration,
+    /// The part of `server_cpu` spent in the kernel.
+    server_kernel: Duration,
+    other_cpu: Duration,
+    store_cpu: Duration,
+    server_switches: u64,
+    operations: usize,
+}
+
+/// The counters `Cost` is the difference of, read before and after a round.
+#[derive(Clone, Copy)]
+struct Counters {
+    server_cpu: Duration,
+    server_kernel: Duration,
+    other_cpu: Duration,
+    store_cpu: Duration,
+    server_switches: u64,
+}
+
+impl Counters {
+    fn read(server: u32, other: Option<u32>, store: Option<u32>) -> Counters {
+        let (user, kernel) = cpu_times(server);
+        Counters {
+            server_cpu: user + kernel,
+            server_kernel: kernel,
+            other_cpu: other.map_or(Duration::ZERO, cpu_time),
+            store_cpu: store.map_or(Duration::ZERO, cpu_time),
+            server_switches: thread_switches(server),
+        }
+    }
+}
+
+impl Cost {
+    /// Adds what happened between `before` and `after`, over `operations` operations.
+    fn add(&mut self, before: Counters, after: Counters, operations: usize) {
+        self.server_cpu += after.server_cpu.saturating_sub(before.server_cpu);
+        self.server_kernel += after.server_kernel.saturating_sub(before.server_kernel);
+        self.other_cpu += after.other_cpu.saturating_sub(before.other_cpu);
+        self.store_cpu += after.store_cpu.saturating_sub(before.store_cpu);
+        self.server_switches += after.server_switches.saturating_sub(before.server_switches);
+        self.operations += operations;
+    }
+
+    /// Per operation, in ms.
+    fn per_op(&self, total: Duration) -> f64 {
+        ms(total) / self.operations.max(1) as f64
+    }
 }
 
 /// Waits until the processes `pids` are quiet: under 20 ms of CPU between them in each 500 ms
@@ -198,7 +283,11 @@ fn settle(pids: &[u32]) -> (Duration, Duration) {
 /// One size's figures.
 struct Series {
     creates: Figures,
+    /// What the creates cost the processes (CPU, thread switches).
+    create_cost: Cost,
     floor: Figures,
+    /// What the floor's samples cost the store's own process (etcd's CPU per bare put).
+    floor_cost: Cost,
     shaped: Figures,
     /// An authenticated `GET /version`: the request path without a change.
     version: Figures,
@@ -271,12 +360,21 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut read_one, mut update_with_digest) = (vec![], vec![]);
     let one = format!("{SDN}/vnets/w0");
+    let (server_pid, other_pid, store_pid) = (pids[0], Some(pids[1]), baselines.store_pid);
+    let counters = || Counters::read(server_pid, other_pid, store_pid);
+    let (mut create_cost, mut floor_cost) = (Cost::default(), Cost::default());
     for round in 0..ROUNDS {
+        let before = counters();
         for i in round * per_round..(round + 1) * per_round {
             creates.push(timed(|| create(&mut lean, format!("n{i}"))));
         }
-        for i in round * per_round..(round + 1) * per_round {
+        create_cost.add(before, counters(), per_round);
+        let before = counters();
+        for _ in 0..per_round {
             floor.push((baselines.floor)());
+        }
+        floor_cost.add(before, counters(), per_round);
+        for i in round * per_round..(round + 1) * per_round {
             shaped.push((baselines.shaped)(existing * 10 + i));
         }
         for i in round * per_round..(round + 1) * per_round {
@@ -320,7 +418,9 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
         listings,
         settle,
         creates: Figures::of(creates),
+        create_cost,
         floor: Figures::of(floor),
+        floor_cost,
         shaped: Figures::of(shaped),
         version: Figures::of(version),
         version_reqwest: Figures::of(version_reqwest),
@@ -438,6 +538,20 @@ fn report(floor_name: &str, floor_target: f64, reads_round_trip: bool, series: &
             check(floor_ratio, floor_target),
             check(tail, 2.0),
         );
+        let cost = &f.create_cost;
+        let store_cpu = if cost.store_cpu.is_zero() {
+            String::new()
+        } else {
+            format!(", the store {:.3} ms (a bare put: {:.3} ms)", cost.per_op(cost.store_cpu), f.floor_cost.per_op(f.floor_cost.store_cpu))
+        };
+        println!(
+            "  {count:>7} vnets: CPU per create: the server {:.3} ms ({:.3} in the kernel) in {:.1} thread switches, the other node {:.3} ms{store_cpu}; {} CPUs",
+            cost.per_op(cost.server_cpu),
+            cost.per_op(cost.server_kernel),
+            cost.server_switches as f64 / cost.operations.max(1) as f64,
+            cost.per_op(cost.other_cpu),
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        );
         println!(
             "  {count:>7} vnets: create right after another node's create: median {:.3} ms  p99 {:.3} ms (the view catches up with it first)",
             ms(f.after_other.median),
@@ -514,6 +628,7 @@ fn main() {
         let mut baselines = Baselines {
             floor: Box::new(fsync_probe(scratch.path())),
             shaped: Box::new(|i| change_shaped_txn(&shaped_store, i)),
+            store_pid: None,
         };
         let series: Vec<(usize, Series)> = sizes.iter().map(|&n| (n, measure(n, &[], &mut baselines))).collect();
         println!("on SQLite; floor: a 4 KiB write + fdatasync on the same disk");
@@ -523,7 +638,11 @@ fn main() {
         let cluster = common::etcd::Cluster::start(1);
         let endpoints: Vec<String> = cluster.members.iter().map(|m| m.endpoint()).collect();
         let direct = EtcdStore::connect(EtcdOptions::new(endpoints, "/bench-direct/")).unwrap();
-        let mut baselines = Baselines { floor: Box::new(bare_put(&direct)), shaped: Box::new(|i| change_shaped_txn(&direct, i)) };
+        let mut baselines = Baselines {
+            floor: Box::new(bare_put(&direct)),
+            shaped: Box::new(|i| change_shaped_txn(&direct, i)),
+            store_pid: cluster.members[0].pid(),
+        };
         let store = |prefix: &str| vec!["--store".to_string(), cluster.url(), "--store-prefix".to_string(), prefix.to_string()];
         let series: Vec<(usize, Series)> = sizes
             .iter()
