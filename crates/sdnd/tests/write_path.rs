@@ -107,3 +107,65 @@ fn the_view_an_apply_leaves_is_the_one_a_fresh_read_gives() {
         client.delete(&format!("{SDN}/lock"), &[("lock-token", token.as_str().unwrap())]).ok();
     }
 }
+
+/// The app (no HTTP server) of a node on the test store of `data_dir`.
+fn app_on(data_dir: &std::path::Path) -> std::sync::Arc<sdnd::App> {
+    #[derive(clap::Parser)]
+    struct Args {
+        #[command(flatten)]
+        store: sdnd::store_args::StoreArgs,
+    }
+    let mut argv = vec!["sdnd".to_string(), "--data-dir".into(), data_dir.display().to_string()];
+    argv.extend(common::store_args());
+    let args = <Args as clap::Parser>::parse_from(argv);
+    let store = sdnd::store_args::open_store(&args.store).expect("open the test store");
+    let options = sdnd::app::AppOptions {
+        node: sdnd_testkit::NODE.to_string(),
+        apply_timeout: std::time::Duration::from_secs(600),
+        ticket_lifetime: 7200,
+        clock: sdnd::Clock::system(),
+        keep_versions: sdnd::history::DEFAULT_KEEP_VERSIONS,
+    };
+    sdnd::App::start(store, options).expect("start the app")
+}
+
+/// A node that only follows another node's burst of changes refreshes its view a few times a
+/// second, not fifty (each refresh reads the markers: a round trip to etcd, from every node
+/// of the cluster), and its view still ends current.
+#[test]
+fn a_node_following_a_burst_elsewhere_backs_off_its_refreshes_and_ends_current() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let follower = app_on(dir.path());
+    let writer = app_on(dir.path());
+    // Both are settled: their start (the built-in IPAM) is behind them.
+    std::thread::sleep(Duration::from_millis(700));
+    let before = follower.sdn.view_refreshes();
+    let burst = Instant::now();
+    let mut last = String::new();
+    let mut made = 0;
+    while burst.elapsed() < Duration::from_secs(3) {
+        last = format!("b{made}");
+        let params: sdn_config::Params =
+            [("zone", last.as_str()), ("type", "simple")].into_iter().map(|(k, v)| (k.to_string(), v.into())).collect();
+        writer
+            .sdn
+            .mutate(sdnd::sdn::lock::Intent::Change { token: None }, |snapshot, _| {
+                let change = snapshot.pending.plan_create(sdn_config::Kind::Zones, &params)?;
+                Ok((sdnd::sdn::Mutation { changes: vec![change], ..Default::default() }, ()))
+            })
+            .expect("a zone of the burst");
+        made += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let refreshes = follower.sdn.view_refreshes() - before;
+    // With a fixed 20 ms pause: 117 on etcd, 27 on SQLite (which polls for other processes'
+    // commits); backing off to 500 ms: 8-9 on both.
+    assert!(refreshes <= 16, "{refreshes} refreshes of the follower's view during {made} changes in 3 s");
+    assert!(refreshes >= 2, "the follower's view was refreshed {refreshes} times during the burst");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while follower.sdn.snapshot_cached().pending.get(sdn_config::Kind::Zones, &last).is_none() {
+        assert!(Instant::now() < deadline, "the follower's view never caught up with the burst's last zone {last}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -98,6 +98,8 @@ pub struct Sdn {
     /// instead of failing the write's guards first.
     newest_seen: AtomicU64,
     view_through: AtomicU64,
+    /// How often the view watcher refreshed the view (see [`Sdn::refresh_view`]).
+    view_refreshes: AtomicU64,
 }
 
 /// A cached marker revision that matches none in the store: that part is read again on next
@@ -126,6 +128,7 @@ impl Sdn {
             last_own_commit: AtomicU64::new(0),
             newest_seen: AtomicU64::new(0),
             view_through: AtomicU64::new(0),
+            view_refreshes: AtomicU64::new(0),
         }
     }
 
@@ -156,6 +159,22 @@ impl Sdn {
     /// The newest change under `sdn/` the view watcher has told of.
     pub fn newest_seen(&self) -> Revision {
         self.newest_seen.load(Ordering::SeqCst)
+    }
+
+    /// The revision of this process's last commit (0: none yet).
+    pub(crate) fn last_own_commit(&self) -> Revision {
+        self.last_own_commit.load(Ordering::SeqCst)
+    }
+
+    /// Brings the view up to the store (the view watcher, after a change made elsewhere).
+    pub(crate) fn refresh_view(&self) -> Result<(), Error> {
+        self.view_refreshes.fetch_add(1, Ordering::Relaxed);
+        self.read_current().map(drop)
+    }
+
+    /// How often the view watcher refreshed the view so far.
+    pub fn view_refreshes(&self) -> u64 {
+        self.view_refreshes.load(Ordering::Relaxed)
     }
 
     /// The configuration as this process last read or wrote it, without asking the store:
