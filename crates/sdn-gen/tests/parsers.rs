@@ -209,8 +209,11 @@ fn ifupdown2_accepts_generated_interfaces() {
         let file = temp_file(&g.name, &g.out.interfaces);
         // ifquery also starts ifupdown2's netlink listener (the host's links), whose socket
         // read can fail as ifquery shuts down ("recv() error", seen on a busy machine): that
-        // says nothing of the file, so such a run is repeated; anything else fails the case.
-        for attempt in 1..=3 {
+        // says nothing of the file, so such a run is repeated after a pause (three tries in a
+        // row failed so once, in a fresh clone's run with the build beside it); anything else
+        // fails the case.
+        const TRIES: u64 = 5;
+        for attempt in 1..=TRIES {
             let result = Command::new(&ifquery)
                 .arg(file.path())
                 .output()
@@ -220,10 +223,11 @@ fn ifupdown2_accepts_generated_interfaces() {
                 break;
             }
             let listener_noise_only = stderr.lines().filter(|l| !l.trim().is_empty()).all(|l| l.contains("recv() error"));
-            if !listener_noise_only || attempt == 3 {
+            if !listener_noise_only || attempt == TRIES {
                 failures.push(format!("{}: ifquery failed: {stderr}", g.name));
                 break;
             }
+            std::thread::sleep(std::time::Duration::from_millis(100 * attempt));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
