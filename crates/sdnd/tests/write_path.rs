@@ -110,23 +110,7 @@ fn the_view_an_apply_leaves_is_the_one_a_fresh_read_gives() {
 
 /// The app (no HTTP server) of a node on the test store of `data_dir`.
 fn app_on(data_dir: &std::path::Path) -> std::sync::Arc<sdnd::App> {
-    #[derive(clap::Parser)]
-    struct Args {
-        #[command(flatten)]
-        store: sdnd::store_args::StoreArgs,
-    }
-    let mut argv = vec!["sdnd".to_string(), "--data-dir".into(), data_dir.display().to_string()];
-    argv.extend(common::store_args());
-    let args = <Args as clap::Parser>::parse_from(argv);
-    let store = sdnd::store_args::open_store(&args.store).expect("open the test store");
-    let options = sdnd::app::AppOptions {
-        node: sdnd_testkit::NODE.to_string(),
-        apply_timeout: std::time::Duration::from_secs(600),
-        ticket_lifetime: 7200,
-        clock: sdnd::Clock::system(),
-        keep_versions: sdnd::history::DEFAULT_KEEP_VERSIONS,
-    };
-    sdnd::App::start(store, options).expect("start the app")
+    common::start_app(data_dir, sdnd::Clock::system()).1
 }
 
 /// A node that only follows another node's burst of changes refreshes its view a few times a

@@ -55,6 +55,30 @@ impl Server {
     }
 }
 
+/// The test store of `data_dir` (SQLite there, or the test etcd) and an app (no HTTP server)
+/// on it, as a node of the test cluster.
+pub fn start_app(data_dir: &Path, clock: sdnd::Clock) -> (std::sync::Arc<dyn sdn_store::Store>, std::sync::Arc<sdnd::App>) {
+    #[derive(clap::Parser)]
+    struct Args {
+        #[command(flatten)]
+        store: sdnd::store_args::StoreArgs,
+    }
+    let mut argv = vec!["sdnd".to_string(), "--data-dir".into(), data_dir.display().to_string()];
+    argv.extend(store_args());
+    let args = <Args as clap::Parser>::parse_from(argv);
+    let store = sdnd::store_args::open_store(&args.store).expect("open the test store");
+    let options = sdnd::app::AppOptions {
+        node: sdnd_testkit::NODE.to_string(),
+        // Long: a test that waits for a task would notice it waiting this out.
+        apply_timeout: Duration::from_secs(600),
+        ticket_lifetime: 7200,
+        clock,
+        keep_versions: sdnd::history::DEFAULT_KEEP_VERSIONS,
+    };
+    let app = sdnd::App::start(store.clone(), options).expect("start the app");
+    (store, app)
+}
+
 /// An sdnd server inside the test process, on the test store, whose clock the test moves:
 /// for what depends on time (lock expiry, tickets) without sleeping. Stopped when dropped.
 pub struct InProcess {
@@ -69,27 +93,10 @@ pub struct InProcess {
 
 impl InProcess {
     pub fn start(data_dir: &Path) -> InProcess {
-        #[derive(clap::Parser)]
-        struct Args {
-            #[command(flatten)]
-            store: sdnd::store_args::StoreArgs,
-        }
-        let mut argv = vec!["sdnd".to_string(), "--data-dir".into(), data_dir.display().to_string()];
-        argv.extend(store_args());
-        let args = <Args as clap::Parser>::parse_from(argv);
-        let store = sdnd::store_args::open_store(&args.store).expect("open the test store");
-        let store_handle = store.clone();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
         let clock = sdnd::Clock::manual(now.as_millis() as i64);
-        let options = sdnd::app::AppOptions {
-            node: sdnd_testkit::NODE.to_string(),
-            // Long: a test that waits for a task would notice it waiting this out.
-            apply_timeout: Duration::from_secs(600),
-            ticket_lifetime: 7200,
-            clock: clock.clone(),
-            keep_versions: sdnd::history::DEFAULT_KEEP_VERSIONS,
-        };
-        let app = sdnd::App::start(store.clone(), options).expect("start the app");
+        let (store, app) = start_app(data_dir, clock.clone());
+        let store_handle = store.clone();
         // The node agent, as the test servers run it: files in the data dir, no reloads.
         let agent_config = test_agent_config(data_dir, sdnd_testkit::NODE);
         let agent = sdnd::agent::spawn(store, agent_config, clock.clone()).expect("start the node agent");
