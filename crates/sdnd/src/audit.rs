@@ -133,27 +133,43 @@ pub fn expired_record(expiry: &LockExpiry) -> Op {
         .op()
 }
 
-/// How often a server looks for expired locks and prunes the trail.
+/// How often a server looks at a lock with a ttl, whose expiry is due by the clock (no
+/// watch tells of it).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
-/// Pruning runs every this many sweeps.
-const PRUNE_EVERY: u32 = 60;
+/// How often the trail is pruned (and the lock looked at when its watch tells nothing).
+const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 /// At most this many records are deleted per transaction (etcd's default --max-txn-ops is 128).
 const PRUNE_BATCH: usize = 100;
 
 /// Starts the thread that records locks that expired while nobody wrote (their entry may have
-/// vanished by itself) and keeps the trail within [`RETENTION`].
+/// vanished by itself) and keeps the trail within [`RETENTION`]. While no lock with a ttl is
+/// held it waits on a watch of the lock's expiry copy, so an idle server costs the store no
+/// read a second.
 pub fn spawn_sweeper(store: std::sync::Arc<dyn Store>, clock: crate::Clock) {
     let spawned = std::thread::Builder::new().name("audit-sweeper".into()).spawn(move || {
-        let mut round = 0u32;
+        let mut watch = store.watch_prefix(layout::LOCK_EXPIRY);
+        let mut seen = 0;
+        let mut pruned: Option<std::time::Instant> = None;
         loop {
-            std::thread::sleep(SWEEP_INTERVAL);
-            if let Err(err) = record_expiry(store.as_ref(), clock.now_ms()) {
+            let expiring = record_expiry(store.as_ref(), clock.now_ms()).unwrap_or_else(|err| {
                 tracing::debug!("looking for an expired lock: {err}");
-            }
-            round = round.wrapping_add(1);
-            if round % PRUNE_EVERY == 1 {
+                true
+            });
+            if pruned.is_none_or(|at| at.elapsed() >= PRUNE_INTERVAL) {
+                pruned = Some(std::time::Instant::now());
                 if let Err(err) = prune(store.as_ref(), RETENTION) {
                     tracing::debug!("pruning the audit trail: {err}");
+                }
+            }
+            let next_prune = pruned.map_or(Duration::ZERO, |at| PRUNE_INTERVAL.saturating_sub(at.elapsed()));
+            let wait = if expiring { SWEEP_INTERVAL } else { next_prune.max(SWEEP_INTERVAL) };
+            match watch.wait_for_change(seen, wait) {
+                // Only grows: a wait that found the history compacted answers the store's
+                // revision, which must not be waited after again.
+                Ok(revision) => seen = seen.max(revision),
+                Err(err) => {
+                    tracing::debug!("watching the lock's expiry: {err}");
+                    std::thread::sleep(SWEEP_INTERVAL);
                 }
             }
         }
@@ -165,16 +181,17 @@ pub fn spawn_sweeper(store: std::sync::Arc<dyn Store>, clock: crate::Clock) {
 
 /// Records the expiry of a lock whose ttl passed, once (the write is guarded on the expiry
 /// copy being unchanged, so of several servers only one records it), and removes the lock
-/// entry if it is still there.
-pub fn record_expiry(store: &dyn Store, now_ms: i64) -> Result<(), Error> {
+/// entry if it is still there. Whether a lock with a ttl is still to expire (or may be: an
+/// expiry copy this could not read).
+pub fn record_expiry(store: &dyn Store, now_ms: i64) -> Result<bool, Error> {
     let [expiry, lock]: [Option<sdn_store::Entry>; 2] = store
         .get_many(&[layout::LOCK_EXPIRY, layout::LOCK])?
         .try_into()
         .map_err(|_| Error::Internal("the store answered a read of two entries with another count".into()))?;
-    let Some(expiry_entry) = expiry else { return Ok(()) };
-    let Ok(copy) = serde_json::from_slice::<LockExpiry>(&expiry_entry.value) else { return Ok(()) };
+    let Some(expiry_entry) = expiry else { return Ok(false) };
+    let Ok(copy) = serde_json::from_slice::<LockExpiry>(&expiry_entry.value) else { return Ok(false) };
     if now_ms < copy.expires_ms {
-        return Ok(());
+        return Ok(true);
     }
     let mut txn = Txn::new().unchanged(layout::LOCK_EXPIRY, expiry_entry.mod_revision);
     if let Some(lock) = lock {
@@ -185,10 +202,14 @@ pub fn record_expiry(store: &dyn Store, now_ms: i64) -> Result<(), Error> {
     }
     txn.ops.push(expired_record(&copy));
     txn = txn.delete(layout::LOCK_EXPIRY);
-    if let Commit::Committed(_) = store.commit(txn)? {
-        tracing::info!("SDN lock of {} expired", copy.holder);
+    match store.commit(txn)? {
+        Commit::Committed(_) => {
+            tracing::info!("SDN lock of {} expired", copy.holder);
+            Ok(false)
+        }
+        // The copy changed meanwhile: look again soon.
+        Commit::GuardFailed => Ok(true),
     }
-    Ok(())
 }
 
 /// Deletes the oldest records beyond `keep`.

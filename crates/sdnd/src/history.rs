@@ -359,6 +359,9 @@ fn failed_node(app: &App, version: u64) -> Result<Option<(String, String)>, Erro
 
 /// How often an outstanding window is looked at (its deadline is kept to this precision).
 const WATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// How often the window is looked at while none is open and the watch tells of no change (a
+/// window opened on any server wakes the watch at once).
+const IDLE_LOOK: Duration = Duration::from_secs(10);
 
 /// Starts the thread that reverts a confirmed apply whose window ran out (or, if asked, whose
 /// apply failed on a node). Every server runs one; the window's guard lets one revert.
@@ -366,11 +369,16 @@ pub fn spawn_confirm_watcher(app: &Arc<App>) {
     let app = app.clone();
     let spawned = std::thread::Builder::new().name("confirm-watcher".into()).spawn(move || {
         let mut revision = 0;
+        // One watch for all the waits, so that a server with no window open costs the store
+        // nothing but that watch (a wait that times out answers without a round trip).
+        let mut watch = app.store.watch_prefix(layout::CONFIRM);
         loop {
             match watch_once(&app) {
                 Ok(true) => std::thread::sleep(WATCH_INTERVAL),
-                Ok(false) => match app.store.wait_for_change(layout::CONFIRM, revision, Duration::from_secs(1)) {
-                    Ok(rev) => revision = rev,
+                Ok(false) => match watch.wait_for_change(revision, IDLE_LOOK) {
+                    // Only grows: a wait that found the history compacted answers the store's
+                    // revision, which must not be waited after again.
+                    Ok(rev) => revision = revision.max(rev),
                     Err(_) => std::thread::sleep(Duration::from_secs(1)),
                 },
                 Err(err) => {

@@ -308,3 +308,34 @@ fn metrics_parse_with_prometheus_parser_and_count_what_happened() {
         405
     );
 }
+
+/// The store calls a server has made so far, by its own count (`GET /metrics`).
+fn store_calls(base: &str) -> u64 {
+    let http = reqwest::blocking::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let text = http.get(format!("{base}/metrics")).send().unwrap().text().unwrap();
+    text.lines()
+        .filter(|line| line.starts_with("sdnd_store_request_duration_seconds_count"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// An idle node, agent included, leaves the store alone: every thread that follows it (the
+/// agent's, the confirm and lock-expiry watchers, on etcd the access watcher) waits on a watch
+/// and reads only when that tells of a change, so what is left is the heartbeat, the task
+/// sweeper and the safety-net looks: 8 calls in this window on either store. Each thread read
+/// every second or two before: 23 calls on SQLite, 87 on etcd (the access watcher's four a
+/// second on top), each a round trip there, made by every node of a cluster.
+#[test]
+fn an_idle_node_leaves_the_store_alone() {
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(8);
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::Server::start_node(dir.path(), "n1", &common::store_args(), &[]);
+    // The start's own reads (the agent's first pass, the watchers' first looks) are over.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let before = store_calls(&server.base);
+    std::thread::sleep(WINDOW);
+    let calls = store_calls(&server.base) - before;
+    // Heartbeats every 5 s, the task sweeper's look every 5 s, the confirm watcher's every
+    // 10 s, the agent's 30 s rechecks, and the first scrape's own reads.
+    assert!(calls <= 12, "an idle node made {calls} store calls in {WINDOW:?}");
+}

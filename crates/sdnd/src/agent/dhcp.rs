@@ -62,9 +62,15 @@ pub fn spawn(
                 // The store itself failed: nothing can be reported through it either.
                 Err(err) => tracing::warn!("node agent (dhcp): {err}"),
             }
-            seen = store.revision().unwrap_or(seen);
-            if watch.wait_for_change(seen, WAKE_INTERVAL).is_err() {
-                std::thread::sleep(WAKE_INTERVAL);
+            // Where the watch follows from: the store's revision once, then what it answers
+            // (only growing: a wait that found the history compacted answers the store's
+            // revision, which must not be waited after again).
+            if seen == 0 {
+                seen = store.revision().unwrap_or(0);
+            }
+            match watch.wait_for_change(seen, WAKE_INTERVAL) {
+                Ok(revision) => seen = seen.max(revision),
+                Err(_) => std::thread::sleep(WAKE_INTERVAL),
             }
         }
     })
@@ -160,8 +166,10 @@ fn pass(
     shared: &SharedRunning,
     state: &mut State,
 ) -> Result<Vec<layout::NodeWarning>, String> {
-    // Unreadable: the agent's own apply says so (its report's error).
-    let snapshot = shared.current(store)?;
+    // As the agent's main thread last read it (it reads it again when its watch tells of a
+    // change): no store read a second here. Unreadable: the agent's own apply says so (its
+    // report's error).
+    let snapshot = shared.latest(store)?;
     let cached = &mut state.running;
     if snapshot.config.zones.iter().flatten().all(|(_, zone)| zone.dhcp.is_none()) {
         // Most clusters: the configuration is not parsed a second time, as the model.
@@ -347,6 +355,9 @@ mod tests {
             let running = serde_json::json!({"version": version, "zones": {"ids": {"z1": zone}}, "vnets": {"ids": {}}, "subnets": {"ids": {}}});
             let txn = Txn::new().put(layout::RUNNING_CONFIG, running.to_string()).put(layout::RUNNING_VERSION, version.to_string());
             store.commit(txn).unwrap();
+            // What the agent's main thread does when its watch tells of the change; the DHCP
+            // side takes the snapshot it read.
+            shared.current(&store).unwrap();
         };
 
         apply(1, serde_json::json!({"type": "simple"}));

@@ -19,7 +19,7 @@ use sdn_store::{Revision, Store, Txn};
 
 use crate::clock::Clock;
 use crate::layout::{self, NodeReport};
-use running::SharedRunning;
+use running::{RunningSnapshot, SharedRunning};
 
 /// Where the agent reads and writes, and how it reloads.
 #[derive(Debug, Clone)]
@@ -143,12 +143,20 @@ fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fab
     let mut members: Membership = (None, Vec::new());
     let queries = layout::node_queries(&config.node);
     let mut watch = store.watch_prefix(&queries);
+    // Whether a query may have come since the last look, and when that was: the queries are
+    // listed when the watch tells of one (or every `RECHECK`), not on every wake.
+    let (mut moved, mut listed_at) = (true, std::time::Instant::now());
     while !stop.load(Ordering::SeqCst) {
         if checked.is_none_or(|at| at.elapsed() >= Duration::from_millis(crate::nodes::HEARTBEAT_INTERVAL_MS as u64)) {
             checked = Some(std::time::Instant::now());
             let status = check_fabrics(store, config, running, &mut members);
             *fabrics.lock().unwrap_or_else(|poison| poison.into_inner()) = status;
         }
+        if !moved && listed_at.elapsed() < RECHECK {
+            (moved, seen) = wait_after(watch.as_mut(), seen);
+            continue;
+        }
+        listed_at = std::time::Instant::now();
         match crate::node_query::waiting(store, &config.node) {
             Ok((queries, revision)) => {
                 answered.retain(|id| queries.iter().any(|(q, _)| q == id));
@@ -168,15 +176,26 @@ fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fab
                         answered.remove(&id);
                     }
                 }
-                seen = revision;
+                seen = seen.max(revision);
             }
             Err(err) => {
                 tracing::warn!("node agent: reading status queries: {err}");
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
-        if watch.wait_for_change(seen, WAKE_INTERVAL).is_err() {
+        (moved, seen) = wait_after(watch.as_mut(), seen);
+    }
+}
+
+/// One wait of a thread's watch after `seen`: whether something changed, and the revision to
+/// wait after next (it only grows: a wait that found the history compacted answers the
+/// store's revision, which must not be waited after again).
+fn wait_after(watch: &mut dyn sdn_store::PrefixWatch, seen: Revision) -> (bool, Revision) {
+    match watch.wait_for_change(seen, WAKE_INTERVAL) {
+        Ok(revision) => (revision > seen, seen.max(revision)),
+        Err(_) => {
             std::thread::sleep(Duration::from_secs(1));
+            (true, seen)
         }
     }
 }
@@ -216,7 +235,12 @@ impl Published {
 
 fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBool, fabrics: &FabricStatus, announced: Announced) {
     let Announced { mut load, mut report, mut published, mut last_beat_ms, running, mut gathered } = announced;
+    // The revision the watch follows from; 0 until the store answered.
     let mut seen = 0;
+    // Whether the running configuration may have moved since this thread last read it, and
+    // when it last did: each pass looks at the node's files, but reads the store only when the
+    // watch told of a change (or every `RECHECK`, should a watch ever miss one).
+    let (mut moved, mut read_at) = (true, std::time::Instant::now());
     let mut watch = store.watch_prefix(layout::RUNNING_PREFIX);
     while !stop.load(Ordering::SeqCst) {
         if clock.now_ms().saturating_sub(last_beat_ms) >= crate::nodes::HEARTBEAT_INTERVAL_MS
@@ -224,20 +248,34 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
         {
             last_beat_ms = clock.now_ms();
         }
-        match store.revision() {
-            Ok(revision) => {
-                if let Err(err) = step(store.as_ref(), &config, &clock, &mut report, &mut published, &running, &mut gathered) {
-                    tracing::warn!("node agent: {err}");
+        if seen == 0 {
+            match store.revision() {
+                Ok(revision) => seen = revision,
+                Err(err) => {
+                    tracing::warn!("node agent: store unavailable: {err}");
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
                 }
-                seen = revision;
             }
-            Err(err) => tracing::warn!("node agent: store unavailable: {err}"),
         }
-        if watch.wait_for_change(seen, WAKE_INTERVAL).is_err() {
-            std::thread::sleep(Duration::from_secs(1));
+        let fresh = moved || read_at.elapsed() >= RECHECK;
+        if fresh {
+            read_at = std::time::Instant::now();
         }
+        // Not `fresh`: the running configuration last read stands (the watch told of no
+        // change), and the pass costs the store nothing unless the node's files changed.
+        let snapshot = if fresh { running.current(store.as_ref()) } else { running.latest(store.as_ref()) };
+        let stepped = snapshot.and_then(|snapshot| step(store.as_ref(), &config, &clock, &mut report, &mut published, &snapshot, &mut gathered));
+        if let Err(err) = stepped {
+            tracing::warn!("node agent: {err}");
+        }
+        (moved, seen) = wait_after(watch.as_mut(), seen);
     }
 }
+
+/// How often the agent's threads read the store though their watches told of no change: a
+/// safety net, never the way a change is noticed.
+const RECHECK: Duration = Duration::from_secs(30);
 
 /// The fabrics this node is in (fabric, protocol, its interfaces here), as of the running
 /// configuration of this revision (`None`: not read yet).
@@ -252,7 +290,7 @@ fn check_fabrics(
     members: &mut Membership,
 ) -> std::collections::BTreeMap<String, String> {
     // Unreadable for now: the fabrics last known are checked, and the agent's report says why.
-    if let Ok(snapshot) = running.current(store) {
+    if let Ok(snapshot) = running.latest(store) {
         if members.0 != Some(snapshot.revision) {
             *members = (Some(snapshot.revision), load::member_fabrics(&snapshot.config, &config.node));
         }
@@ -311,18 +349,17 @@ fn load_report(store: &dyn Store, node: &str, clock: &Clock) -> NodeReport {
     report
 }
 
-/// One pass: publish the node's files and facts (if they changed); render if a newer version
-/// is running.
+/// One pass on the running configuration `snapshot`: publish the node's files and facts (if
+/// they changed); render if a newer version is running.
 fn step(
     store: &dyn Store,
     config: &AgentConfig,
     clock: &Clock,
     report: &mut NodeReport,
     published: &mut Published,
-    running: &SharedRunning,
+    snapshot: &RunningSnapshot,
     gathered: &mut GatheredFiles,
 ) -> Result<(), String> {
-    let snapshot = running.current(store)?;
     let running = snapshot.config.as_ref();
     let version = running.version.unwrap_or(0);
     let (files, changed) = gathered.current(config, running)?;
@@ -653,10 +690,11 @@ mod tests {
         let mut published = Published::default();
         let running = SharedRunning::default();
         let mut gathered = GatheredFiles::default();
-        step(&store, &config, &clock, &mut report, &mut published, &running, &mut gathered).unwrap();
+        step(&store, &config, &clock, &mut report, &mut published, &running.current(&store).unwrap(), &mut gathered).unwrap();
         assert_eq!(report.version, 1, "version 1 applied");
         assert!(crate::nodes::report(&store, "n1").unwrap().is_none(), "its report was not written");
-        step(&store, &config, &clock, &mut report, &mut published, &running, &mut gathered).unwrap();
+        // A pass on the snapshot already read (no change told of) writes it too.
+        step(&store, &config, &clock, &mut report, &mut published, &running.latest(&store).unwrap(), &mut gathered).unwrap();
         let written = crate::nodes::report(&store, "n1").unwrap().expect("written by the next step");
         assert_eq!((written.version, written.attempted), (1, 1));
     }

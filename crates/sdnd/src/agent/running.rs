@@ -55,6 +55,17 @@ impl SharedRunning {
         *shared = Some(snapshot.clone());
         Ok(snapshot)
     }
+
+    /// The snapshot last read by any of the threads, without a store read ([`Self::current`]
+    /// if none was read yet): for the threads that follow the agent's main thread, which reads
+    /// it again whenever its watch tells of a change of the running configuration.
+    pub fn latest(&self, store: &dyn Store) -> Result<RunningSnapshot, String> {
+        let last = self.0.lock().unwrap_or_else(|poison| poison.into_inner()).clone();
+        match last {
+            Some(snapshot) => Ok(snapshot),
+            None => self.current(store),
+        }
+    }
 }
 
 #[cfg(test)]

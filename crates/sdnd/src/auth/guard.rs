@@ -116,8 +116,7 @@ fn run<T>(
             let current = store
                 .get(layout::ACCESS_GENERATION)
                 .ok()
-                .flatten()
-                .map(|e| e.mod_revision);
+                .map(|entry| entry.map_or(0, |e| e.mod_revision));
             (current == Some(generation)).then_some(answer)
         }
     }
@@ -139,8 +138,8 @@ pub fn before_outside_call() -> std::result::Result<(), crate::error::Error> {
     let current = store
         .get(layout::ACCESS_GENERATION)
         .map_err(|err| crate::error::Error::Unavailable(format!("the access records can't be read: {err}")))?
-        .map(|e| e.mod_revision);
-    if current == Some(generation) {
+        .map_or(0, |e| e.mod_revision);
+    if current == generation {
         CONFIRMED.with(|c| c.set(true));
         return Ok(());
     }
@@ -225,8 +224,8 @@ impl Store for GuardedStore {
             }
             Ok(CommitOrRead::GuardFailed(mut entries)) => {
                 // The caller's own guards, or ours? Only the second calls for a fresh check.
-                let current = entries.pop().flatten().map(|e| e.mod_revision);
-                if current == Some(generation) {
+                let current = entries.pop().flatten().map_or(0, |e| e.mod_revision);
+                if current == generation {
                     return Ok(CommitOrRead::GuardFailed(entries));
                 }
                 // After a commit of unknown outcome the request is not run again: it answers

@@ -163,6 +163,8 @@ pub struct Auth {
     cached: std::sync::Mutex<Option<(sdn_store::Revision, Arc<AccessData>)>>,
     /// When the cached records were last found current (see [`Auth::authenticate_recent`]).
     confirmed: std::sync::Mutex<Option<Confirmed>>,
+    /// When a read last asked for that (see [`Auth::confirmation_in_use`]).
+    confirmation_asked: std::sync::Mutex<Option<std::time::Instant>>,
     throttle: throttle::LoginThrottle,
     password_checks: Gate,
 }
@@ -236,6 +238,7 @@ impl Auth {
             ticket_key: std::sync::OnceLock::new(),
             cached: Default::default(),
             confirmed: Default::default(),
+            confirmation_asked: Default::default(),
             throttle: throttle::LoginThrottle::default(),
             password_checks: Gate::new(PASSWORD_CHECKS_AT_ONCE),
         }
@@ -256,8 +259,8 @@ impl Auth {
         let generation = records::generation(self.store.as_ref())?;
         let current = {
             let cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match (generation, cached.as_ref()) {
-                (Some(now), Some((seen, data))) if now == *seen => Some(data.clone()),
+            match cached.as_ref() {
+                Some((seen, data)) if generation == *seen => Some(data.clone()),
                 _ => None,
             }
         };
@@ -269,22 +272,22 @@ impl Auth {
                 let data = Arc::new(AccessData::load(self.store.as_ref())?);
                 let mut cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 // Two loads may race: the records of the newer generation stay.
-                let newer_cached = matches!((generation, cached.as_ref()), (Some(now), Some((seen, _))) if *seen > now);
+                let newer_cached = matches!(cached.as_ref(), Some((seen, _)) if *seen > generation);
                 if !newer_cached {
-                    *cached = generation.map(|g| (g, data.clone()));
+                    *cached = Some((generation, data.clone()));
                 }
                 data
             }
         };
         *self.confirmed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            generation.map(|generation| Confirmed { generation, local_writes, at });
+            Some(Confirmed { generation, local_writes, at });
         Ok(data)
     }
 
     /// Reads the access generation, and the records if they changed: for the access watcher.
-    pub fn confirm(&self) -> Result<Option<sdn_store::Revision>, Error> {
+    pub fn confirm(&self) -> Result<sdn_store::Revision, Error> {
         self.load()?;
-        Ok(self.confirmed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).map(|c| c.generation))
+        Ok(self.confirmed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).map_or(0, |c| c.generation))
     }
 
     /// For a read (GET, HEAD): the caller, if the cached access records admit it and were
@@ -296,12 +299,23 @@ impl Auth {
         if !self.store.remote() {
             return None;
         }
+        *self.confirmation_asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(std::time::Instant::now());
         let confirmed = (*self.confirmed.lock().unwrap_or_else(std::sync::PoisonError::into_inner))?;
         if confirmed.at.elapsed() > READ_CONFIRMED_WITHIN || confirmed.local_writes != records::local_writes() {
             return None;
         }
         let (caller, generation) = self.authenticate_cached(credentials, true, peer)?;
         (generation == confirmed.generation).then_some((caller, generation))
+    }
+
+    /// Whether reads asked for recently confirmed records within the last
+    /// [`READ_CONFIRMED_WITHIN`] twice over: while they do, the access watcher confirms the
+    /// records every [`CONFIRM_INTERVAL`] so that they find them so; an idle server leaves
+    /// etcd alone (its next read confirms them itself, one round trip, as every read did
+    /// before the watcher), and a change of the records is still read at once.
+    pub fn confirmation_in_use(&self) -> bool {
+        let asked = *self.confirmation_asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        asked.is_some_and(|at| at.elapsed() <= 2 * READ_CONFIRMED_WITHIN)
     }
 
     /// The caller of a public route.
@@ -465,10 +479,28 @@ mod tests {
     }
 
     /// A store whose listing of the access records waits until the test lets it go (a
-    /// store out of reach), after saying it started.
+    /// store out of reach), after saying it started; it counts the listings.
     struct StuckListing {
         inner: sdn_store::SqliteStore,
         stuck: std::sync::Mutex<Option<(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>)>>,
+        listings: std::sync::atomic::AtomicUsize,
+    }
+
+    impl StuckListing {
+        fn open(path: &std::path::Path) -> Arc<StuckListing> {
+            let inner = sdn_store::SqliteStore::open(path).unwrap();
+            Arc::new(StuckListing { inner, stuck: Default::default(), listings: Default::default() })
+        }
+    }
+
+    /// The store at `path` (the admin CLI's handle on it) where alice@pve has the token `ci`,
+    /// and that token's credentials.
+    fn alice_with_a_token(path: &std::path::Path) -> (sdn_store::SqliteStore, Credentials) {
+        let cli = sdn_store::SqliteStore::open(path).unwrap();
+        let alice = UserId::parse("alice@pve").unwrap();
+        records::add_user(&cli, &alice, None, 0, None).unwrap();
+        let secret = records::add_token(&cli, &alice, &TokenName::parse("ci").unwrap(), false, 0, None, 1_700_000_000).unwrap();
+        (cli, Credentials::ApiToken { user: "alice@pve".into(), token: "ci".into(), secret })
     }
 
     impl Store for StuckListing {
@@ -479,6 +511,7 @@ mod tests {
             self.inner.get_many(keys)
         }
         fn list(&self, prefix: &str) -> sdn_store::Result<(Vec<sdn_store::Entry>, sdn_store::Revision)> {
+            self.listings.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if let Some((started, release)) = self.stuck.lock().unwrap().take() {
                 started.send(()).unwrap();
                 release.recv().unwrap();
@@ -502,14 +535,10 @@ mod tests {
     fn a_reload_stuck_in_the_store_does_not_hold_up_cached_authentication() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.db");
-        let cli = sdn_store::SqliteStore::open(&path).unwrap();
-        let alice = UserId::parse("alice@pve").unwrap();
-        records::add_user(&cli, &alice, None, 0, None).unwrap();
-        let secret = records::add_token(&cli, &alice, &TokenName::parse("ci").unwrap(), false, 0, None, 1_700_000_000).unwrap();
-        let store = Arc::new(StuckListing { inner: sdn_store::SqliteStore::open(&path).unwrap(), stuck: Default::default() });
+        let (cli, credentials) = alice_with_a_token(&path);
+        let store = StuckListing::open(&path);
         let auth = Arc::new(Auth::new(store.clone(), Clock::system(), 7200));
         let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let credentials = Credentials::ApiToken { user: "alice@pve".into(), token: "ci".into(), secret };
         auth.authenticate(&credentials, false, peer).expect("the token works");
 
         // The records change, and the next reload gets stuck reading them.
@@ -529,5 +558,29 @@ mod tests {
         release.send(()).unwrap();
         assert_eq!(cached, Ok(true), "a cached authentication waited for the stuck reload");
         reload.join().unwrap().expect("the reload ends once the store answers");
+    }
+
+    /// Records no change ever marked (a store an sdnd that kept no marker wrote, or one
+    /// nobody changed yet) are read once, not once per request (and, on etcd, four times a
+    /// second by the access watcher); the first change moves the marker and is seen at once.
+    #[test]
+    fn records_without_a_generation_are_read_once_and_a_change_still_counts_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let (cli, credentials) = alice_with_a_token(&path);
+        cli.commit(sdn_store::Txn::new().delete(crate::layout::ACCESS_GENERATION)).unwrap();
+        let store = StuckListing::open(&path);
+        let auth = Auth::new(store.clone(), Clock::system(), 7200);
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        for _ in 0..3 {
+            auth.authenticate(&credentials, true, peer).expect("the token works");
+        }
+        assert_eq!(auth.confirm().unwrap(), 0, "no change marked yet");
+        let listings = || store.listings.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(listings(), 1, "the unmarked records were read again");
+
+        records::delete_user(&cli, &UserId::parse("alice@pve").unwrap()).unwrap();
+        assert!(auth.authenticate(&credentials, true, peer).is_err(), "the deleted user's token is refused at once");
+        assert_eq!(listings(), 2);
     }
 }

@@ -37,10 +37,12 @@ pub struct AccessData {
     pub acl: AclTree,
 }
 
-/// The revision of the last change to the access records; `None` before the first one (or
-/// on a store written by a version that didn't keep the marker: then nothing may be cached).
-pub fn generation(store: &dyn Store) -> Result<Option<sdn_store::Revision>, sdn_store::StoreError> {
-    Ok(store.get(GENERATION)?.map(|entry| entry.mod_revision))
+/// The revision of the last change to the access records; 0 before the first one (a store
+/// whose records an sdnd that kept no marker wrote: the first change made since moves it).
+/// Never written is a generation like any other: the records are read once and cached at 0,
+/// not read again for every request until somebody changes them.
+pub fn generation(store: &dyn Store) -> Result<sdn_store::Revision, sdn_store::StoreError> {
+    Ok(store.get(GENERATION)?.map_or(0, |entry| entry.mod_revision))
 }
 
 impl AccessData {

@@ -1,7 +1,7 @@
 //! The access records kept confirmed in the background on a remote store (etcd): a thread
-//! reads their generation
-//! every [`CONFIRM_INTERVAL`], and at once when a watch says it changed, so that reads are
-//! authenticated on records found current a moment ago (see [`Auth::authenticate_recent`])
+//! reads their generation every [`CONFIRM_INTERVAL`] while reads are being served (see
+//! [`Auth::confirmation_in_use`]), and at once when a watch says it changed, so that reads
+//! are authenticated on records found current a moment ago (see [`Auth::authenticate_recent`])
 //! instead of each reading the generation itself (a round trip to etcd per GET before).
 
 use std::sync::Arc;
@@ -23,19 +23,35 @@ pub fn spawn_access_watcher(app: &Arc<App>) {
         .name("access-watch".into())
         .spawn(move || {
             let mut watch = app.store.watch_prefix(layout::ACCESS_GENERATION);
+            let mut confirm = true;
+            let mut seen = 0;
             loop {
-                let seen = match app.auth.confirm() {
-                    Ok(generation) => generation.unwrap_or(0),
+                if confirm {
+                    match app.auth.confirm() {
+                        Ok(generation) => seen = seen.max(generation),
+                        Err(err) => {
+                            tracing::debug!("confirming the access records: {err}");
+                            std::thread::sleep(Duration::from_secs(1));
+                            continue;
+                        }
+                    }
+                }
+                // A wait that times out answers `seen` (no round trip): then the records are
+                // confirmed only while reads lean on it. `seen` only grows: a wait that found
+                // the history compacted answers the store's revision, which must not be
+                // waited after again.
+                confirm = match watch.wait_for_change(seen, CONFIRM_INTERVAL) {
+                    Ok(revision) => {
+                        let changed = revision > seen;
+                        seen = seen.max(revision);
+                        changed || app.auth.confirmation_in_use()
+                    }
                     Err(err) => {
-                        tracing::debug!("confirming the access records: {err}");
-                        std::thread::sleep(Duration::from_secs(1));
-                        continue;
+                        tracing::debug!("watching the access records: {err}");
+                        std::thread::sleep(CONFIRM_INTERVAL);
+                        true
                     }
                 };
-                if let Err(err) = watch.wait_for_change(seen, CONFIRM_INTERVAL) {
-                    tracing::debug!("watching the access records: {err}");
-                    std::thread::sleep(CONFIRM_INTERVAL);
-                }
             }
         });
     if let Err(err) = spawned {
