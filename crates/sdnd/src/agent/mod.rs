@@ -157,6 +157,8 @@ fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fab
             continue;
         }
         listed_at = std::time::Instant::now();
+        // A listing that failed is tried again on the next wake, whatever the watch says.
+        let mut unread = false;
         match crate::node_query::waiting(store, &config.node) {
             Ok((queries, revision)) => {
                 answered.retain(|id| queries.iter().any(|(q, _)| q == id));
@@ -180,10 +182,11 @@ fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fab
             }
             Err(err) => {
                 tracing::warn!("node agent: reading status queries: {err}");
-                std::thread::sleep(Duration::from_secs(1));
+                unread = true;
             }
         }
         (moved, seen) = wait_after(watch.as_mut(), seen);
+        moved |= unread;
     }
 }
 
@@ -265,11 +268,15 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
         // Not `fresh`: the running configuration last read stands (the watch told of no
         // change), and the pass costs the store nothing unless the node's files changed.
         let snapshot = if fresh { running.current(store.as_ref()) } else { running.latest(store.as_ref()) };
+        // A read that failed is tried again on the next pass, whatever the watch says: the
+        // change it told of would else wait for the recheck.
+        let unread = snapshot.is_err();
         let stepped = snapshot.and_then(|snapshot| step(store.as_ref(), &config, &clock, &mut report, &mut published, &snapshot, &mut gathered));
         if let Err(err) = stepped {
             tracing::warn!("node agent: {err}");
         }
         (moved, seen) = wait_after(watch.as_mut(), seen);
+        moved |= unread;
     }
 }
 
