@@ -147,8 +147,7 @@ const PRUNE_BATCH: usize = 100;
 /// read a second.
 pub fn spawn_sweeper(store: std::sync::Arc<dyn Store>, clock: crate::Clock) {
     let spawned = std::thread::Builder::new().name("audit-sweeper".into()).spawn(move || {
-        let mut watch = store.watch_prefix(layout::LOCK_EXPIRY);
-        let mut seen = 0;
+        let mut follower = crate::follow::Follower::new(store.as_ref(), layout::LOCK_EXPIRY);
         let mut pruned: Option<std::time::Instant> = None;
         loop {
             let expiring = record_expiry(store.as_ref(), clock.now_ms()).unwrap_or_else(|err| {
@@ -163,15 +162,7 @@ pub fn spawn_sweeper(store: std::sync::Arc<dyn Store>, clock: crate::Clock) {
             }
             let next_prune = pruned.map_or(Duration::ZERO, |at| PRUNE_INTERVAL.saturating_sub(at.elapsed()));
             let wait = if expiring { SWEEP_INTERVAL } else { next_prune.max(SWEEP_INTERVAL) };
-            match watch.wait_for_change(seen, wait) {
-                // Only grows: a wait that found the history compacted answers the store's
-                // revision, which must not be waited after again.
-                Ok(revision) => seen = seen.max(revision),
-                Err(err) => {
-                    tracing::debug!("watching the lock's expiry: {err}");
-                    std::thread::sleep(SWEEP_INTERVAL);
-                }
-            }
+            follower.wait(wait);
         }
     });
     if let Err(err) = spawned {

@@ -368,19 +368,14 @@ const IDLE_LOOK: Duration = Duration::from_secs(10);
 pub fn spawn_confirm_watcher(app: &Arc<App>) {
     let app = app.clone();
     let spawned = std::thread::Builder::new().name("confirm-watcher".into()).spawn(move || {
-        let mut revision = 0;
-        // One watch for all the waits, so that a server with no window open costs the store
-        // nothing but that watch (a wait that times out answers without a round trip).
-        let mut watch = app.store.watch_prefix(layout::CONFIRM);
+        // A server with no window open costs the store nothing but this watch.
+        let mut follower = crate::follow::Follower::new(app.store.as_ref(), layout::CONFIRM);
         loop {
             match watch_once(&app) {
                 Ok(true) => std::thread::sleep(WATCH_INTERVAL),
-                Ok(false) => match watch.wait_for_change(revision, IDLE_LOOK) {
-                    // Only grows: a wait that found the history compacted answers the store's
-                    // revision, which must not be waited after again.
-                    Ok(rev) => revision = revision.max(rev),
-                    Err(_) => std::thread::sleep(Duration::from_secs(1)),
-                },
+                Ok(false) => {
+                    follower.wait(IDLE_LOOK);
+                }
                 Err(err) => {
                     tracing::debug!("watching the confirm window: {err}");
                     std::thread::sleep(Duration::from_secs(1));

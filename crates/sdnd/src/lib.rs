@@ -14,6 +14,7 @@
 //!   [`layout`] (every store key and stored record),
 //!   [`error`] (the core's error type), [`clock`] (the time everything reads).
 //! - [`blocking`]: where the synchronous work of requests runs beside the async runtime.
+//!   [`follow`]: how background threads follow the store (a watch, not a read a second).
 //! - [`metrics`]: what `GET /metrics` reports. [`data_dir`]: the private data directory; [`process`]: process-wide settings.
 //! - [`config_file`]: `/etc/sdnd/sdnd.toml`. [`backup`]: backup and restore of the whole store.
 //! - [`agent`]: a node's agent (facts, render through `sdn-gen`, atomic writes, reloads,
@@ -33,6 +34,7 @@ pub mod config_file;
 pub mod data_dir;
 pub mod dns;
 pub mod error;
+pub mod follow;
 pub mod fsutil;
 pub mod history;
 pub mod http;

@@ -54,24 +54,14 @@ pub fn spawn(
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("node-agent-dhcp".into()).spawn(move || {
         let mut state = State::default();
-        let mut seen = 0;
-        let mut watch = store.watch_prefix(layout::IPAM_MACS_PREFIX);
+        let mut follower = crate::follow::Follower::new(store.as_ref(), layout::IPAM_MACS_PREFIX);
         while !stop.load(Ordering::SeqCst) {
             match pass(store.as_ref(), &node, &config, &running, &mut state) {
                 Ok(errors) => state.publish(store.as_ref(), &node, errors),
                 // The store itself failed: nothing can be reported through it either.
                 Err(err) => tracing::warn!("node agent (dhcp): {err}"),
             }
-            // Where the watch follows from: the store's revision once, then what it answers
-            // (only growing: a wait that found the history compacted answers the store's
-            // revision, which must not be waited after again).
-            if seen == 0 {
-                seen = store.revision().unwrap_or(0);
-            }
-            match watch.wait_for_change(seen, WAKE_INTERVAL) {
-                Ok(revision) => seen = seen.max(revision),
-                Err(_) => std::thread::sleep(WAKE_INTERVAL),
-            }
+            follower.wait(WAKE_INTERVAL);
         }
     })
 }

@@ -138,11 +138,10 @@ type FabricStatus = Arc<std::sync::Mutex<std::collections::BTreeMap<String, Stri
 /// Between queries, it keeps the status of the node's fabrics current.
 fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fabrics: &FabricStatus, running: &SharedRunning) {
     let mut answered: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut seen = 0;
     let mut checked: Option<std::time::Instant> = None;
     let mut members: Membership = (None, Vec::new());
     let queries = layout::node_queries(&config.node);
-    let mut watch = store.watch_prefix(&queries);
+    let mut follower = crate::follow::Follower::new(store, &queries);
     // Whether a query may have come since the last look, and when that was: the queries are
     // listed when the watch tells of one (or every `RECHECK`), not on every wake.
     let (mut moved, mut listed_at) = (true, std::time::Instant::now());
@@ -153,14 +152,14 @@ fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fab
             *fabrics.lock().unwrap_or_else(|poison| poison.into_inner()) = status;
         }
         if !moved && listed_at.elapsed() < RECHECK {
-            (moved, seen) = wait_after(watch.as_mut(), seen);
+            moved = follower.wait(WAKE_INTERVAL);
             continue;
         }
         listed_at = std::time::Instant::now();
         // A listing that failed is tried again on the next wake, whatever the watch says.
         let mut unread = false;
         match crate::node_query::waiting(store, &config.node) {
-            Ok((queries, revision)) => {
+            Ok((queries, _)) => {
                 answered.retain(|id| queries.iter().any(|(q, _)| q == id));
                 for (id, record) in queries {
                     if stop.load(Ordering::SeqCst) || !answered.insert(id.clone()) {
@@ -178,28 +177,13 @@ fn serve_queries(store: &dyn Store, config: &AgentConfig, stop: &AtomicBool, fab
                         answered.remove(&id);
                     }
                 }
-                seen = seen.max(revision);
             }
             Err(err) => {
                 tracing::warn!("node agent: reading status queries: {err}");
                 unread = true;
             }
         }
-        (moved, seen) = wait_after(watch.as_mut(), seen);
-        moved |= unread;
-    }
-}
-
-/// One wait of a thread's watch after `seen`: whether something changed, and the revision to
-/// wait after next (it only grows: a wait that found the history compacted answers the
-/// store's revision, which must not be waited after again).
-fn wait_after(watch: &mut dyn sdn_store::PrefixWatch, seen: Revision) -> (bool, Revision) {
-    match watch.wait_for_change(seen, WAKE_INTERVAL) {
-        Ok(revision) => (revision > seen, seen.max(revision)),
-        Err(_) => {
-            std::thread::sleep(Duration::from_secs(1));
-            (true, seen)
-        }
+        moved = follower.wait(WAKE_INTERVAL) || unread;
     }
 }
 
@@ -238,28 +222,16 @@ impl Published {
 
 fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBool, fabrics: &FabricStatus, announced: Announced) {
     let Announced { mut load, mut report, mut published, mut last_beat_ms, running, mut gathered } = announced;
-    // The revision the watch follows from; 0 until the store answered.
-    let mut seen = 0;
     // Whether the running configuration may have moved since this thread last read it, and
     // when it last did: each pass looks at the node's files, but reads the store only when the
     // watch told of a change (or every `RECHECK`, should a watch ever miss one).
     let (mut moved, mut read_at) = (true, std::time::Instant::now());
-    let mut watch = store.watch_prefix(layout::RUNNING_PREFIX);
+    let mut follower = crate::follow::Follower::new(store.as_ref(), layout::RUNNING_PREFIX);
     while !stop.load(Ordering::SeqCst) {
         if clock.now_ms().saturating_sub(last_beat_ms) >= crate::nodes::HEARTBEAT_INTERVAL_MS
             && beat(store.as_ref(), &config, &clock, &mut load, fabrics)
         {
             last_beat_ms = clock.now_ms();
-        }
-        if seen == 0 {
-            match store.revision() {
-                Ok(revision) => seen = revision,
-                Err(err) => {
-                    tracing::warn!("node agent: store unavailable: {err}");
-                    std::thread::sleep(Duration::from_secs(1));
-                    continue;
-                }
-            }
         }
         let fresh = moved || read_at.elapsed() >= RECHECK;
         if fresh {
@@ -275,8 +247,7 @@ fn run(store: Arc<dyn Store>, config: AgentConfig, clock: Clock, stop: &AtomicBo
         if let Err(err) = stepped {
             tracing::warn!("node agent: {err}");
         }
-        (moved, seen) = wait_after(watch.as_mut(), seen);
-        moved |= unread;
+        moved = follower.wait(WAKE_INTERVAL) || unread;
     }
 }
 

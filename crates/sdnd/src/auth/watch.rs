@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::Auth;
 use super::CONFIRM_INTERVAL;
 use crate::app::App;
+use crate::follow::Follower;
 use crate::layout;
 
 /// Starts the watcher on a remote store (on SQLite every read reads the generation itself).
@@ -22,36 +23,19 @@ pub fn spawn_access_watcher(app: &Arc<App>) {
     let spawned = std::thread::Builder::new()
         .name("access-watch".into())
         .spawn(move || {
-            let mut watch = app.store.watch_prefix(layout::ACCESS_GENERATION);
+            let mut follower = Follower::new(app.store.as_ref(), layout::ACCESS_GENERATION);
             let mut confirm = true;
-            let mut seen = 0;
             loop {
                 if confirm {
-                    match app.auth.confirm() {
-                        Ok(generation) => seen = seen.max(generation),
-                        Err(err) => {
-                            tracing::debug!("confirming the access records: {err}");
-                            std::thread::sleep(Duration::from_secs(1));
-                            continue;
-                        }
+                    if let Err(err) = app.auth.confirm() {
+                        tracing::debug!("confirming the access records: {err}");
+                        std::thread::sleep(Duration::from_secs(1));
+                        continue;
                     }
                 }
-                // A wait that times out answers `seen` (no round trip): then the records are
-                // confirmed only while reads lean on it. `seen` only grows: a wait that found
-                // the history compacted answers the store's revision, which must not be
-                // waited after again.
-                confirm = match watch.wait_for_change(seen, CONFIRM_INTERVAL) {
-                    Ok(revision) => {
-                        let changed = revision > seen;
-                        seen = seen.max(revision);
-                        changed || app.auth.confirmation_in_use()
-                    }
-                    Err(err) => {
-                        tracing::debug!("watching the access records: {err}");
-                        std::thread::sleep(CONFIRM_INTERVAL);
-                        true
-                    }
-                };
+                // A wait that times out costs no round trip: then the records are confirmed
+                // only while reads lean on it.
+                confirm = follower.wait(CONFIRM_INTERVAL) || app.auth.confirmation_in_use();
             }
         });
     if let Err(err) = spawned {
