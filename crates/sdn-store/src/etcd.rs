@@ -162,8 +162,9 @@ pub struct EtcdStore {
     runtime: Option<Runtime>,
     /// One client per member, in the order of the endpoints.
     members: Vec<Member>,
-    /// The member calls go to first: the one that answered last.
-    preferred: AtomicUsize,
+    /// The member calls go to first: the one that answered last (shared with the journals'
+    /// tasks, which move it too when their member fails).
+    preferred: Arc<AtomicUsize>,
     connect: ConnectOptions,
     prefix: String,
     /// The endpoints, comma-separated, for error messages.
@@ -172,7 +173,8 @@ pub struct EtcdStore {
     attempt_timeout: Duration,
     /// The lease the commit markers share, and when it was granted.
     marker_lease: Mutex<Option<(i64, Instant)>>,
-    /// The journals of the prefixes `changes_through` was asked about, by full prefix.
+    /// The journals of the prefixes `watch_prefix` and `changes_through` were asked about, by
+    /// full prefix (see [`journal`]).
     journals: Mutex<HashMap<Vec<u8>, Arc<journal::Journal>>>,
 }
 
@@ -265,7 +267,7 @@ impl EtcdStore {
             .collect();
         let store = EtcdStore {
             members,
-            preferred: AtomicUsize::new(0),
+            preferred: Arc::new(AtomicUsize::new(0)),
             connect,
             runtime: Some(runtime),
             prefix: options.prefix,
@@ -349,10 +351,7 @@ impl EtcdStore {
 
     /// Moves calls off member `index` (unless another call already did).
     fn fail_over(&self, index: usize) {
-        let next = (index + 1) % self.members.len();
-        let _ = self
-            .preferred
-            .compare_exchange(index, next, Ordering::SeqCst, Ordering::SeqCst);
+        fail_over(&self.preferred, self.members.len(), index);
     }
 
     /// Runs one request on the private runtime, bounded by the request timeout; see
@@ -808,51 +807,87 @@ impl EtcdStore {
         }
     }
 
-    /// The changes on `[start, end)` after `after` up to `through` from the prefix's journal
-    /// (see [`journal`]), started by the first call for the prefix; `None` when the journal
-    /// can't tell within an attempt's deadline.
-    fn journaled_changes(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        after: Revision,
-        through: Revision,
-    ) -> Option<journal::Changes> {
-        let journal = self
-            .journals
+    /// The journal of exactly the keys starting with `start`, created (complete up to
+    /// `after`) if there is none.
+    fn journal(&self, start: &[u8], after: Revision) -> Arc<journal::Journal> {
+        self.journals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(start.to_vec())
-            .or_insert_with(|| Arc::new(journal::Journal::new(after)))
-            .clone();
+            .or_insert_with(|| Arc::new(journal::Journal::new(start.to_vec(), prefix_end(start), after)))
+            .clone()
+    }
+
+    /// The journal to read the changes under `start` from: the widest followed journal whose
+    /// prefix covers it (the view watcher's `sdn/` one covers `sdn/pending/`), else its own.
+    fn covering_journal(&self, start: &[u8], after: Revision) -> Arc<journal::Journal> {
+        let covering = self
+            .journals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(prefix, journal)| start.starts_with(prefix) && journal.followed())
+            .min_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, journal)| journal.clone());
+        covering.unwrap_or_else(|| self.journal(start, after))
+    }
+
+    /// Starts a task reading a watch into `journal` unless one does, on the preferred member;
+    /// `false` if that member could not be reached (calls move on to the next). A task whose
+    /// watch fails moves them on too.
+    fn follow(&self, journal: &Arc<journal::Journal>) -> bool {
+        let Some(from) = journal.start_following() else {
+            return true;
+        };
+        let index = self.preferred.load(Ordering::SeqCst) % self.members.len();
+        let handles = self.block_on(async {
+            tokio::time::timeout(self.attempt_timeout, self.handles(index)).await
+        });
+        let Ok(Ok(handles)) = handles else {
+            self.fail_over(index);
+            journal.stopped(None);
+            return false;
+        };
+        let following = journal::follow(
+            journal.clone(),
+            handles.watch,
+            from,
+            self.attempt_timeout,
+            journal::IDLE_STOP,
+        );
+        let (preferred, members) = (self.preferred.clone(), self.members.len());
+        self.runtime().spawn(async move {
+            if following.await == journal::Ended::Failed {
+                fail_over(&preferred, members, index);
+            }
+        });
+        true
+    }
+
+    /// The changes on `[start, end)` after `after` up to `through` from a journal (see
+    /// [`journal`]), started by the first call for the prefix if none covers it; `None` when
+    /// the journal can't tell within an attempt's deadline.
+    fn journaled_changes(
+        &self,
+        start: &[u8],
+        after: Revision,
+        through: Revision,
+    ) -> Option<journal::Changes> {
+        let journal = self.covering_journal(start, after);
         let deadline = Instant::now() + self.attempt_timeout;
         // One task started per call: a watch that keeps failing at once (its member is down)
         // leaves the answer to the replay, which fails over.
         let mut started = false;
         loop {
-            match journal.changes(after, through, deadline) {
+            match journal.changes(start, after, through, deadline) {
                 journal::Answer::Changes(changes) => return Some(changes),
                 journal::Answer::Unknown => return None,
                 journal::Answer::NotFollowed if started || Instant::now() >= deadline => return None,
                 journal::Answer::NotFollowed => {
-                    let Some(from) = journal.start_following() else { continue };
                     started = true;
-                    let index = self.preferred.load(Ordering::SeqCst) % self.members.len();
-                    let handles = self.block_on(async {
-                        tokio::time::timeout(self.attempt_timeout, self.handles(index)).await
-                    });
-                    let Ok(Ok(handles)) = handles else {
-                        journal.stopped(None);
+                    if !self.follow(&journal) {
                         return None;
-                    };
-                    self.runtime().spawn(journal::follow(
-                        journal.clone(),
-                        handles.watch,
-                        start.to_vec(),
-                        end.to_vec(),
-                        from,
-                        self.attempt_timeout,
-                    ));
+                    }
                 }
             }
         }
@@ -919,76 +954,45 @@ impl EtcdStore {
     }
 }
 
-/// A watch on one prefix kept open from one wait to the next (see [`Store::watch_prefix`]):
-/// a thread woken by every change (the write path's view watcher) costs etcd one event per
-/// change, not a watch created and one cancelled.
-struct EtcdPrefixWatch<'a> {
+/// A waiter on one prefix's journal (see [`Store::watch_prefix`] and [`journal`]): a thread
+/// woken by every change (the write path's view watcher) costs etcd one event per change on
+/// the journal's watch, which the changes the thread then asks for are read from too.
+struct JournalWatch<'a> {
     store: &'a EtcdStore,
     start: Vec<u8>,
-    end: Vec<u8>,
-    open: Option<OpenWatch>,
 }
 
-struct OpenWatch {
-    /// The member it is on.
-    index: usize,
-    stream: WatchStream,
-    /// Every event after this revision comes through the stream, in order.
-    from: Revision,
-    /// What it has delivered: no event up to this revision comes again.
-    consumed: Revision,
-}
-
-impl PrefixWatch for EtcdPrefixWatch<'_> {
+impl PrefixWatch for JournalWatch<'_> {
     fn wait_for_change(&mut self, after: Revision, timeout: Duration) -> Result<Revision> {
         let store = self.store;
-        let deadline = tokio::time::Instant::now() + timeout;
-        let waited = store.block_on(async {
-            let mut tries = 0usize;
-            loop {
-                // A stream that started after `after` may have missed changes, and one that
-                // delivered changes after it won't deliver them again: open anew.
-                let mut open = match self.open.take() {
-                    Some(open) if open.from <= after && open.consumed <= after => open,
-                    _ => {
-                        let index = store.preferred.load(Ordering::SeqCst) % store.members.len();
-                        let opened = tokio::time::timeout_at(
-                            deadline,
-                            store.open_watch(index, self.start.clone(), self.end.clone(), after),
-                        )
-                        .await;
-                        match opened {
-                            Err(_) => return Ok(None),
-                            Ok(Ok(stream)) => OpenWatch { index, stream, from: after, consumed: after },
-                            Ok(Err(failure)) => {
-                                store.after_watch_failure(index, failure, &mut tries, deadline).await?;
-                                continue;
-                            }
-                        }
+        let deadline = Instant::now() + timeout;
+        // Looked up at every wait: a journal that went idle may have been replaced.
+        let journal = store.journal(&self.start, after);
+        let mut failures = 0usize;
+        loop {
+            match journal.wait_past(after, deadline) {
+                journal::Wait::Changed(revision) => return Ok(revision),
+                // Nothing changed after `after`, and the member answered lately: no round trip
+                // to say more.
+                journal::Wait::TimedOut { heard } if heard.is_some_and(|at| at.elapsed() <= 3 * store.attempt_timeout) => {
+                    return Ok(after)
+                }
+                // Its watch is not (or no longer) heard from: the current revision, or the
+                // error that says why etcd can't be reached.
+                journal::Wait::TimedOut { .. } => return store.revision(),
+                journal::Wait::NotFollowed if Instant::now() >= deadline => return store.revision(),
+                journal::Wait::NotFollowed => {
+                    if failures > 0 && failures.is_multiple_of(store.members.len()) {
+                        let pause = RETRY_PAUSE.min(deadline.saturating_duration_since(Instant::now()));
+                        std::thread::sleep(pause);
                     }
-                };
-                let next = tokio::time::timeout_at(deadline, store.next_change(open.index, &mut open.stream, after)).await;
-                match next {
-                    // The timeout: nothing changed after `after` (no round trip to say more);
-                    // the stream stays open for the next wait.
-                    Err(_) => {
-                        self.open = Some(open);
-                        return Ok(Some(after));
-                    }
-                    Ok(Ok(Some(revision))) => {
-                        open.consumed = revision;
-                        self.open = Some(open);
-                        return Ok(Some(revision));
-                    }
-                    // Compacted history: etcd cancelled the watch.
-                    Ok(Ok(None)) => return Ok(None),
-                    Ok(Err(failure)) => {
-                        store.after_watch_failure(open.index, failure, &mut tries, deadline).await?
-                    }
+                    // A task that fails at once (its member went away) is counted here too: it
+                    // moved the calls on to the next member.
+                    failures += 1;
+                    store.follow(&journal);
                 }
             }
-        });
-        store.waited(waited)
+        }
     }
 }
 
@@ -1178,7 +1182,7 @@ impl Store for EtcdStore {
         }
         let start = self.full_key(prefix);
         let end = prefix_end(&start);
-        let changes = match self.journaled_changes(&start, &end, after, through) {
+        let changes = match self.journaled_changes(&start, after, through) {
             Some(changes) => Some(changes),
             None => {
                 let deadline = tokio::time::Instant::now() + self.request_timeout;
@@ -1210,15 +1214,17 @@ impl Store for EtcdStore {
     }
 
     fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn PrefixWatch + 'a> {
-        let start = self.full_key(prefix);
-        let end = prefix_end(&start);
-        Box::new(EtcdPrefixWatch {
+        Box::new(JournalWatch {
             store: self,
-            start,
-            end,
-            open: None,
+            start: self.full_key(prefix),
         })
     }
+}
+
+/// Moves calls off member `index` of `members` (unless another call already did).
+fn fail_over(preferred: &AtomicUsize, members: usize, index: usize) {
+    let next = (index + 1) % members;
+    let _ = preferred.compare_exchange(index, next, Ordering::SeqCst, Ordering::SeqCst);
 }
 
 /// The next message of a watch's `stream`. When the stream has been quiet for `quiet`, it asks

@@ -374,6 +374,43 @@ fn changes_through_answers_call_after_call_and_across_a_restart() {
     );
 }
 
+/// How many watchers the member on `port` feeds now (its own count, from its `/metrics`).
+fn watchers(port: u16) -> u64 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to etcd");
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .expect("ask for metrics");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("read metrics");
+    text.lines()
+        .find_map(|line| line.strip_prefix("etcd_debugging_mvcc_watcher_total "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .map(|value| value as u64)
+        .expect("etcd reports etcd_debugging_mvcc_watcher_total")
+}
+
+/// A prefix watch and the changes asked for under it share one etcd watch: each change is
+/// sent to the process once (the write path's view watcher waits on `sdn/` and reads what
+/// changed in `sdn/pending/`), and both still answer right.
+#[test]
+fn a_prefix_watch_and_the_changes_under_it_share_one_watch() {
+    let (cluster, store) = own_etcd(Duration::from_secs(2));
+    let port = cluster.members[0].client_port;
+    let mut watch = store.watch_prefix("sw/");
+    let base = store.revision().expect("revision");
+    let first = committed(store.commit(Txn::new().put("sw/pending/a", "1").put("sw/lock", "x")).expect("commit"));
+    assert!(watch.wait_for_change(base, Duration::from_secs(5)).expect("wait") >= first);
+    let changes = store.changes_through("sw/pending/", base, first).expect("read").expect("journaled");
+    let keys: Vec<String> = changes.into_iter().map(|(key, _)| key).collect();
+    assert_eq!(keys, ["sw/pending/a"], "only the keys under the prefix asked for");
+    let second = committed(store.commit(Txn::new().put("sw/pending/b", "1")).expect("commit"));
+    assert!(watch.wait_for_change(first, Duration::from_secs(5)).expect("wait") >= second);
+    let changes = store.changes_through("sw/pending/", first, second).expect("read").expect("journaled");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(watchers(port), 1, "one watch for the prefix watch and the changes under it");
+}
+
 /// A one-member etcd of the test's own (to stop and start), and a store on it whose requests
 /// give up after `request_timeout`.
 fn own_etcd(request_timeout: Duration) -> (sdnd_testkit::etcd::Cluster, EtcdStore) {
