@@ -62,7 +62,7 @@ use etcd_client::{
 };
 use tokio::runtime::Runtime;
 
-use crate::{Commit, CommitOrRead, Entry, Guard, Op, PrefixWatch, Result, Revision, Store, StoreError, Txn};
+use crate::{Commit, CommitOrRead, Entry, Guard, KeyList, Op, PrefixWatch, Result, Revision, Store, StoreError, Txn};
 
 /// How long a single request may take before the store is reported unavailable.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
@@ -1048,6 +1048,35 @@ impl Store for EtcdStore {
             .map(|kv| self.entry(kv))
             .collect::<Result<Vec<_>>>()?;
         Ok((entries, header_revision(response.header())))
+    }
+
+    fn keys(&self, prefix: &str, limit: Option<usize>) -> Result<KeyList> {
+        let start = self.full_key(prefix);
+        let markers = self.full_key(MARKER_SPACE);
+        if markers.starts_with(&start) {
+            // The write ids lie in the range, and are no entries: what a listing (which leaves
+            // them out) has.
+            return Ok(KeyList::of(self.list(prefix)?.0, limit));
+        }
+        let end = prefix_end(&start);
+        let options = match limit {
+            Some(0) => GetOptions::new().with_range(end).with_count_only(),
+            Some(limit) => GetOptions::new()
+                .with_range(end)
+                .with_keys_only()
+                .with_limit(i64::try_from(limit).unwrap_or(i64::MAX)),
+            None => GetOptions::new().with_range(end).with_keys_only(),
+        };
+        let response = self.call("listing keys", |h| {
+            let (mut kv, start, options) = (h.kv, start.clone(), options.clone());
+            async move { kv.get(start, Some(options)).await }
+        })?;
+        let keys = response
+            .kvs()
+            .iter()
+            .map(|kv| Ok((self.short_key(kv.key())?, to_revision(kv.mod_revision()))))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(KeyList { keys, total: usize::try_from(response.count()).unwrap_or(0) })
     }
 
     fn revision(&self) -> Result<Revision> {

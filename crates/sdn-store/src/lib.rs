@@ -30,6 +30,28 @@ pub struct Entry {
     pub mod_revision: Revision,
 }
 
+/// What [`Store::keys`] answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyList {
+    /// Keys with their `mod_revision`, in key order.
+    pub keys: Vec<(String, Revision)>,
+    /// How many keys there are under the prefix, also beyond the limit.
+    pub total: usize,
+}
+
+impl KeyList {
+    /// The keys of listed `entries`, the first `limit` of them (see [`Store::keys`]).
+    pub fn of(entries: Vec<Entry>, limit: Option<usize>) -> KeyList {
+        let total = entries.len();
+        let keys = entries
+            .into_iter()
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|entry| (entry.key, entry.mod_revision))
+            .collect();
+        KeyList { keys, total }
+    }
+}
+
 /// Keys with their state after some changes (`None`: deleted); see [`Store::changes_through`].
 pub type KeyChanges = Vec<(String, Option<Entry>)>;
 
@@ -184,6 +206,15 @@ pub trait Store: Send + Sync + 'static {
     /// Reads every entry whose key starts with `prefix`, ordered by key, together with the
     /// store revision the read reflects (a consistent snapshot).
     fn list(&self, prefix: &str) -> Result<(Vec<Entry>, Revision)>;
+
+    /// The keys under `prefix` with their `mod_revision`, in key order, without their values:
+    /// the first `limit` of them (`None`: all; `Some(0)`: none, just the count), and how many
+    /// there are in all. What a sweep over a large prefix that needs only keys costs: on etcd
+    /// a keys-only (or count-only) range, not every value.
+    fn keys(&self, prefix: &str, limit: Option<usize>) -> Result<KeyList> {
+        let (entries, _) = self.list(prefix)?;
+        Ok(KeyList::of(entries, limit))
+    }
 
     /// The current global revision (the revision of the last commit).
     fn revision(&self) -> Result<Revision>;

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
-use crate::{Commit, Entry, Guard, Op, Result, Revision, Store, StoreError, Txn};
+use crate::{Commit, Entry, Guard, KeyList, Op, Result, Revision, Store, StoreError, Txn};
 
 /// Marks the file as an sdnd store ("SDND"), so a foreign SQLite file is refused.
 const APPLICATION_ID: i32 = 0x5344_4e44;
@@ -459,6 +459,33 @@ impl Store for SqliteStore {
                 .map_err(self.err("listing entries"))?;
             tx.finish().map_err(self.err("ending a read transaction"))?;
             Ok((entries, revision))
+        })
+    }
+
+    fn keys(&self, prefix: &str, limit: Option<usize>) -> Result<KeyList> {
+        self.with_conn(|conn| {
+            let tx = conn.transaction().map_err(self.err("starting a read transaction"))?;
+            let (end, now) = (prefix_end(prefix), now_ms());
+            let total: i64 = tx
+                .prepare_cached(
+                    "SELECT count(*) FROM kv WHERE key >= ?1 AND key < ?2 AND (expires IS NULL OR expires > ?3)",
+                )
+                .and_then(|mut st| st.query_row(params![prefix, end, now], |row| row.get(0)))
+                .map_err(self.err("counting entries"))?;
+            // SQLite's "no limit" is a negative one.
+            let limit = limit.map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
+            let keys = tx
+                .prepare_cached(
+                    "SELECT key, mod_revision FROM kv WHERE key >= ?1 AND key < ?2
+                     AND (expires IS NULL OR expires > ?3) ORDER BY key LIMIT ?4",
+                )
+                .and_then(|mut st| {
+                    st.query_map(params![prefix, end, now, limit], |row| Ok((row.get(0)?, row.get(1)?)))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(self.err("listing keys"))?;
+            tx.finish().map_err(self.err("ending a read transaction"))?;
+            Ok(KeyList { keys, total: usize::try_from(total).unwrap_or(0) })
         })
     }
 

@@ -304,6 +304,38 @@ fn wait_for_change_sees_past_and_future_writes() {
     });
 }
 
+/// Keys without their values: in order, the first `limit`, the count beyond it, nothing of
+/// other prefixes, and no write id counted as an entry (the whole store's keys are what a
+/// listing has).
+#[test]
+fn keys_are_listed_and_counted_without_their_values() {
+    on_both(|store| {
+        let written = committed(
+            store
+                .commit(Txn::new().put("ks/c", "3").put("ks/a", "1").put("ks/b", "2").put("kt/a", "x"))
+                .expect("commit"),
+        );
+        let deleted = committed(store.commit(Txn::new().delete("ks/b").put("ks/d", "4")).expect("commit"));
+        let all = store.keys("ks/", None).expect("keys");
+        assert_eq!(
+            all.keys,
+            [("ks/a".to_string(), written), ("ks/c".to_string(), written), ("ks/d".to_string(), deleted)]
+        );
+        assert_eq!(all.total, 3);
+        let first = store.keys("ks/", Some(2)).expect("keys");
+        assert_eq!(first.keys.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>(), ["ks/a", "ks/c"]);
+        assert_eq!(first.total, 3, "the count goes beyond the limit");
+        let counted = store.keys("ks/", Some(0)).expect("count");
+        assert!(counted.keys.is_empty());
+        assert_eq!(counted.total, 3);
+        assert_eq!(store.keys("none/", None).expect("keys"), sdn_store::KeyList::default());
+        let (everything, _) = store.list("").expect("list");
+        let whole = store.keys("", Some(0)).expect("count");
+        assert_eq!(whole.total, everything.len());
+        assert_eq!(store.keys("", None).expect("keys").keys.len(), everything.len());
+    });
+}
+
 /// What changed under a prefix between two revisions: each key once, with its last state
 /// (deleted: `None`), nothing from before or from other prefixes.
 #[test]

@@ -203,16 +203,46 @@ pub fn record_expiry(store: &dyn Store, now_ms: i64) -> Result<bool, Error> {
     }
 }
 
-/// Deletes the oldest records beyond `keep`.
+/// Deletes the oldest records beyond `keep` (their keys sort by time). A trail within bounds
+/// costs a count, not a read of every record.
 fn prune(store: &dyn Store, keep: usize) -> Result<(), Error> {
-    let (entries, _) = store.list(layout::AUDIT_PREFIX)?;
-    let excess = entries.len().saturating_sub(keep);
-    for chunk in entries[..excess].chunks(PRUNE_BATCH) {
+    let excess = store.keys(layout::AUDIT_PREFIX, Some(0))?.total.saturating_sub(keep);
+    if excess == 0 {
+        return Ok(());
+    }
+    let oldest = store.keys(layout::AUDIT_PREFIX, Some(excess))?.keys;
+    for chunk in oldest.chunks(PRUNE_BATCH) {
         let mut txn = Txn::new();
-        for entry in chunk {
-            txn = txn.delete(entry.key.clone());
+        for (key, _) in chunk {
+            txn = txn.delete(key.clone());
         }
         store.commit(txn)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_keeps_the_newest_records_and_leaves_a_trail_within_bounds_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sdn_store::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let actor = Actor::server();
+        // Older first; more than one batch beyond what is kept.
+        for batch in 0..5 {
+            let ops = (0..60).map(|i| Entry::new(1_000 + batch * 60 + i, "changes", &actor).op()).collect();
+            store.commit(Txn { guards: vec![], ops }).unwrap();
+        }
+        prune(&store, 120).unwrap();
+        let kept = list(&store, &Filter { limit: 1_000, ..Filter::default() }).unwrap();
+        assert_eq!(kept.len(), 120);
+        // The 120 newest of the 300: written at 1,180..1,299 ms.
+        let (entries, _) = store.list(layout::AUDIT_PREFIX).unwrap();
+        assert!(entries.first().unwrap().key.starts_with(&format!("{}{:016}", layout::AUDIT_PREFIX, 1_180)));
+        let revision = store.revision().unwrap();
+        prune(&store, 120).unwrap();
+        assert_eq!(store.revision().unwrap(), revision, "within bounds: nothing written");
+    }
 }

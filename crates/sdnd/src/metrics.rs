@@ -209,6 +209,11 @@ impl Store for TimedStore {
         self.timed(2, || self.inner.list(prefix))
     }
 
+    // Timed as a listing: it is one, without the values.
+    fn keys(&self, prefix: &str, limit: Option<usize>) -> sdn_store::Result<sdn_store::KeyList> {
+        self.timed(2, || self.inner.keys(prefix, limit))
+    }
+
     fn revision(&self) -> sdn_store::Result<Revision> {
         self.timed(3, || self.inner.revision())
     }

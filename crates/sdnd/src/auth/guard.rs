@@ -182,6 +182,10 @@ impl Store for GuardedStore {
         self.inner.list(prefix)
     }
 
+    fn keys(&self, prefix: &str, limit: Option<usize>) -> Result<sdn_store::KeyList> {
+        self.inner.keys(prefix, limit)
+    }
+
     fn revision(&self) -> Result<Revision> {
         self.inner.revision()
     }
