@@ -2,7 +2,7 @@
 //! version, finished once every node has reported that version (or failed, or the timeout
 //! passed).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use sdn_config::Config;
@@ -235,12 +235,15 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// stay `running` past its timeout because the server following it is gone.
 pub fn spawn_orphan_sweeper(app: &std::sync::Arc<App>) {
     let app = app.clone();
-    let spawned = std::thread::Builder::new().name("task-sweeper".into()).spawn(move || loop {
-        std::thread::sleep(SWEEP_INTERVAL);
-        let swept = finish_orphans(&app);
-        app.store_sight.saw(swept.is_ok(), app.clock.now_ms());
-        if let Err(err) = swept {
-            tracing::debug!("looking for orphaned tasks: {err}");
+    let spawned = std::thread::Builder::new().name("task-sweeper".into()).spawn(move || {
+        let mut finished = BTreeSet::new();
+        loop {
+            std::thread::sleep(SWEEP_INTERVAL);
+            let swept = finish_orphans(&app, &mut finished);
+            app.store_sight.saw(swept.is_ok(), app.clock.now_ms());
+            if let Err(err) = swept {
+                tracing::debug!("looking for orphaned tasks: {err}");
+            }
         }
     });
     if let Err(err) = spawned {
@@ -251,40 +254,64 @@ pub fn spawn_orphan_sweeper(app: &std::sync::Arc<App>) {
 /// Finishes every running apply task of another node whose owner is offline and whose
 /// timeout (with a grace period) has passed, with what the nodes reported by then. The write
 /// is guarded on the record being unchanged, so it never overwrites an end the owner (or
-/// another sweeper) wrote first.
-fn finish_orphans(app: &App) -> Result<(), Error> {
-    let (entries, _) = app.store.list(layout::TASKS_PREFIX)?;
+/// another sweeper) wrote first. It goes by the task keys (the UPID says whose and since when)
+/// and reads only overdue records not yet seen finished (`finished`, kept between sweeps: a
+/// task never runs again), so a sweep costs a keys-only listing.
+fn finish_orphans(app: &App, finished: &mut BTreeSet<String>) -> Result<(), Error> {
     let now_ms = app.clock.now_ms();
+    let overdue = (app.apply_timeout + ORPHAN_GRACE).as_millis() as i64;
+    let keys = crate::tasks::keys(app.store.as_ref())?;
+    finished.retain(|key| keys.iter().any(|(_, listed, _)| listed == key));
+    let due: Vec<&str> = keys
+        .iter()
+        .filter(|(upid, key, _)| upid.node != app.node && now_ms >= upid.starttime * 1000 + overdue && !finished.contains(key))
+        .map(|(_, key, _)| key.as_str())
+        .collect();
     let mut beats = None;
-    for entry in entries {
-        let Ok(mut record) = serde_json::from_slice::<TaskRecord>(&entry.value) else { continue };
-        let Ok(upid) = record.upid.parse::<Upid>() else { continue };
-        let overdue = (app.apply_timeout + ORPHAN_GRACE).as_millis() as i64;
-        if record.exitstatus.is_some() || upid.node == app.node || now_ms < upid.starttime * 1000 + overdue {
-            continue;
+    for chunk in due.chunks(100) {
+        for entry in app.store.get_many(chunk)?.into_iter().flatten() {
+            orphan_finished(app, entry, now_ms, finished, &mut beats)?;
         }
-        if !app.store_sight.trusts_heartbeats(now_ms) {
-            return Ok(());
-        }
-        let beats = match &mut beats {
-            Some(beats) => beats,
-            None => beats.insert(nodes::heartbeats(app.store.as_ref())?),
-        };
-        if Liveness::of(beats.get(&upid.node), now_ms).is_online() {
-            continue;
-        }
-        let version = upid.id.parse().unwrap_or(0);
-        let reports = outcomes(app.store.as_ref(), &record.nodes)?;
-        let offline = offline_nodes(app.store.as_ref(), &reports, now_ms)?;
-        record.log.push(format!("{}: finished by {}: the node following it is offline", upid.node, app.node));
-        conclude(&mut record, &Ok(reports), &offline, version, app.apply_timeout);
-        record.endtime = Some(app.clock.now());
-        let key = layout::task(&record.upid);
-        let txn = Txn::new().unchanged(key.clone(), entry.mod_revision).put(key, encode(&record));
-        if let sdn_store::Commit::Committed(_) = app.store.commit(txn)? {
-            record_task(&app.metrics, &record, &upid);
-            tracing::warn!("finished task {upid} of offline node {}: {}", upid.node, record.exitstatus.as_deref().unwrap_or(""));
-        }
+    }
+    Ok(())
+}
+
+/// Finishes the task of `entry` (overdue, of another node) if it still runs and its owner is
+/// offline; see [`finish_orphans`].
+fn orphan_finished(
+    app: &App,
+    entry: sdn_store::Entry,
+    now_ms: i64,
+    finished: &mut BTreeSet<String>,
+    beats: &mut Option<BTreeMap<String, layout::Heartbeat>>,
+) -> Result<(), Error> {
+    let Ok(mut record) = serde_json::from_slice::<TaskRecord>(&entry.value) else { return Ok(()) };
+    let Ok(upid) = record.upid.parse::<Upid>() else { return Ok(()) };
+    if record.exitstatus.is_some() {
+        finished.insert(entry.key);
+        return Ok(());
+    }
+    if !app.store_sight.trusts_heartbeats(now_ms) {
+        return Ok(());
+    }
+    let beats = match beats {
+        Some(beats) => beats,
+        None => beats.insert(nodes::heartbeats(app.store.as_ref())?),
+    };
+    if Liveness::of(beats.get(&upid.node), now_ms).is_online() {
+        return Ok(());
+    }
+    let version = upid.id.parse().unwrap_or(0);
+    let reports = outcomes(app.store.as_ref(), &record.nodes)?;
+    let offline = offline_nodes(app.store.as_ref(), &reports, now_ms)?;
+    record.log.push(format!("{}: finished by {}: the node following it is offline", upid.node, app.node));
+    conclude(&mut record, &Ok(reports), &offline, version, app.apply_timeout);
+    record.endtime = Some(app.clock.now());
+    let key = layout::task(&record.upid);
+    let txn = Txn::new().unchanged(key.clone(), entry.mod_revision).put(key, encode(&record));
+    if let sdn_store::Commit::Committed(_) = app.store.commit(txn)? {
+        record_task(&app.metrics, &record, &upid);
+        tracing::warn!("finished task {upid} of offline node {}: {}", upid.node, record.exitstatus.as_deref().unwrap_or(""));
     }
     Ok(())
 }
@@ -489,6 +516,9 @@ fn finish_task(
         }
     }
     record_task(metrics, &record, &upid);
+    if let Err(err) = crate::tasks::prune(store, &upid.node, crate::tasks::RETENTION) {
+        tracing::debug!("pruning the task list of {}: {err}", upid.node);
+    }
 }
 
 /// Counts a finished task's duration (from its start time to its end) in the metrics.

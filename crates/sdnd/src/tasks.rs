@@ -21,6 +21,50 @@ pub fn list(store: &dyn Store) -> Result<Vec<(Upid, TaskRecord)>, Error> {
     Ok(tasks)
 }
 
+/// How many finished tasks of each node are kept; older ones are pruned. PVE's task index
+/// rotates at about a thousand entries too.
+pub const RETENTION: usize = 1_000;
+
+/// At most this many records are read or deleted per store call (etcd's default
+/// --max-txn-ops is 128).
+const PRUNE_BATCH: usize = 100;
+
+/// The UPIDs under [`layout::TASKS_PREFIX`] with their store key and its revision, from a
+/// keys-only listing: what a sweep over the tasks needs before it reads any record.
+pub fn keys(store: &dyn Store) -> Result<Vec<(Upid, String, sdn_store::Revision)>, Error> {
+    let listed = store.keys(layout::TASKS_PREFIX, None)?;
+    Ok(listed
+        .keys
+        .into_iter()
+        .filter_map(|(key, revision)| Some((key.strip_prefix(layout::TASKS_PREFIX)?.parse::<Upid>().ok()?, key, revision)))
+        .collect())
+}
+
+/// Deletes the oldest finished tasks of `node` beyond `keep`; a running task stays, however
+/// old. Each delete is guarded on the record being as read.
+pub fn prune(store: &dyn Store, node: &str, keep: usize) -> Result<(), Error> {
+    let mut mine: Vec<_> = keys(store)?.into_iter().filter(|(upid, ..)| upid.node == node).collect();
+    let Some(excess) = mine.len().checked_sub(keep).filter(|excess| *excess > 0) else {
+        return Ok(());
+    };
+    mine.sort_by_key(|(upid, ..)| upid.starttime);
+    for chunk in mine[..excess].chunks(PRUNE_BATCH) {
+        let keys: Vec<&str> = chunk.iter().map(|(_, key, _)| key.as_str()).collect();
+        let mut txn = sdn_store::Txn::new();
+        for entry in store.get_many(&keys)?.into_iter().flatten() {
+            let finished = serde_json::from_slice::<TaskRecord>(&entry.value).is_ok_and(|record| record.exitstatus.is_some());
+            if finished {
+                txn = txn.unchanged(entry.key.clone(), entry.mod_revision).delete(entry.key);
+            }
+        }
+        // A record changed meanwhile fails the guard: it is looked at again next time.
+        if !txn.ops.is_empty() {
+            store.commit(txn)?;
+        }
+    }
+    Ok(())
+}
+
 /// The record of the task `upid`; 404 if there is none.
 pub fn read(store: &dyn Store, upid: &Upid) -> Result<TaskRecord, Error> {
     let text = upid.to_string();
@@ -111,5 +155,37 @@ mod tests {
         record.exitstatus = Some("node n2 failed".into());
         assert_eq!(record.log_json(1, 50), json!([{"n":2,"t":"TASK ERROR: node n2 failed"}]));
         assert_eq!(record.status(&upid).status, sdn_wire::TaskRunState::Stopped);
+    }
+
+    /// Writes a task of `node` started at `starttime`, finished or still running.
+    fn task(store: &dyn Store, node: &str, starttime: i64, finished: bool) -> String {
+        let upid = format!("UPID:{node}:00000001:00000002:{starttime:08X}:reloadnetworkall:{starttime}:root@pam:");
+        let mut record = TaskRecord::start(&upid.parse().unwrap(), "start".into());
+        if finished {
+            record.exitstatus = Some("OK".into());
+        }
+        let key = layout::task(&upid);
+        store.commit(sdn_store::Txn::new().put(key.clone(), serde_json::to_vec(&record).unwrap())).unwrap();
+        key
+    }
+
+    #[test]
+    fn pruning_drops_a_nodes_oldest_finished_tasks_and_keeps_running_ones_and_other_nodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sdn_store::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        // Started in the order of their start times, not of their keys (pid and pstart equal).
+        let running = task(&store, "a", 100, false);
+        let a: Vec<String> = [500, 200, 400, 300, 600].into_iter().map(|t| task(&store, "a", t, true)).collect();
+        let b: Vec<String> = [50, 60, 70].into_iter().map(|t| task(&store, "b", t, true)).collect();
+        prune(&store, "a", 3).unwrap();
+        let left: Vec<String> = store.keys(layout::TASKS_PREFIX, None).unwrap().keys.into_iter().map(|(key, _)| key).collect();
+        // The three oldest of `a` are the running one (kept), 200 and 300 (pruned).
+        let mut kept = vec![running, a[0].clone(), a[2].clone(), a[4].clone()];
+        kept.extend(b);
+        kept.sort();
+        assert_eq!(left, kept);
+        let revision = store.revision().unwrap();
+        prune(&store, "a", 4).unwrap();
+        assert_eq!(store.revision().unwrap(), revision, "within bounds: nothing written");
     }
 }
