@@ -276,7 +276,9 @@ pub trait Store: Send + Sync + 'static {
 /// Waits for changes under one prefix; see [`Store::watch_prefix`].
 pub trait PrefixWatch {
     /// [`Store::wait_for_change`] on the watch's prefix, except that a wait that times out
-    /// may answer `after` itself instead of asking the store for its revision.
+    /// with nothing changed under the prefix may answer `after` itself instead of the store's
+    /// revision (which other prefixes' commits move). SQLite's and etcd's watches do whenever
+    /// they know nothing changed, so that an answer past `after` means the prefix may have.
     fn wait_for_change(&mut self, after: Revision, timeout: Duration) -> Result<Revision>;
 }
 

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
-use crate::{Commit, Entry, Guard, KeyList, Op, Result, Revision, Store, StoreError, Txn};
+use crate::{Commit, Entry, Guard, KeyList, Op, PrefixWatch, Result, Revision, Store, StoreError, Txn};
 
 /// Marks the file as an sdnd store ("SDND"), so a foreign SQLite file is refused.
 const APPLICATION_ID: i32 = 0x5344_4e44;
@@ -600,6 +600,57 @@ impl Store for SqliteStore {
         after: Revision,
         timeout: Duration,
     ) -> Result<Revision> {
+        match self.wait_for(prefix, after, timeout)? {
+            Waited::Changed(revision) | Waited::Quiet(revision) => Ok(revision),
+        }
+    }
+
+    fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn PrefixWatch + 'a> {
+        Box::new(SqlitePrefixWatch { store: self, prefix: prefix.to_owned(), quiet: None })
+    }
+}
+
+/// How a wait on the changelog ended.
+enum Waited {
+    /// Something under the prefix changed, at this revision.
+    Changed(Revision),
+    /// Nothing under it changed through this revision, within the wait.
+    Quiet(Revision),
+}
+
+/// A waiter on one prefix that remembers how far its last quiet wait looked: a wait that
+/// times out answers its `after` (nothing changed under the prefix, though other commits may
+/// have moved the store on), and the next wait from that `after` goes on from where the last
+/// one stopped instead of reading the changelog since `after` again.
+struct SqlitePrefixWatch<'a> {
+    store: &'a SqliteStore,
+    prefix: String,
+    /// `(after, checked)`: the last quiet wait from `after` found nothing through `checked`.
+    quiet: Option<(Revision, Revision)>,
+}
+
+impl PrefixWatch for SqlitePrefixWatch<'_> {
+    fn wait_for_change(&mut self, after: Revision, timeout: Duration) -> Result<Revision> {
+        let from = match self.quiet {
+            Some((asked, checked)) if asked == after => checked.max(after),
+            _ => after,
+        };
+        match self.store.wait_for(&self.prefix, from, timeout)? {
+            Waited::Changed(revision) => {
+                self.quiet = None;
+                Ok(revision)
+            }
+            Waited::Quiet(checked) => {
+                self.quiet = Some((after, checked));
+                Ok(after)
+            }
+        }
+    }
+}
+
+impl SqliteStore {
+    /// [`Store::wait_for_change`], telling a change apart from a quiet wait.
+    fn wait_for(&self, prefix: &str, after: Revision, timeout: Duration) -> Result<Waited> {
         // `None`: a timeout too large to represent, i.e. wait until a change.
         let deadline = Instant::now().checked_add(timeout);
         let end = prefix_end(prefix);
@@ -629,7 +680,7 @@ impl Store for SqliteStore {
                 _ => None,
             };
             match known {
-                Some(Known::Changed(revision)) => return Ok(revision),
+                Some(Known::Changed(revision)) => return Ok(Waited::Changed(revision)),
                 Some(Known::Unchanged(revision)) => {
                     checked = revision;
                     looked = Some(seen);
@@ -637,7 +688,7 @@ impl Store for SqliteStore {
                 None if must_look => {
                     let (revision, changed) = self.changed_since(prefix, &end, checked)?;
                     if changed {
-                        return Ok(revision);
+                        return Ok(Waited::Changed(revision));
                     }
                     checked = checked.max(revision);
                     looked = Some(seen);
@@ -650,7 +701,7 @@ impl Store for SqliteStore {
             let wait = match deadline {
                 Some(deadline) => {
                     if now >= deadline {
-                        return Ok(checked);
+                        return Ok(Waited::Quiet(checked));
                     }
                     (deadline - now).min(until_poll)
                 }

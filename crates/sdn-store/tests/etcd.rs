@@ -513,6 +513,10 @@ fn a_prefix_watch_answers_wait_after_wait() {
             .expect("wait");
         assert!(started.elapsed() >= Duration::from_millis(450), "woken early");
         assert!(now >= elsewhere);
+        // What others wrote elsewhere does not count: a quiet wait answers where it started,
+        // also from before those commits.
+        assert_eq!(watch.wait_for_change(woke, Duration::from_millis(300)).expect("wait"), woke);
+        assert_eq!(watch.wait_for_change(woke, Duration::from_millis(300)).expect("wait"), woke);
         // Asked from before the second change again: it is reported at once.
         let started = Instant::now();
         assert!(watch.wait_for_change(first, Duration::from_secs(5)).expect("wait") >= second);

@@ -609,6 +609,76 @@ mod tests {
         }
     }
 
+    /// A store on which the next `failing` reads of the running version fail (a store blip
+    /// right as the agent's watch tells of an apply); `reads` counts them all.
+    struct FailingRunningReads {
+        inner: sdn_store::SqliteStore,
+        failing: AtomicUsize,
+        reads: AtomicUsize,
+    }
+
+    impl Store for FailingRunningReads {
+        fn get(&self, key: &str) -> sdn_store::Result<Option<sdn_store::Entry>> {
+            if key == layout::RUNNING_VERSION {
+                self.reads.fetch_add(1, Ordering::SeqCst);
+                if self.failing.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                    return Err(sdn_store::StoreError::Unavailable("the test store is out of reach".into()));
+                }
+            }
+            self.inner.get(key)
+        }
+        fn list(&self, prefix: &str) -> sdn_store::Result<(Vec<sdn_store::Entry>, sdn_store::Revision)> {
+            self.inner.list(prefix)
+        }
+        fn revision(&self) -> sdn_store::Result<sdn_store::Revision> {
+            self.inner.revision()
+        }
+        fn commit(&self, txn: Txn) -> sdn_store::Result<sdn_store::Commit> {
+            self.inner.commit(txn)
+        }
+        fn wait_for_change(&self, prefix: &str, after: sdn_store::Revision, timeout: Duration) -> sdn_store::Result<sdn_store::Revision> {
+            self.inner.wait_for_change(prefix, after, timeout)
+        }
+        fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn sdn_store::PrefixWatch + 'a> {
+            self.inner.watch_prefix(prefix)
+        }
+    }
+
+    /// The read the watch's news of an apply leads to fails: the agent reads again at its next
+    /// pass, not only at the recheck half a minute later (no further change comes to wake it).
+    #[test]
+    fn an_apply_whose_first_read_failed_is_rendered_at_the_next_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = sdn_store::SqliteStore::open(&dir.path().join("store.db")).unwrap();
+        let store = Arc::new(FailingRunningReads { inner, failing: AtomicUsize::new(0), reads: AtomicUsize::new(0) });
+        let agent = spawn(store.clone(), test_config(dir.path()), Clock::system()).unwrap();
+        // Its first passes read the running version; once they are done it waits on its watch
+        // and reads nothing until that tells of a change.
+        let mut reads = store.reads.load(Ordering::SeqCst);
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let now = store.reads.load(Ordering::SeqCst);
+            if now == reads {
+                break;
+            }
+            reads = now;
+        }
+        store.failing.store(1, Ordering::SeqCst);
+        let text = serde_json::to_vec(&sdn_config::Config::default().to_running_config(1)).unwrap();
+        store.commit(Txn::new().put(layout::RUNNING_CONFIG, text).put(layout::RUNNING_VERSION, "1")).unwrap();
+        let started = std::time::Instant::now();
+        let rendered = loop {
+            let version = crate::nodes::report(store.as_ref(), "n1").unwrap().map_or(0, |report| report.version);
+            if version == 1 || started.elapsed() > RECHECK / 3 {
+                break version == 1;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        agent.stop();
+        assert_eq!(store.failing.load(Ordering::SeqCst), 0, "the read failed once");
+        assert!(rendered, "version 1 rendered within {:?} of the apply", RECHECK / 3);
+    }
+
     #[test]
     fn a_spawned_agent_is_registered_online_and_has_its_files_published_before_spawn_returns() {
         let dir = tempfile::tempdir().unwrap();
