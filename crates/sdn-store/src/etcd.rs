@@ -808,13 +808,13 @@ impl EtcdStore {
     }
 
     /// The journal of exactly the keys starting with `start`, created (complete up to
-    /// `after`) if there is none.
-    fn journal(&self, start: &[u8], after: Revision) -> Arc<journal::Journal> {
+    /// `after`, keeping its events if `keep`) if there is none.
+    fn journal(&self, start: &[u8], after: Revision, keep: bool) -> Arc<journal::Journal> {
         self.journals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(start.to_vec())
-            .or_insert_with(|| Arc::new(journal::Journal::new(start.to_vec(), prefix_end(start), after)))
+            .or_insert_with(|| Arc::new(journal::Journal::new(start.to_vec(), prefix_end(start), after, keep)))
             .clone()
     }
 
@@ -829,7 +829,7 @@ impl EtcdStore {
             .filter(|(prefix, journal)| start.starts_with(prefix) && journal.followed())
             .min_by_key(|(prefix, _)| prefix.len())
             .map(|(_, journal)| journal.clone());
-        covering.unwrap_or_else(|| self.journal(start, after))
+        covering.unwrap_or_else(|| self.journal(start, after, true))
     }
 
     /// Starts a task reading a watch into `journal` unless one does, on the preferred member;
@@ -967,7 +967,7 @@ impl PrefixWatch for JournalWatch<'_> {
         let store = self.store;
         let deadline = Instant::now() + timeout;
         // Looked up at every wait: a journal that went idle may have been replaced.
-        let journal = store.journal(&self.start, after);
+        let journal = store.journal(&self.start, after, false);
         let mut failures = 0usize;
         loop {
             match journal.wait_past(after, deadline) {

@@ -8,8 +8,11 @@
 //!
 //! One journal serves both: the write path's view watcher waits on the journal of `sdn/`,
 //! and the changes of `sdn/pending/` it then asks for come from that same journal, so etcd
-//! sends each change to a server once, not once per stream. A journal nobody asked for
-//! within [`IDLE_STOP`] stops following (a later call starts it again from where it was).
+//! sends each change to a server once, not once per stream. A journal keeps the keys and
+//! values only of the prefixes changes were asked of (from the first ask on; that one is
+//! answered by a replay), so waiting on `sdn/` does not keep every applied configuration in
+//! memory. A journal nobody asked for within [`IDLE_STOP`] stops following (a later call
+//! starts it again from where it was).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -35,9 +38,12 @@ pub(super) struct Journal {
 }
 
 struct State {
-    /// Every event under the prefix after `from` up to `reached` is in `events`, in order.
+    /// Every event under a kept prefix after `from` (and after that prefix's own revision in
+    /// `kept`) up to `reached` is in `events`, in order.
     from: Revision,
     reached: Revision,
+    /// The prefixes whose events are kept, each complete after its revision.
+    kept: Vec<(Vec<u8>, Revision)>,
     events: VecDeque<(Revision, Vec<u8>, Option<KeyValue>)>,
     bytes: usize,
     /// Whether a task is reading a watch into it.
@@ -73,14 +79,17 @@ pub(super) enum Wait {
 }
 
 impl Journal {
-    /// An empty journal of `[start, end)`, complete up to `from`.
-    pub(super) fn new(start: Vec<u8>, end: Vec<u8>, from: Revision) -> Journal {
+    /// An empty journal of `[start, end)`, complete up to `from`; keeping the events of its
+    /// whole range (`keep`: for changes to be asked of), or none until asked.
+    pub(super) fn new(start: Vec<u8>, end: Vec<u8>, from: Revision, keep: bool) -> Journal {
+        let kept = if keep { vec![(start.clone(), from)] } else { Vec::new() };
         Journal {
             start,
             end,
             state: Mutex::new(State {
                 from,
                 reached: from,
+                kept,
                 events: VecDeque::new(),
                 bytes: 0,
                 following: false,
@@ -103,7 +112,14 @@ impl Journal {
         let mut state = self.lock();
         state.asked = Instant::now();
         loop {
-            if after < state.from {
+            let complete_after = state.kept.iter().filter(|(prefix, _)| under.starts_with(prefix)).map(|(_, since)| *since).min();
+            let Some(complete_after) = complete_after else {
+                // Kept from now on: the next ask is answered from memory.
+                let since = state.reached;
+                state.kept.push((under.to_vec(), since));
+                return Answer::Unknown;
+            };
+            if after < state.from.max(complete_after) {
                 return Answer::Unknown;
             }
             if state.reached >= through {
@@ -196,6 +212,9 @@ impl Journal {
             state.reached = from;
             state.events.clear();
             state.bytes = 0;
+            for (_, since) in &mut state.kept {
+                *since = (*since).max(from);
+            }
         }
         self.grown.notify_all();
     }
@@ -207,13 +226,16 @@ impl Journal {
         for event in events {
             let Some(kv) = event.kv() else { continue };
             let revision = super::to_revision(kv.mod_revision());
+            state.reached = state.reached.max(revision);
+            if !state.kept.iter().any(|(prefix, _)| kv.key().starts_with(prefix)) {
+                continue;
+            }
             let entry = match event.event_type() {
                 EventType::Put => Some(kv.clone()),
                 EventType::Delete => None,
             };
             state.bytes += kv.key().len() + entry.as_ref().map_or(0, |kv| kv.value().len());
             state.events.push_back((revision, kv.key().to_vec(), entry));
-            state.reached = state.reached.max(revision);
         }
         while state.events.len() > MAX_EVENTS || state.bytes > MAX_BYTES {
             let Some((revision, key, entry)) = state.events.pop_front() else {
@@ -295,31 +317,46 @@ mod tests {
 
     #[test]
     fn a_journal_answers_only_what_it_holds_whole() {
-        let journal = Journal::new(b"j/".to_vec(), b"j0".to_vec(), 10);
+        let journal = Journal::new(b"j/".to_vec(), b"j0".to_vec(), 10, true);
         assert!(matches!(
-            journal.changes(b"", 9, 12, Instant::now()),
+            journal.changes(b"j/", 9, 12, Instant::now()),
             Answer::Unknown
         ));
         assert!(matches!(
-            journal.changes(b"", 10, 12, Instant::now()),
+            journal.changes(b"j/", 10, 12, Instant::now()),
             Answer::NotFollowed
         ));
         assert_eq!(journal.start_following(), Some(10));
         assert_eq!(journal.start_following(), None);
         // Followed, but revision 12 has not arrived: the wait ends at its deadline.
         assert!(matches!(
-            journal.changes(b"", 10, 12, Instant::now()),
+            journal.changes(b"j/", 10, 12, Instant::now()),
             Answer::Unknown
         ));
         journal.stopped(Some(50));
         assert!(matches!(
-            journal.changes(b"", 10, 60, Instant::now()),
+            journal.changes(b"j/", 10, 60, Instant::now()),
             Answer::Unknown
         ));
         assert!(matches!(
-            journal.changes(b"", 49, 60, Instant::now()),
+            journal.changes(b"j/", 49, 60, Instant::now()),
             Answer::NotFollowed
         ));
         assert_eq!(journal.start_following(), Some(49));
+    }
+
+    #[test]
+    fn a_prefix_is_kept_from_its_first_ask_on() {
+        // A journal waited on: it keeps no events until changes are asked of a prefix.
+        let journal = Journal::new(b"j/".to_vec(), b"j0".to_vec(), 10, false);
+        assert_eq!(journal.start_following(), Some(10));
+        assert!(matches!(journal.changes(b"j/p/", 10, 10, Instant::now()), Answer::Unknown), "not kept yet");
+        // Kept after 10 now: answered (nothing changed through 10).
+        assert!(matches!(journal.changes(b"j/p/", 10, 10, Instant::now()), Answer::Changes(changes) if changes.is_empty()));
+        assert!(matches!(journal.changes(b"j/p/", 9, 10, Instant::now()), Answer::Unknown), "from before it was kept");
+        assert!(matches!(journal.changes(b"j/q/", 10, 10, Instant::now()), Answer::Unknown), "another prefix");
+        // After compaction, complete only from where it starts over.
+        journal.stopped(Some(21));
+        assert!(matches!(journal.changes(b"j/p/", 15, 20, Instant::now()), Answer::Unknown));
     }
 }
