@@ -966,7 +966,8 @@ impl PrefixWatch for JournalWatch<'_> {
     fn wait_for_change(&mut self, after: Revision, timeout: Duration) -> Result<Revision> {
         let store = self.store;
         let deadline = Instant::now() + timeout;
-        // Looked up at every wait: a journal that went idle may have been replaced.
+        // Every waiter on the prefix shares its journal; a journal that went idle stopped
+        // following and is started again below, from where it stopped.
         let journal = store.journal(&self.start, after, false);
         let mut failures = 0usize;
         loop {
