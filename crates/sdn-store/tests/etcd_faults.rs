@@ -167,6 +167,36 @@ fn a_hung_member_costs_latency_not_errors_for_calls_and_watches() {
     cluster.members[0].resume();
 }
 
+/// A prefix watch (a journal's watch, shared with the changes asked under its prefix) whose
+/// member hangs moves to another member from where it was: the write made meanwhile wakes it,
+/// and the changes under the prefix are still told whole.
+#[test]
+fn a_prefix_watch_on_a_hung_member_moves_on_and_misses_nothing() {
+    let mut cluster = Cluster::start(3);
+    let store = store_on(&cluster);
+    let mut watch = store.watch_prefix("pw/");
+    let base = store.revision().expect("revision");
+    let first = committed(store.commit(Txn::new().put("pw/pending/a", "1")).expect("commit"));
+    assert!(watch.wait_for_change(base, Duration::from_secs(5)).expect("wait") >= first);
+    // Asked once, so that the journal keeps `pw/pending/` from here on.
+    store.changes_through("pw/pending/", base, first).expect("changes");
+    cluster.members[0].stop();
+    let written = committed(store.commit(Txn::new().put("pw/pending/b", "2")).expect("a write while a member hangs"));
+    let started = Instant::now();
+    let woke = loop {
+        let woke = watch.wait_for_change(first, Duration::from_secs(10)).expect("the watch moved to another member");
+        if woke >= written || started.elapsed() > Duration::from_secs(10) {
+            break woke;
+        }
+    };
+    assert!(woke >= written, "woke at {woke}, the write was at {written}");
+    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+    let changes = store.changes_through("pw/pending/", first, written).expect("changes").expect("known");
+    let keys: Vec<&str> = changes.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(keys, ["pw/pending/b"]);
+    cluster.members[0].resume();
+}
+
 /// The member a commit went to freezes right after it was sent (before, while or after
 /// etcd commits it): the store answers with the truth, and the write never lands a second
 /// time when the member resumes and delivers what it still held.
