@@ -29,7 +29,8 @@
 //! `SDND_BENCH_SIZES=10,10000` measures other sizes (the first is the baseline of the size
 //! ratios); `SDND_BENCH_BACKENDS=sqlite` or `etcd` measures one backend only;
 //! `SDND_BENCH_SAMPLES` takes more samples; `SDND_BENCH_PID_FILE` names a file the server's
-//! pid and size are written to while that size is measured (for a profiler).
+//! pid, the size and the other node's pid are written to while that size is measured (for a
+//! profiler).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -321,15 +322,16 @@ fn measure(existing: usize, store: &[String], baselines: &mut Baselines<'_>) -> 
     let dir = tempfile::tempdir_in(".").unwrap();
     populate(dir.path(), existing, store);
     let server = Server::start_node(dir.path(), "testnode", store, &[]);
-    if let Ok(path) = std::env::var("SDND_BENCH_PID_FILE") {
-        // For a profiler: the server's pid while this size is measured.
-        std::fs::write(path, format!("{} {existing}\n", server.child.as_ref().unwrap().id())).unwrap();
-    }
     let client = server.client("bench");
     // A second node on the same store, whose changes the first one's view must catch up with.
     // Started before the apply, so that the apply's task waits for its agent too (a node
     // that starts later renders the whole configuration then: seconds at 100,000 vnets).
     let other = Server::start_node(dir.path(), "n2", store, &[]);
+    if let Ok(path) = std::env::var("SDND_BENCH_PID_FILE") {
+        // For a profiler: the server's pid, the size, the other node's pid.
+        let pid = |server: &Server| server.child.as_ref().unwrap().id();
+        std::fs::write(path, format!("{} {existing} {}\n", pid(&server), pid(&other))).unwrap();
+    }
     // Applied once first, as on any cluster in use: the running configuration and the
     // nodes' generated files are then in the store beside what a change touches.
     let upid = client.put(SDN, &[]).ok();

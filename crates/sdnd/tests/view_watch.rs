@@ -28,6 +28,8 @@ struct Counting {
     pending_lists: AtomicUsize,
     /// This many reads of the markers fail (as with a store briefly out of reach).
     failing_marker_reads: AtomicUsize,
+    /// Runs once at the next read of what changed (another node's write landing meanwhile).
+    before_changes: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl Store for Counting {
@@ -58,6 +60,10 @@ impl Store for Counting {
         after: Revision,
         through: Revision,
     ) -> sdn_store::Result<Option<sdn_store::KeyChanges>> {
+        let hook = self.before_changes.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
         self.inner.changes_through(prefix, after, through)
     }
     fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn sdn_store::PrefixWatch + 'a> {
@@ -117,6 +123,7 @@ fn open(data_dir: &std::path::Path) -> Arc<Counting> {
         pending_commits: AtomicUsize::new(0),
         pending_lists: AtomicUsize::new(0),
         failing_marker_reads: AtomicUsize::new(0),
+        before_changes: std::sync::Mutex::new(None),
     })
 }
 
@@ -287,6 +294,25 @@ fn a_view_catches_up_with_another_nodes_changes_without_reading_everything() {
         lists,
         "b read the whole pending configuration again"
     );
+}
+
+/// Another node writes again between this node's read of the markers and its read of what
+/// changed up to them (a burst elsewhere): the changes then tell the marker's later state,
+/// and the view still catches up by them, not by reading everything (at 100,000 objects a
+/// whole read costs a follower about 0.1 s of CPU per catch-up).
+#[test]
+fn a_catch_up_overtaken_by_another_write_still_goes_by_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, store_b) = two_current_nodes(dir.path());
+    let lists = store_b.pending_lists.load(Ordering::SeqCst);
+    let writer = a.clone();
+    *store_b.before_changes.lock().unwrap() = Some(Box::new(move || create_zone(&writer, "late")));
+    create_zone(&a, "first");
+    wait_for_zone_in_view(&b, &store_b, "first");
+    wait_for_zone_in_view(&b, &store_b, "late");
+    assert!(store_b.before_changes.lock().unwrap().is_none(), "the write landed mid-catch-up");
+    assert_eq!(store_b.pending_lists.load(Ordering::SeqCst), lists, "b read the whole pending configuration again");
+    assert_eq!(zones(&b), zones(&a));
 }
 
 /// Two nodes changing the configuration by turns, in a fixed pseudo-random order: each one's

@@ -302,9 +302,12 @@ impl Sdn {
             }
         };
         // The marker's write at `pending_rev` must be among them, or they are not the whole
-        // story (a write that moved the marker without the store reporting it).
+        // story (a write that moved the marker without the store reporting it). Its state may
+        // be a later one (SQLite tells each key's state now, and another node may have written
+        // since): the changes then bring some keys further than `pending_rev`, never back,
+        // and the next catch-up from there brings the rest.
         changes.filter(|changes| {
-            changes.iter().any(|(key, entry)| key == layout::PENDING_MARK && entry.as_ref().is_some_and(|e| e.mod_revision == pending_rev))
+            changes.iter().any(|(key, entry)| key == layout::PENDING_MARK && entry.as_ref().is_some_and(|e| e.mod_revision >= pending_rev))
         })
     }
 
