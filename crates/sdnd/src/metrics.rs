@@ -365,6 +365,23 @@ pub fn render(app: &App) -> String {
         );
     }
 
+    let view = app.sdn.view_counts();
+    header(
+        &mut out,
+        "sdnd_view_refreshes_total",
+        "counter",
+        "Refreshes of this server's view of the configuration after a change made elsewhere.",
+    );
+    let _ = writeln!(out, "sdnd_view_refreshes_total {}", view.refreshes);
+    header(
+        &mut out,
+        "sdnd_view_whole_reads_total",
+        "counter",
+        "Reads of the whole pending or running configuration into this server's view (a catch-up by what changed is none; an apply elsewhere costs one of the running).",
+    );
+    let _ = writeln!(out, "sdnd_view_whole_reads_total{{part=\"pending\"}} {}", view.whole_pending_reads);
+    let _ = writeln!(out, "sdnd_view_whole_reads_total{{part=\"running\"}} {}", view.whole_running_reads);
+
     // The gauges from the store: if it can't answer, say so and leave them out (a scraper
     // sees the gap) rather than answer stale or made-up values.
     let read_start = Instant::now();

@@ -152,6 +152,11 @@ fn metrics_parse_with_prometheus_parser_and_count_what_happened() {
         "histogram"
     );
     assert_eq!(before.types["sdnd_http_requests"], "counter");
+    assert_eq!(before.types["sdnd_view_whole_reads"], "counter");
+    assert_eq!(before.types["sdnd_view_refreshes"], "counter");
+    let whole_reads = |scrape: &Scrape| {
+        ["pending", "running"].map(|part| scrape.value("sdnd_view_whole_reads_total", &[("part", part)]))
+    };
 
     let token = client
         .post(&format!("{SDN}/lock"), &[])
@@ -184,6 +189,8 @@ fn metrics_parse_with_prometheus_parser_and_count_what_happened() {
 
     let locked = scrape(&server.base);
     assert_eq!(locked.value("sdnd_lock_held", &[]), 1.0);
+    // Its own changes keep the view current without reading anything whole.
+    assert_eq!(whole_reads(&locked), whole_reads(&before), "the lock and the creates read a configuration whole");
     assert_eq!(
         locked.value("sdnd_lock_holder", &[("holder", "root@pam!ci")]),
         1.0

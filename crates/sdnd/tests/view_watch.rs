@@ -305,6 +305,7 @@ fn a_catch_up_overtaken_by_another_write_still_goes_by_what_changed() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, store_b) = two_current_nodes(dir.path());
     let lists = store_b.pending_lists.load(Ordering::SeqCst);
+    let whole_reads = b.sdn.view_counts().whole_pending_reads;
     let writer = a.clone();
     *store_b.before_changes.lock().unwrap() = Some(Box::new(move || create_zone(&writer, "late")));
     create_zone(&a, "first");
@@ -312,6 +313,7 @@ fn a_catch_up_overtaken_by_another_write_still_goes_by_what_changed() {
     wait_for_zone_in_view(&b, &store_b, "late");
     assert!(store_b.before_changes.lock().unwrap().is_none(), "the write landed mid-catch-up");
     assert_eq!(store_b.pending_lists.load(Ordering::SeqCst), lists, "b read the whole pending configuration again");
+    assert_eq!(b.sdn.view_counts().whole_pending_reads, whole_reads, "what the metric shows of it");
     assert_eq!(zones(&b), zones(&a));
 }
 

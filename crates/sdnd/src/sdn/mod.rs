@@ -100,6 +100,17 @@ pub struct Sdn {
     view_through: AtomicU64,
     /// How often the view watcher refreshed the view (see [`Sdn::refresh_view`]).
     view_refreshes: AtomicU64,
+    /// How often the pending and the running configuration were read whole into the view
+    /// (not caught up by what changed): what a metric shows of a view that keeps re-reading.
+    whole_reads: [AtomicU64; 2],
+}
+
+/// How the view was kept current so far (see [`Sdn::view_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewCounts {
+    pub refreshes: u64,
+    pub whole_pending_reads: u64,
+    pub whole_running_reads: u64,
 }
 
 /// A cached marker revision that matches none in the store: that part is read again on next
@@ -129,6 +140,7 @@ impl Sdn {
             newest_seen: AtomicU64::new(0),
             view_through: AtomicU64::new(0),
             view_refreshes: AtomicU64::new(0),
+            whole_reads: [AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
 
@@ -175,6 +187,16 @@ impl Sdn {
     /// How often the view watcher refreshed the view so far.
     pub fn view_refreshes(&self) -> u64 {
         self.view_refreshes.load(Ordering::Relaxed)
+    }
+
+    /// The view's refreshes and whole reads so far.
+    pub fn view_counts(&self) -> ViewCounts {
+        let [pending, running] = &self.whole_reads;
+        ViewCounts {
+            refreshes: self.view_refreshes(),
+            whole_pending_reads: pending.load(Ordering::Relaxed),
+            whole_running_reads: running.load(Ordering::Relaxed),
+        }
     }
 
     /// The configuration as this process last read or wrote it, without asking the store:
@@ -240,6 +262,7 @@ impl Sdn {
             _ => {
                 let mut snapshot = lock_mutex(&self.cache).clone();
                 if snapshot.pending_rev == UNKNOWN || snapshot.pending_rev < pending_rev {
+                    self.whole_reads[0].fetch_add(1, Ordering::Relaxed);
                     let (pending, rev) = self.load_pending()?;
                     // Sharing the running configuration's parts (see below).
                     snapshot.pending = Arc::new(pending.rebased_on(&snapshot.running, Positions::Own));
@@ -249,6 +272,7 @@ impl Sdn {
             }
         };
         if running_rev != snapshot.running_rev {
+            self.whole_reads[1].fetch_add(1, Ordering::Relaxed);
             let (running, version, rev) = self.load_running()?;
             // Built on the pending configuration, so that the two share every object that is
             // not a pending change: comparing them (taking the lock, a rollback, whether
