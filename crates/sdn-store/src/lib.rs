@@ -18,6 +18,11 @@ pub use sqlite::SqliteStore;
 
 use std::time::Duration;
 
+/// How many operations a batch of deletes or reads keeps to per transaction, so that it works
+/// on an etcd with default settings (`--max-txn-ops` is 128 there). Writes of a whole
+/// configuration are larger and need a larger setting; sweeps and prunes never do.
+pub const TXN_BATCH: usize = 100;
+
 /// A global, monotonically increasing revision number. `0` means "never written".
 pub type Revision = u64;
 

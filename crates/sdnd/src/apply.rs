@@ -268,7 +268,7 @@ fn finish_orphans(app: &App, finished: &mut BTreeSet<String>) -> Result<(), Erro
         .map(|(_, key, _)| key.as_str())
         .collect();
     let mut beats = None;
-    for chunk in due.chunks(100) {
+    for chunk in due.chunks(sdn_store::TXN_BATCH) {
         for entry in app.store.get_many(chunk)?.into_iter().flatten() {
             orphan_finished(app, entry, now_ms, finished, &mut beats)?;
         }

@@ -138,8 +138,6 @@ pub fn expired_record(expiry: &LockExpiry) -> Op {
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the trail is pruned (and the lock looked at when its watch tells nothing).
 const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
-/// At most this many records are deleted per transaction (etcd's default --max-txn-ops is 128).
-const PRUNE_BATCH: usize = 100;
 
 /// Starts the thread that records locks that expired while nobody wrote (their entry may have
 /// vanished by itself) and keeps the trail within [`RETENTION`]. While no lock with a ttl is
@@ -211,7 +209,7 @@ fn prune(store: &dyn Store, keep: usize) -> Result<(), Error> {
         return Ok(());
     }
     let oldest = store.keys(layout::AUDIT_PREFIX, Some(excess))?.keys;
-    for chunk in oldest.chunks(PRUNE_BATCH) {
+    for chunk in oldest.chunks(sdn_store::TXN_BATCH) {
         let mut txn = Txn::new();
         for (key, _) in chunk {
             txn = txn.delete(key.clone());

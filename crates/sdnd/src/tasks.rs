@@ -25,10 +25,6 @@ pub fn list(store: &dyn Store) -> Result<Vec<(Upid, TaskRecord)>, Error> {
 /// rotates at about a thousand entries too.
 pub const RETENTION: usize = 1_000;
 
-/// At most this many records are read or deleted per store call (etcd's default
-/// --max-txn-ops is 128).
-const PRUNE_BATCH: usize = 100;
-
 /// The UPIDs under [`layout::TASKS_PREFIX`] with their store key and its revision, from a
 /// keys-only listing: what a sweep over the tasks needs before it reads any record.
 pub fn keys(store: &dyn Store) -> Result<Vec<(Upid, String, sdn_store::Revision)>, Error> {
@@ -48,7 +44,7 @@ pub fn prune(store: &dyn Store, node: &str, keep: usize) -> Result<(), Error> {
         return Ok(());
     };
     mine.sort_by_key(|(upid, ..)| upid.starttime);
-    for chunk in mine[..excess].chunks(PRUNE_BATCH) {
+    for chunk in mine[..excess].chunks(sdn_store::TXN_BATCH) {
         let keys: Vec<&str> = chunk.iter().map(|(_, key, _)| key.as_str()).collect();
         let mut txn = sdn_store::Txn::new();
         for entry in store.get_many(&keys)?.into_iter().flatten() {

@@ -555,18 +555,38 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
-    /// A store on which the first `failing` writes of a node report fail (etcd out of reach).
-    struct FailingReports {
+    /// A store with blips (etcd out of reach): the next `failing_reports` writes of a node
+    /// report fail, and the next `failing_running_reads` reads of the running version (right
+    /// as the agent's watch tells of an apply); `running_reads` counts those reads.
+    struct FlakyStore {
         inner: sdn_store::SqliteStore,
-        failing: AtomicUsize,
+        failing_reports: AtomicUsize,
+        failing_running_reads: AtomicUsize,
+        running_reads: AtomicUsize,
     }
 
-    impl Store for FailingReports {
-        fn get(&self, key: &str) -> sdn_store::Result<Option<sdn_store::Entry>> {
-            self.inner.get(key)
+    impl FlakyStore {
+        fn open(dir: &Path) -> Self {
+            let inner = sdn_store::SqliteStore::open(&dir.join("store.db")).unwrap();
+            FlakyStore { inner, failing_reports: AtomicUsize::new(0), failing_running_reads: AtomicUsize::new(0), running_reads: AtomicUsize::new(0) }
         }
-        fn get_many(&self, keys: &[&str]) -> sdn_store::Result<Vec<Option<sdn_store::Entry>>> {
-            self.inner.get_many(keys)
+    }
+
+    /// Takes one of `failing`'s faults, if any is left.
+    fn blip(failing: &AtomicUsize) -> sdn_store::Result<()> {
+        match failing.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)) {
+            Ok(_) => Err(sdn_store::StoreError::Unavailable("the test store is out of reach".into())),
+            Err(_) => Ok(()),
+        }
+    }
+
+    impl Store for FlakyStore {
+        fn get(&self, key: &str) -> sdn_store::Result<Option<sdn_store::Entry>> {
+            if key == layout::RUNNING_VERSION {
+                self.running_reads.fetch_add(1, Ordering::SeqCst);
+                blip(&self.failing_running_reads)?;
+            }
+            self.inner.get(key)
         }
         fn list(&self, prefix: &str) -> sdn_store::Result<(Vec<sdn_store::Entry>, sdn_store::Revision)> {
             self.inner.list(prefix)
@@ -575,14 +595,16 @@ mod tests {
             self.inner.revision()
         }
         fn commit(&self, txn: Txn) -> sdn_store::Result<sdn_store::Commit> {
-            let report = txn.ops.iter().any(|op| matches!(op, sdn_store::Op::Put { key, .. } if key.starts_with("node-reports/")));
-            if report && self.failing.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-                return Err(sdn_store::StoreError::Unavailable("the test store is out of reach".into()));
+            if txn.ops.iter().any(|op| matches!(op, sdn_store::Op::Put { key, .. } if key.starts_with("node-reports/"))) {
+                blip(&self.failing_reports)?;
             }
             self.inner.commit(txn)
         }
         fn wait_for_change(&self, prefix: &str, after: sdn_store::Revision, timeout: Duration) -> sdn_store::Result<sdn_store::Revision> {
             self.inner.wait_for_change(prefix, after, timeout)
+        }
+        fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn sdn_store::PrefixWatch + 'a> {
+            self.inner.watch_prefix(prefix)
         }
     }
 
@@ -609,61 +631,25 @@ mod tests {
         }
     }
 
-    /// A store on which the next `failing` reads of the running version fail (a store blip
-    /// right as the agent's watch tells of an apply); `reads` counts them all.
-    struct FailingRunningReads {
-        inner: sdn_store::SqliteStore,
-        failing: AtomicUsize,
-        reads: AtomicUsize,
-    }
-
-    impl Store for FailingRunningReads {
-        fn get(&self, key: &str) -> sdn_store::Result<Option<sdn_store::Entry>> {
-            if key == layout::RUNNING_VERSION {
-                self.reads.fetch_add(1, Ordering::SeqCst);
-                if self.failing.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-                    return Err(sdn_store::StoreError::Unavailable("the test store is out of reach".into()));
-                }
-            }
-            self.inner.get(key)
-        }
-        fn list(&self, prefix: &str) -> sdn_store::Result<(Vec<sdn_store::Entry>, sdn_store::Revision)> {
-            self.inner.list(prefix)
-        }
-        fn revision(&self) -> sdn_store::Result<sdn_store::Revision> {
-            self.inner.revision()
-        }
-        fn commit(&self, txn: Txn) -> sdn_store::Result<sdn_store::Commit> {
-            self.inner.commit(txn)
-        }
-        fn wait_for_change(&self, prefix: &str, after: sdn_store::Revision, timeout: Duration) -> sdn_store::Result<sdn_store::Revision> {
-            self.inner.wait_for_change(prefix, after, timeout)
-        }
-        fn watch_prefix<'a>(&'a self, prefix: &str) -> Box<dyn sdn_store::PrefixWatch + 'a> {
-            self.inner.watch_prefix(prefix)
-        }
-    }
-
     /// The read the watch's news of an apply leads to fails: the agent reads again at its next
     /// pass, not only at the recheck half a minute later (no further change comes to wake it).
     #[test]
     fn an_apply_whose_first_read_failed_is_rendered_at_the_next_pass() {
         let dir = tempfile::tempdir().unwrap();
-        let inner = sdn_store::SqliteStore::open(&dir.path().join("store.db")).unwrap();
-        let store = Arc::new(FailingRunningReads { inner, failing: AtomicUsize::new(0), reads: AtomicUsize::new(0) });
+        let store = Arc::new(FlakyStore::open(dir.path()));
         let agent = spawn(store.clone(), test_config(dir.path()), Clock::system()).unwrap();
         // Its first passes read the running version; once they are done it waits on its watch
         // and reads nothing until that tells of a change.
-        let mut reads = store.reads.load(Ordering::SeqCst);
+        let mut reads = store.running_reads.load(Ordering::SeqCst);
         loop {
             std::thread::sleep(Duration::from_millis(500));
-            let now = store.reads.load(Ordering::SeqCst);
+            let now = store.running_reads.load(Ordering::SeqCst);
             if now == reads {
                 break;
             }
             reads = now;
         }
-        store.failing.store(1, Ordering::SeqCst);
+        store.failing_running_reads.store(1, Ordering::SeqCst);
         let text = serde_json::to_vec(&sdn_config::Config::default().to_running_config(1)).unwrap();
         store.commit(Txn::new().put(layout::RUNNING_CONFIG, text).put(layout::RUNNING_VERSION, "1")).unwrap();
         let started = std::time::Instant::now();
@@ -675,7 +661,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
         };
         agent.stop();
-        assert_eq!(store.failing.load(Ordering::SeqCst), 0, "the read failed once");
+        assert_eq!(store.failing_running_reads.load(Ordering::SeqCst), 0, "the read failed once");
         assert!(rendered, "version 1 rendered within {:?} of the apply", RECHECK / 3);
     }
 
@@ -726,10 +712,8 @@ mod tests {
     #[test]
     fn a_report_whose_write_failed_is_written_by_the_next_step() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FailingReports {
-            inner: sdn_store::SqliteStore::open(&dir.path().join("store.db")).unwrap(),
-            failing: AtomicUsize::new(1),
-        };
+        let store = FlakyStore::open(dir.path());
+        store.failing_reports.store(1, Ordering::SeqCst);
         let running = serde_json::to_vec(&sdn_config::Config::default().to_running_config(1)).unwrap();
         store.commit(Txn::new().put(layout::RUNNING_CONFIG, running)).unwrap();
         let config = test_config(dir.path());
