@@ -5,7 +5,9 @@
 //! in a `BEGIN IMMEDIATE` transaction (one writer at a time, guards checked under the same
 //! lock as the writes) and `synchronous=FULL` makes every acknowledged commit survive a
 //! power loss. Writers that find the file locked wait up to the busy timeout, then report
-//! [`StoreError::Unavailable`].
+//! [`StoreError::Unavailable`]; writers of one handle queue in its [`write_gate`] first, and
+//! the WAL is checkpointed by a thread of the handle's own, not in a commit
+//! ([`checkpoint`]).
 //!
 //! Schema: `meta` holds the global revision, `kv` the entries, and `changelog` one row per
 //! key changed (written or deleted) per revision, so that a watcher on a prefix notices
@@ -25,6 +27,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+
+mod checkpoint;
+mod write_gate;
 
 use crate::{Commit, Entry, Guard, KeyList, Op, PrefixWatch, Result, Revision, Store, StoreError, Txn};
 
@@ -87,6 +92,9 @@ pub struct SqliteStore {
     /// Idle connections; SQLite connections are not `Sync`, so each call borrows one.
     idle: Mutex<Vec<Connection>>,
     local: LocalCommits,
+    /// This handle's writers, one at a time (see [`write_gate`]).
+    write_gate: std::sync::Arc<write_gate::WriteGate>,
+    checkpointer: checkpoint::Checkpointer,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -107,6 +115,7 @@ impl SqliteStore {
     /// fails with [`StoreError::Unavailable`].
     pub fn open_with_busy_timeout(path: &Path, busy_timeout: Duration) -> Result<SqliteStore> {
         let existed = path.exists();
+        let write_gate = std::sync::Arc::new(write_gate::WriteGate::default());
         let store = SqliteStore {
             path: path.to_path_buf(),
             busy_timeout,
@@ -114,6 +123,8 @@ impl SqliteStore {
             poll_interval: POLL_INTERVAL,
             idle: Mutex::new(Vec::new()),
             local: LocalCommits::default(),
+            checkpointer: checkpoint::Checkpointer::new(path.to_path_buf(), busy_timeout, write_gate.clone()),
+            write_gate,
         };
         let mut conn = store.connect()?;
         store.init(&mut conn)?;
@@ -136,18 +147,9 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Opens and configures one connection. `synchronous` and the busy timeout are
-    /// per-connection settings, so every pooled connection gets them.
+    /// Opens and configures one connection (see [`configured`]).
     fn connect(&self) -> Result<Connection> {
-        let conn = Connection::open(&self.path).map_err(self.err("opening the database"))?;
-        conn.busy_timeout(self.busy_timeout)
-            .map_err(self.err("setting the busy timeout"))?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(self.err("setting synchronous=FULL"))?;
-        // Room for every statement this module prepares (about 20): with rusqlite's default
-        // of 16 they evicted each other and were parsed again on every commit.
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(conn)
+        configured(&self.path, self.busy_timeout).map_err(|(context, e)| self.err(context)(e))
     }
 
     /// Switches the file to WAL and creates or checks the schema.
@@ -498,6 +500,13 @@ impl Store for SqliteStore {
     }
 
     fn commit(&self, txn: Txn) -> Result<Commit> {
+        let passage = self.write_gate.enter(self.busy_timeout).ok_or_else(|| {
+            StoreError::Unavailable(format!(
+                "starting a write transaction: {} stayed locked by another writer of this process for more than {:?}",
+                self.path.display(),
+                self.busy_timeout
+            ))
+        })?;
         let outcome = self.with_conn(|conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -537,8 +546,10 @@ impl Store for SqliteStore {
             tx.commit().map_err(self.err("committing"))?;
             Ok((Commit::Committed(rev), expired))
         })?;
+        drop(passage);
         match outcome {
             (Commit::Committed(rev), expired) => {
+                self.checkpointer.committed(checkpoint::wal_pages_after_last_commit());
                 // What expired is not in the ops: such a commit may touch anything.
                 let touched = (expired == 0).then(|| Touched::of(&txn.ops)).flatten();
                 self.local.notify(rev, touched);
@@ -891,6 +902,20 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Opens and configures one connection; on failure, what was being done. `synchronous`, the
+/// busy timeout and the WAL hook are per-connection settings, so every connection gets them.
+fn configured(path: &Path, busy_timeout: Duration) -> std::result::Result<Connection, (&'static str, rusqlite::Error)> {
+    let conn = Connection::open(path).map_err(|e| ("opening the database", e))?;
+    conn.busy_timeout(busy_timeout).map_err(|e| ("setting the busy timeout", e))?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(|e| ("setting synchronous=FULL", e))?;
+    // Checkpoints run on the store's own thread, not in the commit that fills the WAL.
+    conn.wal_hook(Some(checkpoint::after_commit));
+    // Room for every statement this module prepares (about 20): with rusqlite's default
+    // of 16 they evicted each other and were parsed again on every commit.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
 }
 
 /// Locks a mutex whose data stays valid even if a holder panicked (a counter, a pool).
